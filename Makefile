@@ -1,0 +1,53 @@
+# ten99 — make help lists what you can do.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+PACKAGES := contracts libs/kit libs/testing $(wildcard services/*)
+STAMP := $(VENV)/.installed
+
+help: ## list the targets
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock $(wildcard */pyproject.toml */*/pyproject.toml)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) || $(BIN)/pip install -q uv
+	$(UV) pip sync --python $(BIN)/python -q requirements.lock
+	$(UV) pip install --python $(BIN)/python -q --no-deps --no-build-isolation $(addprefix -e ,$(PACKAGES))
+	@touch $@
+
+install: $(STAMP) ## create .venv and install every package (pinned by requirements.lock)
+
+lock: ## re-pin third-party packages from requirements.in into requirements.lock
+	$(UV) pip compile requirements.in --python-version 3.11 --generate-hashes --no-header -q -o requirements.lock
+
+run: install ## start the whole system on the embedded default (SQLite, local nats-server, SMTP catcher)
+	$(BIN)/python scripts/run_local.py
+
+test: install ## run unit and integration tests against real PostgreSQL and NATS (e2e and browser too)
+	$(BIN)/python scripts/test_env.py -- $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(shell ls -d contracts/src libs/*/src services/*/src 2>/dev/null)
+
+fmt: install ## format and fix what ruff can
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+migrate: install ## upgrade every service database (uses each service's *_DB__URL)
+	@for s in $(notdir $(wildcard services/*)); do $(BIN)/python -m $$s migrate || exit 1; done
+
+contracts: install ## regenerate contracts/schemas and contracts/examples from the message types
+	$(BIN)/python -m ten99_contracts.generate
+
+bench: install ## run the benchmarks under bench/ and write results to bench/results
+	$(BIN)/python scripts/test_env.py -- $(BIN)/python bench/run.py $(BENCH_ARGS)
+
+clean: ## remove the virtualenv and local data
+	rm -rf $(VENV) var
+
+.PHONY: help install lock run test lint fmt migrate contracts bench clean

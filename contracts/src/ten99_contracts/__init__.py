@@ -1,0 +1,30 @@
+"""ten99's message contracts: envelope, subjects, stream specs and message types. No I/O."""
+
+from . import billing_v1, contractor_v1, enrollment_v1, gateway_v1, notification_v1, policy_v1
+from .base import REGISTRY, Envelope, Message, decode_envelope, encode_envelope, message_type
+from .common import Address, AssignmentQuote, ContractorSnapshot, CoverageTerms, EntitySnapshot, JobSnapshot
+from .streams import STREAMS, StreamSpec, stream_for_subject
+
+__all__ = [
+    "REGISTRY",
+    "STREAMS",
+    "Address",
+    "AssignmentQuote",
+    "ContractorSnapshot",
+    "CoverageTerms",
+    "EntitySnapshot",
+    "Envelope",
+    "JobSnapshot",
+    "Message",
+    "StreamSpec",
+    "billing_v1",
+    "contractor_v1",
+    "decode_envelope",
+    "encode_envelope",
+    "enrollment_v1",
+    "gateway_v1",
+    "message_type",
+    "notification_v1",
+    "policy_v1",
+    "stream_for_subject",
+]

@@ -1,0 +1,73 @@
+"""The message base class, the envelope every message travels in, and the subject registry.
+
+Messages are frozen, keyword-only msgspec Structs. They never forbid unknown fields, so a
+producer may append a field with a default without breaking a consumer (ARCHITECTURE.md §3).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+import msgspec
+
+__all__ = ["REGISTRY", "Envelope", "Message", "decode_envelope", "encode_envelope", "message_type"]
+
+#: subject -> message type, filled in as message modules are imported (see `registry.py`).
+REGISTRY: dict[str, type[Message]] = {}
+
+
+class Message(msgspec.Struct, frozen=True, kw_only=True):
+    """Base of every contract message. A concrete message sets ``SUBJECT`` and ``EXAMPLE``."""
+
+    SUBJECT: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        subject = cls.__dict__.get("SUBJECT")
+        if subject is not None:
+            if subject in REGISTRY and REGISTRY[subject] is not cls:
+                raise TypeError(f"subject {subject} is registered twice")
+            REGISTRY[subject] = cls
+
+
+T = TypeVar("T")
+
+
+class Envelope(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
+    """What travels on the bus. ``id`` is also the ``Nats-Msg-Id`` and the consumer's inbox key."""
+
+    id: str
+    subject: str
+    occurred_at: datetime
+    tenant_id: str
+    aggregate_id: str
+    aggregate_version: int = 0
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    data: T
+
+
+def message_type(subject: str) -> type[Message]:
+    from . import registry  # noqa: F401  (imports every message module)
+
+    try:
+        return REGISTRY[subject]
+    except KeyError:
+        raise KeyError(f"no contract for subject {subject!r}") from None
+
+
+_decoders: dict[str, msgspec.json.Decoder[Any]] = {}
+_encoder = msgspec.json.Encoder()
+
+
+def decode_envelope(raw: bytes, subject: str) -> Envelope[Any]:
+    """Decode a message of ``subject``; raises ``msgspec.DecodeError``/``ValidationError`` on bad input."""
+    decoder = _decoders.get(subject)
+    if decoder is None:
+        decoder = _decoders[subject] = msgspec.json.Decoder(Envelope[message_type(subject)])  # type: ignore[misc]
+    return decoder.decode(raw)
+
+
+def encode_envelope(envelope: Envelope[Any]) -> bytes:
+    return _encoder.encode(envelope)

@@ -1,0 +1,92 @@
+"""Value shapes shared by several contexts' messages."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import msgspec
+
+__all__ = ["Address", "AssignmentQuote", "ContractorSnapshot", "CoverageTerms", "EntitySnapshot", "JobSnapshot"]
+
+
+class Address(msgspec.Struct, frozen=True, kw_only=True):
+    """1099Policy's address shape; ``region`` is the two-letter state."""
+
+    line1: str
+    line2: str | None = None
+    locality: str
+    region: str
+    postalcode: str
+    country: str = "US"
+
+
+class ContractorSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """A contractor as the contractor service knows it. Never carries the tax id."""
+
+    contractor_id: str
+    first_name: str
+    last_name: str
+    email: str
+    phone: str | None = None
+    address: Address | None = None
+    company_name: str | None = None
+
+
+class EntitySnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """The end client (certificate holder) and the cover it requires."""
+
+    entity_id: str
+    name: str
+    required_coverage: list[str] = []
+    aggregate_limit_cents: int = 200_000_000
+    occurrence_limit_cents: int = 100_000_000
+
+
+class JobSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """The role an assignment is for. ``wage_cents`` is per ``wage_type`` unit."""
+
+    job_id: str
+    name: str
+    description: str
+    category_code: str
+    wage_cents: int
+    wage_type: str  # flatfee | hourly | unit | blended
+    work_state: str | None = None  # None: remote, the home state applies
+    entity: EntitySnapshot
+    withhold_premium: bool | None = None
+
+
+class AssignmentQuote(msgspec.Struct, frozen=True, kw_only=True):
+    """Enrollment's priced decision for one assignment: what policy binds and billing charges.
+
+    Rates are cents per $100 of pay (1099Policy's ``net_rate``); ``net_rate`` = gl + wc.
+    """
+
+    assignment_id: str
+    quote_id: str
+    job_id: str
+    category_code: str
+    coverage_types: list[str]
+    home_state: str
+    work_state: str
+    effective_date: date
+    end_date: date
+    net_rate: int
+    gl_net_rate: int = 0
+    wc_net_rate: int = 0
+
+
+class CoverageTerms(msgspec.Struct, frozen=True, kw_only=True):
+    """One assignment's coverage as bound by the policy service. Dates are inclusive UTC days."""
+
+    coverage_id: str
+    policy_id: str
+    assignment_id: str
+    contractor_id: str
+    coverage_types: list[str]
+    effective_date: date
+    end_date: date
+    status: str  # scheduled | active | expired | cancelled
+    net_rate: int
+    gl_net_rate: int = 0
+    wc_net_rate: int = 0

@@ -1,0 +1,153 @@
+"""Messages the contractor service publishes: contractors, assignments, PO numbers, imports."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import msgspec
+
+from .base import Message
+from .common import Address, ContractorSnapshot, JobSnapshot
+
+__all__ = [
+    "AssignmentCancelledV1",
+    "AssignmentCreatedV1",
+    "AssignmentExtendedV1",
+    "AssignmentUpdatedV1",
+    "ContractorRegisteredV1",
+    "ContractorUpdatedV1",
+    "ImportCompletedV1",
+    "MissingPoAssignment",
+    "PoNumberSetV1",
+    "PoReminderDueV1",
+]
+
+
+class ContractorRegisteredV1(Message, frozen=True, kw_only=True):
+    SUBJECT = "ten99.contractor.contractor_registered.v1"
+
+    contractor_id: str
+    first_name: str
+    last_name: str
+    email: str
+    phone: str | None = None
+    address: Address | None = None
+    company_name: str | None = None
+    withhold_premium: bool | None = None
+    custom_metadata: dict[str, str] = {}
+
+
+class ContractorUpdatedV1(Message, frozen=True, kw_only=True):
+    """The contractor's full state after a change (state transfer, not a diff)."""
+
+    SUBJECT = "ten99.contractor.contractor_updated.v1"
+
+    contractor_id: str
+    first_name: str
+    last_name: str
+    email: str
+    phone: str | None = None
+    address: Address | None = None
+    company_name: str | None = None
+    withhold_premium: bool | None = None
+    custom_metadata: dict[str, str] = {}
+
+
+class _AssignmentState(Message, frozen=True, kw_only=True):
+    """The full state of an assignment, carried by created and updated events so that a consumer
+    never needs an earlier message to act on a later one."""
+
+    assignment_id: str
+    contractor: ContractorSnapshot
+    job: JobSnapshot
+    effective_date: date  # first covered day (UTC)
+    end_date: date  # last covered day, inclusive (UTC)
+    coverage_types: list[str]
+    status: str = "pending"  # pending | cancelled
+    po_number: str | None = None
+    po_contact_email: str | None = None
+    campaign: str | None = None
+    import_batch_id: str | None = None
+    source: str = "api"  # csv | api | dashboard | worksuite | creatoriq
+
+
+class AssignmentCreatedV1(_AssignmentState, frozen=True, kw_only=True):
+    SUBJECT = "ten99.contractor.assignment_created.v1"
+
+
+class AssignmentUpdatedV1(_AssignmentState, frozen=True, kw_only=True):
+    """Dates, job or PO changed. Before binding, a changed date re-times the coverage."""
+
+    SUBJECT = "ten99.contractor.assignment_updated.v1"
+
+
+class AssignmentCancelledV1(Message, frozen=True, kw_only=True):
+    """Cancelled before its start date; it cannot be reactivated."""
+
+    SUBJECT = "ten99.contractor.assignment_cancelled.v1"
+
+    assignment_id: str
+    contractor_id: str
+    reason: str
+    cancelled_at: datetime
+
+
+class AssignmentExtendedV1(Message, frozen=True, kw_only=True):
+    """The end date moved later (at most one year after the start)."""
+
+    SUBJECT = "ten99.contractor.assignment_extended.v1"
+
+    assignment_id: str
+    contractor_id: str
+    previous_end_date: date
+    end_date: date
+    send_email: bool = True
+
+
+class PoNumberSetV1(Message, frozen=True, kw_only=True):
+    """A PO number (and contact) was set on one assignment. One message per assignment."""
+
+    SUBJECT = "ten99.contractor.po_number_set.v1"
+
+    assignment_id: str
+    contractor_id: str
+    po_number: str
+    po_contact_email: str | None = None
+    campaign: str | None = None
+    previous_po_number: str | None = None
+    set_by: str | None = None
+
+
+class ImportCompletedV1(Message, frozen=True, kw_only=True):
+    SUBJECT = "ten99.contractor.import_completed.v1"
+
+    import_batch_id: str
+    filename: str
+    rows_total: int
+    rows_imported: int
+    rows_failed: int
+    contractors_created: int
+    assignments_created: int
+    assignments_missing_po: int
+    uploaded_by: str | None = None
+
+
+class MissingPoAssignment(msgspec.Struct, frozen=True, kw_only=True):
+    assignment_id: str
+    contractor_name: str
+    contractor_email: str
+    job_name: str
+    effective_date: date
+    end_date: date
+
+
+class PoReminderDueV1(Message, frozen=True, kw_only=True):
+    """Three days after an upload some of its assignments still have no PO. Sent once per upload."""
+
+    SUBJECT = "ten99.contractor.po_reminder_due.v1"
+
+    import_batch_id: str
+    filename: str
+    uploaded_at: datetime
+    uploaded_by: str | None = None
+    assignments: list[MissingPoAssignment]

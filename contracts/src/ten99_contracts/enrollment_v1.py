@@ -1,0 +1,123 @@
+"""Messages the enrollment service publishes: invitations and insurance applications."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import msgspec
+
+from .base import Message
+from .common import Address, AssignmentQuote
+
+__all__ = [
+    "ApplicationCompletedV1",
+    "ApplicationIneligibleV1",
+    "ApplicationStartedV1",
+    "AssignmentEnrolledV1",
+    "Consent",
+    "InvitationExpiredV1",
+    "InvitationIssuedV1",
+    "InvitationReminderDueV1",
+    "InvitationRevokedV1",
+]
+
+
+class InvitationIssuedV1(Message, frozen=True, kw_only=True):
+    """An opt-in link exists for a contractor. ``opt_in_url`` carries the secret: internal only."""
+
+    SUBJECT = "ten99.enrollment.invitation_issued.v1"
+
+    invitation_id: str
+    contractor_id: str
+    email: str
+    first_name: str
+    last_name: str
+    opt_in_url: str
+    expires_at: datetime
+    assignment_ids: list[str]
+    reissue: bool = False
+
+
+class InvitationReminderDueV1(Message, frozen=True, kw_only=True):
+    SUBJECT = "ten99.enrollment.invitation_reminder_due.v1"
+
+    invitation_id: str
+    contractor_id: str
+    email: str
+    first_name: str
+    last_name: str
+    opt_in_url: str
+    expires_at: datetime
+    reminder_number: int  # 1, 2, ...
+
+
+class InvitationRevokedV1(Message, frozen=True, kw_only=True):
+    SUBJECT = "ten99.enrollment.invitation_revoked.v1"
+
+    invitation_id: str
+    contractor_id: str
+    replaced_by: str | None = None
+
+
+class InvitationExpiredV1(Message, frozen=True, kw_only=True):
+    """The invitation ran out unanswered (1099Policy's ``application.expired``)."""
+
+    SUBJECT = "ten99.enrollment.invitation_expired.v1"
+
+    invitation_id: str
+    contractor_id: str
+
+
+class ApplicationStartedV1(Message, frozen=True, kw_only=True):
+    SUBJECT = "ten99.enrollment.application_started.v1"
+
+    session_id: str  # ias_...
+    contractor_id: str
+    invitation_id: str | None = None
+
+
+class Consent(msgspec.Struct, frozen=True, kw_only=True):
+    signed_name: str
+    signed_at: datetime
+    text_version: str
+    ip_address: str | None = None
+    user_agent: str | None = None
+
+
+class ApplicationCompletedV1(Message, frozen=True, kw_only=True):
+    """The contractor opted in. Carries what they confirmed and a priced quote per eligible
+    assignment, so the policy service can bind coverage without asking anyone."""
+
+    SUBJECT = "ten99.enrollment.application_completed.v1"
+
+    session_id: str
+    contractor_id: str
+    invitation_id: str | None = None
+    first_name: str
+    last_name: str
+    email: str
+    phone: str | None = None
+    address: Address
+    date_of_birth: date | None = None
+    consent: Consent
+    assignments: list[AssignmentQuote]
+
+
+class ApplicationIneligibleV1(Message, frozen=True, kw_only=True):
+    SUBJECT = "ten99.enrollment.application_ineligible.v1"
+
+    session_id: str
+    contractor_id: str
+    invitation_id: str | None = None
+    reasons: list[str]
+
+
+class AssignmentEnrolledV1(Message, frozen=True, kw_only=True):
+    """A later assignment of an opted-in contractor meets the repeat-coverage conditions and is
+    priced: the policy service binds it on the existing policy without a new opt-in."""
+
+    SUBJECT = "ten99.enrollment.assignment_enrolled.v1"
+
+    session_id: str
+    contractor_id: str
+    quote: AssignmentQuote

@@ -1,0 +1,110 @@
+"""Messages the policy service publishes: policies, per-assignment coverage, certificates."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from .base import Message
+from .common import CoverageTerms
+
+__all__ = [
+    "CertificateIssuedV1",
+    "CoverageActivatedV1",
+    "CoverageBoundV1",
+    "CoverageCancelledV1",
+    "CoverageExpiredV1",
+    "CoverageExtendedV1",
+    "CoverageRetimedV1",
+    "PolicyActivatedV1",
+]
+
+
+class PolicyActivatedV1(Message, frozen=True, kw_only=True):
+    """A contractor's policy is bound (1099Policy's ``policy.active``)."""
+
+    SUBJECT = "ten99.policy.policy_activated.v1"
+
+    policy_id: str
+    policy_number: str
+    contractor_id: str
+    session_id: str
+    coverage_types: list[str]
+    home_state: str
+    effective_date: date
+
+
+class CoverageBoundV1(Message, frozen=True, kw_only=True):
+    """Coverage for one assignment is bound; ``terms.status`` is scheduled or active. Billable."""
+
+    SUBJECT = "ten99.policy.coverage_bound.v1"
+
+    terms: CoverageTerms
+
+
+class CoverageActivatedV1(Message, frozen=True, kw_only=True):
+    """The assignment's start date arrived (1099Policy's ``assignment.active``)."""
+
+    SUBJECT = "ten99.policy.coverage_activated.v1"
+
+    terms: CoverageTerms
+
+
+class CoverageRetimedV1(Message, frozen=True, kw_only=True):
+    """Dates changed before the start (the assignment was updated)."""
+
+    SUBJECT = "ten99.policy.coverage_retimed.v1"
+
+    terms: CoverageTerms
+    previous_effective_date: date
+    previous_end_date: date
+
+
+class CoverageExtendedV1(Message, frozen=True, kw_only=True):
+    SUBJECT = "ten99.policy.coverage_extended.v1"
+
+    terms: CoverageTerms
+    previous_end_date: date
+    contractor_email: str
+    contractor_name: str
+    send_email: bool = True
+
+
+class CoverageCancelledV1(Message, frozen=True, kw_only=True):
+    SUBJECT = "ten99.policy.coverage_cancelled.v1"
+
+    terms: CoverageTerms
+    reason: str
+    contractor_email: str
+    contractor_name: str
+
+
+class CoverageExpiredV1(Message, frozen=True, kw_only=True):
+    SUBJECT = "ten99.policy.coverage_expired.v1"
+
+    terms: CoverageTerms
+
+
+class CertificateIssuedV1(Message, frozen=True, kw_only=True):
+    """A Certificate of Insurance for one assignment. ``pdf`` is the document itself (base64 in
+    JSON, a few kB) so that the notification service can attach it without a call back."""
+
+    SUBJECT = "ten99.policy.certificate_issued.v1"
+
+    certificate_id: str
+    certificate_number: str
+    coverage_id: str
+    assignment_id: str
+    contractor_id: str
+    policy_id: str
+    policy_number: str
+    contractor_email: str
+    contractor_name: str
+    holder_name: str
+    coverage_types: list[str]
+    effective_date: date
+    end_date: date
+    issued_at: datetime
+    download_url: str
+    filename: str
+    pdf: bytes
+    supersedes: str | None = None

@@ -1,0 +1,50 @@
+"""ten99's runtime kit: what every service stands on, and nothing domain-specific."""
+
+from .bus import Bus, ensure_streams
+from .clock import Clock, SettableClock, SystemClock, utcnow
+from .db import BigIntPK, Database, JSONDoc, UtcDateTime, create_engine, insert_ignore, make_metadata
+from .errors import ApiError, Conflict, InvalidInput, NotFound
+from .ids import is_id, new_id, new_ulid_id
+from .inbox import InboxConsumer, Subscription
+from .logging import get_logger
+from .outbox import OutboxRelay
+from .runtime import Runtime, ServiceDefinition, ServiceParts, kit_tables
+from .scheduler import ScheduledJob, Scheduler
+from .settings import ServiceSettings, service_settings_config
+from .uow import UnitOfWork
+
+__all__ = [
+    "ApiError",
+    "BigIntPK",
+    "Bus",
+    "Clock",
+    "Conflict",
+    "Database",
+    "InboxConsumer",
+    "InvalidInput",
+    "JSONDoc",
+    "NotFound",
+    "OutboxRelay",
+    "Runtime",
+    "ScheduledJob",
+    "Scheduler",
+    "ServiceDefinition",
+    "ServiceParts",
+    "ServiceSettings",
+    "SettableClock",
+    "Subscription",
+    "SystemClock",
+    "UnitOfWork",
+    "UtcDateTime",
+    "create_engine",
+    "ensure_streams",
+    "get_logger",
+    "insert_ignore",
+    "is_id",
+    "kit_tables",
+    "make_metadata",
+    "new_id",
+    "new_ulid_id",
+    "service_settings_config",
+    "utcnow",
+]

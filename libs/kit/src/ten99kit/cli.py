@@ -1,0 +1,82 @@
+"""``python -m <service> api|worker|relay|all|migrate|makemigration|deadletters``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+from .migrations import revision, upgrade
+from .runtime import MODES, Runtime, ServiceDefinition
+
+__all__ = ["main"]
+
+
+def main(definition: ServiceDefinition, argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=f"python -m {definition.name}", description=f"ten99 {definition.name} service")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for mode in MODES:
+        p = sub.add_parser(mode, help=f"run the {mode} process" if mode != "all" else "API, consumers and relay in one process")
+        p.add_argument("--no-migrate", action="store_true", help="do not migrate the database first")
+    sub.add_parser("migrate", help="upgrade the database to the latest migration")
+    mk = sub.add_parser("makemigration", help="autogenerate a migration from the models")
+    mk.add_argument("message")
+    dl = sub.add_parser("deadletters", help="list or replay dead-lettered messages")
+    dl.add_argument("action", choices=["list", "replay", "replay-all"])
+    dl.add_argument("id", nargs="?", type=int)
+    args = parser.parse_args(argv)
+
+    settings = definition.settings_type()  # the one place settings are read from the environment
+    if args.command == "migrate":
+        upgrade(definition.migrations, settings.db.url)
+        print(f"{definition.name}: database at head", file=sys.stderr)
+        return 0
+    if args.command == "makemigration":
+        revision(definition.migrations, settings.db.url, args.message)
+        return 0
+    if args.command == "deadletters":
+        return asyncio.run(_deadletters(definition, settings, args))
+    if not args.no_migrate and settings.db.auto_migrate:
+        upgrade(definition.migrations, settings.db.url)
+    return asyncio.run(_serve(definition, settings, args.command))
+
+
+async def _serve(definition: ServiceDefinition, settings: Any, mode: str) -> int:
+    runtime = Runtime(definition, settings)
+    await runtime.serve(mode)
+    return 0
+
+
+async def _deadletters(definition: ServiceDefinition, settings: Any, args: argparse.Namespace) -> int:
+    runtime = Runtime(definition, settings)
+    try:
+        if args.action == "list":
+            for d in await runtime.consumer.dead_letters():
+                print(
+                    json.dumps(
+                        {
+                            "id": d.id,
+                            "subject": d.subject,
+                            "message_id": d.message_id,
+                            "deliveries": d.deliveries,
+                            "created_at": d.created_at.isoformat(),
+                            "error": d.error.splitlines()[0] if d.error else "",
+                        }
+                    )
+                )
+            return 0
+        ids = [args.id] if args.action == "replay" else [d.id for d in await runtime.consumer.dead_letters()]
+        if args.action == "replay" and args.id is None:
+            print("replay needs a dead letter id", file=sys.stderr)
+            return 2
+        for i in ids:
+            applied = await runtime.consumer.replay(i)
+            print(json.dumps({"id": i, "applied": applied}))
+        # replays may have emitted messages: publish them before exiting
+        await runtime.bus.connect()
+        await runtime.relay.drain()
+        return 0
+    finally:
+        await runtime.close()

@@ -1,0 +1,218 @@
+"""The Litestar app factory every service uses: health (``/livez``, ``/readyz``), Prometheus
+``/metrics``, OpenAPI JSON/YAML at ``/schema`` (no CDN-hosted UI), 1099Policy-style errors,
+correlation ids, internal auth between the gateway and the services, and operator endpoints
+under ``/_ops`` (dead letters; the clock, where allowed)."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from litestar import Controller, Litestar, MediaType, Request, Response, Router, get, post, put
+from litestar.config.compression import CompressionConfig
+from litestar.connection import ASGIConnection
+from litestar.di import Provide
+from litestar.exceptions import NotAuthorizedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
+from litestar.params import JSONBody
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from .errors import ApiError, exception_handlers
+from .logging import bind_correlation, get_logger
+
+if TYPE_CHECKING:
+    from .runtime import Runtime, ServiceParts
+
+__all__ = ["INTERNAL_TOKEN_HEADER", "TENANT_HEADER", "create_app", "internal_guard", "tenant_id_from_header"]
+
+log = get_logger("http")
+
+INTERNAL_TOKEN_HEADER = "x-ten99-internal-token"  # noqa: S105 (a header name)
+TENANT_HEADER = "x-tenant-id"
+_QUIET = ("/livez", "/readyz", "/metrics")
+
+
+def correlation_middleware(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        raw = headers.get(b"x-correlation-id") or headers.get(b"x-request-id")
+        cid = bind_correlation(raw.decode("latin-1")[:64] if raw else None)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"request-id", cid.encode())]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            path = scope.get("path", "")
+            if not path.startswith(_QUIET):
+                log.info(
+                    "http.request",
+                    method=scope.get("method"),
+                    path=path,
+                    status=status,
+                    ms=round((time.perf_counter() - started) * 1000, 1),
+                )
+
+    return middleware
+
+
+def internal_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Only the gateway (holding the shared internal token) may call a service's API."""
+    expected = connection.app.state.runtime.settings.internal_token.get_secret_value()
+    if not expected:
+        return
+    given = connection.headers.get(INTERNAL_TOKEN_HEADER, "")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise NotAuthorizedException("missing or wrong internal token")
+
+
+def tenant_id_from_header(request: Request[Any, Any, Any]) -> str:
+    """The company the gateway acts for. Every tenant-scoped query filters by it."""
+    tenant = request.headers.get(TENANT_HEADER, "").strip()
+    if not tenant:
+        raise ApiError("No tenant given", error_code="no_tenant_found", status_code=400)
+    return tenant
+
+
+class ClockChange(msgspec.Struct, frozen=True):
+    now: datetime | None = None
+    advance_seconds: float | None = None
+
+
+class Health(Controller):
+    path = "/"
+    include_in_schema = False
+
+    @get("/livez", media_type=MediaType.JSON)
+    async def livez(self) -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/readyz", media_type=MediaType.JSON)
+    async def readyz(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+        runtime: Runtime = request.app.state.runtime
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(runtime.db.ping(), timeout=2)
+            checks["database"] = "ok"
+        except Exception as e:
+            checks["database"] = f"failing: {e!r}"
+        if runtime.uses_bus:
+            checks["nats"] = "ok" if runtime.bus.is_connected else "failing: not connected"
+        ok = all(v == "ok" for v in checks.values())
+        return Response({"status": "ok" if ok else "failing", "checks": checks}, status_code=200 if ok else 503)
+
+
+class Ops(Controller):
+    """Operator endpoints. Behind the internal token; moving the clock also needs the setting."""
+
+    path = "/_ops"
+    include_in_schema = False
+    guards = [internal_guard]
+
+    @get("/clock")
+    async def read_clock(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
+        return {"now": request.app.state.runtime.clock.now().isoformat()}
+
+    @put("/clock")
+    async def set_clock(self, request: Request[Any, Any, Any], data: JSONBody[ClockChange]) -> dict[str, Any]:
+        runtime: Runtime = request.app.state.runtime
+        if not runtime.settings.clock.controllable:
+            raise ApiError("The clock of this process cannot be moved", error_code="insufficient_permissions", status_code=403)
+        if data.now is not None:
+            runtime.clock.set(data.now)
+        if data.advance_seconds:
+            from datetime import timedelta
+
+            runtime.clock.advance(timedelta(seconds=data.advance_seconds))
+        return {"now": runtime.clock.now().isoformat()}
+
+    @post("/tick", status_code=200)
+    async def tick(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
+        """Run the clock-driven jobs now (instead of waiting for the timer)."""
+        runtime: Runtime = request.app.state.runtime
+        return {"now": runtime.clock.now().isoformat(), "jobs": await runtime.scheduler.run_due()}
+
+    @get("/dead-letters")
+    async def list_dead_letters(self, request: Request[Any, Any, Any], include_replayed: bool = False) -> list[dict[str, Any]]:
+        runtime: Runtime = request.app.state.runtime
+        rows = await runtime.consumer.dead_letters(include_replayed=include_replayed)
+        return [
+            {
+                "id": r.id,
+                "consumer": r.consumer,
+                "subject": r.subject,
+                "message_id": r.message_id,
+                "error": r.error,
+                "deliveries": r.deliveries,
+                "created_at": r.created_at.isoformat(),
+                "replayed_at": r.replayed_at.isoformat() if r.replayed_at else None,
+            }
+            for r in rows
+        ]
+
+    @post("/dead-letters/{dead_letter_id:int}/replay", status_code=200)
+    async def replay_dead_letter(self, request: Request[Any, Any, Any], dead_letter_id: int) -> dict[str, Any]:
+        runtime: Runtime = request.app.state.runtime
+        try:
+            applied = await runtime.consumer.replay(dead_letter_id)
+        except LookupError as e:
+            raise ApiError(str(e), error_code="resource_not_found", status_code=404) from None
+        return {"id": dead_letter_id, "applied": applied}
+
+
+def create_app(runtime: Runtime, parts: ServiceParts, *, ops_only: bool = False) -> Litestar:
+    settings = runtime.settings
+    prometheus = PrometheusConfig(app_name=f"ten99_{runtime.name}", group_path=True, exclude=list(_QUIET))
+    handlers: list[Any] = [Health, Ops, PrometheusController]
+    if not ops_only and parts.route_handlers:
+        guards = [internal_guard] if parts.internal_api else []
+        handlers.append(Router(path="/", route_handlers=parts.route_handlers, guards=guards))
+    deps = {"tenant_id": Provide(tenant_id_from_header, sync_to_thread=False)}
+    for name, value in parts.dependencies.items():
+        deps[name] = Provide(_constant(value), use_cache=True, sync_to_thread=False)
+    app = Litestar(
+        route_handlers=handlers,
+        dependencies=deps,
+        exception_handlers=exception_handlers,
+        middleware=[correlation_middleware, prometheus.middleware, *parts.middleware],
+        openapi_config=OpenAPIConfig(
+            title=f"ten99 {runtime.name}",
+            version="1.0.0",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
+        ),
+        template_config=parts.template_config,
+        compression_config=CompressionConfig(backend="gzip", minimum_size=2048) if parts.compress else None,
+        logging_config=None,
+        debug=False,
+        request_max_body_size=parts.max_body_size,
+        **parts.app_options,
+    )
+    app.state.runtime = runtime
+    app.state.settings = settings
+    return app
+
+
+def _constant(value: Any) -> Any:
+    def provide() -> Any:
+        return value
+
+    return provide

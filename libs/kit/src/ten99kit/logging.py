@@ -1,0 +1,67 @@
+"""Structured JSON logs (structlog) carrying a correlation id that also travels in message envelopes."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import uuid
+from collections.abc import MutableMapping
+from contextvars import ContextVar
+from typing import Any
+
+import structlog
+
+from .settings import LogSettings
+
+__all__ = ["bind_correlation", "causation_id", "configure_logging", "correlation_id", "get_logger", "new_correlation_id"]
+
+#: the correlation id of the request or message being handled
+correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+#: the id of the message being handled (the cause of whatever it publishes)
+causation_id: ContextVar[str | None] = ContextVar("causation_id", default=None)
+
+_SENSITIVE = ("tax_identification", "tax_id", "password", "token", "secret", "authorization", "api_key")
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex
+
+
+def bind_correlation(value: str | None) -> str:
+    value = value or new_correlation_id()
+    correlation_id.set(value)
+    structlog.contextvars.bind_contextvars(correlation_id=value)
+    return value
+
+
+def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Never log a secret or a tax id, whatever a caller passes."""
+    for key in list(event):
+        if any(s in key.lower() for s in _SENSITIVE):
+            event[key] = "[redacted]"
+    return event
+
+
+def configure_logging(settings: LogSettings, service: str) -> None:
+    level = getattr(logging, settings.level.upper(), logging.INFO)
+    renderer: Any = structlog.processors.JSONRenderer() if settings.json_format else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _redact,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    structlog.contextvars.bind_contextvars(service=service)
+    # libraries that use the standard logging module: warnings and above, plain
+    logging.basicConfig(level=max(level, logging.WARNING), stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+
+
+def get_logger(name: str | None = None) -> Any:
+    return structlog.get_logger(name)

@@ -1,0 +1,194 @@
+"""The transactional outbox: a table written in the same transaction as the state change, and
+the relay that publishes its rows to JetStream.
+
+Guarantees (see docs/guarantees.md):
+- a row exists if and only if its transaction committed;
+- the relay publishes rows in id order with ``Nats-Msg-Id`` = envelope id, and marks them sent
+  only after JetStream acknowledged them; a crash in between republishes them, and JetStream's
+  duplicate window (plus each consumer's inbox) drops the copy;
+- on PostgreSQL several relays may run: an advisory lock lets one publish at a time, so order
+  holds; the others stand by;
+- the relay wakes on commit (in-process listener, and LISTEN/NOTIFY on PostgreSQL), polls as a
+  fallback, and backs off while NATS is unreachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+from typing import Any
+
+from prometheus_client import Counter, Gauge
+from sqlalchemy import Column, Index, LargeBinary, MetaData, String, Table, delete, func, select, text, update
+
+from .bus import Bus
+from .db import BigIntPK, Database, UtcDateTime
+from .logging import get_logger
+from .settings import RelaySettings
+
+__all__ = ["OutboxRelay", "PublishFailed", "outbox_table"]
+
+log = get_logger(__name__)
+
+PUBLISHED = Counter("ten99_outbox_published_total", "Outbox rows published to JetStream", ["service"])
+BACKLOG = Gauge("ten99_outbox_backlog", "Unsent outbox rows seen by the last relay scan", ["service"])
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", BigIntPK, primary_key=True, autoincrement=True),
+        Column("message_id", String(36), nullable=False, unique=True),
+        Column("subject", String(200), nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("correlation_id", String(64), nullable=True),
+        Column("created_at", UtcDateTime, nullable=False),
+        Column("sent_at", UtcDateTime, nullable=True),
+        Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL"), sqlite_where=text("sent_at IS NULL")),
+    )
+
+
+class PublishFailed(Exception):
+    pass
+
+
+class OutboxRelay:
+    def __init__(self, db: Database, bus: Bus, settings: RelaySettings) -> None:
+        if db.outbox_table is None:
+            raise RuntimeError("attach an outbox table to the database first")
+        self.db = db
+        self.table: Table = db.outbox_table
+        self.bus = bus
+        self.settings = settings
+        self._wake = asyncio.Event()
+        db.on_commit_with_messages(self.wake)
+        bus.on_reconnect(self.wake)
+        self._listener_conn: Any = None
+        self._last_purge = 0.0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def publish_batch(self) -> int:
+        """Publish up to one batch. Returns rows published, or -1 if another relay holds the lock."""
+        t = self.table
+        async with self.db.engine.connect() as conn, conn.begin():
+            if self.db.is_postgres:
+                got = (await conn.execute(select(func.pg_try_advisory_xact_lock(self.db.relay_lock_key)))).scalar()
+                if not got:
+                    return -1
+            rows = (
+                await conn.execute(
+                    select(t.c.id, t.c.message_id, t.c.subject, t.c.payload, t.c.correlation_id)
+                    .where(t.c.sent_at.is_(None))
+                    .order_by(t.c.id)
+                    .limit(self.settings.batch_size)
+                )
+            ).all()
+            BACKLOG.labels(self.db.service).set(len(rows))
+            if not rows:
+                return 0
+            if not self.bus.is_connected:
+                raise PublishFailed("NATS is not connected")
+            js = self.bus.js
+            futures = []
+            for row in rows:
+                headers = {"Nats-Msg-Id": row.message_id}
+                if row.correlation_id:
+                    headers["Ten99-Correlation-Id"] = row.correlation_id
+                futures.append(await js.publish_async(row.subject, row.payload, headers=headers))
+            try:
+                results = await asyncio.wait_for(
+                    asyncio.gather(*futures, return_exceptions=True), timeout=self.settings.publish_timeout_s
+                )
+            except TimeoutError:
+                for f in futures:
+                    f.cancel()
+                raise PublishFailed("JetStream did not acknowledge in time") from None
+            # mark the acknowledged prefix only: what follows a failure is republished, in order
+            sent: list[int] = []
+            failure: BaseException | None = None
+            for row, result in zip(rows, results, strict=True):
+                if isinstance(result, BaseException):
+                    failure = result
+                    break
+                sent.append(row.id)
+            if sent:
+                await conn.execute(update(t).where(t.c.id.in_(sent)).values(sent_at=self.db.clock.now()))
+            PUBLISHED.labels(self.db.service).inc(len(sent))
+        if failure is not None:
+            raise PublishFailed(str(failure)) from failure
+        return len(sent)
+
+    async def purge_sent(self, older_than: timedelta = timedelta(days=7)) -> int:
+        cutoff = self.db.clock.now() - older_than
+        async with self.db.engine.begin() as conn:
+            result = await conn.execute(delete(self.table).where(self.table.c.sent_at < cutoff))
+        return int(result.rowcount or 0)
+
+    async def drain(self) -> int:
+        """Publish until the outbox is empty (tests, shutdown)."""
+        total = 0
+        while True:
+            n = await self.publish_batch()
+            if n <= 0:
+                return total
+            total += n
+
+    async def _listen(self) -> None:
+        """LISTEN on PostgreSQL so that commits in other processes wake this relay."""
+        if not self.db.is_postgres or self._listener_conn is not None:
+            return
+        try:
+            conn = await self.db.engine.connect()
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.add_listener(self.db.notify_channel, lambda *_: self.wake())  # type: ignore[union-attr]
+            self._listener_conn = conn
+        except Exception as e:  # polling still works
+            log.warning("outbox.listen_failed", error=str(e))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self._listen()
+        backoff = 0.05
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                n = await self.publish_batch()
+                backoff = 0.05
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("outbox.publish_failed", error=str(e), retry_in_s=backoff)
+                await _wait(stop, self._wake if self.bus.is_connected else self.bus.reconnected, backoff)
+                self.bus.reconnected.clear()
+                backoff = min(backoff * 2, 2.0)
+                continue
+            if n >= self.settings.batch_size:
+                continue
+            if time.monotonic() - self._last_purge > 3600:
+                self._last_purge = time.monotonic()
+                try:
+                    await self.purge_sent()
+                except Exception as e:
+                    log.warning("outbox.purge_failed", error=str(e))
+            await _wait(stop, self._wake, self.settings.poll_interval_s)
+        await self.close()
+
+    async def close(self) -> None:
+        if self._listener_conn is not None:
+            try:
+                await self._listener_conn.close()
+            except Exception:
+                pass
+            self._listener_conn = None
+
+
+async def _wait(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

@@ -1,0 +1,56 @@
+"""Clock-driven jobs (reminders, expiry, due dates). A job asks the clock what is due and acts;
+it runs on a timer in the worker and at once on ``POST /_ops/tick``. Jobs must be idempotent:
+several workers may run them, and a tick may repeat."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .clock import Clock
+from .logging import get_logger
+
+__all__ = ["ScheduledJob", "Scheduler"]
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    name: str
+    #: called with the current time; returns how much it did (for logs and tests)
+    run: Callable[[datetime], Awaitable[int]]
+
+
+class Scheduler:
+    def __init__(self, jobs: list[ScheduledJob], clock: Clock, interval_s: float) -> None:
+        self.jobs = jobs
+        self.clock = clock
+        self.interval_s = interval_s
+        self._lock = asyncio.Lock()
+
+    async def run_due(self) -> dict[str, Any]:
+        """Run every job once, now. One tick at a time per process."""
+        results: dict[str, Any] = {}
+        async with self._lock:
+            now = self.clock.now()
+            for job in self.jobs:
+                try:
+                    results[job.name] = await job.run(now)
+                except Exception as e:
+                    log.exception("scheduler.job_failed", job=job.name, error=repr(e))
+                    results[job.name] = f"error: {e!r}"
+        return results
+
+    async def run(self, stop: asyncio.Event) -> None:
+        if not self.jobs:
+            return
+        while not stop.is_set():
+            await self.run_due()
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=self.interval_s)
+            except TimeoutError:
+                pass

@@ -1,0 +1,128 @@
+"""The unit of work: one database transaction, and the messages it causes, written to the
+outbox in that same transaction (never published after commit, which would be a dual write).
+
+    async with db.uow() as uow:
+        contractor = await repo(uow).get(...)
+        ...
+        uow.emit(ContractorUpdatedV1(...), tenant_id=t, aggregate_id=contractor.id)
+        await uow.commit()
+
+Leaving the block without `commit()` rolls back, messages included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from ten99_contracts import Envelope, Message
+
+from .ids import new_message_id
+from .logging import causation_id, correlation_id
+
+if TYPE_CHECKING:
+    from .db import Database
+
+__all__ = ["UnitOfWork"]
+
+_encoder = msgspec.json.Encoder()
+
+
+class UnitOfWork:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.session: AsyncSession = db.sessionmaker()
+        self.pending: list[Envelope[Any]] = []
+        self._wrote_messages = False
+
+    @property
+    def clock(self) -> Any:
+        return self.db.clock
+
+    async def __aenter__(self) -> UnitOfWork:
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if self.session.in_transaction():  # not committed: undo writes and messages
+                self.pending.clear()
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    def emit(
+        self,
+        message: Message,
+        *,
+        tenant_id: str,
+        aggregate_id: str,
+        aggregate_version: int = 0,
+    ) -> Envelope[Any]:
+        """Record ``message``; it is written to the outbox when this unit commits."""
+        if not tenant_id:
+            raise ValueError("every message carries its tenant")
+        envelope = Envelope(
+            id=new_message_id(),
+            subject=message.SUBJECT,
+            occurred_at=self.db.clock.now(),
+            tenant_id=tenant_id,
+            aggregate_id=aggregate_id,
+            aggregate_version=aggregate_version,
+            correlation_id=correlation_id.get(),
+            causation_id=causation_id.get(),
+            data=message,
+        )
+        self.pending.append(envelope)
+        return envelope
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A nested transaction: on error, its writes and its messages are both undone."""
+        mark = len(self.pending)
+        nested = await self.session.begin_nested()
+        try:
+            yield
+        except BaseException:
+            await nested.rollback()
+            del self.pending[mark:]
+            raise
+        await nested.commit()
+
+    async def flush_messages(self) -> None:
+        """Write pending messages to the outbox now (normally done by `commit`)."""
+        if not self.pending:
+            return
+        table = self.db.outbox_table
+        if table is None:
+            raise RuntimeError(f"{self.db.service}: no outbox table attached; cannot emit messages")
+        now = self.db.clock.now()
+        rows = [
+            {
+                "message_id": env.id,
+                "subject": env.subject,
+                "payload": _encoder.encode(env),
+                "correlation_id": env.correlation_id,
+                "created_at": now,
+            }
+            for env in self.pending
+        ]
+        await self.session.execute(insert(table), rows)
+        if self.db.is_postgres:
+            await self.session.execute(text("SELECT pg_notify(:ch, '')"), {"ch": self.db.notify_channel})
+        self.pending.clear()
+        self._wrote_messages = True
+
+    async def commit(self) -> None:
+        await self.flush_messages()
+        await self.session.commit()
+        if self._wrote_messages:
+            self._wrote_messages = False
+            self.db.notify_committed()
+
+    async def rollback(self) -> None:
+        self.pending.clear()
+        await self.session.rollback()

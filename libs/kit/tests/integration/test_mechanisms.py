@@ -1,0 +1,280 @@
+"""The kit's guarantees, proven against a real PostgreSQL and a real NATS JetStream server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC
+from typing import Any
+
+import msgspec
+import nats
+import pytest
+import ten99kit.outbox as outbox_module
+from demo import Behaviour, applied, definition, notes, write_note
+from sqlalchemy import func, select, update
+from ten99_contracts import Envelope
+from ten99_contracts.gateway_v1 import CompanyCreatedV1
+from ten99_testing.service import build_settings, running_service
+from ten99kit.migrations import schema_drift, upgrade
+from ten99kit.runtime import Runtime
+
+pytestmark = pytest.mark.integration
+
+SUBJECT = CompanyCreatedV1.SUBJECT
+
+
+@pytest.fixture(autouse=True)
+def reset_behaviour() -> None:
+    Behaviour.fail_names.clear()
+    Behaviour.seen.clear()
+
+
+async def count(db: Any, table: Any) -> int:
+    async with db.session() as s:
+        return (await s.execute(select(func.count()).select_from(table))).scalar_one()
+
+
+async def stream_subjects_and_ids(nats_url: str, stream: str = "TEN99_GATEWAY") -> list[str]:
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(stream)
+        out = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            msg = await js.get_msg(stream, seq)
+            out.append(msgspec.json.decode(msg.data)["data"]["name"])
+        return out
+    finally:
+        await nc.close()
+
+
+async def wait_until(predicate: Any, timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def test_migrations_match_the_models(database_url: str) -> None:
+    await asyncio.to_thread(upgrade, definition.migrations, database_url)
+    assert await schema_drift(database_url, definition.metadata) == []
+
+
+async def test_outbox_row_commits_with_the_state_change_and_a_rollback_leaves_neither(
+    database_url: str, jetstream_url: str
+) -> None:
+    async with running_service(definition, database_url=database_url, nats_url=jetstream_url, relay=False, consume=False) as svc:
+        outbox = svc.db.outbox_table
+        await write_note(svc.db, "co_1", "n1", "kept")
+        assert await count(svc.db, notes) == 1 and await count(svc.db, outbox) == 1
+        with pytest.raises(RuntimeError):
+            await write_note(svc.db, "co_1", "n2", "lost", fail_after_emit=True)
+        assert await count(svc.db, notes) == 1 and await count(svc.db, outbox) == 1
+
+
+async def test_relay_publishes_in_order_and_a_republish_is_deduplicated(database_url: str, jetstream_url: str) -> None:
+    async with running_service(definition, database_url=database_url, nats_url=jetstream_url, relay=False, consume=False) as svc:
+        names = [f"n{i:03d}" for i in range(120)]
+        for name in names:
+            await write_note(svc.db, "co_1", name, name)
+        assert await svc.runtime.relay.drain() == 120
+        assert await stream_subjects_and_ids(jetstream_url) == names
+        # as if the relay had never marked them sent: everything goes out again
+        async with svc.db.engine.begin() as conn:
+            await conn.execute(update(svc.db.outbox_table).values(sent_at=None))
+        assert await svc.runtime.relay.drain() == 120
+        assert await stream_subjects_and_ids(jetstream_url) == names  # JetStream dropped the copies
+
+
+async def test_a_relay_killed_between_publish_and_mark_sent_still_has_one_effect(
+    database_url: str, jetstream_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_service(definition, database_url=database_url, nats_url=jetstream_url, relay=False) as svc:
+        for i in range(10):
+            await write_note(svc.db, "co_1", f"k{i}", f"k{i}")
+
+        def crash(*_: Any, **__: Any) -> Any:
+            raise SystemError("relay died before marking rows sent")
+
+        monkeypatch.setattr(outbox_module, "update", crash)
+        with pytest.raises(SystemError):
+            await svc.runtime.relay.publish_batch()
+        monkeypatch.undo()
+        # nothing was marked, so the restarted relay publishes all ten again
+        assert await svc.runtime.relay.drain() == 10
+        await wait_until(lambda: _applied_at_least(svc.db, 10))
+        await asyncio.sleep(0.5)
+        assert await count(svc.db, applied) == 10
+        assert len(await stream_subjects_and_ids(jetstream_url)) == 10
+
+
+async def _applied_at_least(db: Any, n: int) -> bool:
+    return await count(db, applied) >= n
+
+
+async def publish_raw(nats_url: str, payload: bytes, msg_id: str | None = None) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        headers = {"Nats-Msg-Id": msg_id} if msg_id else None
+        await nc.jetstream().publish(SUBJECT, payload, headers=headers)
+    finally:
+        await nc.close()
+
+
+def envelope(name: str) -> bytes:
+    from datetime import datetime
+
+    env = Envelope(
+        id=str(uuid.uuid4()),
+        subject=SUBJECT,
+        occurred_at=datetime.now(UTC),
+        tenant_id="co_1",
+        aggregate_id=name,
+        data=CompanyCreatedV1(company_id=name, name=name, owner_email="o@example.com"),
+    )
+    return msgspec.json.encode(env)
+
+
+async def test_a_redelivered_message_is_applied_once(database_url: str, jetstream_url: str) -> None:
+    async with running_service(definition, database_url=database_url, nats_url=jetstream_url) as svc:
+        raw = envelope("twice")
+        # beyond JetStream's duplicate window a copy reaches the stream; the inbox drops it
+        await publish_raw(jetstream_url, raw, msg_id="a")
+        await wait_until(lambda: _applied_at_least(svc.db, 1))
+        await publish_raw(jetstream_url, raw, msg_id="b")
+        await wait_until(lambda: _acked(jetstream_url, svc.runtime.consumer.durable_name(SUBJECT), 2))
+        assert await count(svc.db, applied) == 1
+        assert Behaviour.seen == ["twice"]
+
+
+async def _acked(nats_url: str, durable: str, stream_seq: int) -> bool:
+    nc = await nats.connect(nats_url)
+    try:
+        info = await nc.jetstream().consumer_info("TEN99_GATEWAY", durable)
+        return info.ack_floor.stream_seq >= stream_seq
+    finally:
+        await nc.close()
+
+
+async def _seen_at_least(n: int) -> bool:
+    return len(Behaviour.seen) >= n
+
+
+async def test_a_failing_reaction_is_retried_with_backoff_then_applied(database_url: str, jetstream_url: str) -> None:
+    Behaviour.fail_names["flaky"] = 2
+    async with running_service(definition, database_url=database_url, nats_url=jetstream_url) as svc:
+        await write_note(svc.db, "co_1", "f1", "flaky")
+        await wait_until(lambda: _applied_at_least(svc.db, 1))
+        assert Behaviour.seen.count("flaky") == 3
+        assert svc.runtime.consumer.dead_letters and await svc.runtime.consumer.dead_letters() == []
+
+
+async def test_a_message_that_keeps_failing_is_dead_lettered_and_a_replay_applies_it(
+    database_url: str, jetstream_url: str
+) -> None:
+    Behaviour.fail_names["bad"] = -1
+    async with running_service(definition, database_url=database_url, nats_url=jetstream_url, nats={"max_deliver": 3}) as svc:
+        for name in ("good1", "bad", "good2"):
+            await write_note(svc.db, "co_1", name, name)
+
+        async def dead() -> bool:
+            return len(await svc.runtime.consumer.dead_letters()) == 1
+
+        await wait_until(dead)
+        [letter] = await svc.runtime.consumer.dead_letters()
+        assert letter.deliveries == 3 and "refusing bad" in letter.error
+        assert Behaviour.seen.count("bad") >= 3  # once more when its first batch was isolated
+        async with svc.db.session() as s:
+            assert set((await s.execute(select(applied.c.name))).scalars()) == {"good1", "good2"}
+        # the operator fixes the cause and replays: applied once, and a second replay changes nothing
+        Behaviour.fail_names.clear()
+        r = await svc.client.post(f"/_ops/dead-letters/{letter.id}/replay")
+        assert r.status_code == 200 and r.json()["applied"] is True
+        assert await svc.runtime.consumer.replay(letter.id) is False
+        assert await count(svc.db, applied) == 3
+        assert await svc.runtime.consumer.dead_letters() == []
+
+
+async def test_a_poison_message_is_dead_lettered_at_once(database_url: str, jetstream_url: str) -> None:
+    async with running_service(definition, database_url=database_url, nats_url=jetstream_url) as svc:
+        await publish_raw(jetstream_url, b"{definitely not an envelope", msg_id="poison")
+        await write_note(svc.db, "co_1", "after", "after")
+
+        async def dead() -> bool:
+            return len(await svc.runtime.consumer.dead_letters()) == 1
+
+        await wait_until(dead)
+        [letter] = await svc.runtime.consumer.dead_letters()
+        assert letter.deliveries == 1 and letter.error.startswith("undecodable")
+        await wait_until(lambda: _applied_at_least(svc.db, 1))
+
+
+async def test_one_failing_message_does_not_hold_up_its_batch(database_url: str, jetstream_url: str) -> None:
+    Behaviour.fail_names["m25"] = -1
+    async with running_service(
+        definition, database_url=database_url, nats_url=jetstream_url, relay=False, nats={"max_deliver": 2}
+    ) as svc:
+        for i in range(50):
+            await write_note(svc.db, "co_1", f"m{i}", f"m{i}")
+        await svc.runtime.relay.drain()
+        await wait_until(lambda: _applied_at_least(svc.db, 49))
+
+        async def dead() -> bool:
+            return len(await svc.runtime.consumer.dead_letters()) == 1
+
+        await wait_until(dead)
+        assert await count(svc.db, applied) == 49
+
+
+async def test_relay_and_consumer_recover_when_nats_restarts(database_url: str, private_nats: Any) -> None:
+    async with running_service(definition, database_url=database_url, nats_url=private_nats.url) as svc:
+        for i in range(100):
+            await write_note(svc.db, "co_1", f"a{i}", f"a{i}")
+        await wait_until(lambda: _applied_at_least(svc.db, 100))
+        private_nats.stop()
+        # written while NATS is down: kept in the outbox
+        for i in range(100):
+            await write_note(svc.db, "co_1", f"b{i}", f"b{i}")
+        await asyncio.sleep(1.0)
+        private_nats.start()
+        await wait_until(lambda: _applied_at_least(svc.db, 200), timeout=30)
+        for i in range(100):
+            await write_note(svc.db, "co_1", f"c{i}", f"c{i}")
+        await wait_until(lambda: _applied_at_least(svc.db, 300), timeout=30)
+        await asyncio.sleep(0.5)
+        assert await count(svc.db, applied) == 300
+        async with svc.db.session() as s:
+            assert (
+                await s.execute(
+                    select(func.count()).select_from(svc.db.outbox_table).where(svc.db.outbox_table.c.sent_at.is_(None))
+                )
+            ).scalar_one() == 0
+
+
+async def test_several_relays_on_postgres_publish_each_row_once_and_in_order(database_url: str, jetstream_url: str) -> None:
+    async with running_service(definition, database_url=database_url, nats_url=jetstream_url, relay=False, consume=False) as svc:
+        others = [Runtime(definition, build_settings(definition, database_url, jetstream_url)) for _ in range(2)]
+        for r in others:
+            await r.start()
+        stop = asyncio.Event()
+        relays = [asyncio.create_task(r.relay.run(stop)) for r in others]
+        names = [f"r{i:03d}" for i in range(300)]
+        for name in names:
+            await write_note(svc.db, "co_1", name, name)
+
+        async def all_sent() -> bool:
+            async with svc.db.session() as s:
+                return (
+                    await s.execute(
+                        select(func.count()).select_from(svc.db.outbox_table).where(svc.db.outbox_table.c.sent_at.is_(None))
+                    )
+                ).scalar_one() == 0
+
+        await wait_until(all_sent)
+        stop.set()
+        await asyncio.gather(*relays)
+        for r in others:
+            await r.close()
+        assert await stream_subjects_and_ids(jetstream_url) == names

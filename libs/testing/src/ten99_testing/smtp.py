@@ -1,0 +1,72 @@
+"""A real SMTP server (aiosmtpd) that keeps what it receives, for tests and the dev catcher."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import threading
+import time
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from .ports import free_port
+
+__all__ = ["SmtpSink"]
+
+
+class _Keep:
+    def __init__(self, sink: SmtpSink) -> None:
+        self.sink = sink
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.sink.reject_next > 0:
+            self.sink.reject_next -= 1
+            return "451 try again later"
+        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.sink.lock:
+            self.sink.messages.append(msg)  # type: ignore[arg-type]
+            self.sink.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 OK"
+
+
+class SmtpSink:
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.host = "127.0.0.1"
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self.lock = threading.Lock()
+        #: answer the next N messages with a temporary failure
+        self.reject_next = 0
+        self._controller = Controller(_Keep(self), hostname=self.host, port=self.port, data_size_limit=50 * 1024 * 1024)
+
+    def start(self) -> SmtpSink:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [m for m in self.messages if address.lower() in str(m.get("To", "")).lower()]
+
+    def wait_for(self, count: int, timeout: float = 30.0, predicate: Any = None) -> list[EmailMessage]:
+        """Wait until ``count`` messages (matching ``predicate``) arrived; return them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                found = [m for m in self.messages if predicate is None or predicate(m)]
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(found)} of {count} emails after {timeout}s")
+            time.sleep(0.05)
+
+    def __enter__(self) -> SmtpSink:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
