@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV := $(BIN)/uv
-PACKAGES := contracts libs/kit libs/testing $(wildcard services/*)
+PACKAGES := contracts libs/kit libs/testing $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml))
 STAMP := $(VENV)/.installed
 
 help: ## list the targets

@@ -15,6 +15,8 @@ __all__ = [
     "InvoiceLine",
     "InvoicePaidV1",
     "InvoiceVoidedV1",
+    "MissingPoAssignment",
+    "PoReminderDueV1",
 ]
 
 
@@ -87,3 +89,25 @@ class InvoiceCreditedV1(Message, frozen=True, kw_only=True):
     assignment_id: str
     amount_cents: int
     reason: str
+
+
+class MissingPoAssignment(msgspec.Struct, frozen=True, kw_only=True):
+    assignment_id: str
+    contractor_name: str
+    contractor_email: str
+    job_name: str
+    effective_date: date
+    end_date: date
+
+
+class PoReminderDueV1(Message, frozen=True, kw_only=True):
+    """Three days after an upload some of its assignments still have no PO number, so they cannot
+    be invoiced. Sent at most once per upload, to the uploader and the billing email."""
+
+    SUBJECT = "ten99.billing.po_reminder_due.v1"
+
+    import_batch_id: str
+    filename: str
+    uploaded_at: datetime
+    to_emails: list[str]
+    assignments: list[MissingPoAssignment]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import msgspec
-
 from .base import Message
 from .common import Address, ContractorSnapshot, JobSnapshot
 
@@ -17,9 +15,7 @@ __all__ = [
     "ContractorRegisteredV1",
     "ContractorUpdatedV1",
     "ImportCompletedV1",
-    "MissingPoAssignment",
     "PoNumberSetV1",
-    "PoReminderDueV1",
 ]
 
 
@@ -130,24 +126,3 @@ class ImportCompletedV1(Message, frozen=True, kw_only=True):
     assignments_created: int
     assignments_missing_po: int
     uploaded_by: str | None = None
-
-
-class MissingPoAssignment(msgspec.Struct, frozen=True, kw_only=True):
-    assignment_id: str
-    contractor_name: str
-    contractor_email: str
-    job_name: str
-    effective_date: date
-    end_date: date
-
-
-class PoReminderDueV1(Message, frozen=True, kw_only=True):
-    """Three days after an upload some of its assignments still have no PO. Sent once per upload."""
-
-    SUBJECT = "ten99.contractor.po_reminder_due.v1"
-
-    import_batch_id: str
-    filename: str
-    uploaded_at: datetime
-    uploaded_by: str | None = None
-    assignments: list[MissingPoAssignment]

@@ -134,22 +134,6 @@ EXAMPLES: list[Message] = [
         assignments_missing_po=11,
         uploaded_by="ops@acme.test",
     ),
-    c.PoReminderDueV1(
-        import_batch_id="ib_3Qq4Rr5Ss6Tt7Uu8Vv9Ww0",
-        filename="spring.csv",
-        uploaded_at=_AT,
-        uploaded_by="ops@acme.test",
-        assignments=[
-            c.MissingPoAssignment(
-                assignment_id=_QUOTE.assignment_id,
-                contractor_name="Ada Lovelace",
-                contractor_email="ada@example.com",
-                job_name="Content creator",
-                effective_date=date(2026, 11, 10),
-                end_date=date(2026, 12, 9),
-            )
-        ],
-    ),
     e.InvitationIssuedV1(
         invitation_id="inv_7Ee8Ff9Gg0Hh1Ii2Jj3Kk4",
         contractor_id=_CONTRACTOR.contractor_id,
@@ -263,6 +247,22 @@ EXAMPLES: list[Message] = [
         assignment_id=_QUOTE.assignment_id,
         amount_cents=5_375,
         reason="assignment cancelled before its start",
+    ),
+    b.PoReminderDueV1(
+        import_batch_id="ib_3Qq4Rr5Ss6Tt7Uu8Vv9Ww0",
+        filename="spring.csv",
+        uploaded_at=_AT,
+        to_emails=["ops@acme.test", "billing@acme.test"],
+        assignments=[
+            b.MissingPoAssignment(
+                assignment_id=_QUOTE.assignment_id,
+                contractor_name="Ada Lovelace",
+                contractor_email="ada@example.com",
+                job_name="Content creator",
+                effective_date=date(2026, 11, 10),
+                end_date=date(2026, 12, 9),
+            )
+        ],
     ),
     n.EmailDeliveredV1(
         delivery_id="dl_1Jj2Kk3Ll4Mm5Nn6Oo7Pp8",

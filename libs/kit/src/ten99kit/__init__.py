@@ -8,7 +8,7 @@ from .ids import is_id, new_id, new_ulid_id
 from .inbox import InboxConsumer, Subscription
 from .logging import get_logger
 from .outbox import OutboxRelay
-from .runtime import Runtime, ServiceDefinition, ServiceParts, kit_tables
+from .runtime import Command, Runtime, ServiceDefinition, ServiceParts, kit_tables
 from .scheduler import ScheduledJob, Scheduler
 from .settings import ServiceSettings, service_settings_config
 from .uow import UnitOfWork
@@ -18,6 +18,7 @@ __all__ = [
     "BigIntPK",
     "Bus",
     "Clock",
+    "Command",
     "Conflict",
     "Database",
     "InboxConsumer",

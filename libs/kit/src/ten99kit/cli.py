@@ -26,6 +26,8 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> int:
     dl = sub.add_parser("deadletters", help="list or replay dead-lettered messages")
     dl.add_argument("action", choices=["list", "replay", "replay-all"])
     dl.add_argument("id", nargs="?", type=int)
+    for name, command in definition.commands.items():
+        command.arguments(sub.add_parser(name, help=command.help))
     args = parser.parse_args(argv)
 
     settings = definition.settings_type()  # the one place settings are read from the environment
@@ -38,6 +40,10 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> int:
         return 0
     if args.command == "deadletters":
         return asyncio.run(_deadletters(definition, settings, args))
+    if args.command in definition.commands:
+        if settings.db.auto_migrate:
+            upgrade(definition.migrations, settings.db.url)
+        return asyncio.run(_command(definition, settings, args))
     if not args.no_migrate and settings.db.auto_migrate:
         upgrade(definition.migrations, settings.db.url)
     return asyncio.run(_serve(definition, settings, args.command))
@@ -47,6 +53,18 @@ async def _serve(definition: ServiceDefinition, settings: Any, mode: str) -> int
     runtime = Runtime(definition, settings)
     await runtime.serve(mode)
     return 0
+
+
+async def _command(definition: ServiceDefinition, settings: Any, args: argparse.Namespace) -> int:
+    """Run a service's own command; messages it emits are published before exiting."""
+    runtime = Runtime(definition, settings)
+    try:
+        await runtime.start()
+        code = await definition.commands[args.command].run(runtime, args)
+        await runtime.relay.drain()
+        return code
+    finally:
+        await runtime.close()
 
 
 async def _deadletters(definition: ServiceDefinition, settings: Any, args: argparse.Namespace) -> int:

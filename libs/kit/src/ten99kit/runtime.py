@@ -28,7 +28,7 @@ from .outbox import OutboxRelay, outbox_table
 from .scheduler import ScheduledJob, Scheduler
 from .settings import ServiceSettings
 
-__all__ = ["MODES", "Runtime", "ServiceDefinition", "ServiceParts", "kit_tables"]
+__all__ = ["MODES", "Command", "Runtime", "ServiceDefinition", "ServiceParts", "kit_tables"]
 
 log = get_logger("runtime")
 
@@ -61,6 +61,17 @@ class ServiceParts:
 
 
 @dataclass(frozen=True)
+class Command:
+    """An operator command of one service: ``python -m <service> <name> ...``."""
+
+    help: str
+    #: adds the command's arguments to its argparse sub-parser
+    arguments: Callable[[Any], None]
+    #: runs with a started runtime (database and bus connected); returns the exit code
+    run: Callable[[Runtime, Any], Awaitable[int]]
+
+
+@dataclass(frozen=True)
 class ServiceDefinition:
     name: str
     settings_type: type[ServiceSettings]
@@ -68,6 +79,7 @@ class ServiceDefinition:
     #: folder holding this service's Alembic ``env.py`` and ``versions/``
     migrations: Path
     build: Callable[[Runtime], ServiceParts]
+    commands: dict[str, Command] = field(default_factory=dict)
 
 
 class Runtime:

@@ -1,0 +1,25 @@
+"""Composition root of the enrollment service: the only place that knows concrete adapters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ten99kit import Runtime, ServiceDefinition, ServiceParts
+
+from .adapters.db import metadata
+from .settings import EnrollmentSettings
+
+__all__ = ["build", "definition"]
+
+
+def build(runtime: Runtime) -> ServiceParts:
+    return ServiceParts(dependencies={"db": runtime.db})
+
+
+definition = ServiceDefinition(
+    name="enrollment",
+    settings_type=EnrollmentSettings,
+    metadata=metadata,
+    migrations=Path(__file__).parent / "migrations",
+    build=build,
+)

@@ -1,0 +1,4 @@
+from notification.adapters.db import metadata
+from ten99kit.migrations import run_env
+
+run_env(metadata)
