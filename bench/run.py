@@ -1,0 +1,59 @@
+"""Run benchmarks and write their results to bench/results/<name>.json.
+
+    python bench/run.py            # all
+    python bench/run.py kit        # some
+
+Not part of the test suite: benchmarks measure, they do not pass or fail. Targets and the latest
+numbers are written down in bench/README.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+#: name -> module with an async ``main() -> dict``
+BENCHMARKS = {
+    "kit": "kit_bench",
+    "import": "import_bench",
+    "optin": "optin_bench",
+    "po_invoice": "po_invoice_bench",
+}
+
+
+def machine() -> dict[str, object]:
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(BENCHMARKS)
+    (HERE / "results").mkdir(exist_ok=True)
+    for name in names:
+        module_name = BENCHMARKS[name]
+        if not (HERE / f"{module_name}.py").exists():
+            print(f"skipping {name}: {module_name}.py not written yet", file=sys.stderr)
+            continue
+        module = importlib.import_module(module_name)
+        print(f"running {name} ...", file=sys.stderr)
+        result = {"benchmark": name, "machine": machine(), "results": asyncio.run(module.main())}
+        (HERE / "results" / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result["results"], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
