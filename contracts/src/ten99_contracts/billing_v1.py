@@ -111,3 +111,6 @@ class PoReminderDueV1(Message, frozen=True, kw_only=True):
     uploaded_at: datetime
     to_emails: list[str]
     assignments: list[MissingPoAssignment]
+    #: how many of the upload's assignments lack a PO; ``assignments`` lists at most the first
+    #: 500 of them (by contractor name), so that the message stays small
+    missing_count: int = 0

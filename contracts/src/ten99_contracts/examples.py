@@ -263,6 +263,7 @@ EXAMPLES: list[Message] = [
                 end_date=date(2026, 12, 9),
             )
         ],
+        missing_count=1,
     ),
     n.EmailDeliveredV1(
         delivery_id="dl_1Jj2Kk3Ll4Mm5Nn6Oo7Pp8",
