@@ -1,12 +1,50 @@
-"""Settings of the gateway service (env prefix ``GATEWAY_``)."""
+"""Settings of the gateway service (env prefix ``GATEWAY_``).
+
+GATEWAY_SERVICES__CONTRACTOR_URL=http://127.0.0.1:8001   (and ENROLLMENT_, POLICY_, BILLING_, NOTIFICATION_)
+GATEWAY_INTERNAL_TOKEN=...                              sent to the services as X-Ten99-Internal-Token
+GATEWAY_SESSION__COOKIE_SECURE=true                     in production (HTTPS)
+GATEWAY_DEV_MAILBOX=true                                shows the Mailbox page (development only)
+"""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import BaseModel, Field
 from ten99kit.settings import ServiceSettings, service_settings_config
 
-__all__ = ["GatewaySettings"]
+__all__ = ["GatewaySettings", "LoginSettings", "ServiceUrls", "SessionSettings"]
+
+
+class ServiceUrls(BaseModel):
+    """Where the gateway reaches each service's internal HTTP API."""
+
+    contractor_url: str = "http://127.0.0.1:8001"
+    enrollment_url: str = "http://127.0.0.1:8002"
+    policy_url: str = "http://127.0.0.1:8003"
+    billing_url: str = "http://127.0.0.1:8004"
+    notification_url: str = "http://127.0.0.1:8005"
+    #: seconds to wait for a service (connect and read)
+    timeout_s: float = 15.0
+    #: uploads and downloads (CSV imports, PDFs)
+    upload_timeout_s: float = 120.0
+
+
+class SessionSettings(BaseModel):
+    cookie_name: str = "ten99_session"
+    #: send the cookie over HTTPS only; set true in production
+    cookie_secure: bool = False
+    #: a session ends after this much inactivity
+    idle_timeout_s: int = 8 * 3600
+    #: and at the latest this long after login
+    absolute_timeout_s: int = 7 * 24 * 3600
+
+
+class LoginSettings(BaseModel):
+    #: failed logins in a row before the account is locked
+    max_failures: int = 5
+    #: how long a locked account stays locked
+    lockout_s: int = 15 * 60
 
 
 class GatewaySettings(ServiceSettings):
@@ -14,3 +52,15 @@ class GatewaySettings(ServiceSettings):
 
     service_name: ClassVar[str] = "gateway"
     default_port: ClassVar[int] = 8000
+
+    services: ServiceUrls = Field(default_factory=ServiceUrls)
+    session: SessionSettings = Field(default_factory=SessionSettings)
+    login: LoginSettings = Field(default_factory=LoginSettings)
+    #: show the Mailbox page with the mail the notification service's SMTP catcher caught
+    dev_mailbox: bool = False
+    #: how long a public-API idempotency key replays its first response
+    idempotency_ttl_s: int = 24 * 3600
+    #: API keys are ``<prefix><random>``; test keys as in 1099Policy's SDK examples
+    api_key_prefix: str = "t9sk_test_"
+    #: largest CSV upload accepted by the dashboard (the contractor service has its own limit too)
+    max_upload_bytes: int = 20 * 1024 * 1024

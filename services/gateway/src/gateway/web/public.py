@@ -1,0 +1,322 @@
+"""Public pages, no login: the contractor's opt-in form (proxied to enrollment), the signed
+certificate download (proxied to policy) and the integrations' webhooks (proxied to contractor
+with the company in the URL as tenant).
+
+Opening the opt-in link changes nothing (mail scanners open links): GET only reads. Expired,
+revoked, answered and unknown links get a friendly page, never an error dump."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from litestar import MediaType, Request, Response, get, post
+from litestar.response import Template
+
+from ..adapters.services import ServiceError, ServiceUnavailable
+from ..application.accounts import get_company
+from .common import client_ip, gateway_of, page
+from .downloads import relay_download
+from .shapes import items, pick
+
+__all__ = ["integration_webhook", "opt_in_form", "opt_in_submit", "public_certificate"]
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_\-.~]{8,200}$")
+_ID = re.compile(r"^[A-Za-z0-9_]{3,64}$")
+
+STATE_PAGES = {
+    "expired": ("This link has expired", "Your opt-in link is no longer valid. Ask the company that sent it for a new one."),
+    "revoked": ("This link was replaced", "A newer opt-in link was sent to you by email. Please use the most recent email."),
+    "answered": (
+        "You have already opted in",
+        "This link was already used to opt in. There is nothing more to do: your certificate comes by email.",
+    ),
+    "invalid": (
+        "This link is not valid",
+        "Check that you copied the whole link from the email, or ask the company for a new one.",
+    ),
+    "unavailable": (
+        "Please try again in a moment",
+        "We could not open your form just now. Nothing was lost; please reload the page shortly.",
+    ),
+}
+
+ADDRESS_FIELDS = ("line1", "line2", "locality", "region", "postalcode")
+
+
+def _state_page(
+    request: Request[Any, Any, Any], state: str, *, status_code: int = 200, company_name: str | None = None, **extra: Any
+) -> Template:
+    title, message = STATE_PAGES.get(state, STATE_PAGES["invalid"])
+    return page(
+        request,
+        "public/opt_in_state.html",
+        status_code=status_code,
+        state=state,
+        title=title,
+        message=message,
+        company_name=company_name,
+        **extra,
+    )
+
+
+def _questions(raw: Any) -> list[dict[str, Any]]:
+    out = []
+    for i, q in enumerate(items(raw, "questions")):
+        options = []
+        for o in q.get("options") or q.get("choices") or []:
+            if isinstance(o, dict):
+                options.append(
+                    {
+                        "value": str(o.get("value", o.get("id", ""))),
+                        "label": str(o.get("label", o.get("text", o.get("value", "")))),
+                    }
+                )
+            else:
+                options.append({"value": str(o), "label": str(o)})
+        out.append(
+            {
+                "key": str(pick(q, "id", "key", "name", default=f"q{i}")),
+                "text": str(pick(q, "text", "label", "question", "prompt", default="")),
+                "type": str(pick(q, "type", "kind", default="boolean")).lower(),
+                "options": options,
+            }
+        )
+    return out
+
+
+def _values_from_prefill(prefill: dict[str, Any]) -> dict[str, str]:
+    values = {k: str(prefill.get(k) or "") for k in ("first_name", "last_name", "email", "phone", "date_of_birth")}
+    address = prefill.get("address") or {}
+    for part in ADDRESS_FIELDS:
+        values[f"address_{part}"] = str(address.get(part) or "") if isinstance(address, dict) else ""
+    return values
+
+
+def _form_page(
+    request: Request[Any, Any, Any],
+    token: str,
+    info: dict[str, Any],
+    values: dict[str, str],
+    errors: dict[str, str],
+    *,
+    status_code: int = 200,
+) -> Template:
+    prefill = info.get("prefill") or {}
+    assignments = items(prefill, "assignments") or items(info, "assignments")
+    offers_wc = (
+        any(str(a.get("work_state") or "").upper() not in ("ND", "OH", "WA", "WY") for a in assignments) if assignments else True
+    )
+    return page(
+        request,
+        "public/opt_in_form.html",
+        status_code=status_code,
+        token=token,
+        company_name=info.get("company_name"),
+        assignments=assignments,
+        questions=_questions(info.get("questions")),
+        consent_text=info.get("consent_text"),
+        offers_wc=offers_wc,
+        values=values,
+        errors=errors,
+    )
+
+
+async def _fetch(request: Request[Any, Any, Any], token: str) -> tuple[dict[str, Any] | None, Template | None]:
+    """The opt-in form's data, or the page to show instead."""
+    if not _TOKEN.match(token):
+        return None, _state_page(request, "invalid", status_code=404)
+    try:
+        info = await gateway_of(request).services.enrollment.get(f"/v1/opt-in/{token}", tenant=None)
+    except ServiceError as e:
+        state = {404: "invalid", 410: "expired"}.get(e.status_code, "invalid")
+        if e.error_code in STATE_PAGES:
+            state = e.error_code
+        return None, _state_page(request, state, status_code=e.status_code if e.status_code in (404, 410) else 400)
+    except ServiceUnavailable:
+        return None, _state_page(request, "unavailable", status_code=503)
+    if not isinstance(info, dict):
+        return None, _state_page(request, "unavailable", status_code=503)
+    state = str(info.get("state") or "open")
+    if state != "open":
+        return None, _state_page(
+            request, state, status_code=410 if state in ("expired", "revoked") else 200, company_name=info.get("company_name")
+        )
+    return info, None
+
+
+@get("/opt-in/{token:str}", include_in_schema=False)
+async def opt_in_form(request: Request[Any, Any, Any], token: str) -> Template:
+    info, other = await _fetch(request, token)
+    if other is not None:
+        return other
+    assert info is not None
+    return _form_page(request, token, info, _values_from_prefill(info.get("prefill") or {}), {})
+
+
+def _field_of(key: str) -> str:
+    """Map a service's field name (``address.region``, ``answers.q1``) to the form's."""
+    key = key.replace("[", ".").replace("]", "")
+    if key.startswith("address."):
+        return "address_" + key.split(".", 1)[1]
+    if key.startswith("answers."):
+        return "q_" + key.split(".", 1)[1]
+    if key in ("consent.signed_name", "signature"):
+        return "signed_name"
+    return key
+
+
+@post("/opt-in/{token:str}", include_in_schema=False)
+async def opt_in_submit(request: Request[Any, Any, Any], token: str) -> Template:
+    info, other = await _fetch(request, token)
+    if other is not None:
+        return other
+    assert info is not None
+    form = await request.form()
+    values = {k: str(v).strip() for k, v in form.items() if isinstance(v, str)}
+    errors: dict[str, str] = {}
+    for required in (
+        "first_name",
+        "last_name",
+        "email",
+        "address_line1",
+        "address_locality",
+        "address_region",
+        "address_postalcode",
+        "signed_name",
+    ):
+        if not values.get(required):
+            errors[required] = "Required"
+    if values.get("consent") != "yes":
+        errors["consent"] = "Tick the box to give your consent"
+    questions = _questions(info.get("questions"))
+    answers: dict[str, Any] = {}
+    for q in questions:
+        raw = values.get(f"q_{q['key']}", "")
+        if q["type"] in ("boolean", "yes_no", "bool"):
+            if raw not in ("yes", "no"):
+                errors[f"q_{q['key']}"] = "Answer yes or no"
+            answers[q["key"]] = raw == "yes"
+        else:
+            answers[q["key"]] = raw
+    if errors:
+        return _form_page(request, token, info, values, errors, status_code=400)
+    body = {
+        "first_name": values["first_name"],
+        "last_name": values["last_name"],
+        "email": values["email"],
+        "phone": values.get("phone") or None,
+        "date_of_birth": values.get("date_of_birth") or None,
+        "address": {part: values.get(f"address_{part}") or None for part in ADDRESS_FIELDS} | {"country": "US"},
+        "answers": answers,
+        "consent": True,
+        "signed_name": values["signed_name"],
+        "ip_address": client_ip(request),
+        "user_agent": (request.headers.get("user-agent") or "")[:300] or None,
+    }
+    headers = {"User-Agent": body["user_agent"] or "", "X-Forwarded-For": body["ip_address"] or ""}
+    enrollment = gateway_of(request).services.enrollment
+    try:
+        answer = await enrollment.post(
+            f"/v1/opt-in/{token}", tenant=None, json=body, headers={k: v for k, v in headers.items() if v}
+        )
+    except ServiceError as e:
+        if e.error_code in STATE_PAGES or e.status_code in (404, 410):
+            return _state_page(request, e.error_code if e.error_code in STATE_PAGES else "expired", status_code=e.status_code)
+        field_errors = {_field_of(k): v for k, v in e.field_errors.items()}
+        return _form_page(request, token, info, values, field_errors or {"form": e.text}, status_code=400)
+    except ServiceUnavailable:
+        return _state_page(request, "unavailable", status_code=503)
+    state = str((answer or {}).get("state") or "answered")
+    if state in ("expired", "revoked"):
+        return _state_page(request, state, status_code=410)
+    if state == "ineligible":
+        return page(
+            request,
+            "public/opt_in_state.html",
+            state="ineligible",
+            title="We cannot offer coverage",
+            message=str(
+                (answer or {}).get("message")
+                or "Based on your answers, we cannot offer you coverage for these assignments. The company has been told."
+            ),
+            company_name=info.get("company_name"),
+        )
+    return page(
+        request,
+        "public/opt_in_state.html",
+        state="done",
+        title="Thank you: you have opted in",
+        message="Your coverage starts on the first day of each assignment. Your certificate of insurance comes by email.",
+        company_name=info.get("company_name"),
+        session_id=(answer or {}).get("session_id"),
+    )
+
+
+@get("/certificates/{name:str}", include_in_schema=False)
+async def public_certificate(request: Request[Any, Any, Any], name: str, token: str = "") -> Response[Any]:
+    """The signed link from the certificate email: ``/certificates/<id>.pdf?token=...``."""
+    certificate_id = name[:-4] if name.endswith(".pdf") else name
+    if not _ID.match(certificate_id) or not token or len(token) > 2000:
+        return _certificate_problem(request, 404)
+    policy = gateway_of(request).services.policy
+    try:
+        return await relay_download(
+            policy,
+            f"/v1/public/certificates/{certificate_id}.pdf",
+            tenant=None,
+            params={"token": token},
+            filename=f"certificate-{certificate_id}.pdf",
+            inline=True,
+        )
+    except ServiceError as e:
+        return _certificate_problem(request, e.status_code, e.error_code)
+    except ServiceUnavailable:
+        return _certificate_problem(request, 503)
+
+
+def _certificate_problem(request: Request[Any, Any, Any], status_code: int, error_code: str = "") -> Template:
+    if status_code == 503:
+        title, message = "Please try again in a moment", "The certificate could not be fetched just now."
+    elif status_code == 410 or "expired" in error_code:
+        title, message = (
+            "This link has expired",
+            "Download links in emails last a limited time. Ask the company for the certificate, or use the latest email.",
+        )
+    else:
+        title, message = "Certificate not found", "This link is not valid. Check that you copied the whole link from the email."
+    return page(request, "public/opt_in_state.html", status_code=status_code, state="certificate", title=title, message=message)
+
+
+@post("/integrations/{provider:str}/{company_id:str}", include_in_schema=False)
+async def integration_webhook(request: Request[Any, Any, Any], provider: str, company_id: str) -> Response[Any]:
+    """Forward a signed integration webhook as it came; the contractor service checks the signature."""
+    gateway = gateway_of(request)
+    if provider not in ("worksuite", "creatoriq"):
+        return Response(
+            {"error_code": "resource_not_found", "message": "Unknown integration"}, status_code=404, media_type=MediaType.JSON
+        )
+    if not _ID.match(company_id) or await get_company(gateway.db, company_id) is None:
+        return Response(
+            {"error_code": "no_tenant_found", "message": "Unknown company"}, status_code=404, media_type=MediaType.JSON
+        )
+    body = await request.body()
+    headers = {"Content-Type": request.headers.get("content-type", "application/json")}
+    signature = request.headers.get("x-ten99-signature")
+    if signature:
+        headers["X-Ten99-Signature"] = signature
+    try:
+        upstream = await gateway.services.contractor.request(
+            "POST", f"/v1/integrations/{provider}/webhook", tenant=company_id, content=body, headers=headers
+        )
+    except ServiceUnavailable as e:
+        return Response(
+            {"error_code": "general_error", "message": f"The {e.service} service {e.reason}; retry later"},
+            status_code=503,
+            media_type=MediaType.JSON,
+        )
+    return Response(
+        upstream.content,
+        status_code=upstream.status_code,
+        media_type=upstream.headers.get("content-type", MediaType.JSON),
+    )
