@@ -1,0 +1,148 @@
+"""Queries and writes the use cases share. Every function takes the tenant and filters by it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..domain.repeat_coverage import ConfirmedTerms
+from .db import assignment_cancellations, assignments, contractors, invitation_assignments, invitations, quotes
+
+__all__ = [
+    "Row",
+    "confirmed_terms",
+    "contractor",
+    "dialect_insert",
+    "is_cancelled",
+    "live_assignments_of_invitation",
+    "mark_assignments",
+    "open_invitation",
+    "upsert_contractor",
+]
+
+Row = Mapping[Any, Any]  # a RowMapping or a dict
+
+
+def dialect_insert(session: AsyncSession, table: Any) -> Any:
+    """``INSERT`` with ``ON CONFLICT`` support for the engine in use."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
+async def upsert_contractor(
+    session: AsyncSession,
+    tenant_id: str,
+    contractor_id: str,
+    *,
+    first_name: str,
+    last_name: str,
+    email: str,
+    phone: str | None,
+    address: dict[str, Any] | None,
+    company_name: str | None,
+    observed_at: datetime,
+    version: int,
+) -> None:
+    """Keep the newest state: later ``observed_at`` wins, then the higher version."""
+    values = {
+        "tenant_id": tenant_id,
+        "contractor_id": contractor_id,
+        "first_name": first_name,
+        "last_name": last_name,
+        "email": email,
+        "phone": phone,
+        "address": address,
+        "company_name": company_name,
+        "observed_at": observed_at,
+        "version": version,
+    }
+    stmt = dialect_insert(session, contractors).values(values)
+    c, ex = contractors.c, stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[c.tenant_id, c.contractor_id],
+        set_={k: ex[k] for k in values if k not in ("tenant_id", "contractor_id")},
+        where=or_(ex.observed_at > c.observed_at, and_(ex.observed_at == c.observed_at, ex.version >= c.version)),
+    )
+    await session.execute(stmt)
+
+
+async def contractor(session: AsyncSession, tenant_id: str, contractor_id: str) -> Row | None:
+    return (
+        (
+            await session.execute(
+                select(contractors).where(contractors.c.tenant_id == tenant_id, contractors.c.contractor_id == contractor_id)
+            )
+        )
+        .mappings()
+        .first()
+    )
+
+
+async def open_invitation(session: AsyncSession, tenant_id: str, contractor_id: str, *, lock: bool = False) -> Row | None:
+    """The contractor's pending invitation (at most one exists), whatever the clock says."""
+    q = select(invitations).where(
+        invitations.c.tenant_id == tenant_id, invitations.c.contractor_id == contractor_id, invitations.c.status == "pending"
+    )
+    if lock:
+        q = q.with_for_update()
+    return (await session.execute(q)).mappings().first()
+
+
+async def live_assignments_of_invitation(session: AsyncSession, tenant_id: str, invitation_id: str) -> list[Row]:
+    """The invitation's assignments that are not cancelled, oldest start first."""
+    ia = invitation_assignments
+    q = (
+        select(assignments)
+        .join(ia, and_(ia.c.assignment_id == assignments.c.assignment_id, ia.c.tenant_id == assignments.c.tenant_id))
+        .where(ia.c.invitation_id == invitation_id, ia.c.tenant_id == tenant_id, assignments.c.status != "cancelled")
+        .order_by(assignments.c.effective_date, assignments.c.assignment_id)
+    )
+    return list((await session.execute(q)).mappings().all())
+
+
+async def confirmed_terms(session: AsyncSession, tenant_id: str, contractor_id: str) -> list[ConfirmedTerms]:
+    """What the contractor was quoted in completed applications and repeat enrollments, newest first."""
+    q = (
+        select(quotes)
+        .where(quotes.c.tenant_id == tenant_id, quotes.c.contractor_id == contractor_id, quotes.c.accepted.is_(True))
+        .order_by(quotes.c.created_at.desc())
+    )
+    return [
+        ConfirmedTerms(
+            session_id=r["session_id"],
+            quote_id=r["id"],
+            category_code=r["category_code"],
+            coverage_types=tuple(r["coverage_types"]),
+            home_state=r["home_state"],
+            work_state=r["work_state"],
+        )
+        for r in (await session.execute(q)).mappings()
+    ]
+
+
+async def is_cancelled(session: AsyncSession, tenant_id: str, assignment_id: str) -> bool:
+    q = select(assignment_cancellations.c.assignment_id).where(
+        assignment_cancellations.c.tenant_id == tenant_id, assignment_cancellations.c.assignment_id == assignment_id
+    )
+    return (await session.execute(q)).first() is not None
+
+
+async def mark_assignments(
+    session: AsyncSession, tenant_id: str, assignment_ids: Sequence[str], enrollment: str, note: str | None = None
+) -> None:
+    if not assignment_ids:
+        return
+    await session.execute(
+        update(assignments)
+        .where(assignments.c.tenant_id == tenant_id, assignments.c.assignment_id.in_(list(assignment_ids)))
+        .values(enrollment=enrollment, enrollment_note=note)
+    )

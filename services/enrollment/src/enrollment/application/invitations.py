@@ -1,0 +1,367 @@
+"""Opt-in invitations: issue, attach, reissue (revoking the old link), show on the profile page,
+and the clock-driven expiry and reminders.
+
+An invitation is ``pending`` until the contractor answers (``answered``), it runs out
+(``expired``, by the clock) or the company reissues it (``revoked``). A contractor has at most
+one pending invitation (a partial unique index guarantees it); further assignments are attached
+to it without a new email.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from ten99_contracts.enrollment_v1 import InvitationExpiredV1, InvitationIssuedV1, InvitationReminderDueV1, InvitationRevokedV1
+from ten99kit import ApiError, Database, UnitOfWork, get_logger, new_id
+
+from ..adapters import store
+from ..adapters.db import application_sessions, assignments, contractors, invitation_assignments, invitations
+from .links import OptInLinks
+
+__all__ = [
+    "attach_assignments",
+    "close_as_expired",
+    "current_invitation",
+    "effective_status",
+    "expire_due_invitations",
+    "issue_invitation",
+    "reissue_invitation",
+    "revoke_invitation",
+    "send_due_reminders",
+]
+
+log = get_logger(__name__)
+
+Row = Mapping[Any, Any]  # a RowMapping or a dict
+
+
+def effective_status(invitation: Row, now: datetime) -> str:
+    """``pending`` until the clock passes ``expires_at`` (the expiry job records it later)."""
+    if invitation["status"] == "pending" and invitation["expires_at"] <= now:
+        return "expired"
+    return str(invitation["status"])
+
+
+async def issue_invitation(
+    uow: UnitOfWork,
+    links: OptInLinks,
+    *,
+    tenant_id: str,
+    contractor: Row,
+    assignment_ids: Sequence[str],
+    reissue: bool = False,
+    invitation_id: str | None = None,
+) -> dict[str, Any]:
+    """A new pending invitation for ``assignment_ids``, and the email it causes."""
+    now = uow.clock.now()
+    invitation_id = invitation_id or new_id("inv")
+    token = links.issue(invitation_id)
+    expires_at = now + links.ttl
+    row = {
+        "id": invitation_id,
+        "tenant_id": tenant_id,
+        "contractor_id": contractor["contractor_id"],
+        "email": contractor["email"],
+        "nonce": token.nonce,
+        "token_hash": token.token_hash,
+        "status": "pending",
+        "reissue": reissue,
+        "issued_at": now,
+        "expires_at": expires_at,
+        "answered_at": None,
+        "closed_at": None,
+        "replaced_by": None,
+        "session_id": None,
+        "reminders_sent": 0,
+        "reminder_slot": 0,
+        "next_reminder_at": links.reminder_at(now, expires_at, 0),
+        "version": 1,
+    }
+    await uow.session.execute(invitations.insert().values(row))
+    await attach_assignments(uow, tenant_id, invitation_id, assignment_ids)
+    uow.emit(
+        InvitationIssuedV1(
+            invitation_id=invitation_id,
+            contractor_id=contractor["contractor_id"],
+            email=contractor["email"],
+            first_name=contractor["first_name"],
+            last_name=contractor["last_name"],
+            opt_in_url=links.url(token.token),
+            expires_at=expires_at,
+            assignment_ids=list(assignment_ids),
+            reissue=reissue,
+        ),
+        tenant_id=tenant_id,
+        aggregate_id=invitation_id,
+        aggregate_version=1,
+    )
+    return row
+
+
+async def attach_assignments(uow: UnitOfWork, tenant_id: str, invitation_id: str, assignment_ids: Sequence[str]) -> None:
+    if not assignment_ids:
+        return
+    await uow.session.execute(
+        store.dialect_insert(uow.session, invitation_assignments).on_conflict_do_nothing(),
+        [{"invitation_id": invitation_id, "assignment_id": a, "tenant_id": tenant_id} for a in assignment_ids],
+    )
+    await store.mark_assignments(uow.session, tenant_id, assignment_ids, "invited")
+
+
+async def revoke_invitation(uow: UnitOfWork, invitation: Row, *, replaced_by: str | None) -> None:
+    now = uow.clock.now()
+    version = invitation["version"] + 1
+    await uow.session.execute(
+        update(invitations)
+        .where(invitations.c.id == invitation["id"], invitations.c.tenant_id == invitation["tenant_id"])
+        .values(status="revoked", closed_at=now, replaced_by=replaced_by, next_reminder_at=None, version=version)
+    )
+    uow.emit(
+        InvitationRevokedV1(invitation_id=invitation["id"], contractor_id=invitation["contractor_id"], replaced_by=replaced_by),
+        tenant_id=invitation["tenant_id"],
+        aggregate_id=invitation["id"],
+        aggregate_version=version,
+    )
+
+
+async def _awaiting_opt_in(uow: UnitOfWork, tenant_id: str, contractor_id: str) -> list[str]:
+    """Assignments a new link should cover when none is open: not cancelled, not ended, and not
+    covered yet (left by an expired or revoked link, or answered ineligible before)."""
+    today = uow.clock.today()
+    a = assignments.c
+    q = (
+        select(a.assignment_id)
+        .where(
+            a.tenant_id == tenant_id,
+            a.contractor_id == contractor_id,
+            a.status != "cancelled",
+            a.end_date >= today,
+            a.enrollment.in_(["invited", "ineligible"]),
+        )
+        .order_by(a.effective_date, a.assignment_id)
+    )
+    return list((await uow.session.execute(q)).scalars())
+
+
+async def reissue_invitation(db: Database, links: OptInLinks, tenant_id: str, contractor_id: str) -> dict[str, Any]:
+    """Revoke the contractor's open link (if any) and email a new one for the same assignments."""
+    async with db.uow() as uow:
+        who = await store.contractor(uow.session, tenant_id, contractor_id)
+        if who is None:
+            raise ApiError(f"No contractor {contractor_id}", error_code="invalid_contractor_id", status_code=404)
+        old = await store.open_invitation(uow.session, tenant_id, contractor_id, lock=True)
+        if old is not None:
+            ids = [r["assignment_id"] for r in await store.live_assignments_of_invitation(uow.session, tenant_id, old["id"])]
+        else:
+            ids = await _awaiting_opt_in(uow, tenant_id, contractor_id)
+        if not ids:
+            latest = await _latest(uow.session, tenant_id, contractor_id)
+            if latest is not None and latest["status"] == "answered":
+                raise ApiError(
+                    "The contractor has answered their invitation and no assignment awaits an opt-in",
+                    error_code="application_already_complete",
+                    status_code=409,
+                )
+            raise ApiError("The contractor has no assignment awaiting an opt-in", error_code="conflict", status_code=409)
+        new_invitation_id = new_id("inv")
+        if old is not None:
+            # first, since a contractor may have only one pending link
+            await revoke_invitation(uow, old, replaced_by=new_invitation_id)
+        row = await issue_invitation(
+            uow, links, tenant_id=tenant_id, contractor=who, assignment_ids=ids, reissue=True, invitation_id=new_invitation_id
+        )
+        if old is not None:
+            # an API-created session that was waiting on the old link follows it to the new one
+            await uow.session.execute(
+                update(application_sessions)
+                .where(
+                    application_sessions.c.tenant_id == tenant_id,
+                    application_sessions.c.invitation_id == old["id"],
+                    application_sessions.c.status == "open",
+                )
+                .values(invitation_id=new_invitation_id)
+            )
+        await uow.commit()
+    return invitation_view(row, links, row["issued_at"], ids)
+
+
+async def _latest(session: Any, tenant_id: str, contractor_id: str) -> Row | None:
+    q = (
+        select(invitations)
+        .where(invitations.c.tenant_id == tenant_id, invitations.c.contractor_id == contractor_id)
+        .order_by(invitations.c.issued_at.desc(), invitations.c.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(q)).mappings().first()
+
+
+def invitation_view(invitation: Row, links: OptInLinks, now: datetime, assignment_ids: Sequence[str]) -> dict[str, Any]:
+    """The profile page's view of an invitation (dashboard JSON, ISO times)."""
+    status = effective_status(invitation, now)
+    url = links.url_of(invitation)
+
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "invitation_id": invitation["id"],
+        "contractor_id": invitation["contractor_id"],
+        "status": status,
+        "opt_in_url": url,
+        "opt_in_url_unavailable": None if url else "The link cannot be shown since the token secret changed; reissue it.",
+        "email": invitation["email"],
+        "expires_at": iso(invitation["expires_at"]),
+        "sent_at": iso(invitation["issued_at"]),
+        "answered_at": iso(invitation["answered_at"]),
+        "reminders_sent": invitation["reminders_sent"],
+        "reissue": invitation["reissue"],
+        "session_id": invitation["session_id"],
+        "assignment_ids": list(assignment_ids),
+    }
+
+
+async def current_invitation(db: Database, links: OptInLinks, tenant_id: str, contractor_id: str) -> dict[str, Any]:
+    """The contractor's latest invitation, for the profile page (404 when there is none)."""
+    async with db.session() as s:
+        latest = await _latest(s, tenant_id, contractor_id)
+        if latest is None:
+            raise ApiError(f"No invitation for contractor {contractor_id}", error_code="resource_not_found", status_code=404)
+        ids = list(
+            (
+                await s.execute(
+                    select(invitation_assignments.c.assignment_id)
+                    .where(
+                        invitation_assignments.c.tenant_id == tenant_id,
+                        invitation_assignments.c.invitation_id == latest["id"],
+                    )
+                    .order_by(invitation_assignments.c.assignment_id)
+                )
+            ).scalars()
+        )
+    return invitation_view(latest, links, db.clock.now(), ids)
+
+
+async def expire_due_invitations(db: Database, now: datetime, batch: int) -> int:
+    """Close pending invitations whose time ran out (and the open sessions waiting on them)."""
+    total = 0
+    while True:
+        async with db.uow() as uow:
+            i = invitations.c
+            rows = (
+                (
+                    await uow.session.execute(
+                        select(i.id, i.tenant_id, i.contractor_id, i.version)
+                        .where(i.status == "pending", i.expires_at <= now)
+                        .order_by(i.expires_at)
+                        .limit(batch)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            if not rows:
+                return total
+            await close_as_expired(uow, rows, now)
+            await uow.commit()
+        total += len(rows)
+        if len(rows) < batch:
+            return total
+
+
+async def close_as_expired(uow: UnitOfWork, rows: Sequence[Row], now: datetime) -> None:
+    """Record that pending invitations ran out (and the open sessions waiting on them)."""
+    ids = [r["id"] for r in rows]
+    i = invitations.c
+    await uow.session.execute(
+        update(invitations)
+        .where(i.id.in_(ids), i.status == "pending")
+        .values(status="expired", closed_at=now, next_reminder_at=None, version=i.version + 1)
+    )
+    await uow.session.execute(
+        update(application_sessions)
+        .where(application_sessions.c.invitation_id.in_(ids), application_sessions.c.status == "open")
+        .values(status="expired", expired_at=now, version=application_sessions.c.version + 1)
+    )
+    for r in rows:
+        uow.emit(
+            InvitationExpiredV1(invitation_id=r["id"], contractor_id=r["contractor_id"]),
+            tenant_id=r["tenant_id"],
+            aggregate_id=r["id"],
+            aggregate_version=r["version"] + 1,
+        )
+
+
+async def send_due_reminders(db: Database, links: OptInLinks, now: datetime, batch: int) -> int:
+    """One reminder per pending invitation whose next reminder is due. If the worker was away
+    past several slots, only the latest due one is sent (never a burst of stale reminders)."""
+    sent = 0
+    while True:
+        async with db.uow() as uow:
+            i, c = invitations.c, contractors.c
+            rows = (
+                (
+                    await uow.session.execute(
+                        select(invitations, c.first_name, c.last_name)
+                        .join(contractors, (c.tenant_id == i.tenant_id) & (c.contractor_id == i.contractor_id))
+                        .where(i.status == "pending", i.next_reminder_at <= now, i.expires_at > now)
+                        .order_by(i.next_reminder_at)
+                        .limit(batch)
+                        .with_for_update(of=invitations, skip_locked=True)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            if not rows:
+                return sent
+            updates = []
+            for r in rows:
+                slot = max(links.slots_due(r["issued_at"], now), r["reminder_slot"] + 1)
+                url = links.url_of(r)
+                emitted = url is not None
+                if emitted:
+                    uow.emit(
+                        InvitationReminderDueV1(
+                            invitation_id=r["id"],
+                            contractor_id=r["contractor_id"],
+                            email=r["email"],
+                            first_name=r["first_name"],
+                            last_name=r["last_name"],
+                            opt_in_url=url or "",
+                            expires_at=r["expires_at"],
+                            reminder_number=slot,
+                        ),
+                        tenant_id=r["tenant_id"],
+                        aggregate_id=r["id"],
+                        aggregate_version=r["version"] + 1,
+                    )
+                    sent += 1
+                else:
+                    log.warning("invitation.reminder_skipped_secret_rotated", invitation_id=r["id"])
+                updates.append(
+                    {
+                        "b_id": r["id"],
+                        "b_sent": r["reminders_sent"] + (1 if emitted else 0),
+                        "b_slot": slot,
+                        "b_next": links.reminder_at(r["issued_at"], r["expires_at"], slot),
+                        "b_version": r["version"] + 1,
+                    }
+                )
+            await uow.session.execute(
+                update(invitations)
+                .where(invitations.c.id == bindparam("b_id"))
+                .values(
+                    reminders_sent=bindparam("b_sent"),
+                    reminder_slot=bindparam("b_slot"),
+                    next_reminder_at=bindparam("b_next"),
+                    version=bindparam("b_version"),
+                ),
+                updates,
+            )
+            await uow.commit()
+        if len(rows) < batch:
+            return sent

@@ -1,0 +1,280 @@
+"""Quotes as API objects (1099Policy's ``/quotes``): create, update, retrieve, list.
+
+A quote prices a contractor for a job: coverage types, dates, and the rates of the seeded table
+(GL by the contractor's home state, WC by the job's work state; no WC in ND, OH, WA, WY).
+Enrollment learns jobs from the contractor service's assignment messages, so a job is known once
+it has an assignment. A quote for a (contractor, job) that has a live assignment is tied to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import msgspec
+from sqlalchemy import select, update
+from ten99kit import ApiError, Database, UnitOfWork
+
+from ..adapters import store
+from ..adapters.db import assignments
+from ..adapters.db import quotes as quotes_table
+from ..adapters.pagination import fetch_page
+from ..domain.eligibility import NotCoverable, PricedCoverage, check_new_dates, price_assignment
+from ..domain.rates import COVERAGE_TYPES, RATE_TABLE_VERSION
+from ..domain.repeat_coverage import matching_terms
+from .quoting import home_state_of, insert_quote
+
+__all__ = ["QuoteChange", "QuoteRequest", "create_quote", "epoch", "get_quote", "list_quotes", "quote_view", "update_quote"]
+
+Row = Mapping[Any, Any]  # a RowMapping or a dict
+
+_NOT_OFFERED = {"professional", "media", "cyber"}
+
+
+class QuoteRequest(msgspec.Struct, kw_only=True):
+    contractor: str | None = None
+    job: str | None = None
+    #: a list; a single string is accepted too (the form before 2023)
+    coverage_type: list[str] | str | None = None
+    effective_date: int | None = None  # epoch seconds
+    end_date: int | None = None
+
+
+class QuoteChange(msgspec.Struct, kw_only=True):
+    contractor: str | None = None
+    job: str | None = None
+    coverage_type: list[str] | str | None = None
+    effective_date: int | None = None
+    end_date: int | None = None
+
+
+def epoch(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
+def _day(value: int, field: str) -> date:
+    try:
+        return datetime.fromtimestamp(value, UTC).date()
+    except (OverflowError, OSError, ValueError):
+        raise ApiError({field: "Not a valid epoch time."}, error_code="invalid_input", status_code=400) from None
+
+
+def quote_view(q: Row) -> dict[str, Any]:
+    types = list(q["coverage_types"])
+    quote_json: dict[str, Any] = {}
+    if "general" in types:
+        quote_json["gl"] = {"net_rate": q["gl_net_rate"], "stamping_fee": None, "risk_purchasing_group_fee": None}
+    if "workers-comp" in types:
+        quote_json["wc"] = {"net_rate": q["wc_net_rate"]}
+    return {
+        "id": q["id"],
+        "object": "quote",
+        "contractor": q["contractor_id"],
+        "job": q["job_id"],
+        "assignment": q["assignment_id"],
+        "session": q["session_id"],
+        "coverage_type": types,
+        "effective_date": epoch(q["effective_date"]),
+        "end_date": epoch(q["end_date"]),
+        "eligible": q["eligible"],
+        "eligibility_message": q["eligibility_message"],
+        "net_rate": q["net_rate"],
+        "gl_net_rate": q["gl_net_rate"],
+        "wc_net_rate": q["wc_net_rate"],
+        "quote_json": quote_json,
+        "category_code": q["category_code"],
+        "home_state": q["home_state"],
+        "work_state": q["work_state"],
+        "rate_table_version": q["rate_table_version"],
+        "created": int(q["created_at"].timestamp()),
+        "updated": int(q["updated_at"].timestamp()),
+    }
+
+
+def _coverage_types(value: list[str] | str | None, default: list[str]) -> list[str]:
+    if value is None:
+        return [t for t in COVERAGE_TYPES if t in default] or list(COVERAGE_TYPES)
+    given = [value] if isinstance(value, str) else list(value)
+    if not given:
+        raise ApiError({"coverage_type": "Give at least one coverage type."}, error_code="invalid_input", status_code=400)
+    for t in given:
+        if t in _NOT_OFFERED:
+            raise ApiError({"coverage_type": f"{t} coverage is not offered."}, error_code="invalid_input", status_code=400)
+        if t not in COVERAGE_TYPES:
+            raise ApiError(
+                {"coverage_type": f"Unknown coverage type {t!r}; use general or workers-comp."},
+                error_code="invalid_input",
+                status_code=400,
+            )
+    return [t for t in COVERAGE_TYPES if t in given]
+
+
+async def _job(uow: UnitOfWork, tenant_id: str, job_id: str, contractor_id: str) -> tuple[Row, Row | None]:
+    """The job as last seen in an assignment, and the contractor's live assignment for it."""
+    a = assignments.c
+    rows = (
+        (
+            await uow.session.execute(
+                select(assignments).where(a.tenant_id == tenant_id, a.job_id == job_id).order_by(a.observed_at.desc())
+            )
+        )
+        .mappings()
+        .all()
+    )
+    if not rows:
+        raise ApiError(f"No job {job_id}", error_code="invalid_job_id", status_code=400)
+    mine = next((r for r in rows if r["contractor_id"] == contractor_id and r["status"] != "cancelled"), None)
+    return rows[0], mine
+
+
+async def _price(
+    uow: UnitOfWork, tenant_id: str, contractor: Row, job: Row, types: list[str], effective: date, end: date
+) -> PricedCoverage:
+    today = uow.clock.today()
+    problem = check_new_dates(effective, end, today)
+    if problem is not None:
+        raise ApiError(problem.message, error_code=problem.error_code, status_code=400)
+    priced = price_assignment(
+        category_code=job["category_code"],
+        requested_types=types,
+        job_work_state=job["job_work_state"],
+        home_state=home_state_of(contractor["address"]),
+        effective_date=effective,
+        end_date=end,
+        today=today,
+    )
+    if isinstance(priced, NotCoverable):
+        raise ApiError(priced.reason, error_code="invalid_input", status_code=400)
+    confirmed = await store.confirmed_terms(uow.session, tenant_id, contractor["contractor_id"])
+    if matching_terms(job["category_code"], priced, confirmed) is not None:
+        raise ApiError(
+            "Contractor already has a matching policy on file", error_code="contractor_has_matching_policy", status_code=400
+        )
+    return priced
+
+
+async def _contractor(uow: UnitOfWork, tenant_id: str, contractor_id: str | None) -> Row:
+    if not contractor_id:
+        raise ApiError("contractor is required", error_code="missing_contractor_id", status_code=400)
+    row = await store.contractor(uow.session, tenant_id, contractor_id)
+    if row is None:
+        raise ApiError(f"No contractor {contractor_id}", error_code="invalid_contractor_id", status_code=400)
+    return row
+
+
+async def create_quote(db: Database, tenant_id: str, data: QuoteRequest) -> dict[str, Any]:
+    async with db.uow() as uow:
+        contractor = await _contractor(uow, tenant_id, data.contractor)
+        if not data.job:
+            raise ApiError({"job": "Required."}, error_code="invalid_input", status_code=400)
+        job, assignment = await _job(uow, tenant_id, data.job, contractor["contractor_id"])
+        default_types = list(assignment["coverage_types"]) if assignment else list(job["required_coverage"] or COVERAGE_TYPES)
+        types = _coverage_types(data.coverage_type, default_types)
+        effective = (
+            _day(data.effective_date, "effective_date")
+            if data.effective_date is not None
+            else uow.clock.today() + timedelta(days=1)
+        )
+        end = _day(data.end_date, "end_date") if data.end_date is not None else effective + timedelta(days=30)
+        priced = await _price(uow, tenant_id, contractor, job, types, effective, end)
+        row = await insert_quote(
+            uow,
+            tenant_id=tenant_id,
+            contractor_id=contractor["contractor_id"],
+            job_id=job["job_id"],
+            assignment_id=assignment["assignment_id"] if assignment else None,
+            session_id=None,
+            source="api",
+            category_code=job["category_code"],
+            priced=priced,
+            accepted=False,
+        )
+        await uow.commit()
+    return quote_view(row)
+
+
+async def _load(session: Any, tenant_id: str, quote_id: str, *, lock: bool = False) -> Row:
+    q = select(quotes_table).where(quotes_table.c.tenant_id == tenant_id, quotes_table.c.id == quote_id)
+    if lock:
+        q = q.with_for_update()
+    row = (await session.execute(q)).mappings().first()
+    if row is None:
+        raise ApiError(f"No quote {quote_id}", error_code="invalid_quote_id", status_code=404)
+    return row
+
+
+async def get_quote(db: Database, tenant_id: str, quote_id: str) -> dict[str, Any]:
+    async with db.session() as s:
+        return quote_view(await _load(s, tenant_id, quote_id))
+
+
+async def update_quote(db: Database, tenant_id: str, quote_id: str, data: QuoteChange) -> dict[str, Any]:
+    """Change coverage types or dates of an unused quote (re-priced). A quote that is part of an
+    application, or a change of contractor or job, needs a new quote instead."""
+    async with db.uow() as uow:
+        current = await _load(uow.session, tenant_id, quote_id, lock=True)
+        if current["accepted"] or current["session_id"] or current["source"] != "api":
+            raise ApiError(
+                "This quote is part of an application; create a new quote",
+                error_code="cant_update_create_new_quote",
+                status_code=400,
+            )
+        if (data.contractor and data.contractor != current["contractor_id"]) or (data.job and data.job != current["job_id"]):
+            raise ApiError(
+                "A quote's contractor and job cannot change; create a new quote",
+                error_code="cant_update_create_new_quote",
+                status_code=400,
+            )
+        contractor = await _contractor(uow, tenant_id, current["contractor_id"])
+        job, assignment = await _job(uow, tenant_id, current["job_id"], current["contractor_id"])
+        types = (
+            _coverage_types(data.coverage_type, list(current["coverage_types"]))
+            if data.coverage_type is not None
+            else list(current["coverage_types"])
+        )
+        effective = _day(data.effective_date, "effective_date") if data.effective_date is not None else current["effective_date"]
+        end = _day(data.end_date, "end_date") if data.end_date is not None else current["end_date"]
+        priced = await _price(uow, tenant_id, contractor, job, types, effective, end)
+        values = {
+            "coverage_types": priced.coverage_types,
+            "home_state": priced.home_state,
+            "work_state": priced.work_state,
+            "effective_date": priced.effective_date,
+            "end_date": priced.end_date,
+            "eligibility_message": " ".join(priced.notes) or "Contractor is eligible for coverage.",
+            "net_rate": priced.net_rate,
+            "gl_net_rate": priced.gl_net_rate,
+            "wc_net_rate": priced.wc_net_rate,
+            "rate_table_version": RATE_TABLE_VERSION,
+            "assignment_id": assignment["assignment_id"] if assignment else None,
+            "updated_at": uow.clock.now(),
+        }
+        await uow.session.execute(
+            update(quotes_table).where(quotes_table.c.tenant_id == tenant_id, quotes_table.c.id == quote_id).values(values)
+        )
+        await uow.commit()
+    return quote_view({**current, **values})
+
+
+async def list_quotes(
+    db: Database,
+    tenant_id: str,
+    *,
+    contractor: str | None,
+    job: str | None,
+    limit: int,
+    starting_after: str | None,
+    ending_before: str | None,
+) -> dict[str, Any]:
+    q = quotes_table.c
+    where = [q.tenant_id == tenant_id]
+    if contractor:
+        where.append(q.contractor_id == contractor)
+    if job:
+        where.append(q.job_id == job)
+    async with db.session() as s:
+        page = await fetch_page(
+            s, select(quotes_table), quotes_table, where, limit=limit, starting_after=starting_after, ending_before=ending_before
+        )
+    return {"object": "list", "data": [quote_view(r) for r in page.rows], "has_more": page.has_more, "url": "/v1/quotes"}

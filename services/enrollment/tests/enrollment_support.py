@@ -1,0 +1,167 @@
+"""Builders for the enrollment service's tests: other contexts' messages, envelopes, a migrated
+SQLite database for the no-server tier, and readers for what the service emitted."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import msgspec
+from enrollment.adapters.db import metadata
+from enrollment.application.links import OptInLinks
+from enrollment.application.reactions import Reactions
+from enrollment.bootstrap import definition
+from sqlalchemy import func, select
+from ten99_contracts import Address, ContractorSnapshot, EntitySnapshot, Envelope, JobSnapshot, decode_envelope
+from ten99_contracts.contractor_v1 import AssignmentCreatedV1, AssignmentUpdatedV1
+from ten99_contracts.gateway_v1 import CompanyCreatedV1
+from ten99kit.clock import SettableClock
+from ten99kit.db import Database, create_engine
+from ten99kit.migrations import upgrade
+from ten99kit.settings import DatabaseSettings
+
+NOW = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
+TODAY = NOW.date()
+TENANT = "co_Tenant0000000000000001"
+OTHER_TENANT = "co_Tenant0000000000000002"
+SECRET = "test-token-secret"
+
+LINKS = OptInLinks(secret=SECRET, base_url="http://gw.test", ttl=timedelta(days=30), reminder_days=(2, 5))
+
+
+def contractor(
+    n: int = 1, *, state: str = "CA", first: str = "Ada", last: str = "Lovelace", with_address: bool = True
+) -> ContractorSnapshot:
+    return ContractorSnapshot(
+        contractor_id=f"cn_Contractor{n:011d}",
+        first_name=first,
+        last_name=last,
+        email=f"c{n}@example.com",
+        phone="+1 415 555 0100",
+        address=Address(line1="1 Main St", locality="Springfield", region=state, postalcode="94110") if with_address else None,
+    )
+
+
+def job(
+    n: int = 1, *, category: str = "jc_creator", work_state: str | None = "CA", required: list[str] | None = None
+) -> JobSnapshot:
+    return JobSnapshot(
+        job_id=f"jb_Job{n:019d}",
+        name=f"Job {n}",
+        description="Two sponsored videos.",
+        category_code=category,
+        wage_cents=250_000,
+        wage_type="flatfee",
+        work_state=work_state,
+        entity=EntitySnapshot(entity_id="en_Entity000000000000001", name="Nike", required_coverage=required or []),
+    )
+
+
+def assignment(
+    n: int,
+    who: ContractorSnapshot,
+    what: JobSnapshot,
+    *,
+    start: date | None = None,
+    days: int = 30,
+    coverage: list[str] | None = None,
+    status: str = "pending",
+    updated: bool = False,
+) -> AssignmentCreatedV1 | AssignmentUpdatedV1:
+    start = start or TODAY + timedelta(days=3)
+    cls = AssignmentUpdatedV1 if updated else AssignmentCreatedV1
+    return cls(
+        assignment_id=f"an_Assignment{n:011d}",
+        contractor=who,
+        job=what,
+        effective_date=start,
+        end_date=start + timedelta(days=days),
+        coverage_types=coverage if coverage is not None else ["general", "workers-comp"],
+        status=status,
+    )
+
+
+def envelope(
+    message: Any, *, tenant: str = TENANT, aggregate_id: str | None = None, version: int = 1, at: datetime | None = None
+) -> Envelope[Any]:
+    return Envelope(
+        id=str(uuid.uuid4()),
+        subject=message.SUBJECT,
+        occurred_at=at or NOW,
+        tenant_id=tenant,
+        aggregate_id=aggregate_id or getattr(message, "assignment_id", None) or getattr(message, "contractor_id", "x"),
+        aggregate_version=version,
+        data=message,
+    )
+
+
+def company(tenant: str = TENANT, name: str = "Acme Creators") -> Envelope[CompanyCreatedV1]:
+    return envelope(
+        CompanyCreatedV1(company_id=tenant, name=name, owner_email="owner@acme.test"), tenant=tenant, aggregate_id=tenant
+    )
+
+
+@asynccontextmanager
+async def sqlite_database(url: str, clock: SettableClock) -> AsyncIterator[Database]:
+    await asyncio.to_thread(upgrade, definition.migrations, url)
+    db = Database(create_engine(DatabaseSettings(url=url)), clock, "enrollment")
+    db.outbox_table = metadata.tables["outbox"]
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+async def apply(db: Database, *envelopes: Envelope[Any], links: OptInLinks = LINKS) -> None:
+    """Run the service's reaction to each envelope, one transaction each (as the consumer does)."""
+    reactions = {s.subject: s.handler for s in Reactions(links).subscriptions()}
+    for env in envelopes:
+        async with db.uow() as uow:
+            await reactions[env.subject](uow, env)
+            await uow.commit()
+
+
+async def outbox_messages(db: Database, subject: str | None = None) -> list[Envelope[Any]]:
+    table = metadata.tables["outbox"]
+    async with db.session() as s:
+        rows = (await s.execute(select(table.c.subject, table.c.payload).order_by(table.c.id))).all()
+    return [decode_envelope(p, sub) for sub, p in rows if subject is None or sub == subject]
+
+
+async def row_counts(db: Database) -> dict[str, int]:
+    out = {}
+    async with db.session() as s:
+        for name, table in metadata.tables.items():
+            out[name] = (await s.execute(select(func.count()).select_from(table))).scalar_one()
+    return out
+
+
+def token_of(url: str) -> str:
+    return url.rsplit("/opt-in/", 1)[1]
+
+
+def good_form(first: str = "Ada", last: str = "Lovelace", **overrides: Any) -> dict[str, Any]:
+    form: dict[str, Any] = {
+        "first_name": first,
+        "last_name": last,
+        "answers": {
+            "is_adult": True,
+            "works_in_us": True,
+            "independent_contractor": True,
+            "claims_last_3_years": False,
+            "coverage_declined_last_3_years": False,
+        },
+        "consent": {"agreed": True, "signed_name": f"{first} {last}"},
+        "ip_address": "203.0.113.9",
+        "user_agent": "Mozilla/5.0 (test)",
+    }
+    form.update(overrides)
+    return form
+
+
+def to_builtins(value: Any) -> Any:
+    return msgspec.to_builtins(value)
