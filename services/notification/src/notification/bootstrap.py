@@ -1,19 +1,56 @@
-"""Composition root of the notification service: the only place that knows concrete adapters."""
+"""Composition root of the notification service: the only place that knows concrete adapters
+(the SMTP pool, the Jinja renderer, the development catcher)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from ten99kit import Runtime, ServiceDefinition, ServiceParts
 
+from .adapters.catcher import MailboxReader, MailCatcher
 from .adapters.db import metadata
+from .adapters.rendering import EmailRenderer
+from .adapters.smtp import SmtpPool
+from .api import DeliveryController, MailboxController
+from .application.composing import EmailComposer
+from .application.reactions import CompanyDirectory, Reactions
+from .application.sending import DeliverySender
 from .settings import NotificationSettings
 
 __all__ = ["build", "definition"]
 
 
 def build(runtime: Runtime) -> ServiceParts:
-    return ServiceParts(dependencies={"db": runtime.db})
+    settings = runtime.settings
+    assert isinstance(settings, NotificationSettings)
+    smtp = settings.smtp
+    catcher = MailCatcher(runtime.db, host=smtp.catcher_host, port=smtp.catcher_port) if smtp.catcher else None
+    host, port = (smtp.catcher_host, smtp.catcher_port) if catcher else (smtp.host, smtp.port)
+    pool = SmtpPool(smtp, host=host, port=port)
+    sender = DeliverySender(
+        runtime.db, pool.send, smtp=smtp, delivery=settings.delivery, ready=catcher.ready if catcher else None
+    )
+    composer = EmailComposer(
+        EmailRenderer(),
+        dashboard_url=settings.dashboard_url,
+        missing_po_path=settings.missing_po_path,
+        po_reminder_max_rows=settings.delivery.po_reminder_max_rows,
+    )
+    reactions = Reactions(composer, CompanyDirectory(), from_address=smtp.from_address, wake_sender=sender.wake)
+    background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = [sender.run]
+    if catcher is not None:
+        background.insert(0, catcher.run)
+    return ServiceParts(
+        route_handlers=[DeliveryController, MailboxController],
+        subscriptions=reactions.subscriptions(),
+        # "sender" is not used by routes: tests and operators reach it as parts.dependencies["sender"]
+        dependencies={"db": runtime.db, "mailbox": MailboxReader(runtime.db), "sender": sender},
+        background=background,
+        on_shutdown=[pool.close],
+    )
 
 
 definition = ServiceDefinition(

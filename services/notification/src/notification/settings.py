@@ -1,12 +1,60 @@
-"""Settings of the notification service (env prefix ``NOTIFICATION_``)."""
+"""Settings of the notification service (env prefix ``NOTIFICATION_``).
+
+NOTIFICATION_SMTP__HOST / __PORT / __USERNAME / __PASSWORD / __STARTTLS / __FROM_ADDRESS
+NOTIFICATION_SMTP__CATCHER=true      run the development catcher and send to it
+NOTIFICATION_SMTP__CATCHER_PORT      (1025)
+NOTIFICATION_SMTP__POOL_SIZE         persistent SMTP connections used concurrently
+NOTIFICATION_DELIVERY__MAX_ATTEMPTS / __BACKOFF_BASE_S / __BACKOFF_MAX_S / __BATCH_SIZE ...
+NOTIFICATION_DASHBOARD_URL           base URL of the dashboard, for links in emails
+"""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import BaseModel, Field, SecretStr
 from ten99kit.settings import ServiceSettings, service_settings_config
 
-__all__ = ["NotificationSettings"]
+__all__ = ["DeliverySettings", "NotificationSettings", "SmtpSettings"]
+
+
+class SmtpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 1025
+    username: str = ""
+    #: empty: no AUTH (the development default; a real relay needs one)
+    password: SecretStr = SecretStr("")
+    starttls: bool = False
+    #: implicit TLS (port 465); use either this or ``starttls``
+    use_tls: bool = False
+    validate_certs: bool = True
+    from_address: str = "no-reply@ten99.local"
+    from_name: str = "ten99"
+    timeout_s: float = 30.0
+    #: persistent connections, each carrying one message at a time, many messages in a row
+    pool_size: int = 4
+    #: run the development SMTP catcher in this process and send every email to it
+    catcher: bool = False
+    catcher_host: str = "127.0.0.1"
+    catcher_port: int = 1025
+
+
+class DeliverySettings(BaseModel):
+    #: attempts before a delivery is marked failed (a 5xx answer fails it at once)
+    max_attempts: int = 10
+    #: the retry after attempt n waits base * 2**(n-1) seconds, at most ``backoff_max_s``
+    backoff_base_s: float = 30.0
+    backoff_max_s: float = 3600.0
+    #: deliveries claimed per round trip to the database
+    batch_size: int = 200
+    #: claimed batches being sent at the same time (overlaps database work with SMTP work)
+    batches_in_flight: int = 2
+    #: the sender wakes at once when deliveries commit in this process; this is the fallback
+    poll_interval_s: float = 0.5
+    #: a claimed delivery whose sender vanished is claimed again after this long
+    lease_s: float = 300.0
+    #: rows of a PO reminder's list shown in the email (the rest: a count and the link)
+    po_reminder_max_rows: int = 50
 
 
 class NotificationSettings(ServiceSettings):
@@ -14,3 +62,10 @@ class NotificationSettings(ServiceSettings):
 
     service_name: ClassVar[str] = "notification"
     default_port: ClassVar[int] = 8005
+
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    #: the gateway's public URL; links to dashboard pages in emails start with it
+    dashboard_url: str = "http://127.0.0.1:8000"
+    #: the dashboard page listing assignments without a PO number (linked from the PO reminder)
+    missing_po_path: str = "/po/missing"

@@ -1,0 +1,1 @@
+"""Use cases: turning other contexts' messages into recorded emails, and sending them."""

@@ -1,0 +1,151 @@
+"""The development SMTP catcher: an aiosmtpd server inside the notification process that keeps
+every message it receives in ``caught_mail``, for the dashboard's Mailbox page.
+
+It runs on this process's event loop (not aiosmtpd's thread), so it writes through the service's
+own database engine. Messages are stored in small groups, one transaction each (group commit),
+and a message is answered ``250`` only once it is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.policy
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser, BytesParser
+from typing import Any
+
+from aiosmtpd.smtp import SMTP
+from sqlalchemy import delete, func, select
+from ten99kit import Database, get_logger, new_id
+
+from .db import caught_mail
+
+__all__ = ["MailCatcher", "MailboxReader", "ParsedMail"]
+
+log = get_logger(__name__)
+
+_HEADERS = BytesHeaderParser(policy=email.policy.default)
+_FULL = BytesParser(policy=email.policy.default)
+
+
+def _header(headers: Any, name: str) -> str:
+    value = headers.get(name)
+    return " ".join(str(value).split()) if value is not None else ""
+
+
+class MailCatcher:
+    """``handle_DATA`` is aiosmtpd's handler hook; `run` serves until ``stop``."""
+
+    def __init__(self, db: Database, *, host: str, port: int, max_size: int = 25 * 1024 * 1024) -> None:
+        self.db = db
+        self.host = host
+        self.port = port
+        self.max_size = max_size
+        self.ready = asyncio.Event()
+        self._queue: asyncio.Queue[tuple[dict[str, Any], asyncio.Future[None]]] = asyncio.Queue()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        raw: bytes = envelope.original_content or envelope.content
+        headers = _HEADERS.parsebytes(raw)
+        row = {
+            "id": new_id("ml"),
+            "received_at": self.db.clock.now(),
+            "mail_from": str(envelope.mail_from or "")[:320],
+            "rcpt_to": list(envelope.rcpt_tos),
+            "from_header": _header(headers, "From"),
+            "to_header": _header(headers, "To"),
+            "cc_header": _header(headers, "Cc"),
+            "subject": _header(headers, "Subject"),
+            "message_id": _header(headers, "Message-ID")[:255] or None,
+            "size": len(raw),
+            "raw": raw,
+        }
+        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((row, stored))
+        try:
+            await stored
+        except Exception as e:
+            log.warning("catcher.store_failed", error=repr(e))
+            return "451 4.3.0 could not store the message, try again"
+        return "250 2.0.0 OK: caught"
+
+    async def _store(self) -> None:
+        while True:
+            first = await self._queue.get()
+            group = [first]
+            while not self._queue.empty() and len(group) < 500:
+                group.append(self._queue.get_nowait())
+            try:
+                async with self.db.engine.begin() as conn:
+                    await conn.execute(caught_mail.insert(), [row for row, _ in group])
+            except Exception as e:
+                for _, fut in group:
+                    if not fut.done():
+                        fut.set_exception(e)
+            else:
+                for _, fut in group:
+                    if not fut.done():
+                        fut.set_result(None)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            lambda: SMTP(self, hostname="ten99-catcher", data_size_limit=self.max_size, ident="ten99 SMTP catcher"),
+            host=self.host,
+            port=self.port,
+        )
+        writer = asyncio.create_task(self._store(), name="catcher store")
+        self.ready.set()
+        log.info("catcher.listening", host=self.host, port=self.port)
+        try:
+            await stop.wait()
+        finally:
+            server.close()
+            await server.wait_closed()
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+
+
+@dataclass
+class ParsedMail:
+    row: dict[str, Any]
+    message: EmailMessage
+
+    def attachments(self) -> list[Any]:
+        return list(self.message.iter_attachments())
+
+
+class MailboxReader:
+    """What the Mailbox page reads. Not tenant-scoped: the catcher is the developer's inbox."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def list(self, *, limit: int, offset: int, to: str | None = None) -> tuple[int, list[dict[str, Any]]]:
+        m = caught_mail
+        where = []
+        if to:
+            where.append(
+                m.c.to_header.contains(to.strip(), autoescape=True) | m.c.cc_header.contains(to.strip(), autoescape=True)
+            )
+        columns = [m.c.id, m.c.received_at, m.c.from_header, m.c.to_header, m.c.cc_header, m.c.subject, m.c.size, m.c.message_id]
+        async with self.db.session() as s:
+            total = (await s.execute(select(func.count()).select_from(m).where(*where))).scalar_one()
+            rows = (
+                await s.execute(select(*columns).where(*where).order_by(m.c.seq.desc()).limit(limit).offset(offset))
+            ).mappings()
+            return total, [dict(r) for r in rows]
+
+    async def get(self, mail_id: str) -> ParsedMail | None:
+        async with self.db.session() as s:
+            row = (await s.execute(select(caught_mail).where(caught_mail.c.id == mail_id))).mappings().first()
+        if row is None:
+            return None
+        message = _FULL.parsebytes(bytes(row["raw"]))
+        return ParsedMail(dict(row), message)  # type: ignore[arg-type]
+
+    async def clear(self) -> int:
+        async with self.db.engine.begin() as conn:
+            result = await conn.execute(delete(caught_mail))
+        return int(result.rowcount or 0)

@@ -1,0 +1,421 @@
+"""The delivery log in the database: recording an email once per business key, claiming due
+deliveries for sending (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several senders can share
+the work), recording outcomes in bulk, and the tenant's read views."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from ten99kit import Database, insert_ignore
+
+from ..domain import Attachment, DeliveryStatus, OutgoingEmail
+from .db import companies, deliveries, delivery_attachments
+
+__all__ = [
+    "ClaimedDelivery",
+    "DeliveryPage",
+    "Outcome",
+    "claim_due",
+    "delivery_attachment_list",
+    "find_company_name",
+    "get_delivery",
+    "insert_delivery",
+    "list_deliveries",
+    "load_attachments",
+    "mark_outcomes",
+    "next_due_at",
+    "recipients_key",
+    "upsert_company",
+]
+
+_CLAIMABLE = (DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value)
+
+
+def recipients_key(to: Sequence[str], cc: Sequence[str]) -> str:
+    """``,a@x.com,b@y.com,``: an exact-match-friendly list for the ``to=`` filter."""
+    return "," + ",".join(a.strip().lower() for a in [*to, *cc]) + ","
+
+
+# -- companies ---------------------------------------------------------------------------------
+
+
+async def upsert_company(
+    session: AsyncSession, dialect: str, tenant_id: str, name: str, owner_email: str | None, now: datetime
+) -> None:
+    values = {"tenant_id": tenant_id, "name": name, "owner_email": owner_email, "updated_at": now}
+    stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(companies).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[companies.c.tenant_id], set_={"name": name, "owner_email": owner_email, "updated_at": now}
+    )
+    await session.execute(stmt)
+
+
+async def find_company_name(session: AsyncSession, tenant_id: str) -> str | None:
+    return (await session.execute(select(companies.c.name).where(companies.c.tenant_id == tenant_id))).scalar_one_or_none()
+
+
+# -- recording ----------------------------------------------------------------------------------
+
+
+async def insert_delivery(
+    session: AsyncSession,
+    dialect: str,
+    *,
+    tenant_id: str,
+    delivery_id: str,
+    message_id: str,
+    email: OutgoingEmail,
+    status: DeliveryStatus,
+    now: datetime,
+    source_message_id: str | None,
+    last_error: str | None = None,
+) -> bool:
+    """Insert the delivery unless one with the same (tenant, dedupe key) exists. True if new."""
+    result = await session.execute(
+        insert_ignore(deliveries, dialect).values(
+            id=delivery_id,
+            tenant_id=tenant_id,
+            template=email.template,
+            dedupe_key=email.dedupe_key,
+            related_id=email.related_id,
+            contractor_id=email.contractor_id,
+            source_message_id=source_message_id,
+            to_emails=list(email.to),
+            cc_emails=list(email.cc),
+            recipients=recipients_key(email.to, email.cc),
+            subject=email.subject,
+            text_body=email.text,
+            html_body=email.html,
+            has_attachments=bool(email.attachments),
+            message_id=message_id,
+            status=status.value,
+            attempts=0,
+            last_error=last_error,
+            next_attempt_at=now if status is DeliveryStatus.QUEUED else None,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    if email.attachments:
+        await session.execute(
+            delivery_attachments.insert(),
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "delivery_id": delivery_id,
+                    "position": i,
+                    "filename": a.filename,
+                    "content_type": a.content_type,
+                    "content": a.content,
+                }
+                for i, a in enumerate(email.attachments)
+            ],
+        )
+    return True
+
+
+# -- sending ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ClaimedDelivery:
+    seq: int
+    id: str
+    tenant_id: str
+    template: str
+    to: list[str]
+    cc: list[str]
+    subject: str
+    text: str
+    html: str
+    has_attachments: bool
+    message_id: str
+    attempts: int
+    related_id: str | None
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    """What one attempt came to: sent, or an error that is temporary or permanent."""
+
+    delivery: ClaimedDelivery
+    sent: bool
+    permanent: bool = False
+    error: str | None = None
+
+
+async def claim_due(db: Database, now: datetime, limit: int, lease: timedelta) -> list[ClaimedDelivery]:
+    """Take up to ``limit`` deliveries that are due (or whose sender's claim lapsed), mark them
+    ``sending`` with a lease, count the attempt, and return them. One short transaction."""
+    d = deliveries
+    due: Select[Any] = (
+        select(d.c.seq)
+        .where(d.c.status.in_(_CLAIMABLE), d.c.next_attempt_at <= now)
+        .order_by(d.c.next_attempt_at, d.c.seq)
+        .limit(limit)
+    )
+    if db.is_postgres:
+        due = due.with_for_update(skip_locked=True)
+    due_cte = due.cte("due")
+    stmt = (
+        update(d)
+        .where(d.c.seq == due_cte.c.seq)
+        .values(
+            status=DeliveryStatus.SENDING.value,
+            attempts=d.c.attempts + 1,
+            next_attempt_at=now + lease,
+            updated_at=now,
+        )
+        .returning(
+            d.c.seq,
+            d.c.id,
+            d.c.tenant_id,
+            d.c.template,
+            d.c.to_emails,
+            d.c.cc_emails,
+            d.c.subject,
+            d.c.text_body,
+            d.c.html_body,
+            d.c.has_attachments,
+            d.c.message_id,
+            d.c.attempts,
+            d.c.related_id,
+        )
+    )
+    async with db.engine.begin() as conn:
+        rows = (await conn.execute(stmt)).all()
+    claimed = [
+        ClaimedDelivery(
+            seq=r.seq,
+            id=r.id,
+            tenant_id=r.tenant_id,
+            template=r.template,
+            to=list(r.to_emails),
+            cc=list(r.cc_emails),
+            subject=r.subject,
+            text=r.text_body,
+            html=r.html_body,
+            has_attachments=r.has_attachments,
+            message_id=r.message_id,
+            attempts=r.attempts,
+            related_id=r.related_id,
+        )
+        for r in rows
+    ]
+    claimed.sort(key=lambda c: c.seq)
+    return claimed
+
+
+async def load_attachments(db: Database, claimed: Sequence[ClaimedDelivery]) -> None:
+    """Fill in the attachments of the claimed deliveries that have any (one query)."""
+    wanted = {c.id: c for c in claimed if c.has_attachments}
+    if not wanted:
+        return
+    a = delivery_attachments
+    async with db.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(a.c.delivery_id, a.c.filename, a.c.content_type, a.c.content)
+                .where(a.c.delivery_id.in_(list(wanted)))
+                .order_by(a.c.delivery_id, a.c.position)
+            )
+        ).all()
+    for r in rows:
+        wanted[r.delivery_id].attachments.append(Attachment(r.filename, r.content_type, bytes(r.content)))
+
+
+async def next_due_at(db: Database) -> datetime | None:
+    d = deliveries
+    async with db.engine.connect() as conn:
+        return (await conn.execute(select(func.min(d.c.next_attempt_at)).where(d.c.status.in_(_CLAIMABLE)))).scalar()
+
+
+async def mark_outcomes(
+    session: AsyncSession,
+    now: datetime,
+    sent: Sequence[Outcome],
+    retry: Sequence[tuple[Outcome, datetime]],
+    failed: Sequence[Outcome],
+) -> tuple[set[int], set[int]]:
+    """Bulk-record outcomes of claimed deliveries still ``sending`` (a lapsed claim taken over by
+    another sender is left to it). Returns the seqs actually marked sent and failed."""
+    d = deliveries
+    marked_sent: set[int] = set()
+    marked_failed: set[int] = set()
+    if sent:
+        result = await session.execute(
+            update(d)
+            .where(d.c.seq.in_([o.delivery.seq for o in sent]), d.c.status == DeliveryStatus.SENDING.value)
+            .values(
+                status=DeliveryStatus.SENT.value,
+                sent_at=now,
+                updated_at=now,
+                next_attempt_at=None,
+                last_error=None,
+            )
+            .returning(d.c.seq)
+        )
+        marked_sent = set(result.scalars())
+        # a partial refusal (some recipients refused) is worth keeping in the log
+        partial = [{"b_seq": o.delivery.seq, "b_error": o.error} for o in sent if o.error]
+        if partial:
+            await session.execute(
+                update(d)
+                .where(d.c.seq == bindparam("b_seq"))
+                .values(last_error=bindparam("b_error"))
+                .execution_options(synchronize_session=False),
+                partial,
+            )
+    if retry:
+        await session.execute(
+            update(d)
+            .where(d.c.seq == bindparam("b_seq"), d.c.status == DeliveryStatus.SENDING.value)
+            .values(
+                status=DeliveryStatus.QUEUED.value,
+                next_attempt_at=bindparam("b_next"),
+                last_error=bindparam("b_error"),
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False),
+            [{"b_seq": o.delivery.seq, "b_next": at, "b_error": o.error} for o, at in retry],
+        )
+    if failed:
+        result = await session.execute(
+            update(d)
+            .where(d.c.seq.in_([o.delivery.seq for o in failed]), d.c.status == DeliveryStatus.SENDING.value)
+            .values(status=DeliveryStatus.FAILED.value, next_attempt_at=None, updated_at=now)
+            .returning(d.c.seq)
+        )
+        marked_failed = set(result.scalars())
+        await session.execute(
+            update(d)
+            .where(d.c.seq == bindparam("b_seq"))
+            .values(last_error=bindparam("b_error"))
+            .execution_options(synchronize_session=False),
+            [{"b_seq": o.delivery.seq, "b_error": o.error} for o in failed],
+        )
+    return marked_sent, marked_failed
+
+
+# -- reading (tenant-scoped) ----------------------------------------------------------------------
+
+
+@dataclass
+class DeliveryPage:
+    rows: list[dict[str, Any]]
+    has_more: bool
+
+
+_LIST_COLUMNS = [
+    deliveries.c.seq,
+    deliveries.c.id,
+    deliveries.c.template,
+    deliveries.c.to_emails,
+    deliveries.c.cc_emails,
+    deliveries.c.subject,
+    deliveries.c.status,
+    deliveries.c.attempts,
+    deliveries.c.last_error,
+    deliveries.c.next_attempt_at,
+    deliveries.c.created_at,
+    deliveries.c.sent_at,
+    deliveries.c.related_id,
+    deliveries.c.contractor_id,
+    deliveries.c.has_attachments,
+    deliveries.c.message_id,
+]
+
+
+async def _seq_of(session: AsyncSession, tenant_id: str, delivery_id: str) -> int | None:
+    d = deliveries
+    return (await session.execute(select(d.c.seq).where(d.c.tenant_id == tenant_id, d.c.id == delivery_id))).scalar_one_or_none()
+
+
+async def list_deliveries(
+    db: Database,
+    tenant_id: str,
+    *,
+    to: str | None = None,
+    template: str | None = None,
+    status: str | None = None,
+    related_id: str | None = None,
+    contractor_id: str | None = None,
+    limit: int = 10,
+    starting_after: str | None = None,
+    ending_before: str | None = None,
+) -> DeliveryPage | None:
+    """Newest first. None if a cursor names no delivery of this tenant."""
+    d = deliveries
+    conditions: list[Any] = [d.c.tenant_id == tenant_id]
+    if to:
+        conditions.append(d.c.recipients.contains(f",{to.strip().lower()},", autoescape=True))
+    if template:
+        conditions.append(d.c.template == template)
+    if status:
+        conditions.append(d.c.status == status)
+    if related_id:
+        conditions.append(d.c.related_id == related_id)
+    if contractor_id:
+        conditions.append(d.c.contractor_id == contractor_id)
+    async with db.session() as session:
+        ascending = False
+        if starting_after:
+            seq = await _seq_of(session, tenant_id, starting_after)
+            if seq is None:
+                return None
+            conditions.append(d.c.seq < seq)
+        elif ending_before:
+            seq = await _seq_of(session, tenant_id, ending_before)
+            if seq is None:
+                return None
+            conditions.append(d.c.seq > seq)
+            ascending = True
+        order = d.c.seq.asc() if ascending else d.c.seq.desc()
+        rows = (
+            (await session.execute(select(*_LIST_COLUMNS).where(and_(*conditions)).order_by(order).limit(limit + 1)))
+            .mappings()
+            .all()
+        )
+    has_more = len(rows) > limit
+    page = [dict(r) for r in rows[:limit]]
+    if ascending:
+        page.reverse()
+    return DeliveryPage(page, has_more)
+
+
+async def get_delivery(db: Database, tenant_id: str, delivery_id: str) -> dict[str, Any] | None:
+    d = deliveries
+    async with db.session() as session:
+        row = (
+            (
+                await session.execute(
+                    select(*_LIST_COLUMNS, d.c.text_body, d.c.html_body).where(d.c.tenant_id == tenant_id, d.c.id == delivery_id)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        out = dict(row)
+        out["attachments"] = await delivery_attachment_list(session, tenant_id, delivery_id)
+    return out
+
+
+async def delivery_attachment_list(session: AsyncSession, tenant_id: str, delivery_id: str) -> list[dict[str, Any]]:
+    a = delivery_attachments
+    rows = await session.execute(
+        select(a.c.position, a.c.filename, a.c.content_type, func.length(a.c.content).label("size"))
+        .where(a.c.tenant_id == tenant_id, a.c.delivery_id == delivery_id)
+        .order_by(a.c.position)
+    )
+    return [dict(r) for r in rows.mappings()]

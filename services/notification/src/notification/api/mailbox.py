@@ -1,0 +1,124 @@
+"""``/v1/mailbox``: mail caught by the development SMTP catcher, for the dashboard's Mailbox page.
+
+Not tenant-scoped (no ``X-Tenant-Id``): the catcher is the developer's inbox and holds every
+tenant's mail, as a real mailbox would. Empty when the catcher is off. The HTML body is returned
+as received; show it sandboxed (an ``<iframe sandbox srcdoc=...>``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Controller, Response, delete, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from ten99kit import InvalidInput, NotFound
+
+from ..adapters.catcher import MailboxReader
+
+__all__ = ["MailboxController"]
+
+
+def _body(message: Any, subtype: str) -> str | None:
+    part = message.get_body(preferencelist=(subtype,))
+    if part is None:
+        return None
+    try:
+        return str(part.get_content())
+    except Exception:
+        return None
+
+
+def _disposition(filename: str) -> str:
+    """``attachment`` with an ASCII fallback name and the exact name in RFC 5987 form."""
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+class MailboxController(Controller):
+    path = "/v1/mailbox"
+    tags = ["mailbox"]
+
+    @get("/")
+    async def list_mail(
+        self,
+        mailbox: NamedDependency[MailboxReader],
+        limit: FromQuery[int] = 50,
+        offset: FromQuery[int] = 0,
+        to: FromQuery[str | None] = None,
+    ) -> dict[str, Any]:
+        """Caught mail, newest first; ``to`` filters on the To and Cc headers (substring)."""
+        if not 1 <= limit <= 200:
+            raise InvalidInput("limit must be between 1 and 200")
+        if offset < 0:
+            raise InvalidInput("offset must not be negative")
+        total, rows = await mailbox.list(limit=limit, offset=offset, to=to)
+        return {
+            "total": total,
+            "messages": [
+                {
+                    "id": r["id"],
+                    "received_at": r["received_at"].isoformat(),
+                    "from": r["from_header"],
+                    "to": r["to_header"],
+                    "cc": r["cc_header"],
+                    "subject": r["subject"],
+                    "size": r["size"],
+                    "message_id": r["message_id"],
+                }
+                for r in rows
+            ],
+        }
+
+    @get("/{mail_id:str}")
+    async def get_mail(self, mailbox: NamedDependency[MailboxReader], mail_id: FromPath[str]) -> dict[str, Any]:
+        mail = await mailbox.get(mail_id)
+        if mail is None:
+            raise NotFound(f"No such message: {mail_id}")
+        row, message = mail.row, mail.message
+        return {
+            "id": row["id"],
+            "received_at": row["received_at"].isoformat(),
+            "envelope": {"mail_from": row["mail_from"], "rcpt_to": row["rcpt_to"]},
+            "from": row["from_header"],
+            "to": row["to_header"],
+            "cc": row["cc_header"],
+            "subject": row["subject"],
+            "message_id": row["message_id"],
+            "size": row["size"],
+            "headers": [[name, str(value)] for name, value in message.items()],
+            "text": _body(message, "plain"),
+            "html": _body(message, "html"),
+            "attachments": [
+                {
+                    "index": i,
+                    "filename": part.get_filename(),
+                    "content_type": part.get_content_type(),
+                    "size": len(part.get_payload(decode=True) or b""),
+                }
+                for i, part in enumerate(mail.attachments())
+            ],
+        }
+
+    @get("/{mail_id:str}/attachments/{index:int}", media_type="application/octet-stream")
+    async def get_attachment(
+        self, mailbox: NamedDependency[MailboxReader], mail_id: FromPath[str], index: FromPath[int]
+    ) -> Response[bytes]:
+        mail = await mailbox.get(mail_id)
+        if mail is None:
+            raise NotFound(f"No such message: {mail_id}")
+        parts = mail.attachments()
+        if not 0 <= index < len(parts):
+            raise NotFound(f"Message {mail_id} has no attachment {index}")
+        part = parts[index]
+        return Response(
+            part.get_payload(decode=True) or b"",
+            media_type=part.get_content_type(),
+            headers={"Content-Disposition": _disposition(part.get_filename() or f"attachment-{index}")},
+        )
+
+    @delete("/", status_code=200)
+    async def clear_mail(self, mailbox: NamedDependency[MailboxReader]) -> dict[str, int]:
+        """Empty the development mailbox."""
+        return {"deleted": await mailbox.clear()}

@@ -1,0 +1,212 @@
+"""The sender: claims due deliveries in batches, sends them concurrently over the SMTP pool,
+and records the outcomes in bulk (sent -> ``EmailDeliveredV1``; a temporary failure -> retried
+with exponential backoff on the clock; a permanent failure or the last attempt ->
+``EmailFailedV1``).
+
+It wakes at once when this process commits new deliveries, and polls as a fallback (commits of
+other processes, retries coming due). Several senders may run on PostgreSQL: claiming uses
+``FOR UPDATE SKIP LOCKED``. A claim is a lease: if the sender dies mid-send, the deliveries are
+claimed again when it lapses (so an email can, rarely, go out twice; its Message-ID is the same).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+
+from ten99_contracts.notification_v1 import EmailDeliveredV1, EmailFailedV1
+from ten99kit import Database, get_logger
+
+from ..adapters.deliveries import ClaimedDelivery, Outcome, claim_due, load_attachments, mark_outcomes, next_due_at
+from ..adapters.smtp import SendResult, build_message
+from ..domain import RetryPolicy
+from ..settings import DeliverySettings, SmtpSettings
+
+__all__ = ["DeliverySender"]
+
+log = get_logger(__name__)
+
+Transport = Callable[[str, Sequence[str], bytes], Awaitable[SendResult]]
+
+
+class DeliverySender:
+    def __init__(
+        self,
+        db: Database,
+        transport: Transport,
+        *,
+        smtp: SmtpSettings,
+        delivery: DeliverySettings,
+        ready: asyncio.Event | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = db.clock
+        self.transport = transport
+        self.smtp = smtp
+        self.settings = delivery
+        self.policy = RetryPolicy(delivery.max_attempts, delivery.backoff_base_s, delivery.backoff_max_s)
+        #: set when the SMTP server we send to is up (the in-process catcher); None: assume it is
+        self.ready = ready
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # -- one batch ----------------------------------------------------------------------------
+
+    async def claim(self) -> list[ClaimedDelivery]:
+        return await claim_due(self.db, self.clock.now(), self.settings.batch_size, timedelta(seconds=self.settings.lease_s))
+
+    async def deliver(self, batch: list[ClaimedDelivery]) -> list[Outcome]:
+        """Send a claimed batch and record what happened, in one transaction."""
+        await load_attachments(self.db, batch)
+        outcomes = list(await asyncio.gather(*(self._send_one(d) for d in batch)))
+        await self._record(outcomes)
+        return outcomes
+
+    async def _send_one(self, d: ClaimedDelivery) -> Outcome:
+        try:
+            raw = build_message(
+                from_name=self.smtp.from_name,
+                from_address=self.smtp.from_address,
+                to=d.to,
+                cc=d.cc,
+                subject=d.subject,
+                text=d.text,
+                html=d.html,
+                message_id=d.message_id,
+                date=self.clock.now(),
+                attachments=d.attachments,
+                headers={"X-Ten99-Delivery": d.id, "X-Ten99-Template": d.template},
+            )
+        except Exception as e:  # a message that cannot be built will never be: give up on it
+            return Outcome(d, sent=False, permanent=True, error=f"cannot build the message: {e!r}")
+        result = await self.transport(self.smtp.from_address, [*d.to, *d.cc], raw)
+        return Outcome(d, sent=result.sent, permanent=result.permanent, error=result.error)
+
+    async def _record(self, outcomes: list[Outcome]) -> None:
+        now = self.clock.now()
+        sent = [o for o in outcomes if o.sent]
+        retry = []
+        failed = []
+        for o in outcomes:
+            if o.sent:
+                continue
+            at = None if o.permanent else self.policy.next_attempt(o.delivery.attempts, now)
+            if at is None:
+                failed.append(o)
+            else:
+                retry.append((o, at))
+        async with self.db.uow() as uow:
+            marked_sent, marked_failed = await mark_outcomes(uow.session, now, sent, retry, failed)
+            for o in sent:
+                d = o.delivery
+                if d.seq in marked_sent:
+                    uow.emit(
+                        EmailDeliveredV1(delivery_id=d.id, template=d.template, to=d.to, cc=d.cc, related_id=d.related_id),
+                        tenant_id=d.tenant_id,
+                        aggregate_id=d.id,
+                    )
+            for o in failed:
+                d = o.delivery
+                if d.seq in marked_failed:
+                    uow.emit(
+                        EmailFailedV1(
+                            delivery_id=d.id,
+                            template=d.template,
+                            to=d.to,
+                            error=o.error or "failed",
+                            attempts=d.attempts,
+                            related_id=d.related_id,
+                        ),
+                        tenant_id=d.tenant_id,
+                        aggregate_id=d.id,
+                    )
+            await uow.commit()
+        for o, at in retry:
+            log.warning(
+                "delivery.retry",
+                delivery_id=o.delivery.id,
+                attempt=o.delivery.attempts,
+                next_attempt_at=at.isoformat(),
+                error=o.error,
+            )
+        for o in failed:
+            log.error("delivery.failed", delivery_id=o.delivery.id, attempts=o.delivery.attempts, error=o.error)
+
+    async def drain(self) -> int:
+        """Send everything that is due now, batch after batch (tests, benchmarks, operators)."""
+        total = 0
+        while batch := await self.claim():
+            await self.deliver(batch)
+            total += len(batch)
+        return total
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        if self.ready is not None:
+            await _first(stop, self.ready, None)
+        in_flight: set[asyncio.Task[list[Outcome]]] = set()
+        slots = asyncio.Semaphore(max(1, self.settings.batches_in_flight))
+        backoff = 0.1
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                await slots.acquire()
+                try:
+                    batch = await self.claim()
+                except asyncio.CancelledError:
+                    slots.release()
+                    raise
+                except Exception as e:
+                    slots.release()
+                    log.warning("sender.claim_failed", error=repr(e), retry_in_s=backoff)
+                    await _first(stop, None, backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                backoff = 0.1
+                if not batch:
+                    slots.release()
+                    await _first(stop, self._wake, await self._idle_timeout())
+                    continue
+                task = asyncio.create_task(self.deliver(batch), name="deliver batch")
+                in_flight.add(task)
+                task.add_done_callback(lambda t: self._batch_done(t, in_flight, slots))
+        finally:
+            # let claimed batches finish (their claims would otherwise wait out the lease)
+            if in_flight:
+                await asyncio.wait(in_flight, timeout=10)
+
+    def _batch_done(
+        self, task: asyncio.Task[list[Outcome]], in_flight: set[asyncio.Task[list[Outcome]]], slots: asyncio.Semaphore
+    ) -> None:
+        in_flight.discard(task)
+        slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            # outcomes not recorded: the claims lapse and the deliveries are sent again later
+            log.error("sender.batch_failed", error=repr(task.exception()))
+        self._wake.set()  # look for more at once
+
+    async def _idle_timeout(self) -> float:
+        """Sleep until the next retry is due, at most the poll interval."""
+        poll = self.settings.poll_interval_s
+        try:
+            due = await next_due_at(self.db)
+        except Exception:
+            return poll
+        if due is None:
+            return poll
+        return max(0.01, min(poll, (due - self.clock.now()).total_seconds()))
+
+
+async def _first(stop: asyncio.Event, wake: asyncio.Event | None, timeout: float | None) -> None:
+    waiters = [asyncio.ensure_future(stop.wait())]
+    if wake is not None:
+        waiters.append(asyncio.ensure_future(wake.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
