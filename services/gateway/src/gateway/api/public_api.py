@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 from litestar import HttpMethod, MediaType, Request, Response, Router, route
+from litestar.params import FromPath
 
 from ..adapters.services import ServiceError, ServiceUnavailable
 from ..application.api_keys import authenticate_api_key
@@ -140,7 +141,7 @@ async def _assignment_by_job(request: Request[Any, Any, Any], tenant: str, body:
 
 
 @route("/{path:path}", http_method=[HttpMethod.GET, HttpMethod.POST, HttpMethod.PUT, HttpMethod.DELETE, HttpMethod.PATCH])
-async def api_call(request: Request[Any, Any, Any], path: str) -> Response[Any]:
+async def api_call(request: Request[Any, Any, Any], path: FromPath[str]) -> Response[Any]:
     gateway = gateway_of(request)
     key = api_key_of(request)
     tenant = await authenticate_api_key(gateway.db, key) if key else None

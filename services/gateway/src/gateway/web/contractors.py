@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.params import FromPath
 from litestar.response import Template
 
 from ..adapters.services import ServiceError, ServiceUnavailable
@@ -94,7 +95,7 @@ async def _optional(coro: Any) -> tuple[Any, str | None]:
 
 
 @get("/contractors/{contractor_id:str}", include_in_schema=False)
-async def contractor_profile(request: Request[Any, Any, Any], contractor_id: str) -> Template:
+async def contractor_profile(request: Request[Any, Any, Any], contractor_id: FromPath[str]) -> Template:
     gateway, user = gateway_of(request), user_of(request)
     svc, tenant = gateway.services, user.company_id
     contractor = await svc.contractor.get(f"/v1/contractors/{contractor_id}", tenant=tenant)
@@ -119,7 +120,7 @@ async def contractor_profile(request: Request[Any, Any, Any], contractor_id: str
 
 
 @post("/contractors/{contractor_id:str}/invitation/resend", include_in_schema=False)
-async def resend_invitation(request: Request[Any, Any, Any], contractor_id: str) -> Response[Any]:
+async def resend_invitation(request: Request[Any, Any, Any], contractor_id: FromPath[str]) -> Response[Any]:
     gateway, user = gateway_of(request), user_of(request)
     try:
         await gateway.services.enrollment.post(
@@ -141,7 +142,7 @@ def _back(form: dict[str, str]) -> str:
 
 
 @post("/assignments/{assignment_id:str}/cancel", include_in_schema=False)
-async def cancel_assignment(request: Request[Any, Any, Any], assignment_id: str) -> Response[Any]:
+async def cancel_assignment(request: Request[Any, Any, Any], assignment_id: FromPath[str]) -> Response[Any]:
     gateway, user = gateway_of(request), user_of(request)
     form = await _form(request)
     reason = form.get("reason", "").strip() or "client_request"
@@ -155,7 +156,7 @@ async def cancel_assignment(request: Request[Any, Any, Any], assignment_id: str)
 
 
 @post("/assignments/{assignment_id:str}/extend", include_in_schema=False)
-async def extend_assignment(request: Request[Any, Any, Any], assignment_id: str) -> Response[Any]:
+async def extend_assignment(request: Request[Any, Any, Any], assignment_id: FromPath[str]) -> Response[Any]:
     gateway, user = gateway_of(request), user_of(request)
     form = await _form(request)
     try:
@@ -172,7 +173,7 @@ async def extend_assignment(request: Request[Any, Any, Any], assignment_id: str)
 
 
 @get("/certificates/{certificate_id:str}/download", include_in_schema=False)
-async def download_certificate(request: Request[Any, Any, Any], certificate_id: str) -> Response[Any]:
+async def download_certificate(request: Request[Any, Any, Any], certificate_id: FromPath[str]) -> Response[Any]:
     gateway, user = gateway_of(request), user_of(request)
     return await relay_download(
         gateway.services.policy,

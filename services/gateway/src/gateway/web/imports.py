@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
+from litestar.params import FromPath
 from litestar.response import Template
 
 from ..adapters.services import ServiceError
@@ -128,7 +129,7 @@ def _csv_cell(value: str) -> str:
 
 
 @get("/imports/{import_id:str}", include_in_schema=False)
-async def import_status(request: Request[Any, Any, Any], import_id: str) -> Template:
+async def import_status(request: Request[Any, Any, Any], import_id: FromPath[str]) -> Template:
     gateway, user = gateway_of(request), user_of(request)
     job = await gateway.services.contractor.get(f"/v1/imports/{import_id}", tenant=user.company_id)
     context = {"job": job, "errors": items(job, "errors")[:500], "finished": _is_finished(job), "import_id": import_id}
@@ -138,7 +139,7 @@ async def import_status(request: Request[Any, Any, Any], import_id: str) -> Temp
 
 
 @get("/imports/{import_id:str}/errors.csv", include_in_schema=False)
-async def import_errors_csv(request: Request[Any, Any, Any], import_id: str) -> Response[Any]:
+async def import_errors_csv(request: Request[Any, Any, Any], import_id: FromPath[str]) -> Response[Any]:
     gateway, user = gateway_of(request), user_of(request)
     return await relay_download(
         gateway.services.contractor,

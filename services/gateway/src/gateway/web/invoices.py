@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.params import FromPath
 from litestar.response import Template
 
 from ..adapters.services import ServiceError
@@ -68,14 +69,14 @@ async def invoices_page(request: Request[Any, Any, Any], status: str = "") -> Te
 
 
 @get("/invoices/{invoice_id:str}", include_in_schema=False)
-async def invoice_detail(request: Request[Any, Any, Any], invoice_id: str) -> Template:
+async def invoice_detail(request: Request[Any, Any, Any], invoice_id: FromPath[str]) -> Template:
     gateway, user = gateway_of(request), user_of(request)
     invoice = await gateway.services.billing.get(f"/v1/invoices/{invoice_id}", tenant=user.company_id)
     return page(request, "invoices/detail.html", invoice=invoice_view(invoice))
 
 
 @get("/invoices/{invoice_id:str}/pdf", include_in_schema=False)
-async def invoice_pdf(request: Request[Any, Any, Any], invoice_id: str) -> Response[Any]:
+async def invoice_pdf(request: Request[Any, Any, Any], invoice_id: FromPath[str]) -> Response[Any]:
     gateway, user = gateway_of(request), user_of(request)
     return await relay_download(
         gateway.services.billing, f"/v1/invoices/{invoice_id}/pdf", tenant=user.company_id, filename=f"invoice-{invoice_id}.pdf"
@@ -83,7 +84,7 @@ async def invoice_pdf(request: Request[Any, Any, Any], invoice_id: str) -> Respo
 
 
 @post("/invoices/{invoice_id:str}/mark-paid", include_in_schema=False)
-async def mark_paid(request: Request[Any, Any, Any], invoice_id: str) -> Response[Any]:
+async def mark_paid(request: Request[Any, Any, Any], invoice_id: FromPath[str]) -> Response[Any]:
     gateway, user = gateway_of(request), user_of(request)
     try:
         await gateway.services.billing.post(f"/v1/invoices/{invoice_id}/mark-paid", tenant=user.company_id, json={})

@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar import MediaType, Request, Response, get
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Template
 
 from .common import gateway_of, page, user_of
@@ -61,7 +62,7 @@ async def mailbox(request: Request[Any, Any, Any], to: str = "") -> Template:
 
 
 @get("/mailbox/{mail_id:str}", include_in_schema=False)
-async def mail_message(request: Request[Any, Any, Any], mail_id: str) -> Template:
+async def mail_message(request: Request[Any, Any, Any], mail_id: FromPath[str]) -> Template:
     _enabled(request)
     gateway, user = gateway_of(request), user_of(request)
     mail = await gateway.services.notification.get(f"/v1/mailbox/{mail_id}", tenant=user.company_id)
@@ -69,7 +70,7 @@ async def mail_message(request: Request[Any, Any, Any], mail_id: str) -> Templat
 
 
 @get("/mailbox/{mail_id:str}/html", include_in_schema=False)
-async def mail_html(request: Request[Any, Any, Any], mail_id: str) -> Response[str]:
+async def mail_html(request: Request[Any, Any, Any], mail_id: FromPath[str]) -> Response[str]:
     _enabled(request)
     gateway, user = gateway_of(request), user_of(request)
     mail = await gateway.services.notification.get(f"/v1/mailbox/{mail_id}", tenant=user.company_id)
@@ -82,7 +83,7 @@ async def mail_html(request: Request[Any, Any, Any], mail_id: str) -> Response[s
 
 
 @get("/mailbox/{mail_id:str}/attachments/{n:int}", include_in_schema=False)
-async def mail_attachment(request: Request[Any, Any, Any], mail_id: str, n: int) -> Response[Any]:
+async def mail_attachment(request: Request[Any, Any, Any], mail_id: FromPath[str], n: FromPath[int]) -> Response[Any]:
     _enabled(request)
     gateway, user = gateway_of(request), user_of(request)
     return await relay_download(

@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from litestar import MediaType, Request, Response, get, post
+from litestar.params import FromPath
 from litestar.response import Template
 
 from ..adapters.services import ServiceError, ServiceUnavailable
@@ -146,7 +147,7 @@ async def _fetch(request: Request[Any, Any, Any], token: str) -> tuple[dict[str,
 
 
 @get("/opt-in/{token:str}", include_in_schema=False)
-async def opt_in_form(request: Request[Any, Any, Any], token: str) -> Template:
+async def opt_in_form(request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
     info, other = await _fetch(request, token)
     if other is not None:
         return other
@@ -167,7 +168,7 @@ def _field_of(key: str) -> str:
 
 
 @post("/opt-in/{token:str}", include_in_schema=False)
-async def opt_in_submit(request: Request[Any, Any, Any], token: str) -> Template:
+async def opt_in_submit(request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
     info, other = await _fetch(request, token)
     if other is not None:
         return other
@@ -254,7 +255,7 @@ async def opt_in_submit(request: Request[Any, Any, Any], token: str) -> Template
 
 
 @get("/certificates/{name:str}", include_in_schema=False)
-async def public_certificate(request: Request[Any, Any, Any], name: str, token: str = "") -> Response[Any]:
+async def public_certificate(request: Request[Any, Any, Any], name: FromPath[str], token: str = "") -> Response[Any]:
     """The signed link from the certificate email: ``/certificates/<id>.pdf?token=...``."""
     certificate_id = name[:-4] if name.endswith(".pdf") else name
     if not _ID.match(certificate_id) or not token or len(token) > 2000:
@@ -289,7 +290,9 @@ def _certificate_problem(request: Request[Any, Any, Any], status_code: int, erro
 
 
 @post("/integrations/{provider:str}/{company_id:str}", include_in_schema=False)
-async def integration_webhook(request: Request[Any, Any, Any], provider: str, company_id: str) -> Response[Any]:
+async def integration_webhook(
+    request: Request[Any, Any, Any], provider: FromPath[str], company_id: FromPath[str]
+) -> Response[Any]:
     """Forward a signed integration webhook as it came; the contractor service checks the signature."""
     gateway = gateway_of(request)
     if provider not in ("worksuite", "creatoriq"):

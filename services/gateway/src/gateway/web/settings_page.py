@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.params import FromPath
 from litestar.response import Template
 
 from ..adapters.services import ServiceError, ServiceUnavailable
@@ -149,7 +150,7 @@ async def create_key(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @post("/settings/api-keys/{key_id:str}/revoke", include_in_schema=False)
-async def revoke_key(request: Request[Any, Any, Any], key_id: str) -> Response[Any]:
+async def revoke_key(request: Request[Any, Any, Any], key_id: FromPath[str]) -> Response[Any]:
     gateway, user = gateway_of(request), user_of(request)
     if await revoke_api_key(gateway.db, company_id=user.company_id, key_id=key_id):
         return redirect("/settings#api-keys", notice="The API key was revoked: requests with it are refused from now on.")
@@ -157,7 +158,7 @@ async def revoke_key(request: Request[Any, Any, Any], key_id: str) -> Response[A
 
 
 @post("/settings/integrations/{provider:str}/rotate", include_in_schema=False)
-async def rotate_secret(request: Request[Any, Any, Any], provider: str) -> Response[Any]:
+async def rotate_secret(request: Request[Any, Any, Any], provider: FromPath[str]) -> Response[Any]:
     gateway, user = gateway_of(request), user_of(request)
     if provider not in PROVIDERS:
         return redirect("/settings#integrations", error="Unknown integration.")
