@@ -7,93 +7,28 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from email.message import EmailMessage
 from typing import Any
 
-import msgspec
-import nats
 import notification_messages as msgs
 import pytest
-from notification.adapters.db import deliveries
 from notification.bootstrap import definition
+from notification_harness import (
+    all_consumed,
+    company_known,
+    delivery_count,
+    emails,
+    html_of,
+    notification,
+    publish,
+    published,
+    text_of,
+    wait_until,
+)
 from pypdf import PdfReader
-from sqlalchemy import func, select
-from ten99_contracts import Envelope, encode_envelope
 from ten99_testing import SmtpSink
-from ten99_testing.service import RunningService, running_service
 from ten99kit.migrations import schema_drift, upgrade
 
 pytestmark = pytest.mark.integration
-
-
-@asynccontextmanager
-async def notification(database_url: str, nats_url: str, sink: SmtpSink, **overrides: Any) -> AsyncIterator[RunningService]:
-    smtp = {"host": sink.host, "port": sink.port, **overrides.pop("smtp", {})}
-    delivery = {"backoff_base_s": 0.05, "poll_interval_s": 0.2, **overrides.pop("delivery", {})}
-    async with running_service(
-        definition, database_url=database_url, nats_url=nats_url, smtp=smtp, delivery=delivery, **overrides
-    ) as svc:
-        yield svc
-
-
-async def publish(nats_url: str, envelope: Envelope[Any], msg_id: str | None = None) -> None:
-    nc = await nats.connect(nats_url)
-    try:
-        await nc.jetstream().publish(envelope.subject, encode_envelope(envelope), headers={"Nats-Msg-Id": msg_id or envelope.id})
-    finally:
-        await nc.close()
-
-
-async def wait_until(predicate: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
-async def emails(sink: SmtpSink, count: int, timeout: float = 15.0, predicate: Any = None) -> list[EmailMessage]:
-    return await asyncio.to_thread(sink.wait_for, count, timeout, predicate)
-
-
-async def delivery_count(svc: RunningService, **where: Any) -> int:
-    async with svc.db.session() as s:
-        q = select(func.count()).select_from(deliveries)
-        for k, v in where.items():
-            q = q.where(deliveries.c[k] == v)
-        return (await s.execute(q)).scalar_one()
-
-
-async def published(nats_url: str, subject: str) -> list[dict[str, Any]]:
-    """Messages this service published on ``subject`` (its relay's work), decoded."""
-    nc = await nats.connect(nats_url)
-    try:
-        js = nc.jetstream()
-        try:
-            info = await js.stream_info("TEN99_NOTIFICATION")
-        except Exception:
-            return []
-        out = []
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            msg = await js.get_msg("TEN99_NOTIFICATION", seq)
-            if msg.subject == subject:
-                out.append(msgspec.json.decode(msg.data))
-        return out
-    finally:
-        await nc.close()
-
-
-def text_of(msg: EmailMessage) -> str:
-    return msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-
-
-def html_of(msg: EmailMessage) -> str:
-    return msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
 
 
 async def test_migrations_match_the_models(database_url: str) -> None:
@@ -106,7 +41,7 @@ async def test_every_kind_of_email_arrives_with_its_parts_and_attachments(
 ) -> None:
     async with notification(database_url, jetstream_url, smtp_sink) as svc:
         await publish(jetstream_url, msgs.envelope(msgs.company("co_acme", "Acme <Talent> & Co")))
-        await wait_until(lambda: _company_known(svc))
+        await wait_until(lambda: company_known(svc, "co_acme"))
         cert, inv = msgs.certificate(3), msgs.invoice(7)
         for m in (
             msgs.invitation(1),
@@ -179,8 +114,8 @@ async def test_every_kind_of_email_arrives_with_its_parts_and_attachments(
         assert envelope_rcpts == [["ap@nike.test", "billing@acme.test"]]
 
         # the log says sent, and each delivery was announced
-        await wait_until(lambda: _count_is(svc, 7, status="sent"))
-        announced = await wait_until(lambda: _published_at_least(jetstream_url, "ten99.notification.email_delivered.v1", 7))
+        await wait_until(lambda: _eq(delivery_count(svc, status="sent"), 7))
+        announced = await wait_until(lambda: _at_least(published(jetstream_url, "ten99.notification.email_delivered.v1"), 7))
         assert {a["data"]["template"] for a in announced} == set(by_template)
         assert all(a["tenant_id"] == "co_acme" for a in announced)
         await asyncio.sleep(0.3)
@@ -200,7 +135,7 @@ async def test_the_same_event_twice_or_in_another_envelope_gives_one_email(
         await publish(jetstream_url, msgs.envelope(msgs.invitation(1, reissue=True)))  # a new link: a new email
         await publish(jetstream_url, msgs.envelope(msgs.certificate(1), tenant_id="co_other"))  # another tenant's event
         await emails(smtp_sink, 4)
-        await _all_consumed(svc, jetstream_url)
+        await all_consumed(svc, jetstream_url)
         await asyncio.sleep(0.5)
         assert len(smtp_sink.messages) == 4
         assert await delivery_count(svc) == 4
@@ -221,38 +156,10 @@ async def test_a_new_delivery_wakes_the_sender_without_waiting_for_the_poll(
         assert svc is not None
 
 
-async def _company_known(svc: RunningService) -> bool:
-    from notification.adapters.db import companies
-
-    async with svc.db.session() as s:
-        return bool((await s.execute(select(func.count()).select_from(companies))).scalar_one())
+async def _eq(value: Any, expected: Any) -> bool:
+    return await value == expected
 
 
-async def _count_is(svc: RunningService, n: int, **where: Any) -> bool:
-    return await delivery_count(svc, **where) == n
-
-
-async def _published_at_least(nats_url: str, subject: str, n: int) -> list[dict[str, Any]] | None:
-    found = await published(nats_url, subject)
+async def _at_least(values: Any, n: int) -> Any:
+    found = await values
     return found if len(found) >= n else None
-
-
-async def _all_consumed(svc: RunningService, nats_url: str) -> None:
-    """Wait until every consumer of the service has acknowledged everything in its stream."""
-    nc = await nats.connect(nats_url)
-    try:
-        js = nc.jetstream()
-
-        async def done() -> bool:
-            for sub in svc.runtime.consumer.subscriptions:
-                from ten99_contracts import stream_for_subject
-
-                stream = stream_for_subject(sub.subject).name
-                info = await js.consumer_info(stream, svc.runtime.consumer.durable_name(sub.subject))
-                if info.num_pending or info.num_ack_pending:
-                    return False
-            return True
-
-        await wait_until(done)
-    finally:
-        await nc.close()

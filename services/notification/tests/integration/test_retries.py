@@ -1,0 +1,138 @@
+"""Failures: a temporary SMTP refusal is retried on the clock's backoff and the email goes out
+once; the last attempt marks it failed and announces ``EmailFailedV1``; a 5xx refusal fails at
+once; an SMTP server that is down is waited for."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+import notification_messages as msgs
+import pytest
+from aiosmtpd.controller import Controller
+from notification_harness import delivery_rows, emails, notification, publish, published, wait_until
+from ten99_testing import SmtpSink, free_port
+from ten99kit import SettableClock
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+async def _row_where(svc: Any, check: Any) -> Any:
+    rows = await delivery_rows(svc)
+    return rows[0] if rows and check(rows[0]) else None
+
+
+async def test_a_temporary_refusal_is_retried_with_backoff_on_the_clock_and_delivered_once(
+    database_url: str, jetstream_url: str, smtp_sink: SmtpSink
+) -> None:
+    clock = SettableClock(T0)
+    smtp_sink.reject_next = 2
+    async with notification(
+        database_url, jetstream_url, smtp_sink, clock=clock, delivery={"backoff_base_s": 60, "poll_interval_s": 0.05}
+    ) as svc:
+        await publish(jetstream_url, msgs.envelope(msgs.invitation(1)))
+        row = await wait_until(lambda: _row_where(svc, lambda r: r["attempts"] == 1 and r["status"] == "queued"))
+        assert row["next_attempt_at"] == T0 + timedelta(seconds=60)
+        assert row["last_error"].startswith("451")
+        await asyncio.sleep(0.3)  # not due: nothing happens while the clock stands still
+        [row] = await delivery_rows(svc)
+        assert row["attempts"] == 1 and smtp_sink.messages == []
+
+        clock.advance(timedelta(seconds=60))
+        row = await wait_until(lambda: _row_where(svc, lambda r: r["attempts"] == 2 and r["status"] == "queued"))
+        assert row["next_attempt_at"] == T0 + timedelta(seconds=60 + 120)  # doubled
+
+        clock.advance(timedelta(seconds=120))
+        [message] = await emails(smtp_sink, 1)
+        row = await wait_until(lambda: _row_where(svc, lambda r: r["status"] == "sent"))
+        assert row["attempts"] == 3 and row["sent_at"] == T0 + timedelta(seconds=180) and row["last_error"] is None
+        assert message["Message-ID"] == row["message_id"]
+
+        listed = (await svc.client.get("/v1/deliveries", headers={"x-tenant-id": "co_acme"})).json()["data"]
+        assert [(d["status"], d["attempts"]) for d in listed] == [("sent", 3)]
+        await asyncio.sleep(0.3)
+        assert len(smtp_sink.messages) == 1
+
+
+async def test_after_the_last_attempt_the_email_is_failed_and_announced(
+    database_url: str, jetstream_url: str, smtp_sink: SmtpSink
+) -> None:
+    smtp_sink.reject_next = 1000
+    async with notification(database_url, jetstream_url, smtp_sink, delivery={"max_attempts": 3, "backoff_base_s": 0.02}) as svc:
+        await publish(jetstream_url, msgs.envelope(msgs.certificate(1)))
+        row = await wait_until(lambda: _row_where(svc, lambda r: r["status"] == "failed"))
+        assert row["attempts"] == 3 and row["last_error"].startswith("451")
+        [failed] = await wait_until(lambda: published(jetstream_url, "ten99.notification.email_failed.v1"))
+        assert failed["tenant_id"] == "co_acme" and failed["aggregate_id"] == row["id"]
+        assert failed["data"]["attempts"] == 3 and failed["data"]["template"] == "certificate"
+        assert failed["data"]["related_id"] == "coi_0000000000000000000001" and failed["data"]["to"] == [
+            "contractor1@example.com"
+        ]
+        await asyncio.sleep(0.2)
+        [row] = await delivery_rows(svc)
+        assert row["attempts"] == 3 and smtp_sink.messages == []
+        assert await published(jetstream_url, "ten99.notification.email_delivered.v1") == []
+
+
+class _Refusing:
+    """Refuses recipients named nobody@ with a permanent 550; accepts the rest."""
+
+    def __init__(self) -> None:
+        self.accepted: list[list[str]] = []
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if address.startswith("nobody@"):
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.accepted.append(list(envelope.rcpt_tos))
+        return "250 OK"
+
+
+async def test_a_permanent_refusal_fails_at_once_and_a_partial_one_is_noted(database_url: str, jetstream_url: str) -> None:
+    handler = _Refusing()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        async with notification(database_url, jetstream_url, None, smtp={"host": "127.0.0.1", "port": port}) as svc:
+            cert = msgs.certificate(1)
+            await publish(jetstream_url, msgs.envelope(msgspec.structs.replace(cert, contractor_email="nobody@example.com")))
+            await publish(jetstream_url, msgs.envelope(msgspec.structs.replace(msgs.invoice(1), to_email="nobody@nike.test")))
+            rows = await wait_until(lambda: _all_done(svc, 2))
+            by_template = {r["template"]: r for r in rows}
+            cert_row = by_template["certificate"]
+            assert (cert_row["status"], cert_row["attempts"]) == ("failed", 1)
+            assert "550" in cert_row["last_error"]
+            inv_row = by_template["invoice"]
+            assert inv_row["status"] == "sent" and "nobody@nike.test: 550" in inv_row["last_error"]
+            assert handler.accepted == [["billing@acme.test"]]
+            [failed] = await wait_until(lambda: published(jetstream_url, "ten99.notification.email_failed.v1"))
+            assert failed["data"]["attempts"] == 1
+    finally:
+        controller.stop()
+
+
+async def _all_done(svc: Any, n: int) -> Any:
+    rows = await delivery_rows(svc)
+    return rows if len(rows) == n and all(r["status"] in ("sent", "failed") for r in rows) else None
+
+
+async def test_an_smtp_server_that_is_down_is_waited_for(database_url: str, jetstream_url: str) -> None:
+    sink = SmtpSink()  # not started yet: connections are refused
+    async with notification(database_url, jetstream_url, sink, delivery={"backoff_base_s": 0.1, "backoff_max_s": 0.2}) as svc:
+        await publish(jetstream_url, msgs.envelope(msgs.invitation(1)))
+        row = await wait_until(lambda: _row_where(svc, lambda r: r["attempts"] >= 1 and r["status"] == "queued"))
+        assert "Connect" in row["last_error"] or "refused" in row["last_error"].lower()
+        sink.start()
+        try:
+            await emails(sink, 1)
+            await wait_until(lambda: _row_where(svc, lambda r: r["status"] == "sent"))
+        finally:
+            sink.stop()
