@@ -220,6 +220,8 @@ EXAMPLES: list[Message] = [
         download_url="http://localhost:8000/certificates/coi_4Oo5Pp6Qq7Rr8Ss9Tt0Uu1.pdf?sig=...",
         filename="ten99_coi_COI-2026-000456.pdf",
         pdf=_PDF,
+        reason="bound",
+        send_email=True,
     ),
     b.BillingSettingsUpdatedV1(billing_email="billing@acme.test", premium_payer="company", platform_fee_bps=150),
     b.InvoiceIssuedV1(

@@ -108,3 +108,7 @@ class CertificateIssuedV1(Message, frozen=True, kw_only=True):
     filename: str
     pdf: bytes
     supersedes: str | None = None
+    #: why it was issued: ``bound`` (first certificate), ``retimed`` or ``extended`` (new dates)
+    reason: str = "bound"
+    #: False when the extension that caused it asked for no email (``AssignmentExtendedV1.send_email``)
+    send_email: bool = True
