@@ -1,0 +1,143 @@
+"""Public pages (no login): the opt-in form, the signed certificate link, integration webhooks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from gateway_fakes import PDF, FakeServices, make_company
+from litestar import Response
+
+pytestmark = pytest.mark.integration
+
+FORM = {
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "email": "ada@example.com",
+    "phone": "+1 555 0100",
+    "date_of_birth": "1990-12-10",
+    "address_line1": "1 Main St",
+    "address_line2": "",
+    "address_locality": "Austin",
+    "address_region": "TX",
+    "address_postalcode": "73301",
+    "q_claims_last_3_years": "no",
+    "consent": "yes",
+    "signed_name": "Ada Lovelace",
+}
+
+
+async def test_opening_the_link_shows_the_prefilled_form_and_changes_nothing(gateway: Any, fake_services: FakeServices) -> None:
+    r = await gateway.client.get("/opt-in/tok_open_12345")
+    assert r.status_code == 200
+    html = r.text
+    assert 'id="opt-in-form"' in html and 'value="Lovelace"' in html and 'value="Austin"' in html
+    assert "Acme Talent" in html and "Photographer" in html and "claims_last_3_years" in html
+    assert "I agree to be insured." in html
+    assert [(s.method, s.path) for s in fake_services.seen] == [("GET", "/v1/opt-in/tok_open_12345")]
+    assert "x-tenant-id" not in fake_services.seen[0].headers  # public: no tenant
+
+
+async def test_submitting_forwards_the_answers_with_ip_and_user_agent(gateway: Any, fake_services: FakeServices) -> None:
+    r = await gateway.client.post("/opt-in/tok_open_12345", data=FORM, headers={"User-Agent": "TestBrowser/1.0"})
+    assert r.status_code == 200
+    assert 'data-testid="opt-in-state" data-state="done"' in r.text and "ias_01TEST" in r.text
+    sent = fake_services.calls("enrollment", "POST", "/v1/opt-in/tok_open_12345")[0]
+    body = json.loads(sent.body)
+    assert body["address"] == {
+        "line1": "1 Main St",
+        "line2": None,
+        "locality": "Austin",
+        "region": "TX",
+        "postalcode": "73301",
+        "country": "US",
+    }
+    assert body["answers"] == {"claims_last_3_years": False}
+    assert body["consent"] is True and body["signed_name"] == "Ada Lovelace" and body["date_of_birth"] == "1990-12-10"
+    assert body["user_agent"] == "TestBrowser/1.0" and body["ip_address"] == "127.0.0.1"
+    assert sent.headers["user-agent"] == "TestBrowser/1.0" and sent.headers["x-forwarded-for"] == "127.0.0.1"
+
+
+async def test_missing_answers_re_render_the_form_with_messages_and_input(gateway: Any, fake_services: FakeServices) -> None:
+    r = await gateway.client.post("/opt-in/tok_open_12345", data={**FORM, "consent": "", "signed_name": "", "first_name": "Adah"})
+    assert r.status_code == 400
+    assert 'data-testid="error-consent"' in r.text and 'data-testid="error-signed_name"' in r.text and 'value="Adah"' in r.text
+    assert not fake_services.calls("enrollment", "POST")
+
+
+async def test_service_validation_errors_land_on_the_fields(gateway: Any, fake_services: FakeServices) -> None:
+    fake_services.on(
+        "enrollment",
+        "POST",
+        "/v1/opt-in/.*",
+        lambda s: Response({"error_code": "invalid_input", "message": {"address.region": "Not a US state"}}, status_code=400),
+    )
+    r = await gateway.client.post("/opt-in/tok_open_12345", data={**FORM, "address_region": "ZZ"})
+    assert r.status_code == 400 and 'data-testid="error-address_region">Not a US state' in r.text and 'value="ZZ"' in r.text
+
+
+@pytest.mark.parametrize(
+    ("token", "state", "status"),
+    [
+        ("tok_expired_123", "expired", 410),
+        ("tok_revoked_123", "revoked", 410),
+        ("tok_answered_123", "answered", 200),
+        ("tok_unknown_123", "invalid", 404),
+    ],
+)
+async def test_used_expired_and_unknown_links_get_a_friendly_page(
+    gateway: Any, fake_services: FakeServices, token: str, state: str, status: int
+) -> None:
+    r = await gateway.client.get(f"/opt-in/{token}")
+    assert r.status_code == status
+    assert f'data-testid="opt-in-state" data-state="{state}"' in r.text and "<form" not in r.text
+    r = await gateway.client.post(f"/opt-in/{token}", data=FORM)
+    assert f'data-state="{state}"' in r.text
+    assert not fake_services.calls("enrollment", "POST")
+
+
+async def test_enrollment_down_shows_a_try_again_page(gateway: Any, fake_services: FakeServices) -> None:
+    fake_services.on(
+        "enrollment", "GET", "/v1/opt-in/.*", lambda s: Response({"error_code": "general_error", "message": "x"}, status_code=500)
+    )
+    r = await gateway.client.get("/opt-in/tok_open_12345")
+    assert r.status_code == 503 and 'data-state="unavailable"' in r.text
+
+
+async def test_signed_certificate_link_streams_the_pdf(gateway: Any, fake_services: FakeServices) -> None:
+    r = await gateway.client.get("/certificates/coi_123.pdf?token=good")
+    assert r.status_code == 200 and r.content == PDF and r.headers["content-type"] == "application/pdf"
+    sent = fake_services.calls("policy", "GET")[0]
+    assert sent.path == "/v1/public/certificates/coi_123.pdf" and sent.query == "token=good" and "x-tenant-id" not in sent.headers
+    expired = await gateway.client.get("/certificates/coi_123.pdf?token=old")
+    assert expired.status_code == 410 and "expired" in expired.text.lower()
+    assert (await gateway.client.get("/certificates/coi_123.pdf")).status_code == 404
+
+
+async def test_integration_webhooks_are_forwarded_raw_with_the_company_as_tenant(
+    gateway: Any, fake_services: FakeServices
+) -> None:
+    company = await make_company(gateway, "Acme", "ada@acme.test")
+    raw = b'{"event":"creator.accepted","creator":{"id":"c-1","email":"ada@example.com"}}'
+    signature = "t=1700000000,v1=abc123"
+    r = await gateway.client.post(
+        f"/integrations/creatoriq/{company}",
+        content=raw,
+        headers={"X-Ten99-Signature": signature, "Content-Type": "application/json", "X-Tenant-Id": "co_evil"},
+    )
+    assert r.status_code == 202 and r.json() == {"received": True, "tenant": company}
+    sent = fake_services.calls("contractor", "POST", "/v1/integrations/creatoriq/webhook")[0]
+    assert sent.body == raw and sent.headers["x-ten99-signature"] == signature and sent.headers["x-tenant-id"] == company
+
+    fake_services.on(
+        "contractor",
+        "POST",
+        "/v1/integrations/.*/webhook",
+        lambda s: Response({"error_code": "invalid_webhook_signature", "message": "bad signature"}, status_code=401),
+    )
+    r = await gateway.client.post(f"/integrations/creatoriq/{company}", content=raw)
+    assert r.status_code == 401 and r.json()["error_code"] == "invalid_webhook_signature"
+    assert (await gateway.client.post("/integrations/creatoriq/co_nobody", content=raw)).status_code == 404
+    assert (await gateway.client.post(f"/integrations/upwork/{company}", content=raw)).status_code == 404
+    assert len(fake_services.calls("contractor", "POST")) == 2
