@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+from typing import cast
 
-from ten99kit import Runtime, ServiceDefinition, ServiceParts
+from ten99kit import Runtime, ScheduledJob, ServiceDefinition, ServiceParts
 
 from .adapters.db import metadata
+from .api import route_handlers
+from .application.issuing import InvoiceIssuer
+from .application.reactions import Reactions
+from .application.reminders import PoReminders
 from .settings import BillingSettings
 
 __all__ = ["build", "definition"]
 
 
 def build(runtime: Runtime) -> ServiceParts:
-    return ServiceParts(dependencies={"db": runtime.db})
+    settings = cast(BillingSettings, runtime.settings)
+    issuer = InvoiceIssuer(runtime.db, settings)
+    reminders = PoReminders(runtime.db, settings)
+    reactions = Reactions(
+        po_reminder_delay=timedelta(hours=settings.po_reminder.delay_hours),
+        wake_issuer=issuer.wake_after_commit,
+    )
+    return ServiceParts(
+        route_handlers=route_handlers,
+        subscriptions=reactions.subscriptions(),
+        jobs=[ScheduledJob("issue_invoices", issuer.job), ScheduledJob("po_reminders", reminders.job)],
+        dependencies={"db": runtime.db, "config": settings, "issuer": issuer},
+        background=[issuer.run],
+    )
 
 
 definition = ServiceDefinition(

@@ -1,0 +1,199 @@
+"""The invoice PDF (fpdf2): one document per invoice, whatever its number of lines.
+
+Rows are drawn as plain cells (fpdf2's table helper is about ten times slower for a thousand
+rows); the column header repeats on every page. Core fonts only, so text is folded to Latin-1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from fpdf import FPDF
+
+from ..domain.invoicing import latin1
+
+__all__ = ["InvoiceDocument", "InvoicePdfLine", "money", "render_invoice_pdf"]
+
+
+@dataclass(frozen=True)
+class InvoicePdfLine:
+    contractor_name: str
+    description: str
+    pay_cents: int
+    net_rate: int
+    premium_cents: int
+    platform_fee_cents: int
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class InvoiceDocument:
+    issuer_name: str
+    company_name: str
+    number: str
+    period: str
+    po_number: str
+    issued_at: datetime
+    due_date: date
+    to_email: str
+    cc_emails: list[str]
+    premium_payer: str
+    platform_fee_bps: int
+    pay_cents: int
+    premium_cents: int
+    platform_fee_cents: int
+    total_cents: int
+    lines: list[InvoicePdfLine] = field(default_factory=list)
+    supplements_number: str | None = None
+    part: tuple[int, int] | None = None  # (n, of) when a large group was split
+
+
+def money(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    dollars, rest = divmod(abs(cents), 100)
+    return f"{sign}${dollars:,}.{rest:02d}"
+
+
+class _Pdf(FPDF):
+    footer_text = ""
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("helvetica", size=7)
+        self.set_text_color(110)
+        self.cell(0, 5, latin1(f"{self.footer_text} - page {self.page_no()}/{{nb}}"), align="C")
+        self.set_text_color(0)
+
+
+# column widths (mm) and alignment; 195 mm fit a Letter page with 10 mm margins
+_COLUMNS = (
+    ("Contractor", 36, "L"),
+    ("Coverage", 66, "L"),
+    ("Pay", 22, "R"),
+    ("Rate", 11, "R"),
+    ("Premium", 20, "R"),
+    ("Platform fee", 19, "R"),
+    ("Amount", 21, "R"),
+)
+_ROW_H = 4.6
+
+
+def _fit(pdf: FPDF, text: str, width: float) -> str:
+    text = latin1(text)
+    if pdf.get_string_width(text) <= width - 1.5:
+        return text
+    while text and pdf.get_string_width(text + "...") > width - 1.5:
+        text = text[:-1]
+    return text + "..."
+
+
+def _table_header(pdf: FPDF) -> None:
+    pdf.set_font("helvetica", style="B", size=7.5)
+    pdf.set_fill_color(235, 238, 242)
+    for title, width, align in _COLUMNS:
+        pdf.cell(width, 6, title, border="B", align=align, fill=True)  # type: ignore[arg-type]
+    pdf.ln(6)
+    pdf.set_font("helvetica", size=7.5)
+
+
+def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
+    pdf = _Pdf(format="letter")
+    pdf.footer_text = f"{doc.number} - PO {doc.po_number}"
+    pdf.set_margins(10, 10, 10)
+    pdf.set_auto_page_break(False)
+    pdf.set_title(latin1(f"Invoice {doc.number}"))
+    pdf.set_author(latin1(doc.issuer_name))
+    pdf.alias_nb_pages()
+    pdf.add_page()
+
+    pdf.set_font("helvetica", style="B", size=18)
+    pdf.cell(120, 10, latin1(doc.issuer_name))
+    pdf.set_font("helvetica", style="B", size=14)
+    pdf.cell(0, 10, "INVOICE", align="R")
+    pdf.ln(12)
+
+    pdf.set_font("helvetica", size=9)
+    facts = [
+        ("Invoice number", doc.number),
+        ("Purchase order", doc.po_number),
+        ("Billing period", doc.period),
+        ("Issue date", doc.issued_at.date().isoformat()),
+        ("Due date", doc.due_date.isoformat()),
+    ]
+    if doc.supplements_number:
+        facts.append(("Supplementary to", doc.supplements_number))
+    if doc.part:
+        facts.append(("Part", f"{doc.part[0]} of {doc.part[1]}"))
+    top = pdf.get_y()
+    for label, value in facts:
+        pdf.set_x(120)
+        pdf.set_font("helvetica", style="B", size=9)
+        pdf.cell(35, 5, label)
+        pdf.set_font("helvetica", size=9)
+        pdf.cell(0, 5, latin1(value), align="R")
+        pdf.ln(5)
+    bottom = pdf.get_y()
+    pdf.set_xy(10, top)
+    pdf.set_font("helvetica", style="B", size=9)
+    pdf.cell(100, 5, "Bill to")
+    pdf.ln(5)
+    pdf.set_font("helvetica", size=9)
+    for text in (doc.company_name, f"Attn: {doc.to_email}" if doc.to_email else "", *(f"Cc: {cc}" for cc in doc.cc_emails)):
+        if text:
+            pdf.cell(100, 5, _fit(pdf, text, 100))
+            pdf.ln(5)
+    pdf.set_y(max(bottom, pdf.get_y()) + 4)
+
+    pdf.set_font("helvetica", size=8)
+    note = (
+        "Insurance premium for each contractor's coverage during the assignment, and the platform access fee "
+        f"({doc.platform_fee_bps / 100:.2f}% of pay). Rates are cents per $100 of pay."
+    )
+    if doc.premium_payer == "contractor":
+        note += " Premiums marked 'paid by the contractor' are not charged on this invoice."
+    pdf.multi_cell(0, 4, latin1(note))
+    pdf.ln(2)
+
+    _table_header(pdf)
+    limit = pdf.h - 20
+    for line in doc.lines:
+        if pdf.get_y() + _ROW_H > limit:
+            pdf.add_page()
+            _table_header(pdf)
+        values = (
+            line.contractor_name,
+            line.description,
+            money(line.pay_cents),
+            str(line.net_rate),
+            money(line.premium_cents),
+            money(line.platform_fee_cents),
+            money(line.amount_cents),
+        )
+        for (_, width, align), value in zip(_COLUMNS, values, strict=True):
+            pdf.cell(width, _ROW_H, _fit(pdf, value, width), align=align)  # type: ignore[arg-type]
+        pdf.ln(_ROW_H)
+
+    if pdf.get_y() + 32 > limit:
+        pdf.add_page()
+    pdf.ln(3)
+    pdf.set_font("helvetica", size=9)
+    totals = [
+        ("Lines", str(len(doc.lines))),
+        ("Total pay covered", money(doc.pay_cents)),
+        ("Premium", money(doc.premium_cents)),
+        ("Platform access fee", money(doc.platform_fee_cents)),
+    ]
+    for label, value in totals:
+        pdf.set_x(120)
+        pdf.cell(45, 5, label)
+        pdf.cell(0, 5, value, align="R")
+        pdf.ln(5)
+    pdf.set_x(120)
+    pdf.set_font("helvetica", style="B", size=10)
+    pdf.cell(45, 7, "Total due (USD)", border="T")
+    pdf.cell(0, 7, money(doc.total_cents), border="T", align="R")
+    pdf.ln(9)
+    pdf.set_font("helvetica", size=8)
+    pdf.cell(0, 4, latin1(f"Payment is due by {doc.due_date.isoformat()}. Please quote {doc.number} and PO {doc.po_number}."))
+    return bytes(pdf.output())

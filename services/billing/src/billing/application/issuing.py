@@ -1,0 +1,530 @@
+"""The invoice issuer: a clock-driven job that turns billable assignments into invoice lines,
+invoices (one per PO per billing period, supplementary ones after that) and credits.
+
+Consumers only keep the local copy and flag changed rows (``needs_billing``). The issuer is the
+single writer of lines, invoices and credits: each run, in one transaction,
+
+1. takes a PostgreSQL advisory lock (one issuer at a time across processes; the others skip),
+2. reads the flagged rows and the lines already charged for them (bulk queries),
+3. plans each row (`billing.domain.invoicing.plan_billing`),
+4. groups new charges by (company, PO) and issues a group once it has been quiet for the settle
+   window (or waited ``max_wait_s``); a group that is not due yet stays flagged,
+5. applies credits, inserts invoices and lines in bulk, renders one PDF per invoice, emits
+   ``InvoiceIssuedV1`` / ``InvoiceCreditedV1`` through the outbox,
+6. clears the flags of the rows it planned, unless the row changed meanwhile (``revision``).
+
+It runs in the worker as a background loop (every ``poll_interval_s``, and at once after a
+consumer commit that touched a billable row), and as the scheduled job ``issue_invoices``
+(``POST /_ops/tick``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import Row, event, func, select, true, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from ten99_contracts.billing_v1 import InvoiceCreditedV1, InvoiceIssuedV1, InvoiceLine
+from ten99kit import Database, UnitOfWork, get_logger, new_id
+
+from ..adapters.db import assignments, invoice_credits, invoice_lines, invoices
+from ..adapters.pdf import InvoiceDocument, InvoicePdfLine, render_invoice_pdf
+from ..domain.invoicing import (
+    AssignmentBilling,
+    CreditDecision,
+    ExistingLine,
+    NewCharge,
+    billing_period,
+    due_date,
+    group_is_due,
+    invoice_number,
+    line_description,
+    plan_billing,
+    premium_payer_for,
+    recipients,
+)
+from ..domain.premium import line_amounts
+from ..settings import BillingSettings
+from .settings import CompanyBilling, load_company_billing
+
+__all__ = ["InvoiceIssuer", "RunResult"]
+
+log = get_logger(__name__)
+
+A = assignments.c
+ISSUER_LOCK_KEY = zlib.crc32(b"ten99-billing-invoice-issuer")
+#: flagged rows planned per run (a run that reads this many runs again at once)
+MAX_ROWS_PER_RUN = 10_000
+#: an InvoiceIssuedV1 stays under this many bytes of lines (NATS refuses messages over 1 MB)
+MESSAGE_LINES_BUDGET = 600_000
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass
+class RunResult:
+    invoices: int = 0
+    lines: int = 0
+    credits: int = 0
+    deferred: int = 0
+    next_due: datetime | None = None
+    more: bool = False
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class _Item:
+    row: Any
+    a: AssignmentBilling
+    charge: NewCharge
+
+
+def _billing_row(row: Any) -> AssignmentBilling:
+    return AssignmentBilling(
+        tenant_id=row.tenant_id,
+        assignment_id=row.assignment_id,
+        snapshot_known=row.snapshot_known,
+        cancelled=row.cancelled,
+        cancel_reason=row.cancel_reason,
+        contractor_id=row.contractor_id,
+        contractor_name=row.contractor_name,
+        job_name=row.job_name,
+        entity_name=row.entity_name,
+        wage_cents=row.wage_cents,
+        wage_type=row.wage_type,
+        withhold_premium=row.withhold_premium,
+        po_number=row.po_number,
+        po_contact_email=row.po_contact_email,
+        coverage_id=row.coverage_id,
+        coverage_effective_date=row.coverage_effective_date,
+        coverage_end_date=row.coverage_end_date,
+        net_rate=row.net_rate,
+        coverage_cancelled=row.coverage_cancelled,
+        coverage_cancel_reason=row.coverage_cancel_reason,
+    )
+
+
+def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class InvoiceIssuer:
+    def __init__(self, db: Database, settings: BillingSettings) -> None:
+        self.db = db
+        self.settings = settings
+        self.invoicing = settings.invoicing
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    # -- triggering ------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def wake_after_commit(self, uow: UnitOfWork) -> None:
+        """Run the issuer right after ``uow`` commits (consumers call this)."""
+        session = uow.session.sync_session
+        if session.info.get("billing_wake_issuer"):
+            return
+        session.info["billing_wake_issuer"] = True
+        event.listen(session, "after_commit", lambda _s: self._wake.set(), once=True)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """The worker's loop."""
+        poll = self.invoicing.poll_interval_s
+        while not stop.is_set():
+            self._wake.clear()
+            delay = poll
+            try:
+                result = await self.run_once()
+                if result.more:
+                    delay = 0.0
+                elif result.next_due is not None:
+                    delay = min(poll, max(0.01, (result.next_due - self.db.clock.now()).total_seconds()))
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.exception("billing.issuer_failed", error=repr(e))
+                delay = 2.0
+            if delay > 0:
+                await _wait(stop, self._wake, delay)
+
+    async def job(self, now: datetime) -> int:
+        """The scheduled job (``POST /_ops/tick``): invoices and credits made."""
+        result = await self.run_once()
+        return result.invoices + result.credits
+
+    # -- one run ---------------------------------------------------------------------------
+
+    async def run_once(self) -> RunResult:
+        async with self._lock:
+            now = self.db.clock.now()
+            async with self.db.uow() as uow:
+                if self.db.is_postgres:
+                    got = (await uow.session.execute(select(func.pg_try_advisory_xact_lock(ISSUER_LOCK_KEY)))).scalar()
+                    if not got:
+                        return RunResult(skipped=True)
+                result = await self._run(uow, now)
+                await uow.commit()
+        if result.invoices or result.credits:
+            log.info(
+                "billing.issued",
+                invoices=result.invoices,
+                lines=result.lines,
+                credits=result.credits,
+                deferred=result.deferred,
+            )
+        return result
+
+    async def _run(self, uow: UnitOfWork, now: datetime) -> RunResult:
+        session = uow.session
+        rows = (
+            await session.execute(
+                select(assignments)
+                .where(A.needs_billing == true())
+                .order_by(A.tenant_id, A.assignment_id)
+                .limit(MAX_ROWS_PER_RUN + 1)
+            )
+        ).all()
+        result = RunResult(more=len(rows) > MAX_ROWS_PER_RUN)
+        rows = rows[:MAX_ROWS_PER_RUN]
+        if not rows:
+            return result
+        existing = await _existing_lines(session, rows)
+        companies = await load_company_billing(session, {r.tenant_id for r in rows}, self.settings.defaults)
+
+        groups: dict[tuple[str, str], list[_Item]] = defaultdict(list)
+        credits: list[tuple[Any, AssignmentBilling, CreditDecision]] = []
+        for row in rows:
+            a = _billing_row(row)
+            plan = plan_billing(a, existing.get((row.tenant_id, row.assignment_id), []))
+            for charge in plan.charges:
+                assert a.po_number is not None
+                groups[(a.tenant_id, a.po_number)].append(_Item(row, a, charge))
+            credits.extend((row, a, c) for c in plan.credits)
+
+        deferred: set[tuple[str, str]] = set()
+        due_groups: list[tuple[str, str, list[_Item]]] = []
+        for (tenant, po), items in groups.items():
+            due = group_is_due([i.row.changed_at for i in items], now, self.invoicing.settle_s, self.invoicing.max_wait_s)
+            if due is None:
+                due_groups.append((tenant, po, items))
+            else:
+                deferred.update((i.row.tenant_id, i.row.assignment_id) for i in items)
+                result.next_due = due if result.next_due is None else min(result.next_due, due)
+        result.deferred = len(deferred)
+
+        # a row's credits and charges go together (a re-timing credits and charges at once)
+        credits = [c for c in credits if (c[0].tenant_id, c[0].assignment_id) not in deferred]
+        result.credits = await self._apply_credits(uow, credits, now)
+        for tenant, po, items in due_groups:
+            made, lines = await self._issue_group(uow, tenant, po, items, companies[tenant], now)
+            result.invoices += made
+            result.lines += lines
+
+        planned = [(r.tenant_id, r.assignment_id, r.revision) for r in rows if (r.tenant_id, r.assignment_id) not in deferred]
+        for chunk in _chunks(planned, 1000):
+            # a row changed since it was read keeps its flag, so the next run plans it again
+            await session.execute(
+                update(assignments)
+                .where(tuple_(A.tenant_id, A.assignment_id, A.revision).in_(list(chunk)))
+                .values(needs_billing=False)
+            )
+        return result
+
+    # -- credits ---------------------------------------------------------------------------
+
+    async def _apply_credits(
+        self, uow: UnitOfWork, credits: list[tuple[Any, AssignmentBilling, CreditDecision]], now: datetime
+    ) -> int:
+        if not credits:
+            return 0
+        session = uow.session
+        rows: list[dict[str, Any]] = [
+            {
+                "id": new_id("cr"),
+                "tenant_id": a.tenant_id,
+                "invoice_seq": c.line.invoice_seq,
+                "line_id": c.line.line_id,
+                "assignment_id": a.assignment_id,
+                "amount_cents": c.line.amount_cents,
+                "reason": c.reason,
+                "created_at": now,
+            }
+            for _, a, c in credits
+        ]
+        await session.execute(invoice_credits.insert(), rows)
+        for chunk in _chunks([c.line.line_id for _, _, c in credits], 1000):
+            await session.execute(update(invoice_lines).where(invoice_lines.c.id.in_(list(chunk))).values(credited=True))
+        per_invoice: dict[int, int] = defaultdict(int)
+        for _, _, c in credits:
+            per_invoice[c.line.invoice_seq] += c.line.amount_cents
+        versions: dict[int, int] = {}
+        for seq, amount in per_invoice.items():
+            versions[seq] = (
+                await session.execute(
+                    update(invoices)
+                    .where(invoices.c.seq == seq)
+                    .values(credited_cents=invoices.c.credited_cents + amount, version=invoices.c.version + 1)
+                    .returning(invoices.c.version)
+                )
+            ).scalar_one()
+        for credit, (_, a, c) in zip(rows, credits, strict=True):
+            uow.emit(
+                InvoiceCreditedV1(
+                    credit_id=str(credit["id"]),
+                    invoice_id=c.line.invoice_id,
+                    invoice_number=c.line.invoice_number,
+                    assignment_id=a.assignment_id,
+                    amount_cents=c.line.amount_cents,
+                    reason=c.reason,
+                ),
+                tenant_id=a.tenant_id,
+                aggregate_id=c.line.invoice_id,
+                aggregate_version=versions[c.line.invoice_seq],
+            )
+        return len(credits)
+
+    # -- invoices --------------------------------------------------------------------------
+
+    async def _issue_group(
+        self, uow: UnitOfWork, tenant: str, po: str, items: list[_Item], company: CompanyBilling, now: datetime
+    ) -> tuple[int, int]:
+        session = uow.session
+        period = billing_period(now)
+        first = (
+            await session.execute(
+                select(invoices.c.id, invoices.c.number)
+                .where(
+                    invoices.c.tenant_id == tenant,
+                    invoices.c.po_number == po,
+                    invoices.c.period == period,
+                    invoices.c.status != "void",
+                )
+                .order_by(invoices.c.seq)
+                .limit(1)
+            )
+        ).first()
+        issued_before = (
+            await session.execute(
+                select(func.count()).select_from(invoices).where(invoices.c.tenant_id == tenant, invoices.c.period == period)
+            )
+        ).scalar_one()
+        settings = company.settings
+        items = sorted(items, key=lambda i: (i.a.contractor_name.lower(), i.a.assignment_id, i.charge.charge_seq))
+
+        priced: list[tuple[_Item, dict[str, Any], InvoiceLine]] = []
+        for item in items:
+            a, charge = item.a, item.charge
+            payer = premium_payer_for(a, settings.premium_payer)
+            amounts = line_amounts(
+                charge.pay_cents, a.net_rate, settings.platform_fee_bps, company_pays_premium=payer == "company"
+            )
+            description = line_description(a, charge, payer)
+            row = {
+                "tenant_id": tenant,
+                "assignment_id": a.assignment_id,
+                "charge_seq": charge.charge_seq,
+                "kind": charge.kind,
+                "contractor_id": a.contractor_id,
+                "contractor_name": a.contractor_name,
+                "description": description[:1000],
+                "wage_cents": a.wage_cents,
+                "wage_type": a.wage_type,
+                "span_start": charge.span_start,
+                "span_end": charge.span_end,
+                "pay_cents": amounts.pay_cents,
+                "net_rate": a.net_rate,
+                "premium_payer": payer,
+                "premium_full_cents": amounts.premium_full_cents,
+                "premium_cents": amounts.premium_cents,
+                "platform_fee_bps": settings.platform_fee_bps,
+                "platform_fee_cents": amounts.platform_fee_cents,
+                "amount_cents": amounts.amount_cents,
+                "credited": False,
+            }
+            message_line = InvoiceLine(
+                assignment_id=a.assignment_id,
+                contractor_name=a.contractor_name,
+                description=description,
+                pay_cents=amounts.pay_cents,
+                net_rate=a.net_rate,
+                premium_cents=amounts.premium_cents,
+                platform_fee_cents=amounts.platform_fee_cents,
+                amount_cents=amounts.amount_cents,
+            )
+            priced.append((item, row, message_line))
+
+        chunks = _split_for_messages(priced, self.invoicing.max_lines)
+        supplements_id = first.id if first else None
+        supplements_number = first.number if first else None
+        for n, chunk in enumerate(chunks):
+            invoice_id = new_id("in")
+            number = invoice_number(period, issued_before + n + 1)
+            to_email, cc_emails = recipients((i.a.po_contact_email for i, _, _ in chunk), settings.effective_billing_email)
+            lines = [m for _, _, m in chunk]
+            totals = {
+                "pay_cents": sum(r["pay_cents"] for _, r, _ in chunk),
+                "premium_cents": sum(r["premium_cents"] for _, r, _ in chunk),
+                "platform_fee_cents": sum(r["platform_fee_cents"] for _, r, _ in chunk),
+                "total_cents": sum(r["amount_cents"] for _, r, _ in chunk),
+            }
+            due = due_date(now, self.invoicing.due_days)
+            filename = f"ten99_invoice_{number}.pdf"
+            document = InvoiceDocument(
+                issuer_name=self.invoicing.issuer_name,
+                company_name=company.company_name or tenant,
+                number=number,
+                period=period,
+                po_number=po,
+                issued_at=now,
+                due_date=due,
+                to_email=to_email,
+                cc_emails=cc_emails,
+                premium_payer=settings.premium_payer,
+                platform_fee_bps=settings.platform_fee_bps,
+                lines=[
+                    InvoicePdfLine(
+                        contractor_name=m.contractor_name,
+                        description=m.description,
+                        pay_cents=m.pay_cents,
+                        net_rate=m.net_rate,
+                        premium_cents=m.premium_cents,
+                        platform_fee_cents=m.platform_fee_cents,
+                        amount_cents=m.amount_cents,
+                    )
+                    for m in lines
+                ],
+                supplements_number=supplements_number,
+                part=(n + 1, len(chunks)) if len(chunks) > 1 else None,
+                **totals,
+            )
+            pdf = await asyncio.to_thread(render_invoice_pdf, document)
+            seq = (
+                await session.execute(
+                    invoices.insert()
+                    .values(
+                        id=invoice_id,
+                        tenant_id=tenant,
+                        number=number,
+                        period=period,
+                        po_number=po,
+                        supplements_id=supplements_id,
+                        to_email=to_email,
+                        cc_emails=cc_emails,
+                        status="open",
+                        currency="usd",
+                        issued_at=now,
+                        due_date=due,
+                        premium_payer=settings.premium_payer,
+                        platform_fee_bps=settings.platform_fee_bps,
+                        line_count=len(chunk),
+                        credited_cents=0,
+                        version=1,
+                        filename=filename,
+                        pdf=pdf,
+                        **totals,
+                    )
+                    .returning(invoices.c.seq)
+                )
+            ).scalar_one()
+            await session.execute(invoice_lines.insert(), [{**r, "invoice_seq": seq} for _, r, _ in chunk])
+            uow.emit(
+                InvoiceIssuedV1(
+                    invoice_id=invoice_id,
+                    invoice_number=number,
+                    po_number=po,
+                    period=period,
+                    to_email=to_email,
+                    cc_emails=cc_emails,
+                    issued_at=now,
+                    due_date=due,
+                    premium_cents=totals["premium_cents"],
+                    platform_fee_cents=totals["platform_fee_cents"],
+                    total_cents=totals["total_cents"],
+                    lines=lines,
+                    filename=filename,
+                    pdf=pdf,
+                ),
+                tenant_id=tenant,
+                aggregate_id=invoice_id,
+                aggregate_version=1,
+            )
+            if supplements_id is None:  # the rest of a split group supplements its first part
+                supplements_id, supplements_number = invoice_id, number
+        return len(chunks), len(priced)
+
+
+def _split_for_messages(priced: list[Any], max_lines: int) -> list[list[Any]]:
+    """Invoices of at most ``max_lines`` lines whose message stays within the byte budget."""
+    chunks: list[list[Any]] = [[]]
+    size = 0
+    for entry in priced:
+        line_size = len(_encoder.encode(entry[2])) + 80  # the line in JSON, and its share of the PDF
+        if chunks[-1] and (len(chunks[-1]) >= max_lines or size + line_size > MESSAGE_LINES_BUDGET):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(entry)
+        size += line_size
+    return chunks
+
+
+async def _existing_lines(session: AsyncSession, rows: Sequence[Row[Any]]) -> dict[tuple[str, str], list[ExistingLine]]:
+    """Lines already charged for the given assignments, with their invoice's status."""
+    by_tenant: dict[str, list[str]] = defaultdict(list)
+    for r in rows:
+        by_tenant[r.tenant_id].append(r.assignment_id)
+    L = invoice_lines.c
+    out: dict[tuple[str, str], list[ExistingLine]] = defaultdict(list)
+    for tenant, ids in by_tenant.items():
+        for chunk in _chunks(ids, 2000):
+            result = await session.execute(
+                select(
+                    L.id,
+                    L.assignment_id,
+                    L.charge_seq,
+                    L.kind,
+                    L.span_start,
+                    L.span_end,
+                    L.amount_cents,
+                    L.credited,
+                    L.invoice_seq,
+                    invoices.c.status,
+                    invoices.c.id.label("invoice_id"),
+                    invoices.c.number,
+                )
+                .join(invoices, invoices.c.seq == L.invoice_seq)
+                .where(L.tenant_id == tenant, L.assignment_id.in_(list(chunk)))
+            )
+            for line in result:
+                out[(tenant, line.assignment_id)].append(
+                    ExistingLine(
+                        line_id=line.id,
+                        charge_seq=line.charge_seq,
+                        kind=line.kind,
+                        span_start=line.span_start,
+                        span_end=line.span_end,
+                        amount_cents=line.amount_cents,
+                        credited=line.credited,
+                        invoice_void=line.status == "void",
+                        invoice_seq=line.invoice_seq,
+                        invoice_id=line.invoice_id,
+                        invoice_number=line.number,
+                    )
+                )
+    return out
+
+
+async def _wait(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

@@ -1,0 +1,185 @@
+"""Reactions to other contexts' messages: billing keeps the local copy it needs.
+
+Every handler writes through the consumer's unit of work (never commits), is an upsert keyed by
+the business id, tolerates any order across subjects and is harmless when repeated. Handlers
+that may make a line billable wake the invoice issuer right after the consumer's commit.
+
+Consumed: ``CompanyCreatedV1`` (gateway); ``AssignmentCreatedV1``, ``AssignmentUpdatedV1``,
+``AssignmentCancelledV1``, ``PoNumberSetV1``, ``ImportCompletedV1`` (contractor);
+``CoverageBoundV1``, ``CoverageRetimedV1``, ``CoverageExtendedV1``, ``CoverageCancelledV1``
+(policy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from ten99_contracts import CoverageTerms, Envelope
+from ten99_contracts.contractor_v1 import (
+    AssignmentCancelledV1,
+    AssignmentCreatedV1,
+    AssignmentUpdatedV1,
+    ImportCompletedV1,
+    PoNumberSetV1,
+)
+from ten99_contracts.gateway_v1 import CompanyCreatedV1
+from ten99_contracts.policy_v1 import CoverageBoundV1, CoverageCancelledV1, CoverageExtendedV1, CoverageRetimedV1
+from ten99kit import Subscription, UnitOfWork, insert_ignore
+
+from ..adapters.db import import_batches
+from ..adapters.local_copy import upsert_assignment_part, upsert_company
+
+__all__ = ["Reactions"]
+
+
+def _clean(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+class Reactions:
+    def __init__(self, *, po_reminder_delay: timedelta, wake_issuer: Callable[[UnitOfWork], None]) -> None:
+        self.po_reminder_delay = po_reminder_delay
+        self.wake_issuer = wake_issuer
+
+    def subscriptions(self) -> list[Subscription]:
+        return [
+            Subscription(CompanyCreatedV1.SUBJECT, self.on_company_created),
+            Subscription(AssignmentCreatedV1.SUBJECT, self.on_assignment_state),
+            Subscription(AssignmentUpdatedV1.SUBJECT, self.on_assignment_state),
+            Subscription(AssignmentCancelledV1.SUBJECT, self.on_assignment_cancelled),
+            Subscription(PoNumberSetV1.SUBJECT, self.on_po_number_set),
+            Subscription(ImportCompletedV1.SUBJECT, self.on_import_completed),
+            Subscription(CoverageBoundV1.SUBJECT, self.on_coverage_changed),
+            Subscription(CoverageRetimedV1.SUBJECT, self.on_coverage_changed),
+            Subscription(CoverageExtendedV1.SUBJECT, self.on_coverage_changed),
+            Subscription(CoverageCancelledV1.SUBJECT, self.on_coverage_cancelled),
+        ]
+
+    async def on_company_created(self, uow: UnitOfWork, envelope: Envelope[CompanyCreatedV1]) -> None:
+        data = envelope.data
+        await upsert_company(
+            uow.session,
+            uow.db.dialect,
+            tenant_id=envelope.tenant_id,
+            name=data.name,
+            owner_email=data.owner_email,
+            now=uow.clock.now(),
+        )
+
+    async def on_assignment_state(self, uow: UnitOfWork, envelope: Envelope[AssignmentCreatedV1 | AssignmentUpdatedV1]) -> None:
+        a = envelope.data
+        contractor = a.contractor
+        snapshot = {
+            "snapshot_known": True,
+            "contractor_id": contractor.contractor_id,
+            "contractor_name": f"{contractor.first_name} {contractor.last_name}".strip()[:300],
+            "contractor_email": contractor.email[:320],
+            "job_id": a.job.job_id,
+            "job_name": a.job.name[:300],
+            "entity_name": a.job.entity.name[:300],
+            "wage_cents": a.job.wage_cents,
+            "wage_type": a.job.wage_type,
+            "withhold_premium": a.job.withhold_premium,
+            "effective_date": a.effective_date,
+            "end_date": a.end_date,
+            "import_batch_id": a.import_batch_id,
+        }
+        po = {"po_number": _clean(a.po_number), "po_contact_email": _clean(a.po_contact_email), "campaign": a.campaign}
+        await upsert_assignment_part(
+            uow.session,
+            uow.db.dialect,
+            tenant_id=envelope.tenant_id,
+            assignment_id=a.assignment_id,
+            now=uow.clock.now(),
+            version=envelope.aggregate_version,
+            at=envelope.occurred_at,
+            parts={"snapshot": snapshot, "po": po},
+            cancelled=a.status == "cancelled",
+            cancel_reason="cancelled" if a.status == "cancelled" else None,
+            contractor_id=contractor.contractor_id,
+        )
+        self.wake_issuer(uow)
+
+    async def on_assignment_cancelled(self, uow: UnitOfWork, envelope: Envelope[AssignmentCancelledV1]) -> None:
+        a = envelope.data
+        await upsert_assignment_part(
+            uow.session,
+            uow.db.dialect,
+            tenant_id=envelope.tenant_id,
+            assignment_id=a.assignment_id,
+            now=uow.clock.now(),
+            version=envelope.aggregate_version,
+            at=envelope.occurred_at,
+            parts={},
+            cancelled=True,
+            cancel_reason=(a.reason or "cancelled")[:500],
+            contractor_id=a.contractor_id,
+        )
+        self.wake_issuer(uow)
+
+    async def on_po_number_set(self, uow: UnitOfWork, envelope: Envelope[PoNumberSetV1]) -> None:
+        p = envelope.data
+        await upsert_assignment_part(
+            uow.session,
+            uow.db.dialect,
+            tenant_id=envelope.tenant_id,
+            assignment_id=p.assignment_id,
+            now=uow.clock.now(),
+            version=envelope.aggregate_version,
+            at=envelope.occurred_at,
+            parts={
+                "po": {"po_number": _clean(p.po_number), "po_contact_email": _clean(p.po_contact_email), "campaign": p.campaign}
+            },
+            contractor_id=p.contractor_id,
+        )
+        self.wake_issuer(uow)
+
+    async def _coverage(self, uow: UnitOfWork, envelope: Envelope[Any], terms: CoverageTerms, cancel_reason: str | None) -> None:
+        cancelled = cancel_reason is not None or terms.status == "cancelled"
+        await upsert_assignment_part(
+            uow.session,
+            uow.db.dialect,
+            tenant_id=envelope.tenant_id,
+            assignment_id=terms.assignment_id,
+            now=uow.clock.now(),
+            version=envelope.aggregate_version,
+            at=envelope.occurred_at,
+            parts={
+                "coverage": {
+                    "coverage_id": terms.coverage_id,
+                    "coverage_effective_date": terms.effective_date,
+                    "coverage_end_date": terms.end_date,
+                    "net_rate": terms.net_rate,
+                }
+            },
+            coverage_cancelled=cancelled,
+            coverage_cancel_reason=(cancel_reason or "cancelled")[:500] if cancelled else None,
+            contractor_id=terms.contractor_id,
+        )
+        self.wake_issuer(uow)
+
+    async def on_coverage_changed(
+        self, uow: UnitOfWork, envelope: Envelope[CoverageBoundV1 | CoverageRetimedV1 | CoverageExtendedV1]
+    ) -> None:
+        await self._coverage(uow, envelope, envelope.data.terms, None)
+
+    async def on_coverage_cancelled(self, uow: UnitOfWork, envelope: Envelope[CoverageCancelledV1]) -> None:
+        await self._coverage(uow, envelope, envelope.data.terms, envelope.data.reason or "cancelled")
+
+    async def on_import_completed(self, uow: UnitOfWork, envelope: Envelope[ImportCompletedV1]) -> None:
+        data = envelope.data
+        uploaded_at = envelope.occurred_at  # the upload time (contract: occurred_at of the import)
+        await uow.session.execute(
+            insert_ignore(import_batches, uow.db.dialect).values(
+                tenant_id=envelope.tenant_id,
+                import_batch_id=data.import_batch_id,
+                filename=data.filename[:300],
+                uploaded_at=uploaded_at,
+                uploaded_by=_clean(data.uploaded_by),
+                reminder_due_at=uploaded_at + self.po_reminder_delay,
+                reminder_state="pending",
+            )
+        )
