@@ -4,16 +4,42 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ten99kit import Runtime, ServiceDefinition, ServiceParts
+from ten99kit import Runtime, ServiceDefinition, ServiceParts, get_logger
 
 from .adapters.db import metadata
+from .api.routes import ROUTES
+from .application import roster
+from .application.context import Context
+from .application.imports import ImportWorker
 from .settings import ContractorSettings
 
 __all__ = ["build", "definition"]
 
+log = get_logger(__name__)
+
 
 def build(runtime: Runtime) -> ServiceParts:
-    return ServiceParts(dependencies={"db": runtime.db})
+    settings = runtime.settings
+    assert isinstance(settings, ContractorSettings)
+    ctx = Context.build(runtime.db, runtime.clock, settings)
+    worker = ImportWorker(ctx)
+
+    async def warn_about_development_secrets() -> None:
+        if settings.uses_development_secrets():
+            log.warning(
+                "contractor.development_secrets",
+                detail="CONTRACTOR_TAX_ID_KEYS / CONTRACTOR_INTEGRATION_SECRET_KEYS are the development defaults",
+            )
+
+    return ServiceParts(
+        route_handlers=ROUTES,
+        subscriptions=roster.subscriptions(),
+        dependencies={"db": runtime.db, "ctx": ctx},
+        background=[worker.run],
+        on_startup=[warn_about_development_secrets],
+        # the CSV upload limit plus room for the multipart envelope; a bigger body gets 413 invalid_file_size
+        max_body_size=settings.imports.max_file_bytes + 1024 * 1024,
+    )
 
 
 definition = ServiceDefinition(

@@ -1,0 +1,299 @@
+"""Assignment use cases through the API: create, update (PUT), cancel, extend, delete.
+
+Rules (domain/rules.py): new assignments start today or later and end within a year; dates
+change only before the start, and once coverage is bound the end date moves only by extending;
+cancelling is possible only before the start, is immediate and final; extending only moves the
+end later (same end again: no-op). Every change bumps the assignment's ``version`` (the
+``aggregate_version`` of its messages) and emits: created -> ``AssignmentCreatedV1`` (+
+``PoNumberSetV1`` when it has a PO), PUT -> ``AssignmentUpdatedV1`` (+ ``PoNumberSetV1`` when the
+PO changed), cancel -> ``AssignmentCancelledV1``, extend -> ``AssignmentExtendedV1``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from ten99_contracts.contractor_v1 import AssignmentCancelledV1, AssignmentExtendedV1
+from ten99kit import ApiError, NotFound, UnitOfWork, new_id
+
+from ..adapters.db import assignments, contractors, entities, jobs
+from ..adapters.queries import get_row
+from ..domain import rules
+from ..domain import values as v
+from .context import Context
+from .directory import FieldErrors
+from .messages import emit_assignment_state, emit_po_set, job_snapshot
+
+__all__ = ["cancel_assignment", "create_assignment", "delete_assignment", "extend_assignment", "update_assignment"]
+
+
+def _date_or_error(value: Any, code: str, what: str) -> Any:
+    try:
+        return v.parse_date(value, what=what)
+    except v.Invalid as e:
+        raise ApiError(f"{what}: {e}", error_code=code) from None
+
+
+def _po_fields(data: dict[str, Any]) -> dict[str, Any]:
+    f = FieldErrors()
+    out: dict[str, Any] = {}
+    po_key = "po_number" if "po_number" in data else "purchase_order_number" if "purchase_order_number" in data else None
+    if po_key:
+        out["po_number"] = f.take(po_key, lambda x: v.text(x, max_length=100, required=False, what="PO number"), data[po_key])
+    if "po_contact_email" in data:
+        raw = data["po_contact_email"]
+        out["po_contact_email"] = None if raw in (None, "") else f.take("po_contact_email", v.parse_email, raw)
+    if "campaign" in data:
+        out["campaign"] = f.take("campaign", lambda x: v.text(x, required=False, what="campaign"), data["campaign"])
+    f.check()
+    return out
+
+
+def _coverage(data: dict[str, Any]) -> list[str] | None:
+    key = "coverage_type" if "coverage_type" in data else "coverage_types" if "coverage_types" in data else None
+    if key is None or data[key] is None:
+        return None
+    try:
+        return v.parse_coverage_types(data[key])
+    except v.Invalid as e:
+        raise ApiError({key: str(e)}, error_code="invalid_input") from None
+
+
+async def _load_for_update(uow: UnitOfWork, tenant_id: str, assignment_id: str) -> dict[str, Any]:
+    row = (
+        (
+            await uow.session.execute(
+                select(assignments)
+                .where(
+                    assignments.c.tenant_id == tenant_id,
+                    assignments.c.id == assignment_id,
+                    assignments.c.deleted_at.is_(None),
+                )
+                .with_for_update()
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"No assignment with id {assignment_id!r}")
+    return dict(row)
+
+
+async def _emit_state(uow: UnitOfWork, tenant_id: str, a: dict[str, Any], *, created: bool) -> None:
+    s = uow.session
+    c = (await s.execute(select(contractors).where(contractors.c.id == a["contractor_id"]))).mappings().one()
+    j = (await s.execute(select(jobs).where(jobs.c.id == a["job_id"]))).mappings().one()
+    e = (await s.execute(select(entities).where(entities.c.id == j["entity_id"]))).mappings().one()
+    emit_assignment_state(uow, a, c, job_snapshot(j, e), created=created)
+
+
+async def create_assignment(ctx: Context, tenant_id: str, data: dict[str, Any], *, source: str = "api") -> dict[str, Any]:
+    today = ctx.today()
+    contractor_id, job_id = data.get("contractor"), data.get("job")
+    if not isinstance(contractor_id, str) or not contractor_id:
+        raise ApiError("contractor is required", error_code="invalid_contractor_id")
+    if not isinstance(job_id, str) or not job_id:
+        raise ApiError("job is required", error_code="invalid_job_id")
+    effective = (
+        None
+        if data.get("effective_date") is None
+        else _date_or_error(data["effective_date"], "effective_date_invalid", "effective_date")
+    )
+    end = None if data.get("end_date") is None else _date_or_error(data["end_date"], "end_date_invalid", "end_date")
+    effective, end = rules.default_dates(today, effective, end)
+    rules.check_new_dates(effective, end, today)
+    coverage = _coverage(data)
+    po = _po_fields(data)
+    now = ctx.now()
+    async with ctx.db.uow() as uow:
+        s = uow.session
+        c = (
+            (await s.execute(select(contractors).where(contractors.c.tenant_id == tenant_id, contractors.c.id == contractor_id)))
+            .mappings()
+            .first()
+        )
+        if c is None:
+            raise ApiError(f"No contractor with id {contractor_id!r}", error_code="invalid_contractor_id")
+        j = (await s.execute(select(jobs).where(jobs.c.tenant_id == tenant_id, jobs.c.id == job_id))).mappings().first()
+        if j is None:
+            raise ApiError(f"No job with id {job_id!r}", error_code="invalid_job_id")
+        e = (await s.execute(select(entities).where(entities.c.id == j["entity_id"]))).mappings().one()
+        row: dict[str, Any] = {
+            "id": new_id("an"),
+            "tenant_id": tenant_id,
+            "contractor_id": contractor_id,
+            "job_id": job_id,
+            "effective_date": effective,
+            "end_date": end,
+            "dedupe_key": f"{effective.isoformat()}:{end.isoformat()}",
+            "coverage_types": coverage or rules.coverage_types_for(e["required_coverage"]),
+            "po_number": po.get("po_number"),
+            "po_contact_email": po.get("po_contact_email"),
+            "campaign": po.get("campaign"),
+            "po_set_at": now if po.get("po_number") else None,
+            "po_set_by": None,
+            "status": "pending",
+            "cancel_reason": None,
+            "cancelled_at": None,
+            "deleted_at": None,
+            "import_batch_id": None,
+            "source": source,
+            "version": 1,
+            "coverage_bound_at": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        existing = (
+            await s.execute(
+                select(assignments.c.id).where(
+                    assignments.c.tenant_id == tenant_id,
+                    assignments.c.contractor_id == contractor_id,
+                    assignments.c.job_id == job_id,
+                    assignments.c.dedupe_key == row["dedupe_key"],
+                )
+            )
+        ).scalar()
+        if existing:
+            raise ApiError(f"Assignment {existing} already covers this contractor, job and dates", error_code="invalid_input")
+        try:
+            await s.execute(insert(assignments).values(**row))
+        except IntegrityError:
+            raise ApiError(
+                "An assignment for this contractor, job and dates already exists", error_code="invalid_input"
+            ) from None
+        emit_assignment_state(uow, row, c, job_snapshot(j, e), created=True)
+        if row["po_number"]:
+            emit_po_set(uow, row, previous_po_number=None, set_by=data.get("set_by"))
+        await uow.commit()
+    return await _reload(ctx, tenant_id, row["id"])
+
+
+async def update_assignment(ctx: Context, tenant_id: str, assignment_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    today = ctx.today()
+    po = _po_fields(data)
+    coverage = _coverage(data)
+    async with ctx.db.uow() as uow:
+        a = await _load_for_update(uow, tenant_id, assignment_id)
+        if a["status"] == "cancelled":
+            raise ApiError("A cancelled assignment cannot be updated", error_code="invalid_input")
+        changes: dict[str, Any] = {}
+        effective = a["effective_date"]
+        end = a["end_date"]
+        if data.get("effective_date") is not None:
+            effective = _date_or_error(data["effective_date"], "effective_date_invalid", "effective_date")
+        if data.get("end_date") is not None:
+            end = _date_or_error(data["end_date"], "end_date_invalid", "end_date")
+        dates_changed = (effective, end) != (a["effective_date"], a["end_date"])
+        if dates_changed or (coverage is not None and coverage != a["coverage_types"]):
+            if today >= a["effective_date"]:
+                raise ApiError(
+                    "The assignment has started: its dates and coverage can no longer change (use extend to move the end date)",
+                    error_code="effective_date_invalid",
+                )
+            if a["coverage_bound_at"] is not None and end != a["end_date"]:
+                raise ApiError("Coverage is bound: the end date changes only through extend", error_code="end_date_invalid")
+        if dates_changed:
+            rules.check_new_dates(effective, end, today)
+            changes.update(effective_date=effective, end_date=end)
+        if coverage is not None and coverage != a["coverage_types"]:
+            changes["coverage_types"] = coverage
+        for key, value in po.items():
+            if a[key] != value:
+                changes[key] = value
+        if not changes:
+            return await _reload(ctx, tenant_id, assignment_id)
+        po_changed = bool({"po_number", "po_contact_email"} & set(changes))
+        now = ctx.now()
+        changes.update(version=a["version"] + 1, updated_at=now)
+        if po_changed and changes.get("po_number", a["po_number"]):
+            changes.update(po_set_at=now, po_set_by=data.get("set_by"))
+        await uow.session.execute(update(assignments).where(assignments.c.id == assignment_id).values(**changes))
+        new = {**a, **changes}
+        await _emit_state(uow, tenant_id, new, created=False)
+        if po_changed and new["po_number"]:
+            emit_po_set(uow, new, previous_po_number=a["po_number"], set_by=data.get("set_by"))
+        await uow.commit()
+    return await _reload(ctx, tenant_id, assignment_id)
+
+
+async def cancel_assignment(ctx: Context, tenant_id: str, assignment_id: str, reason: str | None) -> dict[str, Any]:
+    reason_text = v.text(reason, required=False, what="reason") or "client_request"
+    async with ctx.db.uow() as uow:
+        a = await _load_for_update(uow, tenant_id, assignment_id)
+        if a["status"] == "cancelled":
+            return await _reload(ctx, tenant_id, assignment_id)  # cancelling twice changes nothing
+        await _cancel(uow, ctx, a, reason_text)
+        await uow.commit()
+    return await _reload(ctx, tenant_id, assignment_id)
+
+
+async def _cancel(uow: UnitOfWork, ctx: Context, a: dict[str, Any], reason: str, **extra: Any) -> None:
+    rules.check_cancellable(a["effective_date"], ctx.today())
+    now = ctx.now()
+    version = a["version"] + 1
+    await uow.session.execute(
+        update(assignments)
+        .where(assignments.c.id == a["id"])
+        .values(status="cancelled", cancel_reason=reason, cancelled_at=now, version=version, updated_at=now, **extra)
+    )
+    uow.emit(
+        AssignmentCancelledV1(assignment_id=a["id"], contractor_id=a["contractor_id"], reason=reason, cancelled_at=now),
+        tenant_id=a["tenant_id"],
+        aggregate_id=a["id"],
+        aggregate_version=version,
+    )
+
+
+async def extend_assignment(
+    ctx: Context, tenant_id: str, assignment_id: str, end_date: Any, *, send_email: bool = True
+) -> dict[str, Any]:
+    if end_date is None:
+        raise ApiError("end_date is required", error_code="end_date_invalid")
+    new_end = _date_or_error(end_date, "end_date_invalid", "end_date")
+    async with ctx.db.uow() as uow:
+        a = await _load_for_update(uow, tenant_id, assignment_id)
+        if a["status"] == "cancelled":
+            raise ApiError("A cancelled assignment cannot be extended", error_code="invalid_input")
+        rules.check_extension(a["effective_date"], a["end_date"], new_end, ctx.today())
+        if new_end == a["end_date"]:
+            return await _reload(ctx, tenant_id, assignment_id)  # the same end again: nothing to do
+        now = ctx.now()
+        version = a["version"] + 1
+        await uow.session.execute(
+            update(assignments).where(assignments.c.id == assignment_id).values(end_date=new_end, version=version, updated_at=now)
+        )
+        uow.emit(
+            AssignmentExtendedV1(
+                assignment_id=assignment_id,
+                contractor_id=a["contractor_id"],
+                previous_end_date=a["end_date"],
+                end_date=new_end,
+                send_email=send_email,
+            ),
+            tenant_id=tenant_id,
+            aggregate_id=assignment_id,
+            aggregate_version=version,
+        )
+        await uow.commit()
+    return await _reload(ctx, tenant_id, assignment_id)
+
+
+async def delete_assignment(ctx: Context, tenant_id: str, assignment_id: str) -> dict[str, Any]:
+    """1099Policy's DELETE: a pending assignment is cancelled (reason ``deleted``, only before its
+    start) and hidden from reads; a cancelled one is just hidden."""
+    now = ctx.now()
+    async with ctx.db.uow() as uow:
+        a = await _load_for_update(uow, tenant_id, assignment_id)
+        if a["status"] == "cancelled":
+            await uow.session.execute(update(assignments).where(assignments.c.id == assignment_id).values(deleted_at=now))
+        else:
+            await _cancel(uow, ctx, a, "deleted", deleted_at=now)
+        await uow.commit()
+    return {"id": assignment_id, "object": "assignment", "deleted": True, "deleted_at": int(now.timestamp())}
+
+
+async def _reload(ctx: Context, tenant_id: str, assignment_id: str) -> dict[str, Any]:
+    async with ctx.db.session() as s:
+        return await get_row(s, assignments, tenant_id, assignment_id, "assignment")

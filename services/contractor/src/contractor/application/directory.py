@@ -1,0 +1,476 @@
+"""Use cases for entities (end clients), contractors and jobs through the API: create, update,
+delete, with 1099Policy's validation and error codes. Contractor changes are published
+(``ContractorRegisteredV1``/``ContractorUpdatedV1``); a changed job or entity republishes the
+state of its live assignments (``AssignmentUpdatedV1``) since their snapshots carry it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from ten99kit import ApiError, UnitOfWork, new_id
+from ten99kit.crypto import mask_tax_id
+
+from ..adapters.db import assignments, contractors, entities, jobs
+from ..adapters.queries import get_row
+from ..domain import values as v
+from ..domain.catalogue import category
+from .context import Context
+from .messages import emit_assignment_states, emit_contractor
+
+__all__ = [
+    "FieldErrors",
+    "create_contractor",
+    "create_entity",
+    "create_job",
+    "delete_entity",
+    "delete_job",
+    "merge_metadata",
+    "update_contractor",
+    "update_entity",
+    "update_job",
+]
+
+DEFAULT_AGGREGATE_LIMIT = 200_000_000
+DEFAULT_OCCURRENCE_LIMIT = 100_000_000
+
+
+class FieldErrors:
+    """Collects field problems; raises one 400 ``invalid_input`` naming each field."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, str] = {}
+
+    def take(self, name: str, fn: Callable[[Any], Any], value: Any) -> Any:
+        try:
+            return fn(value)
+        except v.Invalid as e:
+            self.errors[name] = str(e)
+            return None
+
+    def check(self) -> None:
+        if self.errors:
+            raise ApiError(dict(self.errors), error_code="invalid_input")
+
+
+def _bool(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise v.Invalid("must be true or false")
+
+
+def parse_metadata(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise v.Invalid("custom_metadata must be an object of text values")
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key or len(key) > 100:
+            raise v.Invalid("custom_metadata keys must be text of at most 100 characters")
+        if item is None:
+            out[key] = ""
+        elif isinstance(item, str | int | float | bool):
+            out[key] = str(item).lower() if isinstance(item, bool) else str(item)
+        else:
+            raise v.Invalid(f"custom_metadata[{key!r}] must be text")
+        if len(out[key]) > 500:
+            raise v.Invalid(f"custom_metadata[{key!r}] is longer than 500 characters")
+    if len(out) > 50:
+        raise v.Invalid("custom_metadata holds at most 50 keys")
+    return out
+
+
+def merge_metadata(current: dict[str, str], change: dict[str, str]) -> dict[str, str]:
+    """1099Policy's PUT rule: ``{}`` unsets every key; an empty value unsets one key."""
+    if not change:
+        return {}
+    merged = dict(current)
+    for key, value in change.items():
+        if value == "":
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+# -- entities ------------------------------------------------------------------------------
+
+
+def _limit(value: Any) -> int:
+    if isinstance(value, bool):
+        raise v.Invalid("must be an amount in cents")
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if not isinstance(value, int):
+        raise v.Invalid("must be an amount in cents")
+    if value < 1000:
+        raise v.Invalid("must be at least 1000 cents")
+    return value
+
+
+def _entity_fields(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+    f = FieldErrors()
+    out: dict[str, Any] = {}
+    if "name" in data or not partial:
+        out["name"] = f.take("name", lambda x: v.text(x, what="name"), data.get("name"))
+        if out["name"]:
+            out["name_key"] = v.name_key(out["name"])
+    if "address" in data:
+        out["address"] = None if data["address"] is None else f.take("address", v.parse_address, data["address"])
+    if "coverage_limit" in data or not partial:
+        limits = data.get("coverage_limit")
+        if limits is None:
+            if not partial:
+                out["aggregate_limit"], out["occurrence_limit"] = DEFAULT_AGGREGATE_LIMIT, DEFAULT_OCCURRENCE_LIMIT
+        elif not isinstance(limits, dict):
+            f.errors["coverage_limit"] = "must be an object with aggregate_limit and occurrence_limit"
+        else:
+            out["aggregate_limit"] = f.take("coverage_limit.aggregate_limit", _limit, limits.get("aggregate_limit"))
+            out["occurrence_limit"] = f.take("coverage_limit.occurrence_limit", _limit, limits.get("occurrence_limit"))
+            if out["aggregate_limit"] and out["occurrence_limit"] and out["occurrence_limit"] > out["aggregate_limit"]:
+                f.errors["coverage_limit"] = "occurrence_limit cannot exceed aggregate_limit"
+    if "required_coverage" in data or not partial:
+        rc = data.get("required_coverage")
+        out["required_coverage"] = [] if rc in (None, []) else f.take("required_coverage", v.parse_coverage_types, rc)
+    f.check()
+    return out
+
+
+async def create_entity(ctx: Context, tenant_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    fields = _entity_fields(data, partial=False)
+    now = ctx.now()
+    row = {"id": new_id("en"), "tenant_id": tenant_id, "address": None, **fields, "created_at": now, "updated_at": now}
+    async with ctx.db.uow() as uow:
+        await uow.session.execute(insert(entities).values(**row))
+        await uow.commit()
+    return await _reload(ctx, entities, tenant_id, row["id"], "entity")
+
+
+async def update_entity(ctx: Context, tenant_id: str, entity_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    fields = _entity_fields(data, partial=True)
+    async with ctx.db.uow() as uow:
+        current = await get_row(uow.session, entities, tenant_id, entity_id, "entity")
+        changes = {k: val for k, val in fields.items() if current.get(k) != val}
+        if changes:
+            changes["updated_at"] = ctx.now()
+            await uow.session.execute(
+                update(entities).where(entities.c.tenant_id == tenant_id, entities.c.id == entity_id).values(**changes)
+            )
+            if set(changes) & {"name", "required_coverage", "aggregate_limit", "occurrence_limit"}:
+                ids = await _live_assignment_ids(uow, tenant_id, jobs.c.entity_id == entity_id, ctx)
+                await _bump_and_emit(uow, tenant_id, ids, ctx)
+            await uow.commit()
+    return await _reload(ctx, entities, tenant_id, entity_id, "entity")
+
+
+async def delete_entity(ctx: Context, tenant_id: str, entity_id: str) -> dict[str, Any]:
+    async with ctx.db.uow() as uow:
+        await get_row(uow.session, entities, tenant_id, entity_id, "entity")
+        used = (await uow.session.execute(select(exists().where(jobs.c.entity_id == entity_id)))).scalar()
+        if used:
+            raise ApiError("The entity has jobs and cannot be deleted", error_code="invalid_input")
+        await uow.session.execute(delete(entities).where(entities.c.tenant_id == tenant_id, entities.c.id == entity_id))
+        await uow.commit()
+    return {"id": entity_id, "object": "entity", "deleted": True}
+
+
+# -- contractors ---------------------------------------------------------------------------
+
+
+def _contractor_fields(ctx: Context, data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+    f = FieldErrors()
+    out: dict[str, Any] = {}
+
+    def want(name: str) -> bool:
+        return name in data or not partial
+
+    if want("first_name"):
+        out["first_name"] = f.take("first_name", lambda x: v.text(x, max_length=100, what="first_name"), data.get("first_name"))
+    if want("last_name"):
+        out["last_name"] = f.take("last_name", lambda x: v.text(x, max_length=100, what="last_name"), data.get("last_name"))
+    if "middle_name" in data:
+        out["middle_name"] = f.take(
+            "middle_name", lambda x: v.text(x, max_length=100, required=False, what="middle_name"), data["middle_name"]
+        )
+    if want("email"):
+        out["email"] = f.take("email", v.parse_email, data.get("email"))
+        if out["email"]:
+            out["email_key"] = v.email_key(out["email"])
+    if "phone" in data:
+        out["phone"] = f.take("phone", lambda x: v.text(x, max_length=40, required=False, what="phone"), data["phone"])
+    if want("address"):
+        out["address"] = f.take("address", v.parse_address, data.get("address"))
+    if "company_name" in data:
+        out["company_name"] = f.take(
+            "company_name", lambda x: v.text(x, required=False, what="company_name"), data["company_name"]
+        )
+    if "tax_identification" in data:
+        tax = f.take("tax_identification", v.parse_tax_id, data["tax_identification"])
+        if "tax_identification" not in f.errors:
+            out["tax_id_encrypted"] = ctx.tax_ids.encrypt(tax) if tax else None
+            out["tax_id_masked"] = mask_tax_id(tax)
+    if "custom_metadata" in data:
+        out["custom_metadata"] = f.take("custom_metadata", parse_metadata, data["custom_metadata"])
+    if "withhold_premium" in data:
+        out["withhold_premium"] = f.take("withhold_premium", _bool, data["withhold_premium"])
+    f.check()
+    return out
+
+
+def _same_tax_id(ctx: Context, current: dict[str, Any], fields: dict[str, Any]) -> bool:
+    if "tax_id_encrypted" not in fields or not fields["tax_id_encrypted"] or not current["tax_id_encrypted"]:
+        return False
+    if current["tax_id_masked"] != fields["tax_id_masked"]:
+        return False
+    return bool(ctx.tax_ids.decrypt(current["tax_id_encrypted"]) == ctx.tax_ids.decrypt(fields["tax_id_encrypted"]))
+
+
+def _duplicate_email(email: str) -> ApiError:
+    return ApiError(f"A contractor with email {email} already exists", error_code="duplicate_email")
+
+
+async def create_contractor(ctx: Context, tenant_id: str, data: dict[str, Any], *, source: str = "api") -> dict[str, Any]:
+    fields = _contractor_fields(ctx, data, partial=False)
+    now = ctx.now()
+    row: dict[str, Any] = {
+        "id": new_id("cn"),
+        "tenant_id": tenant_id,
+        "middle_name": None,
+        "phone": None,
+        "company_name": None,
+        "tax_id_encrypted": None,
+        "tax_id_masked": None,
+        "withhold_premium": None,
+        **fields,
+        "custom_metadata": {k: val for k, val in (fields.get("custom_metadata") or {}).items() if val != ""},
+        "source": source,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    async with ctx.db.uow() as uow:
+        taken = (
+            await uow.session.execute(
+                select(contractors.c.id).where(contractors.c.tenant_id == tenant_id, contractors.c.email_key == row["email_key"])
+            )
+        ).first()
+        if taken:
+            raise _duplicate_email(row["email"])
+        try:
+            await uow.session.execute(insert(contractors).values(**row))
+        except IntegrityError:  # a concurrent create with the same email won
+            raise _duplicate_email(row["email"]) from None
+        emit_contractor(uow, row, created=True)
+        await uow.commit()
+    return await _reload(ctx, contractors, tenant_id, row["id"], "contractor")
+
+
+async def update_contractor(ctx: Context, tenant_id: str, contractor_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    fields = _contractor_fields(ctx, data, partial=True)
+    async with ctx.db.uow() as uow:
+        current = await get_row(uow.session, contractors, tenant_id, contractor_id, "contractor")
+        if "custom_metadata" in fields:
+            fields["custom_metadata"] = merge_metadata(current["custom_metadata"] or {}, fields["custom_metadata"])
+        if _same_tax_id(ctx, current, fields):  # re-sending the stored tax id changes nothing
+            del fields["tax_id_encrypted"], fields["tax_id_masked"]
+        changes = {k: val for k, val in fields.items() if current.get(k) != val}
+        if "email_key" in changes:
+            taken = (
+                await uow.session.execute(
+                    select(contractors.c.id).where(
+                        contractors.c.tenant_id == tenant_id,
+                        contractors.c.email_key == changes["email_key"],
+                        contractors.c.id != contractor_id,
+                    )
+                )
+            ).first()
+            if taken:
+                raise _duplicate_email(fields["email"])
+        if changes:
+            changes["version"] = current["version"] + 1
+            changes["updated_at"] = ctx.now()
+            try:
+                await uow.session.execute(
+                    update(contractors)
+                    .where(contractors.c.tenant_id == tenant_id, contractors.c.id == contractor_id)
+                    .values(**changes)
+                )
+            except IntegrityError:
+                raise _duplicate_email(fields["email"]) from None
+            emit_contractor(uow, {**current, **changes}, created=False)
+            await uow.commit()
+    return await _reload(ctx, contractors, tenant_id, contractor_id, "contractor")
+
+
+# -- jobs ------------------------------------------------------------------------------------
+
+
+def _wage(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise v.Invalid("wage must be an integer amount in cents")
+    if value < v.WAGE_MIN_CENTS:
+        raise v.Invalid(f"wage must be at least {v.WAGE_MIN_CENTS} cents")
+    if value > v.WAGE_MAX_CENTS:
+        raise v.Invalid(f"wage must be at most {v.WAGE_MAX_CENTS} cents")
+    return value
+
+
+def _years(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 80:
+        raise v.Invalid("years_experience must be a whole number of years")
+    return value
+
+
+async def _job_fields(uow: UnitOfWork, tenant_id: str, data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+    def want(name: str) -> bool:
+        return name in data or not partial
+
+    if want("category_code"):
+        code = data.get("category_code")
+        if not code:
+            raise ApiError("category_code is required", error_code="missing_job_category_code")
+        if not isinstance(code, str) or category(code) is None:
+            raise ApiError(f"{code!r} is not an approved job category code", error_code="invalid_job_category_code")
+    if want("entity"):
+        entity_id = data.get("entity")
+        found = (
+            isinstance(entity_id, str)
+            and (
+                await uow.session.execute(
+                    select(entities.c.id).where(entities.c.tenant_id == tenant_id, entities.c.id == entity_id)
+                )
+            ).first()
+        )
+        if not found:
+            raise ApiError(f"No entity with id {entity_id!r}", error_code="invalid_entity_id")
+    f = FieldErrors()
+    out: dict[str, Any] = {}
+    if want("entity"):
+        out["entity_id"] = data["entity"]
+    if want("category_code"):
+        out["category_code"] = data["category_code"]
+    if want("name"):
+        out["name"] = f.take("name", lambda x: v.text(x, what="name"), data.get("name"))
+    if want("description"):
+        out["description"] = f.take(
+            "description", lambda x: v.text(x, max_length=2000, what="description"), data.get("description")
+        )
+    if want("wage"):
+        out["wage"] = f.take("wage", _wage, data.get("wage"))
+    if want("wage_type"):
+        wt = data.get("wage_type")
+        out["wage_type"] = f.take("wage_type", v.parse_wage_type, wt)
+    if "years_experience" in data:
+        out["years_experience"] = f.take("years_experience", _years, data["years_experience"])
+    if "address" in data or "work_state" in data:
+        address = None if data.get("address") is None else f.take("address", v.parse_address, data["address"])
+        state = data.get("work_state")
+        if state is not None:
+            state = None if str(state).lower() == "remote" else f.take("work_state", v.parse_state, state)
+        if address and state and address["region"] != state:
+            f.errors["work_state"] = "differs from address.region (the work address's state is the work state)"
+        out["address"] = address
+        out["work_state"] = address["region"] if address else state
+    if "custom_metadata" in data:
+        out["custom_metadata"] = f.take("custom_metadata", parse_metadata, data["custom_metadata"])
+    if "withhold_premium" in data:
+        out["withhold_premium"] = f.take("withhold_premium", _bool, data["withhold_premium"])
+    f.check()
+    return out
+
+
+async def create_job(ctx: Context, tenant_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    now = ctx.now()
+    async with ctx.db.uow() as uow:
+        fields = await _job_fields(uow, tenant_id, data, partial=False)
+        row: dict[str, Any] = {
+            "id": new_id("jb"),
+            "tenant_id": tenant_id,
+            "years_experience": None,
+            "address": None,
+            "work_state": None,
+            "withhold_premium": None,
+            **fields,
+            "custom_metadata": {k: val for k, val in (fields.get("custom_metadata") or {}).items() if val != ""},
+            "natural_key": None,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        await uow.session.execute(insert(jobs).values(**row))
+        await uow.commit()
+    return await _reload(ctx, jobs, tenant_id, row["id"], "job")
+
+
+async def update_job(ctx: Context, tenant_id: str, job_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    async with ctx.db.uow() as uow:
+        current = await get_row(uow.session, jobs, tenant_id, job_id, "job")
+        fields = await _job_fields(uow, tenant_id, data, partial=True)
+        if "custom_metadata" in fields:
+            fields["custom_metadata"] = merge_metadata(current["custom_metadata"] or {}, fields["custom_metadata"])
+        changes = {k: val for k, val in fields.items() if current.get(k) != val}
+        if changes:
+            changes["version"] = current["version"] + 1
+            changes["updated_at"] = ctx.now()
+            await uow.session.execute(update(jobs).where(jobs.c.tenant_id == tenant_id, jobs.c.id == job_id).values(**changes))
+            if set(changes) - {"custom_metadata", "years_experience", "updated_at", "version"}:
+                ids = await _live_assignment_ids(uow, tenant_id, jobs.c.id == job_id, ctx)
+                await _bump_and_emit(uow, tenant_id, ids, ctx)
+            await uow.commit()
+    return await _reload(ctx, jobs, tenant_id, job_id, "job")
+
+
+async def delete_job(ctx: Context, tenant_id: str, job_id: str) -> dict[str, Any]:
+    async with ctx.db.uow() as uow:
+        await get_row(uow.session, jobs, tenant_id, job_id, "job")
+        used = (await uow.session.execute(select(exists().where(assignments.c.job_id == job_id)))).scalar()
+        if used:
+            raise ApiError("The job has assignments and cannot be deleted", error_code="job_is_used")
+        await uow.session.execute(delete(jobs).where(jobs.c.tenant_id == tenant_id, jobs.c.id == job_id))
+        await uow.commit()
+    return {"id": job_id, "object": "job", "deleted": True}
+
+
+# -- shared ----------------------------------------------------------------------------------
+
+
+async def _live_assignment_ids(uow: UnitOfWork, tenant_id: str, job_filter: Any, ctx: Context) -> list[str]:
+    """Pending assignments not yet over, of the jobs matching ``job_filter``."""
+    q = (
+        select(assignments.c.id)
+        .join(jobs, jobs.c.id == assignments.c.job_id)
+        .where(
+            assignments.c.tenant_id == tenant_id,
+            job_filter,
+            assignments.c.status == "pending",
+            assignments.c.deleted_at.is_(None),
+            assignments.c.end_date >= ctx.today(),
+        )
+    )
+    return list((await uow.session.execute(q)).scalars())
+
+
+async def _bump_and_emit(uow: UnitOfWork, tenant_id: str, ids: list[str], ctx: Context) -> None:
+    if not ids:
+        return
+    await uow.session.execute(
+        update(assignments)
+        .where(assignments.c.tenant_id == tenant_id, assignments.c.id.in_(ids))
+        .values(version=assignments.c.version + 1, updated_at=ctx.now())
+    )
+    await emit_assignment_states(uow, tenant_id, ids, created=False)
+
+
+async def _reload(ctx: Context, table: Any, tenant_id: str, id_: str, what: str) -> dict[str, Any]:
+    async with ctx.db.session() as s:
+        return await get_row(s, table, tenant_id, id_, what)
+
+
+async def count(ctx: Context, table: Any, tenant_id: str) -> int:
+    async with ctx.db.session() as s:
+        return int((await s.execute(select(func.count()).select_from(table).where(table.c.tenant_id == tenant_id))).scalar_one())

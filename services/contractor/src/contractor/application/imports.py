@@ -1,0 +1,437 @@
+"""Bulk CSV imports: the upload (checked at once, stored durably, answered with 202) and the worker
+that applies it in the background, chunk by chunk.
+
+Durability: the upload's bytes and its batch row are committed before the 202, so an accepted
+file is never lost. A worker claims a pending batch (``FOR UPDATE SKIP LOCKED`` on PostgreSQL),
+and each chunk of rows commits together with the batch's progress (rows done, failed, counters)
+and its rejected lines, so a worker that dies resumes exactly where the last chunk ended: its
+lease runs out (``CONTRACTOR_IMPORTS__LEASE_S``) and any worker takes the batch over. Each chunk
+update is fenced by the claim's attempt number, so a worker that lost its lease cannot write.
+
+Rules: every row is validated first (pure); with ``all_or_nothing`` a single bad row rejects the
+file and nothing is imported; otherwise the good rows are imported and each bad one is reported
+with its line, column and reason (``GET /v1/imports/{id}``, and ``errors.csv`` holding the bad
+lines with their original cells, ready to fix and upload again). When done, ``ImportCompletedV1``
+is emitted, unless the import changed nothing (re-uploading a file adds and emits nothing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_, select, update
+from ten99_contracts.contractor_v1 import ImportCompletedV1
+from ten99kit import ApiError, get_logger, insert_ignore, new_id
+
+from ..adapters.db import assignments, import_batches, import_files, import_rejects
+from ..adapters.queries import get_row
+from ..domain.csv_format import CsvFileError, ImportRow, ParsedFile, RowError, parse_file, parse_row, write_csv
+from .context import Context
+from .intake import ChunkResult, apply_rows
+
+__all__ = ["ImportWorker", "error_report", "import_view", "list_imports", "read_import", "upload_import"]
+
+log = get_logger(__name__)
+
+_COUNTERS = ("contractors_created", "contractors_updated", "assignments_created", "assignments_updated")
+
+
+async def upload_import(
+    ctx: Context, tenant_id: str, *, filename: str, content: bytes, all_or_nothing: bool, uploaded_by: str | None
+) -> dict[str, Any]:
+    limits = ctx.settings.imports
+    if len(content) > limits.max_file_bytes:
+        raise ApiError(
+            f"The file is {len(content) / 1_048_576:.1f} MB; an import takes at most {limits.max_file_bytes / 1_048_576:.0f} MB",
+            error_code="invalid_file_size",
+            status_code=413,
+        )
+    if not content.strip():
+        raise ApiError("The file is empty", error_code="invalid_input")
+    try:
+        parsed: ParsedFile = await asyncio.to_thread(parse_file, content, max_rows=limits.max_rows)
+    except CsvFileError as e:
+        raise ApiError(
+            e.message, error_code=e.error_code, status_code=413 if e.error_code == "invalid_file_size" else 400
+        ) from None
+    now = ctx.now()
+    batch = {
+        "id": new_id("ib"),
+        "tenant_id": tenant_id,
+        "filename": (filename or "upload.csv")[:255],
+        "status": "pending",
+        "all_or_nothing": all_or_nothing,
+        "uploaded_by": (uploaded_by or None) and uploaded_by[:200],
+        "file_sha256": hashlib.sha256(content).hexdigest(),
+        "file_size": len(content),
+        "headers": parsed.headers.headers,
+        "ignored_columns": parsed.headers.ignored,
+        "rows_total": len(parsed.rows),
+        "rows_done": 0,
+        "rows_failed": 0,
+        "rows_imported": 0,
+        "contractors_created": 0,
+        "contractors_updated": 0,
+        "assignments_created": 0,
+        "assignments_updated": 0,
+        "assignments_missing_po": 0,
+        "attempts": 0,
+        "error": None,
+        "claimed_at": None,
+        "created_at": now,
+        "started_at": None,
+        "finished_at": None,
+    }
+    async with ctx.db.uow() as uow:
+        await uow.session.execute(insert(import_batches).values(**batch))
+        await uow.session.execute(insert(import_files).values(import_id=batch["id"], tenant_id=tenant_id, content=content))
+        await uow.commit()
+    ctx.import_wakeup.set()
+    return batch
+
+
+async def read_import(ctx: Context, tenant_id: str, import_id: str, *, errors_limit: int = 100) -> dict[str, Any]:
+    async with ctx.db.session() as s:
+        batch = await get_row(s, import_batches, tenant_id, import_id, "import")
+        rejects = (
+            await s.execute(
+                select(import_rejects.c.line, import_rejects.c.errors)
+                .where(import_rejects.c.tenant_id == tenant_id, import_rejects.c.import_id == import_id)
+                .order_by(import_rejects.c.line)
+                .limit(errors_limit)
+            )
+        ).all()
+    errors = [{"line": line, **e} for line, errs in rejects for e in errs]
+    return import_view(batch, errors=errors)
+
+
+def import_view(batch: dict[str, Any], *, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    def iso(value: Any) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    view = {
+        "id": batch["id"],
+        "object": "import",
+        "status": batch["status"],
+        "filename": batch["filename"],
+        "all_or_nothing": batch["all_or_nothing"],
+        "uploaded_by": batch["uploaded_by"],
+        "rows_total": batch["rows_total"],
+        "rows_done": batch["rows_done"],
+        "rows_failed": batch["rows_failed"],
+        "rows_imported": batch["rows_imported"],
+        "contractors_created": batch["contractors_created"],
+        "contractors_updated": batch["contractors_updated"],
+        "assignments_created": batch["assignments_created"],
+        "assignments_updated": batch["assignments_updated"],
+        "assignments_missing_po": batch["assignments_missing_po"],
+        "ignored_columns": batch["ignored_columns"],
+        "error": batch["error"],
+        "created_at": iso(batch["created_at"]),
+        "started_at": iso(batch["started_at"]),
+        "finished_at": iso(batch["finished_at"]),
+        "error_report_url": f"/v1/imports/{batch['id']}/errors.csv" if batch["rows_failed"] else None,
+    }
+    if errors is not None:
+        view["errors"] = errors
+    return view
+
+
+async def list_imports(ctx: Context, tenant_id: str, *, limit: int, offset: int) -> dict[str, Any]:
+    if not 1 <= limit <= 100 or offset < 0:
+        raise ApiError("limit must be 1-100 and offset 0 or more", error_code="invalid_input")
+    async with ctx.db.session() as s:
+        total = (
+            await s.execute(select(func.count()).select_from(import_batches).where(import_batches.c.tenant_id == tenant_id))
+        ).scalar_one()
+        rows = (
+            await s.execute(
+                select(import_batches)
+                .where(import_batches.c.tenant_id == tenant_id)
+                .order_by(import_batches.c.pk.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+        ).mappings()
+        data = [import_view(dict(r)) for r in rows]
+    return {"object": "list", "data": data, "total": total, "has_more": offset + len(data) < total, "url": "/v1/imports"}
+
+
+async def error_report(ctx: Context, tenant_id: str, import_id: str) -> tuple[str, str]:
+    """(filename, CSV text): the rejected lines with their problems and original cells."""
+    async with ctx.db.session() as s:
+        batch = await get_row(s, import_batches, tenant_id, import_id, "import")
+        rejects = (
+            await s.execute(
+                select(import_rejects.c.line, import_rejects.c.cells, import_rejects.c.errors)
+                .where(import_rejects.c.tenant_id == tenant_id, import_rejects.c.import_id == import_id)
+                .order_by(import_rejects.c.line)
+            )
+        ).all()
+    width = max([len(batch["headers"]), *(len(cells) for _, cells, _ in rejects)])
+    columns = [*batch["headers"], *(f"Column {i + 1}" for i in range(len(batch["headers"]), width))]
+    body = ([line, "; ".join(f"{e['column']}: {e['reason']}" for e in errors), *cells] for line, cells, errors in rejects)
+    stem = batch["filename"].rsplit(".", 1)[0] or "import"
+    return f"{stem}-errors.csv", write_csv(["Line", "Errors", *columns], body)
+
+
+@dataclass
+class _Claim:
+    batch: dict[str, Any]
+    attempt: int
+
+
+class ImportWorker:
+    """Applies pending imports in the background (run in worker/all processes)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings.imports
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                worked = await self.run_once()
+                backoff = 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.exception("imports.worker_error", error=repr(e))
+                worked = False
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            if worked:
+                continue
+            self.ctx.import_wakeup.clear()
+            waiters = [asyncio.ensure_future(self.ctx.import_wakeup.wait()), asyncio.ensure_future(stop.wait())]
+            try:
+                await asyncio.wait(waiters, timeout=self.settings.poll_interval_s, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waiters:
+                    w.cancel()
+
+    async def run_once(self) -> bool:
+        """Claim and apply one import. False when there was nothing to do."""
+        claim = await self._claim()
+        if claim is None:
+            return False
+        try:
+            await self._apply(claim)
+        except _LostLease:
+            log.warning("imports.lease_lost", import_id=claim.batch["id"])
+        except Exception as e:
+            log.exception("imports.failed_attempt", import_id=claim.batch["id"], attempt=claim.attempt, error=repr(e))
+            async with self.ctx.db.uow() as uow:  # hand it back; attempts count towards the limit
+                await uow.session.execute(
+                    update(import_batches)
+                    .where(import_batches.c.id == claim.batch["id"], import_batches.c.attempts == claim.attempt)
+                    .values(status="pending", claimed_at=None)
+                )
+                await uow.commit()
+        return True
+
+    async def _claim(self) -> _Claim | None:
+        now = self.ctx.now()
+        stale = now - timedelta(seconds=self.settings.lease_s)
+        async with self.ctx.db.uow() as uow:
+            row = (
+                (
+                    await uow.session.execute(
+                        select(import_batches)
+                        .where(
+                            or_(
+                                import_batches.c.status == "pending",
+                                (import_batches.c.status == "running") & (import_batches.c.claimed_at < stale),
+                            )
+                        )
+                        .order_by(import_batches.c.pk)
+                        .limit(1)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return None
+            batch = dict(row)
+            if batch["attempts"] >= self.settings.max_attempts:
+                await self._finish(uow, batch, status="failed", error="The import failed repeatedly and was stopped")
+                await uow.commit()
+                return None
+            attempt = batch["attempts"] + 1
+            await uow.session.execute(
+                update(import_batches)
+                .where(import_batches.c.id == batch["id"])
+                .values(status="running", claimed_at=now, attempts=attempt, started_at=batch["started_at"] or now)
+            )
+            await uow.commit()
+        batch.update(status="running", attempts=attempt)
+        return _Claim(batch, attempt)
+
+    async def _apply(self, claim: _Claim) -> None:
+        ctx, batch = self.ctx, claim.batch
+        tenant_id, import_id = batch["tenant_id"], batch["id"]
+        async with ctx.db.session() as s:
+            content = (await s.execute(select(import_files.c.content).where(import_files.c.import_id == import_id))).scalar()
+        if content is None:
+            async with ctx.db.uow() as uow:
+                await self._finish(uow, batch, status="failed", error="The uploaded file is missing")
+                await uow.commit()
+            return
+        today = ctx.today()
+
+        def validate() -> tuple[ParsedFile, list[ImportRow | list[RowError]]]:
+            parsed = parse_file(content, max_rows=10**9)
+            return parsed, [parse_row(line, cells, parsed.headers, today) for line, cells in parsed.rows]
+
+        try:
+            parsed, results = await asyncio.to_thread(validate)
+        except CsvFileError as e:
+            async with ctx.db.uow() as uow:
+                await self._finish(uow, batch, status="failed", error=e.message)
+                await uow.commit()
+            return
+        bad_total = sum(1 for r in results if not isinstance(r, ImportRow))
+
+        if batch["all_or_nothing"] and bad_total:
+            async with ctx.db.uow() as uow:
+                await self._reject(uow, tenant_id, import_id, parsed.rows, results, 0, len(results))
+                await self._progress(
+                    uow, claim, rows_done=len(results), rows_failed=bad_total, rows_imported=0, counters=ChunkResult()
+                )
+                await self._finish(
+                    uow,
+                    batch,
+                    status="failed",
+                    error=f"{bad_total} row(s) have problems; nothing was imported (all or nothing)",
+                )
+                await uow.commit()
+            log.info("imports.rejected", import_id=import_id, rows_failed=bad_total)
+            return
+
+        step = max(1, self.settings.chunk_rows)
+        done = batch["rows_done"]
+        while done < len(results):
+            end = min(done + step, len(results))
+            chunk = results[done:end]
+            good = [r for r in chunk if isinstance(r, ImportRow)]
+            async with ctx.db.uow() as uow:
+                counters = await apply_rows(uow, ctx, tenant_id, good, batch_id=import_id)
+                await self._reject(uow, tenant_id, import_id, parsed.rows, results, done, end)
+                await self._progress(
+                    uow,
+                    claim,
+                    rows_done=end,
+                    rows_failed=len(chunk) - len(good),
+                    rows_imported=len(good),
+                    counters=counters,
+                )
+                await uow.commit()
+            done = end
+            await asyncio.sleep(0)  # let the API breathe between chunks
+
+        async with ctx.db.uow() as uow:
+            current = await get_row(uow.session, import_batches, tenant_id, import_id, "import")
+            missing = (
+                await uow.session.execute(
+                    select(func.count())
+                    .select_from(assignments)
+                    .where(
+                        assignments.c.tenant_id == tenant_id,
+                        assignments.c.import_batch_id == import_id,
+                        assignments.c.po_number.is_(None),
+                        assignments.c.status == "pending",
+                        assignments.c.deleted_at.is_(None),
+                    )
+                )
+            ).scalar_one()
+            current["assignments_missing_po"] = missing
+            await self._finish(uow, current, status="completed", extra={"assignments_missing_po": missing})
+            if any(current[c] for c in _COUNTERS):
+                uow.emit(
+                    ImportCompletedV1(
+                        import_batch_id=import_id,
+                        filename=current["filename"],
+                        rows_total=current["rows_total"],
+                        rows_imported=current["rows_imported"],
+                        rows_failed=current["rows_failed"],
+                        contractors_created=current["contractors_created"],
+                        assignments_created=current["assignments_created"],
+                        assignments_missing_po=missing,
+                        uploaded_by=current["uploaded_by"],
+                    ),
+                    tenant_id=tenant_id,
+                    aggregate_id=import_id,
+                    aggregate_version=1,
+                )
+            await uow.commit()
+        log.info("imports.completed", import_id=import_id, rows=len(results), rows_failed=bad_total)
+
+    async def _reject(
+        self,
+        uow: Any,
+        tenant_id: str,
+        import_id: str,
+        raw_rows: list[tuple[int, list[str]]],
+        results: list[ImportRow | list[RowError]],
+        start: int,
+        end: int,
+    ) -> None:
+        rows = []
+        for i in range(start, end):
+            r = results[i]
+            if isinstance(r, ImportRow):
+                continue
+            line, cells = raw_rows[i]
+            rows.append(
+                {
+                    "tenant_id": tenant_id,
+                    "import_id": import_id,
+                    "line": line,
+                    "cells": list(cells),
+                    "errors": [{"column": e.column, "reason": e.reason, "value": e.value} for e in r],
+                }
+            )
+        if rows:
+            await uow.session.execute(insert_ignore(import_rejects, uow.db.dialect), rows)
+
+    async def _progress(
+        self, uow: Any, claim: _Claim, *, rows_done: int, rows_failed: int, rows_imported: int, counters: ChunkResult
+    ) -> None:
+        t = import_batches.c
+        result = await uow.session.execute(
+            update(import_batches)
+            .where(t.id == claim.batch["id"], t.attempts == claim.attempt, t.status == "running")
+            .values(
+                rows_done=rows_done,
+                rows_failed=t.rows_failed + rows_failed,
+                rows_imported=t.rows_imported + rows_imported,
+                contractors_created=t.contractors_created + counters.contractors_created,
+                contractors_updated=t.contractors_updated + counters.contractors_updated,
+                assignments_created=t.assignments_created + counters.assignments_created,
+                assignments_updated=t.assignments_updated + counters.assignments_updated,
+                claimed_at=self.ctx.now(),
+            )
+        )
+        if not result.rowcount:
+            raise _LostLease()
+
+    async def _finish(
+        self, uow: Any, batch: dict[str, Any], *, status: str, error: str | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
+        await uow.session.execute(
+            update(import_batches)
+            .where(import_batches.c.id == batch["id"])
+            .values(status=status, error=error, finished_at=self.ctx.now(), claimed_at=None, **(extra or {}))
+        )
+        await uow.session.execute(delete(import_files).where(import_files.c.import_id == batch["id"]))
+
+
+class _LostLease(Exception):
+    """Another worker took the import over (this one was too slow); stop without writing."""

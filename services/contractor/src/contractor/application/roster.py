@@ -1,0 +1,218 @@
+"""The Contractors page read model, kept from enrollment's and policy's messages, and its query.
+
+Each message moves only its own fact forward (``invited_at``, ``expired_at``, ``ineligible_at``,
+``opted_in_at``, ``covered_at``: the newest time seen, by the envelope's ``occurred_at``) with one
+atomic upsert, so concurrent consumers never overwrite each other and a late or repeated message
+changes nothing it should not. The status is derived from the facts when read:
+
+    covered      coverage bound or active for any assignment (CoverageBoundV1 / CoverageActivatedV1)
+    opted_in     the application was completed (ApplicationCompletedV1)
+    ineligible   the application was found ineligible after the latest invitation
+    expired      the latest invitation ran out unanswered (InvitationExpiredV1)
+    invited      an invitation was issued (InvitationIssuedV1)
+    not_invited  none of the above
+
+so "covered" stays covered when a late InvitationIssued arrives, and a reissued invitation after
+an expiry shows "invited" again. The page is one SQL statement: contractors, their assignment
+counts, their status and the company-wide summary.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal, or_, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+from ten99_contracts import Envelope
+from ten99_contracts.enrollment_v1 import (
+    ApplicationCompletedV1,
+    ApplicationIneligibleV1,
+    InvitationExpiredV1,
+    InvitationIssuedV1,
+)
+from ten99_contracts.policy_v1 import CoverageActivatedV1, CoverageBoundV1
+from ten99kit import ApiError, Subscription, UnitOfWork
+
+from ..adapters.db import assignments, contractors, roster_status
+from .context import Context
+
+__all__ = ["STATUSES", "read_roster", "subscriptions"]
+
+STATUSES = ("not_invited", "invited", "expired", "ineligible", "opted_in", "covered")
+
+
+async def _record(uow: UnitOfWork, tenant_id: str, contractor_id: str, column: str, at: datetime, **extra: Any) -> None:
+    """Move ``column`` to ``at`` if that is newer; atomic on both engines."""
+    table = roster_status
+    dialect = postgresql if uow.db.is_postgres else sqlite
+    stmt = dialect.insert(table).values(tenant_id=tenant_id, contractor_id=contractor_id, **{column: at}, **extra)
+    col = table.c[column]
+    newer = or_(col.is_(None), stmt.excluded[column] > col)
+    sets: dict[str, Any] = {column: case((newer, stmt.excluded[column]), else_=col)}
+    for key in extra:
+        sets[key] = case((newer, stmt.excluded[key]), else_=table.c[key])
+    await uow.session.execute(stmt.on_conflict_do_update(index_elements=["tenant_id", "contractor_id"], set_=sets))
+
+
+async def on_invitation_issued(uow: UnitOfWork, envelope: Envelope[InvitationIssuedV1]) -> None:
+    d = envelope.data
+    await _record(uow, envelope.tenant_id, d.contractor_id, "invited_at", envelope.occurred_at, invitation_id=d.invitation_id)
+
+
+async def on_invitation_expired(uow: UnitOfWork, envelope: Envelope[InvitationExpiredV1]) -> None:
+    await _record(uow, envelope.tenant_id, envelope.data.contractor_id, "expired_at", envelope.occurred_at)
+
+
+async def on_application_completed(uow: UnitOfWork, envelope: Envelope[ApplicationCompletedV1]) -> None:
+    await _record(uow, envelope.tenant_id, envelope.data.contractor_id, "opted_in_at", envelope.occurred_at)
+
+
+async def on_application_ineligible(uow: UnitOfWork, envelope: Envelope[ApplicationIneligibleV1]) -> None:
+    await _record(uow, envelope.tenant_id, envelope.data.contractor_id, "ineligible_at", envelope.occurred_at)
+
+
+async def _on_coverage(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
+    terms = envelope.data.terms
+    await _record(uow, envelope.tenant_id, terms.contractor_id, "covered_at", envelope.occurred_at)
+    await uow.session.execute(
+        update(assignments)
+        .where(
+            assignments.c.tenant_id == envelope.tenant_id,
+            assignments.c.id == terms.assignment_id,
+            assignments.c.coverage_bound_at.is_(None),
+        )
+        .values(coverage_bound_at=envelope.occurred_at)
+    )
+
+
+def subscriptions() -> list[Subscription]:
+    return [
+        Subscription(InvitationIssuedV1.SUBJECT, on_invitation_issued),
+        Subscription(InvitationExpiredV1.SUBJECT, on_invitation_expired),
+        Subscription(ApplicationCompletedV1.SUBJECT, on_application_completed),
+        Subscription(ApplicationIneligibleV1.SUBJECT, on_application_ineligible),
+        Subscription(CoverageBoundV1.SUBJECT, _on_coverage),
+        Subscription(CoverageActivatedV1.SUBJECT, _on_coverage),
+    ]
+
+
+def status_expression() -> Any:
+    r = roster_status.c
+    return case(
+        (r.covered_at.is_not(None), literal("covered")),
+        (r.opted_in_at.is_not(None), literal("opted_in")),
+        (and_(r.ineligible_at.is_not(None), or_(r.invited_at.is_(None), r.ineligible_at >= r.invited_at)), literal("ineligible")),
+        (and_(r.expired_at.is_not(None), or_(r.invited_at.is_(None), r.expired_at >= r.invited_at)), literal("expired")),
+        (r.invited_at.is_not(None), literal("invited")),
+        else_=literal("not_invited"),
+    )
+
+
+async def read_roster(
+    ctx: Context, tenant_id: str, *, q: str | None, status: str | None, limit: int, offset: int
+) -> dict[str, Any]:
+    if status and status not in STATUSES:
+        raise ApiError(f"status must be one of {', '.join(STATUSES)}", error_code="invalid_input")
+    if not 1 <= limit <= 500 or offset < 0:
+        raise ApiError("limit must be 1-500 and offset 0 or more", error_code="invalid_input")
+    a, c = assignments.c, contractors.c
+    live = and_(a.status == "pending", a.deleted_at.is_(None))
+    counts = (
+        select(
+            a.contractor_id.label("contractor_id"),
+            func.sum(case((a.deleted_at.is_(None), 1), else_=0)).label("n"),
+            func.sum(case((and_(live, a.po_number.is_(None)), 1), else_=0)).label("missing"),
+        )
+        .where(a.tenant_id == tenant_id)
+        .group_by(a.contractor_id)
+        .cte("counts")
+    )
+    per = (
+        select(
+            c.pk,
+            c.id,
+            c.first_name,
+            c.last_name,
+            c.email,
+            c.company_name,
+            c.created_at,
+            status_expression().label("status"),
+            roster_status.c.invited_at,
+            roster_status.c.opted_in_at,
+            roster_status.c.covered_at,
+            func.coalesce(counts.c.n, 0).label("assignments"),
+            func.coalesce(counts.c.missing, 0).label("missing"),
+        )
+        .select_from(
+            contractors.outerjoin(
+                roster_status, and_(roster_status.c.tenant_id == c.tenant_id, roster_status.c.contractor_id == c.id)
+            ).outerjoin(counts, counts.c.contractor_id == c.id)
+        )
+        .where(c.tenant_id == tenant_id)
+        .cte("per")
+    )
+    summary = select(
+        func.count().label("s_contractors"),
+        func.coalesce(func.sum(per.c.missing), 0).label("s_missing"),
+        *[func.sum(case((per.c.status == s, 1), else_=0)).label(f"s_{s}") for s in STATUSES],
+    ).cte("summary")
+    filters = []
+    if status:
+        filters.append(per.c.status == status)
+    if q and q.strip():
+        pattern = f"%{q.strip().lower()}%"
+        full_name = func.lower(per.c.first_name + literal(" ") + per.c.last_name)
+        filters.append(or_(full_name.like(pattern), func.lower(per.c.email).like(pattern)))
+    page = (
+        select(per, func.count().over().label("matching"))
+        .where(*filters)
+        .order_by(per.c.pk.desc())
+        .limit(limit)
+        .offset(offset)
+        .cte("page")
+    )
+    stmt = select(summary, page).select_from(summary.outerjoin(page, true())).order_by(page.c.pk.desc())
+    async with ctx.db.session() as session:
+        rows = (await session.execute(stmt)).mappings().all()
+    head = rows[0]
+    data = [
+        {
+            "contractor_id": r["id"],
+            "name": f"{r['first_name']} {r['last_name']}",
+            "first_name": r["first_name"],
+            "last_name": r["last_name"],
+            "email": r["email"],
+            "company_name": r["company_name"],
+            "status": r["status"],
+            "assignments": int(r["assignments"]),
+            "assignments_missing_po": int(r["missing"]),
+            "invited_at": _iso(r["invited_at"]),
+            "opted_in_at": _iso(r["opted_in_at"]),
+            "covered_at": _iso(r["covered_at"]),
+            "created_at": _iso(r["created_at"]),
+        }
+        for r in rows
+        if r["id"] is not None
+    ]
+    matching = int(rows[0]["matching"] or 0) if data else 0
+    return {
+        "data": data,
+        "total": matching,
+        "limit": limit,
+        "offset": offset,
+        "has_more": offset + len(data) < matching,
+        "summary": {
+            "contractors": int(head["s_contractors"]),
+            "assignments_missing_po": int(head["s_missing"]),
+            "by_status": {s: int(head[f"s_{s}"] or 0) for s in STATUSES},
+        },
+    }
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite hands back text from a CTE
+        return value
+    return value.isoformat()

@@ -1,0 +1,126 @@
+"""Helpers for the contractor service's integration tests (imported by the test modules)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import nats
+from ten99_contracts import Envelope, Message
+from ten99_testing.service import RunningService
+
+NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
+TENANT = "co_AAAAAAAAAAAAAAAAAAAAAA"
+OTHER_TENANT = "co_BBBBBBBBBBBBBBBBBBBBBB"
+
+
+class Stream:
+    """Reads what the contractor service published, and publishes other contexts' messages."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    async def messages(self, subject: str = "ten99.contractor.>") -> list[tuple[str, dict[str, Any]]]:
+        nc = await nats.connect(self.url)
+        try:
+            js = nc.jetstream()
+            try:
+                info = await js.stream_info("TEN99_CONTRACTOR")
+            except Exception:
+                return []
+            out: list[tuple[str, dict[str, Any]]] = []
+            if info.state.messages == 0:
+                return out
+            sub = await js.pull_subscribe(subject, stream="TEN99_CONTRACTOR")
+            try:
+                while True:
+                    try:
+                        batch = await sub.fetch(500, timeout=0.3)
+                    except TimeoutError:
+                        break
+                    if not batch:
+                        break
+                    for m in batch:
+                        out.append((m.subject, msgspec.json.decode(m.data)))
+                        await m.ack()
+            finally:
+                await sub.unsubscribe()
+            return out
+        finally:
+            await nc.close()
+
+    async def publish(
+        self, message: Message, *, tenant_id: str = TENANT, occurred_at: datetime = NOW, aggregate_id: str = "x"
+    ) -> str:
+        envelope = Envelope(
+            id=str(uuid.uuid4()),
+            subject=message.SUBJECT,
+            occurred_at=occurred_at,
+            tenant_id=tenant_id,
+            aggregate_id=aggregate_id,
+            data=message,
+        )
+        nc = await nats.connect(self.url)
+        try:
+            await nc.jetstream().publish(message.SUBJECT, msgspec.json.encode(envelope), headers={"Nats-Msg-Id": envelope.id})
+        finally:
+            await nc.close()
+        return envelope.id
+
+
+async def wait_for(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+def subjects(messages: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    return [s.removeprefix("ten99.contractor.").removesuffix(".v1") for s, _ in messages]
+
+
+ADDRESS = {"line1": "2211 Mission St", "locality": "San Francisco", "region": "CA", "postalcode": "94110"}
+
+
+async def make_entity(svc: RunningService, name: str = "Nike", **extra: Any) -> dict[str, Any]:
+    r = await svc.client.post("/v1/entities", json={"name": name, **extra})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def make_contractor(svc: RunningService, email: str = "ada@example.com", **extra: Any) -> dict[str, Any]:
+    body = {"first_name": "Ada", "last_name": "Lovelace", "email": email, "phone": "+14155550100", "address": ADDRESS, **extra}
+    r = await svc.client.post("/v1/contractors", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def make_job(svc: RunningService, entity_id: str, **extra: Any) -> dict[str, Any]:
+    body = {
+        "entity": entity_id,
+        "category_code": "jc_photographer",
+        "name": "Photographer",
+        "description": "Shoots the spring lookbook",
+        "wage": 250_000,
+        "wage_type": "flatfee",
+        "work_state": "CA",
+        **extra,
+    }
+    r = await svc.client.post("/v1/jobs", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def make_assignment(svc: RunningService, contractor_id: str, job_id: str, **extra: Any) -> dict[str, Any]:
+    body = {"contractor": contractor_id, "job": job_id, "effective_date": "2026-11-10", "end_date": "2026-12-09", **extra}
+    r = await svc.client.post("/v1/assignments", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()
