@@ -203,7 +203,19 @@ class FakeServices:
                     ],
                     "consent_text": "I agree to be insured.",
                 }
-            return {"state": "answered", "session_id": "ias_01TEST"}
+            return {
+                "state": "completed",
+                "session_id": "ias_01TEST",
+                "quotes": [
+                    {
+                        "job": "Photographer",
+                        "entity": "Nike",
+                        "coverage_types": ["general"],
+                        "effective_date": "2030-01-01",
+                        "end_date": "2030-01-31",
+                    }
+                ],
+            }
         if key == ("contractor", "POST", "/v1/imports"):
             return Response({"id": "ib_1", "status": "queued"}, status_code=202)
         if key == ("contractor", "GET", "/v1/imports"):

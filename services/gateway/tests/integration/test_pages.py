@@ -118,7 +118,7 @@ async def test_bulk_import_upload_progress_and_errors(gateway: Any, fake_service
     html = (await gateway.client.get("/imports")).text
     assert 'data-testid="import-form"' in html and "people.csv" in html
     template = await gateway.client.get("/imports/template.csv")
-    assert template.status_code == 200 and template.text.startswith("end_client,first_name,last_name,email")
+    assert template.status_code == 200 and template.text.startswith("End client,First name,Last name,Email")
     csv = b"end_client,first_name\nNike,Ada\n"
     r = await gateway.client.post(
         "/imports",

@@ -54,9 +54,21 @@ async def test_submitting_forwards_the_answers_with_ip_and_user_agent(gateway: A
         "country": "US",
     }
     assert body["answers"] == {"claims_last_3_years": False}
-    assert body["consent"] is True and body["signed_name"] == "Ada Lovelace" and body["date_of_birth"] == "1990-12-10"
+    assert body["consent"] == {"agreed": True, "signed_name": "Ada Lovelace"} and body["date_of_birth"] == "1990-12-10"
+    assert "email" not in body  # the company's, not editable on the form
     assert body["user_agent"] == "TestBrowser/1.0" and body["ip_address"] == "127.0.0.1"
-    assert sent.headers["user-agent"] == "TestBrowser/1.0" and sent.headers["x-forwarded-for"] == "127.0.0.1"
+    assert sent.headers["x-forwarded-user-agent"] == "TestBrowser/1.0" and sent.headers["x-forwarded-for"] == "127.0.0.1"
+
+
+async def test_a_repeated_submission_shows_the_already_answered_page(gateway: Any, fake_services: FakeServices) -> None:
+    fake_services.on(
+        "enrollment",
+        "POST",
+        "/v1/opt-in/.*",
+        lambda s: {"state": "answered", "message": "You have already answered", "session_id": "ias_1"},
+    )
+    r = await gateway.client.post("/opt-in/tok_open_12345", data=FORM)
+    assert r.status_code == 200 and 'data-state="answered"' in r.text
 
 
 async def test_missing_answers_re_render_the_form_with_messages_and_input(gateway: Any, fake_services: FakeServices) -> None:
@@ -71,10 +83,17 @@ async def test_service_validation_errors_land_on_the_fields(gateway: Any, fake_s
         "enrollment",
         "POST",
         "/v1/opt-in/.*",
-        lambda s: Response({"error_code": "invalid_input", "message": {"address.region": "Not a US state"}}, status_code=400),
+        lambda s: Response(
+            {
+                "error_code": "invalid_input",
+                "message": {"address.region": "Not a US state", "consent.signed_name": "Must be your name"},
+            },
+            status_code=400,
+        ),
     )
     r = await gateway.client.post("/opt-in/tok_open_12345", data={**FORM, "address_region": "ZZ"})
     assert r.status_code == 400 and 'data-testid="error-address_region">Not a US state' in r.text and 'value="ZZ"' in r.text
+    assert 'data-testid="error-signed_name">Must be your name' in r.text
 
 
 @pytest.mark.parametrize(

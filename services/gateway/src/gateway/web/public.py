@@ -164,6 +164,8 @@ def _field_of(key: str) -> str:
         return "q_" + key.split(".", 1)[1]
     if key in ("consent.signed_name", "signature"):
         return "signed_name"
+    if key in ("consent.agreed", "consent"):
+        return "consent"
     return key
 
 
@@ -176,10 +178,10 @@ async def opt_in_submit(request: Request[Any, Any, Any], token: FromPath[str]) -
     form = await request.form()
     values = {k: str(v).strip() for k, v in form.items() if isinstance(v, str)}
     errors: dict[str, str] = {}
+    values["email"] = str((info.get("prefill") or {}).get("email") or "")
     for required in (
         "first_name",
         "last_name",
-        "email",
         "address_line1",
         "address_locality",
         "address_region",
@@ -202,20 +204,23 @@ async def opt_in_submit(request: Request[Any, Any, Any], token: FromPath[str]) -
             answers[q["key"]] = raw
     if errors:
         return _form_page(request, token, info, values, errors, status_code=400)
+    # enrollment's OptInSubmission; the email is the company's and not editable here
     body = {
         "first_name": values["first_name"],
         "last_name": values["last_name"],
-        "email": values["email"],
         "phone": values.get("phone") or None,
         "date_of_birth": values.get("date_of_birth") or None,
         "address": {part: values.get(f"address_{part}") or None for part in ADDRESS_FIELDS} | {"country": "US"},
         "answers": answers,
-        "consent": True,
-        "signed_name": values["signed_name"],
+        "consent": {"agreed": True, "signed_name": values["signed_name"]},
         "ip_address": client_ip(request),
         "user_agent": (request.headers.get("user-agent") or "")[:300] or None,
     }
-    headers = {"User-Agent": body["user_agent"] or "", "X-Forwarded-For": body["ip_address"] or ""}
+    headers = {
+        "User-Agent": body["user_agent"] or "",
+        "X-Forwarded-User-Agent": body["user_agent"] or "",
+        "X-Forwarded-For": body["ip_address"] or "",
+    }
     enrollment = gateway_of(request).services.enrollment
     try:
         answer = await enrollment.post(
@@ -228,9 +233,9 @@ async def opt_in_submit(request: Request[Any, Any, Any], token: FromPath[str]) -
         return _form_page(request, token, info, values, field_errors or {"form": e.text}, status_code=400)
     except ServiceUnavailable:
         return _state_page(request, "unavailable", status_code=503)
-    state = str((answer or {}).get("state") or "answered")
-    if state in ("expired", "revoked"):
-        return _state_page(request, state, status_code=410)
+    state = str((answer or {}).get("state") or "completed")
+    if state in ("expired", "revoked", "answered"):  # a repeated POST shows what the link is now
+        return _state_page(request, state, status_code=410 if state != "answered" else 200, company_name=info.get("company_name"))
     if state == "ineligible":
         return page(
             request,
@@ -248,9 +253,13 @@ async def opt_in_submit(request: Request[Any, Any, Any], token: FromPath[str]) -
         "public/opt_in_state.html",
         state="done",
         title="Thank you: you have opted in",
-        message="Your coverage starts on the first day of each assignment. Your certificate of insurance comes by email.",
+        message=str(
+            (answer or {}).get("message")
+            or "Your coverage starts on the first day of each assignment. Your certificate of insurance comes by email."
+        ),
         company_name=info.get("company_name"),
         session_id=(answer or {}).get("session_id"),
+        quotes=items(answer, "quotes"),
     )
 
 
