@@ -72,6 +72,7 @@ def build(runtime: Runtime) -> ServiceParts:
             settings_page.rotate_secret,
             settings_page.add_member,
             mailbox.mailbox,
+            mailbox.clear_mailbox,
             mailbox.mail_message,
             mailbox.mail_html,
             mailbox.mail_attachment,

@@ -58,6 +58,42 @@ class FakeServices:
 
     # ------------------------------------------------------------ default answers
 
+    @staticmethod
+    def invoice(*, with_lines: bool) -> dict[str, Any]:
+        invoice: dict[str, Any] = {
+            "id": "inv_1",
+            "object": "invoice",
+            "number": "INV-0001",
+            "status": "open",
+            "purchase_order_number": "PO-7",
+            "to_email": "po@acme.test",
+            "cc_emails": ["billing@acme.test"],
+            "issued_at": 1893456000,
+            "due_date": 1896048000,
+            "past_due": False,
+            "total": 123456,
+            "credited": 0,
+            "amount_due": 123456,
+        }
+        if with_lines:
+            invoice["lines"] = [
+                {
+                    "object": "invoice_line",
+                    "assignment": "an_2",
+                    "contractor_name": "Ada Lovelace",
+                    "description": "Ada Lovelace – Model",
+                    "paycycle_startdate": 1893456000,
+                    "paycycle_enddate": 1896048000,
+                    "gross_pay": 10000000,
+                    "net_rate": 120,
+                    "premium_due": 120000,
+                    "platform_fee": 3456,
+                    "amount": 123456,
+                    "credited": False,
+                }
+            ]
+        return invoice
+
     def answer(self, s: Seen) -> Any:
         for service, method, pattern, handler in self.overrides:
             if service == s.service and method == s.method and pattern.match(s.path):
@@ -277,44 +313,10 @@ class FakeServices:
 
             return json.loads(s.body)
         if key == ("billing", "GET", "/v1/invoices"):
-            return {
-                "object": "list",
-                "data": [
-                    {
-                        "id": "inv_1",
-                        "number": "INV-0001",
-                        "purchase_order_number": "PO-7",
-                        "to": "po@acme.test",
-                        "total_cents": 123456,
-                        "status": "open",
-                        "issued_at": "2030-01-01T00:00:00Z",
-                        "due_date": "2030-01-31",
-                    }
-                ],
-                "has_more": False,
-                "url": "/v1/invoices",
-            }
+            # billing's shape: epoch seconds, money in cents under 1099Policy-like names
+            return {"object": "list", "data": [self.invoice(with_lines=False)], "has_more": False, "url": "/v1/invoices"}
         if key == ("billing", "GET", "/v1/invoices/inv_1"):
-            return {
-                "id": "inv_1",
-                "number": "INV-0001",
-                "purchase_order_number": "PO-7",
-                "to": "po@acme.test",
-                "cc": ["billing@acme.test"],
-                "total_cents": 123456,
-                "status": "open",
-                "issued_at": "2030-01-01T00:00:00Z",
-                "due_date": "2030-01-31",
-                "lines": [
-                    {
-                        "assignment_id": "an_2",
-                        "description": "Ada Lovelace – Model",
-                        "premium_cents": 120000,
-                        "platform_fee_cents": 3456,
-                        "amount_cents": 123456,
-                    }
-                ],
-            }
+            return self.invoice(with_lines=True)
         if key == ("billing", "GET", "/v1/invoices/inv_1/pdf"):
             return Response(PDF, media_type="application/pdf")
         if key == ("billing", "POST", "/v1/invoices/inv_1/mark-paid"):

@@ -74,7 +74,8 @@ def _assignment_view(a: dict[str, Any], coverage: dict[str, Any] | None) -> dict
         "campaign": pick(a, "campaign"),
         "status": pick(a, "status", default=""),
         "coverage": coverage,
-        "coverage_status": pick(coverage, "status", default=""),
+        # policy's word when it has one, else the contractor service's read model
+        "coverage_status": pick(coverage, "status") or pick(a, "coverage_status", default=""),
         "coverage_types": pick(coverage, "coverage_types") or pick(a, "coverage_types", "coverage_type") or [],
         "coverage_from": pick(coverage, "effective_date"),
         "coverage_to": pick(coverage, "end_date"),
@@ -180,4 +181,5 @@ async def download_certificate(request: Request[Any, Any, Any], certificate_id: 
         f"/v1/certificates/{certificate_id}/pdf",
         tenant=user.company_id,
         filename=f"certificate-{certificate_id}.pdf",
+        keep_service_filename=True,
     )

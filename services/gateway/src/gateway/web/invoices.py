@@ -20,10 +20,10 @@ INVOICE_STATUSES = [("", "All"), ("open", "Open"), ("paid", "Paid"), ("void", "V
 
 
 def invoice_view(i: dict[str, Any]) -> dict[str, Any]:
-    to = pick(i, "to", "po_contact_email", "bill_to", "recipient")
+    to = pick(i, "to_email", "to", "po_contact_email", "bill_to", "recipient")
     if isinstance(to, list):
         to = ", ".join(str(x) for x in to)
-    cc = pick(i, "cc", "billing_email")
+    cc = pick(i, "cc_emails", "cc", "billing_email")
     if isinstance(cc, list):
         cc = ", ".join(str(x) for x in cc)
     return {
@@ -32,7 +32,10 @@ def invoice_view(i: dict[str, Any]) -> dict[str, Any]:
         "po_number": pick(i, "purchase_order_number", "po_number"),
         "to": to,
         "cc": cc,
-        "total": pick(i, "total_cents", "total", "amount_due", "amount_cents"),
+        "total": pick(i, "total", "total_cents", "amount_cents"),
+        "amount_due": pick(i, "amount_due"),
+        "credited": pick(i, "credited"),
+        "past_due": bool(i.get("past_due")),
         "currency": pick(i, "currency", default="usd"),
         "status": pick(i, "status", default=""),
         "issued": pick(i, "issued_at", "issued", "created"),
@@ -41,12 +44,15 @@ def invoice_view(i: dict[str, Any]) -> dict[str, Any]:
         "lines": [
             {
                 "description": pick(line, "description", "contractor_name", "assignment_id"),
-                "assignment_id": pick(line, "assignment_id", "assignment"),
+                "assignment_id": pick(line, "assignment", "assignment_id"),
                 "contractor": pick(line, "contractor_name", "contractor.name", "contractor"),
-                "period": (pick(line, "period_start", "effective_date"), pick(line, "period_end", "end_date")),
-                "premium": pick(line, "premium_cents", "premium"),
-                "fee": pick(line, "platform_fee_cents", "fee_cents", "platform_fee"),
-                "amount": pick(line, "amount_cents", "total_cents", "amount", "total"),
+                "period": (pick(line, "paycycle_startdate", "period_start"), pick(line, "paycycle_enddate", "period_end")),
+                "gross_pay": pick(line, "gross_pay"),
+                "net_rate": pick(line, "net_rate"),
+                "premium": pick(line, "premium_due", "premium_cents", "premium"),
+                "fee": pick(line, "platform_fee", "platform_fee_cents", "fee_cents"),
+                "amount": pick(line, "amount", "amount_cents", "total_cents", "total"),
+                "credited": bool(line.get("credited")),
             }
             for line in items(i, "lines", "line_items")
         ],
@@ -55,16 +61,21 @@ def invoice_view(i: dict[str, Any]) -> dict[str, Any]:
 
 
 @get("/invoices", include_in_schema=False)
-async def invoices_page(request: Request[Any, Any, Any], status: str = "") -> Template:
+async def invoices_page(request: Request[Any, Any, Any], status: str = "", starting_after: str = "") -> Template:
     gateway, user = gateway_of(request), user_of(request)
     status = status if status in {s for s, _ in INVOICE_STATUSES} else ""
-    answer = await gateway.services.billing.get("/v1/invoices", tenant=user.company_id, params={"status": status, "limit": 100})
+    answer = await gateway.services.billing.get(
+        "/v1/invoices", tenant=user.company_id, params={"status": status, "limit": 50, "starting_after": starting_after}
+    )
+    invoices = [invoice_view(i) for i in items(answer, "invoices")]
+    has_more = bool(answer.get("has_more")) if isinstance(answer, dict) else False
     return page(
         request,
         "invoices/list.html",
-        invoices=[invoice_view(i) for i in items(answer, "invoices")],
+        invoices=invoices,
         status=status,
         statuses=INVOICE_STATUSES,
+        next_cursor=invoices[-1]["id"] if has_more and invoices else None,
     )
 
 
@@ -79,7 +90,11 @@ async def invoice_detail(request: Request[Any, Any, Any], invoice_id: FromPath[s
 async def invoice_pdf(request: Request[Any, Any, Any], invoice_id: FromPath[str]) -> Response[Any]:
     gateway, user = gateway_of(request), user_of(request)
     return await relay_download(
-        gateway.services.billing, f"/v1/invoices/{invoice_id}/pdf", tenant=user.company_id, filename=f"invoice-{invoice_id}.pdf"
+        gateway.services.billing,
+        f"/v1/invoices/{invoice_id}/pdf",
+        tenant=user.company_id,
+        filename=f"invoice-{invoice_id}.pdf",
+        keep_service_filename=True,
     )
 
 

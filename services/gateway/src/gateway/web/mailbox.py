@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import MediaType, Request, Response, get
+from litestar import MediaType, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Template
 
-from .common import gateway_of, page, user_of
+from .common import gateway_of, page, redirect, user_of
 from .downloads import relay_download
 from .shapes import items, pick
 
-__all__ = ["mail_attachment", "mail_html", "mail_message", "mailbox"]
+__all__ = ["clear_mailbox", "mail_attachment", "mail_html", "mail_message", "mailbox"]
 
 _HTML_CSP = "sandbox; default-src 'none'; img-src data: cid:; style-src 'unsafe-inline'; font-src data:"
 
@@ -56,9 +56,18 @@ async def mailbox(request: Request[Any, Any, Any], to: str = "") -> Template:
     gateway, user = gateway_of(request), user_of(request)
     # the catcher is the whole development machine's: show what the notification service gives
     answer = await gateway.services.notification.get(
-        "/v1/mailbox", tenant=user.company_id, params={"to": to.strip(), "limit": 100}
+        "/v1/mailbox", tenant=user.company_id, params={"to": to.strip(), "limit": 200}
     )
     return page(request, "mailbox/list.html", mails=[_mail_view(m) for m in items(answer, "messages", "mails")], to=to)
+
+
+@post("/mailbox/clear", include_in_schema=False)
+async def clear_mailbox(request: Request[Any, Any, Any]) -> Response[Any]:
+    _enabled(request)
+    gateway, user = gateway_of(request), user_of(request)
+    answer = await gateway.services.notification.call("DELETE", "/v1/mailbox", tenant=user.company_id)
+    deleted = answer.get("deleted", 0) if isinstance(answer, dict) else 0
+    return redirect("/mailbox", notice=f"{deleted} message(s) deleted.")
 
 
 @get("/mailbox/{mail_id:str}", include_in_schema=False)
