@@ -172,16 +172,18 @@ def env_var(name: str, source: Source, svc: str) -> dict[str, Any]:
 
 def service_env(spec: ServiceSpec, mode: str) -> list[dict[str, Any]]:
     """Every setting of one process of one service, with the service's env prefix."""
+    # The migrate Job reads its Secret only, no ConfigMap: it is applied and run on its own,
+    # before the rest of a release (README.md), when the release's ConfigMap may not exist yet.
     common: dict[str, Source] = {
         "DB__URL": Secret("db-url"),
         # migrations run as a Job before the rollout, never from a serving process
         "DB__AUTO_MIGRATE": Literal("false"),
-        "LOG__LEVEL": Config("log-level"),
         "DATA_DIR": Literal(f"{TMP}/ten99"),  # nothing should land there on PostgreSQL; /tmp is the only writable path
     }
     if mode != "migrate":
         pool, overflow = MODE_SPECS[mode].pool
         common |= {
+            "LOG__LEVEL": Config("log-level"),
             "DB__POOL_SIZE": Literal(str(pool)),
             "DB__MAX_OVERFLOW": Literal(str(overflow)),
             "NATS__URL": Secret("nats-url", SHARED_SECRET),

@@ -318,6 +318,8 @@ def test_processes_commands_ports_and_probes(target: str) -> None:
         if r["kind"] == "Job":
             assert command[3:] == ["migrate"] and component == "migrate"
             assert pod["restartPolicy"] == "Never"
+            # applied and run alone before a release (README.md): nothing but its Secret
+            assert not any("configMapKeyRef" in e.get("valueFrom", {}) for e in c["env"])
             continue
         assert command[3] in CLI_MODES and command[3:] == [component], command
         assert settings_type(svc).default_port == PORTS[svc]  # type: ignore[attr-defined]
