@@ -124,3 +124,68 @@ async def make_assignment(svc: RunningService, contractor_id: str, job_id: str, 
     r = await svc.client.post("/v1/assignments", json=body)
     assert r.status_code == 200, r.text
     return r.json()
+
+
+CSV_HEADER = [
+    "Ultimate Client Name", "First Name", "Last Name", "Email", "Phone", "Address Line 1", "Address Line 2",
+    "City", "State", "Zip", "Company Name", "Job Title", "Brief Job Description", "Work State", "Wage",
+    "Wage Type", "Start Date", "End Date", "PO Number", "PO Contact Email", "Campaign",
+]  # fmt: skip
+
+
+def csv_row(i: int, **changes: str) -> dict[str, str]:
+    row = {
+        "Ultimate Client Name": "Nike",
+        "First Name": f"First{i}",
+        "Last Name": f"Last{i}",
+        "Email": f"person{i}@example.com",
+        "Phone": "415-555-0100",
+        "Address Line 1": f"{i} Mission St, Unit {i}",
+        "Address Line 2": "",
+        "City": "San Francisco",
+        "State": "CA",
+        "Zip": "94110",
+        "Company Name": "",
+        "Job Title": "Content creator",
+        "Brief Job Description": "Two sponsored short videos, one story",
+        "Work State": "CA",
+        "Wage": "$2,500.00",
+        "Wage Type": "flatfee",
+        "Start Date": "11/10/2026",
+        "End Date": "12/09/2026",
+        "PO Number": "",
+        "PO Contact Email": "",
+        "Campaign": "Spring 2027",
+    }
+    row.update(changes)
+    return row
+
+
+def csv_bytes(rows: list[dict[str, str]], header: list[str] | None = None, bom: bool = False) -> bytes:
+    import csv
+    import io
+
+    header = header or CSV_HEADER
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for r in rows:
+        writer.writerow([r.get(h, "") for h in header])
+    data = out.getvalue().encode()
+    return (b"\xef\xbb\xbf" + data) if bom else data
+
+
+async def upload(svc: RunningService, content: bytes, *, all_or_nothing: bool = False, filename: str = "people.csv") -> Any:
+    return await svc.client.post(
+        "/v1/imports",
+        files={"file": (filename, content, "text/csv")},
+        data={"all_or_nothing": "true" if all_or_nothing else "false", "uploaded_by": "ops@example.com"},
+    )
+
+
+async def finished_import(svc: RunningService, import_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    async def done() -> dict[str, Any] | None:
+        body: dict[str, Any] = (await svc.client.get(f"/v1/imports/{import_id}", params={"errors_limit": 1000})).json()
+        return body if body["status"] in ("completed", "failed") else None
+
+    return await wait_for(done, timeout)

@@ -33,7 +33,7 @@ from .messages import contractor_snapshot, emit_assignment_state, emit_contracto
 
 __all__ = ["ChunkResult", "apply_rows", "ensure_entities"]
 
-_CONTRACTOR_FIELDS = ("first_name", "middle_name", "last_name", "email", "phone", "address", "company_name")
+_CONTRACTOR_FIELDS = ("first_name", "middle_name", "last_name", "phone", "address", "company_name")
 
 
 @dataclass
@@ -80,11 +80,12 @@ async def ensure_entities(uow: UnitOfWork, tenant_id: str, wanted: dict[str, str
     return found
 
 
-def _contractor_values(r: ImportRow, ctx: Context) -> dict[str, Any]:
+def _contractor_values(r: ImportRow) -> dict[str, Any]:
+    """What a row says about its contractor; the email's spelling is not among it (the key is
+    case-insensitive, and a differently capitalised copy must not rewrite the stored address)."""
     values: dict[str, Any] = {
         "first_name": r.first_name,
         "last_name": r.last_name,
-        "email": r.email,
         "phone": r.phone,
         "address": r.address,
     }
@@ -96,7 +97,14 @@ def _contractor_values(r: ImportRow, ctx: Context) -> dict[str, Any]:
 
 
 async def _upsert_contractors(
-    uow: UnitOfWork, ctx: Context, tenant_id: str, latest: dict[str, ImportRow], now: datetime, source: str, result: ChunkResult
+    uow: UnitOfWork,
+    ctx: Context,
+    tenant_id: str,
+    latest: dict[str, ImportRow],
+    first_spelling: dict[str, str],
+    now: datetime,
+    source: str,
+    result: ChunkResult,
 ) -> dict[str, dict[str, Any]]:
     s = uow.session
     found: dict[str, dict[str, Any]] = {}
@@ -109,7 +117,7 @@ async def _upsert_contractors(
     new_rows: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
     for key, row in latest.items():
-        values = _contractor_values(row, ctx)
+        values = _contractor_values(row)
         tax = row.tax_identification
         current = found.get(key)
         if current is None:
@@ -120,6 +128,7 @@ async def _upsert_contractors(
                     "middle_name": None,
                     "company_name": None,
                     **values,
+                    "email": first_spelling[key],
                     "email_key": key,
                     "tax_id_encrypted": ctx.tax_ids.encrypt(tax) if tax else None,
                     "tax_id_masked": mask_tax_id(tax),
@@ -230,11 +239,13 @@ async def apply_rows(
 
     entity_names: dict[str, str] = {}
     latest: dict[str, ImportRow] = {}
+    first_spelling: dict[str, str] = {}
     for r in rows:
         entity_names.setdefault(r.entity_key, r.entity_name)
         latest[r.email_key] = r  # the last row of an email wins
+        first_spelling.setdefault(r.email_key, r.email)
     ents = await ensure_entities(uow, tenant_id, entity_names, now)
-    people = await _upsert_contractors(uow, ctx, tenant_id, latest, now, source, result)
+    people = await _upsert_contractors(uow, ctx, tenant_id, latest, first_spelling, now, source, result)
     wanted_jobs: dict[str, tuple[ImportRow, str]] = {}
     for r in rows:
         wanted_jobs.setdefault(r.job_key, (r, ents[r.entity_key]["id"]))
