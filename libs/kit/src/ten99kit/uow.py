@@ -12,7 +12,7 @@ Leaving the block without `commit()` rolls back, messages included.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ class UnitOfWork:
         self.session: AsyncSession = db.sessionmaker()
         self.pending: list[Envelope[Any]] = []
         self._wrote_messages = False
+        self._before_commit: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def clock(self) -> Any:
@@ -50,6 +51,7 @@ class UnitOfWork:
         try:
             if self.session.in_transaction():  # not committed: undo writes and messages
                 self.pending.clear()
+                self._before_commit.clear()
                 await self.session.rollback()
         finally:
             await self.session.close()
@@ -78,6 +80,13 @@ class UnitOfWork:
         )
         self.pending.append(envelope)
         return envelope
+
+    def before_commit(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run ``hook`` once when `commit` starts, before the outbox is written. A handler that
+        the consumer applies to a whole batch of messages in this unit of work can buffer its
+        work and do it here in bulk (a few statements per batch instead of several per message);
+        whatever the hook writes and emits commits with the rest, or not at all."""
+        self._before_commit.append(hook)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
@@ -117,6 +126,8 @@ class UnitOfWork:
         self._wrote_messages = True
 
     async def commit(self) -> None:
+        while self._before_commit:
+            await self._before_commit.pop(0)()
         await self.flush_messages()
         await self.session.commit()
         if self._wrote_messages:
@@ -125,4 +136,5 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         self.pending.clear()
+        self._before_commit.clear()
         await self.session.rollback()
