@@ -167,9 +167,7 @@ def _query(base: dict[str, Any], **changes: Any) -> str:
 
 
 def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True
-    )
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True), lstrip_blocks=True)
     env.filters.update(money=_money, date=_date, datetime=_datetime, pct=_pct_from_bps, label=_label, urlquote=quote)
     env.globals.update(query=_query)
     return env

@@ -67,18 +67,17 @@ TEMPLATE_EXAMPLE = [
     "",
     "Spring launch",
 ]
-FINISHED = {"completed", "finished", "failed", "done", "rejected", "succeeded", "completed_with_errors"}
+FINISHED = {"completed", "failed"}
 
 
 def _is_finished(job: dict[str, Any]) -> bool:
     status = str(job.get("status") or "").lower()
     if status in FINISHED:
         return True
-    if status in {"queued", "pending", "running", "processing", "importing", "validating"}:
+    if status in {"pending", "running"}:
         return False
     total = job.get("rows_total")
-    done = int(job.get("rows_done") or 0) + int(job.get("rows_failed") or 0)
-    return bool(total) and done >= int(str(total))
+    return bool(total) and int(job.get("rows_done") or 0) >= int(str(total))
 
 
 @get("/imports", include_in_schema=False)
