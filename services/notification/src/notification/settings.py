@@ -32,7 +32,7 @@ class SmtpSettings(BaseModel):
     from_name: str = "ten99"
     timeout_s: float = 30.0
     #: persistent connections, each carrying one message at a time, many messages in a row
-    pool_size: int = 4
+    pool_size: int = 8
     #: run the development SMTP catcher in this process and send every email to it
     catcher: bool = False
     catcher_host: str = "127.0.0.1"

@@ -5,9 +5,11 @@ from __future__ import annotations
 import email
 import email.policy
 from datetime import UTC, datetime
+from typing import Any
 
 import aiosmtplib
-from notification.adapters.smtp import build_message, classify
+import pytest
+from notification.adapters.smtp import build_message, build_message_with_library, classify
 from notification.domain import Attachment
 
 
@@ -54,6 +56,58 @@ def test_without_attachments_it_is_multipart_alternative() -> None:
     )
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     assert msg.get_content_type() == "multipart/alternative" and msg["Cc"] is None
+
+
+CASES = [
+    dict(
+        subject="Plain ASCII subject that is long enough to be folded by the standard library: $53.75 due",
+        text="hi\n",
+        html="<p>hi</p>",
+    ),
+    dict(subject="Zoë’s certificate — Nike", text="Hi Zoë,\nline two\n", html="<p>Hi Zoë</p>", from_name="ten99 Ünïcode"),
+    dict(subject="s", text="x" * 1200 + "\n", html="<p>" + "y" * 1500 + "</p>"),  # lines too long for 7bit
+    dict(subject="s", text="t", html="h", filename="Zertifikat für Zoë.pdf"),
+    dict(subject="s", text="t", html="h", to=["zoë@exämple.com"]),  # needs SMTPUTF8: the library path
+    dict(subject="s", text="t", html="h", to=[f"user{i}@example.com" for i in range(60)]),  # a To line over 998
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_fast_writer_and_the_library_agree(case: dict) -> None:  # type: ignore[type-arg]
+    fields = dict(
+        from_name=case.get("from_name", "ten99"),
+        from_address="no-reply@ten99.local",
+        to=case.get("to", ["ada@example.com"]),
+        cc=["billing@acme.test"],
+        subject=case["subject"],
+        text=case["text"],
+        html=case["html"],
+        message_id="<dl_1@ten99.local>",
+        date=datetime(2026, 11, 2, 15, 4, 5, tzinfo=UTC),
+        attachments=[Attachment(case.get("filename", "a.pdf"), "application/pdf", bytes(range(256)) * 10)],
+        headers={"X-Ten99-Delivery": "dl_1"},
+    )
+
+    def parse(raw: bytes) -> Any:
+        if all(a.isascii() for a in fields["to"]):  # type: ignore[attr-defined]
+            return email.message_from_bytes(raw, policy=email.policy.default)
+        # SMTPUTF8 headers are raw UTF-8, which the bytes parser leaves undecoded
+        return email.message_from_string(raw.decode("utf-8"), policy=email.policy.default)
+
+    fast = parse(build_message(**fields))  # type: ignore[arg-type]
+    slow = parse(build_message_with_library(**fields))  # type: ignore[arg-type]
+    for m in (fast, slow):
+        assert m["Subject"] == case["subject"]
+        assert [a.addr_spec for a in m["To"].addresses] == fields["to"]
+        assert m["From"].addresses[0].display_name == fields["from_name"]
+        assert m["Message-ID"] == "<dl_1@ten99.local>" and m["X-Ten99-Delivery"] == "dl_1"
+        assert m.get_body(("plain",)).get_content().replace("\r\n", "\n").rstrip("\n") == case["text"].rstrip("\n")  # type: ignore[union-attr]
+        assert m.get_body(("html",)).get_content().replace("\r\n", "\n").strip() == case["html"]  # type: ignore[union-attr]
+        [att] = list(m.iter_attachments())
+        assert att.get_filename() == case.get("filename", "a.pdf") and att.get_content() == bytes(range(256)) * 10
+        assert not m.defects and all(not p.defects for p in m.walk())
+    raw = build_message(**fields)  # type: ignore[arg-type]
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
 
 
 def test_errors_are_temporary_or_permanent() -> None:

@@ -4,15 +4,16 @@ the work), recording outcomes in bulk, and the tenant's read views."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, select, update
+from sqlalchemy import Select, and_, bindparam, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from ten99kit import Database, insert_ignore
+from sqlalchemy.orm import Session
+from ten99kit import Database, get_logger, insert_ignore
 
 from ..domain import Attachment, DeliveryStatus, OutgoingEmail
 from .db import companies, deliveries, delivery_attachments
@@ -23,6 +24,7 @@ __all__ = [
     "Outcome",
     "claim_due",
     "delivery_attachment_list",
+    "delivery_row",
     "find_company_name",
     "get_delivery",
     "insert_delivery",
@@ -30,9 +32,12 @@ __all__ = [
     "load_attachments",
     "mark_outcomes",
     "next_due_at",
+    "queue_delivery",
     "recipients_key",
     "upsert_company",
 ]
+
+log = get_logger(__name__)
 
 _CLAIMABLE = (DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value)
 
@@ -62,10 +67,19 @@ async def find_company_name(session: AsyncSession, tenant_id: str) -> str | None
 
 # -- recording ----------------------------------------------------------------------------------
 
+_INSERTS: dict[str, Any] = {}
 
-async def insert_delivery(
-    session: AsyncSession,
-    dialect: str,
+
+def _insert_statement(dialect: str) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING``, built once: recording is on the hot path of a bulk
+    upload, and building the statement per row cost more than executing it."""
+    stmt = _INSERTS.get(dialect)
+    if stmt is None:
+        stmt = _INSERTS[dialect] = insert_ignore(deliveries, dialect)
+    return stmt
+
+
+def delivery_row(
     *,
     tenant_id: str,
     delivery_id: str,
@@ -75,51 +89,105 @@ async def insert_delivery(
     now: datetime,
     source_message_id: str | None,
     last_error: str | None = None,
-) -> bool:
-    """Insert the delivery unless one with the same (tenant, dedupe key) exists. True if new."""
-    result = await session.execute(
-        insert_ignore(deliveries, dialect).values(
-            id=delivery_id,
-            tenant_id=tenant_id,
-            template=email.template,
-            dedupe_key=email.dedupe_key,
-            related_id=email.related_id,
-            contractor_id=email.contractor_id,
-            source_message_id=source_message_id,
-            to_emails=list(email.to),
-            cc_emails=list(email.cc),
-            recipients=recipients_key(email.to, email.cc),
-            subject=email.subject,
-            text_body=email.text,
-            html_body=email.html,
-            has_attachments=bool(email.attachments),
-            message_id=message_id,
-            status=status.value,
-            attempts=0,
-            last_error=last_error,
-            next_attempt_at=now if status is DeliveryStatus.QUEUED else None,
-            created_at=now,
-            updated_at=now,
-        )
-    )
+) -> dict[str, Any]:
+    return {
+        "id": delivery_id,
+        "tenant_id": tenant_id,
+        "template": email.template,
+        "dedupe_key": email.dedupe_key,
+        "related_id": email.related_id,
+        "contractor_id": email.contractor_id,
+        "source_message_id": source_message_id,
+        "to_emails": list(email.to),
+        "cc_emails": list(email.cc),
+        "recipients": recipients_key(email.to, email.cc),
+        "subject": email.subject,
+        "text_body": email.text,
+        "html_body": email.html,
+        "has_attachments": bool(email.attachments),
+        "message_id": message_id,
+        "status": status.value,
+        "attempts": 0,
+        "last_error": last_error,
+        "next_attempt_at": now if status is DeliveryStatus.QUEUED else None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _attachment_rows(row: dict[str, Any], attachments: Sequence[Attachment]) -> list[dict[str, Any]]:
+    return [
+        {
+            "tenant_id": row["tenant_id"],
+            "delivery_id": row["id"],
+            "position": i,
+            "filename": a.filename,
+            "content_type": a.content_type,
+            "content": a.content,
+        }
+        for i, a in enumerate(attachments)
+    ]
+
+
+async def insert_delivery(session: AsyncSession, dialect: str, row: dict[str, Any], attachments: Sequence[Attachment]) -> bool:
+    """Insert one delivery now unless its (tenant, dedupe key) exists. True if new."""
+    result = await session.execute(_insert_statement(dialect), row)
     if not result.rowcount:  # type: ignore[attr-defined]
         return False
-    if email.attachments:
-        await session.execute(
-            delivery_attachments.insert(),
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "delivery_id": delivery_id,
-                    "position": i,
-                    "filename": a.filename,
-                    "content_type": a.content_type,
-                    "content": a.content,
-                }
-                for i, a in enumerate(email.attachments)
-            ],
-        )
+    if attachments:
+        await session.execute(delivery_attachments.insert(), _attachment_rows(row, attachments))
     return True
+
+
+_PENDING = "notification.pending_deliveries"
+_INSERTED = "notification.inserted_deliveries"
+
+
+def queue_delivery(
+    session: AsyncSession,
+    dialect: str,
+    row: dict[str, Any],
+    attachments: Sequence[Attachment],
+    *,
+    after_commit: Callable[[], None],
+) -> None:
+    """Record a delivery in the session's transaction, written together with the others of the
+    same transaction in one statement just before it commits (a consumer applies a batch of
+    messages in one transaction: one ``INSERT`` for the batch instead of one per message).
+    ``after_commit`` runs once the transaction committed, if it recorded anything new."""
+    sync = session.sync_session
+    pending: list[tuple[dict[str, Any], Sequence[Attachment]]] | None = sync.info.get(_PENDING)
+    if pending is None:
+        pending = sync.info[_PENDING] = []
+
+        def before_commit(s: Session) -> None:
+            s.info[_INSERTED] = _write_pending(s, dialect, s.info.pop(_PENDING, []))
+
+        def on_commit(s: Session) -> None:
+            if s.info.pop(_INSERTED, 0):
+                after_commit()
+
+        event.listen(sync, "before_commit", before_commit)
+        event.listen(sync, "after_commit", on_commit)
+    pending.append((row, attachments))
+
+
+def _write_pending(session: Session, dialect: str, pending: list[tuple[dict[str, Any], Sequence[Attachment]]]) -> int:
+    """Runs inside the commit (SQLAlchemy's sync API, on the async connection's greenlet)."""
+    unique: dict[tuple[str, str], tuple[dict[str, Any], Sequence[Attachment]]] = {}
+    for row, attachments in pending:
+        unique.setdefault((row["tenant_id"], row["dedupe_key"]), (row, attachments))
+    if not unique:
+        return 0
+    rows = [row for row, _ in unique.values()]
+    inserted = set(session.execute(_insert_statement(dialect).returning(deliveries.c.id), rows).scalars())
+    files = [a for row, attachments in unique.values() if row["id"] in inserted for a in _attachment_rows(row, attachments)]
+    if files:
+        session.execute(delivery_attachments.insert(), files)
+    if len(inserted) < len(pending):
+        skipped = [row["dedupe_key"] for row, _ in pending if row["id"] not in inserted]
+        log.info("delivery.duplicates_ignored", count=len(skipped), dedupe_keys=skipped[:20])
+    return len(inserted)
 
 
 # -- sending ------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import event
 from ten99_contracts import Envelope
 from ten99_contracts.billing_v1 import InvoiceIssuedV1, PoReminderDueV1
 from ten99_contracts.enrollment_v1 import InvitationIssuedV1, InvitationReminderDueV1
@@ -16,15 +15,13 @@ from ten99_contracts.notification_v1 import EmailFailedV1
 from ten99_contracts.policy_v1 import CertificateIssuedV1, CoverageCancelledV1, CoverageExtendedV1
 from ten99kit import Subscription, UnitOfWork, get_logger, new_id
 
-from ..adapters.deliveries import find_company_name, insert_delivery, upsert_company
+from ..adapters.deliveries import delivery_row, find_company_name, insert_delivery, queue_delivery, upsert_company
 from ..domain import DeliveryStatus, OutgoingEmail
 from .composing import EmailComposer
 
 __all__ = ["CompanyDirectory", "Reactions", "message_id_for"]
 
 log = get_logger(__name__)
-
-_WAKE_FLAG = "notification.wake_sender"
 
 
 def message_id_for(delivery_id: str, from_address: str) -> str:
@@ -118,16 +115,15 @@ class Reactions:
 
     # -- recording ----------------------------------------------------------------------------
 
-    async def record(self, uow: UnitOfWork, envelope: Envelope[Any], email: OutgoingEmail) -> bool:
-        """Record the email unless this business event already has one. True if recorded now.
+    async def record(self, uow: UnitOfWork, envelope: Envelope[Any], email: OutgoingEmail) -> None:
+        """Record the email unless this business event already has one (same tenant and key).
 
-        An email with no usable recipient is recorded as failed at once (and announced), so that
-        the log shows it instead of it vanishing."""
+        Deliveries are written in bulk when the consumer's transaction commits, and the sender is
+        woken right after. An email with no usable recipient is recorded as failed at once (and
+        announced), so that the log shows it instead of it vanishing."""
         delivery_id = new_id("dl")
         deliverable = bool(email.to or email.cc)
-        inserted = await insert_delivery(
-            uow.session,
-            uow.db.dialect,
+        row = delivery_row(
             tenant_id=envelope.tenant_id,
             delivery_id=delivery_id,
             message_id=message_id_for(delivery_id, self.from_address),
@@ -137,12 +133,10 @@ class Reactions:
             source_message_id=envelope.id,
             last_error=None if deliverable else "no recipient address",
         )
-        if not inserted:
-            log.info("delivery.duplicate_ignored", template=email.template, dedupe_key=email.dedupe_key, message_id=envelope.id)
-            return False
         if deliverable:
-            self._wake_sender_after_commit(uow)
-        else:
+            queue_delivery(uow.session, uow.db.dialect, row, email.attachments, after_commit=self.wake_sender)
+            return
+        if await insert_delivery(uow.session, uow.db.dialect, row, email.attachments):
             uow.emit(
                 EmailFailedV1(
                     delivery_id=delivery_id,
@@ -155,18 +149,3 @@ class Reactions:
                 tenant_id=envelope.tenant_id,
                 aggregate_id=delivery_id,
             )
-        return True
-
-    def _wake_sender_after_commit(self, uow: UnitOfWork) -> None:
-        """Wake the sender the moment the consumer's transaction commits (not before: it would
-        find nothing), once per transaction."""
-        session = uow.session.sync_session
-        if session.info.get(_WAKE_FLAG):
-            return
-        session.info[_WAKE_FLAG] = True
-        wake = self.wake_sender
-
-        def after_commit(_: Any) -> None:
-            wake()
-
-        event.listen(session, "after_commit", after_commit)
