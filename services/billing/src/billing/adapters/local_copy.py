@@ -10,11 +10,13 @@ is sticky. Every applied change bumps ``revision`` and flags the row for the inv
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, not_, or_, true
+from sqlalchemy import ColumnElement, Integer, and_, bindparam, case, false, func, not_, or_, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from ten99kit import UtcDateTime
 
 from .db import assignments, companies
 
@@ -60,13 +62,68 @@ def _insert(dialect: str, table: Any) -> Any:
     return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
-def _newer(version: int, at: datetime, version_col: Any, at_col: Any) -> ColumnElement[bool]:
-    """SQL: the incoming message (version, at) is newer than the stored part."""
-    by_version = and_(version_col > 0, version_col != version) if version > 0 else false()
+def _newer(versioned: bool, version_col: Any, at_col: Any) -> ColumnElement[bool]:
+    """SQL: the incoming message (``:p_version``, ``:p_at``) is newer than the stored part."""
+    version = bindparam("p_version", type_=Integer())
+    at = bindparam("p_at", type_=UtcDateTime())
+    by_version = and_(version_col > 0, version_col != version) if versioned else false()
     return or_(
         at_col.is_(None),
         and_(by_version, version_col < version),
         and_(not_(by_version), at_col <= at),
+    )
+
+
+_BASE_COLUMNS = (
+    "tenant_id",
+    "assignment_id",
+    "revision",
+    "changed_at",
+    "needs_billing",
+    "cancelled",
+    "cancel_reason",
+    "coverage_cancelled",
+    "coverage_cancel_reason",
+    "contractor_id",
+)
+
+
+@lru_cache(maxsize=64)
+def _upsert_statement(dialect: str, parts: tuple[str, ...], versioned: bool, cancelled: bool, coverage_cancelled: bool) -> Any:
+    """The upsert for one shape of message, built once and executed with bound parameters
+    (building it per message cost more than the round trip)."""
+    columns = list(_BASE_COLUMNS)
+    conditions: list[ColumnElement[bool]] = []
+    updates: dict[str, Any] = {}
+    stmt = _insert(dialect, assignments)
+    excluded = stmt.excluded
+    for part in parts:
+        part_columns, version_col, at_col = PARTS[part]
+        newer = _newer(versioned, T[version_col], T[at_col])
+        conditions.append(newer)
+        for col in (*part_columns, version_col, at_col):
+            if col not in columns:
+                columns.append(col)
+            if col != "contractor_id":  # handled below: any message may fill it in
+                updates[col] = case((newer, excluded[col]), else_=T[col])
+    if cancelled:
+        conditions.append(not_(T.cancelled))
+    if coverage_cancelled:
+        conditions.append(not_(T.coverage_cancelled))
+    updates.update(
+        contractor_id=func.coalesce(excluded.contractor_id, T.contractor_id),
+        cancelled=or_(T.cancelled, excluded.cancelled),
+        cancel_reason=func.coalesce(T.cancel_reason, excluded.cancel_reason),
+        coverage_cancelled=or_(T.coverage_cancelled, excluded.coverage_cancelled),
+        coverage_cancel_reason=func.coalesce(T.coverage_cancel_reason, excluded.coverage_cancel_reason),
+        revision=T.revision + 1,
+        changed_at=excluded.changed_at,
+        needs_billing=true(),
+    )
+    return stmt.values({col: bindparam(col, type_=T[col].type) for col in columns}).on_conflict_do_update(
+        index_elements=[T.tenant_id, T.assignment_id],
+        set_=updates,
+        where=or_(*conditions) if conditions else true(),
     )
 
 
@@ -90,7 +147,7 @@ async def upsert_assignment_part(
 
     Version and time columns of each part are filled in here from ``version`` and ``at``.
     """
-    values: dict[str, Any] = {
+    params: dict[str, Any] = {
         "tenant_id": tenant_id,
         "assignment_id": assignment_id,
         "revision": 1,
@@ -101,44 +158,19 @@ async def upsert_assignment_part(
         "coverage_cancelled": coverage_cancelled,
         "coverage_cancel_reason": coverage_cancel_reason,
         "contractor_id": contractor_id,
+        "p_version": version,
+        "p_at": at,
     }
-    conditions: list[ColumnElement[bool]] = []
-    updates: dict[str, Any] = {}
-    stmt = _insert(dialect, assignments)
-    excluded = stmt.excluded
     for part, fields in parts.items():
-        columns, version_col, at_col = PARTS[part]
-        fields = {**fields, version_col: version, at_col: at}
-        unknown = set(fields) - set(columns)
-        if unknown:
-            raise ValueError(f"not columns of the {part} part: {sorted(unknown)}")
-        values.update(fields)
-        newer = _newer(version, at, T[version_col], T[at_col])
-        conditions.append(newer)
-        for col in fields:
-            if col == "contractor_id":
-                continue  # handled below: any message may fill it in
-            updates[col] = case((newer, excluded[col]), else_=T[col])
-    if cancelled:
-        conditions.append(not_(T.cancelled))
-    if coverage_cancelled:
-        conditions.append(not_(T.coverage_cancelled))
-    updates.update(
-        contractor_id=func.coalesce(excluded.contractor_id, T.contractor_id),
-        cancelled=or_(T.cancelled, excluded.cancelled),
-        cancel_reason=func.coalesce(T.cancel_reason, excluded.cancel_reason),
-        coverage_cancelled=or_(T.coverage_cancelled, excluded.coverage_cancelled),
-        coverage_cancel_reason=func.coalesce(T.coverage_cancel_reason, excluded.coverage_cancel_reason),
-        revision=T.revision + 1,
-        changed_at=excluded.changed_at,
-        needs_billing=true(),
-    )
-    stmt = stmt.values(**values).on_conflict_do_update(
-        index_elements=[T.tenant_id, T.assignment_id],
-        set_=updates,
-        where=or_(*conditions) if conditions else true(),
-    )
-    await session.execute(stmt)
+        part_columns, version_col, at_col = PARTS[part]
+        expected = set(part_columns) - {version_col, at_col}
+        if set(fields) != expected:
+            raise ValueError(f"the {part} part takes exactly {sorted(expected)}")
+        params.update(fields)
+        params[version_col] = version
+        params[at_col] = at
+    stmt = _upsert_statement(dialect, tuple(sorted(parts)), version > 0, cancelled, coverage_cancelled)
+    await session.execute(stmt, params)
 
 
 async def upsert_company(

@@ -88,6 +88,13 @@ def _fit(pdf: FPDF, text: str, width: float) -> str:
     return text + "..."
 
 
+def _fit_text(pdf: FPDF, text: str, width: float, widest_char: float) -> str:
+    text = latin1(text)
+    if len(text) * widest_char <= width - 1.5:  # cannot overflow even if every letter were a W
+        return text
+    return _fit(pdf, text, width)
+
+
 def _table_header(pdf: FPDF) -> None:
     pdf.set_font("helvetica", style="B", size=7.5)
     pdf.set_fill_color(235, 238, 242)
@@ -156,6 +163,8 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
     pdf.ln(2)
 
     _table_header(pdf)
+    # an upper bound of one character's width: short strings need no measuring
+    widest = max(pdf.get_string_width(c) for c in "W@M%")
     limit = pdf.h - 20
     for line in doc.lines:
         if pdf.get_y() + _ROW_H > limit:
@@ -170,8 +179,10 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
             money(line.platform_fee_cents),
             money(line.amount_cents),
         )
-        for (_, width, align), value in zip(_COLUMNS, values, strict=True):
-            pdf.cell(width, _ROW_H, _fit(pdf, value, width), align=align)  # type: ignore[arg-type]
+        for i, ((_, width, align), value) in enumerate(zip(_COLUMNS, values, strict=True)):
+            # amounts are short ASCII: measure only the two text columns, and only when long
+            text = _fit_text(pdf, value, width, widest) if i < 2 else value
+            pdf.cell(width, _ROW_H, text, align=align)  # type: ignore[arg-type]
         pdf.ln(_ROW_H)
 
     if pdf.get_y() + 32 > limit:

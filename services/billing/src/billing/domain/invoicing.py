@@ -255,6 +255,8 @@ def chunked(items: Sequence[T], size: int) -> list[Sequence[T]]:
 def latin1(text: str) -> str:
     """Text the PDF core fonts can show: Latin-1 kept, other accented letters folded to their
     base letter, anything else replaced by '?'."""
+    if text.isascii():
+        return text
     out = []
     for ch in unicodedata.normalize("NFC", text):
         try:
