@@ -65,6 +65,7 @@ async def _render(request: Request[Any, Any, Any], *, status_code: int = 200, **
         new_key=extra.pop("new_key", None),
         member_errors=extra.pop("member_errors", {}),
         member_values=extra.pop("member_values", {}),
+        public_url=gateway.settings.http.public_url.rstrip("/"),
         **extra,
     )
 
