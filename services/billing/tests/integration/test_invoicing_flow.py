@@ -6,11 +6,13 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from billing.application.issuing import InvoiceIssuer
 from billing.bootstrap import definition
-from billing_testkit import END, START, T0, Driver, days, pdf_text
+from billing_testkit import END, START, T0, Driver, days, make_driver, pdf_text
 from ten99_contracts.billing_v1 import InvoiceCreditedV1, InvoiceIssuedV1
 from ten99_contracts.contractor_v1 import AssignmentCancelledV1, AssignmentUpdatedV1
 from ten99_contracts.policy_v1 import CoverageCancelledV1, CoverageExtendedV1
+from ten99_testing.service import running_service
 from ten99kit.migrations import schema_drift, upgrade
 
 pytestmark = pytest.mark.integration
@@ -283,3 +285,29 @@ async def test_redelivered_and_repeated_messages_duplicate_nothing(driver: Drive
     assert [i["id"] for i in await driver.invoices(CO)] == [invoice["id"]]
     assert (await driver.invoice(CO, invoice["id"]))["line_count"] == 2
     assert len(await driver.published(InvoiceIssuedV1.SUBJECT)) == 1
+
+
+async def test_several_workers_issue_each_invoice_once(
+    database_url: str, jetstream_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def no_loop(self: InvoiceIssuer, stop: asyncio.Event) -> None:
+        await stop.wait()
+
+    monkeypatch.setattr(InvoiceIssuer, "run", no_loop)  # only the racing runs below issue
+    async with make_driver(database_url, jetstream_url, settle_s=0.2) as driver:
+        # a second worker process on the same database: its own issuer, racing the first one
+        async with running_service(
+            definition, database_url=database_url, nats_url=jetstream_url, consume=False, relay=False
+        ) as other:
+            other_issuer = other.runtime.parts.dependencies["issuer"]
+            await driver.company(CO)
+            for n in range(40):
+                await driver.billable(CO, f"an_w{n:02d}", po="PO-W")
+            await driver.wait_applied()
+            await asyncio.sleep(0.25)
+            results = await asyncio.gather(*(i.run_once() for i in (driver.issuer, other_issuer) * 3))
+            await driver.issue_now()
+        assert sorted(r.invoices for r in results) == [0, 0, 0, 0, 0, 1]
+        [invoice] = await driver.invoices(CO)
+        assert invoice["line_count"] == 40
+        assert len(await driver.published(InvoiceIssuedV1.SUBJECT)) == 1
