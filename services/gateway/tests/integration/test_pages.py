@@ -45,6 +45,7 @@ async def test_contractors_page_shows_the_roster_and_the_missing_po_box(
     assert_sent_as(fake_services, acme)
     # the correlation id travels to the service and back to the browser
     assert roster.headers["x-correlation-id"] == r.headers["request-id"]
+    assert "script-src 'self'" in r.headers["content-security-policy"] and r.headers["x-frame-options"] == "SAMEORIGIN"
 
 
 async def test_profile_shows_assignments_coverage_certificate_and_opt_in_link(
