@@ -2,18 +2,74 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
+from typing import Any, cast
 
-from ten99kit import Runtime, ServiceDefinition, ServiceParts
+from ten99_contracts.contractor_v1 import AssignmentCancelledV1, AssignmentCreatedV1, AssignmentExtendedV1, AssignmentUpdatedV1
+from ten99_contracts.enrollment_v1 import ApplicationCompletedV1, AssignmentEnrolledV1
+from ten99_contracts.gateway_v1 import CompanyCreatedV1
+from ten99kit import Runtime, ScheduledJob, ServiceDefinition, ServiceParts, Subscription
 
 from .adapters.db import metadata
+from .adapters.links import CertificateLinks
+from .adapters.pdf import render_certificate
+from .api.controllers import CertificateController, CoverageController, PolicyController, PublicCertificateController
+from .application.binding import on_application_completed, on_assignment_enrolled
+from .application.context import PolicyContext
+from .application.lifecycle import (
+    activate_due_coverages,
+    expire_ended_coverages,
+    issue_waiting_certificates,
+    on_assignment_cancelled,
+    on_assignment_changed,
+    on_assignment_extended,
+    on_company_created,
+)
 from .settings import PolicySettings
 
 __all__ = ["build", "definition"]
 
 
 def build(runtime: Runtime) -> ServiceParts:
-    return ServiceParts(dependencies={"db": runtime.db})
+    settings = cast(PolicySettings, runtime.settings)
+    links = CertificateLinks(settings.link_secret.get_secret_value(), settings.public_base_url, settings.link_max_age_s)
+    ctx = PolicyContext(
+        links=links,
+        render=render_certificate,
+        producer_name=settings.producer_name,
+        insurer_name=settings.insurer_name,
+        company_wait=timedelta(seconds=settings.company_wait_s),
+    )
+
+    def react(handler: Any) -> Any:
+        return partial(handler, ctx)
+
+    async def coverage_lifecycle(now: datetime) -> int:
+        # activation first: a coverage whose whole span passed while no worker ran is activated, then expired
+        return await activate_due_coverages(runtime.db, now) + await expire_ended_coverages(runtime.db, now)
+
+    async def waiting_certificates(now: datetime) -> int:
+        return await issue_waiting_certificates(ctx, runtime.db, now)
+
+    return ServiceParts(
+        route_handlers=[PolicyController, CoverageController, CertificateController, PublicCertificateController],
+        subscriptions=[
+            Subscription(ApplicationCompletedV1.SUBJECT, react(on_application_completed)),
+            Subscription(AssignmentEnrolledV1.SUBJECT, react(on_assignment_enrolled)),
+            Subscription(AssignmentCreatedV1.SUBJECT, react(on_assignment_changed)),
+            Subscription(AssignmentUpdatedV1.SUBJECT, react(on_assignment_changed)),
+            Subscription(AssignmentCancelledV1.SUBJECT, react(on_assignment_cancelled)),
+            Subscription(AssignmentExtendedV1.SUBJECT, react(on_assignment_extended)),
+            Subscription(CompanyCreatedV1.SUBJECT, react(on_company_created)),
+        ],
+        jobs=[
+            ScheduledJob("coverage_lifecycle", coverage_lifecycle),
+            ScheduledJob("waiting_certificates", waiting_certificates),
+        ],
+        dependencies={"db": runtime.db, "links": links},
+    )
 
 
 definition = ServiceDefinition(

@@ -1,10 +1,153 @@
-"""The policy service's tables."""
+"""The policy service's tables. Every row carries its tenant (company) and every query filters by it.
+
+- ``policies``: one per contractor and company, ever (a second opt-in reuses it).
+- ``coverages``: one per assignment, ever: the span bound on a policy and its lifecycle.
+- ``certificates``: every Certificate of Insurance issued, with its PDF and what it says.
+- ``assignments`` and ``companies``: local copies of other contexts' facts that a certificate
+  prints (kept from their events, newest by ``aggregate_version``).
+"""
 
 from __future__ import annotations
 
-from ten99kit import kit_tables, make_metadata
+from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, LargeBinary, String, Table, UniqueConstraint
+from ten99kit import JSONDoc, UtcDateTime, kit_tables, make_metadata
 
-__all__ = ["metadata"]
+__all__ = ["assignments", "certificates", "companies", "coverages", "metadata", "policies"]
 
 metadata = make_metadata()
 outbox, inbox, dead_letters = kit_tables(metadata)
+
+_ID = 40
+
+# A row with no name is a placeholder that binding creates to lock on (see store.lock_company).
+companies = Table(
+    "companies",
+    metadata,
+    Column("tenant_id", String(_ID), primary_key=True),
+    Column("name", String(300), nullable=True),
+    Column("owner_email", String(320), nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# What the contractor service last said about an assignment. A row may exist before its full
+# snapshot (a cancellation or extension that overtook the creation): `snapshot_version` is NULL then.
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("tenant_id", String(_ID), primary_key=True),
+    Column("assignment_id", String(_ID), primary_key=True),
+    Column("contractor_id", String(_ID), nullable=False),
+    Column("snapshot_version", Integer, nullable=True),
+    Column("contractor", JSONDoc, nullable=True),  # ContractorSnapshot as JSON
+    Column("job_id", String(_ID), nullable=True),
+    Column("job_name", String(300), nullable=True),
+    Column("work_state", String(2), nullable=True),
+    Column("entity_id", String(_ID), nullable=True),
+    Column("entity_name", String(300), nullable=True),
+    Column("aggregate_limit_cents", BigInteger, nullable=True),
+    Column("occurrence_limit_cents", BigInteger, nullable=True),
+    Column("coverage_types", JSONDoc, nullable=True),
+    # dates move with their own version: an extension may be newer than the last full snapshot
+    Column("dates_version", Integer, nullable=True),
+    Column("effective_date", Date, nullable=True),
+    Column("end_date", Date, nullable=True),
+    Column("status", String(20), nullable=False, server_default="pending"),
+    Column("cancel_reason", String(300), nullable=True),
+    Column("cancelled_at", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+policies = Table(
+    "policies",
+    metadata,
+    Column("id", String(_ID), primary_key=True),
+    Column("tenant_id", String(_ID), nullable=False),
+    Column("contractor_id", String(_ID), nullable=False),
+    Column("policy_number", String(40), nullable=False, unique=True),
+    Column("status", String(20), nullable=False),  # active | expired | cancelled
+    Column("session_id", String(64), nullable=False),
+    Column("quote_id", String(_ID), nullable=True),
+    Column("coverage_types", JSONDoc, nullable=False),
+    Column("home_state", String(2), nullable=True),
+    Column("effective_date", Date, nullable=False),
+    # the insured as the contractor confirmed it when opting in (NULL until the application is seen)
+    Column("insured_first_name", String(200), nullable=True),
+    Column("insured_last_name", String(200), nullable=True),
+    Column("insured_email", String(320), nullable=True),
+    Column("insured_phone", String(40), nullable=True),
+    Column("insured_address", JSONDoc, nullable=True),
+    Column("insured_as_of", UtcDateTime, nullable=True),  # when the application that said so was completed
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "contractor_id"),
+    Index(None, "tenant_id", "created_at"),
+)
+
+coverages = Table(
+    "coverages",
+    metadata,
+    Column("id", String(_ID), primary_key=True),
+    Column("tenant_id", String(_ID), nullable=False),
+    Column("policy_id", String(_ID), nullable=False, index=True),
+    Column("assignment_id", String(_ID), nullable=False),
+    Column("contractor_id", String(_ID), nullable=False),
+    Column("quote_id", String(_ID), nullable=False),
+    Column("session_id", String(64), nullable=False),
+    Column("category_code", String(60), nullable=True),
+    Column("coverage_types", JSONDoc, nullable=False),
+    Column("home_state", String(2), nullable=True),
+    Column("work_state", String(2), nullable=True),
+    Column("effective_date", Date, nullable=False),
+    Column("end_date", Date, nullable=False),
+    Column("status", String(20), nullable=False),  # scheduled | active | expired | cancelled
+    Column("net_rate", Integer, nullable=False),
+    Column("gl_net_rate", Integer, nullable=False),
+    Column("wc_net_rate", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    # the certificate for the current dates is still to be issued (its data may not be here yet)
+    Column("certificate_due", Boolean, nullable=False),
+    Column("certificate_reason", String(20), nullable=True),  # bound | retimed | extended
+    Column("certificate_notify", Boolean, nullable=False),  # False: an extension the company asked not to announce
+    Column("certificate_id", String(_ID), nullable=True),
+    Column("cancel_reason", String(300), nullable=True),
+    Column("bound_at", UtcDateTime, nullable=False),
+    Column("activated_at", UtcDateTime, nullable=True),
+    Column("expired_at", UtcDateTime, nullable=True),
+    Column("cancelled_at", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "assignment_id"),
+    Index(None, "tenant_id", "contractor_id"),
+    Index(None, "status", "effective_date"),
+    Index(None, "status", "end_date"),
+    Index(None, "certificate_due", "tenant_id"),
+)
+
+certificates = Table(
+    "certificates",
+    metadata,
+    Column("id", String(_ID), primary_key=True),
+    Column("tenant_id", String(_ID), nullable=False),
+    Column("number", String(40), nullable=False, unique=True),
+    Column("coverage_id", String(_ID), nullable=False),
+    Column("assignment_id", String(_ID), nullable=False),
+    Column("contractor_id", String(_ID), nullable=False),
+    Column("policy_id", String(_ID), nullable=False),
+    Column("policy_number", String(40), nullable=False),
+    Column("holder_name", String(300), nullable=False),
+    Column("coverage_types", JSONDoc, nullable=False),
+    Column("effective_date", Date, nullable=False),
+    Column("end_date", Date, nullable=False),
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("reason", String(20), nullable=False),  # bound | retimed | extended
+    Column("status", String(20), nullable=False),  # current | superseded | void
+    Column("supersedes", String(_ID), nullable=True),
+    Column("superseded_by", String(_ID), nullable=True),
+    Column("status_changed_at", UtcDateTime, nullable=True),
+    Column("document", JSONDoc, nullable=False),  # CertificateDocument: everything printed on it
+    Column("filename", String(120), nullable=False),
+    Column("pdf", LargeBinary, nullable=False),
+    Column("pdf_sha256", String(64), nullable=False),
+    Index(None, "tenant_id", "coverage_id"),
+    Index(None, "tenant_id", "contractor_id"),
+)

@@ -1,0 +1,197 @@
+"""Read-side queries for the HTTP API. Every query filters by the tenant; the PDF column is read
+only by the download queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from ten99kit import InvalidInput
+
+from ..domain.coverage import CANCELLED
+from .db import certificates, coverages, policies
+
+__all__ = [
+    "Page",
+    "certificate_file",
+    "certificate_history",
+    "coverages_page",
+    "policies_page",
+    "policy_rollups",
+    "policy_row",
+]
+
+# the columns of `certificates` apart from the PDF and its drawing inputs
+_CERT = [c for c in certificates.c if c.name not in ("pdf", "document")]
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Any]
+    has_more: bool
+
+
+async def _page(
+    s: AsyncSession,
+    q: Select[Any],
+    created: Any,
+    ident: Any,
+    cursor_where: Sequence[ColumnElement[bool]],
+    *,
+    limit: int,
+    starting_after: str | None,
+    ending_before: str | None,
+) -> Page:
+    """Newest first by (created, id), with 1099Policy's cursors."""
+    cursor_id = starting_after or ending_before
+    if cursor_id:
+        at = (await s.execute(select(created).where(*cursor_where, ident == cursor_id))).scalar_one_or_none()
+        if at is None:
+            field = "starting_after" if starting_after else "ending_before"
+            raise InvalidInput(f"{field}: no such object {cursor_id!r}")
+        if starting_after:
+            q = q.where(or_(created < at, and_(created == at, ident < cursor_id))).order_by(created.desc(), ident.desc())
+        else:
+            q = q.where(or_(created > at, and_(created == at, ident > cursor_id))).order_by(created.asc(), ident.asc())
+    else:
+        q = q.order_by(created.desc(), ident.desc())
+    rows = list((await s.execute(q.limit(limit + 1))).all())
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if ending_before:
+        rows.reverse()
+    return Page(rows, has_more)
+
+
+async def policies_page(
+    s: AsyncSession, tenant_id: str, *, contractor: str | None, limit: int, starting_after: str | None, ending_before: str | None
+) -> Page:
+    where = [policies.c.tenant_id == tenant_id]
+    if contractor:
+        where.append(policies.c.contractor_id == contractor)
+    return await _page(
+        s,
+        select(policies).where(*where),
+        policies.c.created_at,
+        policies.c.id,
+        where,
+        limit=limit,
+        starting_after=starting_after,
+        ending_before=ending_before,
+    )
+
+
+async def policy_row(s: AsyncSession, tenant_id: str, policy_id: str) -> Any:
+    q = select(policies).where(policies.c.tenant_id == tenant_id, policies.c.id == policy_id)
+    return (await s.execute(q)).first()
+
+
+@dataclass
+class PolicyRollup:
+    effective_date: Any = None
+    expiration_date: Any = None
+    assignments: int = 0
+    #: coverage type -> the newest current certificate covering it: (certificate id, tenant)
+    certificates: dict[str, str] | None = None
+
+
+async def policy_rollups(s: AsyncSession, tenant_id: str, policy_ids: Sequence[str]) -> dict[str, PolicyRollup]:
+    """Per policy: its covered span (over coverages not cancelled) and newest certificates."""
+    out = {pid: PolicyRollup(certificates={}) for pid in policy_ids}
+    if not policy_ids:
+        return out
+    spans = (
+        select(
+            coverages.c.policy_id,
+            func.min(coverages.c.effective_date),
+            func.max(coverages.c.end_date),
+            func.count(),
+        )
+        .where(coverages.c.tenant_id == tenant_id, coverages.c.policy_id.in_(policy_ids), coverages.c.status != CANCELLED)
+        .group_by(coverages.c.policy_id)
+    )
+    for pid, start, end, n in await s.execute(spans):
+        out[pid].effective_date, out[pid].expiration_date, out[pid].assignments = start, end, n
+    current = (
+        select(certificates.c.id, certificates.c.policy_id, certificates.c.coverage_types)
+        .where(
+            certificates.c.tenant_id == tenant_id,
+            certificates.c.policy_id.in_(policy_ids),
+            certificates.c.status == "current",
+        )
+        .order_by(certificates.c.issued_at.desc(), certificates.c.id.desc())
+    )
+    for cid, pid, types in await s.execute(current):
+        found = out[pid].certificates
+        assert found is not None
+        for t in types:
+            found.setdefault(t, cid)
+    return out
+
+
+async def coverages_page(
+    s: AsyncSession,
+    tenant_id: str,
+    *,
+    contractor: str | None,
+    assignment: str | None,
+    limit: int,
+    starting_after: str | None,
+    ending_before: str | None,
+) -> Page:
+    where = [coverages.c.tenant_id == tenant_id]
+    if contractor:
+        where.append(coverages.c.contractor_id == contractor)
+    if assignment:
+        where.append(coverages.c.assignment_id == assignment)
+    q = (
+        select(
+            coverages,
+            policies.c.policy_number,
+            certificates.c.number.label("certificate_number"),
+            certificates.c.issued_at.label("certificate_issued_at"),
+        )
+        .select_from(coverages)
+        .join(policies, and_(policies.c.id == coverages.c.policy_id, policies.c.tenant_id == coverages.c.tenant_id))
+        .outerjoin(
+            certificates,
+            and_(certificates.c.id == coverages.c.certificate_id, certificates.c.tenant_id == coverages.c.tenant_id),
+        )
+        .where(*where)
+    )
+    return await _page(
+        s,
+        q,
+        coverages.c.bound_at,
+        coverages.c.id,
+        where,
+        limit=limit,
+        starting_after=starting_after,
+        ending_before=ending_before,
+    )
+
+
+async def certificate_history(
+    s: AsyncSession, tenant_id: str, *, assignment: str | None, contractor: str | None, limit: int
+) -> list[Any]:
+    where = [certificates.c.tenant_id == tenant_id]
+    if assignment:
+        where.append(certificates.c.assignment_id == assignment)
+    if contractor:
+        where.append(certificates.c.contractor_id == contractor)
+    q = select(*_CERT).where(*where).order_by(certificates.c.issued_at.desc(), certificates.c.id.desc()).limit(limit)
+    return list((await s.execute(q)).all())
+
+
+async def certificate_file(s: AsyncSession, tenant_id: str, certificate_id: str) -> Any:
+    q = select(
+        certificates.c.id,
+        certificates.c.filename,
+        certificates.c.pdf,
+        certificates.c.status,
+        certificates.c.superseded_by,
+    ).where(certificates.c.tenant_id == tenant_id, certificates.c.id == certificate_id)
+    return (await s.execute(q)).first()

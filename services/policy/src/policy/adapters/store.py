@@ -1,0 +1,367 @@
+"""Write-side database access for the use cases: policies, coverages, certificates and the local
+copies of assignments and companies. Every function takes the unit of work's session and the
+tenant; nothing here commits (the caller's unit of work does)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import Row, and_, bindparam, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from ten99_contracts import ContractorSnapshot
+from ten99kit import insert_ignore
+
+from ..domain.coverage import CANCELLED, Coverage
+from .db import assignments, certificates, companies, coverages, policies
+
+__all__ = [
+    "AssignmentFacts",
+    "CertificateInputs",
+    "Contact",
+    "certificate_inputs",
+    "contact_for",
+    "contact_from",
+    "coverage_for_assignment",
+    "existing_coverages",
+    "insert_certificates",
+    "insert_coverages",
+    "lock_assignment",
+    "lock_assignments",
+    "lock_company",
+    "mark_certificates",
+    "policy_for_contractor",
+    "save_coverage",
+    "upsert_company",
+]
+
+
+def contractor_snapshot(value: Any) -> ContractorSnapshot | None:
+    return None if value is None else msgspec.convert(value, ContractorSnapshot)
+
+
+# -- companies ------------------------------------------------------------------------------
+
+
+async def upsert_company(s: AsyncSession, dialect: str, tenant_id: str, name: str, owner_email: str, now: datetime) -> None:
+    inserted = await s.execute(
+        insert_ignore(companies, dialect).values(tenant_id=tenant_id, name=name, owner_email=owner_email, updated_at=now)
+    )
+    if not inserted.rowcount:  # type: ignore[attr-defined]
+        await s.execute(
+            update(companies).where(companies.c.tenant_id == tenant_id).values(name=name, owner_email=owner_email, updated_at=now)
+        )
+
+
+async def lock_company(s: AsyncSession, dialect: str, tenant_id: str, now: datetime) -> None:
+    """Share-lock the company's row (a nameless placeholder if its name is not known yet).
+
+    Binding and the arrival of a fact that a certificate needs must not miss each other when
+    they run at the same time: each locks the fact's row before reading it, so one of them
+    waits for the other's commit and then sees its work (the fact, or the coverage waiting for it).
+    Bindings share this lock; `upsert_company` takes it exclusively."""
+    await s.execute(insert_ignore(companies, dialect).values(tenant_id=tenant_id, name=None, updated_at=now))
+    await s.execute(select(companies.c.tenant_id).where(companies.c.tenant_id == tenant_id).with_for_update(read=True))
+
+
+# -- assignments (local copy) -----------------------------------------------------------------
+
+
+async def lock_assignment(
+    s: AsyncSession, dialect: str, tenant_id: str, assignment_id: str, contractor_id: str, now: datetime
+) -> Row[Any]:
+    """The assignment's row, locked; created empty (no snapshot yet) if this is its first news."""
+    await s.execute(
+        insert_ignore(assignments, dialect).values(
+            tenant_id=tenant_id, assignment_id=assignment_id, contractor_id=contractor_id, status="pending", updated_at=now
+        )
+    )
+    q = select(assignments).where(assignments.c.tenant_id == tenant_id, assignments.c.assignment_id == assignment_id)
+    return (await s.execute(q.with_for_update())).one()
+
+
+async def update_assignment(s: AsyncSession, tenant_id: str, assignment_id: str, values: dict[str, Any]) -> None:
+    await s.execute(
+        update(assignments)
+        .where(assignments.c.tenant_id == tenant_id, assignments.c.assignment_id == assignment_id)
+        .values(**values)
+    )
+
+
+@dataclass(frozen=True)
+class AssignmentFacts:
+    """What binding needs from the local copy: the latest dates, and whether it was cancelled."""
+
+    effective_date: date | None
+    end_date: date | None
+    cancelled: bool
+
+
+async def lock_assignments(
+    s: AsyncSession, dialect: str, tenant_id: str, contractor_id: str, assignment_ids: Sequence[str], now: datetime
+) -> dict[str, AssignmentFacts]:
+    """Lock the assignments' rows (created empty where nothing is known yet; see `lock_company`)
+    and read what binding needs from them."""
+    if not assignment_ids:
+        return {}
+    ids = sorted(set(assignment_ids))  # one lock order for everyone
+    placeholders = [
+        {"tenant_id": tenant_id, "assignment_id": i, "contractor_id": contractor_id, "status": "pending", "updated_at": now}
+        for i in ids
+    ]
+    await s.execute(insert_ignore(assignments, dialect).values(placeholders))
+    q = (
+        select(assignments.c.assignment_id, assignments.c.effective_date, assignments.c.end_date, assignments.c.status)
+        .where(assignments.c.tenant_id == tenant_id, assignments.c.assignment_id.in_(ids))
+        .order_by(assignments.c.assignment_id)
+        .with_for_update()
+    )
+    return {r.assignment_id: AssignmentFacts(r.effective_date, r.end_date, r.status == CANCELLED) for r in await s.execute(q)}
+
+
+# -- policies -------------------------------------------------------------------------------
+
+
+async def policy_for_contractor(s: AsyncSession, tenant_id: str, contractor_id: str, *, lock: bool = False) -> Row[Any] | None:
+    q = select(policies).where(policies.c.tenant_id == tenant_id, policies.c.contractor_id == contractor_id)
+    if lock:
+        q = q.with_for_update()
+    return (await s.execute(q)).first()
+
+
+async def insert_policy(s: AsyncSession, dialect: str, values: dict[str, Any]) -> bool:
+    """False if the contractor already has a policy (another transaction created it first)."""
+    result = await s.execute(insert_ignore(policies, dialect).values(**values))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def update_policy(s: AsyncSession, tenant_id: str, policy_id: str, values: dict[str, Any]) -> None:
+    await s.execute(update(policies).where(policies.c.tenant_id == tenant_id, policies.c.id == policy_id).values(**values))
+
+
+# -- coverages ------------------------------------------------------------------------------
+
+
+async def existing_coverages(s: AsyncSession, tenant_id: str, assignment_ids: Sequence[str]) -> set[str]:
+    if not assignment_ids:
+        return set()
+    q = select(coverages.c.assignment_id).where(coverages.c.tenant_id == tenant_id, coverages.c.assignment_id.in_(assignment_ids))
+    return set((await s.execute(q)).scalars())
+
+
+async def insert_coverages(s: AsyncSession, dialect: str, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert; an assignment that has coverage already keeps it. Returns the ids inserted."""
+    if not rows:
+        return set()
+    stmt = insert_ignore(coverages, dialect).values(rows).returning(coverages.c.id)
+    return set((await s.execute(stmt)).scalars())
+
+
+def _coverage(row: Any) -> Coverage:
+    return Coverage(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        policy_id=row.policy_id,
+        assignment_id=row.assignment_id,
+        contractor_id=row.contractor_id,
+        coverage_types=list(row.coverage_types),
+        effective_date=row.effective_date,
+        end_date=row.end_date,
+        status=row.status,
+        net_rate=row.net_rate,
+        gl_net_rate=row.gl_net_rate,
+        wc_net_rate=row.wc_net_rate,
+        version=row.version,
+        cancel_reason=row.cancel_reason,
+    )
+
+
+async def coverage_for_assignment(s: AsyncSession, tenant_id: str, assignment_id: str) -> Coverage | None:
+    """The assignment's coverage, locked for the rest of the transaction."""
+    q = select(coverages).where(coverages.c.tenant_id == tenant_id, coverages.c.assignment_id == assignment_id).with_for_update()
+    row = (await s.execute(q)).first()
+    return None if row is None else _coverage(row)
+
+
+async def save_coverage(s: AsyncSession, coverage: Coverage, now: datetime, **extra: Any) -> None:
+    await s.execute(
+        update(coverages)
+        .where(coverages.c.tenant_id == coverage.tenant_id, coverages.c.id == coverage.id)
+        .values(
+            effective_date=coverage.effective_date,
+            end_date=coverage.end_date,
+            status=coverage.status,
+            version=coverage.version,
+            cancel_reason=coverage.cancel_reason,
+            updated_at=now,
+            **extra,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    email: str
+
+
+async def contact_for(s: AsyncSession, tenant_id: str, policy_id: str, assignment_id: str) -> Contact:
+    """Whom to tell about a coverage: the insured as confirmed at opt-in, else as the company entered them."""
+    q = (
+        select(
+            policies.c.insured_first_name,
+            policies.c.insured_last_name,
+            policies.c.insured_email,
+            assignments.c.contractor,
+        )
+        .select_from(policies)
+        .outerjoin(assignments, and_(assignments.c.tenant_id == tenant_id, assignments.c.assignment_id == assignment_id))
+        .where(policies.c.tenant_id == tenant_id, policies.c.id == policy_id)
+    )
+    row = (await s.execute(q)).first()
+    if row is None:
+        return Contact("", "")
+    return contact_from(row.insured_first_name, row.insured_last_name, row.insured_email, contractor_snapshot(row.contractor))
+
+
+def contact_from(first: str | None, last: str | None, email: str | None, snapshot: ContractorSnapshot | None) -> Contact:
+    if first or last:
+        name = f"{first or ''} {last or ''}".strip()
+    elif snapshot is not None:
+        name = f"{snapshot.first_name} {snapshot.last_name}".strip()
+    else:
+        name = ""
+    return Contact(name, email or (snapshot.email if snapshot else ""))
+
+
+# -- certificates ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CertificateInputs:
+    """One coverage whose certificate is due, with everything the certificate prints."""
+
+    coverage: Any  # the coverages row
+    policy: Any  # the policies row
+    assignment: Any  # the assignments row (has a snapshot)
+    company_name: str | None
+    previous_number: str | None
+
+
+async def certificate_inputs(
+    s: AsyncSession,
+    *,
+    tenant_id: str | None = None,
+    coverage_ids: Iterable[str] | None = None,
+    assignment_id: str | None = None,
+    company_known_or_bound_before: datetime,
+    limit: int = 500,
+    postgres: bool = True,
+) -> list[CertificateInputs]:
+    """Coverages with a certificate due whose assignment is known and whose company is known
+    (or was waited for long enough: bound before the given instant), locked, so that two
+    transactions never issue the same certificate: the second finds it no longer due."""
+    previous = certificates.alias("previous")
+    c, p, a = coverages, policies, assignments
+    q = (
+        select(c, p, a, companies.c.name.label("company_name"), previous.c.number.label("previous_number"))
+        .select_from(c)
+        .join(p, and_(p.c.id == c.c.policy_id, p.c.tenant_id == c.c.tenant_id))
+        .join(a, and_(a.c.tenant_id == c.c.tenant_id, a.c.assignment_id == c.c.assignment_id))
+        .outerjoin(companies, companies.c.tenant_id == c.c.tenant_id)
+        .outerjoin(previous, and_(previous.c.id == c.c.certificate_id, previous.c.tenant_id == c.c.tenant_id))
+        .where(
+            c.c.certificate_due.is_(True),
+            c.c.status != CANCELLED,
+            a.c.snapshot_version.is_not(None),
+            or_(companies.c.name.is_not(None), c.c.bound_at <= company_known_or_bound_before),
+        )
+        .order_by(c.c.id)
+        .limit(limit)
+    )
+    if tenant_id is not None:
+        q = q.where(c.c.tenant_id == tenant_id)
+    if coverage_ids is not None:
+        ids = list(coverage_ids)
+        if not ids:
+            return []
+        q = q.where(c.c.id.in_(ids))
+    if assignment_id is not None:
+        q = q.where(c.c.assignment_id == assignment_id)
+    if postgres:
+        q = q.with_for_update(of=c)
+    result = await s.execute(q)
+    # the three tables share column names: split the flat row by position
+    nc, np_, na = len(c.c), len(p.c), len(a.c)
+    out = []
+    for row in result:
+        values = tuple(row)
+        out.append(
+            CertificateInputs(
+                coverage=_record(c, values[:nc]),
+                policy=_record(p, values[nc : nc + np_]),
+                assignment=_record(a, values[nc + np_ : nc + np_ + na]),
+                company_name=values[-2],
+                previous_number=values[-1],
+            )
+        )
+    return out
+
+
+class _Record:
+    __slots__ = ("__dict__",)
+
+    def __init__(self, mapping: dict[str, Any]) -> None:
+        self.__dict__.update(mapping)
+
+
+def _record(table: Any, values: Sequence[Any]) -> Any:
+    return _Record({col.name: v for col, v in zip(table.c, values, strict=True)})
+
+
+async def insert_certificates(s: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await s.execute(certificates.insert(), rows)
+
+
+async def point_coverages_at(s: AsyncSession, pairs: list[dict[str, Any]], now: datetime) -> None:
+    """Each coverage's current certificate is the new one; nothing is due any more."""
+    if not pairs:
+        return
+    stmt = (
+        update(coverages)
+        .where(coverages.c.id == bindparam("b_coverage_id"))
+        .values(certificate_id=bindparam("b_certificate_id"), certificate_due=False, updated_at=now)
+    )
+    await s.execute(stmt, pairs)
+
+
+async def documents_of(s: AsyncSession, tenant_id: str | None, certificate_ids: Sequence[str]) -> dict[str, Any]:
+    if not certificate_ids:
+        return {}
+    q = select(certificates.c.id, certificates.c.document).where(certificates.c.id.in_(certificate_ids))
+    if tenant_id is not None:
+        q = q.where(certificates.c.tenant_id == tenant_id)
+    return {r.id: r.document for r in await s.execute(q)}
+
+
+async def mark_certificates(s: AsyncSession, changes: list[dict[str, Any]]) -> None:
+    """Set status (superseded | void), superseded_by, the re-drawn PDF and its stamp."""
+    if not changes:
+        return
+    stmt = (
+        update(certificates)
+        .where(certificates.c.id == bindparam("b_id"))
+        .values(
+            status=bindparam("b_status"),
+            superseded_by=bindparam("b_superseded_by"),
+            status_changed_at=bindparam("b_at"),
+            document=bindparam("b_document"),
+            pdf=bindparam("b_pdf"),
+            pdf_sha256=bindparam("b_sha"),
+        )
+    )
+    await s.execute(stmt, changes)

@@ -1,0 +1,223 @@
+"""Binding: a contractor's policy and one coverage per assignment.
+
+- `on_application_completed` (the contractor opted in): the contractor's policy, created on the
+  first opt-in and reused afterwards (one policy per contractor and company), and coverage for
+  every quoted assignment.
+- `on_assignment_enrolled` (repeat coverage, decided by enrollment): coverage for one more
+  assignment on the contractor's policy, without a new opt-in. If the opt-in itself has not
+  reached us yet (the two travel on different subjects), the policy is created from the
+  enrollment and completed with the insured's details when the application arrives.
+
+Idempotent by business key: an assignment has at most one coverage, ever, so a repeated or
+overlapping message binds nothing twice. Coverage uses the assignment's latest known dates (an
+update may have overtaken the quote), never starts before the day it is bound, and an
+assignment that was cancelled or has already ended is not bound. Certificates are issued in
+the same transaction when everything they print is known.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import msgspec
+from ten99_contracts import AssignmentQuote, Envelope
+from ten99_contracts.enrollment_v1 import ApplicationCompletedV1, AssignmentEnrolledV1
+from ten99_contracts.policy_v1 import CoverageActivatedV1, CoverageBoundV1, PolicyActivatedV1
+from ten99kit import UnitOfWork, get_logger, new_id
+
+from ..adapters import store
+from ..domain.certificate import new_policy_number
+from ..domain.coverage import ACTIVE, Refused, span_to_bind, status_on
+from .certificates import issue_due_certificates
+from .context import PolicyContext
+from .messages import terms
+
+__all__ = ["bind_quotes", "on_application_completed", "on_assignment_enrolled"]
+
+log = get_logger(__name__)
+
+
+async def on_application_completed(ctx: PolicyContext, uow: UnitOfWork, envelope: Envelope[ApplicationCompletedV1]) -> None:
+    m = envelope.data
+    insured = {
+        "insured_first_name": m.first_name,
+        "insured_last_name": m.last_name,
+        "insured_email": m.email,
+        "insured_phone": m.phone,
+        "insured_address": msgspec.to_builtins(m.address),
+        "insured_as_of": envelope.occurred_at,
+    }
+    policy = await _policy(uow, envelope.tenant_id, m.contractor_id, m.session_id, m.assignments, m.address.region, insured)
+    await bind_quotes(ctx, uow, envelope.tenant_id, policy, m.session_id, m.assignments)
+
+
+async def on_assignment_enrolled(ctx: PolicyContext, uow: UnitOfWork, envelope: Envelope[AssignmentEnrolledV1]) -> None:
+    m = envelope.data
+    policy = await _policy(uow, envelope.tenant_id, m.contractor_id, m.session_id, [m.quote], m.quote.home_state, None)
+    await bind_quotes(ctx, uow, envelope.tenant_id, policy, m.session_id, [m.quote])
+
+
+async def _policy(
+    uow: UnitOfWork,
+    tenant_id: str,
+    contractor_id: str,
+    session_id: str,
+    quotes: list[AssignmentQuote],
+    home_state: str,
+    insured: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The contractor's policy, created (``PolicyActivatedV1``) on first sight, else brought up to
+    date with the latest application: the insured's confirmed details and the coverage types."""
+    s = uow.session
+    now, today = uow.clock.now(), uow.clock.today()
+    types = sorted({t for q in quotes for t in q.coverage_types})
+    row = await store.policy_for_contractor(s, tenant_id, contractor_id, lock=True)
+    if row is None:
+        starts = [max(q.effective_date, today) for q in quotes]
+        values: dict[str, Any] = {
+            "id": new_id("pl"),
+            "tenant_id": tenant_id,
+            "contractor_id": contractor_id,
+            "policy_number": new_policy_number(now.year),
+            "status": ACTIVE,
+            "session_id": session_id,
+            "quote_id": quotes[0].quote_id if quotes else None,
+            "coverage_types": types,
+            "home_state": home_state,
+            "effective_date": min(starts) if starts else today,
+            **(insured or {}),
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        if await store.insert_policy(s, uow.db.dialect, values):
+            _emit_activated(uow, values)
+            return values
+        # another transaction created it meanwhile: use theirs
+        row = await store.policy_for_contractor(s, tenant_id, contractor_id, lock=True)
+        assert row is not None
+    policy = dict(row._mapping)
+    changes: dict[str, Any] = {}
+    if insured is not None and (policy["insured_as_of"] is None or insured["insured_as_of"] >= policy["insured_as_of"]):
+        changes.update(insured, session_id=session_id, home_state=home_state)
+    merged = sorted(set(policy["coverage_types"]) | set(types))
+    if merged != sorted(policy["coverage_types"]):
+        changes["coverage_types"] = merged
+    if changes:
+        changes["updated_at"] = now
+        await store.update_policy(s, tenant_id, policy["id"], changes)
+        policy.update(changes)
+    return policy
+
+
+def _emit_activated(uow: UnitOfWork, policy: dict[str, Any]) -> None:
+    uow.emit(
+        PolicyActivatedV1(
+            policy_id=policy["id"],
+            policy_number=policy["policy_number"],
+            contractor_id=policy["contractor_id"],
+            session_id=policy["session_id"],
+            coverage_types=list(policy["coverage_types"]),
+            home_state=policy["home_state"] or "",
+            effective_date=policy["effective_date"],
+        ),
+        tenant_id=policy["tenant_id"],
+        aggregate_id=policy["id"],
+        aggregate_version=policy["version"],
+    )
+
+
+async def bind_quotes(
+    ctx: PolicyContext,
+    uow: UnitOfWork,
+    tenant_id: str,
+    policy: dict[str, Any],
+    session_id: str,
+    quotes: list[AssignmentQuote],
+) -> list[str]:
+    """Bind coverage for each quoted assignment that has none yet. Returns the coverage ids bound."""
+    s = uow.session
+    now, today = uow.clock.now(), uow.clock.today()
+    unique = list({q.assignment_id: q for q in quotes}.values())
+    ids = [q.assignment_id for q in unique]
+    await store.lock_company(s, uow.db.dialect, tenant_id, now)
+    facts = await store.lock_assignments(s, uow.db.dialect, tenant_id, policy["contractor_id"], ids, now)
+    have = await store.existing_coverages(s, tenant_id, ids)
+    rows: list[dict[str, Any]] = []
+    for q in unique:
+        if q.assignment_id in have:
+            log.info("coverage.already_bound", assignment_id=q.assignment_id)
+            continue
+        fact = facts.get(q.assignment_id)
+        if fact is not None and fact.cancelled:
+            log.info("coverage.not_bound_cancelled", assignment_id=q.assignment_id)
+            continue
+        effective = (fact.effective_date if fact else None) or q.effective_date
+        end = (fact.end_date if fact else None) or q.end_date
+        span = span_to_bind(effective, end, today)
+        if isinstance(span, Refused):
+            log.warning("coverage.not_bound", assignment_id=q.assignment_id, reason=span.reason)
+            continue
+        status = status_on(span.effective_date, span.end_date, today)
+        rows.append(_row(tenant_id, policy, session_id, q, span.effective_date, span.end_date, status, now))
+    inserted = await store.insert_coverages(s, uow.db.dialect, rows)
+    bound = [r for r in rows if r["id"] in inserted]
+    for r in bound:
+        coverage = SimpleNamespace(**r)
+        if r["status"] == ACTIVE:  # starts today: bound and active at once, announced as both
+            uow.emit(CoverageBoundV1(terms=terms(coverage)), tenant_id=tenant_id, aggregate_id=r["id"], aggregate_version=1)
+            uow.emit(CoverageActivatedV1(terms=terms(coverage)), tenant_id=tenant_id, aggregate_id=r["id"], aggregate_version=2)
+        else:
+            uow.emit(CoverageBoundV1(terms=terms(coverage)), tenant_id=tenant_id, aggregate_id=r["id"], aggregate_version=1)
+    if bound and policy["status"] != ACTIVE:  # coverage again on a policy that had run out
+        policy.update(status=ACTIVE, version=policy["version"] + 1, updated_at=now)
+        await store.update_policy(s, tenant_id, policy["id"], {"status": ACTIVE, "version": policy["version"], "updated_at": now})
+        _emit_activated(uow, policy)
+    if bound:
+        await issue_due_certificates(ctx, uow, tenant_id=tenant_id, coverage_ids=[r["id"] for r in bound])
+    return [r["id"] for r in bound]
+
+
+def _row(
+    tenant_id: str,
+    policy: dict[str, Any],
+    session_id: str,
+    q: AssignmentQuote,
+    effective: date,
+    end: date,
+    status: str,
+    now: datetime,
+) -> dict[str, Any]:
+    active = status == ACTIVE
+    return {
+        "id": new_id("cv"),
+        "tenant_id": tenant_id,
+        "policy_id": policy["id"],
+        "assignment_id": q.assignment_id,
+        "contractor_id": policy["contractor_id"],
+        "quote_id": q.quote_id,
+        "session_id": session_id,
+        "category_code": q.category_code,
+        "coverage_types": list(q.coverage_types),
+        "home_state": q.home_state,
+        "work_state": q.work_state,
+        "effective_date": effective,
+        "end_date": end,
+        "status": status,
+        "net_rate": q.net_rate,
+        "gl_net_rate": q.gl_net_rate,
+        "wc_net_rate": q.wc_net_rate,
+        "version": 2 if active else 1,
+        "certificate_due": True,
+        "certificate_reason": "bound",
+        "certificate_notify": True,
+        "certificate_id": None,
+        "cancel_reason": None,
+        "bound_at": now,
+        "activated_at": now if active else None,
+        "expired_at": None,
+        "cancelled_at": None,
+        "updated_at": now,
+    }

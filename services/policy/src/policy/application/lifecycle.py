@@ -1,0 +1,290 @@
+"""Coverage after binding: the local copies of assignments and companies, and every change to a
+coverage, evented (re-timed, extended, cancelled) or clock-driven (activated, expired).
+
+Messages arrive in any order across subjects. The local copy of an assignment keeps the newest
+state by ``aggregate_version`` (its dates separately, since an extension carries only the end);
+a cancellation is final whatever order it arrives in. Each coverage transition happens once:
+the rules in `policy.domain.coverage` say whether a change applies, and the clock-driven jobs
+move rows with a single conditional UPDATE, so concurrent workers or a repeated tick cannot
+apply a transition twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import and_, exists, select, update
+from ten99_contracts import Envelope
+from ten99_contracts.contractor_v1 import (
+    AssignmentCancelledV1,
+    AssignmentCreatedV1,
+    AssignmentExtendedV1,
+    AssignmentUpdatedV1,
+)
+from ten99_contracts.gateway_v1 import CompanyCreatedV1
+from ten99_contracts.policy_v1 import (
+    CoverageActivatedV1,
+    CoverageCancelledV1,
+    CoverageExpiredV1,
+    CoverageExtendedV1,
+    CoverageRetimedV1,
+)
+from ten99kit import Database, UnitOfWork, get_logger
+
+from ..adapters import store
+from ..adapters.db import coverages, policies
+from ..domain.coverage import ACTIVE, CANCELLED, EXPIRED, LIVE, SCHEDULED, Cancelled, Extended, Refused, Retimed
+from .certificates import issue_due_certificates, void_certificate
+from .context import PolicyContext
+from .messages import terms
+
+__all__ = [
+    "activate_due_coverages",
+    "expire_ended_coverages",
+    "issue_waiting_certificates",
+    "on_assignment_cancelled",
+    "on_assignment_changed",
+    "on_assignment_extended",
+    "on_company_created",
+]
+
+log = get_logger(__name__)
+
+JOB_BATCH = 500
+
+
+# -- local copies -----------------------------------------------------------------------------
+
+
+async def on_company_created(ctx: PolicyContext, uow: UnitOfWork, envelope: Envelope[CompanyCreatedV1]) -> None:
+    m = envelope.data
+    await store.upsert_company(uow.session, uow.db.dialect, envelope.tenant_id, m.name, m.owner_email, uow.clock.now())
+    # certificates that waited for the company's name
+    await issue_due_certificates(ctx, uow, tenant_id=envelope.tenant_id)
+
+
+async def on_assignment_changed(
+    ctx: PolicyContext, uow: UnitOfWork, envelope: Envelope[AssignmentCreatedV1] | Envelope[AssignmentUpdatedV1]
+) -> None:
+    """A full snapshot of the assignment (created or updated). Keeps the newest; if its dates
+    changed before the coverage started, the coverage follows them (re-timed, new certificate)."""
+    m = envelope.data
+    tenant_id, version = envelope.tenant_id, envelope.aggregate_version
+    now, today = uow.clock.now(), uow.clock.today()
+    s = uow.session
+    row = await store.lock_assignment(s, uow.db.dialect, tenant_id, m.assignment_id, m.contractor.contractor_id, now)
+    values: dict[str, Any] = {}
+    if row.snapshot_version is None or version >= row.snapshot_version:
+        entity = m.job.entity
+        values.update(
+            snapshot_version=version,
+            contractor_id=m.contractor.contractor_id,
+            contractor=msgspec.to_builtins(m.contractor),
+            job_id=m.job.job_id,
+            job_name=m.job.name,
+            work_state=m.job.work_state,
+            entity_id=entity.entity_id,
+            entity_name=entity.name,
+            aggregate_limit_cents=entity.aggregate_limit_cents,
+            occurrence_limit_cents=entity.occurrence_limit_cents,
+            coverage_types=list(m.coverage_types),
+        )
+        if row.status != CANCELLED:  # a cancellation is final
+            values["status"] = m.status
+    dates_moved = row.dates_version is None or version >= row.dates_version
+    if dates_moved:
+        values.update(dates_version=version, effective_date=m.effective_date, end_date=m.end_date)
+    if values:
+        values["updated_at"] = now
+        await store.update_assignment(s, tenant_id, m.assignment_id, values)
+
+    coverage = await store.coverage_for_assignment(s, tenant_id, m.assignment_id)
+    if coverage is None:
+        return  # not bound (yet): binding will use these dates
+    if dates_moved:
+        outcome = coverage.retime(m.effective_date, m.end_date, today)
+        if isinstance(outcome, Retimed):
+            extra: dict[str, Any] = {"certificate_due": True, "certificate_reason": "retimed", "certificate_notify": True}
+            if outcome.activated:
+                extra["activated_at"] = now
+            await store.save_coverage(s, coverage, now, **extra)
+            first = coverage.version - (2 if outcome.activated else 1)
+            uow.emit(
+                CoverageRetimedV1(
+                    terms=terms(coverage),
+                    previous_effective_date=outcome.previous_effective_date,
+                    previous_end_date=outcome.previous_end_date,
+                ),
+                tenant_id=tenant_id,
+                aggregate_id=coverage.id,
+                aggregate_version=first + 1,
+            )
+            if outcome.activated:
+                uow.emit(
+                    CoverageActivatedV1(terms=terms(coverage)),
+                    tenant_id=tenant_id,
+                    aggregate_id=coverage.id,
+                    aggregate_version=coverage.version,
+                )
+        elif isinstance(outcome, Refused):
+            log.info("coverage.retime_refused", assignment_id=m.assignment_id, reason=outcome.reason)
+    # the snapshot may be what a waiting certificate needed
+    await issue_due_certificates(ctx, uow, tenant_id=tenant_id, coverage_ids=[coverage.id])
+
+
+async def on_assignment_cancelled(ctx: PolicyContext, uow: UnitOfWork, envelope: Envelope[AssignmentCancelledV1]) -> None:
+    """Cancelled before its start: the coverage is cancelled and its certificate voided. A
+    cancellation made on or after the start (the contractor service refuses those, so this means
+    a bug or a clock skew) leaves the coverage in place and is logged as a warning."""
+    m = envelope.data
+    tenant_id = envelope.tenant_id
+    now = uow.clock.now()
+    s = uow.session
+    row = await store.lock_assignment(s, uow.db.dialect, tenant_id, m.assignment_id, m.contractor_id, now)
+    if row.status != CANCELLED:
+        await store.update_assignment(
+            s,
+            tenant_id,
+            m.assignment_id,
+            {"status": CANCELLED, "cancel_reason": m.reason, "cancelled_at": m.cancelled_at, "updated_at": now},
+        )
+    coverage = await store.coverage_for_assignment(s, tenant_id, m.assignment_id)
+    if coverage is None:
+        return  # binding will skip it
+    outcome = coverage.cancel(m.reason, m.cancelled_at.date())
+    if isinstance(outcome, Refused):
+        log.warning(
+            "coverage.late_cancellation_kept", assignment_id=m.assignment_id, coverage_id=coverage.id, reason=outcome.reason
+        )
+        return
+    if not isinstance(outcome, Cancelled):
+        return  # already cancelled
+    current = await _current_certificate(uow, coverage.id)
+    await store.save_coverage(s, coverage, now, cancelled_at=m.cancelled_at, certificate_due=False)
+    contact = await store.contact_for(s, tenant_id, coverage.policy_id, coverage.assignment_id)
+    uow.emit(
+        CoverageCancelledV1(terms=terms(coverage), reason=m.reason, contractor_email=contact.email, contractor_name=contact.name),
+        tenant_id=tenant_id,
+        aggregate_id=coverage.id,
+        aggregate_version=coverage.version,
+    )
+    if current:
+        stamp = f"VOID: coverage cancelled on {m.cancelled_at.date().isoformat()} ({m.reason})"
+        await void_certificate(ctx, uow, tenant_id, current, stamp)
+
+
+async def _current_certificate(uow: UnitOfWork, coverage_id: str) -> str | None:
+    q = select(coverages.c.certificate_id).where(coverages.c.id == coverage_id)
+    return (await uow.session.execute(q)).scalar_one_or_none()
+
+
+async def on_assignment_extended(ctx: PolicyContext, uow: UnitOfWork, envelope: Envelope[AssignmentExtendedV1]) -> None:
+    """The end moved later: the coverage follows (at most one year after its start) and a new
+    certificate supersedes the old one. The same end again changes nothing."""
+    m = envelope.data
+    tenant_id, version = envelope.tenant_id, envelope.aggregate_version
+    now, today = uow.clock.now(), uow.clock.today()
+    s = uow.session
+    row = await store.lock_assignment(s, uow.db.dialect, tenant_id, m.assignment_id, m.contractor_id, now)
+    if row.dates_version is not None and version < row.dates_version:
+        log.info("assignment.stale_extension_ignored", assignment_id=m.assignment_id, version=version)
+        return
+    await store.update_assignment(
+        s, tenant_id, m.assignment_id, {"end_date": m.end_date, "dates_version": version, "updated_at": now}
+    )
+    coverage = await store.coverage_for_assignment(s, tenant_id, m.assignment_id)
+    if coverage is None:
+        return
+    outcome = coverage.extend(m.end_date, today)
+    if isinstance(outcome, Refused):
+        log.warning("coverage.extension_refused", assignment_id=m.assignment_id, reason=outcome.reason)
+        return
+    if not isinstance(outcome, Extended):
+        return
+    extra: dict[str, Any] = {"certificate_due": True, "certificate_reason": "extended", "certificate_notify": m.send_email}
+    if outcome.reactivated:
+        extra["expired_at"] = None
+    await store.save_coverage(s, coverage, now, **extra)
+    contact = await store.contact_for(s, tenant_id, coverage.policy_id, coverage.assignment_id)
+    uow.emit(
+        CoverageExtendedV1(
+            terms=terms(coverage),
+            previous_end_date=outcome.previous_end_date,
+            contractor_email=contact.email,
+            contractor_name=contact.name,
+            send_email=m.send_email,
+        ),
+        tenant_id=tenant_id,
+        aggregate_id=coverage.id,
+        aggregate_version=coverage.version,
+    )
+    if outcome.reactivated:
+        await store.update_policy(s, tenant_id, coverage.policy_id, {"status": ACTIVE, "updated_at": now})
+    await issue_due_certificates(ctx, uow, tenant_id=tenant_id, coverage_ids=[coverage.id])
+
+
+# -- clock-driven -------------------------------------------------------------------------------
+
+
+async def activate_due_coverages(db: Database, now: datetime) -> int:
+    """scheduled -> active on the start date (``CoverageActivatedV1``), in batches."""
+    return await _transition(db, now, SCHEDULED, ACTIVE, coverages.c.effective_date <= now.date(), "activated_at")
+
+
+async def expire_ended_coverages(db: Database, now: datetime) -> int:
+    """active -> expired the day after the end date (``CoverageExpiredV1``); a policy whose every
+    coverage has ended (none scheduled or active, one expired) expires with it."""
+    return await _transition(db, now, ACTIVE, EXPIRED, coverages.c.end_date < now.date(), "expired_at")
+
+
+async def _transition(db: Database, now: datetime, source: str, target: str, due: Any, stamp: str) -> int:
+    message = CoverageActivatedV1 if target == ACTIVE else CoverageExpiredV1
+    total = 0
+    while True:
+        async with db.uow() as uow:
+            batch = (
+                select(coverages.c.id)
+                .where(coverages.c.status == source, due)
+                .order_by(coverages.c.id)
+                .limit(JOB_BATCH)
+                .with_for_update(skip_locked=True)
+            )
+            stmt = (
+                update(coverages)
+                .where(coverages.c.id.in_(batch.scalar_subquery()), coverages.c.status == source)
+                .values({"status": target, "version": coverages.c.version + 1, stamp: now, "updated_at": now})
+                .returning(*coverages.c)
+            )
+            rows = (await uow.session.execute(stmt)).all()
+            for r in rows:
+                uow.emit(message(terms=terms(r)), tenant_id=r.tenant_id, aggregate_id=r.id, aggregate_version=r.version)
+            if target == EXPIRED and rows:
+                await _expire_policies(uow, {r.policy_id for r in rows}, now)
+            await uow.commit()
+        total += len(rows)
+        if len(rows) < JOB_BATCH:
+            return total
+
+
+async def _expire_policies(uow: UnitOfWork, policy_ids: set[str], now: datetime) -> None:
+    live = exists().where(coverages.c.policy_id == policies.c.id, coverages.c.status.in_(LIVE))
+    await uow.session.execute(
+        update(policies)
+        .where(and_(policies.c.id.in_(policy_ids), policies.c.status == ACTIVE, ~live))
+        .values(status=EXPIRED, version=policies.c.version + 1, updated_at=now)
+    )
+
+
+async def issue_waiting_certificates(ctx: PolicyContext, db: Database, now: datetime) -> int:
+    """The safety net: certificates whose data came in without a message that issued them (or
+    whose company never told us its name within ``company_wait``)."""
+    total = 0
+    while True:
+        async with db.uow() as uow:
+            issued = await issue_due_certificates(ctx, uow, limit=100)
+            await uow.commit()
+        total += issued
+        if issued < 100:
+            return total

@@ -1,0 +1,102 @@
+"""What a Certificate of Insurance says, independent of how it is drawn. No I/O.
+
+A `CertificateDocument` holds every value printed on the certificate; it is stored with the
+PDF, so that the certificate can be drawn again (for example stamped "superseded") exactly as
+it was issued.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime
+
+import msgspec
+
+__all__ = [
+    "COVERAGE_LABELS",
+    "CertificateDocument",
+    "certificate_filename",
+    "dollars",
+    "new_certificate_number",
+    "new_policy_number",
+]
+
+COVERAGE_LABELS = {
+    "general": "Commercial General Liability",
+    "workers-comp": "Workers' Compensation and Employers' Liability",
+    "professional": "Professional Liability",
+}
+
+# Crockford's base32: no I, L, O or U, so a number read aloud is not misheard.
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def _code(length: int = 8) -> str:
+    return "".join(secrets.choice(_CROCKFORD) for _ in range(length))
+
+
+def new_policy_number(year: int) -> str:
+    """``T99-2026-7KQ4M2XD``: random (40 bits), so numbering needs no shared counter."""
+    return f"T99-{year}-{_code()}"
+
+
+def new_certificate_number(year: int) -> str:
+    """``COI-2026-9F3HW6TR``."""
+    return f"COI-{year}-{_code()}"
+
+
+def certificate_filename(number: str) -> str:
+    return f"ten99_coi_{number}.pdf"
+
+
+def dollars(cents: int) -> str:
+    """``100_000_000`` -> ``$1,000,000`` (cents shown only when there are any)."""
+    whole, rest = divmod(abs(cents), 100)
+    sign = "-" if cents < 0 else ""
+    return f"{sign}${whole:,}" + (f".{rest:02d}" if rest else "")
+
+
+class CertificateDocument(msgspec.Struct, frozen=True, kw_only=True):
+    certificate_number: str
+    policy_number: str
+    issued_at: datetime
+    producer_name: str
+    insurer_name: str
+    insured_name: str
+    insured_business: str | None = None
+    insured_address: list[str] = []
+    holder_name: str
+    company_name: str | None = None
+    job_name: str
+    assignment_id: str
+    work_state: str | None = None
+    coverage_types: list[str]
+    aggregate_limit_cents: int
+    occurrence_limit_cents: int
+    effective_date: date
+    end_date: date
+    supersedes_number: str | None = None
+    #: printed across the top when the certificate is no longer current
+    stamp: str | None = None
+
+    def coverage_lines(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """(coverage, [(limit name, amount)]) for each coverage type, in a fixed order."""
+        lines: list[tuple[str, list[tuple[str, str]]]] = []
+        for kind in ("general", "professional", "workers-comp"):
+            if kind not in self.coverage_types:
+                continue
+            if kind == "workers-comp":
+                limits = [
+                    ("Per statute", f"Yes ({self.work_state})" if self.work_state else "Yes"),
+                    ("E.L. each accident", dollars(self.occurrence_limit_cents)),
+                ]
+            else:
+                limits = [
+                    ("Each occurrence", dollars(self.occurrence_limit_cents)),
+                    ("General aggregate", dollars(self.aggregate_limit_cents)),
+                ]
+            lines.append((COVERAGE_LABELS[kind], limits))
+        for kind in self.coverage_types:
+            if kind not in COVERAGE_LABELS:
+                lines.append((kind.replace("-", " ").title(), [("Limit", dollars(self.occurrence_limit_cents))]))
+        return lines
