@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from ten99_contracts import ContractorSnapshot, JobSnapshot
-from ten99kit import UnitOfWork, insert_ignore, new_id
+from ten99kit import UnitOfWork, new_id
 from ten99kit.crypto import mask_tax_id
 
+from ..adapters.bulk import insert_rows
 from ..adapters.db import assignments, contractors, entities, jobs
+from ..adapters.queries import where_among
 from ..domain.csv_format import ImportRow
 from ..domain.rules import coverage_types_for
 from .context import Context, lock_intake
@@ -54,7 +56,9 @@ async def ensure_entities(uow: UnitOfWork, tenant_id: str, wanted: dict[str, str
     """name_key -> entity row; the oldest entity of a name wins, missing names are created."""
     found: dict[str, dict[str, Any]] = {}
     rows = await uow.session.execute(
-        select(entities).where(entities.c.tenant_id == tenant_id, entities.c.name_key.in_(list(wanted))).order_by(entities.c.pk)
+        where_among(
+            select(entities).where(entities.c.tenant_id == tenant_id), entities.c.name_key, list(wanted), uow.db.dialect
+        ).order_by(entities.c.pk)
     )
     for m in rows.mappings():
         found.setdefault(m["name_key"], dict(m))
@@ -75,7 +79,7 @@ async def ensure_entities(uow: UnitOfWork, tenant_id: str, wanted: dict[str, str
         if key not in found
     ]
     if new:
-        await uow.session.execute(insert(entities), new)
+        await insert_rows(uow.session, entities, new, uow.db.dialect)
         found.update({r["name_key"]: r for r in new})
     return found
 
@@ -110,7 +114,11 @@ async def _upsert_contractors(
     found: dict[str, dict[str, Any]] = {}
     for keys in _chunks(list(latest)):
         for m in (
-            await s.execute(select(contractors).where(contractors.c.tenant_id == tenant_id, contractors.c.email_key.in_(keys)))
+            await s.execute(
+                where_among(
+                    select(contractors).where(contractors.c.tenant_id == tenant_id), contractors.c.email_key, keys, uow.db.dialect
+                )
+            )
         ).mappings():
             found[m["email_key"]] = dict(m)
 
@@ -154,9 +162,7 @@ async def _upsert_contractors(
             changed.append(updated)
 
     if new_rows:
-        inserted = set(
-            (await s.execute(insert_ignore(contractors, uow.db.dialect).returning(contractors.c.id), new_rows)).scalars()
-        )
+        inserted = await insert_rows(s, contractors, new_rows, uow.db.dialect)
         raced = [r["email_key"] for r in new_rows if r["id"] not in inserted]
         for r in new_rows:
             if r["id"] in inserted:
@@ -166,7 +172,12 @@ async def _upsert_contractors(
         if raced:  # created meanwhile through the API: take the stored contractor as it is
             for m in (
                 await s.execute(
-                    select(contractors).where(contractors.c.tenant_id == tenant_id, contractors.c.email_key.in_(raced))
+                    where_among(
+                        select(contractors).where(contractors.c.tenant_id == tenant_id),
+                        contractors.c.email_key,
+                        raced,
+                        uow.db.dialect,
+                    )
                 )
             ).mappings():
                 found[m["email_key"]] = dict(m)
@@ -190,7 +201,11 @@ async def _ensure_jobs(
     found: dict[str, dict[str, Any]] = {}
     keys = list(wanted)
     for part in _chunks(keys):
-        for m in (await s.execute(select(jobs).where(jobs.c.tenant_id == tenant_id, jobs.c.natural_key.in_(part)))).mappings():
+        for m in (
+            await s.execute(
+                where_among(select(jobs).where(jobs.c.tenant_id == tenant_id), jobs.c.natural_key, part, uow.db.dialect)
+            )
+        ).mappings():
             found[m["natural_key"]] = dict(m)
     new_rows: list[dict[str, Any]] = [
         {
@@ -216,11 +231,13 @@ async def _ensure_jobs(
         if key not in found
     ]
     if new_rows:
-        await s.execute(insert_ignore(jobs, uow.db.dialect), new_rows)
+        await insert_rows(s, jobs, new_rows, uow.db.dialect)
         missing = [r["natural_key"] for r in new_rows]
         for part in _chunks(missing):
             for m in (
-                await s.execute(select(jobs).where(jobs.c.tenant_id == tenant_id, jobs.c.natural_key.in_(part)))
+                await s.execute(
+                    where_among(select(jobs).where(jobs.c.tenant_id == tenant_id), jobs.c.natural_key, part, uow.db.dialect)
+                )
             ).mappings():
                 found[m["natural_key"]] = dict(m)
     return found
@@ -255,19 +272,24 @@ async def apply_rows(
     contractor_ids = list({people[r.email_key]["id"] for r in rows})
     existing: dict[tuple[str, str, str], dict[str, Any]] = {}
     for part in _chunks(contractor_ids):
-        q = select(
-            assignments.c.id,
-            assignments.c.tenant_id,
+        q = where_among(
+            select(
+                assignments.c.id,
+                assignments.c.tenant_id,
+                assignments.c.contractor_id,
+                assignments.c.job_id,
+                assignments.c.dedupe_key,
+                assignments.c.status,
+                assignments.c.deleted_at,
+                assignments.c.po_number,
+                assignments.c.po_contact_email,
+                assignments.c.campaign,
+                assignments.c.version,
+            ).where(assignments.c.tenant_id == tenant_id),
             assignments.c.contractor_id,
-            assignments.c.job_id,
-            assignments.c.dedupe_key,
-            assignments.c.status,
-            assignments.c.deleted_at,
-            assignments.c.po_number,
-            assignments.c.po_contact_email,
-            assignments.c.campaign,
-            assignments.c.version,
-        ).where(assignments.c.tenant_id == tenant_id, assignments.c.contractor_id.in_(part))
+            part,
+            uow.db.dialect,
+        )
         for m in (await s.execute(q)).mappings():
             existing[(m["contractor_id"], m["job_id"], m["dedupe_key"])] = dict(m)
 
@@ -335,9 +357,7 @@ async def apply_rows(
     jobs_by_id = {j["id"]: j for j in job_rows.values()}
 
     if new_rows:
-        inserted = set(
-            (await s.execute(insert_ignore(assignments, uow.db.dialect).returning(assignments.c.id), new_rows)).scalars()
-        )
+        inserted = await insert_rows(s, assignments, new_rows, uow.db.dialect)
         for a in new_rows:
             if a["id"] not in inserted:
                 continue  # a concurrent intake created it first
@@ -376,7 +396,17 @@ async def apply_rows(
         )
         updated_ids = [current["id"] for current, _ in po_updates]
         full = {
-            m["id"]: dict(m) for m in (await s.execute(select(assignments).where(assignments.c.id.in_(updated_ids)))).mappings()
+            m["id"]: dict(m)
+            for m in (
+                await s.execute(
+                    where_among(
+                        select(assignments).where(assignments.c.tenant_id == tenant_id),
+                        assignments.c.id,
+                        updated_ids,
+                        uow.db.dialect,
+                    )
+                )
+            ).mappings()
         }
         for current, _change in po_updates:
             after = full[current["id"]]
