@@ -16,6 +16,7 @@ from .adapters.rendering import EmailRenderer
 from .adapters.smtp import SmtpPool
 from .api import DeliveryController, MailboxController
 from .application.composing import EmailComposer
+from .application.housekeeping import housekeeping_job
 from .application.reactions import CompanyDirectory, Reactions
 from .application.sending import DeliverySender
 from .settings import NotificationSettings
@@ -39,6 +40,13 @@ def build(runtime: Runtime) -> ServiceParts:
         missing_po_path=settings.missing_po_path,
         po_reminder_max_rows=settings.delivery.po_reminder_max_rows,
     )
+    mailbox = MailboxReader(runtime.db)
+    housekeeping = housekeeping_job(
+        runtime.db,
+        attachment_retention_days=settings.delivery.attachment_retention_days,
+        mailbox=mailbox if catcher else None,
+        catcher_keep=smtp.catcher_keep,
+    )
     reactions = Reactions(composer, CompanyDirectory(), from_address=smtp.from_address, wake_sender=sender.wake)
     background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = [sender.run]
     if catcher is not None:
@@ -47,7 +55,8 @@ def build(runtime: Runtime) -> ServiceParts:
         route_handlers=[DeliveryController, MailboxController],
         subscriptions=reactions.subscriptions(),
         # "sender" is not used by routes: tests and operators reach it as parts.dependencies["sender"]
-        dependencies={"db": runtime.db, "mailbox": MailboxReader(runtime.db), "sender": sender},
+        dependencies={"db": runtime.db, "mailbox": mailbox, "sender": sender},
+        jobs=[housekeeping],
         background=background,
         on_shutdown=[pool.close],
     )

@@ -37,6 +37,8 @@ class SmtpSettings(BaseModel):
     catcher: bool = False
     catcher_host: str = "127.0.0.1"
     catcher_port: int = 1025
+    #: the catcher keeps this many newest messages
+    catcher_keep: int = 10_000
 
 
 class DeliverySettings(BaseModel):
@@ -55,6 +57,8 @@ class DeliverySettings(BaseModel):
     lease_s: float = 300.0
     #: rows of a PO reminder's list shown in the email (the rest: a count and the link)
     po_reminder_max_rows: int = 50
+    #: attached files of finished deliveries are dropped after this many days (the log row stays)
+    attachment_retention_days: float = 30.0
 
 
 class NotificationSettings(ServiceSettings):

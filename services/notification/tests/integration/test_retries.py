@@ -12,6 +12,11 @@ import msgspec
 import notification_messages as msgs
 import pytest
 from aiosmtpd.controller import Controller
+from notification.adapters.rendering import EmailRenderer
+from notification.adapters.smtp import SmtpPool
+from notification.application.composing import EmailComposer
+from notification.application.reactions import CompanyDirectory, Reactions
+from notification.application.sending import DeliverySender
 from notification_harness import delivery_rows, emails, notification, publish, published, wait_until
 from ten99_testing import SmtpSink, free_port
 from ten99kit import SettableClock
@@ -136,3 +141,47 @@ async def test_an_smtp_server_that_is_down_is_waited_for(database_url: str, jets
             await wait_until(lambda: _row_where(svc, lambda r: r["status"] == "sent"))
         finally:
             sink.stop()
+
+
+async def test_several_senders_share_the_work_and_send_each_email_once(
+    database_url: str, jetstream_url: str, smtp_sink: SmtpSink
+) -> None:
+    """Three senders (as three worker processes would run) on one PostgreSQL database: claims use
+    FOR UPDATE SKIP LOCKED, so each email goes out once and the work is shared."""
+    n = 300
+    async with notification(
+        database_url, jetstream_url, smtp_sink, consume=False, relay=False, delivery={"batch_size": 20}
+    ) as svc:
+        settings = svc.runtime.settings
+        composer = EmailComposer(EmailRenderer(), dashboard_url="http://dash", missing_po_path="/po/missing")
+        reactions = Reactions(composer, CompanyDirectory(), from_address="no-reply@ten99.local", wake_sender=lambda: None)
+        async with svc.db.uow() as uow:
+            for i in range(n):
+                await reactions.on_invitation_issued(uow, msgs.envelope(msgs.invitation(i)))
+            await uow.commit()
+
+        pools = [SmtpPool(settings.smtp, host=smtp_sink.host, port=smtp_sink.port, size=2) for _ in range(3)]
+        counts = [0, 0, 0]
+
+        def counting(i: int) -> Any:
+            async def send(sender: str, recipients: Any, raw: bytes) -> Any:
+                counts[i] += 1
+                return await pools[i].send(sender, recipients, raw)
+
+            return send
+
+        senders = [DeliverySender(svc.db, counting(i), smtp=settings.smtp, delivery=settings.delivery) for i in range(3)]
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(s.run(stop)) for s in senders]
+        try:
+            got = await emails(smtp_sink, n, timeout=30)
+            await asyncio.sleep(0.5)
+            assert len(smtp_sink.messages) == n and len({m["Message-ID"] for m in got}) == n
+            rows = await delivery_rows(svc)
+            assert len(rows) == n and {r["status"] for r in rows} == {"sent"} and {r["attempts"] for r in rows} == {1}
+            assert sum(counts) == n and all(c > 0 for c in counts), counts
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks)
+            for p in pools:
+                await p.close()

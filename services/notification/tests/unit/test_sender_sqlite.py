@@ -14,10 +14,13 @@ from typing import Any
 import msgspec
 import notification_messages as msgs
 import pytest
-from notification.adapters.db import deliveries, metadata
+from notification.adapters.catcher import MailboxReader
+from notification.adapters.db import caught_mail, deliveries, metadata
+from notification.adapters.deliveries import get_delivery
 from notification.adapters.rendering import EmailRenderer
 from notification.adapters.smtp import SendResult
 from notification.application.composing import EmailComposer
+from notification.application.housekeeping import housekeeping_job
 from notification.application.reactions import CompanyDirectory, Reactions
 from notification.application.sending import DeliverySender
 from notification.bootstrap import definition
@@ -167,3 +170,42 @@ async def test_a_lapsed_claim_is_taken_again(env: Any) -> None:
     assert await sender.drain() == 1
     [row] = await rows(db)
     assert (row["status"], row["attempts"]) == ("sent", 2) and len(smtp.sent) == 1
+
+
+async def test_housekeeping_drops_old_attachment_files_and_trims_the_catcher(env: Any) -> None:
+    db, clock, _, sender, reactions, _ = env
+    await apply(db, reactions.on_certificate_issued, msgs.envelope(msgs.certificate(1)))
+    await apply(db, reactions.on_invoice_issued, msgs.envelope(msgs.invoice(1)))
+    await sender.drain()
+    mailbox = MailboxReader(db)
+    job = housekeeping_job(db, attachment_retention_days=30, mailbox=mailbox, catcher_keep=2)
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            caught_mail.insert(),
+            [
+                {
+                    "id": f"ml_{i:022d}",
+                    "received_at": NOW,
+                    "mail_from": "a@b.c",
+                    "rcpt_to": ["d@e.f"],
+                    "from_header": "a@b.c",
+                    "to_header": "d@e.f",
+                    "cc_header": "",
+                    "subject": f"m{i}",
+                    "message_id": None,
+                    "size": 1,
+                    "raw": b"x",
+                }
+                for i in range(5)
+            ],
+        )
+    assert await job.run(clock.now()) == 3  # nothing is old yet; the catcher drops 3 of 5
+    total, kept = await mailbox.list(limit=10, offset=0)
+    assert total == 2 and [m["subject"] for m in kept] == ["m4", "m3"]
+
+    clock.advance(timedelta(days=31))
+    assert await job.run(clock.now()) == 2
+    [cert] = [r for r in await rows(db) if r["template"] == "certificate"]
+    detail = await get_delivery(db, "co_acme", cert["id"])
+    assert detail is not None and detail["attachments"][0]["size"] == 0 and detail["has_attachments"]
+    assert await job.run(clock.now()) == 0

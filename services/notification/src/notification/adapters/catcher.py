@@ -90,11 +90,18 @@ class MailCatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(
-            lambda: SMTP(self, hostname="ten99-catcher", data_size_limit=self.max_size, ident="ten99 SMTP catcher"),
-            host=self.host,
-            port=self.port,
-        )
+        try:
+            server = await loop.create_server(
+                lambda: SMTP(self, hostname="ten99-catcher", data_size_limit=self.max_size, ident="ten99 SMTP catcher"),
+                host=self.host,
+                port=self.port,
+            )
+        except OSError as e:
+            # e.g. another catcher holds the port: say so loudly; the sender still tries that port,
+            # and its failures show in the delivery log
+            log.error("catcher.cannot_listen", host=self.host, port=self.port, error=repr(e))
+            self.ready.set()
+            return
         writer = asyncio.create_task(self._store(), name="catcher store")
         self.ready.set()
         log.info("catcher.listening", host=self.host, port=self.port)
@@ -148,4 +155,14 @@ class MailboxReader:
     async def clear(self) -> int:
         async with self.db.engine.begin() as conn:
             result = await conn.execute(delete(caught_mail))
+        return int(result.rowcount or 0)
+
+    async def keep_newest(self, keep: int) -> int:
+        """Forget all but the newest ``keep`` messages (a development inbox is not an archive)."""
+        m = caught_mail
+        async with self.db.engine.begin() as conn:
+            cutoff = (await conn.execute(select(m.c.seq).order_by(m.c.seq.desc()).offset(keep).limit(1))).scalar()
+            if cutoff is None:
+                return 0
+            result = await conn.execute(delete(m).where(m.c.seq <= cutoff))
         return int(result.rowcount or 0)

@@ -32,6 +32,7 @@ __all__ = [
     "load_attachments",
     "mark_outcomes",
     "next_due_at",
+    "purge_attachments",
     "queue_delivery",
     "recipients_key",
     "upsert_company",
@@ -372,6 +373,22 @@ async def mark_outcomes(
             [{"b_seq": o.delivery.seq, "b_error": o.error} for o in failed],
         )
     return marked_sent, marked_failed
+
+
+async def purge_attachments(db: Database, older_than: datetime) -> int:
+    """Empty the files of deliveries finished (sent or failed) before ``older_than``: they are kept
+    only so that a retry can resend them. Names and the log row stay (the size shows 0)."""
+    d, a = deliveries, delivery_attachments
+    finished = select(d.c.id).where(
+        d.c.status.in_((DeliveryStatus.SENT.value, DeliveryStatus.FAILED.value)),
+        d.c.has_attachments.is_(True),
+        d.c.updated_at < older_than,
+    )
+    async with db.engine.begin() as conn:
+        result = await conn.execute(
+            update(a).where(a.c.delivery_id.in_(finished), func.length(a.c.content) > 0).values(content=b"")
+        )
+    return int(result.rowcount or 0)
 
 
 # -- reading (tenant-scoped) ----------------------------------------------------------------------
