@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from billing.adapters.pdf import InvoiceDocument
 from billing.application.issuing import InvoiceIssuer
 from billing.bootstrap import definition
 from billing_testkit import END, START, T0, Driver, days, make_driver, pdf_text
@@ -311,3 +312,30 @@ async def test_several_workers_issue_each_invoice_once(
         [invoice] = await driver.invoices(CO)
         assert invoice["line_count"] == 40
         assert len(await driver.published(InvoiceIssuedV1.SUBJECT)) == 1
+
+
+async def test_a_group_that_fails_is_retried_without_holding_up_the_others(
+    driver: Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import billing.application.issuing as issuing
+
+    real = issuing.render_invoice_pdf
+
+    def broken_for_one_po(doc: InvoiceDocument) -> bytes:
+        if doc.po_number == "PO-BAD":
+            raise RuntimeError("the PDF renderer chokes on this one")
+        return real(doc)
+
+    monkeypatch.setattr(issuing, "render_invoice_pdf", broken_for_one_po)
+    await driver.company(CO)
+    await driver.billable(CO, "an_bad", po="PO-BAD")
+    await driver.billable(CO, "an_good", po="PO-GOOD")
+    [good] = await driver.wait_invoices(CO, 1)
+    await driver.issue_now()
+    assert good["purchase_order_number"] == "PO-GOOD" and len(await driver.invoices(CO)) == 1
+    assert await driver.flagged() == 1  # an_bad waits for the next run
+
+    monkeypatch.undo()
+    invoices = await driver.wait_invoices(CO, 2)
+    assert {i["purchase_order_number"] for i in invoices} == {"PO-BAD", "PO-GOOD"}
+    assert len(await driver.published(InvoiceIssuedV1.SUBJECT)) == 2

@@ -10,7 +10,8 @@ single writer of lines, invoices and credits: each run, in one transaction,
 4. groups new charges by (company, PO) and issues a group once it has been quiet for the settle
    window (or waited ``max_wait_s``); a group that is not due yet stays flagged,
 5. applies credits, inserts invoices and lines in bulk, renders one PDF per invoice, emits
-   ``InvoiceIssuedV1`` / ``InvoiceCreditedV1`` through the outbox,
+   ``InvoiceIssuedV1`` / ``InvoiceCreditedV1`` through the outbox (each group in a savepoint: a
+   group that fails is logged and retried next run without holding up the others),
 6. clears the flags of the rows it planned, unless the row changed meanwhile (``revision``).
 
 It runs in the worker as a background loop (every ``poll_interval_s``, and at once after a
@@ -222,13 +223,32 @@ class InvoiceIssuer:
 
         # a row's credits and charges go together (a re-timing credits and charges at once)
         credits = [c for c in credits if (c[0].tenant_id, c[0].assignment_id) not in deferred]
-        result.credits = await self._apply_credits(uow, credits, now)
+        # one bad group must not stop billing for everyone: each part runs in a savepoint, and
+        # the rows of a part that failed keep their flag (retried next run, and logged)
+        failed: set[tuple[str, str]] = set()
+        if credits:
+            try:
+                async with uow.savepoint():
+                    result.credits = await self._apply_credits(uow, credits, now)
+            except Exception as e:
+                log.exception("billing.credits_failed", error=repr(e), rows=len(credits))
+                failed.update((row.tenant_id, row.assignment_id) for row, _, _ in credits)
         for tenant, po, items in due_groups:
-            made, lines = await self._issue_group(uow, tenant, po, items, companies[tenant], now)
+            items = [i for i in items if (i.row.tenant_id, i.row.assignment_id) not in failed]
+            if not items:
+                continue
+            try:
+                async with uow.savepoint():
+                    made, lines = await self._issue_group(uow, tenant, po, items, companies[tenant], now)
+            except Exception as e:
+                log.exception("billing.invoice_failed", tenant_id=tenant, po_number=po, error=repr(e))
+                failed.update((i.row.tenant_id, i.row.assignment_id) for i in items)
+                continue
             result.invoices += made
             result.lines += lines
+        skip = deferred | failed
 
-        planned = [(r.tenant_id, r.assignment_id, r.revision) for r in rows if (r.tenant_id, r.assignment_id) not in deferred]
+        planned = [(r.tenant_id, r.assignment_id, r.revision) for r in rows if (r.tenant_id, r.assignment_id) not in skip]
         for chunk in _chunks(planned, 1000):
             # a row changed since it was read keeps its flag, so the next run plans it again
             await session.execute(
