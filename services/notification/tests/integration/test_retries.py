@@ -185,3 +185,38 @@ async def test_several_senders_share_the_work_and_send_each_email_once(
             await asyncio.gather(*tasks)
             for p in pools:
                 await p.close()
+
+
+class _Keeping:
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append(envelope.content)
+        return "250 OK"
+
+
+async def test_a_connection_the_server_closed_while_idle_is_replaced_without_a_failed_attempt(
+    database_url: str, jetstream_url: str
+) -> None:
+    handler = _Keeping()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, timeout=0.3)  # the server drops idle clients fast
+    controller.start()
+    try:
+        async with notification(
+            database_url, jetstream_url, None, smtp={"host": "127.0.0.1", "port": port, "pool_size": 1}
+        ) as svc:
+            await publish(jetstream_url, msgs.envelope(msgs.invitation(1)))
+            await wait_until(lambda: _count_received(handler, 1))
+            await asyncio.sleep(0.8)  # the pooled connection is closed by the server meanwhile
+            await publish(jetstream_url, msgs.envelope(msgs.invitation(2)))
+            await wait_until(lambda: _count_received(handler, 2))
+            rows = await wait_until(lambda: _all_done(svc, 2))
+            assert [(r["status"], r["attempts"], r["last_error"]) for r in rows] == [("sent", 1, None), ("sent", 1, None)]
+    finally:
+        controller.stop()
+
+
+async def _count_received(handler: _Keeping, n: int) -> bool:
+    return len(handler.received) >= n

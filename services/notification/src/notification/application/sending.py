@@ -62,7 +62,16 @@ class DeliverySender:
         """Send a claimed batch and record what happened, in one transaction."""
         await load_attachments(self.db, batch)
         outcomes = list(await asyncio.gather(*(self._send_one(d) for d in batch)))
-        await self._record(outcomes)
+        for attempt in range(1, 4):
+            try:
+                await self._record(outcomes)
+                break
+            except Exception as e:
+                # the emails are out: losing the record would send them again when the claims lapse
+                if attempt == 3:
+                    raise
+                log.warning("sender.record_failed", error=repr(e), attempt=attempt)
+                await asyncio.sleep(0.5 * attempt)
         return outcomes
 
     async def _send_one(self, d: ClaimedDelivery) -> Outcome:
