@@ -193,7 +193,8 @@ class InvoiceIssuer:
                 .limit(MAX_ROWS_PER_RUN + 1)
             )
         ).all()
-        result = RunResult(more=len(rows) > MAX_ROWS_PER_RUN)
+        truncated = len(rows) > MAX_ROWS_PER_RUN
+        result = RunResult()
         rows = rows[:MAX_ROWS_PER_RUN]
         if not rows:
             return result
@@ -249,6 +250,8 @@ class InvoiceIssuer:
         skip = deferred | failed
 
         planned = [(r.tenant_id, r.assignment_id, r.revision) for r in rows if (r.tenant_id, r.assignment_id) not in skip]
+        # run again at once only if this run made progress (all-deferred rows wait for next_due)
+        result.more = truncated and bool(planned)
         for chunk in _chunks(planned, 1000):
             # a row changed since it was read keeps its flag, so the next run plans it again
             await session.execute(
