@@ -165,3 +165,12 @@ def good_form(first: str = "Ada", last: str = "Lovelace", **overrides: Any) -> d
 
 def to_builtins(value: Any) -> Any:
     return msgspec.to_builtins(value)
+
+
+async def apply_batch(db: Database, *envelopes: Envelope[Any], links: OptInLinks = LINKS) -> None:
+    """Run the reactions to several envelopes in one unit of work, as the consumer does with a batch."""
+    reactions = {s.subject: s.handler for s in Reactions(links).subscriptions()}
+    async with db.uow() as uow:
+        for env in envelopes:
+            await reactions[env.subject](uow, env)
+        await uow.commit()

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import String, Text, and_, bindparam, column, or_, select, update, values
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..domain.repeat_coverage import ConfirmedTerms
 from .db import assignment_cancellations, assignments, contractors, invitation_assignments, invitations, quotes
 
 __all__ = [
+    "CONTRACTOR_FIELDS",
     "Row",
     "confirmed_terms",
     "contractor",
@@ -21,7 +21,9 @@ __all__ = [
     "live_assignments_of_invitation",
     "mark_assignments",
     "open_invitation",
+    "record_enrollment",
     "upsert_contractor",
+    "upsert_contractors",
 ]
 
 Row = Mapping[Any, Any]  # a RowMapping or a dict
@@ -38,53 +40,35 @@ def dialect_insert(session: AsyncSession, table: Any) -> Any:
     return sqlite_insert(table)
 
 
-async def upsert_contractor(
-    session: AsyncSession,
-    tenant_id: str,
-    contractor_id: str,
-    *,
-    first_name: str,
-    last_name: str,
-    email: str,
-    phone: str | None,
-    address: dict[str, Any] | None,
-    company_name: str | None,
-    observed_at: datetime,
-    version: int,
-) -> None:
-    """Keep the newest state: later ``observed_at`` wins, then the higher version."""
-    values = {
-        "tenant_id": tenant_id,
-        "contractor_id": contractor_id,
-        "first_name": first_name,
-        "last_name": last_name,
-        "email": email,
-        "phone": phone,
-        "address": address,
-        "company_name": company_name,
-        "observed_at": observed_at,
-        "version": version,
-    }
-    stmt = dialect_insert(session, contractors).values(values)
+CONTRACTOR_FIELDS = ("first_name", "last_name", "email", "phone", "address", "company_name", "observed_at", "version")
+
+
+async def upsert_contractors(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Keep each contractor's newest state: later ``observed_at`` wins, then the higher version.
+    Rows go in key order, so that concurrent batches lock contractors in the same order."""
+    if not rows:
+        return
+    stmt = dialect_insert(session, contractors)
     c, ex = contractors.c, stmt.excluded
     stmt = stmt.on_conflict_do_update(
         index_elements=[c.tenant_id, c.contractor_id],
-        set_={k: ex[k] for k in values if k not in ("tenant_id", "contractor_id")},
+        set_={k: ex[k] for k in CONTRACTOR_FIELDS},
         where=or_(ex.observed_at > c.observed_at, and_(ex.observed_at == c.observed_at, ex.version >= c.version)),
     )
-    await session.execute(stmt)
+    await session.execute(stmt, sorted(rows, key=lambda r: (r["tenant_id"], r["contractor_id"])))
 
 
-async def contractor(session: AsyncSession, tenant_id: str, contractor_id: str) -> Row | None:
-    return (
-        (
-            await session.execute(
-                select(contractors).where(contractors.c.tenant_id == tenant_id, contractors.c.contractor_id == contractor_id)
-            )
-        )
-        .mappings()
-        .first()
-    )
+async def upsert_contractor(session: AsyncSession, row: dict[str, Any]) -> None:
+    await upsert_contractors(session, [row])
+
+
+async def contractor(session: AsyncSession, tenant_id: str, contractor_id: str, *, lock: bool = False) -> Row | None:
+    """The contractor's local copy. ``lock`` serialises work on one contractor: every writer
+    locks the contractor first, then the contractor's invitation (one order, no deadlocks)."""
+    q = select(contractors).where(contractors.c.tenant_id == tenant_id, contractors.c.contractor_id == contractor_id)
+    if lock:
+        q = q.with_for_update()
+    return (await session.execute(q)).mappings().first()
 
 
 async def open_invitation(session: AsyncSession, tenant_id: str, contractor_id: str, *, lock: bool = False) -> Row | None:
@@ -134,6 +118,29 @@ async def is_cancelled(session: AsyncSession, tenant_id: str, assignment_id: str
         assignment_cancellations.c.tenant_id == tenant_id, assignment_cancellations.c.assignment_id == assignment_id
     )
     return (await session.execute(q)).first() is not None
+
+
+async def record_enrollment(session: AsyncSession, marks: Sequence[tuple[str, str, str, str | None]]) -> None:
+    """Set (tenant, assignment id, enrollment, note) on many assignments in one statement."""
+    if not marks:
+        return
+    a = assignments.c
+    if session.get_bind().dialect.name != "postgresql":  # SQLite has no aliased VALUES list; its executemany is cheap
+        await session.execute(
+            update(assignments)
+            .where(a.tenant_id == bindparam("m_tenant"), a.assignment_id == bindparam("m_id"))
+            .values(enrollment=bindparam("m_state"), enrollment_note=bindparam("m_note")),
+            [{"m_tenant": t, "m_id": i, "m_state": e, "m_note": n} for t, i, e, n in marks],
+        )
+        return
+    v = values(
+        column("m_tenant", String), column("m_id", String), column("m_state", String), column("m_note", Text), name="marks"
+    ).data(list(marks))
+    await session.execute(
+        update(assignments)
+        .where(a.tenant_id == v.c.m_tenant, a.assignment_id == v.c.m_id)
+        .values(enrollment=v.c.m_state, enrollment_note=v.c.m_note)
+    )
 
 
 async def mark_assignments(

@@ -7,12 +7,12 @@ shape (epoch seconds, ``object``, list envelopes); dashboard views use ISO times
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from ten99kit import ApiError, Database
 
 from ..application import invitations, opt_in, quotes, sessions
@@ -24,7 +24,7 @@ __all__ = ["ROUTES"]
 
 
 class ReissueRequest(msgspec.Struct, kw_only=True):
-    contractor: str
+    contractor: FromQuery[str]
 
 
 class InvitationController(Controller):
@@ -33,7 +33,11 @@ class InvitationController(Controller):
 
     @get("/current")
     async def current(
-        self, db: NamedDependency[Database], links: NamedDependency[OptInLinks], tenant_id: NamedDependency[str], contractor: str
+        self,
+        db: NamedDependency[Database],
+        links: NamedDependency[OptInLinks],
+        tenant_id: NamedDependency[str],
+        contractor: FromQuery[str],
     ) -> dict[str, Any]:
         """The contractor's latest invitation and its link, for the profile page."""
         return await invitations.current_invitation(db, links, tenant_id, contractor)
@@ -57,12 +61,16 @@ class OptInController(Controller):
     tags = ["opt-in"]
 
     @get("/{token:str}")
-    async def show(self, db: NamedDependency[Database], token: str) -> dict[str, Any]:
+    async def show(self, db: NamedDependency[Database], token: FromPath[str]) -> dict[str, Any]:
         return await opt_in.view_opt_in(db, token)
 
     @post("/{token:str}", status_code=200)
     async def submit(
-        self, db: NamedDependency[Database], request: Request[Any, Any, Any], token: str, data: JSONBody[opt_in.OptInSubmission]
+        self,
+        db: NamedDependency[Database],
+        request: Request[Any, Any, Any],
+        token: FromPath[str],
+        data: JSONBody[opt_in.OptInSubmission],
     ) -> dict[str, Any]:
         forwarded = request.headers.get("x-forwarded-for", "")
         client = opt_in.ClientInfo(
@@ -81,11 +89,11 @@ class QuoteController(Controller):
         self,
         db: NamedDependency[Database],
         tenant_id: NamedDependency[str],
-        contractor: str | None = None,
-        job: str | None = None,
-        limit: int = 10,
-        starting_after: str | None = None,
-        ending_before: str | None = None,
+        contractor: FromQuery[str | None] = None,
+        job: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 10,
+        starting_after: FromQuery[str | None] = None,
+        ending_before: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
         return await quotes.list_quotes(
             db, tenant_id, contractor=contractor, job=job, limit=limit, starting_after=starting_after, ending_before=ending_before
@@ -98,12 +106,18 @@ class QuoteController(Controller):
         return await quotes.create_quote(db, tenant_id, data)
 
     @get("/{quote_id:str}")
-    async def get_quote(self, db: NamedDependency[Database], tenant_id: NamedDependency[str], quote_id: str) -> dict[str, Any]:
+    async def get_quote(
+        self, db: NamedDependency[Database], tenant_id: NamedDependency[str], quote_id: FromPath[str]
+    ) -> dict[str, Any]:
         return await quotes.get_quote(db, tenant_id, quote_id)
 
     @put("/{quote_id:str}")
     async def update_quote(
-        self, db: NamedDependency[Database], tenant_id: NamedDependency[str], quote_id: str, data: JSONBody[quotes.QuoteChange]
+        self,
+        db: NamedDependency[Database],
+        tenant_id: NamedDependency[str],
+        quote_id: FromPath[str],
+        data: JSONBody[quotes.QuoteChange],
     ) -> dict[str, Any]:
         return await quotes.update_quote(db, tenant_id, quote_id, data)
 
@@ -118,10 +132,10 @@ class SessionController(Controller):
         db: NamedDependency[Database],
         links: NamedDependency[OptInLinks],
         tenant_id: NamedDependency[str],
-        contractor: str | None = None,
-        limit: int = 10,
-        starting_after: str | None = None,
-        ending_before: str | None = None,
+        contractor: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 10,
+        starting_after: FromQuery[str | None] = None,
+        ending_before: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
         return await sessions.list_sessions(
             db, links, tenant_id, contractor=contractor, limit=limit, starting_after=starting_after, ending_before=ending_before
@@ -139,7 +153,11 @@ class SessionController(Controller):
 
     @get("/{session_id:str}")
     async def get_session(
-        self, db: NamedDependency[Database], links: NamedDependency[OptInLinks], tenant_id: NamedDependency[str], session_id: str
+        self,
+        db: NamedDependency[Database],
+        links: NamedDependency[OptInLinks],
+        tenant_id: NamedDependency[str],
+        session_id: FromPath[str],
     ) -> dict[str, Any]:
         return await sessions.get_session(db, links, tenant_id, session_id)
 
@@ -149,21 +167,27 @@ class SessionController(Controller):
         db: NamedDependency[Database],
         links: NamedDependency[OptInLinks],
         tenant_id: NamedDependency[str],
-        session_id: str,
+        session_id: FromPath[str],
         data: JSONBody[sessions.SessionChange],
     ) -> dict[str, Any]:
         return await sessions.update_session(db, links, tenant_id, session_id, data)
 
     @post("/{session_id:str}/expire", status_code=200)
     async def expire_session(
-        self, db: NamedDependency[Database], links: NamedDependency[OptInLinks], tenant_id: NamedDependency[str], session_id: str
+        self,
+        db: NamedDependency[Database],
+        links: NamedDependency[OptInLinks],
+        tenant_id: NamedDependency[str],
+        session_id: FromPath[str],
     ) -> dict[str, Any]:
         return await sessions.expire_session(db, links, tenant_id, session_id)
 
 
 @get("/v1/rates", tags=["rates"])
 async def rate_table(
-    category_code: str | None = None, state: str | None = None, coverage_type: str | None = None
+    category_code: FromQuery[str | None] = None,
+    state_code: Annotated[str | None, QueryParameter(name="state")] = None,
+    coverage_type: FromQuery[str | None] = None,
 ) -> dict[str, Any]:
     """The seeded rate table, resolved per (category, state, coverage type) offered, with the
     base rates and state factors it is computed from (see `domain.rates`)."""
@@ -171,7 +195,7 @@ async def rate_table(
         raise ApiError(f"Unknown category code {category_code!r}", error_code="invalid_job_category_code", status_code=400)
     if coverage_type and coverage_type not in rates.COVERAGE_TYPES:
         raise ApiError({"coverage_type": "general or workers-comp"}, error_code="invalid_input", status_code=400)
-    rows = rates.rate_rows(category_code, state.upper() if state else None, coverage_type)
+    rows = rates.rate_rows(category_code, state_code.upper() if state_code else None, coverage_type)
     return {
         "object": "list",
         "url": "/v1/rates",

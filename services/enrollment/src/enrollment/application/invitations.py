@@ -10,10 +10,11 @@ to it without a new email.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from ten99_contracts.enrollment_v1 import InvitationExpiredV1, InvitationIssuedV1, InvitationReminderDueV1, InvitationRevokedV1
 from ten99kit import ApiError, Database, UnitOfWork, get_logger, new_id
 
@@ -22,12 +23,15 @@ from ..adapters.db import application_sessions, assignments, contractors, invita
 from .links import OptInLinks
 
 __all__ = [
+    "NewInvitation",
     "attach_assignments",
     "close_as_expired",
     "current_invitation",
     "effective_status",
+    "emit_issued",
     "expire_due_invitations",
     "issue_invitation",
+    "new_invitation",
     "reissue_invitation",
     "revoke_invitation",
     "send_due_reminders",
@@ -45,18 +49,17 @@ def effective_status(invitation: Row, now: datetime) -> str:
     return str(invitation["status"])
 
 
-async def issue_invitation(
-    uow: UnitOfWork,
-    links: OptInLinks,
-    *,
-    tenant_id: str,
-    contractor: Row,
-    assignment_ids: Sequence[str],
-    reissue: bool = False,
-    invitation_id: str | None = None,
-) -> dict[str, Any]:
-    """A new pending invitation for ``assignment_ids``, and the email it causes."""
-    now = uow.clock.now()
+@dataclass(frozen=True)
+class NewInvitation:
+    """A pending invitation about to be written, with the link it carries (never stored)."""
+
+    row: dict[str, Any]
+    url: str
+
+
+def new_invitation(
+    links: OptInLinks, now: datetime, *, tenant_id: str, contractor: Row, reissue: bool = False, invitation_id: str | None = None
+) -> NewInvitation:
     invitation_id = invitation_id or new_id("inv")
     token = links.issue(invitation_id)
     expires_at = now + links.ttl
@@ -80,25 +83,47 @@ async def issue_invitation(
         "next_reminder_at": links.reminder_at(now, expires_at, 0),
         "version": 1,
     }
-    await uow.session.execute(invitations.insert().values(row))
-    await attach_assignments(uow, tenant_id, invitation_id, assignment_ids)
+    return NewInvitation(row, links.url(token.token))
+
+
+def emit_issued(uow: UnitOfWork, invitation: NewInvitation, contractor: Row, assignment_ids: Sequence[str]) -> None:
+    row = invitation.row
     uow.emit(
         InvitationIssuedV1(
-            invitation_id=invitation_id,
-            contractor_id=contractor["contractor_id"],
-            email=contractor["email"],
+            invitation_id=row["id"],
+            contractor_id=row["contractor_id"],
+            email=row["email"],
             first_name=contractor["first_name"],
             last_name=contractor["last_name"],
-            opt_in_url=links.url(token.token),
-            expires_at=expires_at,
+            opt_in_url=invitation.url,
+            expires_at=row["expires_at"],
             assignment_ids=list(assignment_ids),
-            reissue=reissue,
+            reissue=row["reissue"],
         ),
-        tenant_id=tenant_id,
-        aggregate_id=invitation_id,
+        tenant_id=row["tenant_id"],
+        aggregate_id=row["id"],
         aggregate_version=1,
     )
-    return row
+
+
+async def issue_invitation(
+    uow: UnitOfWork,
+    links: OptInLinks,
+    *,
+    tenant_id: str,
+    contractor: Row,
+    assignment_ids: Sequence[str],
+    reissue: bool = False,
+    invitation_id: str | None = None,
+) -> dict[str, Any]:
+    """A new pending invitation for ``assignment_ids``, and the email it causes."""
+    invitation = new_invitation(
+        links, uow.clock.now(), tenant_id=tenant_id, contractor=contractor, reissue=reissue, invitation_id=invitation_id
+    )
+    await uow.session.execute(invitations.insert().values(invitation.row))
+    await attach_assignments(uow, tenant_id, invitation.row["id"], assignment_ids)
+    emit_issued(uow, invitation, contractor, assignment_ids)
+    return invitation.row
 
 
 async def attach_assignments(uow: UnitOfWork, tenant_id: str, invitation_id: str, assignment_ids: Sequence[str]) -> None:
@@ -149,7 +174,7 @@ async def _awaiting_opt_in(uow: UnitOfWork, tenant_id: str, contractor_id: str) 
 async def reissue_invitation(db: Database, links: OptInLinks, tenant_id: str, contractor_id: str) -> dict[str, Any]:
     """Revoke the contractor's open link (if any) and email a new one for the same assignments."""
     async with db.uow() as uow:
-        who = await store.contractor(uow.session, tenant_id, contractor_id)
+        who = await store.contractor(uow.session, tenant_id, contractor_id, lock=True)
         if who is None:
             raise ApiError(f"No contractor {contractor_id}", error_code="invalid_contractor_id", status_code=404)
         old = await store.open_invitation(uow.session, tenant_id, contractor_id, lock=True)
@@ -192,7 +217,13 @@ async def _latest(session: Any, tenant_id: str, contractor_id: str) -> Row | Non
     q = (
         select(invitations)
         .where(invitations.c.tenant_id == tenant_id, invitations.c.contractor_id == contractor_id)
-        .order_by(invitations.c.issued_at.desc(), invitations.c.id.desc())
+        # the open one if any, else the latest to be issued (then closed)
+        .order_by(
+            case((invitations.c.status == "pending", 0), else_=1),
+            invitations.c.issued_at.desc(),
+            func.coalesce(invitations.c.answered_at, invitations.c.closed_at).desc(),
+            invitations.c.id.desc(),
+        )
         .limit(1)
     )
     return (await session.execute(q)).mappings().first()

@@ -311,14 +311,15 @@ def _validate(form: OptInSubmission, contractor: Row, today: date) -> tuple[Conf
 
 async def submit_opt_in(db: Database, token: str, form: OptInSubmission, client: ClientInfo) -> dict[str, Any]:
     async with db.uow() as uow:
+        found = await _invitation_by_token(uow.session, token)
+        # lock order everywhere: the contractor, then their invitation
+        contractor = await store.contractor(uow.session, found["tenant_id"], found["contractor_id"], lock=True)
         invitation = await _invitation_by_token(uow.session, token, lock=True)
+        assert contractor is not None
         now = uow.clock.now()
         state = _STATE_FOR_PAGE[effective_status(invitation, now)]
         if state != "open":
             return await _closed_view(uow.session, invitation, state)
-        tenant_id = invitation["tenant_id"]
-        contractor = await store.contractor(uow.session, tenant_id, invitation["contractor_id"])
-        assert contractor is not None
         details, reasons = _validate(form, contractor, now.date())
         result = await _answer(uow, invitation, contractor, details, reasons, client)
         await uow.commit()
@@ -389,16 +390,18 @@ async def _answer(
     # what the contractor confirmed is the newest we know of them (until the company edits again)
     await store.upsert_contractor(
         uow.session,
-        tenant_id,
-        contractor_id,
-        first_name=details.first_name,
-        last_name=details.last_name,
-        email=contractor["email"],
-        phone=details.phone,
-        address=details.address,
-        company_name=contractor["company_name"],
-        observed_at=now,
-        version=contractor["version"],
+        {
+            "tenant_id": tenant_id,
+            "contractor_id": contractor_id,
+            "first_name": details.first_name,
+            "last_name": details.last_name,
+            "email": contractor["email"],
+            "phone": details.phone,
+            "address": details.address,
+            "company_name": contractor["company_name"],
+            "observed_at": now,
+            "version": contractor["version"],
+        },
     )
     uow.emit(
         ApplicationStartedV1(session_id=session_id, contractor_id=contractor_id, invitation_id=invitation["id"]),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from ten99_contracts import AssignmentQuote
@@ -13,7 +13,7 @@ from ..adapters.db import quotes
 from ..domain.eligibility import NotCoverable, PricedCoverage, price_assignment
 from ..domain.rates import RATE_TABLE_VERSION
 
-__all__ = ["assignment_quote", "home_state_of", "insert_quote", "price_row"]
+__all__ = ["assignment_quote", "home_state_of", "insert_quote", "price_row", "quote_row"]
 
 Row = Mapping[Any, Any]  # a RowMapping or a dict
 
@@ -41,8 +41,8 @@ def price_row(assignment: Row, home_state: str | None, today: date) -> PricedCov
     )
 
 
-async def insert_quote(
-    uow: UnitOfWork,
+def quote_row(
+    now: datetime,
     *,
     tenant_id: str,
     contractor_id: str,
@@ -54,8 +54,7 @@ async def insert_quote(
     priced: PricedCoverage,
     accepted: bool,
 ) -> dict[str, Any]:
-    now = uow.clock.now()
-    row = {
+    return {
         "id": new_id("qt"),
         "tenant_id": tenant_id,
         "contractor_id": contractor_id,
@@ -79,6 +78,10 @@ async def insert_quote(
         "created_at": now,
         "updated_at": now,
     }
+
+
+async def insert_quote(uow: UnitOfWork, **fields: Any) -> dict[str, Any]:
+    row = quote_row(uow.clock.now(), **fields)
     await uow.session.execute(quotes.insert().values(row))
     return row
 

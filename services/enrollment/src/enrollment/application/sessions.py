@@ -198,7 +198,7 @@ async def _assignments_to_apply_for(uow: UnitOfWork, tenant_id: str, data: Sessi
             raise ApiError(
                 "Contractor already has a matching policy on file", error_code="contractor_has_matching_policy", status_code=400
             )
-        contractor = await store.contractor(session, tenant_id, quote["contractor_id"])
+        contractor = await store.contractor(session, tenant_id, quote["contractor_id"], lock=True)
         assert contractor is not None
         return contractor, quote["id"], [assignment["assignment_id"]]
     if not data.is_general_opt_in:
@@ -210,7 +210,7 @@ async def _assignments_to_apply_for(uow: UnitOfWork, tenant_id: str, data: Sessi
         raise ApiError(
             {"general_opt_in_work_state": "A two-letter U.S. state, e.g. CA."}, error_code="invalid_input", status_code=400
         )
-    contractor = await store.contractor(session, tenant_id, data.contractor)
+    contractor = await store.contractor(session, tenant_id, data.contractor, lock=True)
     if contractor is None:
         raise ApiError(f"No contractor {data.contractor}", error_code="invalid_contractor_id", status_code=400)
     a = assignments.c
@@ -321,7 +321,10 @@ def _must_be_open(row: Row) -> None:
 async def expire_session(db: Database, links: OptInLinks, tenant_id: str, session_id: str) -> dict[str, Any]:
     """Expire an open session and the link it waits on. Expiring an expired session is a no-op."""
     async with db.uow() as uow:
-        row = await _load(uow.session, tenant_id, session_id, lock=True)
+        found = await _load(uow.session, tenant_id, session_id)
+        # lock order everywhere: the contractor, then the invitation, then the session
+        await store.contractor(uow.session, tenant_id, found["contractor_id"], lock=True)
+        row = await _load(uow.session, tenant_id, session_id)
         if row["status"] != "expired":
             _must_be_open(row)
             now = uow.clock.now()
@@ -342,6 +345,7 @@ async def expire_session(db: Database, links: OptInLinks, tenant_id: str, sessio
                     .mappings()
                     .first()
                 )
+            await _load(uow.session, tenant_id, session_id, lock=True)
             if invitation is not None:
                 await close_as_expired(uow, [invitation], now)  # expires this session too
             else:
