@@ -26,7 +26,7 @@ import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -122,6 +122,8 @@ class InvoiceIssuer:
         self.invoicing = settings.invoicing
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        #: (company, PO) -> (failures in a row, retry not before): a failing group backs off
+        self._failing: dict[tuple[str, str], tuple[int, datetime]] = {}
 
     # -- triggering ------------------------------------------------------------------------
 
@@ -215,6 +217,9 @@ class InvoiceIssuer:
         due_groups: list[tuple[str, str, list[_Item]]] = []
         for (tenant, po), items in groups.items():
             due = group_is_due([i.row.changed_at for i in items], now, self.invoicing.settle_s, self.invoicing.max_wait_s)
+            backoff = self._failing.get((tenant, po))
+            if due is None and backoff is not None and backoff[1] > now:
+                due = backoff[1]  # it failed lately: retry later, not on every run
             if due is None:
                 due_groups.append((tenant, po, items))
             else:
@@ -242,9 +247,20 @@ class InvoiceIssuer:
                 async with uow.savepoint():
                     made, lines = await self._issue_group(uow, tenant, po, items, companies[tenant], now)
             except Exception as e:
-                log.exception("billing.invoice_failed", tenant_id=tenant, po_number=po, error=repr(e))
+                failures = self._failing.get((tenant, po), (0, now))[0] + 1
+                retry_in = min(300.0, 2.0**failures)
+                self._failing[(tenant, po)] = (failures, now + timedelta(seconds=retry_in))
+                log.exception(
+                    "billing.invoice_failed",
+                    tenant_id=tenant,
+                    po_number=po,
+                    error=repr(e),
+                    failures=failures,
+                    retry_in_s=retry_in,
+                )
                 failed.update((i.row.tenant_id, i.row.assignment_id) for i in items)
                 continue
+            self._failing.pop((tenant, po), None)
             result.invoices += made
             result.lines += lines
         skip = deferred | failed
