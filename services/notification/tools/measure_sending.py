@@ -77,6 +77,11 @@ def rss_kb(pid: int, field: str = "VmRSS") -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def pdf_bytes() -> bytes:
     doc = FPDF()
     doc.add_page()
@@ -181,6 +186,7 @@ async def main() -> int:
                 [args.profile, "record", "-p", str(proc.pid), "-f", "raw", "-o", str(workdir / "profile.txt"), "-r", "200"]
             )
             await asyncio.sleep(1)
+        cpu0 = cpu_seconds(proc.pid)
         t0 = time.perf_counter()
         await publish_all(nats_server.url, payloads)
         published_s = time.perf_counter() - t0
@@ -192,6 +198,8 @@ async def main() -> int:
         total_s = sink.last_at - t0
         first_s = (sink.first_at or t0) - t0
         peak_hwm = rss_kb(proc.pid, "VmHWM")
+        await asyncio.sleep(1.0)  # let the relay publish the EmailDeliveredV1 messages too
+        cpu_used = cpu_seconds(proc.pid) - cpu0
         if spy is not None:
             spy.send_signal(2)
             spy.wait()
@@ -244,6 +252,10 @@ async def main() -> int:
         print(f"  = {args.count / total_s:.0f} emails/s end to end (JetStream -> inbox -> delivery log -> SMTP)")
         print(f"  publishing to JetStream took {published_s:.2f} s; first email after {first_s:.2f} s")
         print(f"  SMTP pool size {args.pool}; deliveries by status: {by_status}")
+        print(
+            f"  service CPU: {cpu_used:.1f} s = {cpu_used / args.count * 1000:.2f} ms per email"
+            f" (one core's worth: {args.count / cpu_used:.0f} emails/s)"
+        )
         print(
             f"  all recorded (consumer) within {spans['recorded']:.2f} s; all sent within {spans['sent']:.2f} s of the first record"
         )
