@@ -228,6 +228,17 @@ async def test_opening_the_link_changes_nothing_and_submitting_opts_in_once(svc:
     assert current["status"] == "answered" and current["session_id"] == result["session_id"]
 
 
+async def test_tokens_stay_out_of_the_logs(svc: RunningService, capsys: pytest.CaptureFixture[str]) -> None:
+    await publish(svc, envelope(assignment(1, contractor(1), job(1))))
+    await handled(svc, 1)
+    token = await link_of(svc, contractor(1).contractor_id)
+    capsys.readouterr()
+    assert (await svc.client.get(f"/v1/opt-in/{token}")).status_code == 200
+    assert (await svc.client.post(f"/v1/opt-in/{token}", json=good_form())).status_code == 200
+    logged = capsys.readouterr().out
+    assert "/v1/opt-in/<token>" in logged and token not in logged
+
+
 async def test_bad_input_is_a_400_with_field_messages_and_writes_nothing(svc: RunningService) -> None:
     await publish(svc, envelope(assignment(1, contractor(1), job(1))))
     await handled(svc, 1)

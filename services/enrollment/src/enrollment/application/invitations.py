@@ -336,7 +336,7 @@ async def send_due_reminders(db: Database, links: OptInLinks, now: datetime, bat
             rows = (
                 (
                     await uow.session.execute(
-                        select(invitations, c.first_name, c.last_name)
+                        select(invitations, c.first_name, c.last_name, c.email.label("current_email"))
                         .join(contractors, (c.tenant_id == i.tenant_id) & (c.contractor_id == i.contractor_id))
                         .where(i.status == "pending", i.next_reminder_at <= now, i.expires_at > now)
                         .order_by(i.next_reminder_at)
@@ -359,7 +359,7 @@ async def send_due_reminders(db: Database, links: OptInLinks, now: datetime, bat
                         InvitationReminderDueV1(
                             invitation_id=r["id"],
                             contractor_id=r["contractor_id"],
-                            email=r["email"],
+                            email=r["current_email"],  # the company may have corrected it since
                             first_name=r["first_name"],
                             last_name=r["last_name"],
                             opt_in_url=url or "",
