@@ -63,7 +63,28 @@ async def once(rows: int, nats_url: str) -> dict[str, float]:
             assert body["status"] == "completed" and n_c == rows and n_a == rows, (body, n_c, n_a)
             await svc.settle(timeout=120)
             published = time.perf_counter() - started
-            return {"upload_202_s": accepted, "committed_s": committed, "outbox_published_s": published}
+            # the pages that read what was imported, and one PO set on 1,000 assignments
+            t = time.perf_counter()
+            await svc.client.get("/v1/roster", params={"limit": 50, "q": "first12"})
+            roster = time.perf_counter() - t
+            t = time.perf_counter()
+            missing = (await svc.client.get("/v1/po/missing", params={"limit": 1000})).json()
+            missing_s = time.perf_counter() - t
+            ids = [a["assignment_id"] for a in missing["assignments"]]
+            t = time.perf_counter()
+            r = await svc.client.post(
+                "/v1/po/bulk-set", json={"assignment_ids": ids, "po_number": "PO-9", "po_contact_email": "a@b.co"}
+            )
+            bulk = time.perf_counter() - t
+            assert r.json()["updated"] == len(ids) == 1000, r.text
+            return {
+                "upload_202_s": accepted,
+                "committed_s": committed,
+                "outbox_published_s": published,
+                "roster_page_s": roster,
+                "missing_po_1000_s": missing_s,
+                "bulk_po_1000_s": bulk,
+            }
     finally:
         await drop_database(POSTGRES, url)
 

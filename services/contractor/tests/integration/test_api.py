@@ -173,6 +173,11 @@ async def test_one_tenant_cannot_see_or_change_anothers_data(svc: RunningService
     )
     assert r.status_code == 200
     assert (await c.get(f"/v1/contractors/{person['id']}")).json()["first_name"] == "Ada"
+    # in its own company: coverage as a single string (the older form); contractor and job are fixed
+    r = await c.put(f"/v1/assignments/{assignment['id']}", json={"coverage_type": "general"})
+    assert r.status_code == 200 and r.json()["coverage_type"] == ["general"]
+    r = await c.put(f"/v1/assignments/{assignment['id']}", json={"job": "jb_other"})
+    assert (r.status_code, r.json()["error_code"]) == (400, "invalid_input")
     assert (await c.get("/v1/contractors", headers={"x-tenant-id": ""})).json()["error_code"] == "no_tenant_found"
 
 

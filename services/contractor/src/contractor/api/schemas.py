@@ -87,7 +87,8 @@ class AssignmentIn(msgspec.Struct, kw_only=True):
     #: epoch seconds or an ISO date (YYYY-MM-DD)
     effective_date: int | str | UnsetType | None = UNSET
     end_date: int | str | UnsetType | None = UNSET
-    coverage_type: list[str] | UnsetType | None = UNSET
+    #: a list (general, workers-comp); a single string is accepted too (the pre-2023 form)
+    coverage_type: list[str] | str | UnsetType | None = UNSET
     po_number: str | UnsetType | None = UNSET
     purchase_order_number: str | UnsetType | None = UNSET
     po_contact_email: str | UnsetType | None = UNSET

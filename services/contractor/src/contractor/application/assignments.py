@@ -178,6 +178,9 @@ async def update_assignment(ctx: Context, tenant_id: str, assignment_id: str, da
         a = await _load_for_update(uow, tenant_id, assignment_id)
         if a["status"] == "cancelled":
             raise ApiError("A cancelled assignment cannot be updated", error_code="invalid_input")
+        for key, column in (("contractor", "contractor_id"), ("job", "job_id")):
+            if data.get(key) not in (None, a[column]):
+                raise ApiError(f"An assignment's {key} cannot change: cancel it and create a new one", error_code="invalid_input")
         changes: dict[str, Any] = {}
         effective = a["effective_date"]
         end = a["end_date"]
