@@ -30,7 +30,7 @@ from ten99_contracts.enrollment_v1 import (
 from ten99kit import ApiError, Database, InvalidInput, UnitOfWork, new_ulid_id
 
 from ..adapters import store
-from ..adapters.db import application_sessions, companies, consents, invitations
+from ..adapters.db import application_sessions, companies, consents, invitations, quotes
 from ..domain.eligibility import (
     CONSENT_TEXT,
     CONSENT_TEXT_VERSION,
@@ -44,7 +44,7 @@ from ..domain.eligibility import (
 from ..domain.states import US_STATES
 from ..domain.tokens import hash_token, looks_like_token
 from .invitations import effective_status
-from .quoting import assignment_quote, home_state_of, insert_quote, price_row
+from .quoting import assignment_quote, home_state_of, price_row, quote_row
 
 __all__ = ["AddressInput", "ConsentInput", "OptInSubmission", "submit_opt_in", "view_opt_in"]
 
@@ -399,7 +399,8 @@ async def _answer(
             "phone": details.phone,
             "address": details.address,
             "company_name": contractor["company_name"],
-            "observed_at": now,
+            # never older than what we hold, so that the confirmed details take effect
+            "observed_at": max(now, contractor["observed_at"]),
             "version": contractor["version"],
         },
     )
@@ -412,6 +413,7 @@ async def _answer(
 
     quoted: list[dict[str, Any]] = []
     not_covered: list[dict[str, Any]] = []
+    marks: list[tuple[str, str, str, str | None]] = []
     live = await store.live_assignments_of_invitation(uow.session, tenant_id, invitation["id"])
     if not reasons:
         home = home_state_of(details.address)
@@ -421,12 +423,10 @@ async def _answer(
                 not_covered.append(
                     {"assignment_id": assignment["assignment_id"], "job": assignment["job_name"], "reason": priced.reason}
                 )
-                await store.mark_assignments(
-                    uow.session, tenant_id, [assignment["assignment_id"]], "not_coverable", priced.reason
-                )
+                marks.append((tenant_id, assignment["assignment_id"], "not_coverable", priced.reason))
                 continue
-            quote = await insert_quote(
-                uow,
+            quote = quote_row(
+                now,
                 tenant_id=tenant_id,
                 contractor_id=contractor_id,
                 job_id=assignment["job_id"],
@@ -437,12 +437,13 @@ async def _answer(
                 priced=priced,
                 accepted=True,
             )
-            await store.mark_assignments(
-                uow.session, tenant_id, [assignment["assignment_id"]], "quoted", quote["eligibility_message"]
-            )
+            marks.append((tenant_id, assignment["assignment_id"], "quoted", quote["eligibility_message"]))
             quoted.append(
                 {**quote, "job_name": assignment["job_name"], "entity_name": assignment["entity_name"], "notes": priced.notes}
             )
+        if quoted:
+            await uow.session.execute(quotes.insert(), [{c.name: q[c.name] for c in quotes.c} for q in quoted])
+        await store.record_enrollment(uow.session, marks)
         if not quoted:
             reasons.append(
                 "None of your assignments can be insured: " + " ".join(n["reason"] for n in not_covered)
