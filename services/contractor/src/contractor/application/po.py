@@ -88,6 +88,7 @@ async def missing_po(ctx: Context, tenant_id: str, *, limit: int, offset: int, c
                 "effective_date": r["effective_date"].isoformat(),
                 "end_date": r["end_date"].isoformat(),
                 "import_batch_id": r["import_batch_id"],
+                "import_id": r["import_batch_id"],
                 "created_at": r["created_at"].isoformat(),
             }
             for r in rows
