@@ -204,17 +204,25 @@ async def log_in(
     ok = await passwords.verify(str(user["password_hash"]), password or "")
     async with db.uow() as uow:
         if not ok:
+            # counted in the database (not read-modify-write), so parallel guesses all count
+            counted = (
+                await uow.session.execute(
+                    update(users)
+                    .where(users.c.id == user["id"])
+                    .values(failed_logins=users.c.failed_logins + 1)
+                    .returning(users.c.failed_logins)
+                )
+            ).scalar_one()
             decision = decide_login_failure(
-                int(user["failed_logins"]),  # type: ignore[call-overload]
+                int(counted) - 1,
                 now,
                 max_failures=settings.max_failures,
                 lockout=timedelta(seconds=settings.lockout_s),
             )
-            await uow.session.execute(
-                update(users)
-                .where(users.c.id == user["id"])
-                .values(failed_logins=decision.failed_logins, locked_until=decision.locked_until)
-            )
+            if decision.locked_until is not None:
+                await uow.session.execute(
+                    update(users).where(users.c.id == user["id"]).values(failed_logins=0, locked_until=decision.locked_until)
+                )
             await uow.commit()
             if decision.locked_until is not None:
                 raise LoginFailed("Too many failed logins: this account is locked for a while", locked=True)

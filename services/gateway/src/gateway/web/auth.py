@@ -16,7 +16,7 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.response import Redirect, Template
 
-from ..application.accounts import LoginFailed, log_in, log_out
+from ..application.accounts import LoginFailed, log_in, log_out, resolve_session
 from .common import client_ip, gateway_of, page, safe_next
 
 __all__ = ["login_form", "login_submit", "logout", "root"]
@@ -43,7 +43,11 @@ async def root(request: Request[Any, Any, Any]) -> Redirect:
 
 
 @get("/login", include_in_schema=False)
-async def login_form(request: Request[Any, Any, Any], next: str = "") -> Template:
+async def login_form(request: Request[Any, Any, Any], next: str = "") -> Response[Any]:
+    gateway = gateway_of(request)
+    token = request.cookies.get(gateway.settings.session.cookie_name)
+    if token and await resolve_session(gateway.db, gateway.settings.session, token) is not None:
+        return Redirect(safe_next(next), status_code=303)
     return _login_page(request, next_url=next)
 
 
