@@ -220,3 +220,33 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced_without_a_f
 
 async def _count_received(handler: _Keeping, n: int) -> bool:
     return len(handler.received) >= n
+
+
+async def test_smtp_credentials_from_settings_are_used_and_a_missing_login_is_retried(
+    database_url: str, jetstream_url: str
+) -> None:
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and auth_data.password == b"s3cret"
+        return AuthResult(success=ok)
+
+    handler = _Keeping()
+    port = free_port()
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=port, authenticator=authenticator, auth_required=True, auth_require_tls=False
+    )
+    controller.start()
+    try:
+        smtp: dict[str, Any] = {"host": "127.0.0.1", "port": port}
+        async with notification(database_url, jetstream_url, None, smtp=smtp, delivery={"backoff_base_s": 60}) as svc:
+            await publish(jetstream_url, msgs.envelope(msgs.invitation(1)))
+            row = await wait_until(lambda: _row_where(svc, lambda r: r["attempts"] == 1 and r["status"] == "queued"))
+            assert row["last_error"].startswith("530")  # our configuration is wrong, not the email: retried
+        smtp.update(username="ten99", password="s3cret")
+        async with notification(database_url, jetstream_url, None, smtp=smtp, delivery={"backoff_base_s": 60}) as svc:
+            svc.clock.advance(timedelta(seconds=61))
+            await wait_until(lambda: _count_received(handler, 1))
+            await wait_until(lambda: _row_where(svc, lambda r: r["status"] == "sent" and r["attempts"] == 2))
+    finally:
+        controller.stop()

@@ -235,7 +235,11 @@ class SmtpPool:
             username=s.username or None,
             password=password or None,
         )
-        await client.connect()
+        try:
+            await client.connect()  # EHLO, STARTTLS and AUTH as configured
+        except BaseException:
+            client.close()  # e.g. refused credentials: do not leave the socket open
+            raise
         self._open.add(client)
         return client
 
