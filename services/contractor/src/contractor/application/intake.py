@@ -370,6 +370,7 @@ async def apply_rows(
             result.assignments_created += 1
 
     if po_updates:
+        po_updates.sort(key=lambda pair: pair[0]["id"])  # rows locked in id order, as the bulk PO action does
         params = []
         for current, change in po_updates:
             merged = {**current, **change, "version": current["version"] + 1}

@@ -120,9 +120,10 @@ async def bulk_set_po(ctx: Context, tenant_id: str, data: dict[str, Any]) -> dic
     async with ctx.db.uow() as uow:
         s = uow.session
         if ids:
-            q = select(*cols).where(a.tenant_id == tenant_id, a.id.in_(ids), a.deleted_at.is_(None)).with_for_update()
+            q = select(*cols).where(a.tenant_id == tenant_id, a.id.in_(ids), a.deleted_at.is_(None))
         else:
-            q = select(*cols).where(_missing_filter(tenant_id), a.campaign == campaign).with_for_update()
+            q = select(*cols).where(_missing_filter(tenant_id), a.campaign == campaign)
+        q = q.order_by(a.id).with_for_update()  # rows locked in id order, as the import updates them
         found = {r["id"]: dict(r) for r in (await s.execute(q)).mappings()}
         unknown = [i for i in ids if i not in found]
         if unknown:
