@@ -242,3 +242,28 @@ def test_the_invoice_pdf_parses_and_lists_lines_totals_po_and_due_date() -> None
         "Supplementary to",
     ):
         assert expected in text, expected
+
+
+def test_large_groups_are_split_by_line_count_and_by_message_size() -> None:
+    from billing.application.issuing import MESSAGE_LINES_BUDGET, _split_for_messages
+    from ten99_contracts.billing_v1 import InvoiceLine
+
+    def priced(n: int, description: str) -> list[tuple[None, dict[str, int], InvoiceLine]]:
+        line = InvoiceLine(
+            assignment_id="an_1",
+            contractor_name="Ada Lovelace",
+            description=description,
+            pay_cents=1,
+            net_rate=1,
+            premium_cents=0,
+            platform_fee_cents=0,
+            amount_cents=0,
+        )
+        return [(None, {}, line)] * n
+
+    assert [len(c) for c in _split_for_messages(priced(2500, "short"), 1000)] == [1000, 1000, 500]
+    assert [len(c) for c in _split_for_messages(priced(10, "short"), 1000)] == [10]
+    # long descriptions: each invoice's message stays within the budget whatever max_lines says
+    chunks = _split_for_messages(priced(2000, "x" * 900), 2000)
+    assert len(chunks) > 1 and sum(len(c) for c in chunks) == 2000
+    assert all(len(c) * 1000 <= MESSAGE_LINES_BUDGET + 1000 for c in chunks)

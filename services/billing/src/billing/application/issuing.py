@@ -269,11 +269,16 @@ class InvoiceIssuer:
         # run again at once only if this run made progress (all-deferred rows wait for next_due)
         result.more = truncated and bool(planned)
         for chunk in _chunks(planned, 1000):
-            # a row changed since it was read keeps its flag, so the next run plans it again
-            await session.execute(
-                update(assignments)
+            # A row changed since it was read keeps its flag (revision), so the next run plans it
+            # again. Rows a consumer holds locked right now are skipped, not waited for: they are
+            # changing anyway, and waiting on consumers (who wait on us) could deadlock.
+            unlocked = (
+                select(A.tenant_id, A.assignment_id)
                 .where(tuple_(A.tenant_id, A.assignment_id, A.revision).in_(list(chunk)))
-                .values(needs_billing=False)
+                .with_for_update(skip_locked=True)
+            )
+            await session.execute(
+                update(assignments).where(tuple_(A.tenant_id, A.assignment_id).in_(unlocked)).values(needs_billing=False)
             )
         return result
 
