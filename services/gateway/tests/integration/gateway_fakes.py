@@ -304,7 +304,8 @@ class FakeServices:
 
             body = json.loads(s.body)
             ids = self.po_missing.setdefault(tenant, ["an_1", "an_2", "an_3"])
-            self.po_missing[tenant] = [i for i in ids if i not in body["assignment_ids"]]
+            chosen = body.get("assignment_ids") or (["an_3"] if body.get("campaign") == "Fall" else [])
+            self.po_missing[tenant] = [i for i in ids if i not in chosen]
             return {"updated": len(ids) - len(self.po_missing[tenant])}
         if key == ("billing", "GET", "/v1/settings"):
             return {"billing_email": "billing@acme.test", "premium_payer": "company", "platform_fee_bps": 250}

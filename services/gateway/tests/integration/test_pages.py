@@ -158,6 +158,10 @@ async def test_setting_one_po_on_many_assignments(gateway: Any, fake_services: F
         "/po/missing", data={"_csrf": token, "assignment_ids": ["an_1"], "po_number": "", "po_contact_email": "x"}
     )
     assert bad.status_code == 400 and "Enter the PO number" in bad.text and "valid email" in bad.text
+    nothing = await gateway.client.post(
+        "/po/missing", data={"_csrf": token, "po_number": "PO-1", "po_contact_email": "po@acme.test"}
+    )
+    assert nothing.status_code == 400 and 'data-testid="po-select-error"' in nothing.text
     assert not fake_services.calls("contractor", "POST")
     r = await gateway.client.post(
         "/po/missing",
@@ -173,6 +177,13 @@ async def test_setting_one_po_on_many_assignments(gateway: Any, fake_services: F
     }
     after = await gateway.client.get(r.headers["location"])
     assert re.search(r'data-testid="missing-po-count">1<', after.text) and "PO PO-42 set on 2 assignment(s)" in after.text
+    # a whole campaign, across pages: the contractor service picks the assignments
+    r = await gateway.client.post(
+        "/po/missing", data={"_csrf": token, "whole_campaign": "Fall", "po_number": "PO-43", "po_contact_email": "po@acme.test"}
+    )
+    assert r.status_code == 303
+    sent = json.loads(fake_services.calls("contractor", "POST", "/v1/po/bulk-set")[1].body)
+    assert sent == {"campaign": "Fall", "po_number": "PO-43", "po_contact_email": "po@acme.test", "set_by": "ada@acme.test"}
     assert_sent_as(fake_services, acme)
 
 

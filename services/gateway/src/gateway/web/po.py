@@ -14,7 +14,7 @@ from .shapes import items, pick
 
 __all__ = ["missing_po", "set_po"]
 
-PAGE_SIZE = 100
+PAGE_SIZE = 250
 
 
 def _row(a: dict[str, Any]) -> dict[str, Any]:
@@ -69,14 +69,16 @@ async def missing_po(request: Request[Any, Any, Any], offset: int = 0) -> Respon
 async def set_po(request: Request[Any, Any, Any]) -> Response[Any]:
     gateway, user = gateway_of(request), user_of(request)
     form = await request.form()
-    ids = [str(v) for v in form.getall("assignment_ids")] if hasattr(form, "getall") else []
+    ids = [str(v) for v in form.getall("assignment_ids", [])]
     ids = [i for i in dict.fromkeys(ids) if i.startswith("an_")]
     po_number = str(form.get("po_number") or "").strip()
     contact = str(form.get("po_contact_email") or "").strip()
     offset = int(str(form.get("offset") or "0")) if str(form.get("offset") or "0").isdigit() else 0
     errors: dict[str, str] = {}
-    if not ids:
-        errors["assignment_ids"] = "Select at least one assignment."
+    # "every assignment of this campaign still missing a PO", counted by the contractor service
+    whole_campaign = str(form.get("whole_campaign") or "").strip()
+    if not ids and not whole_campaign:
+        errors["assignment_ids"] = "Select at least one assignment, or choose a whole campaign."
     if not po_number:
         errors["po_number"] = "Enter the PO number."
     elif len(po_number) > 100:
@@ -89,7 +91,11 @@ async def set_po(request: Request[Any, Any, Any]) -> Response[Any]:
     else:
         errors["po_contact_email"] = "Enter the PO contact's email: the invoice goes to this address."
     if not errors:
-        body: dict[str, Any] = {"assignment_ids": ids, "po_number": po_number, "po_contact_email": contact, "set_by": user.email}
+        body: dict[str, Any] = {"po_number": po_number, "po_contact_email": contact, "set_by": user.email}
+        if ids:
+            body["assignment_ids"] = ids
+        else:
+            body["campaign"] = whole_campaign
         try:
             answer = await gateway.services.contractor.post("/v1/po/bulk-set", tenant=user.company_id, json=body)
         except ServiceError as e:
