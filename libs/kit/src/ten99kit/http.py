@@ -20,7 +20,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
-from litestar.params import JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -151,7 +151,9 @@ class Ops(Controller):
         return {"now": runtime.clock.now().isoformat(), "jobs": await runtime.scheduler.run_due()}
 
     @get("/dead-letters")
-    async def list_dead_letters(self, request: Request[Any, Any, Any], include_replayed: bool = False) -> list[dict[str, Any]]:
+    async def list_dead_letters(
+        self, request: Request[Any, Any, Any], include_replayed: FromQuery[bool] = False
+    ) -> list[dict[str, Any]]:
         runtime: Runtime = request.app.state.runtime
         rows = await runtime.consumer.dead_letters(include_replayed=include_replayed)
         return [
@@ -169,7 +171,7 @@ class Ops(Controller):
         ]
 
     @post("/dead-letters/{dead_letter_id:int}/replay", status_code=200)
-    async def replay_dead_letter(self, request: Request[Any, Any, Any], dead_letter_id: int) -> dict[str, Any]:
+    async def replay_dead_letter(self, request: Request[Any, Any, Any], dead_letter_id: FromPath[int]) -> dict[str, Any]:
         runtime: Runtime = request.app.state.runtime
         try:
             applied = await runtime.consumer.replay(dead_letter_id)

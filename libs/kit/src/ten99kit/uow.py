@@ -27,9 +27,16 @@ from .logging import causation_id, correlation_id
 if TYPE_CHECKING:
     from .db import Database
 
-__all__ = ["UnitOfWork"]
+__all__ = ["MAX_MESSAGE_BYTES", "MessageTooLarge", "UnitOfWork"]
 
 _encoder = msgspec.json.Encoder()
+
+#: NATS's default max_payload is 1 MiB; leave room for headers
+MAX_MESSAGE_BYTES = 1024 * 1024 - 8 * 1024
+
+
+class MessageTooLarge(ValueError):
+    """A message that NATS would refuse. Raised by `commit`, so nothing of the transaction is kept."""
 
 
 class UnitOfWork:
@@ -109,15 +116,20 @@ class UnitOfWork:
         if table is None:
             raise RuntimeError(f"{self.db.service}: no outbox table attached; cannot emit messages")
         now = self.db.clock.now()
+        encoded = [_encoder.encode(env) for env in self.pending]
+        too_big = [env.subject for env, raw in zip(self.pending, encoded, strict=True) if len(raw) > MAX_MESSAGE_BYTES]
+        if too_big:
+            # fail the transaction that made it: an unpublishable row would block the relay forever
+            raise MessageTooLarge(f"message over {MAX_MESSAGE_BYTES} bytes: {too_big[0]}")
         rows = [
             {
                 "message_id": env.id,
                 "subject": env.subject,
-                "payload": _encoder.encode(env),
+                "payload": raw,
                 "correlation_id": env.correlation_id,
                 "created_at": now,
             }
-            for env in self.pending
+            for env, raw in zip(self.pending, encoded, strict=True)
         ]
         await self.session.execute(insert(table), rows)
         if self.db.is_postgres:

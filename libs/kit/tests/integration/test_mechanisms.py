@@ -278,3 +278,23 @@ async def test_several_relays_on_postgres_publish_each_row_once_and_in_order(dat
         for r in others:
             await r.close()
         assert await stream_subjects_and_ids(jetstream_url) == names
+
+
+async def test_a_message_too_large_for_nats_fails_its_own_transaction(database_url: str, jetstream_url: str) -> None:
+    from ten99kit.uow import MessageTooLarge
+
+    async with running_service(definition, database_url=database_url, nats_url=jetstream_url, consume=False) as svc:
+        with pytest.raises(MessageTooLarge):
+            async with svc.db.uow() as uow:
+                await uow.session.execute(notes.insert().values(id="big", tenant_id="co_1", text="big"))
+                uow.emit(
+                    CompanyCreatedV1(company_id="c", name="x" * 1024 * 1024, owner_email="o@e.com"),
+                    tenant_id="co_1",
+                    aggregate_id="c",
+                )
+                await uow.commit()
+        assert await count(svc.db, notes) == 0 and await count(svc.db, svc.db.outbox_table) == 0
+        # and the relay is not blocked for what follows
+        await write_note(svc.db, "co_1", "small", "small")
+        await svc.settle()
+        assert await stream_subjects_and_ids(jetstream_url) == ["small"]
