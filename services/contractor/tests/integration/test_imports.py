@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from contractor.adapters.db import import_batches
+from contractor.adapters.db import contractors, import_batches, import_files, import_rejects
 from contractor.application import intake
 from contractor.application.imports import ImportWorker
 from contractor_testkit import (
@@ -231,3 +231,30 @@ async def test_a_worker_that_dies_mid_import_is_taken_over_and_nothing_is_lost_o
     names = subjects(await stream.messages())
     assert names.count("contractor_registered") == 9 and names.count("assignment_created") == 9
     assert names.count("import_completed") == 1
+
+
+async def test_tax_ids_in_a_file_are_never_stored_or_reported_in_clear(svc: RunningService) -> None:
+    running = svc.runtime.parts.background[0].__self__  # type: ignore[attr-defined]
+    svc.runtime.stop.set()  # drive the worker by hand, to look at the stored upload first
+    await asyncio.sleep(0.3)
+    header = [*CSV_HEADER, "SSN"]
+    content = csv_bytes([csv_row(1, SSN="123-45-6789"), csv_row(2, SSN="987654321", Email="bad")], header=header)
+    accepted = (await upload(svc, content)).json()
+    async with svc.db.session() as s:
+        stored = bytes((await s.execute(select(import_files.c.content))).scalar_one())
+    assert b"123-45-6789" not in stored and b"987654321" not in stored and b"person1@example.com" not in stored
+
+    assert await ImportWorker(running.ctx).run_once() is True
+    done = (await svc.client.get(f"/v1/imports/{accepted['id']}")).json()
+    assert (done["status"], done["rows_imported"], done["rows_failed"]) == ("completed", 1, 1)
+    person = (await svc.client.get("/v1/contractors", params={"email": "person1@example.com"})).json()["data"][0]
+    assert person["tax_identification"] == "***-**-6789"
+    report = (await svc.client.get(f"/v1/imports/{accepted['id']}/errors.csv")).text
+    assert "987654321" not in report and "***-**-4321" in report
+    async with svc.db.session() as s:
+        encrypted = (await s.execute(select(contractors.c.tax_id_encrypted))).scalars().all()
+        cells = (await s.execute(select(import_rejects.c.cells))).scalars().all()
+        left = (await s.execute(select(import_files.c.import_id))).all()
+    assert encrypted and all("6789" not in str(e) for e in encrypted)
+    assert cells and all("987654321" not in str(c) for c in cells)
+    assert left == []  # the upload is deleted once imported

@@ -213,7 +213,8 @@ import_batches = Table(
     Index("ix_import_batches_status_pk", "status", "pk"),
 )
 
-#: the uploaded bytes, kept until the import finished (so an accepted upload survives a crash)
+#: the uploaded bytes (encrypted: they may hold tax ids), kept until the import finished, so that an
+#: accepted upload survives a crash
 import_files = Table(
     "import_files",
     metadata,

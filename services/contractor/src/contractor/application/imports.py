@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, or_, select, update
 from ten99_contracts.contractor_v1 import ImportCompletedV1
 from ten99kit import ApiError, get_logger, insert_ignore, new_id
+from ten99kit.crypto import mask_tax_id
 
 from ..adapters.db import assignments, import_batches, import_files, import_rejects
 from ..adapters.queries import get_row
@@ -58,6 +60,7 @@ async def upload_import(
         raise ApiError(
             e.message, error_code=e.error_code, status_code=413 if e.error_code == "invalid_file_size" else 400
         ) from None
+    sealed = await asyncio.to_thread(lambda: ctx.tax_ids.encrypt(content.decode("latin-1")).encode())
     now = ctx.now()
     batch = {
         "id": new_id("ib"),
@@ -88,7 +91,8 @@ async def upload_import(
     }
     async with ctx.db.uow() as uow:
         await uow.session.execute(insert(import_batches).values(**batch))
-        await uow.session.execute(insert(import_files).values(import_id=batch["id"], tenant_id=tenant_id, content=content))
+        # the upload may hold tax ids: it is kept encrypted until the import is done, then deleted
+        await uow.session.execute(insert(import_files).values(import_id=batch["id"], tenant_id=tenant_id, content=sealed))
         await uow.commit()
     ctx.import_wakeup.set()
     return batch
@@ -175,8 +179,12 @@ async def error_report(ctx: Context, tenant_id: str, import_id: str) -> tuple[st
     width = max([len(batch["headers"]), *(len(cells) for _, cells, _ in rejects)])
     columns = [*batch["headers"], *(f"Column {i + 1}" for i in range(len(batch["headers"]), width))]
     body = ([line, "; ".join(f"{e['column']}: {e['reason']}" for e in errors), *cells] for line, cells, errors in rejects)
-    stem = batch["filename"].rsplit(".", 1)[0] or "import"
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", batch["filename"].rsplit(".", 1)[0])[:80] or "import"
     return f"{stem}-errors.csv", write_csv(["Line", "Errors", *columns], body)
+
+
+def _unseal(ctx: Context, sealed: bytes) -> bytes:
+    return ctx.tax_ids.decrypt(sealed.decode()).encode("latin-1")
 
 
 @dataclass
@@ -278,7 +286,8 @@ class ImportWorker:
         ctx, batch = self.ctx, claim.batch
         tenant_id, import_id = batch["tenant_id"], batch["id"]
         async with ctx.db.session() as s:
-            content = (await s.execute(select(import_files.c.content).where(import_files.c.import_id == import_id))).scalar()
+            sealed = (await s.execute(select(import_files.c.content).where(import_files.c.import_id == import_id))).scalar()
+        content = None if sealed is None else await asyncio.to_thread(_unseal, ctx, bytes(sealed))
         if content is None:
             async with ctx.db.uow() as uow:
                 await self._finish(uow, batch, status="failed", error="The uploaded file is missing")
@@ -301,7 +310,7 @@ class ImportWorker:
 
         if batch["all_or_nothing"] and bad_total:
             async with ctx.db.uow() as uow:
-                await self._reject(uow, tenant_id, import_id, parsed.rows, results, 0, len(results))
+                await self._reject(uow, tenant_id, import_id, parsed, results, 0, len(results))
                 await self._progress(
                     uow, claim, rows_done=len(results), rows_failed=bad_total, rows_imported=0, counters=ChunkResult()
                 )
@@ -323,7 +332,7 @@ class ImportWorker:
             good = [r for r in chunk if isinstance(r, ImportRow)]
             async with ctx.db.uow() as uow:
                 counters = await apply_rows(uow, ctx, tenant_id, good, batch_id=import_id)
-                await self._reject(uow, tenant_id, import_id, parsed.rows, results, done, end)
+                await self._reject(uow, tenant_id, import_id, parsed, results, done, end)
                 await self._progress(
                     uow,
                     claim,
@@ -378,23 +387,28 @@ class ImportWorker:
         uow: Any,
         tenant_id: str,
         import_id: str,
-        raw_rows: list[tuple[int, list[str]]],
+        parsed: ParsedFile,
         results: list[ImportRow | list[RowError]],
         start: int,
         end: int,
     ) -> None:
+        # a tax id never lands in clear text: the stored (and reported) copy of a bad line masks it
+        tax_column = parsed.headers.index.get("tax_identification")
         rows = []
         for i in range(start, end):
             r = results[i]
             if isinstance(r, ImportRow):
                 continue
-            line, cells = raw_rows[i]
+            line, cells = parsed.rows[i]
+            cells = list(cells)
+            if tax_column is not None and tax_column < len(cells) and cells[tax_column].strip():
+                cells[tax_column] = mask_tax_id(cells[tax_column]) or ""
             rows.append(
                 {
                     "tenant_id": tenant_id,
                     "import_id": import_id,
                     "line": line,
-                    "cells": list(cells),
+                    "cells": cells,
                     "errors": [{"column": e.column, "reason": e.reason, "value": e.value} for e in r],
                 }
             )
