@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 from ten99kit import Database, get_logger, insert_ignore
 
@@ -29,7 +29,6 @@ __all__ = [
     "get_delivery",
     "insert_delivery",
     "list_deliveries",
-    "load_attachments",
     "mark_outcomes",
     "next_due_at",
     "purge_attachments",
@@ -224,7 +223,8 @@ class Outcome:
 
 async def claim_due(db: Database, now: datetime, limit: int, lease: timedelta) -> list[ClaimedDelivery]:
     """Take up to ``limit`` deliveries that are due (or whose sender's claim lapsed), mark them
-    ``sending`` with a lease, count the attempt, and return them. One short transaction."""
+    ``sending`` with a lease, count the attempt, and return them with their attached files.
+    One short transaction."""
     d = deliveries
     due: Select[Any] = (
         select(d.c.seq)
@@ -262,6 +262,7 @@ async def claim_due(db: Database, now: datetime, limit: int, lease: timedelta) -
     )
     async with db.engine.begin() as conn:
         rows = (await conn.execute(stmt)).all()
+        files = await _attachments_of(conn, [r.id for r in rows if r.has_attachments])
     claimed = [
         ClaimedDelivery(
             seq=r.seq,
@@ -277,6 +278,7 @@ async def claim_due(db: Database, now: datetime, limit: int, lease: timedelta) -
             message_id=r.message_id,
             attempts=r.attempts,
             related_id=r.related_id,
+            attachments=files.get(r.id, []),
         )
         for r in rows
     ]
@@ -284,22 +286,20 @@ async def claim_due(db: Database, now: datetime, limit: int, lease: timedelta) -
     return claimed
 
 
-async def load_attachments(db: Database, claimed: Sequence[ClaimedDelivery]) -> None:
-    """Fill in the attachments of the claimed deliveries that have any (one query)."""
-    wanted = {c.id: c for c in claimed if c.has_attachments}
-    if not wanted:
-        return
+async def _attachments_of(conn: AsyncConnection, delivery_ids: list[str]) -> dict[str, list[Attachment]]:
+    """The attached files of these deliveries (one query, none when there are no ids)."""
+    out: dict[str, list[Attachment]] = {}
+    if not delivery_ids:
+        return out
     a = delivery_attachments
-    async with db.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(a.c.delivery_id, a.c.filename, a.c.content_type, a.c.content)
-                .where(a.c.delivery_id.in_(list(wanted)))
-                .order_by(a.c.delivery_id, a.c.position)
-            )
-        ).all()
+    rows = await conn.execute(
+        select(a.c.delivery_id, a.c.filename, a.c.content_type, a.c.content)
+        .where(a.c.delivery_id.in_(delivery_ids))
+        .order_by(a.c.delivery_id, a.c.position)
+    )
     for r in rows:
-        wanted[r.delivery_id].attachments.append(Attachment(r.filename, r.content_type, bytes(r.content)))
+        out.setdefault(r.delivery_id, []).append(Attachment(r.filename, r.content_type, bytes(r.content)))
+    return out
 
 
 async def next_due_at(db: Database) -> datetime | None:

@@ -18,7 +18,7 @@ from datetime import timedelta
 from ten99_contracts.notification_v1 import EmailDeliveredV1, EmailFailedV1
 from ten99kit import Database, get_logger
 
-from ..adapters.deliveries import ClaimedDelivery, Outcome, claim_due, load_attachments, mark_outcomes, next_due_at
+from ..adapters.deliveries import ClaimedDelivery, Outcome, claim_due, mark_outcomes, next_due_at
 from ..adapters.smtp import SendResult, build_message
 from ..domain import RetryPolicy
 from ..settings import DeliverySettings, SmtpSettings
@@ -60,7 +60,6 @@ class DeliverySender:
 
     async def deliver(self, batch: list[ClaimedDelivery]) -> list[Outcome]:
         """Send a claimed batch and record what happened, in one transaction."""
-        await load_attachments(self.db, batch)
         outcomes = list(await asyncio.gather(*(self._send_one(d) for d in batch)))
         for attempt in range(1, 4):
             try:
