@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from argon2 import PasswordHasher
 from litestar import Router
 from litestar.datastructures import ResponseHeader, State
 from litestar.static_files import create_static_files_router
@@ -52,7 +53,9 @@ PAGE_HEADERS = [
 def build(runtime: Runtime) -> ServiceParts:
     settings = runtime.settings
     assert isinstance(settings, GatewaySettings)
-    gateway = Gateway(settings=settings, db=runtime.db, passwords=Passwords(), services=Services(settings))
+    cost = settings.password_hash
+    hasher = PasswordHasher(time_cost=cost.time_cost, memory_cost=cost.memory_kib, parallelism=cost.parallelism)
+    gateway = Gateway(settings=settings, db=runtime.db, passwords=Passwords(hasher), services=Services(settings))
     # tests and the operator command reach the gateway objects here
     runtime.gateway = gateway  # type: ignore[attr-defined]
 

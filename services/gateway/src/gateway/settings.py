@@ -13,7 +13,7 @@ from typing import ClassVar
 from pydantic import BaseModel, Field
 from ten99kit.settings import ServiceSettings, service_settings_config
 
-__all__ = ["GatewaySettings", "LoginSettings", "ServiceUrls", "SessionSettings"]
+__all__ = ["GatewaySettings", "LoginSettings", "PasswordHashSettings", "ServiceUrls", "SessionSettings"]
 
 
 class ServiceUrls(BaseModel):
@@ -47,6 +47,14 @@ class LoginSettings(BaseModel):
     lockout_s: int = 15 * 60
 
 
+class PasswordHashSettings(BaseModel):
+    """argon2id cost (argon2-cffi's defaults, RFC 9106's low-memory profile); tests lower it."""
+
+    time_cost: int = 3
+    memory_kib: int = 65536
+    parallelism: int = 4
+
+
 class GatewaySettings(ServiceSettings):
     model_config = service_settings_config("GATEWAY_")
 
@@ -56,6 +64,7 @@ class GatewaySettings(ServiceSettings):
     services: ServiceUrls = Field(default_factory=ServiceUrls)
     session: SessionSettings = Field(default_factory=SessionSettings)
     login: LoginSettings = Field(default_factory=LoginSettings)
+    password_hash: PasswordHashSettings = Field(default_factory=PasswordHashSettings)
     #: show the Mailbox page with the mail the notification service's SMTP catcher caught
     dev_mailbox: bool = False
     #: how long a public-API idempotency key replays its first response

@@ -47,6 +47,7 @@ async def gateway(database_url: str, jetstream_url: str, fake_services: FakeServ
         nats_url=jetstream_url,
         services=fake_services.base_urls(),
         dev_mailbox=True,
+        password_hash={"time_cost": 1, "memory_kib": 8192, "parallelism": 1},  # fast; production keeps the defaults
     ) as svc:
         svc.client.headers.pop("x-ten99-internal-token", None)  # a browser has no such header
         yield svc
