@@ -133,3 +133,17 @@ def test_formatting_and_safe_redirects() -> None:
     assert safe_next("/contractors/cn_1?x=1") == "/contractors/cn_1?x=1"
     for bad in ("https://evil.test", "//evil.test", "/\\evil", "", None):
         assert safe_next(bad) == "/contractors"
+
+
+def test_query_parameters_in_either_form() -> None:
+    from gateway.api.public_api import query_pairs
+
+    assert query_pairs("limit=5&email=a%40b.c") == [("limit", "5"), ("email", "a@b.c")]
+    # 1099Policy's Python SDK puts a JSON object in the query string
+    assert query_pairs("%7B%22email%22:%20%22a@b.c%22,%20%22limit%22:%205%7D") == [("email", "a@b.c"), ("limit", "5")]
+    assert query_pairs('{"expand": ["a", "b"], "active": true, "skip": null}') == [
+        ("expand", "a"),
+        ("expand", "b"),
+        ("active", "true"),
+    ]
+    assert query_pairs("") == []

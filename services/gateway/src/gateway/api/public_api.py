@@ -17,6 +17,7 @@ import binascii
 import json
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qsl, unquote_plus
 
 import msgspec
 from litestar import HttpMethod, MediaType, Request, Response, Router, route
@@ -70,6 +71,26 @@ def api_key_of(request: Request[Any, Any, Any]) -> str | None:
     return None
 
 
+def query_pairs(raw_query: str) -> list[tuple[str, str]]:
+    """The query's parameters. 1099Policy's Python SDK sends a GET's parameters as a JSON object in
+    the query string (``?{"email": "a@b.c"}``); both that and the usual form are understood."""
+    text = unquote_plus(raw_query or "")
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            pairs: list[tuple[str, str]] = []
+            for key, value in data.items():
+                for item in value if isinstance(value, list) else [value]:
+                    if item is None:
+                        continue
+                    pairs.append((str(key), json.dumps(item) if isinstance(item, bool | dict) else str(item)))
+            return pairs
+    return parse_qsl(raw_query or "", keep_blank_values=False)
+
+
 def _rewrite_list_url(body: bytes, content_type: str) -> bytes:
     if "json" not in content_type or not body.startswith(b"{"):
         return body
@@ -99,7 +120,7 @@ async def _forward(request: Request[Any, Any, Any], tenant: str, method: str, pa
             msgspec.json.encode({"error_code": "resource_not_found", "message": f"No such resource: /api/v1/{path}"}),
         )
     client = gateway.services.by_name(RESOURCES[segments[0]])
-    params: Any = list(request.query_params.multi_items())
+    params: Any = query_pairs(request.url.query)
     target = "/v1/" + "/".join(segments)
     # 1099Policy's sub-resource: a contractor's policies
     if len(segments) == 3 and segments[0] == "contractors" and segments[2] == "policies" and method == "GET":
