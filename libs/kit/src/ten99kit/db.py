@@ -102,6 +102,8 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_pre_ping=True,
+        # reuse the most recent connection: its prepared statements are warm, idle ones age out
+        pool_use_lifo=True,
     )
 
 
