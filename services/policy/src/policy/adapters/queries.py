@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from ten99kit import InvalidInput
 
@@ -182,7 +182,14 @@ async def certificate_history(
         where.append(certificates.c.assignment_id == assignment)
     if contractor:
         where.append(certificates.c.contractor_id == contractor)
-    q = select(*_CERT).where(*where).order_by(certificates.c.issued_at.desc(), certificates.c.id.desc()).limit(limit)
+    # the current certificate first, then the ones it replaced, newest first
+    current_first = case((certificates.c.status == "current", 0), else_=1)
+    q = (
+        select(*_CERT)
+        .where(*where)
+        .order_by(current_first, certificates.c.issued_at.desc(), certificates.c.id.desc())
+        .limit(limit)
+    )
     return list((await s.execute(q)).all())
 
 

@@ -59,12 +59,16 @@ async def upsert_company(s: AsyncSession, dialect: str, tenant_id: str, name: st
 async def lock_company(s: AsyncSession, dialect: str, tenant_id: str, now: datetime) -> None:
     """Share-lock the company's row (a nameless placeholder if its name is not known yet).
 
-    Binding and the arrival of a fact that a certificate needs must not miss each other when
-    they run at the same time: each locks the fact's row before reading it, so one of them
-    waits for the other's commit and then sees its work (the fact, or the coverage waiting for it).
-    Bindings share this lock; `upsert_company` takes it exclusively."""
-    await s.execute(insert_ignore(companies, dialect).values(tenant_id=tenant_id, name=None, updated_at=now))
-    await s.execute(select(companies.c.tenant_id).where(companies.c.tenant_id == tenant_id).with_for_update(read=True))
+    A certificate needs facts that arrive on different subjects (the company's name, the
+    assignment's snapshot) and a coverage to certify; the transactions that bring them run
+    concurrently and must not each miss the other's work. So every handler that may issue a
+    certificate takes its locks in one order (company row, shared; assignment rows; coverage
+    rows) before reading, and `upsert_company` takes the company row exclusively: of two such
+    transactions, one waits for the other's commit and then sees what it brought."""
+    q = select(companies.c.tenant_id).where(companies.c.tenant_id == tenant_id).with_for_update(read=True)
+    if (await s.execute(q)).first() is None:
+        await s.execute(insert_ignore(companies, dialect).values(tenant_id=tenant_id, name=None, updated_at=now))
+        await s.execute(q)
 
 
 # -- assignments (local copy) -----------------------------------------------------------------

@@ -49,14 +49,27 @@ async def on_application_completed(ctx: PolicyContext, uow: UnitOfWork, envelope
         "insured_address": msgspec.to_builtins(m.address),
         "insured_as_of": envelope.occurred_at,
     }
+    facts = await _lock_facts(uow, envelope.tenant_id, m.contractor_id, m.assignments)
     policy = await _policy(uow, envelope.tenant_id, m.contractor_id, m.session_id, m.assignments, m.address.region, insured)
-    await bind_quotes(ctx, uow, envelope.tenant_id, policy, m.session_id, m.assignments)
+    await bind_quotes(ctx, uow, envelope.tenant_id, policy, m.session_id, m.assignments, facts)
 
 
 async def on_assignment_enrolled(ctx: PolicyContext, uow: UnitOfWork, envelope: Envelope[AssignmentEnrolledV1]) -> None:
     m = envelope.data
+    facts = await _lock_facts(uow, envelope.tenant_id, m.contractor_id, [m.quote])
     policy = await _policy(uow, envelope.tenant_id, m.contractor_id, m.session_id, [m.quote], m.quote.home_state, None)
-    await bind_quotes(ctx, uow, envelope.tenant_id, policy, m.session_id, [m.quote])
+    await bind_quotes(ctx, uow, envelope.tenant_id, policy, m.session_id, [m.quote], facts)
+
+
+async def _lock_facts(
+    uow: UnitOfWork, tenant_id: str, contractor_id: str, quotes: list[AssignmentQuote]
+) -> dict[str, store.AssignmentFacts]:
+    """Lock (company, then assignments: the order every handler uses, see `store.lock_company`)
+    and read what binding needs to know about the assignments."""
+    now = uow.clock.now()
+    await store.lock_company(uow.session, uow.db.dialect, tenant_id, now)
+    ids = [q.assignment_id for q in quotes]
+    return await store.lock_assignments(uow.session, uow.db.dialect, tenant_id, contractor_id, ids, now)
 
 
 async def _policy(
@@ -136,14 +149,14 @@ async def bind_quotes(
     policy: dict[str, Any],
     session_id: str,
     quotes: list[AssignmentQuote],
+    facts: dict[str, store.AssignmentFacts],
 ) -> list[str]:
-    """Bind coverage for each quoted assignment that has none yet. Returns the coverage ids bound."""
+    """Bind coverage for each quoted assignment that has none yet (``facts``: what the locked
+    local copies say about them). Returns the coverage ids bound."""
     s = uow.session
     now, today = uow.clock.now(), uow.clock.today()
     unique = list({q.assignment_id: q for q in quotes}.values())
     ids = [q.assignment_id for q in unique]
-    await store.lock_company(s, uow.db.dialect, tenant_id, now)
-    facts = await store.lock_assignments(s, uow.db.dialect, tenant_id, policy["contractor_id"], ids, now)
     have = await store.existing_coverages(s, tenant_id, ids)
     rows: list[dict[str, Any]] = []
     for q in unique:

@@ -74,6 +74,7 @@ async def on_assignment_changed(
     tenant_id, version = envelope.tenant_id, envelope.aggregate_version
     now, today = uow.clock.now(), uow.clock.today()
     s = uow.session
+    await store.lock_company(s, uow.db.dialect, tenant_id, now)  # lock order: see store.lock_company
     row = await store.lock_assignment(s, uow.db.dialect, tenant_id, m.assignment_id, m.contractor.contractor_id, now)
     values: dict[str, Any] = {}
     if row.snapshot_version is None or version >= row.snapshot_version:
@@ -187,6 +188,7 @@ async def on_assignment_extended(ctx: PolicyContext, uow: UnitOfWork, envelope: 
     tenant_id, version = envelope.tenant_id, envelope.aggregate_version
     now, today = uow.clock.now(), uow.clock.today()
     s = uow.session
+    await store.lock_company(s, uow.db.dialect, tenant_id, now)  # lock order: see store.lock_company
     row = await store.lock_assignment(s, uow.db.dialect, tenant_id, m.assignment_id, m.contractor_id, now)
     if row.dates_version is not None and version < row.dates_version:
         log.info("assignment.stale_extension_ignored", assignment_id=m.assignment_id, version=version)

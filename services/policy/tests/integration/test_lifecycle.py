@@ -1,0 +1,242 @@
+"""The coverage lifecycle on real PostgreSQL and NATS: clock-driven activation and expiry,
+cancellation, extension and re-timing, each exactly once, with certificates reissued."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from policy.adapters.db import assignments
+from policy_world import NOW, TODAY, World, days, eventually, pdf_text
+from sqlalchemy import select
+from ten99_contracts.contractor_v1 import AssignmentCancelledV1, AssignmentExtendedV1
+from ten99_contracts.policy_v1 import (
+    CertificateIssuedV1,
+    CoverageActivatedV1,
+    CoverageBoundV1,
+    CoverageCancelledV1,
+    CoverageExpiredV1,
+    CoverageExtendedV1,
+    CoverageRetimedV1,
+)
+from ten99_testing.service import RunningService
+
+pytestmark = pytest.mark.integration
+
+
+async def tick(svc: RunningService, to: datetime) -> dict[str, Any]:
+    """Move the clock and run the clock-driven jobs; publish what they emitted."""
+    svc.clock.freeze(to)
+    result = await svc.runtime.scheduler.run_due()
+    await svc.settle()
+    return result
+
+
+def noon(day: Any) -> datetime:
+    return datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+
+
+async def bound_with_certificate(world: World, *assignments: Any) -> tuple[Any, list[Any]]:
+    """Opt the contractor of ``assignments`` in; wait for one certificate per assignment."""
+    contractor = assignments[0].contractor
+    await world.send(world.company())
+    for a in assignments:
+        await world.send(a, version=1)
+    completion = world.completion(contractor, [world.quote(a) for a in assignments])
+    await world.send(completion)
+    certificates = await world.wait_for(CertificateIssuedV1.SUBJECT, len(assignments))
+    return completion, certificates
+
+
+async def coverage(svc: RunningService, world: World, assignment_id: str) -> dict[str, Any]:
+    r = await svc.client.get("/v1/coverages", params={"assignment": assignment_id}, headers={"x-tenant-id": world.tenant})
+    [row] = r.json()["data"]
+    return row
+
+
+async def test_the_clock_activates_then_expires_each_coverage_exactly_once(world: World, start_policy) -> None:
+    ada = world.contractor()
+    a = world.assignment(ada, start=TODAY + days(2), end=TODAY + days(4))
+    b = world.assignment(ada, start=TODAY + days(3), end=TODAY + days(30), entity="Meta")
+    async with start_policy() as svc:
+        await bound_with_certificate(world, a, b)
+        assert (await tick(svc, NOW))["coverage_lifecycle"] == 0
+        assert (await tick(svc, noon(TODAY + days(2))))["coverage_lifecycle"] == 1  # a starts
+        assert (await tick(svc, noon(TODAY + days(2)) + timedelta(hours=3)))["coverage_lifecycle"] == 0  # a repeated tick
+        [activated] = await world.published(CoverageActivatedV1.SUBJECT)
+        assert activated.data.terms.assignment_id == a.assignment_id and activated.data.terms.status == "active"
+        assert activated.aggregate_version == 2
+        assert (await coverage(svc, world, a.assignment_id))["status"] == "active"
+
+        # the end date is still covered; the day after it is not
+        assert (await tick(svc, datetime(2026, 11, 6, 23, 59, tzinfo=UTC)))["coverage_lifecycle"] == 1  # b starts
+        assert (await tick(svc, noon(TODAY + days(5))))["coverage_lifecycle"] == 1  # a expires
+        assert (await tick(svc, noon(TODAY + days(5))))["coverage_lifecycle"] == 0
+        [expired] = await world.published(CoverageExpiredV1.SUBJECT)
+        assert expired.data.terms.assignment_id == a.assignment_id and expired.data.terms.status == "expired"
+        assert expired.aggregate_version == 3
+        assert len(await world.published(CoverageActivatedV1.SUBJECT)) == 2
+        headers = {"x-tenant-id": world.tenant}
+        [policy] = (await svc.client.get("/v1/policies", headers=headers)).json()["data"]
+        assert policy["status"] == "active"  # b still runs
+
+        assert (await tick(svc, noon(TODAY + days(31))))["coverage_lifecycle"] == 1
+        [policy] = (await svc.client.get("/v1/policies", headers=headers)).json()["data"]
+        assert policy["status"] == "expired"
+        assert len(await world.published(CoverageExpiredV1.SUBJECT)) == 2
+
+
+async def test_a_coverage_whose_whole_span_passed_unseen_is_activated_then_expired(world: World, start_policy) -> None:
+    ada = world.contractor()
+    a = world.assignment(ada, start=TODAY + days(1), end=TODAY + days(2))
+    async with start_policy() as svc:
+        await bound_with_certificate(world, a)
+        assert (await tick(svc, noon(TODAY + days(10))))["coverage_lifecycle"] == 2
+        [activated] = await world.published(CoverageActivatedV1.SUBJECT)
+        [expired] = await world.published(CoverageExpiredV1.SUBJECT)
+        assert (activated.aggregate_version, expired.aggregate_version) == (2, 3)
+
+
+async def test_a_cancellation_before_the_start_cancels_the_coverage_and_voids_its_certificate(world: World, start_policy) -> None:
+    ada = world.contractor()
+    a = world.assignment(ada, start=TODAY + days(5), end=TODAY + days(30))
+    async with start_policy() as svc:
+        _, [cert] = await bound_with_certificate(world, a)
+        cancel = AssignmentCancelledV1(
+            assignment_id=a.assignment_id, contractor_id=ada.contractor_id, reason="client_request", cancelled_at=NOW
+        )
+        env = await world.send(cancel, version=2)
+        [cancelled] = await world.wait_for(CoverageCancelledV1.SUBJECT, 1)
+        assert cancelled.data.reason == "client_request" and cancelled.data.terms.status == "cancelled"
+        assert cancelled.data.contractor_email == ada.email and cancelled.data.contractor_name == "Ada Lovelace"
+        row = await coverage(svc, world, a.assignment_id)
+        assert row["status"] == "cancelled" and row["cancel_reason"] == "client_request"
+
+        pdf = await svc.client.get(f"/v1/certificates/{cert.data.certificate_id}/pdf", headers={"x-tenant-id": world.tenant})
+        assert pdf.headers["x-ten99-certificate-status"] == "void"
+        assert "VOID: coverage cancelled on 2026-11-02 (client_request)" in pdf_text(pdf.content)
+
+        # the same cancellation again (a copy past the inbox: a new envelope), and the start date passing
+        await world.send(cancel, version=2)
+        await world.resend(env, nats_msg_id="copy")
+        assert (await tick(svc, noon(TODAY + days(6))))["coverage_lifecycle"] == 0
+        await asyncio.sleep(0.5)
+        assert len(await world.published(CoverageCancelledV1.SUBJECT)) == 1
+        assert await world.published(CoverageActivatedV1.SUBJECT) == []
+
+
+async def test_a_cancellation_after_the_start_keeps_the_coverage(world: World, start_policy) -> None:
+    ada = world.contractor()
+    a = world.assignment(ada, start=TODAY, end=TODAY + days(30))
+    async with start_policy() as svc:
+        await bound_with_certificate(world, a)
+        late = AssignmentCancelledV1(
+            assignment_id=a.assignment_id, contractor_id=ada.contractor_id, reason="client_request", cancelled_at=NOW
+        )
+        await world.send(late, version=2)
+
+        async def assignment_marked_cancelled() -> bool:
+            async with svc.db.session() as s:
+                return (await s.execute(select(assignments.c.status))).scalar_one() == "cancelled"
+
+        await eventually(assignment_marked_cancelled)
+        assert (await coverage(svc, world, a.assignment_id))["status"] == "active"
+        assert await world.published(CoverageCancelledV1.SUBJECT) == []
+
+
+async def test_an_extension_reissues_the_certificate_superseding_the_old_one(world: World, start_policy) -> None:
+    ada = world.contractor()
+    a = world.assignment(ada, start=TODAY + days(1), end=TODAY + days(30))
+    async with start_policy() as svc:
+        _, [first] = await bound_with_certificate(world, a)
+        extend = AssignmentExtendedV1(
+            assignment_id=a.assignment_id,
+            contractor_id=ada.contractor_id,
+            previous_end_date=a.end_date,
+            end_date=TODAY + days(60),
+            send_email=False,
+        )
+        await world.send(extend, version=2)
+        [extended] = await world.wait_for(CoverageExtendedV1.SUBJECT, 1)
+        assert extended.data.previous_end_date == a.end_date and extended.data.terms.end_date == TODAY + days(60)
+        assert extended.data.send_email is False and extended.data.contractor_email == ada.email
+        [_, second] = await world.wait_for(CertificateIssuedV1.SUBJECT, 2)
+        assert second.data.supersedes == first.data.certificate_id and second.data.reason == "extended"
+        assert second.data.send_email is False and second.data.end_date == TODAY + days(60)
+        text = pdf_text(second.data.pdf)
+        assert (TODAY + days(60)).isoformat() in text and f"Replaces {first.data.certificate_number}" in text
+
+        headers = {"x-tenant-id": world.tenant}
+        old = await svc.client.get(f"/v1/certificates/{first.data.certificate_id}/pdf", headers=headers)
+        assert old.headers["x-ten99-certificate-status"] == "superseded"
+        assert old.headers["x-ten99-superseded-by"] == second.data.certificate_id
+        assert f"SUPERSEDED on 2026-11-02 by certificate {second.data.certificate_number}" in pdf_text(old.content)
+        assert (await coverage(svc, world, a.assignment_id))["certificate"]["certificate_id"] == second.data.certificate_id
+        history = (await svc.client.get("/v1/certificates", params={"assignment": a.assignment_id}, headers=headers)).json()
+        assert [c["status"] for c in history["data"]] == ["current", "superseded"]
+
+        # the same end again is a no-op; more than a year after the start is refused
+        await world.send(extend, version=3)
+        too_long = AssignmentExtendedV1(
+            assignment_id=a.assignment_id,
+            contractor_id=ada.contractor_id,
+            previous_end_date=TODAY + days(60),
+            end_date=TODAY + days(1) + timedelta(days=366),
+        )
+        await world.send(too_long, version=4)
+        await asyncio.sleep(0.8)
+        assert len(await world.published(CoverageExtendedV1.SUBJECT)) == 1
+        assert len(await world.published(CertificateIssuedV1.SUBJECT)) == 2
+        assert (await coverage(svc, world, a.assignment_id))["end_date"] == (TODAY + days(60)).isoformat()
+
+
+async def test_new_dates_before_the_start_retime_the_coverage_and_after_the_start_do_not(world: World, start_policy) -> None:
+    ada = world.contractor()
+    a = world.assignment(ada, start=TODAY + days(5), end=TODAY + days(30))
+    async with start_policy() as svc:
+        _, [first] = await bound_with_certificate(world, a)
+        moved = world.updated(a, effective_date=TODAY + days(10), end_date=TODAY + days(40))
+        await world.send(moved, version=2)
+        [retimed] = await world.wait_for(CoverageRetimedV1.SUBJECT, 1)
+        assert (retimed.data.previous_effective_date, retimed.data.previous_end_date) == (a.effective_date, a.end_date)
+        assert (retimed.data.terms.effective_date, retimed.data.terms.end_date) == (TODAY + days(10), TODAY + days(40))
+        assert retimed.data.terms.status == "scheduled" and retimed.aggregate_version == 2
+        [_, second] = await world.wait_for(CertificateIssuedV1.SUBJECT, 2)
+        assert second.data.supersedes == first.data.certificate_id and second.data.reason == "retimed"
+        assert (TODAY + days(10)).isoformat() in pdf_text(second.data.pdf)
+
+        # a stale copy of the first snapshot changes nothing
+        await world.send(a, version=1)
+        # once started, the coverage's dates no longer follow updates (an extension is its own message)
+        await tick(svc, noon(TODAY + days(10)))
+        await world.wait_for(CoverageActivatedV1.SUBJECT, 1)
+        await world.send(world.updated(a, effective_date=TODAY + days(10), end_date=TODAY + days(50)), version=3)
+        await asyncio.sleep(0.8)
+        assert len(await world.published(CoverageRetimedV1.SUBJECT)) == 1
+        assert len(await world.published(CertificateIssuedV1.SUBJECT)) == 2
+        row = await coverage(svc, world, a.assignment_id)
+        assert (row["effective_date"], row["end_date"]) == ((TODAY + days(10)).isoformat(), (TODAY + days(40)).isoformat())
+
+
+async def test_redelivered_and_repeated_messages_duplicate_nothing(world: World, start_policy) -> None:
+    ada = world.contractor()
+    a = world.assignment(ada, start=TODAY + days(1), end=TODAY + days(30))
+    b = world.assignment(ada, start=TODAY + days(2), end=TODAY + days(30), entity="Meta")
+    async with start_policy() as svc:
+        completion, _ = await bound_with_certificate(world, a, b)
+        # a redelivery of the very same envelope (past JetStream's de-duplication), the same
+        # business event in a new envelope (an operator's replay), and a second opt-in
+        again = world.envelope(completion)
+        await world.resend(again)
+        await world.resend(again, nats_msg_id="redelivered")
+        await world.send(world.completion(ada, [world.quote(a), world.quote(b)]))
+        await world.send(world.company())
+        await world.send(a, version=1)
+        await asyncio.sleep(1.0)
+        assert len(await world.published(CoverageBoundV1.SUBJECT)) == 2
+        assert len(await world.published(CertificateIssuedV1.SUBJECT)) == 2
+        headers = {"x-tenant-id": world.tenant}
+        assert len((await svc.client.get("/v1/policies", headers=headers)).json()["data"]) == 1
+        assert len((await svc.client.get("/v1/coverages", headers=headers)).json()["data"]) == 2
