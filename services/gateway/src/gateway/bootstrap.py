@@ -107,6 +107,7 @@ def build(runtime: Runtime) -> ServiceParts:
             public.opt_in_submit,
             public.public_certificate,
             public.integration_webhook,
+            public.not_found,
         ],
         exception_handlers=dashboard_exception_handlers,
         response_headers=PAGE_HEADERS,

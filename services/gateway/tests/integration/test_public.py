@@ -160,3 +160,15 @@ async def test_integration_webhooks_are_forwarded_raw_with_the_company_as_tenant
     assert (await gateway.client.post("/integrations/creatoriq/co_nobody", content=raw)).status_code == 404
     assert (await gateway.client.post(f"/integrations/upwork/{company}", content=raw)).status_code == 404
     assert len(fake_services.calls("contractor", "POST")) == 2
+
+
+async def test_unknown_pages_get_a_404_page_and_other_routes_still_answer(gateway: Any) -> None:
+    r = await gateway.client.get("/no/such/page")
+    assert r.status_code == 404 and 'data-state="not_found"' in r.text
+    assert (await gateway.client.get("/livez")).json() == {"status": "ok"}
+    assert (await gateway.client.get("/static/ten99.css")).status_code == 200
+    assert (await gateway.client.get("/static/vendor/htmx-2.0.11.min.js")).status_code == 200
+    assert (await gateway.client.get("/api/v1/entities")).json()["error_code"] == "invalid_api_key"
+    assert (await gateway.client.get("/metrics")).status_code == 200
+    assert (await gateway.client.get("/schema/openapi.json")).status_code == 200
+    assert (await gateway.client.get("/contractors")).status_code == 303

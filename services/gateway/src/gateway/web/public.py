@@ -20,7 +20,7 @@ from .common import client_ip, gateway_of, page
 from .downloads import relay_download
 from .shapes import items, pick
 
-__all__ = ["integration_webhook", "opt_in_form", "opt_in_submit", "public_certificate"]
+__all__ = ["integration_webhook", "not_found", "opt_in_form", "opt_in_submit", "public_certificate"]
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-.~]{8,200}$")
 _ID = re.compile(r"^[A-Za-z0-9_]{3,64}$")
@@ -260,6 +260,19 @@ async def opt_in_submit(request: Request[Any, Any, Any], token: FromPath[str]) -
         company_name=info.get("company_name"),
         session_id=(answer or {}).get("session_id"),
         quotes=items(answer, "quotes"),
+    )
+
+
+@get("/{unknown:path}", include_in_schema=False)
+async def not_found(request: Request[Any, Any, Any], unknown: FromPath[str]) -> Template:
+    """Any other page: a 404 page for people (the API and the service's own routes answer JSON)."""
+    return page(
+        request,
+        "public/opt_in_state.html",
+        status_code=404,
+        state="not_found",
+        title="Page not found",
+        message="There is no page at this address. The dashboard starts at /contractors.",
     )
 
 
