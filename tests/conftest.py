@@ -1,0 +1,99 @@
+"""Fixtures for the end-to-end and browser tiers: every service as a real process on PostgreSQL
+and NATS, mail caught by a real SMTP server, and a company to act for."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from ten99_testing.smtp import SmtpSink
+from ten99_testing.system import SERVICES, System
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Company:
+    company_id: str
+    name: str
+    email: str
+    password: str
+    api_key: str
+
+
+@dataclass
+class Running:
+    system: System
+    smtp: SmtpSink
+    company: Company
+
+    def client(self, service: str) -> Any:
+        """A client of a service's internal API, acting for the company (as the gateway does)."""
+        return self.system.client(service, tenant_id=self.company.company_id)
+
+
+def create_company(system: System, name: str, email: str, password: str) -> Company:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "create-company",
+            "--name",
+            name,
+            "--email",
+            email,
+            "--password",
+            password,
+            "--api-key",
+            "--json",
+        ],
+        env=system.services["gateway"].env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    data = json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
+    return Company(data["company_id"], name, email, password, data["api_key"])
+
+
+@pytest_asyncio.fixture
+async def running(
+    request: pytest.FixtureRequest, database_factory: Any, jetstream_url: str, smtp_sink: SmtpSink, tmp_path: Path
+) -> AsyncIterator[Running]:
+    dbs = {s: await database_factory(s[:5]) for s in SERVICES}
+    system = System(
+        nats_url=jetstream_url,
+        database_urls=dbs,
+        smtp_host=smtp_sink.host,
+        smtp_port=smtp_sink.port,
+        workdir=tmp_path / "system",
+        cwd=ROOT,
+        extra_env={"NOTIFICATION_DELIVERY__BACKOFF_S": "[0.2, 0.5, 1.0]"},
+    )
+    company = create_company(system, "Acme Talent", "ops@acme.test", "correct horse battery")
+    system.start()
+    try:
+        yield Running(system, smtp_sink, company)
+    finally:
+        failed = getattr(request.node, "rep_call", None)
+        if failed is not None and failed.failed:
+            print(system.logs(80))
+        system.stop()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
+    rep = yield
+    setattr(item, f"rep_{rep.when}", rep)
+    return rep
