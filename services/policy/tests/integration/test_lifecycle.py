@@ -240,3 +240,31 @@ async def test_redelivered_and_repeated_messages_duplicate_nothing(world: World,
         headers = {"x-tenant-id": world.tenant}
         assert len((await svc.client.get("/v1/policies", headers=headers)).json()["data"]) == 1
         assert len((await svc.client.get("/v1/coverages", headers=headers)).json()["data"]) == 2
+
+
+async def test_the_embedded_default_on_sqlite_binds_certifies_and_runs_the_jobs(
+    world: World, sqlite_url: str, jetstream_url: str
+) -> None:
+    from policy.bootstrap import definition
+    from ten99_testing.service import running_service
+    from ten99kit.clock import SettableClock
+
+    ada = world.contractor()
+    a = world.assignment(ada, start=TODAY + days(1), end=TODAY + days(3))
+    clock = SettableClock(frozen_at=NOW)
+    async with running_service(definition, database_url=sqlite_url, nats_url=jetstream_url, clock=clock) as svc:
+        _, [first] = await bound_with_certificate(world, a)
+        await world.send(
+            AssignmentExtendedV1(
+                assignment_id=a.assignment_id,
+                contractor_id=ada.contractor_id,
+                previous_end_date=a.end_date,
+                end_date=TODAY + days(9),
+            ),
+            version=2,
+        )
+        [_, second] = await world.wait_for(CertificateIssuedV1.SUBJECT, 2)
+        assert second.data.supersedes == first.data.certificate_id
+        assert (await tick(svc, noon(TODAY + days(1))))["coverage_lifecycle"] == 1
+        assert (await tick(svc, noon(TODAY + days(10))))["coverage_lifecycle"] == 1
+        assert [e.data.terms.status for e in await world.published(CoverageExpiredV1.SUBJECT)] == ["expired"]

@@ -1,8 +1,10 @@
 """Draws a Certificate of Insurance as a one-page PDF with fpdf2.
 
 Speed matters (a certificate is drawn inside the transaction that binds the coverage): the
-standard Helvetica font needs no font file to parse or subset, so a certificate takes about
-2 ms. Its text is Windows-1252; other characters are transliterated (see `printable`).
+standard Helvetica font needs no font file to parse or subset, text is placed with
+``FPDF.text`` at positions computed here (fpdf2's cells and multi-cells cost several times
+more), and the fixed paragraphs are wrapped once. A certificate takes about 1 ms. Its text is
+Windows-1252; other characters are transliterated (see `printable`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import unicodedata
 from datetime import date
 
 from fpdf import FPDF
-from fpdf.enums import XPos, YPos
 
 from ..domain.certificate import CertificateDocument
 
@@ -68,185 +69,191 @@ def printable(text: str | None) -> str:
     return "".join(out)
 
 
+_LEFT = 15.0
+_RIGHT = _LEFT + _W
+_PT = 0.3528  # mm per point
+
+
+class _Page:
+    """A cursor over one Letter page: ``top`` is where the next line starts (mm)."""
+
+    def __init__(self, pdf: FPDF) -> None:
+        self.pdf = pdf
+        self.top = 14.0
+
+    def font(self, size: float, style: str = "", color: tuple[int, int, int] = _INK) -> None:
+        self.pdf.set_font("helvetica", style, size)
+        self.pdf.set_text_color(*color)
+
+    def put(self, text: str, x: float = _LEFT, *, right: float | None = None, top: float | None = None) -> None:
+        """One line of text; with ``right``, right-aligned to that x."""
+        size = self.pdf.font_size_pt
+        baseline = (self.top if top is None else top) + size * _PT * 0.85
+        if right is not None:
+            x = right - self.pdf.get_string_width(text)
+        self.pdf.text(x, baseline, text)
+
+    def line(self, text: str, size: float = 10, style: str = "", color: tuple[int, int, int] = _INK, x: float = _LEFT) -> None:
+        self.font(size, style, color)
+        self.put(printable(text), x)
+        self.top += size * _PT * 1.45
+
+    def heading(self, text: str, x: float = _LEFT) -> None:
+        self.line(text.upper(), 8, "B", _MUTED, x)
+
+    def paragraph(self, text: str, size: float, color: tuple[int, int, int] = _INK) -> None:
+        self.font(size, "", color)
+        for line in _wrapped(self.pdf, printable(text), _W):
+            self.put(line)
+            self.top += size * _PT * 1.3
+
+    def rule(self, gap: float = 2.5) -> None:
+        self.top += gap
+        self.pdf.set_draw_color(*_RULE)
+        self.pdf.line(_LEFT, self.top, _RIGHT, self.top)
+        self.top += gap
+
+
 _WRAPPED: dict[tuple[str, float, float], list[str]] = {}
 
 
-def _wrapped(pdf: _Certificate, text: str, size: float, width: float) -> list[str]:
-    key = (text, size, width)
-    lines = _WRAPPED.get(key)
-    if lines is None:
-        lines = pdf.wrap(text, width)
-        if len(_WRAPPED) < 64 and text in _CONSTANT:  # only the fixed paragraphs are worth keeping
-            _WRAPPED[key] = lines
-    return lines
+def _wrap(pdf: FPDF, text: str, width: float) -> list[str]:
+    """Greedy word wrap in the current font."""
+    space = pdf.get_string_width(" ")
+    lines: list[str] = []
+    current: list[str] = []
+    used = 0.0
+    for word in text.split():
+        w = pdf.get_string_width(word)
+        if current and used + space + w > width:
+            lines.append(" ".join(current))
+            current, used = [word], w
+        else:
+            used += (space if current else 0.0) + w
+            current.append(word)
+    if current:
+        lines.append(" ".join(current))
+    return lines or [""]
+
+
+def _wrapped(pdf: FPDF, text: str, width: float) -> list[str]:
+    if text not in _CONSTANT:
+        return _wrap(pdf, text, width)
+    key = (text, pdf.font_size_pt, width)
+    if key not in _WRAPPED:
+        _WRAPPED[key] = _wrap(pdf, text, width)
+    return _WRAPPED[key]
 
 
 def _day(d: date) -> str:
     return d.isoformat()
 
 
-class _Certificate(FPDF):
-    def heading(self, text: str) -> None:
-        self.set_font("helvetica", "B", 8)
-        self.set_text_color(*_MUTED)
-        self.cell(0, 4.5, text.upper(), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_text_color(*_INK)
-
-    def line_of(self, text: str, size: float = 10, style: str = "") -> None:
-        self.set_font("helvetica", style, size)
-        self.cell(0, size * 0.5, printable(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-    def paragraph(self, text: str, size: float = 8) -> None:
-        """Word-wrapped text. (fpdf2's multi_cell measures each line once per character, which
-        made it most of a certificate's drawing time; constant paragraphs are wrapped once.)"""
-        self.set_font("helvetica", "", size)
-        for line in _wrapped(self, printable(text), size, _W):
-            self.cell(0, size * 0.45, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-    def wrap(self, text: str, width: float) -> list[str]:
-        """Greedy word wrap of ``text`` in the current font to ``width`` mm."""
-        space = self.get_string_width(" ")
-        lines: list[str] = []
-        current: list[str] = []
-        used = 0.0
-        for word in text.split():
-            w = self.get_string_width(word)
-            if current and used + space + w > width:
-                lines.append(" ".join(current))
-                current, used = [word], w
-            else:
-                used += (space if current else 0.0) + w
-                current.append(word)
-        if current:
-            lines.append(" ".join(current))
-        return lines or [""]
-
-    def rule(self, gap: float = 2.5) -> None:
-        self.ln(gap)
-        self.set_draw_color(*_RULE)
-        self.line(self.l_margin, self.get_y(), self.l_margin + _W, self.get_y())
-        self.ln(gap)
-
-
 def render_certificate(doc: CertificateDocument) -> bytes:
     """The certificate as PDF bytes."""
-    pdf = _Certificate(format="letter", unit="mm")
+    pdf = FPDF(format="letter", unit="mm")
     pdf.core_fonts_encoding = "windows-1252"
-    pdf.set_margins(15, 14, 15)
     pdf.set_auto_page_break(False)
     pdf.set_creation_date(doc.issued_at)
     pdf.set_title(f"Certificate of Insurance {doc.certificate_number}")
     pdf.set_author(printable(doc.producer_name))
     pdf.set_subject(printable(f"{doc.insured_name} - {doc.holder_name}"))
     pdf.add_page()
-    pdf.set_text_color(*_INK)
+    page = _Page(pdf)
 
     # title and identifiers
-    pdf.set_font("helvetica", "B", 17)
-    pdf.cell(110, 9, "CERTIFICATE OF INSURANCE")
-    pdf.set_font("helvetica", "", 9)
-    pdf.cell(0, 4.5, f"Certificate No. {doc.certificate_number}", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_x(pdf.l_margin + 110)
-    pdf.cell(0, 4.5, f"Issued {_day(doc.issued_at.date())}", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    page.font(17, "B")
+    page.put("CERTIFICATE OF INSURANCE", top=page.top + 1)
+    page.font(9)
+    identifiers = [f"Certificate No. {doc.certificate_number}", f"Issued {_day(doc.issued_at.date())}"]
     if doc.supersedes_number:
-        pdf.set_x(pdf.l_margin + 110)
-        pdf.cell(0, 4.5, f"Replaces {doc.supersedes_number}", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.ln(2)
+        identifiers.append(f"Replaces {doc.supersedes_number}")
+    for text in identifiers:
+        page.put(text, right=_RIGHT)
+        page.top += 4.5
+    page.top = max(page.top, 25.0) + 2
 
     if doc.stamp:
         pdf.set_draw_color(*_STAMP)
-        pdf.set_text_color(*_STAMP)
         pdf.set_line_width(0.6)
-        pdf.set_font("helvetica", "B", 11)
-        pdf.cell(0, 8, printable(doc.stamp), border=1, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.rect(_LEFT, page.top, _W, 8)
         pdf.set_line_width(0.2)
-        pdf.set_text_color(*_INK)
-        pdf.ln(2)
+        page.font(11, "B", _STAMP)
+        stamp = printable(doc.stamp)
+        page.put(stamp, _LEFT + (_W - pdf.get_string_width(stamp)) / 2, top=page.top + 2.2)
+        page.top += 10
 
-    pdf.set_text_color(*_MUTED)
-    pdf.paragraph(DISCLAIMER, 7)
-    pdf.set_text_color(*_INK)
-    pdf.rule()
+    page.paragraph(DISCLAIMER, 7, _MUTED)
+    page.rule()
 
     # producer | insurer
-    top = pdf.get_y()
-    pdf.heading("Producer")
-    pdf.line_of(doc.producer_name)
-    pdf.set_xy(pdf.l_margin + _W / 2, top)
-    pdf.set_font("helvetica", "B", 8)
-    pdf.set_text_color(*_MUTED)
-    pdf.cell(0, 4.5, "INSURER", new_x=XPos.LEFT, new_y=YPos.NEXT)
-    pdf.set_text_color(*_INK)
-    pdf.set_font("helvetica", "", 10)
-    pdf.cell(0, 5, printable(doc.insurer_name), new_x=XPos.LEFT, new_y=YPos.NEXT)
-    pdf.cell(0, 5, f"Policy No. {doc.policy_number}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.rule()
+    top = page.top
+    page.heading("Producer")
+    page.line(doc.producer_name)
+    page.top = top
+    middle = _LEFT + _W / 2
+    page.heading("Insurer", middle)
+    page.line(doc.insurer_name, x=middle)
+    page.line(f"Policy No. {doc.policy_number}", x=middle)
+    page.rule()
 
     # insured
-    pdf.heading("Insured")
-    pdf.line_of(doc.insured_name, 11, "B")
+    page.heading("Insured")
+    page.line(doc.insured_name, 11, "B")
     if doc.insured_business:
-        pdf.line_of(doc.insured_business)
+        page.line(doc.insured_business)
     for address_line in doc.insured_address:
-        pdf.line_of(address_line)
-    pdf.rule()
+        page.line(address_line)
+    page.rule()
 
     # coverages
-    pdf.heading("Coverages")
-    widths = (54.0, 36.0, 21.0, 21.0)
-    pdf.set_font("helvetica", "B", 8)
+    page.heading("Coverages")
+    columns = (_LEFT + 1, _LEFT + 55, _LEFT + 91, _LEFT + 112, _LEFT + 133)
     pdf.set_fill_color(238, 238, 238)
-    for label, w in zip(("Type of insurance", "Policy number", "Effective", "Expires"), widths, strict=True):
-        pdf.cell(w, 6, label, border="B", fill=True)
-    pdf.cell(0, 6, "Limits", border="B", fill=True, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.rect(_LEFT, page.top, _W, 6, style="F")
+    page.font(8, "B")
+    for label, x in zip(("Type of insurance", "Policy number", "Effective", "Expires", "Limits"), columns, strict=True):
+        page.put(label, x, top=page.top + 1.5)
+    page.top += 7.5
     for label, limits in doc.coverage_lines():
-        row_top = pdf.get_y()
-        pdf.set_font("helvetica", "B", 9)
-        label_lines = pdf.wrap(printable(label), widths[0] - 2)
+        row_top = page.top
+        page.font(9, "B")
+        label_lines = _wrap(pdf, printable(label), 52)
         for i, text in enumerate(label_lines):
-            pdf.set_xy(pdf.l_margin, row_top + 5 * i)
-            pdf.cell(widths[0], 5, text)
-        label_bottom = row_top + 5 * len(label_lines)
-        pdf.set_xy(pdf.l_margin + widths[0], row_top)
-        pdf.set_font("helvetica", "", 9)
-        pdf.cell(widths[1], 5, doc.policy_number)
-        pdf.cell(widths[2], 5, _day(doc.effective_date))
-        pdf.cell(widths[3], 5, _day(doc.end_date))
-        x_limits = pdf.l_margin + sum(widths)
-        y = row_top
-        for name, amount in limits:
-            pdf.set_xy(x_limits, y)
-            pdf.set_font("helvetica", "", 8)
-            pdf.cell(30, 5, printable(name))
-            pdf.set_font("helvetica", "B", 8)
-            pdf.cell(0, 5, printable(amount), align="R")
-            y += 5
-        pdf.set_xy(pdf.l_margin, max(y, label_bottom) + 1)
+            page.put(text, columns[0], top=row_top + 5 * i)
+        page.font(9)
+        for text, x in zip((doc.policy_number, _day(doc.effective_date), _day(doc.end_date)), columns[1:4], strict=True):
+            page.put(text, x, top=row_top)
+        for i, (name, amount) in enumerate(limits):
+            page.font(8)
+            page.put(printable(name), columns[4], top=row_top + 5 * i)
+            page.font(8, "B")
+            page.put(printable(amount), right=_RIGHT, top=row_top + 5 * i)
+        page.top = row_top + 5 * max(len(limits), len(label_lines)) + 1
         pdf.set_draw_color(*_RULE)
-        pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + _W, pdf.get_y())
-        pdf.ln(1.5)
-    pdf.ln(1)
+        pdf.line(_LEFT, page.top, _RIGHT, page.top)
+        page.top += 2
+    page.top += 1
 
     # description of operations
-    pdf.heading("Description of operations")
+    page.heading("Description of operations")
     where = f" Work state: {doc.work_state}." if doc.work_state else ""
-    pdf.paragraph(
+    page.paragraph(
         f"Assignment {doc.assignment_id}: {doc.job_name} for {doc.holder_name}.{where} Coverage applies to the "
         f"insured's work on this assignment from {_day(doc.effective_date)} through {_day(doc.end_date)}.",
         9,
     )
-    pdf.rule()
+    page.rule()
 
     # certificate holder
-    pdf.heading("Certificate holder")
-    pdf.line_of(doc.holder_name, 11, "B")
+    page.heading("Certificate holder")
+    page.line(doc.holder_name, 11, "B")
     if doc.company_name:
-        pdf.line_of(f"c/o {doc.company_name}")
-    pdf.rule()
+        page.line(f"c/o {doc.company_name}")
+    page.rule()
 
-    pdf.heading("Cancellation")
-    pdf.paragraph(CANCELLATION, 8)
-    pdf.ln(4)
-    pdf.set_text_color(*_MUTED)
-    pdf.line_of(f"Authorized representative: {doc.producer_name}", 8)
+    page.heading("Cancellation")
+    page.paragraph(CANCELLATION, 8)
+    page.top += 4
+    page.line(f"Authorized representative: {doc.producer_name}", 8, color=_MUTED)
     return bytes(pdf.output())

@@ -26,7 +26,6 @@ __all__ = [
     "contact_for",
     "contact_from",
     "coverage_for_assignment",
-    "existing_coverages",
     "insert_certificates",
     "insert_coverages",
     "lock_assignment",
@@ -56,7 +55,7 @@ async def upsert_company(s: AsyncSession, dialect: str, tenant_id: str, name: st
         )
 
 
-async def lock_company(s: AsyncSession, dialect: str, tenant_id: str, now: datetime) -> None:
+async def lock_company(s: AsyncSession, dialect: str, tenant_id: str, now: datetime) -> str | None:
     """Share-lock the company's row (a nameless placeholder if its name is not known yet).
 
     A certificate needs facts that arrive on different subjects (the company's name, the
@@ -64,11 +63,15 @@ async def lock_company(s: AsyncSession, dialect: str, tenant_id: str, now: datet
     concurrently and must not each miss the other's work. So every handler that may issue a
     certificate takes its locks in one order (company row, shared; assignment rows; coverage
     rows) before reading, and `upsert_company` takes the company row exclusively: of two such
-    transactions, one waits for the other's commit and then sees what it brought."""
-    q = select(companies.c.tenant_id).where(companies.c.tenant_id == tenant_id).with_for_update(read=True)
-    if (await s.execute(q)).first() is None:
+    transactions, one waits for the other's commit and then sees what it brought.
+
+    Returns the company's name, if known."""
+    q = select(companies.c.name).where(companies.c.tenant_id == tenant_id).with_for_update(read=True)
+    row = (await s.execute(q)).first()
+    if row is None:
         await s.execute(insert_ignore(companies, dialect).values(tenant_id=tenant_id, name=None, updated_at=now))
-        await s.execute(q)
+        row = (await s.execute(q)).first()
+    return row.name if row is not None else None
 
 
 # -- assignments (local copy) -----------------------------------------------------------------
@@ -97,11 +100,17 @@ async def update_assignment(s: AsyncSession, tenant_id: str, assignment_id: str,
 
 @dataclass(frozen=True)
 class AssignmentFacts:
-    """What binding needs from the local copy: the latest dates, and whether it was cancelled."""
+    """What binding needs from the local copy: the latest dates, whether it was cancelled, and
+    (``row``) all of it, for the certificate."""
 
     effective_date: date | None
     end_date: date | None
     cancelled: bool
+    row: Any
+
+    @property
+    def has_snapshot(self) -> bool:
+        return self.row.snapshot_version is not None
 
 
 async def lock_assignments(
@@ -112,18 +121,21 @@ async def lock_assignments(
     if not assignment_ids:
         return {}
     ids = sorted(set(assignment_ids))  # one lock order for everyone
-    placeholders = [
-        {"tenant_id": tenant_id, "assignment_id": i, "contractor_id": contractor_id, "status": "pending", "updated_at": now}
-        for i in ids
-    ]
-    await s.execute(insert_ignore(assignments, dialect).values(placeholders))
     q = (
-        select(assignments.c.assignment_id, assignments.c.effective_date, assignments.c.end_date, assignments.c.status)
+        select(assignments)
         .where(assignments.c.tenant_id == tenant_id, assignments.c.assignment_id.in_(ids))
         .order_by(assignments.c.assignment_id)
         .with_for_update()
     )
-    return {r.assignment_id: AssignmentFacts(r.effective_date, r.end_date, r.status == CANCELLED) for r in await s.execute(q)}
+    rows = list(await s.execute(q))
+    if len(rows) < len(ids):  # first news of some of them: create their rows, then lock all
+        placeholders = [
+            {"tenant_id": tenant_id, "assignment_id": i, "contractor_id": contractor_id, "status": "pending", "updated_at": now}
+            for i in ids
+        ]
+        await s.execute(insert_ignore(assignments, dialect).values(placeholders))
+        rows = list(await s.execute(q))
+    return {r.assignment_id: AssignmentFacts(r.effective_date, r.end_date, r.status == CANCELLED, r) for r in rows}
 
 
 # -- policies -------------------------------------------------------------------------------
@@ -147,13 +159,6 @@ async def update_policy(s: AsyncSession, tenant_id: str, policy_id: str, values:
 
 
 # -- coverages ------------------------------------------------------------------------------
-
-
-async def existing_coverages(s: AsyncSession, tenant_id: str, assignment_ids: Sequence[str]) -> set[str]:
-    if not assignment_ids:
-        return set()
-    q = select(coverages.c.assignment_id).where(coverages.c.tenant_id == tenant_id, coverages.c.assignment_id.in_(assignment_ids))
-    return set((await s.execute(q)).scalars())
 
 
 async def insert_coverages(s: AsyncSession, dialect: str, rows: list[dict[str, Any]]) -> set[str]:

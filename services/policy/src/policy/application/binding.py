@@ -17,6 +17,7 @@ the same transaction when everything they print is known.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -28,15 +29,24 @@ from ten99_contracts.policy_v1 import CoverageActivatedV1, CoverageBoundV1, Poli
 from ten99kit import UnitOfWork, get_logger, new_id
 
 from ..adapters import store
-from ..domain.certificate import new_policy_number
+from ..domain.certificate import new_certificate_number, new_policy_number
 from ..domain.coverage import ACTIVE, Refused, span_to_bind, status_on
-from .certificates import issue_due_certificates
+from .certificates import issue_certificates
 from .context import PolicyContext
 from .messages import terms
 
 __all__ = ["bind_quotes", "on_application_completed", "on_assignment_enrolled"]
 
 log = get_logger(__name__)
+
+_INSURED = (
+    "insured_first_name",
+    "insured_last_name",
+    "insured_email",
+    "insured_phone",
+    "insured_address",
+    "insured_as_of",
+)
 
 
 async def on_application_completed(ctx: PolicyContext, uow: UnitOfWork, envelope: Envelope[ApplicationCompletedV1]) -> None:
@@ -61,15 +71,21 @@ async def on_assignment_enrolled(ctx: PolicyContext, uow: UnitOfWork, envelope: 
     await bind_quotes(ctx, uow, envelope.tenant_id, policy, m.session_id, [m.quote], facts)
 
 
-async def _lock_facts(
-    uow: UnitOfWork, tenant_id: str, contractor_id: str, quotes: list[AssignmentQuote]
-) -> dict[str, store.AssignmentFacts]:
+@dataclass(frozen=True)
+class Facts:
+    """What binding knows, locked: the company's name and the local copies of the assignments."""
+
+    company_name: str | None
+    assignments: dict[str, store.AssignmentFacts]
+
+
+async def _lock_facts(uow: UnitOfWork, tenant_id: str, contractor_id: str, quotes: list[AssignmentQuote]) -> Facts:
     """Lock (company, then assignments: the order every handler uses, see `store.lock_company`)
-    and read what binding needs to know about the assignments."""
+    and read what binding needs to know."""
     now = uow.clock.now()
-    await store.lock_company(uow.session, uow.db.dialect, tenant_id, now)
+    company_name = await store.lock_company(uow.session, uow.db.dialect, tenant_id, now)
     ids = [q.assignment_id for q in quotes]
-    return await store.lock_assignments(uow.session, uow.db.dialect, tenant_id, contractor_id, ids, now)
+    return Facts(company_name, await store.lock_assignments(uow.session, uow.db.dialect, tenant_id, contractor_id, ids, now))
 
 
 async def _policy(
@@ -100,6 +116,7 @@ async def _policy(
             "coverage_types": types,
             "home_state": home_state,
             "effective_date": min(starts) if starts else today,
+            **dict.fromkeys(_INSURED, None),
             **(insured or {}),
             "version": 1,
             "created_at": now,
@@ -149,21 +166,18 @@ async def bind_quotes(
     policy: dict[str, Any],
     session_id: str,
     quotes: list[AssignmentQuote],
-    facts: dict[str, store.AssignmentFacts],
+    facts: Facts,
 ) -> list[str]:
-    """Bind coverage for each quoted assignment that has none yet (``facts``: what the locked
-    local copies say about them). Returns the coverage ids bound."""
+    """Bind coverage for each quoted assignment that has none yet, and certify it at once when
+    everything its certificate prints is known (else it stays due: see `certificates`).
+    Returns the coverage ids bound."""
     s = uow.session
     now, today = uow.clock.now(), uow.clock.today()
     unique = list({q.assignment_id: q for q in quotes}.values())
-    ids = [q.assignment_id for q in unique]
-    have = await store.existing_coverages(s, tenant_id, ids)
     rows: list[dict[str, Any]] = []
+    numbers: dict[str, tuple[str, str]] = {}  # coverage id -> certificate id and number, if it can be certified now
     for q in unique:
-        if q.assignment_id in have:
-            log.info("coverage.already_bound", assignment_id=q.assignment_id)
-            continue
-        fact = facts.get(q.assignment_id)
+        fact = facts.assignments.get(q.assignment_id)
         if fact is not None and fact.cancelled:
             log.info("coverage.not_bound_cancelled", assignment_id=q.assignment_id)
             continue
@@ -174,9 +188,16 @@ async def bind_quotes(
             log.warning("coverage.not_bound", assignment_id=q.assignment_id, reason=span.reason)
             continue
         status = status_on(span.effective_date, span.end_date, today)
-        rows.append(_row(tenant_id, policy, session_id, q, span.effective_date, span.end_date, status, now))
+        row = _row(tenant_id, policy, session_id, q, span.effective_date, span.end_date, status, now)
+        if fact is not None and fact.has_snapshot and facts.company_name is not None:
+            numbers[row["id"]] = (new_id("coi"), new_certificate_number(now.year))
+            row.update(certificate_id=numbers[row["id"]][0], certificate_due=False)
+        rows.append(row)
+    # one coverage per assignment, ever: an assignment that has one already keeps it
     inserted = await store.insert_coverages(s, uow.db.dialect, rows)
     bound = [r for r in rows if r["id"] in inserted]
+    if len(bound) < len(rows):
+        log.info("coverage.already_bound", assignment_ids=[r["assignment_id"] for r in rows if r["id"] not in inserted])
     for r in bound:
         coverage = SimpleNamespace(**r)
         if r["status"] == ACTIVE:  # starts today: bound and active at once, announced as both
@@ -188,8 +209,26 @@ async def bind_quotes(
         policy.update(status=ACTIVE, version=policy["version"] + 1, updated_at=now)
         await store.update_policy(s, tenant_id, policy["id"], {"status": ACTIVE, "version": policy["version"], "updated_at": now})
         _emit_activated(uow, policy)
-    if bound:
-        await issue_due_certificates(ctx, uow, tenant_id=tenant_id, coverage_ids=[r["id"] for r in bound])
+    # certificates in the same transaction, from what is in hand (no second look at the rows)
+    holder = SimpleNamespace(**policy)
+    await issue_certificates(
+        ctx,
+        uow,
+        [
+            (
+                store.CertificateInputs(
+                    coverage=SimpleNamespace(**r),
+                    policy=holder,
+                    assignment=facts.assignments[r["assignment_id"]].row,
+                    company_name=facts.company_name,
+                    previous_number=None,
+                ),
+                *numbers[r["id"]],
+            )
+            for r in bound
+            if r["id"] in numbers
+        ],
+    )
     return [r["id"] for r in bound]
 
 

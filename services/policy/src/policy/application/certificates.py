@@ -23,7 +23,7 @@ from ..adapters import store
 from ..domain.certificate import CertificateDocument, certificate_filename, new_certificate_number
 from .context import PolicyContext
 
-__all__ = ["address_lines", "issue_due_certificates", "void_certificate"]
+__all__ = ["Numbered", "address_lines", "issue_certificates", "issue_due_certificates", "void_certificate"]
 
 log = get_logger(__name__)
 
@@ -90,9 +90,8 @@ async def issue_due_certificates(
 ) -> int:
     """Issue the certificates that are due and can be issued now. Returns how many."""
     now = uow.clock.now()
-    s = uow.session
     due = await store.certificate_inputs(
-        s,
+        uow.session,
         tenant_id=tenant_id,
         coverage_ids=coverage_ids,
         assignment_id=assignment_id,
@@ -102,13 +101,26 @@ async def issue_due_certificates(
     )
     if not due:
         return 0
+    issued = await issue_certificates(ctx, uow, [(item, new_id("coi"), new_certificate_number(now.year)) for item in due])
+    await store.point_coverages_at(
+        uow.session, [{"b_coverage_id": item.coverage.id, "b_certificate_id": cid} for item, cid, _ in issued], now
+    )
+    return len(issued)
+
+
+Numbered = tuple[store.CertificateInputs, str, str]  # what to certify, certificate id, certificate number
+
+
+async def issue_certificates(ctx: PolicyContext, uow: UnitOfWork, items: list[Numbered]) -> list[Numbered]:
+    """Draw, store and announce a certificate for each coverage (with its id and number chosen
+    by the caller); supersede the coverage's previous certificate, if it had one. The caller
+    points the coverages at their new certificates."""
+    now = uow.clock.now()
     rows: list[dict[str, Any]] = []
-    pointers: list[dict[str, Any]] = []
     superseded: dict[str, tuple[str, str]] = {}  # old certificate id -> (new id, new number)
-    for item in due:
+    for item, certificate_id, number in items:
         cov = item.coverage
-        certificate_id = new_id("coi")
-        number = new_certificate_number(now.year)
+        previous = cov.certificate_id if cov.certificate_id != certificate_id else None
         doc = _document(ctx, item, number, now)
         pdf = ctx.render(doc)
         filename = certificate_filename(number)
@@ -130,16 +142,15 @@ async def issue_due_certificates(
                 "issued_at": now,
                 "reason": reason,
                 "status": "current",
-                "supersedes": cov.certificate_id,
+                "supersedes": previous,
                 "document": msgspec.to_builtins(doc),
                 "filename": filename,
                 "pdf": pdf,
                 "pdf_sha256": hashlib.sha256(pdf).hexdigest(),
             }
         )
-        pointers.append({"b_coverage_id": cov.id, "b_certificate_id": certificate_id})
-        if cov.certificate_id:
-            superseded[cov.certificate_id] = (certificate_id, number)
+        if previous:
+            superseded[previous] = (certificate_id, number)
         name, email = _email(item)
         uow.emit(
             CertificateIssuedV1(
@@ -160,7 +171,7 @@ async def issue_due_certificates(
                 download_url=ctx.links.url(cov.tenant_id, certificate_id),
                 filename=filename,
                 pdf=pdf,
-                supersedes=cov.certificate_id,
+                supersedes=previous,
                 reason=reason,
                 send_email=bool(cov.certificate_notify),
             ),
@@ -168,8 +179,7 @@ async def issue_due_certificates(
             aggregate_id=cov.id,
             aggregate_version=cov.version,
         )
-    await store.insert_certificates(s, rows)
-    await store.point_coverages_at(s, pointers, now)
+    await store.insert_certificates(uow.session, rows)
     if superseded:
         await _restamp(
             ctx,
@@ -178,8 +188,9 @@ async def issue_due_certificates(
             status="superseded",
             superseded_by={old: new for old, (new, _) in superseded.items()},
         )
-    log.info("certificates.issued", count=len(rows))
-    return len(rows)
+    if rows:
+        log.info("certificates.issued", numbers=[r["number"] for r in rows], coverage_ids=[r["coverage_id"] for r in rows])
+    return items
 
 
 async def void_certificate(ctx: PolicyContext, uow: UnitOfWork, tenant_id: str, certificate_id: str, stamp: str) -> None:
