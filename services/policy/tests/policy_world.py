@@ -24,6 +24,7 @@ from ten99_contracts import (
     Message,
     decode_envelope,
     encode_envelope,
+    stream_for_subject,
 )
 from ten99_contracts.contractor_v1 import AssignmentCreatedV1, AssignmentUpdatedV1
 from ten99_contracts.enrollment_v1 import ApplicationCompletedV1, Consent
@@ -122,6 +123,25 @@ class World:
             return found if len(found) >= count else None
 
         return await eventually(enough, timeout)
+
+    async def quiet(self, svc: Any, timeout: float = 15.0) -> None:
+        """Wait until the service has applied everything sent to it (every consumer acked all it
+        was given) and published what that caused: what has not happened by then will not."""
+        js = await self._js()
+        consumer = svc.runtime.consumer
+
+        async def idle() -> bool:
+            for sub in consumer.subscriptions:
+                try:
+                    info = await js.consumer_info(stream_for_subject(sub.subject).name, consumer.durable_name(sub.subject))
+                except nats.js.errors.NotFoundError:
+                    return False
+                if info.num_pending or info.num_ack_pending:
+                    return False
+            return True
+
+        await eventually(idle, timeout)
+        await svc.settle()
 
     # -- other contexts' facts ---------------------------------------------------------------
 

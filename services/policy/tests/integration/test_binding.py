@@ -128,11 +128,11 @@ async def test_binding_uses_the_latest_dates_even_when_the_update_overtook_the_c
     ada = world.contractor()
     created = world.assignment(ada, start=TODAY + days(5), end=TODAY + days(30))
     moved = world.updated(created, effective_date=TODAY + days(7), end_date=TODAY + days(45))
-    async with start_policy():
+    async with start_policy() as svc:
         await world.send(world.company())
         await world.send(moved, version=2)  # the update arrives first ...
         await world.send(created, version=1)  # ... and the older creation must not undo it
-        await asyncio.sleep(0.3)
+        await world.quiet(svc)
         # enrollment quoted the dates it knew (the original ones)
         await world.send(world.completion(ada, [world.quote(created)]))
         [cert] = await world.wait_for(CertificateIssuedV1.SUBJECT, 1)
@@ -161,7 +161,7 @@ async def test_an_opt_in_before_the_assignment_and_company_are_known_binds_and_c
             return data[0] if data else None
 
         assert (await eventually(coverage_row))["certificate"] is None
-        await asyncio.sleep(0.5)
+        await world.quiet(svc)
         assert await world.published(CertificateIssuedV1.SUBJECT) == []
 
         await world.send(world.company("Globex Staffing"))
@@ -178,9 +178,34 @@ async def test_a_certificate_stops_waiting_for_an_unknown_company_after_the_grac
         await world.send(a, version=1)
         await world.send(world.completion(ada, [world.quote(a)]))
         await world.wait_for(CoverageBoundV1.SUBJECT, 1)
-        await asyncio.sleep(0.3)
+        await world.quiet(svc)
         assert (await svc.runtime.scheduler.run_due())["waiting_certificates"] == 0
         svc.clock.freeze(NOW + timedelta(seconds=61))
         assert (await svc.runtime.scheduler.run_due())["waiting_certificates"] == 1
         [cert] = await world.wait_for(CertificateIssuedV1.SUBJECT, 1)
         assert "c/o" not in pdf_text(cert.data.pdf) and "Nike" in pdf_text(cert.data.pdf)
+
+
+async def test_a_repeat_enrollment_that_overtakes_the_opt_in_creates_the_policy_the_opt_in_then_completes(
+    world: World, start_policy
+) -> None:
+    ada = world.contractor()
+    first = world.assignment(ada, start=TODAY + days(1), end=TODAY + days(30))
+    second = world.assignment(ada, start=TODAY + days(2), end=TODAY + days(30), entity="Meta")
+    async with start_policy() as svc:
+        await world.send(world.company())
+        await world.send(first, version=1)
+        await world.send(second, version=1)
+        opt_in = world.completion(ada, [world.quote(first)])
+        await world.send(
+            AssignmentEnrolledV1(session_id=opt_in.session_id, contractor_id=ada.contractor_id, quote=world.quote(second))
+        )
+        [policy] = await world.wait_for(PolicyActivatedV1.SUBJECT, 1)
+        [cert] = await world.wait_for(CertificateIssuedV1.SUBJECT, 1)
+        assert cert.data.assignment_id == second.assignment_id and "Ada Lovelace" in pdf_text(cert.data.pdf)
+        await world.send(opt_in)
+        certs = await world.wait_for(CertificateIssuedV1.SUBJECT, 2)
+        assert {c.data.policy_id for c in certs} == {policy.data.policy_id}
+        assert len(await world.published(PolicyActivatedV1.SUBJECT)) == 1
+        [p] = (await svc.client.get("/v1/policies", headers={"x-tenant-id": world.tenant})).json()["data"]
+        assert p["assignments"] == 2 and p["status"] == "active"

@@ -3,7 +3,6 @@ cancellation, extension and re-timing, each exactly once, with certificates reis
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -122,7 +121,7 @@ async def test_a_cancellation_before_the_start_cancels_the_coverage_and_voids_it
         await world.send(cancel, version=2)
         await world.resend(env, nats_msg_id="copy")
         assert (await tick(svc, noon(TODAY + days(6))))["coverage_lifecycle"] == 0
-        await asyncio.sleep(0.5)
+        await world.quiet(svc)
         assert len(await world.published(CoverageCancelledV1.SUBJECT)) == 1
         assert await world.published(CoverageActivatedV1.SUBJECT) == []
 
@@ -186,7 +185,7 @@ async def test_an_extension_reissues_the_certificate_superseding_the_old_one(wor
             end_date=TODAY + days(1) + timedelta(days=366),
         )
         await world.send(too_long, version=4)
-        await asyncio.sleep(0.8)
+        await world.quiet(svc)
         assert len(await world.published(CoverageExtendedV1.SUBJECT)) == 1
         assert len(await world.published(CertificateIssuedV1.SUBJECT)) == 2
         assert (await coverage(svc, world, a.assignment_id))["end_date"] == (TODAY + days(60)).isoformat()
@@ -209,11 +208,12 @@ async def test_new_dates_before_the_start_retime_the_coverage_and_after_the_star
 
         # a stale copy of the first snapshot changes nothing
         await world.send(a, version=1)
+        await world.quiet(svc)  # (a row a handler holds is left to the next tick)
         # once started, the coverage's dates no longer follow updates (an extension is its own message)
         await tick(svc, noon(TODAY + days(10)))
         await world.wait_for(CoverageActivatedV1.SUBJECT, 1)
         await world.send(world.updated(a, effective_date=TODAY + days(10), end_date=TODAY + days(50)), version=3)
-        await asyncio.sleep(0.8)
+        await world.quiet(svc)
         assert len(await world.published(CoverageRetimedV1.SUBJECT)) == 1
         assert len(await world.published(CertificateIssuedV1.SUBJECT)) == 2
         row = await coverage(svc, world, a.assignment_id)
@@ -234,7 +234,7 @@ async def test_redelivered_and_repeated_messages_duplicate_nothing(world: World,
         await world.send(world.completion(ada, [world.quote(a), world.quote(b)]))
         await world.send(world.company())
         await world.send(a, version=1)
-        await asyncio.sleep(1.0)
+        await world.quiet(svc)
         assert len(await world.published(CoverageBoundV1.SUBJECT)) == 2
         assert len(await world.published(CertificateIssuedV1.SUBJECT)) == 2
         headers = {"x-tenant-id": world.tenant}

@@ -127,7 +127,8 @@ async def _policy(
             return values
         # another transaction created it meanwhile: use theirs
         row = await store.policy_for_contractor(s, tenant_id, contractor_id, lock=True)
-        assert row is not None
+        if row is None:  # the random policy number collided: the consumer retries with a new one
+            raise RuntimeError(f"policy number {values['policy_number']} is taken")
     policy = dict(row._mapping)
     changes: dict[str, Any] = {}
     if insured is not None and (policy["insured_as_of"] is None or insured["insured_as_of"] >= policy["insured_as_of"]):
