@@ -24,9 +24,13 @@ class _Keep:
         if self.sink.reject_next > 0:
             self.sink.reject_next -= 1
             return "451 try again later"
+        received = time.monotonic()
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.sink.lock:
+            self.sink.received_at.append(received)
             self.sink.messages.append(msg)  # type: ignore[arg-type]
+            template = str(msg.get("X-Ten99-Template", ""))
+            self.sink.counts[template] = self.sink.counts.get(template, 0) + 1
             self.sink.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 OK"
 
@@ -36,6 +40,10 @@ class SmtpSink:
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self.messages: list[EmailMessage] = []
+        #: time.monotonic() at which each message was accepted (same order as `messages`)
+        self.received_at: list[float] = []
+        #: messages per ``X-Ten99-Template`` header, for cheap polling
+        self.counts: dict[str, int] = {}
         self.envelopes: list[tuple[str, list[str]]] = []
         self.lock = threading.Lock()
         #: answer the next N messages with a temporary failure
@@ -64,6 +72,20 @@ class SmtpSink:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{len(found)} of {count} emails after {timeout}s")
             time.sleep(0.05)
+
+    async def wait_for_async(self, count: int, timeout: float = 30.0, predicate: Any = None) -> list[EmailMessage]:
+        """`wait_for` for async tests: polls without blocking the event loop."""
+        import asyncio
+
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                found = [m for m in self.messages if predicate is None or predicate(m)]
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(found)} of {count} emails after {timeout}s")
+            await asyncio.sleep(0.05)
 
     def __enter__(self) -> SmtpSink:
         return self.start()

@@ -239,6 +239,8 @@ class FakeServices:
                     ],
                     "consent_text": "I agree to be insured.",
                 }
+            if state != "open":  # as enrollment: a closed link answers a POST with its state, writing nothing
+                return {"state": state, "company_name": "Acme Talent", "prefill": None, "questions": []}
             return {
                 "state": "completed",
                 "session_id": "ias_01TEST",

@@ -155,6 +155,21 @@ async def opt_in_form(request: Request[Any, Any, Any], token: FromPath[str]) -> 
     return _form_page(request, token, info, _values_from_prefill(info.get("prefill") or {}), {})
 
 
+async def _form_again(request: Request[Any, Any, Any], token: str, values: dict[str, str], errors: dict[str, str]) -> Template:
+    """The form once more, with the contractor's input and what needs fixing."""
+    info, other = await _fetch(request, token)
+    if other is not None:
+        return other
+    assert info is not None
+    values["email"] = str((info.get("prefill") or {}).get("email") or "")
+    questions = _questions(info.get("questions"))
+    for q in questions:
+        name = f"q_{q['key']}"
+        if q["type"] in ("boolean", "yes_no", "bool") and values.get(name) not in ("yes", "no"):
+            errors.setdefault(name, "Answer yes or no")
+    return _form_page(request, token, info, values, errors, status_code=400)
+
+
 def _field_of(key: str) -> str:
     """Map a service's field name (``address.region``, ``answers.q1``) to the form's."""
     key = key.replace("[", ".").replace("]", "")
@@ -171,14 +186,14 @@ def _field_of(key: str) -> str:
 
 @post("/opt-in/{token:str}", include_in_schema=False)
 async def opt_in_submit(request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
-    info, other = await _fetch(request, token)
-    if other is not None:
-        return other
-    assert info is not None
+    """Submit straight to enrollment (one call on the happy path, which a steady stream of opt-ins
+    needs); the form's data is fetched only to show the form again with what needs fixing."""
+    if not _TOKEN.match(token):
+        return _state_page(request, "invalid", status_code=404)
     form = await request.form()
     values = {k: str(v).strip() for k, v in form.items() if isinstance(v, str)}
+    values.pop("email", None)
     errors: dict[str, str] = {}
-    values["email"] = str((info.get("prefill") or {}).get("email") or "")
     for required in (
         "first_name",
         "last_name",
@@ -192,18 +207,12 @@ async def opt_in_submit(request: Request[Any, Any, Any], token: FromPath[str]) -
             errors[required] = "Required"
     if values.get("consent") != "yes":
         errors["consent"] = "Tick the box to give your consent"
-    questions = _questions(info.get("questions"))
     answers: dict[str, Any] = {}
-    for q in questions:
-        raw = values.get(f"q_{q['key']}", "")
-        if q["type"] in ("boolean", "yes_no", "bool"):
-            if raw not in ("yes", "no"):
-                errors[f"q_{q['key']}"] = "Answer yes or no"
-            answers[q["key"]] = raw == "yes"
-        else:
-            answers[q["key"]] = raw
+    for name, raw in values.items():
+        if name.startswith("q_"):
+            answers[name[2:]] = True if raw == "yes" else False if raw == "no" else raw
     if errors:
-        return _form_page(request, token, info, values, errors, status_code=400)
+        return await _form_again(request, token, values, errors)
     # enrollment's OptInSubmission; the email is the company's and not editable here
     body = {
         "first_name": values["first_name"],
@@ -228,14 +237,17 @@ async def opt_in_submit(request: Request[Any, Any, Any], token: FromPath[str]) -
         )
     except ServiceError as e:
         if e.error_code in STATE_PAGES or e.status_code in (404, 410):
-            return _state_page(request, e.error_code if e.error_code in STATE_PAGES else "expired", status_code=e.status_code)
+            state = e.error_code if e.error_code in STATE_PAGES else {404: "invalid"}.get(e.status_code, "expired")
+            return _state_page(request, state, status_code=e.status_code)
         field_errors = {_field_of(k): v for k, v in e.field_errors.items()}
-        return _form_page(request, token, info, values, field_errors or {"form": e.text}, status_code=400)
+        return await _form_again(request, token, values, field_errors or {"form": e.text})
     except ServiceUnavailable:
         return _state_page(request, "unavailable", status_code=503)
     state = str((answer or {}).get("state") or "completed")
     if state in ("expired", "revoked", "answered"):  # a repeated POST shows what the link is now
-        return _state_page(request, state, status_code=410 if state != "answered" else 200, company_name=info.get("company_name"))
+        return _state_page(
+            request, state, status_code=410 if state != "answered" else 200, company_name=(answer or {}).get("company_name")
+        )
     if state == "ineligible":
         return page(
             request,
@@ -246,7 +258,6 @@ async def opt_in_submit(request: Request[Any, Any, Any], token: FromPath[str]) -
                 (answer or {}).get("message")
                 or "Based on your answers, we cannot offer you coverage for these assignments. The company has been told."
             ),
-            company_name=info.get("company_name"),
         )
     return page(
         request,
@@ -257,7 +268,6 @@ async def opt_in_submit(request: Request[Any, Any, Any], token: FromPath[str]) -
             (answer or {}).get("message")
             or "Your coverage starts on the first day of each assignment. Your certificate of insurance comes by email."
         ),
-        company_name=info.get("company_name"),
         session_id=(answer or {}).get("session_id"),
         quotes=items(answer, "quotes"),
     )
