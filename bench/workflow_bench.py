@@ -97,7 +97,7 @@ async def whole_system() -> AsyncIterator[tuple[System, SmtpSink, str]]:
     smtp = SmtpSink().start()
     system = System(
         nats_url=nats_url,
-        database_urls={s: f"postgresql+asyncpg://postgres@127.0.0.1:5432/{n}" for s, n in names.items()},
+        database_urls={s: os.environ.get("BENCH_DB_URL_TEMPLATE", "postgresql+asyncpg://postgres@127.0.0.1:5432/{db}").format(db=n) for s, n in names.items()},
         smtp_host=smtp.host,
         smtp_port=smtp.port,
         workdir=Path(tmp.name) / "system",
@@ -254,6 +254,9 @@ async def run_optin_po(n: int = 1_000, rate_per_s: float = 50.0) -> dict[str, An
                 resp = await client.post(links[email], data=forms[email])
                 statuses.append(resp.status_code)
 
+        # a fresh client: connections left idle since preparing may have been closed by the server
+        limits = httpx.Limits(max_connections=100, keepalive_expiry=2.0)
+        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
             t0 = time.monotonic() + 0.5
             await asyncio.gather(*(submit(e, t0 + i / rate_per_s) for i, e in enumerate(links)))
         t_last_submit = max(submitted.values())

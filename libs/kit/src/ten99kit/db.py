@@ -101,7 +101,8 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         echo=settings.echo,
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=settings.pre_ping,
+        pool_recycle=settings.pool_recycle_s,
         # reuse the most recent connection: its prepared statements are warm, idle ones age out
         pool_use_lifo=True,
     )

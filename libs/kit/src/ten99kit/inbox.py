@@ -224,26 +224,24 @@ class InboxConsumer:
             await self._apply_one(sub, consumer, d)
 
     async def _apply_batch(self, sub: Subscription, consumer: str, decoded: list[_Decoded]) -> None:
-        ids = list({d.envelope.id for d in decoded})
+        unique: dict[str, _Decoded] = {}
+        for d in decoded:
+            unique.setdefault(d.envelope.id, d)
         async with self.db.uow() as uow:
-            seen = set(
+            now = self.db.clock.now()
+            # one statement records the batch in the inbox and tells which ids are new
+            inserted = set(
                 (
                     await uow.session.execute(
-                        select(self.inbox.c.message_id).where(self.inbox.c.consumer == consumer, self.inbox.c.message_id.in_(ids))
+                        insert_ignore(self.inbox, self.db.dialect)
+                        .values([{"consumer": consumer, "message_id": i, "received_at": now} for i in unique])
+                        .returning(self.inbox.c.message_id)
                     )
                 ).scalars()
             )
-            fresh: dict[str, _Decoded] = {}
-            for d in decoded:
-                if d.envelope.id not in seen and d.envelope.id not in fresh:
-                    fresh[d.envelope.id] = d
-            if fresh:
-                now = self.db.clock.now()
-                await uow.session.execute(
-                    self.inbox.insert(), [{"consumer": consumer, "message_id": i, "received_at": now} for i in fresh]
-                )
-                for d in fresh.values():
-                    await self._call(sub, uow, d.envelope)
+            fresh = {i: d for i, d in unique.items() if i in inserted}
+            for d in fresh.values():
+                await self._call(sub, uow, d.envelope)
             await uow.commit()
         APPLIED.labels(self.db.service, sub.subject).inc(len(fresh))
         DUPLICATES.labels(self.db.service, sub.subject).inc(len(decoded) - len(fresh))

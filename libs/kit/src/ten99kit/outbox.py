@@ -6,8 +6,9 @@ Guarantees (see docs/guarantees.md):
 - the relay publishes rows in id order with ``Nats-Msg-Id`` = envelope id, and marks them sent
   only after JetStream acknowledged them; a crash in between republishes them, and JetStream's
   duplicate window (plus each consumer's inbox) drops the copy;
-- on PostgreSQL several relays may run: an advisory lock lets one publish at a time, so order
-  holds; the others stand by;
+- on PostgreSQL several relays may run: the leader holds a session-level advisory lock on a
+  connection of its own (autocommit, so a batch costs two statements); the others stand by and
+  take over when the leader's session ends;
 - the relay wakes on commit (in-process listener, and LISTEN/NOTIFY on PostgreSQL), polls as a
   fallback, and backs off while NATS is unreachable.
 """
@@ -65,59 +66,102 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         db.on_commit_with_messages(self.wake)
         bus.on_reconnect(self.wake)
-        self._listener_conn: Any = None
+        self._leader: Any = None
         self._last_purge = 0.0
 
     def wake(self) -> None:
         self._wake.set()
 
     async def publish_batch(self) -> int:
-        """Publish up to one batch. Returns rows published, or -1 if another relay holds the lock."""
-        t = self.table
-        async with self.db.engine.connect() as conn, conn.begin():
-            if self.db.is_postgres:
-                got = (await conn.execute(select(func.pg_try_advisory_xact_lock(self.db.relay_lock_key)))).scalar()
-                if not got:
-                    return -1
-            rows = (
-                await conn.execute(
-                    select(t.c.id, t.c.message_id, t.c.subject, t.c.payload, t.c.correlation_id)
-                    .where(t.c.sent_at.is_(None))
-                    .order_by(t.c.id)
-                    .limit(self.settings.batch_size)
-                )
-            ).all()
-            BACKLOG.labels(self.db.service).set(len(rows))
-            if not rows:
-                return 0
-            if not self.bus.is_connected:
-                raise PublishFailed("NATS is not connected")
-            js = self.bus.js
-            futures = []
-            for row in rows:
-                headers = {"Nats-Msg-Id": row.message_id}
-                if row.correlation_id:
-                    headers["Ten99-Correlation-Id"] = row.correlation_id
-                futures.append(await js.publish_async(row.subject, row.payload, headers=headers))
+        """Publish up to one batch. Returns rows published, or -1 if another relay is the leader."""
+        if not self.db.is_postgres:
+            # SQLite: one process, one writer; the batch runs in a transaction of its own
+            async with self.db.engine.connect() as conn, conn.begin():
+                return await self._publish_from(conn)
+        conn = await self._leadership()
+        if conn is None:
+            return -1
+        try:
+            return await self._publish_from(conn)
+        except PublishFailed:
+            raise
+        except BaseException:
+            # the connection may be broken: give up leadership, a relay (maybe this one) takes over
+            await self._resign()
+            raise
+
+    async def _leadership(self) -> Any:
+        """The leader's connection, or None while another relay leads. On PostgreSQL the leader
+        holds a session-level advisory lock on a connection of its own, in autocommit: a batch is
+        then two statements (read, mark sent) and the lock is released if the process dies."""
+        if self._leader is not None:
+            return self._leader
+        conn = await self.db.engine.connect()
+        try:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            got = (await conn.execute(select(func.pg_try_advisory_lock(self.db.relay_lock_key)))).scalar()
+            if not got:
+                await conn.close()
+                return None
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.add_listener(self.db.notify_channel, lambda *_: self.wake())  # type: ignore[union-attr]
+        except BaseException:
+            await conn.close()
+            raise
+        self._leader = conn
+        log.info("outbox.relay_leading")
+        return conn
+
+    async def _resign(self) -> None:
+        conn, self._leader = self._leader, None
+        if conn is not None:
             try:
-                results = await asyncio.wait_for(
-                    asyncio.gather(*futures, return_exceptions=True), timeout=self.settings.publish_timeout_s
-                )
-            except TimeoutError:
-                for f in futures:
-                    f.cancel()
-                raise PublishFailed("JetStream did not acknowledge in time") from None
-            # mark the acknowledged prefix only: what follows a failure is republished, in order
-            sent: list[int] = []
-            failure: BaseException | None = None
-            for row, result in zip(rows, results, strict=True):
-                if isinstance(result, BaseException):
-                    failure = result
-                    break
-                sent.append(row.id)
-            if sent:
-                await conn.execute(update(t).where(t.c.id.in_(sent)).values(sent_at=self.db.clock.now()))
-            PUBLISHED.labels(self.db.service).inc(len(sent))
+                await conn.invalidate()  # drop it: ending the session releases its advisory lock
+                await conn.close()
+            except Exception:
+                pass
+
+    async def _publish_from(self, conn: Any) -> int:
+        t = self.table
+        rows = (
+            await conn.execute(
+                select(t.c.id, t.c.message_id, t.c.subject, t.c.payload, t.c.correlation_id)
+                .where(t.c.sent_at.is_(None))
+                .order_by(t.c.id)
+                .limit(self.settings.batch_size)
+            )
+        ).all()
+        BACKLOG.labels(self.db.service).set(len(rows))
+        if not rows:
+            return 0
+        if not self.bus.is_connected:
+            raise PublishFailed("NATS is not connected")
+        js = self.bus.js
+        futures = []
+        for row in rows:
+            headers = {"Nats-Msg-Id": row.message_id}
+            if row.correlation_id:
+                headers["Ten99-Correlation-Id"] = row.correlation_id
+            futures.append(await js.publish_async(row.subject, row.payload, headers=headers))
+        try:
+            results = await asyncio.wait_for(
+                asyncio.gather(*futures, return_exceptions=True), timeout=self.settings.publish_timeout_s
+            )
+        except TimeoutError:
+            for f in futures:
+                f.cancel()
+            raise PublishFailed("JetStream did not acknowledge in time") from None
+        # mark the acknowledged prefix only: what follows a failure is republished, in order
+        sent: list[int] = []
+        failure: BaseException | None = None
+        for row, result in zip(rows, results, strict=True):
+            if isinstance(result, BaseException):
+                failure = result
+                break
+            sent.append(row.id)
+        if sent:
+            await conn.execute(update(t).where(t.c.id.in_(sent)).values(sent_at=self.db.clock.now()))
+        PUBLISHED.labels(self.db.service).inc(len(sent))
         if failure is not None:
             raise PublishFailed(str(failure)) from failure
         return len(sent)
@@ -137,20 +181,7 @@ class OutboxRelay:
                 return total
             total += n
 
-    async def _listen(self) -> None:
-        """LISTEN on PostgreSQL so that commits in other processes wake this relay."""
-        if not self.db.is_postgres or self._listener_conn is not None:
-            return
-        try:
-            conn = await self.db.engine.connect()
-            raw = await conn.get_raw_connection()
-            await raw.driver_connection.add_listener(self.db.notify_channel, lambda *_: self.wake())  # type: ignore[union-attr]
-            self._listener_conn = conn
-        except Exception as e:  # polling still works
-            log.warning("outbox.listen_failed", error=str(e))
-
     async def run(self, stop: asyncio.Event) -> None:
-        await self._listen()
         backoff = 0.05
         while not stop.is_set():
             self._wake.clear()
@@ -177,12 +208,7 @@ class OutboxRelay:
         await self.close()
 
     async def close(self) -> None:
-        if self._listener_conn is not None:
-            try:
-                await self._listener_conn.close()
-            except Exception:
-                pass
-            self._listener_conn = None
+        await self._resign()
 
 
 async def _wait(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:

@@ -34,6 +34,11 @@ class DatabaseSettings(BaseModel):
     echo: bool = False
     #: migrate to head when a process starts (the embedded default); production runs `migrate` as a job
     auto_migrate: bool = True
+    #: test each pooled connection with a round trip before use. Off by default: it costs a round trip
+    #: per transaction; after a database restart the first use of a stale connection fails once
+    #: (consumers and the relay retry) and connections are recycled every `pool_recycle_s`.
+    pre_ping: bool = False
+    pool_recycle_s: int = 1800
 
 
 class NatsSettings(BaseModel):

@@ -12,6 +12,7 @@ Leaving the block without `commit()` rolls back, messages included.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,15 @@ MAX_MESSAGE_BYTES = 1024 * 1024 - 8 * 1024
 
 class MessageTooLarge(ValueError):
     """A message that NATS would refuse. Raised by `commit`, so nothing of the transaction is kept."""
+
+
+@functools.cache
+def _pg_insert_and_notify(table: str) -> Any:
+    return text(
+        f"WITH ins AS (INSERT INTO {table} (message_id, subject, payload, correlation_id, created_at) "
+        "SELECT * FROM unnest(CAST(:ids AS varchar[]), CAST(:subjects AS varchar[]), CAST(:payloads AS bytea[]), "
+        "CAST(:cids AS varchar[]), CAST(:created AS timestamptz[]))) SELECT pg_notify(:ch, '')"
+    )
 
 
 class UnitOfWork:
@@ -131,9 +141,21 @@ class UnitOfWork:
             }
             for env, raw in zip(self.pending, encoded, strict=True)
         ]
-        await self.session.execute(insert(table), rows)
         if self.db.is_postgres:
-            await self.session.execute(text("SELECT pg_notify(:ch, '')"), {"ch": self.db.notify_channel})
+            # one round trip for every row and the NOTIFY that wakes relays in other processes
+            await self.session.execute(
+                _pg_insert_and_notify(table.name),
+                {
+                    "ids": [r["message_id"] for r in rows],
+                    "subjects": [r["subject"] for r in rows],
+                    "payloads": [r["payload"] for r in rows],
+                    "cids": [r["correlation_id"] for r in rows],
+                    "created": [r["created_at"] for r in rows],
+                    "ch": self.db.notify_channel,
+                },
+            )
+        else:
+            await self.session.execute(insert(table), rows)
         self.pending.clear()
         self._wrote_messages = True
 
