@@ -95,9 +95,10 @@ async def whole_system() -> AsyncIterator[tuple[System, SmtpSink, str]]:
         await nc.jetstream().delete_stream(s.config.name)
     await nc.close()
     smtp = SmtpSink().start()
+    url_template = os.environ.get("BENCH_DB_URL_TEMPLATE", "postgresql+asyncpg://postgres@127.0.0.1:5432/{db}")
     system = System(
         nats_url=nats_url,
-        database_urls={s: os.environ.get("BENCH_DB_URL_TEMPLATE", "postgresql+asyncpg://postgres@127.0.0.1:5432/{db}").format(db=n) for s, n in names.items()},
+        database_urls={s: url_template.format(db=n) for s, n in names.items()},
         smtp_host=smtp.host,
         smtp_port=smtp.port,
         workdir=Path(tmp.name) / "system",
