@@ -183,16 +183,19 @@ async def stage_breakdown(nats_url: str, submitted_wall: dict[str, float]) -> di
 
     async def occurred(stream: str, subject: str, key: str) -> dict[str, float]:
         out: dict[str, float] = {}
-        info = await js.stream_info(stream)
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            try:
-                msg = await js.get_msg(stream, seq)
-            except Exception:
-                continue
-            if msg.subject != subject:
-                continue
-            env = msgspec.json.decode(msg.data)
-            out.setdefault(env["data"][key], datetime.fromisoformat(env["occurred_at"]).timestamp())
+        sub = await js.subscribe(subject, stream=stream, ordered_consumer=True)
+        try:
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=2.0)
+                except TimeoutError:
+                    break
+                env = msgspec.json.decode(msg.data)
+                out.setdefault(env["data"][key], datetime.fromisoformat(env["occurred_at"]).timestamp())
+                if msg.metadata.num_pending == 0:
+                    break
+        finally:
+            await sub.unsubscribe()
         return out
 
     completed = await occurred("TEN99_ENROLLMENT", "ten99.enrollment.application_completed.v1", "email")
@@ -259,6 +262,7 @@ async def run_optin_po(n: int = 1_000, rate_per_s: float = 50.0) -> dict[str, An
         limits = httpx.Limits(max_connections=100, keepalive_expiry=2.0)
         async with httpx.AsyncClient(timeout=60, limits=limits) as client:
             t0 = time.monotonic() + 0.5
+            print(f"bench: submitting {len(links)} opt-ins at {rate_per_s}/s", file=sys.stderr, flush=True)
             await asyncio.gather(*(submit(e, t0 + i / rate_per_s) for i, e in enumerate(links)))
         t_last_submit = max(submitted.values())
 
