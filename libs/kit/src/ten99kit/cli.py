@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Coroutine
 from typing import Any
 
 from .migrations import revision, upgrade
@@ -39,14 +40,22 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> int:
         revision(definition.migrations, settings.db.url, args.message)
         return 0
     if args.command == "deadletters":
-        return asyncio.run(_deadletters(definition, settings, args))
+        return _run(settings, _deadletters(definition, settings, args))
     if args.command in definition.commands:
         if settings.db.auto_migrate:
             upgrade(definition.migrations, settings.db.url)
-        return asyncio.run(_command(definition, settings, args))
+        return _run(settings, _command(definition, settings, args))
     if not args.no_migrate and settings.db.auto_migrate:
         upgrade(definition.migrations, settings.db.url)
-    return asyncio.run(_serve(definition, settings, args.command))
+    return _run(settings, _serve(definition, settings, args.command))
+
+
+def _run(settings: Any, main: Coroutine[Any, Any, int]) -> int:
+    if settings.event_loop == "uvloop":
+        import uvloop
+
+        return uvloop.run(main)
+    return asyncio.run(main)
 
 
 async def _serve(definition: ServiceDefinition, settings: Any, mode: str) -> int:

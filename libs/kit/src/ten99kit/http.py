@@ -74,7 +74,7 @@ def correlation_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-def internal_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def internal_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Only the gateway (holding the shared internal token) may call a service's API."""
     expected = connection.app.state.runtime.settings.internal_token.get_secret_value()
     if not expected:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import uuid
 from collections.abc import MutableMapping
@@ -13,7 +14,15 @@ import structlog
 
 from .settings import LogSettings
 
-__all__ = ["bind_correlation", "causation_id", "configure_logging", "correlation_id", "get_logger", "new_correlation_id"]
+__all__ = [
+    "bind_correlation",
+    "causation_id",
+    "configure_logging",
+    "correlation_id",
+    "get_logger",
+    "new_correlation_id",
+    "redact_path",
+]
 
 #: the correlation id of the request or message being handled
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
@@ -34,12 +43,39 @@ def bind_correlation(value: str | None) -> str:
     return value
 
 
+#: URL path segments that are bearer secrets: the opt-in link's token (whoever holds it answers
+#: for the contractor), wherever such a path is logged (request logs of the gateway and of
+#: enrollment, the gateway's warnings about a service call)
+_SECRET_PATH = re.compile(r"(/opt-in/)[^/?#\s\"']+")
+REDACTED_SEGMENT = "<token>"
+
+
+def redact_path(value: str) -> str:
+    return _SECRET_PATH.sub(rf"\g<1>{REDACTED_SEGMENT}", value) if "/opt-in/" in value else value
+
+
 def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Never log a secret or a tax id, whatever a caller passes."""
-    for key in list(event):
+    for key, value in list(event.items()):
         if any(s in key.lower() for s in _SENSITIVE):
             event[key] = "[redacted]"
+        elif isinstance(value, str) and "/opt-in/" in value:
+            event[key] = redact_path(value)
     return event
+
+
+if not structlog.is_configured():
+    # until a process configures its logs (tests that run a service in-process, scripts): structlog's
+    # console defaults, with the redaction in place
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="%Y-%m-%d %H:%M:%S", utc=True),
+            _redact,
+            structlog.dev.ConsoleRenderer(),
+        ]
+    )
 
 
 def configure_logging(settings: LogSettings, service: str) -> None:

@@ -27,6 +27,7 @@ from .logging import configure_logging, get_logger
 from .outbox import OutboxRelay, outbox_table
 from .scheduler import ScheduledJob, Scheduler
 from .settings import ServiceSettings
+from .statistics import StatisticsKeeper
 
 __all__ = ["MODES", "Command", "Runtime", "ServiceDefinition", "ServiceParts", "kit_tables"]
 
@@ -99,6 +100,7 @@ class Runtime:
         )
         self.relay = OutboxRelay(self.db, self.bus, settings.relay)
         self.scheduler = Scheduler(self.parts.jobs, self.clock, settings.clock.tick_interval_s)
+        self.statistics = StatisticsKeeper(self.db.engine, settings.db)
         self.stop = asyncio.Event()
 
     def app(self, *, ops_only: bool = False) -> Any:
@@ -130,6 +132,7 @@ class Runtime:
         if mode in ("worker", "all"):
             tasks.append(self.consumer.run)
             tasks.append(self.scheduler.run)
+            tasks.append(self.statistics.run)
             tasks.extend(self.parts.background)
         return tasks
 

@@ -298,3 +298,26 @@ async def test_a_message_too_large_for_nats_fails_its_own_transaction(database_u
         await write_note(svc.db, "co_1", "small", "small")
         await svc.settle()
         assert await stream_subjects_and_ids(jetstream_url) == ["small"]
+
+
+async def test_a_table_filled_in_seconds_is_analysed_without_waiting_for_autovacuum(
+    database_url: str, jetstream_url: str
+) -> None:
+    from sqlalchemy import text
+    from ten99kit.settings import DatabaseSettings
+    from ten99kit.statistics import StatisticsKeeper
+
+    async with running_service(definition, database_url=database_url, nats_url=jetstream_url, relay=False, consume=False) as svc:
+        keeper = StatisticsKeeper(svc.db.engine, DatabaseSettings(analyze_min_changes=200, analyze_fraction=0.2))
+        assert keeper.enabled
+        async with svc.db.engine.begin() as conn:
+            await conn.execute(notes.insert(), [{"id": f"s{i}", "tenant_id": "co_1", "text": "x"} for i in range(1000)])
+
+        async def analysed() -> bool:
+            return "notes" in await keeper.analyze_stale()
+
+        await wait_until(analysed)  # the server publishes its change counters within a second or so
+        async with svc.db.engine.connect() as conn:
+            reltuples = (await conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'notes'"))).scalar_one()
+        assert reltuples == 1000
+        assert "notes" not in await keeper.analyze_stale()  # nothing changed since

@@ -83,3 +83,17 @@ def test_default_database_is_a_sqlite_file_per_service(monkeypatch: pytest.Monke
 
     s = DemoSettings(data_dir="/tmp/x")
     assert s.db.url == "sqlite+aiosqlite:////tmp/x/demo.db"
+
+
+def test_logs_never_carry_an_opt_in_token_or_a_secret_field(capsys: pytest.CaptureFixture[str]) -> None:
+    from ten99kit.logging import configure_logging, get_logger
+    from ten99kit.settings import LogSettings
+
+    configure_logging(LogSettings(level="INFO"), "unit")
+    token = "Zm9vYmFyYmF6cXV4cXV1eA-secret"
+    get_logger("unit").info(
+        "http.request", path=f"/opt-in/{token}", note=f"GET http://x/v1/opt-in/{token}?a=1 failed", api_key="sk_live"
+    )
+    out = capsys.readouterr().err
+    assert token not in out and "sk_live" not in out
+    assert '"/opt-in/<token>"' in out and "/v1/opt-in/<token>?a=1" in out

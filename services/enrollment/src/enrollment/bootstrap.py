@@ -8,7 +8,6 @@ from pathlib import Path
 from ten99kit import Runtime, ScheduledJob, ServiceDefinition, ServiceParts, get_logger
 
 from .adapters.db import metadata
-from .api.redaction import redact_opt_in_tokens
 from .api.routes import ROUTES
 from .application.invitations import expire_due_invitations, send_due_reminders
 from .application.links import OptInLinks
@@ -43,7 +42,6 @@ def build(runtime: Runtime) -> ServiceParts:
         # expiry first, so that a link that ran out gets no reminder in the same tick
         jobs=[ScheduledJob("expire_invitations", expire_invitations), ScheduledJob("invitation_reminders", remind_invitations)],
         dependencies={"db": db, "links": links},
-        middleware=[redact_opt_in_tokens],
         on_startup=[warn_about_dev_secret],
     )
 
