@@ -135,14 +135,17 @@ def _invitation(contractor_id: str, invitation_id: str = "inv_1") -> InvitationI
     )
 
 
-def _completed(contractor_id: str) -> ApplicationCompletedV1:
+def _completed(
+    contractor_id: str, first_name: str = "X", last_name: str = "Y", phone: str | None = None, address: Address | None = None
+) -> ApplicationCompletedV1:
     return ApplicationCompletedV1(
         session_id="ias_1",
         contractor_id=contractor_id,
-        first_name="X",
-        last_name="Y",
+        first_name=first_name,
+        last_name=last_name,
         email="x@example.com",
-        address=Address(line1="1 Main", locality="SF", region="CA", postalcode="94110"),
+        phone=phone,
+        address=address or Address(line1="1 Main", locality="SF", region="CA", postalcode="94110"),
         consent=Consent(signed_name="X Y", signed_at=NOW, text_version="v1"),
         assignments=[
             AssignmentQuote(
@@ -161,6 +164,49 @@ def _completed(contractor_id: str) -> ApplicationCompletedV1:
     )
 
 
+async def test_details_the_contractor_corrected_on_the_opt_in_form_become_their_record(svc: RunningService, stream: Any) -> None:
+    c = svc.client
+    ada = await make_contractor(svc, email="ada@example.com", first_name="Ada")
+    grace = await make_contractor(svc, email="grace@example.com", first_name="Grace")
+    moved = Address(line1="9 New Rd", line2="Apt 2", locality="Austin", region="TX", postalcode="78701")
+    corrected = _completed(ada["id"], "Ada", "King", phone="+1 512 555 0100", address=moved)
+    await stream.publish(corrected, occurred_at=NOW + timedelta(minutes=5))
+    # the company edited Grace after she confirmed: the company's edit stands
+    await stream.publish(_completed(grace["id"], "Gracie", "H"), occurred_at=NOW - timedelta(minutes=5))
+
+    async def updated() -> dict[str, Any] | None:
+        got = (await c.get(f"/v1/contractors/{ada['id']}")).json()
+        return got if got["last_name"] == "King" else None
+
+    got = await wait_for(updated)
+    assert got["phone"] == "+1 512 555 0100"
+    assert {k: got["address"][k] for k in ("line1", "line2", "locality", "region", "postalcode")} == {
+        "line1": "9 New Rd",
+        "line2": "Apt 2",
+        "locality": "Austin",
+        "region": "TX",
+        "postalcode": "78701",
+    }
+    # the same confirmation again (a new envelope) changes nothing
+    await stream.publish(corrected, occurred_at=NOW + timedelta(minutes=5))
+    await wait_for(lambda: _completions_applied(svc, 3))
+    messages = await stream.messages()
+    updates = [m for s, m in messages if s == "ten99.contractor.contractor_updated.v1"]
+    assert [(m["data"]["contractor_id"], m["data"]["last_name"], m["data"]["address"]["region"]) for m in updates] == [
+        (ada["id"], "King", "TX")
+    ]
+    assert (await c.get(f"/v1/contractors/{grace['id']}")).json()["first_name"] == "Grace"
+
+
+async def _completions_applied(svc: RunningService, n: int) -> bool:
+    from sqlalchemy import func, select
+
+    inbox = svc.runtime.definition.metadata.tables["inbox"]
+    async with svc.db.session() as s:
+        q = select(func.count()).select_from(inbox).where(inbox.c.consumer.like("%application_completed%"))
+        return bool((await s.execute(q)).scalar_one() == n)
+
+
 async def test_roster_status_follows_enrollment_and_policy_in_any_order(svc: RunningService, stream: Any) -> None:
     c = svc.client
     entity = await make_entity(svc)
@@ -177,11 +223,11 @@ async def test_roster_status_follows_enrollment_and_policy_in_any_order(svc: Run
     pid = {n: p["id"] for n, p in people.items()}
     await stream.publish(_invitation(pid["invited"]), occurred_at=at(1))
     await stream.publish(_invitation(pid["opted"]), occurred_at=at(1))
-    await stream.publish(_completed(pid["opted"]), occurred_at=at(5))
+    await stream.publish(_completed(pid["opted"], "Opted", "Lovelace"), occurred_at=at(5))
     # covered first, then a late invitation and application: covered stays covered
     await stream.publish(CoverageBoundV1(terms=_terms(pid["covered"], a_covered["id"])), occurred_at=at(10))
     await stream.publish(_invitation(pid["covered"]), occurred_at=at(1))
-    await stream.publish(_completed(pid["covered"]), occurred_at=at(5))
+    await stream.publish(_completed(pid["covered"], "Covered", "Lovelace"), occurred_at=at(5))
     await stream.publish(CoverageActivatedV1(terms=_terms(pid["covered"], a_covered["id"])), occurred_at=at(20))
     # the expiry arrives before the invitation it ends
     await stream.publish(InvitationExpiredV1(invitation_id="inv_1", contractor_id=pid["expired"]), occurred_at=at(60))

@@ -22,6 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy import and_, case, func, literal, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from ten99_contracts import Envelope
@@ -32,10 +33,14 @@ from ten99_contracts.enrollment_v1 import (
     InvitationIssuedV1,
 )
 from ten99_contracts.policy_v1 import CoverageActivatedV1, CoverageBoundV1
-from ten99kit import ApiError, Subscription, UnitOfWork
+from ten99kit import ApiError, Subscription, UnitOfWork, get_logger
 
 from ..adapters.db import assignments, contractors, roster_status
+from ..domain import values
 from .context import Context
+from .messages import emit_contractor
+
+log = get_logger("contractor.roster")
 
 __all__ = ["STATUSES", "read_roster", "subscriptions"]
 
@@ -66,6 +71,47 @@ async def on_invitation_expired(uow: UnitOfWork, envelope: Envelope[InvitationEx
 
 async def on_application_completed(uow: UnitOfWork, envelope: Envelope[ApplicationCompletedV1]) -> None:
     await _record(uow, envelope.tenant_id, envelope.data.contractor_id, "opted_in_at", envelope.occurred_at)
+    await _take_confirmed_details(uow, envelope)
+
+
+async def _take_confirmed_details(uow: UnitOfWork, envelope: Envelope[ApplicationCompletedV1]) -> None:
+    """What the contractor corrected on the opt-in form (name, phone, mailing address) becomes
+    their record, announced with ContractorUpdated, unless the company edited the contractor after
+    the contractor confirmed (the later edit stands). Applying it again changes nothing: the
+    record's ``updated_at`` is then later than the confirmation."""
+    d = envelope.data
+    current = (
+        (
+            await uow.session.execute(
+                select(contractors)
+                .where(contractors.c.tenant_id == envelope.tenant_id, contractors.c.id == d.contractor_id)
+                .with_for_update()
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if current is None or current["updated_at"] >= envelope.occurred_at:
+        return
+    confirmed: dict[str, Any] = {"first_name": d.first_name[:100], "last_name": d.last_name[:100]}
+    if d.phone:
+        confirmed["phone"] = d.phone[:40]
+    if d.address is not None:
+        try:
+            confirmed["address"] = values.parse_address(msgspec.to_builtins(d.address))
+        except values.Invalid as e:
+            log.warning("contractor.confirmed_address_ignored", contractor_id=d.contractor_id, reason=str(e))
+    changes = {k: val for k, val in confirmed.items() if val and current[k] != val}
+    if not changes:
+        return
+    changes["version"] = current["version"] + 1
+    changes["updated_at"] = uow.clock.now()
+    await uow.session.execute(
+        update(contractors)
+        .where(contractors.c.tenant_id == envelope.tenant_id, contractors.c.id == d.contractor_id)
+        .values(**changes)
+    )
+    emit_contractor(uow, {**current, **changes}, created=False)
 
 
 async def on_application_ineligible(uow: UnitOfWork, envelope: Envelope[ApplicationIneligibleV1]) -> None:
