@@ -158,6 +158,8 @@ async def test_an_email_without_recipients_is_logged_as_failed(env: Any) -> None
 async def test_extension_without_email_records_nothing(env: Any) -> None:
     db, _, _, _, reactions, _ = env
     await apply(db, reactions.on_coverage_extended, msgs.envelope(msgs.extended(send_email=False)))
+    reissued = msgspec.structs.replace(msgs.certificate(2), reason="extended", send_email=False)
+    await apply(db, reactions.on_certificate_issued, msgs.envelope(reissued))
     assert await rows(db) == []
 
 

@@ -92,6 +92,8 @@ class Reactions:
         await self.record(uow, envelope, self.composer.invitation_reminder(envelope.data, company))
 
     async def on_certificate_issued(self, uow: UnitOfWork, envelope: Envelope[CertificateIssuedV1]) -> None:
+        if not envelope.data.send_email:  # reissued for an extension the company asked not to announce
+            return
         company = await self.directory.name(uow, envelope.tenant_id)
         await self.record(uow, envelope, self.composer.certificate(envelope.data, company))
 
