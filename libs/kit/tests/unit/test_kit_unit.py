@@ -86,14 +86,22 @@ def test_default_database_is_a_sqlite_file_per_service(monkeypatch: pytest.Monke
 
 
 def test_logs_never_carry_an_opt_in_token_or_a_secret_field(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    import structlog
     from ten99kit.logging import configure_logging, get_logger
     from ten99kit.settings import LogSettings
 
-    configure_logging(LogSettings(level="INFO"), "unit")
-    token = "Zm9vYmFyYmF6cXV4cXV1eA-secret"
-    get_logger("unit").info(
-        "http.request", path=f"/opt-in/{token}", note=f"GET http://x/v1/opt-in/{token}?a=1 failed", api_key="sk_live"
-    )
-    out = capsys.readouterr().err
+    saved, handlers = structlog.get_config(), logging.root.handlers[:]
+    try:
+        configure_logging(LogSettings(level="INFO"), "unit")  # binds the captured stderr: restored below
+        token = "Zm9vYmFyYmF6cXV4cXV1eA-secret"
+        get_logger("unit").info(
+            "http.request", path=f"/opt-in/{token}", note=f"GET http://x/v1/opt-in/{token}?a=1 failed", api_key="sk_live"
+        )
+        out = capsys.readouterr().err
+    finally:
+        structlog.configure(**saved)
+        logging.root.handlers[:] = handlers
     assert token not in out and "sk_live" not in out
     assert '"/opt-in/<token>"' in out and "/v1/opt-in/<token>?a=1" in out
