@@ -26,6 +26,7 @@ BENCHMARKS = {
     "kit": "kit_bench:main",
     "import": "workflow_bench:run_import",
     "optin_po": "workflow_bench:run_optin_po",
+    "optin_sweep": "workflow_bench:run_optin_sweep",
 }
 
 
