@@ -228,6 +228,24 @@ async def test_one_failing_message_does_not_hold_up_its_batch(database_url: str,
         assert await count(svc.db, applied) == 49
 
 
+async def _diagnosis(svc: Any, nats_url: str) -> str:
+    async with svc.db.session() as s:
+        unsent = (
+            await s.execute(select(func.count()).select_from(svc.db.outbox_table).where(svc.db.outbox_table.c.sent_at.is_(None)))
+        ).scalar_one()
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info("TEN99_GATEWAY")
+        consumers = [(c.name, c.num_pending, c.num_ack_pending, c.num_waiting) for c in await js.consumers_info("TEN99_GATEWAY")]
+    finally:
+        await nc.close()
+    return (
+        f"applied {await count(svc.db, applied)}, outbox unsent {unsent}, stream messages {info.state.messages}, "
+        f"consumers (name, pending, ack pending, waiting pulls) {consumers}"
+    )
+
+
 async def test_relay_and_consumer_recover_when_nats_restarts(database_url: str, private_nats: Any) -> None:
     async with running_service(definition, database_url=database_url, nats_url=private_nats.url) as svc:
         for i in range(100):
@@ -239,7 +257,12 @@ async def test_relay_and_consumer_recover_when_nats_restarts(database_url: str, 
             await write_note(svc.db, "co_1", f"b{i}", f"b{i}")
         await asyncio.sleep(1.0)
         private_nats.start()
-        await wait_until(lambda: _applied_at_least(svc.db, 200), timeout=30)
+        # messages the server handed to a pull request that died with the connection are redelivered
+        # once their ack wait (30 s) runs out: recovery takes up to that long, never loses anything
+        try:
+            await wait_until(lambda: _applied_at_least(svc.db, 200), timeout=svc.runtime.settings.nats.ack_wait_s + 15)
+        except TimeoutError:
+            raise AssertionError(await _diagnosis(svc, private_nats.url)) from None
         for i in range(100):
             await write_note(svc.db, "co_1", f"c{i}", f"c{i}")
         await wait_until(lambda: _applied_at_least(svc.db, 300), timeout=30)
