@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 import msgspec
 import nats
+import uvloop
 from sqlalchemy import Column, MetaData, String, Table, func, select
 from ten99_contracts import Envelope
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
@@ -254,4 +255,4 @@ async def main() -> dict[str, Any]:
 if __name__ == "__main__":
     import json
 
-    print(json.dumps(asyncio.run(main()), indent=2))
+    print(json.dumps(uvloop.run(main()), indent=2))

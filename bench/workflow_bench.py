@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 import nats
+import uvloop
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -352,4 +353,4 @@ if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "all"
     fn = {"import": run_import, "optin_po": run_optin_po, "optin_sweep": run_optin_sweep, "all": main}[which]
     args = [float(a) if "." in a else int(a) for a in sys.argv[2:]]
-    print(json.dumps(asyncio.run(fn(*args)), indent=2))
+    print(json.dumps(uvloop.run(fn(*args)), indent=2))

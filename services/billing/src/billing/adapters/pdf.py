@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from fpdf import FPDF
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 from ..domain.invoicing import latin1
 
@@ -55,15 +58,23 @@ def money(cents: int) -> str:
     return f"{sign}${dollars:,}.{rest:02d}"
 
 
-class _Pdf(FPDF):
-    footer_text = ""
+@cache
+def _pdf_class() -> type[FPDF]:
+    """fpdf2 (and Pillow with it) is imported at the first invoice: about 50 MB an idle process
+    does not need."""
+    from fpdf import FPDF
 
-    def footer(self) -> None:
-        self.set_y(-12)
-        self.set_font("helvetica", size=7)
-        self.set_text_color(110)
-        self.cell(0, 5, latin1(f"{self.footer_text} - page {self.page_no()}/{{nb}}"), align="C")
-        self.set_text_color(0)
+    class _Pdf(FPDF):
+        footer_text = ""
+
+        def footer(self) -> None:
+            self.set_y(-12)
+            self.set_font("helvetica", size=7)
+            self.set_text_color(110)
+            self.cell(0, 5, latin1(f"{self.footer_text} - page {self.page_no()}/{{nb}}"), align="C")
+            self.set_text_color(0)
+
+    return _Pdf
 
 
 # column widths (mm) and alignment; 195 mm fit a Letter page with 10 mm margins
@@ -105,7 +116,7 @@ def _table_header(pdf: FPDF) -> None:
 
 
 def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
-    pdf = _Pdf(format="letter")
+    pdf: Any = _pdf_class()(format="letter")
     pdf.footer_text = f"{doc.number} - PO {doc.po_number}"
     pdf.set_margins(10, 10, 10)
     pdf.set_auto_page_break(False)

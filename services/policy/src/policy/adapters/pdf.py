@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date
+from typing import TYPE_CHECKING
 
-from fpdf import FPDF
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 from ..domain.certificate import CertificateDocument
 
@@ -151,6 +153,8 @@ def _day(d: date) -> str:
 
 def render_certificate(doc: CertificateDocument) -> bytes:
     """The certificate as PDF bytes."""
+    from fpdf import FPDF  # at the first certificate: about 50 MB an idle process does not need
+
     pdf = FPDF(format="letter", unit="mm")
     pdf.core_fonts_encoding = "windows-1252"
     pdf.set_auto_page_break(False)

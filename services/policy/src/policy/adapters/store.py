@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import Row, and_, bindparam, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from ten99_contracts import ContractorSnapshot
 from ten99kit import insert_ignore
@@ -45,7 +46,13 @@ def contractor_snapshot(value: Any) -> ContractorSnapshot | None:
 # -- companies ------------------------------------------------------------------------------
 
 
+#: AsyncSession.info key: the companies this transaction holds locked, with their names. A batch of
+#: messages is applied in one transaction; the lock, once taken, lasts until its commit.
+_LOCKED_COMPANIES = "policy.locked_companies"
+
+
 async def upsert_company(s: AsyncSession, dialect: str, tenant_id: str, name: str, owner_email: str, now: datetime) -> None:
+    s.info.get(_LOCKED_COMPANIES, {}).pop(tenant_id, None)
     inserted = await s.execute(
         insert_ignore(companies, dialect).values(tenant_id=tenant_id, name=name, owner_email=owner_email, updated_at=now)
     )
@@ -65,13 +72,18 @@ async def lock_company(s: AsyncSession, dialect: str, tenant_id: str, now: datet
     rows) before reading, and `upsert_company` takes the company row exclusively: of two such
     transactions, one waits for the other's commit and then sees what it brought.
 
-    Returns the company's name, if known."""
+    Returns the company's name, if known. Taken once per transaction."""
+    locked: dict[str, str | None] = s.info.setdefault(_LOCKED_COMPANIES, {})
+    if tenant_id in locked:
+        return locked[tenant_id]
     q = select(companies.c.name).where(companies.c.tenant_id == tenant_id).with_for_update(read=True)
     row = (await s.execute(q)).first()
     if row is None:
         await s.execute(insert_ignore(companies, dialect).values(tenant_id=tenant_id, name=None, updated_at=now))
         row = (await s.execute(q)).first()
-    return row.name if row is not None else None
+    name = row.name if row is not None else None
+    locked[tenant_id] = name
+    return name
 
 
 # -- assignments (local copy) -----------------------------------------------------------------
@@ -80,14 +92,16 @@ async def lock_company(s: AsyncSession, dialect: str, tenant_id: str, now: datet
 async def lock_assignment(
     s: AsyncSession, dialect: str, tenant_id: str, assignment_id: str, contractor_id: str, now: datetime
 ) -> Row[Any]:
-    """The assignment's row, locked; created empty (no snapshot yet) if this is its first news."""
-    await s.execute(
-        insert_ignore(assignments, dialect).values(
-            tenant_id=tenant_id, assignment_id=assignment_id, contractor_id=contractor_id, status="pending", updated_at=now
-        )
+    """The assignment's row, locked; created empty (no snapshot yet) if this is its first news.
+    One statement: an upsert locks the row it inserts or finds, and returns it."""
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(assignments).values(
+        tenant_id=tenant_id, assignment_id=assignment_id, contractor_id=contractor_id, status="pending", updated_at=now
     )
-    q = select(assignments).where(assignments.c.tenant_id == tenant_id, assignments.c.assignment_id == assignment_id)
-    return (await s.execute(q.with_for_update())).one()
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[assignments.c.tenant_id, assignments.c.assignment_id],
+        set_={"tenant_id": stmt.excluded.tenant_id},  # no change: only the row lock and its return
+    ).returning(*assignments.c)
+    return (await s.execute(upsert)).one()
 
 
 async def update_assignment(s: AsyncSession, tenant_id: str, assignment_id: str, values: dict[str, Any]) -> None:
