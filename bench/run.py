@@ -31,8 +31,18 @@ BENCHMARKS = {
 }
 
 
+def cpu_reference_us() -> float:
+    """A fixed pure-Python workload (best of 5), to tell a slower day of the machine from a slower
+    commit: results are comparable only at similar values."""
+    import timeit
+
+    best = min(timeit.repeat("sorted(x, key=lambda v: -v)", setup="x = list(range(1000))", number=2000, repeat=5))
+    return round(best / 2000 * 1e6, 1)
+
+
 def machine() -> dict[str, object]:
     return {
+        "cpu_reference_us": cpu_reference_us(),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
