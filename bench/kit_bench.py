@@ -46,16 +46,36 @@ class BenchSettings(ServiceSettings):
 
 
 async def on_company_created(uow: Any, envelope: Any) -> None:
+    """One statement per message."""
     await uow.session.execute(applied.insert().values(message_id=envelope.id, name=envelope.data.name))
 
 
-definition = ServiceDefinition(
-    name="kitbench",
-    settings_type=BenchSettings,
-    metadata=metadata,
-    migrations=ROOT / "libs/kit/tests/demo/migrations",  # unused: tables are created directly
-    build=lambda rt: ServiceParts(subscriptions=[Subscription(CompanyCreatedV1.SUBJECT, on_company_created)]),
-)
+async def on_company_created_batched(uow: Any, envelope: Any) -> None:
+    """The kit's idiom for bulk work: buffer in the unit of work, write once before the commit
+    (one statement for the whole batch the consumer applies in that transaction)."""
+    rows = uow.session.info.get("applied_rows")
+    if rows is None:
+        rows = uow.session.info["applied_rows"] = []
+
+        async def write() -> None:
+            await uow.session.execute(applied.insert(), rows)
+
+        uow.before_commit(write)
+    rows.append({"message_id": envelope.id, "name": envelope.data.name})
+
+
+def _definition(handler: Any) -> ServiceDefinition:
+    return ServiceDefinition(
+        name="kitbench",
+        settings_type=BenchSettings,
+        metadata=metadata,
+        migrations=ROOT / "libs/kit/tests/demo/migrations",  # unused: tables are created directly
+        build=lambda rt: ServiceParts(subscriptions=[Subscription(CompanyCreatedV1.SUBJECT, handler)]),
+    )
+
+
+definition = _definition(on_company_created)
+batched_definition = _definition(on_company_created_batched)
 
 
 async def _admin(sql: str) -> None:
@@ -68,11 +88,11 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
-async def runtime_for(db_url: str, nats_url: str, **overrides: Any) -> Runtime:
+async def runtime_for(db_url: str, nats_url: str, *, batched: bool = False, **overrides: Any) -> Runtime:
     settings = BenchSettings.model_validate(
         {"db": {"url": db_url, "pool_size": 10}, "nats": {"url": nats_url, **overrides.pop("nats", {})}, **overrides}
     )
-    rt = Runtime(definition, settings)
+    rt = Runtime(batched_definition if batched else definition, settings)
     await rt.db.create_all(metadata)
     await rt.start()
     return rt
@@ -136,11 +156,11 @@ async def bench_backlog_drain(db_url: str, store: Path, n: int = 10_000) -> dict
         server.stop()
 
 
-async def bench_consumer(db_url: str, nats_url: str, n: int = 20_000) -> dict[str, Any]:
+async def bench_consumer(db_url: str, nats_url: str, n: int = 20_000, *, batched: bool = False) -> dict[str, Any]:
     # publish straight into JetStream, then let one consumer apply everything through the inbox
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
-    rt = await runtime_for(db_url, nats_url, nats={"fetch_batch": 500})
+    rt = await runtime_for(db_url, nats_url, batched=batched, nats={"fetch_batch": 500})
     enc = msgspec.json.Encoder()
     now = datetime.now(UTC)
     futures = []
@@ -236,6 +256,8 @@ async def main() -> dict[str, Any]:
         results["backlog_drain"] = await bench_backlog_drain(await new_db(), Path(tmp.name) / "private-nats")
         await fresh_streams()
         results["consumer"] = await bench_consumer(await new_db(), nats_url)
+        await fresh_streams()
+        results["consumer_batched_handler"] = await bench_consumer(await new_db(), nats_url, batched=True)
         services = [
             s
             for s in ("contractor", "enrollment", "policy", "billing", "notification", "gateway")
