@@ -64,32 +64,27 @@ def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[
     return event
 
 
+def _processors(timestamp_format: str, *rest: Any) -> list[Any]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt=timestamp_format, utc=True),
+        _redact,
+        *rest,
+    ]
+
+
 if not structlog.is_configured():
     # until a process configures its logs (tests that run a service in-process, scripts): structlog's
     # console defaults, with the redaction in place
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="%Y-%m-%d %H:%M:%S", utc=True),
-            _redact,
-            structlog.dev.ConsoleRenderer(),
-        ]
-    )
+    structlog.configure(processors=_processors("%Y-%m-%d %H:%M:%S", structlog.dev.ConsoleRenderer()))
 
 
 def configure_logging(settings: LogSettings, service: str) -> None:
     level = getattr(logging, settings.level.upper(), logging.INFO)
     renderer: Any = structlog.processors.JSONRenderer() if settings.json_format else structlog.dev.ConsoleRenderer()
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _redact,
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=_processors("iso", structlog.processors.format_exc_info, renderer),
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=False,
