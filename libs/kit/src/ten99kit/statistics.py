@@ -41,7 +41,6 @@ class StatisticsKeeper:
     def __init__(self, engine: AsyncEngine, settings: DatabaseSettings) -> None:
         self.engine = engine
         self.settings = settings
-        self.analyzed = 0
 
     @property
     def enabled(self) -> bool:
@@ -59,7 +58,6 @@ class StatisticsKeeper:
                 await conn.execute(text(f"ANALYZE (SKIP_LOCKED) {quoted}"))
                 await conn.commit()
                 done.append(name)
-        self.analyzed += len(done)
         if done:
             log.debug("statistics.analyzed", tables=done)
         return done

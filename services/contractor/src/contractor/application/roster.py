@@ -78,7 +78,7 @@ async def _take_confirmed_details(uow: UnitOfWork, envelope: Envelope[Applicatio
     """What the contractor corrected on the opt-in form (name, phone, mailing address) becomes
     their record, announced with ContractorUpdated, unless the company edited the contractor after
     the contractor confirmed (the later edit stands). Applying it again changes nothing: the
-    record's ``updated_at`` is then later than the confirmation."""
+    record already holds those values."""
     d = envelope.data
     current = (
         (
