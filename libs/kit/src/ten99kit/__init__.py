@@ -2,7 +2,7 @@
 
 from .bus import Bus, ensure_streams
 from .clock import Clock, SettableClock, SystemClock, utcnow
-from .db import BigIntPK, Database, JSONDoc, UtcDateTime, create_engine, insert_ignore, make_metadata
+from .db import BigIntPK, Database, JSONDoc, UtcDateTime, create_engine, dialect_insert, insert_ignore, make_metadata
 from .errors import ApiError, Conflict, InvalidInput, NotFound
 from .ids import is_id, new_id, new_ulid_id
 from .inbox import InboxConsumer, Subscription
@@ -38,6 +38,7 @@ __all__ = [
     "UnitOfWork",
     "UtcDateTime",
     "create_engine",
+    "dialect_insert",
     "ensure_streams",
     "get_logger",
     "insert_ignore",

@@ -33,6 +33,7 @@ __all__ = [
     "JSONDoc",
     "UtcDateTime",
     "create_engine",
+    "dialect_insert",
     "insert_ignore",
     "make_metadata",
 ]
@@ -108,13 +109,18 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
     )
 
 
-def insert_ignore(table: Any, dialect_name: str) -> Any:
-    """``INSERT ... ON CONFLICT DO NOTHING`` for the engine in use."""
+def dialect_insert(table: Any, dialect_name: str) -> Any:
+    """``INSERT`` of the engine in use, with its ``ON CONFLICT`` clauses (both engines have them)."""
     if dialect_name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
+        return postgresql.insert(table)
     from sqlalchemy.dialects import sqlite
 
-    return sqlite.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table)
+
+
+def insert_ignore(table: Any, dialect_name: str) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` for the engine in use."""
+    return dialect_insert(table, dialect_name).on_conflict_do_nothing()
 
 
 class Database:

@@ -14,9 +14,8 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, and_, bindparam, case, false, func, not_, or_, true
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from ten99kit import UtcDateTime
+from ten99kit import UtcDateTime, dialect_insert
 
 from .db import assignments, companies
 
@@ -59,7 +58,7 @@ PARTS: dict[str, tuple[tuple[str, ...], str, str]] = {
 
 
 def _insert(dialect: str, table: Any) -> Any:
-    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return dialect_insert(table, dialect)
 
 
 def _newer(versioned: bool, version_col: Any, at_col: Any) -> ColumnElement[bool]:

@@ -24,7 +24,6 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import and_, case, func, literal, or_, select, true, update
-from sqlalchemy.dialects import postgresql, sqlite
 from ten99_contracts import Envelope
 from ten99_contracts.enrollment_v1 import (
     ApplicationCompletedV1,
@@ -33,7 +32,7 @@ from ten99_contracts.enrollment_v1 import (
     InvitationIssuedV1,
 )
 from ten99_contracts.policy_v1 import CoverageActivatedV1, CoverageBoundV1
-from ten99kit import ApiError, Subscription, UnitOfWork, get_logger
+from ten99kit import ApiError, Subscription, UnitOfWork, dialect_insert, get_logger
 
 from ..adapters.db import assignments, contractors, roster_status
 from ..domain import values
@@ -50,8 +49,7 @@ STATUSES = ("not_invited", "invited", "expired", "ineligible", "opted_in", "cove
 async def _record(uow: UnitOfWork, tenant_id: str, contractor_id: str, column: str, at: datetime, **extra: Any) -> None:
     """Move ``column`` to ``at`` if that is newer; atomic on both engines."""
     table = roster_status
-    dialect = postgresql if uow.db.is_postgres else sqlite
-    stmt = dialect.insert(table).values(tenant_id=tenant_id, contractor_id=contractor_id, **{column: at}, **extra)
+    stmt = dialect_insert(table, uow.db.dialect).values(tenant_id=tenant_id, contractor_id=contractor_id, **{column: at}, **extra)
     col = table.c[column]
     newer = or_(col.is_(None), stmt.excluded[column] > col)
     sets: dict[str, Any] = {column: case((newer, stmt.excluded[column]), else_=col)}

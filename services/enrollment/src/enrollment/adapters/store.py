@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import String, Text, and_, bindparam, column, or_, select, update, values
 from sqlalchemy.ext.asyncio import AsyncSession
+from ten99kit import dialect_insert as kit_dialect_insert
 
 from ..domain.repeat_coverage import ConfirmedTerms
 from .db import assignment_cancellations, assignments, contractors, invitation_assignments, invitations, quotes
@@ -31,13 +32,7 @@ Row = Mapping[Any, Any]  # a RowMapping or a dict
 
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
     """``INSERT`` with ``ON CONFLICT`` support for the engine in use."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table)
+    return kit_dialect_insert(table, session.get_bind().dialect.name)
 
 
 CONTRACTOR_FIELDS = ("first_name", "last_name", "email", "phone", "address", "company_name", "observed_at", "version")

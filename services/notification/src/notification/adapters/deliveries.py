@@ -10,10 +10,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, event, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
-from ten99kit import Database, get_logger, insert_ignore
+from ten99kit import Database, dialect_insert, get_logger, insert_ignore
 
 from ..domain import Attachment, DeliveryStatus, OutgoingEmail
 from .db import companies, deliveries, delivery_attachments
@@ -54,7 +53,7 @@ async def upsert_company(
     session: AsyncSession, dialect: str, tenant_id: str, name: str, owner_email: str | None, now: datetime
 ) -> None:
     values = {"tenant_id": tenant_id, "name": name, "owner_email": owner_email, "updated_at": now}
-    stmt: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(companies).values(**values)
+    stmt: Any = dialect_insert(companies, dialect).values(**values)
     stmt = stmt.on_conflict_do_update(
         index_elements=[companies.c.tenant_id], set_={"name": name, "owner_email": owner_email, "updated_at": now}
     )

@@ -11,10 +11,9 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import Row, and_, bindparam, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from ten99_contracts import ContractorSnapshot
-from ten99kit import insert_ignore
+from ten99kit import dialect_insert, insert_ignore
 
 from ..domain.coverage import CANCELLED, Coverage
 from .db import assignments, certificates, companies, coverages, policies
@@ -94,7 +93,7 @@ async def lock_assignment(
 ) -> Row[Any]:
     """The assignment's row, locked; created empty (no snapshot yet) if this is its first news.
     One statement: an upsert locks the row it inserts or finds, and returns it."""
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(assignments).values(
+    stmt = dialect_insert(assignments, dialect).values(
         tenant_id=tenant_id, assignment_id=assignment_id, contractor_id=contractor_id, status="pending", updated_at=now
     )
     upsert = stmt.on_conflict_do_update(
