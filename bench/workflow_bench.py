@@ -71,6 +71,38 @@ class RssSampler(threading.Thread):
             self.stop_event.wait(0.25)
 
 
+def _proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(system: System) -> dict[str, float]:
+    """CPU seconds so far of each service, of PostgreSQL (all its processes), NATS and this process."""
+    out = {name: _proc_cpu_s(svc.proc.pid) for name, svc in system.services.items() if svc.proc is not None}
+    totals = {"postgresql": 0.0, "nats": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+            if comm.startswith("postgres"):
+                totals["postgresql"] += _proc_cpu_s(int(entry.name))
+            elif comm.startswith("nats-server"):
+                totals["nats"] += _proc_cpu_s(int(entry.name))
+        except (OSError, ValueError):
+            continue
+    out.update(totals)
+    usage = os.times()
+    out["bench_and_smtp_sink"] = usage.user + usage.system
+    return out
+
+
+def cpu_ms_per(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float]:
+    per = {k: round((after[k] - before.get(k, 0.0)) * 1000 / n, 1) for k in after}
+    per["total"] = round(sum(per.values()), 1)
+    return per
+
+
 async def _admin(sql: str) -> None:
     import asyncpg
 
@@ -263,6 +295,7 @@ async def run_optin_po(n: int = 1_000, rate_per_s: float = 50.0) -> dict[str, An
         # a fresh client: connections left idle since preparing may have been closed by the server
         limits = httpx.Limits(max_connections=100, keepalive_expiry=2.0)
         async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+            cpu_before = cpu_snapshot(system)
             t0 = time.monotonic() + 0.5
             print(f"bench: submitting {len(links)} opt-ins at {rate_per_s}/s", file=sys.stderr, flush=True)
             await asyncio.gather(*(submit(e, t0 + i / rate_per_s) for i, e in enumerate(links)))
@@ -283,6 +316,7 @@ async def run_optin_po(n: int = 1_000, rate_per_s: float = 50.0) -> dict[str, An
             print(f"only {len(certificates())} of {n} certificate emails; submits ok {sum(1 for s in statuses if s == 200)}; "
                   f"statuses {sorted(set(statuses))}\n{system.logs(30)}", file=sys.stderr)  # fmt: skip
             raise
+        cpu_per_opt_in = cpu_ms_per(cpu_before, cpu_snapshot(system), n)
         latencies = [(at - submitted[email]) * 1000 for email, at in certificates().items() if email in submitted]
         stages = await stage_breakdown(system.nats_url, submitted_wall)
         optin = {
@@ -297,6 +331,7 @@ async def run_optin_po(n: int = 1_000, rate_per_s: float = 50.0) -> dict[str, An
                 "max": round(max(latencies), 1),
             },
             "stages_p50_ms": stages,
+            "cpu_ms_per_opt_in": cpu_per_opt_in,
         }
 
         # one PO on every assignment of the campaign, in one action

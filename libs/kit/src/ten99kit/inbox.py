@@ -229,13 +229,14 @@ class InboxConsumer:
             unique.setdefault(d.envelope.id, d)
         async with self.db.uow() as uow:
             now = self.db.clock.now()
-            # one statement records the batch in the inbox and tells which ids are new
+            # one statement records the batch in the inbox and tells which ids are new (an
+            # executemany with RETURNING: SQLAlchemy sends it as one INSERT, compiled once per
+            # process; a multi-row VALUES would be compiled again for every batch)
             inserted = set(
                 (
                     await uow.session.execute(
-                        insert_ignore(self.inbox, self.db.dialect)
-                        .values([{"consumer": consumer, "message_id": i, "received_at": now} for i in unique])
-                        .returning(self.inbox.c.message_id)
+                        insert_ignore(self.inbox, self.db.dialect).returning(self.inbox.c.message_id),
+                        [{"consumer": consumer, "message_id": i, "received_at": now} for i in unique],
                     )
                 ).scalars()
             )

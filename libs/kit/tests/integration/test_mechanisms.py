@@ -149,6 +149,33 @@ async def test_a_redelivered_message_is_applied_once(database_url: str, jetstrea
         assert Behaviour.seen == ["twice"]
 
 
+class _FakeMsg:
+    """What the consumer uses of a JetStream message, for driving ``process`` directly."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.headers = None
+        self.acked = 0
+
+    async def ack(self) -> None:
+        self.acked += 1
+
+
+async def test_a_batch_mixing_seen_and_new_messages_applies_each_new_one_once(database_url: str, jetstream_url: str) -> None:
+    async with running_service(definition, database_url=database_url, nats_url=jetstream_url, relay=False) as svc:
+        consumer = svc.runtime.consumer
+        sub = consumer.subscriptions[0]
+        first = [envelope(f"b{i}") for i in range(3)]
+        await consumer.process(sub, [_FakeMsg(raw) for raw in first])
+        assert await count(svc.db, applied) == 3
+        # the same three again (one twice in the batch) and two new ones, in one batch
+        again = [_FakeMsg(raw) for raw in [*first, first[0], envelope("b3"), envelope("b4")]]
+        await consumer.process(sub, again)
+        assert await count(svc.db, applied) == 5
+        assert sorted(Behaviour.seen) == ["b0", "b1", "b2", "b3", "b4"]
+        assert all(m.acked == 1 for m in again)
+
+
 async def _acked(nats_url: str, durable: str, stream_seq: int) -> bool:
     nc = await nats.connect(nats_url)
     try:

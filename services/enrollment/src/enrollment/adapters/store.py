@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import String, Text, and_, bindparam, column, or_, select, update, values
+from sqlalchemy import String, Text, and_, bindparam, column, or_, select, tuple_, update, values
 from sqlalchemy.ext.asyncio import AsyncSession
 from ten99kit import dialect_insert as kit_dialect_insert
 
@@ -17,6 +17,7 @@ __all__ = [
     "Row",
     "confirmed_terms",
     "contractor",
+    "contractor_of_invitation",
     "dialect_insert",
     "is_cancelled",
     "live_assignments_of_invitation",
@@ -61,6 +62,17 @@ async def contractor(session: AsyncSession, tenant_id: str, contractor_id: str, 
     """The contractor's local copy. ``lock`` serialises work on one contractor: every writer
     locks the contractor first, then the contractor's invitation (one order, no deadlocks)."""
     q = select(contractors).where(contractors.c.tenant_id == tenant_id, contractors.c.contractor_id == contractor_id)
+    if lock:
+        q = q.with_for_update()
+    return (await session.execute(q)).mappings().first()
+
+
+async def contractor_of_invitation(session: AsyncSession, token_hash: str, *, lock: bool = False) -> Row | None:
+    """The local copy of the contractor an invitation (by its token's hash) was sent to, in one
+    statement; ``lock`` as in `contractor`."""
+    inv = invitations.c
+    of_invitation = select(inv.tenant_id, inv.contractor_id).where(inv.token_hash == token_hash)
+    q = select(contractors).where(tuple_(contractors.c.tenant_id, contractors.c.contractor_id).in_(of_invitation))
     if lock:
         q = q.with_for_update()
     return (await session.execute(q)).mappings().first()
@@ -139,7 +151,10 @@ async def record_enrollment(session: AsyncSession, marks: Sequence[tuple[str, st
     if not marks:
         return
     a = assignments.c
-    if session.get_bind().dialect.name != "postgresql":  # SQLite has no aliased VALUES list; its executemany is cheap
+    # a few rows (an opt-in marks its contractor's assignments): an executemany of one cached
+    # statement; many rows (PostgreSQL): one UPDATE from a VALUES list, compiled for each call.
+    # SQLite has no aliased VALUES list; its executemany is cheap.
+    if len(marks) <= 20 or session.get_bind().dialect.name != "postgresql":
         await session.execute(
             update(assignments)
             .where(a.tenant_id == bindparam("m_tenant"), a.assignment_id == bindparam("m_id"))

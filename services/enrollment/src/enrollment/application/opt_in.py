@@ -311,9 +311,10 @@ def _validate(form: OptInSubmission, contractor: Row, today: date) -> tuple[Conf
 
 async def submit_opt_in(db: Database, token: str, form: OptInSubmission, client: ClientInfo) -> dict[str, Any]:
     async with db.uow() as uow:
-        found = await _invitation_by_token(uow.session, token)
+        if not looks_like_token(token):
+            raise ApiError("This link is not valid.", error_code="resource_not_found", status_code=404)
         # lock order everywhere: the contractor, then their invitation
-        contractor = await store.contractor(uow.session, found["tenant_id"], found["contractor_id"], lock=True)
+        contractor = await store.contractor_of_invitation(uow.session, hash_token(token), lock=True)
         invitation = await _invitation_by_token(uow.session, token, lock=True)
         assert contractor is not None
         now = uow.clock.now()

@@ -9,8 +9,9 @@ Windows-1252; other characters are transliterated (see `printable`).
 
 from __future__ import annotations
 
+import threading
 import unicodedata
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 from ..domain.certificate import CertificateDocument
 
-__all__ = ["DISCLAIMER", "printable", "render_certificate"]
+__all__ = ["DISCLAIMER", "printable", "render_certificate", "warm_up_in_background"]
 
 DISCLAIMER = (
     "This certificate is issued as a matter of information only and confers no rights upon the certificate "
@@ -261,3 +262,45 @@ def render_certificate(doc: CertificateDocument) -> bytes:
     page.top += 4
     page.line(f"Authorized representative: {doc.producer_name}", 8, color=_MUTED)
     return bytes(pdf.output())
+
+
+_warm_up_started = threading.Event()
+
+
+def _warm_up() -> None:
+    render_certificate(
+        CertificateDocument(
+            certificate_number="COI-WARM-UP",
+            policy_number="POL-WARM-UP",
+            issued_at=datetime.now(UTC),
+            producer_name="-",
+            insurer_name="-",
+            insured_name="-",
+            insured_business=None,
+            insured_address=[],
+            holder_name="-",
+            company_name="-",
+            job_name="-",
+            assignment_id="-",
+            work_state="CA",
+            coverage_types=["general"],
+            aggregate_limit_cents=0,
+            occurrence_limit_cents=0,
+            effective_date=date(2000, 1, 1),
+            end_date=date(2000, 1, 2),
+            supersedes_number=None,
+        )
+    )
+
+
+def warm_up_in_background() -> None:
+    """Import fpdf2 and draw one certificate in a thread, once per process.
+
+    Importing fpdf2 costs about 2.5 s of CPU (fontTools); done on the first opt-in, it delays the
+    first certificates of a company by that much. Called when the first assignment arrives, so
+    an idle process stays small and a busy one has the renderer ready before anyone opts in.
+    """
+    if _warm_up_started.is_set():
+        return
+    _warm_up_started.set()
+    threading.Thread(target=_warm_up, name="certificate-pdf-warm-up", daemon=True).start()

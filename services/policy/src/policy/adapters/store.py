@@ -178,8 +178,9 @@ async def insert_coverages(s: AsyncSession, dialect: str, rows: list[dict[str, A
     """Insert; an assignment that has coverage already keeps it. Returns the ids inserted."""
     if not rows:
         return set()
-    stmt = insert_ignore(coverages, dialect).values(rows).returning(coverages.c.id)
-    return set((await s.execute(stmt)).scalars())
+    # executemany with RETURNING: one INSERT on the wire, compiled once per process
+    stmt = insert_ignore(coverages, dialect).returning(coverages.c.id)
+    return set((await s.execute(stmt, rows)).scalars())
 
 
 def _coverage(row: Any) -> Coverage:
