@@ -12,6 +12,7 @@ from .runtime import Command, Runtime, ServiceDefinition, ServiceParts, kit_tabl
 from .scheduler import ScheduledJob, Scheduler
 from .settings import ServiceSettings, service_settings_config
 from .uow import UnitOfWork
+from .warmup import warm_up_once
 
 __all__ = [
     "ApiError",
@@ -49,4 +50,5 @@ __all__ = [
     "new_ulid_id",
     "service_settings_config",
     "utcnow",
+    "warm_up_once",
 ]

@@ -132,27 +132,6 @@ def test_download_links_are_signed_for_one_certificate_of_one_tenant() -> None:
     assert e.value.reason == "expired"
 
 
-def test_the_renderer_is_warmed_once_in_a_background_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    import threading
-
-    from policy.adapters import pdf
-
-    calls: list[str] = []
-    done = threading.Event()
-
-    def warm() -> None:
-        calls.append(threading.current_thread().name)
-        done.set()
-
-    monkeypatch.setattr(pdf, "_warm_up", warm)
-    monkeypatch.setattr(pdf, "_warm_up_started", threading.Event())
-    pdf.warm_up_in_background()
-    pdf.warm_up_in_background()  # a second call starts nothing
-    assert done.wait(10)
-    time.sleep(0.05)
-    assert calls == ["certificate-pdf-warm-up"]
-
-
 def test_the_warm_up_draws_a_real_certificate() -> None:
     from policy.adapters import pdf
 

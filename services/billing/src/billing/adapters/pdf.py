@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from fpdf import FPDF
 
+from ten99kit import warm_up_once
+
 from ..domain.invoicing import latin1
 
-__all__ = ["InvoiceDocument", "InvoicePdfLine", "money", "render_invoice_pdf"]
+__all__ = ["InvoiceDocument", "InvoicePdfLine", "money", "render_invoice_pdf", "warm_up_in_background"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,12 @@ def _pdf_class() -> type[FPDF]:
             self.set_text_color(0)
 
     return _Pdf
+
+
+def warm_up_in_background() -> None:
+    """Import fpdf2 in a thread, once per process: called when the first assignment arrives, so
+    that an idle process stays small and the first invoice does not wait about 2.5 s of CPU."""
+    warm_up_once("invoice-pdf", _pdf_class)
 
 
 # column widths (mm) and alignment; 195 mm fit a Letter page with 10 mm margins

@@ -30,6 +30,7 @@ from ten99kit import Subscription, UnitOfWork, insert_ignore
 
 from ..adapters.db import import_batches
 from ..adapters.local_copy import upsert_assignment_part, upsert_company
+from ..adapters.pdf import warm_up_in_background
 
 __all__ = ["Reactions"]
 
@@ -71,6 +72,7 @@ class Reactions:
 
     async def on_assignment_state(self, uow: UnitOfWork, envelope: Envelope[AssignmentCreatedV1 | AssignmentUpdatedV1]) -> None:
         a = envelope.data
+        warm_up_in_background()  # invoices will follow; the PDF library's import is not their wait
         contractor = a.contractor
         snapshot = {
             "snapshot_known": True,

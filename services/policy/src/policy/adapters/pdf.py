@@ -9,13 +9,14 @@ Windows-1252; other characters are transliterated (see `printable`).
 
 from __future__ import annotations
 
-import threading
 import unicodedata
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fpdf import FPDF
+
+from ten99kit import warm_up_once
 
 from ..domain.certificate import CertificateDocument
 
@@ -264,9 +265,6 @@ def render_certificate(doc: CertificateDocument) -> bytes:
     return bytes(pdf.output())
 
 
-_warm_up_started = threading.Event()
-
-
 def _warm_up() -> None:
     render_certificate(
         CertificateDocument(
@@ -294,13 +292,7 @@ def _warm_up() -> None:
 
 
 def warm_up_in_background() -> None:
-    """Import fpdf2 and draw one certificate in a thread, once per process.
-
-    Importing fpdf2 costs about 2.5 s of CPU (fontTools); done on the first opt-in, it delays the
-    first certificates of a company by that much. Called when the first assignment arrives, so
-    an idle process stays small and a busy one has the renderer ready before anyone opts in.
-    """
-    if _warm_up_started.is_set():
-        return
-    _warm_up_started.set()
-    threading.Thread(target=_warm_up, name="certificate-pdf-warm-up", daemon=True).start()
+    """Import fpdf2 and draw one certificate in a thread, once per process: called when the first
+    assignment arrives, so that an idle process stays small and the first opt-in does not wait
+    about 2.5 s of CPU for the import."""
+    warm_up_once("certificate-pdf", _warm_up)
