@@ -16,6 +16,7 @@ import asyncio
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import msgspec
@@ -235,7 +236,7 @@ class InboxConsumer:
             inserted = set(
                 (
                     await uow.session.execute(
-                        insert_ignore(self.inbox, self.db.dialect).returning(self.inbox.c.message_id),
+                        self._record_batch,
                         [{"consumer": consumer, "message_id": i, "received_at": now} for i in unique],
                     )
                 ).scalars()
@@ -246,6 +247,16 @@ class InboxConsumer:
             await uow.commit()
         APPLIED.labels(self.db.service, sub.subject).inc(len(fresh))
         DUPLICATES.labels(self.db.service, sub.subject).inc(len(decoded) - len(fresh))
+
+    @cached_property
+    def _record_one(self) -> Any:
+        """Records a message in the inbox unless it is there (built once per consumer)."""
+        return insert_ignore(self.inbox, self.db.dialect)
+
+    @cached_property
+    def _record_batch(self) -> Any:
+        """`_record_one` for many, telling which were new."""
+        return insert_ignore(self.inbox, self.db.dialect).returning(self.inbox.c.message_id)
 
     async def _call(self, sub: Subscription, uow: UnitOfWork, envelope: Envelope[Any]) -> None:
         bind_correlation(envelope.correlation_id)
@@ -259,9 +270,7 @@ class InboxConsumer:
         """Apply one envelope in its own transaction. False if the inbox already had it."""
         async with self.db.uow() as uow:
             inserted = await uow.session.execute(
-                insert_ignore(self.inbox, self.db.dialect).values(
-                    consumer=consumer, message_id=envelope.id, received_at=self.db.clock.now()
-                )
+                self._record_one, {"consumer": consumer, "message_id": envelope.id, "received_at": self.db.clock.now()}
             )
             if not inserted.rowcount:  # type: ignore[attr-defined]
                 return False

@@ -18,10 +18,11 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 from prometheus_client import Counter, Gauge
-from sqlalchemy import Column, Index, LargeBinary, MetaData, String, Table, delete, func, select, text, update
+from sqlalchemy import Column, Index, LargeBinary, MetaData, String, Table, bindparam, delete, func, select, text, update
 
 from .bus import Bus
 from .db import BigIntPK, Database, UtcDateTime
@@ -121,16 +122,25 @@ class OutboxRelay:
             except Exception:
                 pass
 
-    async def _publish_from(self, conn: Any) -> int:
+    @cached_property
+    def _unsent(self) -> Any:
+        """The next batch to publish (statements built once per relay: building and keying one
+        costs about as much Python time as executing it)."""
         t = self.table
-        rows = (
-            await conn.execute(
-                select(t.c.id, t.c.message_id, t.c.subject, t.c.payload, t.c.correlation_id)
-                .where(t.c.sent_at.is_(None))
-                .order_by(t.c.id)
-                .limit(self.settings.batch_size)
-            )
-        ).all()
+        return (
+            select(t.c.id, t.c.message_id, t.c.subject, t.c.payload, t.c.correlation_id)
+            .where(t.c.sent_at.is_(None))
+            .order_by(t.c.id)
+            .limit(bindparam("batch_size"))
+        )
+
+    @cached_property
+    def _mark_sent(self) -> Any:
+        t = self.table
+        return update(t).where(t.c.id.in_(bindparam("ids", expanding=True))).values(sent_at=bindparam("now"))
+
+    async def _publish_from(self, conn: Any) -> int:
+        rows = (await conn.execute(self._unsent, {"batch_size": self.settings.batch_size})).all()
         BACKLOG.labels(self.db.service).set(len(rows))
         if not rows:
             return 0
@@ -160,7 +170,7 @@ class OutboxRelay:
                 break
             sent.append(row.id)
         if sent:
-            await conn.execute(update(t).where(t.c.id.in_(sent)).values(sent_at=self.db.clock.now()))
+            await conn.execute(self._mark_sent, {"ids": sent, "now": self.db.clock.now()})
         PUBLISHED.labels(self.db.service).inc(len(sent))
         if failure is not None:
             raise PublishFailed(str(failure)) from failure

@@ -67,15 +67,22 @@ async def contractor(session: AsyncSession, tenant_id: str, contractor_id: str, 
     return (await session.execute(q)).mappings().first()
 
 
+_inv = invitations.c
+#: the contractor an invitation (by its token's hash) was sent to; built once (building and
+#: keying a statement costs about as much as executing it)
+_CONTRACTOR_OF_INVITATION = select(contractors).where(
+    tuple_(contractors.c.tenant_id, contractors.c.contractor_id).in_(
+        select(_inv.tenant_id, _inv.contractor_id).where(_inv.token_hash == bindparam("token_hash"))
+    )
+)
+_CONTRACTOR_OF_INVITATION_LOCKED = _CONTRACTOR_OF_INVITATION.with_for_update()
+
+
 async def contractor_of_invitation(session: AsyncSession, token_hash: str, *, lock: bool = False) -> Row | None:
     """The local copy of the contractor an invitation (by its token's hash) was sent to, in one
     statement; ``lock`` as in `contractor`."""
-    inv = invitations.c
-    of_invitation = select(inv.tenant_id, inv.contractor_id).where(inv.token_hash == token_hash)
-    q = select(contractors).where(tuple_(contractors.c.tenant_id, contractors.c.contractor_id).in_(of_invitation))
-    if lock:
-        q = q.with_for_update()
-    return (await session.execute(q)).mappings().first()
+    q = _CONTRACTOR_OF_INVITATION_LOCKED if lock else _CONTRACTOR_OF_INVITATION
+    return (await session.execute(q, {"token_hash": token_hash})).mappings().first()
 
 
 async def open_invitation(session: AsyncSession, tenant_id: str, contractor_id: str, *, lock: bool = False) -> Row | None:
@@ -95,28 +102,26 @@ async def live_assignments_of_invitation(session: AsyncSession, tenant_id: str, 
     yet, as right after a large import) PostgreSQL joined through the tenant-wide index and read
     every assignment of the company for each opt-in.
     """
-    ia = invitation_assignments
-    ids = (
-        (
-            await session.execute(
-                select(ia.c.assignment_id).where(ia.c.invitation_id == invitation_id, ia.c.tenant_id == tenant_id)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    ids = (await session.execute(_ASSIGNMENT_IDS_OF_INVITATION, {"iid": invitation_id, "tid": tenant_id})).scalars().all()
     if not ids:
         return []
-    q = (
-        select(assignments)
-        .where(
-            assignments.c.tenant_id == tenant_id,
-            assignments.c.assignment_id.in_(list(ids)),
-            assignments.c.status != "cancelled",
-        )
-        .order_by(assignments.c.effective_date, assignments.c.assignment_id)
+    params = {"tid": tenant_id, "ids": list(ids)}
+    return list((await session.execute(_LIVE_ASSIGNMENTS_BY_ID, params)).mappings().all())
+
+
+_ia = invitation_assignments.c
+_ASSIGNMENT_IDS_OF_INVITATION = select(_ia.assignment_id).where(
+    _ia.invitation_id == bindparam("iid"), _ia.tenant_id == bindparam("tid")
+)
+_LIVE_ASSIGNMENTS_BY_ID = (
+    select(assignments)
+    .where(
+        assignments.c.tenant_id == bindparam("tid"),
+        assignments.c.assignment_id.in_(bindparam("ids", expanding=True)),
+        assignments.c.status != "cancelled",
     )
-    return list((await session.execute(q)).mappings().all())
+    .order_by(assignments.c.effective_date, assignments.c.assignment_id)
+)
 
 
 async def confirmed_terms(session: AsyncSession, tenant_id: str, contractor_id: str) -> list[ConfirmedTerms]:

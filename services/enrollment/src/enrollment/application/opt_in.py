@@ -19,7 +19,7 @@ from datetime import date
 from typing import Any
 
 import msgspec
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from ten99_contracts import Address
 from ten99_contracts.enrollment_v1 import (
     ApplicationCompletedV1,
@@ -93,13 +93,35 @@ class ClientInfo:
     user_agent: str | None
 
 
+# The opt-in's statements are built once: building and keying a statement costs about as much
+# Python time as executing it.
+_INVITATION_BY_TOKEN = select(invitations).where(invitations.c.token_hash == bindparam("token_hash"))
+_INVITATION_BY_TOKEN_LOCKED = _INVITATION_BY_TOKEN.with_for_update()
+_OPEN_SESSION_OF_INVITATION = select(application_sessions.c.id).where(
+    application_sessions.c.tenant_id == bindparam("tid"),
+    application_sessions.c.invitation_id == bindparam("iid"),
+    application_sessions.c.status == "open",
+)
+_INSERT_SESSION = application_sessions.insert()
+_INSERT_CONSENT = consents.insert()
+_INSERT_QUOTES = quotes.insert()
+_COMPLETE_SESSION = (
+    update(application_sessions)
+    .where(application_sessions.c.id == bindparam("sid"), application_sessions.c.tenant_id == bindparam("tid"))
+    .values(version=application_sessions.c.version + 1)
+)
+_ANSWER_INVITATION = (
+    update(invitations)
+    .where(invitations.c.id == bindparam("iid"), invitations.c.tenant_id == bindparam("tid"))
+    .values(status="answered", next_reminder_at=None, version=invitations.c.version + 1)
+)
+
+
 async def _invitation_by_token(session: Any, token: str, *, lock: bool = False) -> Row:
     if not looks_like_token(token):
         raise ApiError("This link is not valid.", error_code="resource_not_found", status_code=404)
-    q = select(invitations).where(invitations.c.token_hash == hash_token(token))
-    if lock:
-        q = q.with_for_update()
-    invitation = (await session.execute(q)).mappings().first()
+    q = _INVITATION_BY_TOKEN_LOCKED if lock else _INVITATION_BY_TOKEN
+    invitation = (await session.execute(q, {"token_hash": hash_token(token)})).mappings().first()
     if invitation is None:
         raise ApiError("This link is not valid.", error_code="resource_not_found", status_code=404)
     return invitation
@@ -329,34 +351,28 @@ async def submit_opt_in(db: Database, token: str, form: OptInSubmission, client:
 
 async def _session_for(uow: UnitOfWork, invitation: Row) -> str:
     """The open session an API caller created for this link, or a new one."""
-    existing = (
-        await uow.session.execute(
-            select(application_sessions.c.id).where(
-                application_sessions.c.tenant_id == invitation["tenant_id"],
-                application_sessions.c.invitation_id == invitation["id"],
-                application_sessions.c.status == "open",
-            )
-        )
-    ).scalar()
+    params = {"tid": invitation["tenant_id"], "iid": invitation["id"]}
+    existing = (await uow.session.execute(_OPEN_SESSION_OF_INVITATION, params)).scalar()
     if existing:
         return str(existing)
     session_id = new_ulid_id("ias")
     await uow.session.execute(
-        application_sessions.insert().values(
-            id=session_id,
-            tenant_id=invitation["tenant_id"],
-            contractor_id=invitation["contractor_id"],
-            invitation_id=invitation["id"],
-            quote_id=None,
-            is_general_opt_in=False,
-            general_opt_in_work_state=None,
-            success_url=None,
-            cancel_url=None,
-            status="open",
-            step="verify_info",
-            created_at=uow.clock.now(),
-            version=0,
-        )
+        _INSERT_SESSION,
+        {
+            "id": session_id,
+            "tenant_id": invitation["tenant_id"],
+            "contractor_id": invitation["contractor_id"],
+            "invitation_id": invitation["id"],
+            "quote_id": None,
+            "is_general_opt_in": False,
+            "general_opt_in_work_state": None,
+            "success_url": None,
+            "cancel_url": None,
+            "status": "open",
+            "step": "verify_info",
+            "created_at": uow.clock.now(),
+            "version": 0,
+        },
     )
     return session_id
 
@@ -376,17 +392,18 @@ async def _answer(
         user_agent=(client.user_agent or None) and client.user_agent[:1000],
     )
     await uow.session.execute(
-        consents.insert().values(
-            session_id=session_id,
-            tenant_id=tenant_id,
-            contractor_id=contractor_id,
-            signed_name=consent.signed_name,
-            signed_at=now,
-            text_version=CONSENT_TEXT_VERSION,
-            text=CONSENT_TEXT,
-            ip_address=consent.ip_address,
-            user_agent=consent.user_agent,
-        )
+        _INSERT_CONSENT,
+        {
+            "session_id": session_id,
+            "tenant_id": tenant_id,
+            "contractor_id": contractor_id,
+            "signed_name": consent.signed_name,
+            "signed_at": now,
+            "text_version": CONSENT_TEXT_VERSION,
+            "text": CONSENT_TEXT,
+            "ip_address": consent.ip_address,
+            "user_agent": consent.user_agent,
+        },
     )
     # what the contractor confirmed is the newest we know of them (until the company edits again)
     await store.upsert_contractor(
@@ -443,7 +460,7 @@ async def _answer(
                 {**quote, "job_name": assignment["job_name"], "entity_name": assignment["entity_name"], "notes": priced.notes}
             )
         if quoted:
-            await uow.session.execute(quotes.insert(), [{c.name: q[c.name] for c in quotes.c} for q in quoted])
+            await uow.session.execute(_INSERT_QUOTES, [{c.name: q[c.name] for c in quotes.c} for q in quoted])
         await store.record_enrollment(uow.session, marks)
         if not quoted:
             reasons.append(
@@ -453,30 +470,26 @@ async def _answer(
             )
     outcome = "ineligible" if reasons else "complete"
     await uow.session.execute(
-        update(application_sessions)
-        .where(application_sessions.c.id == session_id, application_sessions.c.tenant_id == tenant_id)
-        .values(
-            status=outcome,
-            step="application_complete" if outcome == "complete" else "application_questions",
-            completed_at=now,
-            first_name=details.first_name,
-            last_name=details.last_name,
-            email=contractor["email"],
-            phone=details.phone,
-            address=details.address,
-            date_of_birth=details.date_of_birth,
-            answers=details.answers,
-            reasons=reasons or None,
-            quote_id=quoted[0]["id"] if quoted else None,
-            version=application_sessions.c.version + 1,
-        )
+        _COMPLETE_SESSION,
+        {
+            "sid": session_id,
+            "tid": tenant_id,
+            "status": outcome,
+            "step": "application_complete" if outcome == "complete" else "application_questions",
+            "completed_at": now,
+            "first_name": details.first_name,
+            "last_name": details.last_name,
+            "email": contractor["email"],
+            "phone": details.phone,
+            "address": details.address,
+            "date_of_birth": details.date_of_birth,
+            "answers": details.answers,
+            "reasons": reasons or None,
+            "quote_id": quoted[0]["id"] if quoted else None,
+        },
     )
     await uow.session.execute(
-        update(invitations)
-        .where(invitations.c.id == invitation["id"], invitations.c.tenant_id == tenant_id)
-        .values(
-            status="answered", answered_at=now, session_id=session_id, next_reminder_at=None, version=invitations.c.version + 1
-        )
+        _ANSWER_INVITATION, {"iid": invitation["id"], "tid": tenant_id, "answered_at": now, "session_id": session_id}
     )
     if reasons:
         left_out = {n["assignment_id"] for n in not_covered}

@@ -192,10 +192,19 @@ class DeliverySender:
     ) -> None:
         in_flight.discard(task)
         slots.release()
-        if not task.cancelled() and task.exception() is not None:
+        if task.cancelled():
+            return
+        if task.exception() is not None:
             # outcomes not recorded: the claims lapse and the deliveries are sent again later
             log.error("sender.batch_failed", error=repr(task.exception()))
-        self._wake.set()  # look for more at once
+            self._wake.set()
+            return
+        outcomes = task.result()
+        # Look again at once only if there may be more: a full batch (more were due than it
+        # took), or a retry scheduled after the loop computed when to look next. New deliveries
+        # wake the loop themselves (`wake`), so a partial batch of sent emails needs no look.
+        if len(outcomes) >= self.settings.batch_size or any(not o.sent for o in outcomes):
+            self._wake.set()
 
     async def _idle_timeout(self) -> float:
         """Sleep until the next retry is due, at most the poll interval."""
