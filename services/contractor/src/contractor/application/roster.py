@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, case, func, literal, or_, select, true, update
+from sqlalchemy import and_, bindparam, case, func, literal, or_, select, true, update
 from ten99_contracts import Envelope
 from ten99_contracts.enrollment_v1 import (
     ApplicationCompletedV1,
@@ -46,16 +46,43 @@ __all__ = ["STATUSES", "read_roster", "subscriptions"]
 STATUSES = ("not_invited", "invited", "expired", "ineligible", "opted_in", "covered")
 
 
+_RECORDS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
+def _record_statement(dialect: str, column: str, extra: tuple[str, ...]) -> Any:
+    """The upsert of `_record`, built once per (dialect, column, extra columns): building and
+    keying a statement costs about as much Python time as executing it."""
+    key = (dialect, column, extra)
+    if key not in _RECORDS:
+        table = roster_status
+        stmt = dialect_insert(table, dialect)
+        col = table.c[column]
+        newer = or_(col.is_(None), stmt.excluded[column] > col)
+        sets: dict[str, Any] = {column: case((newer, stmt.excluded[column]), else_=col)}
+        for name in extra:
+            sets[name] = case((newer, stmt.excluded[name]), else_=table.c[name])
+        _RECORDS[key] = stmt.on_conflict_do_update(index_elements=["tenant_id", "contractor_id"], set_=sets)
+    return _RECORDS[key]
+
+
 async def _record(uow: UnitOfWork, tenant_id: str, contractor_id: str, column: str, at: datetime, **extra: Any) -> None:
     """Move ``column`` to ``at`` if that is newer; atomic on both engines."""
-    table = roster_status
-    stmt = dialect_insert(table, uow.db.dialect).values(tenant_id=tenant_id, contractor_id=contractor_id, **{column: at}, **extra)
-    col = table.c[column]
-    newer = or_(col.is_(None), stmt.excluded[column] > col)
-    sets: dict[str, Any] = {column: case((newer, stmt.excluded[column]), else_=col)}
-    for key in extra:
-        sets[key] = case((newer, stmt.excluded[key]), else_=table.c[key])
-    await uow.session.execute(stmt.on_conflict_do_update(index_elements=["tenant_id", "contractor_id"], set_=sets))
+    stmt = _record_statement(uow.db.dialect, column, tuple(sorted(extra)))
+    await uow.session.execute(stmt, {"tenant_id": tenant_id, "contractor_id": contractor_id, column: at, **extra})
+
+
+_CONTRACTOR_LOCKED = (
+    select(contractors).where(contractors.c.tenant_id == bindparam("tid"), contractors.c.id == bindparam("cid")).with_for_update()
+)
+_MARK_BOUND = (
+    update(assignments)
+    .where(
+        assignments.c.tenant_id == bindparam("tid"),
+        assignments.c.id == bindparam("aid"),
+        assignments.c.coverage_bound_at.is_(None),
+    )
+    .values(coverage_bound_at=bindparam("at"))
+)
 
 
 async def on_invitation_issued(uow: UnitOfWork, envelope: Envelope[InvitationIssuedV1]) -> None:
@@ -78,17 +105,8 @@ async def _take_confirmed_details(uow: UnitOfWork, envelope: Envelope[Applicatio
     the contractor confirmed (the later edit stands). Applying it again changes nothing: the
     record already holds those values."""
     d = envelope.data
-    current = (
-        (
-            await uow.session.execute(
-                select(contractors)
-                .where(contractors.c.tenant_id == envelope.tenant_id, contractors.c.id == d.contractor_id)
-                .with_for_update()
-            )
-        )
-        .mappings()
-        .first()
-    )
+    params = {"tid": envelope.tenant_id, "cid": d.contractor_id}
+    current = (await uow.session.execute(_CONTRACTOR_LOCKED, params)).mappings().first()
     if current is None or current["updated_at"] >= envelope.occurred_at:
         return
     confirmed: dict[str, Any] = {"first_name": d.first_name[:100], "last_name": d.last_name[:100]}
@@ -119,15 +137,8 @@ async def on_application_ineligible(uow: UnitOfWork, envelope: Envelope[Applicat
 async def _on_coverage(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
     terms = envelope.data.terms
     await _record(uow, envelope.tenant_id, terms.contractor_id, "covered_at", envelope.occurred_at)
-    await uow.session.execute(
-        update(assignments)
-        .where(
-            assignments.c.tenant_id == envelope.tenant_id,
-            assignments.c.id == terms.assignment_id,
-            assignments.c.coverage_bound_at.is_(None),
-        )
-        .values(coverage_bound_at=envelope.occurred_at)
-    )
+    params = {"tid": envelope.tenant_id, "aid": terms.assignment_id, "at": envelope.occurred_at}
+    await uow.session.execute(_MARK_BOUND, params)
 
 
 def subscriptions() -> list[Subscription]:

@@ -45,6 +45,31 @@ def contractor_snapshot(value: Any) -> ContractorSnapshot | None:
 # -- companies ------------------------------------------------------------------------------
 
 
+# Statements of the binding path, built once: building and keying a statement costs about as much
+# Python time as executing it.
+_COMPANY_LOCKED = select(companies.c.name).where(companies.c.tenant_id == bindparam("tid")).with_for_update(read=True)
+_ASSIGNMENTS_LOCKED = (
+    select(assignments)
+    .where(assignments.c.tenant_id == bindparam("tid"), assignments.c.assignment_id.in_(bindparam("ids", expanding=True)))
+    .order_by(assignments.c.assignment_id)
+    .with_for_update()
+)
+_POLICY_OF_CONTRACTOR = select(policies).where(
+    policies.c.tenant_id == bindparam("tid"), policies.c.contractor_id == bindparam("cid")
+)
+_POLICY_OF_CONTRACTOR_LOCKED = _POLICY_OF_CONTRACTOR.with_for_update()
+_INSERTS: dict[tuple[str, str], Any] = {}
+
+
+def _insert_ignore(table: Any, dialect: str, returning: Any = None) -> Any:
+    """`insert_ignore` built once per table and dialect (and RETURNING column)."""
+    key = (table.name, dialect, returning.name if returning is not None else "")
+    if key not in _INSERTS:
+        stmt = insert_ignore(table, dialect)
+        _INSERTS[key] = stmt.returning(returning) if returning is not None else stmt
+    return _INSERTS[key]
+
+
 #: AsyncSession.info key: the companies this transaction holds locked, with their names. A batch of
 #: messages is applied in one transaction; the lock, once taken, lasts until its commit.
 _LOCKED_COMPANIES = "policy.locked_companies"
@@ -75,11 +100,11 @@ async def lock_company(s: AsyncSession, dialect: str, tenant_id: str, now: datet
     locked: dict[str, str | None] = s.info.setdefault(_LOCKED_COMPANIES, {})
     if tenant_id in locked:
         return locked[tenant_id]
-    q = select(companies.c.name).where(companies.c.tenant_id == tenant_id).with_for_update(read=True)
-    row = (await s.execute(q)).first()
+    params = {"tid": tenant_id}
+    row = (await s.execute(_COMPANY_LOCKED, params)).first()
     if row is None:
         await s.execute(insert_ignore(companies, dialect).values(tenant_id=tenant_id, name=None, updated_at=now))
-        row = (await s.execute(q)).first()
+        row = (await s.execute(_COMPANY_LOCKED, params)).first()
     name = row.name if row is not None else None
     locked[tenant_id] = name
     return name
@@ -134,20 +159,15 @@ async def lock_assignments(
     if not assignment_ids:
         return {}
     ids = sorted(set(assignment_ids))  # one lock order for everyone
-    q = (
-        select(assignments)
-        .where(assignments.c.tenant_id == tenant_id, assignments.c.assignment_id.in_(ids))
-        .order_by(assignments.c.assignment_id)
-        .with_for_update()
-    )
-    rows = list(await s.execute(q))
+    params = {"tid": tenant_id, "ids": ids}
+    rows = list(await s.execute(_ASSIGNMENTS_LOCKED, params))
     if len(rows) < len(ids):  # first news of some of them: create their rows, then lock all
         placeholders = [
             {"tenant_id": tenant_id, "assignment_id": i, "contractor_id": contractor_id, "status": "pending", "updated_at": now}
             for i in ids
         ]
-        await s.execute(insert_ignore(assignments, dialect).values(placeholders))
-        rows = list(await s.execute(q))
+        await s.execute(_insert_ignore(assignments, dialect), placeholders)
+        rows = list(await s.execute(_ASSIGNMENTS_LOCKED, params))
     return {r.assignment_id: AssignmentFacts(r.effective_date, r.end_date, r.status == CANCELLED, r) for r in rows}
 
 
@@ -155,15 +175,13 @@ async def lock_assignments(
 
 
 async def policy_for_contractor(s: AsyncSession, tenant_id: str, contractor_id: str, *, lock: bool = False) -> Row[Any] | None:
-    q = select(policies).where(policies.c.tenant_id == tenant_id, policies.c.contractor_id == contractor_id)
-    if lock:
-        q = q.with_for_update()
-    return (await s.execute(q)).first()
+    q = _POLICY_OF_CONTRACTOR_LOCKED if lock else _POLICY_OF_CONTRACTOR
+    return (await s.execute(q, {"tid": tenant_id, "cid": contractor_id})).first()
 
 
 async def insert_policy(s: AsyncSession, dialect: str, values: dict[str, Any]) -> bool:
     """False if the contractor already has a policy (another transaction created it first)."""
-    result = await s.execute(insert_ignore(policies, dialect).values(**values))
+    result = await s.execute(_insert_ignore(policies, dialect), values)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -179,8 +197,7 @@ async def insert_coverages(s: AsyncSession, dialect: str, rows: list[dict[str, A
     if not rows:
         return set()
     # executemany with RETURNING: one INSERT on the wire, compiled once per process
-    stmt = insert_ignore(coverages, dialect).returning(coverages.c.id)
-    return set((await s.execute(stmt, rows)).scalars())
+    return set((await s.execute(_insert_ignore(coverages, dialect, coverages.c.id), rows)).scalars())
 
 
 def _coverage(row: Any) -> Coverage:
