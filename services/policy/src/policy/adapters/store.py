@@ -58,7 +58,7 @@ _POLICY_OF_CONTRACTOR = select(policies).where(
     policies.c.tenant_id == bindparam("tid"), policies.c.contractor_id == bindparam("cid")
 )
 _POLICY_OF_CONTRACTOR_LOCKED = _POLICY_OF_CONTRACTOR.with_for_update()
-_INSERTS: dict[tuple[str, str], Any] = {}
+_INSERTS: dict[tuple[str, str, str], Any] = {}
 
 
 def _insert_ignore(table: Any, dialect: str, returning: Any = None) -> Any:
