@@ -136,3 +136,18 @@ def test_the_warm_up_draws_a_real_certificate() -> None:
     from policy.adapters import pdf
 
     pdf._warm_up()  # raises if the sample document does not render
+
+
+def test_text_widths_match_fpdf2s_own_measure() -> None:
+    from fpdf import FPDF
+    from policy.adapters.pdf import _width
+
+    pdf = FPDF()
+    pdf.core_fonts_encoding = "windows-1252"
+    pdf.add_page()
+    for style in ("", "B"):
+        for size in (7, 9, 11):
+            pdf.set_font("helvetica", style, size)
+            for text in ("Certificate holder", DISCLAIMER, "Zoë Çà et là — 100 €", ""):
+                text = printable(text)
+                assert _width(pdf, text) == pytest.approx(pdf.get_string_width(text), abs=1e-9)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import String, Text, and_, bindparam, column, or_, select, tuple_, update, values
@@ -44,14 +45,20 @@ async def upsert_contractors(session: AsyncSession, rows: Sequence[dict[str, Any
     Rows go in key order, so that concurrent batches lock contractors in the same order."""
     if not rows:
         return
-    stmt = dialect_insert(session, contractors)
+    stmt = _upsert_contractor_statement(session.get_bind().dialect.name)
+    await session.execute(stmt, sorted(rows, key=lambda r: (r["tenant_id"], r["contractor_id"])))
+
+
+@cache
+def _upsert_contractor_statement(dialect: str) -> Any:
+    """Built once per dialect (building and keying it cost as much as executing it)."""
+    stmt = kit_dialect_insert(contractors, dialect)
     c, ex = contractors.c, stmt.excluded
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=[c.tenant_id, c.contractor_id],
         set_={k: ex[k] for k in CONTRACTOR_FIELDS},
         where=or_(ex.observed_at > c.observed_at, and_(ex.observed_at == c.observed_at, ex.version >= c.version)),
     )
-    await session.execute(stmt, sorted(rows, key=lambda r: (r["tenant_id"], r["contractor_id"])))
 
 
 async def upsert_contractor(session: AsyncSession, row: dict[str, Any]) -> None:
