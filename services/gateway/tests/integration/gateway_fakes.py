@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from gateway.application.accounts import create_company
 from litestar import HttpMethod, Litestar, MediaType, Request, Response, route
+from litestar.params import FromPath
 from ten99_testing.service import INTERNAL_TOKEN
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -401,7 +402,7 @@ def fake_app(fake: FakeServices) -> Litestar:
         http_method=[HttpMethod.GET, HttpMethod.POST, HttpMethod.PUT, HttpMethod.DELETE],
         status_code=200,
     )
-    async def handle(request: Request[Any, Any, Any], service: str, path: str) -> Response[Any]:
+    async def handle(request: Request[Any, Any, Any], service: FromPath[str], path: FromPath[str]) -> Response[Any]:
         seen = Seen(
             service,
             request.method,

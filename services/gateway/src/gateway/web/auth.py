@@ -14,6 +14,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from ..application.accounts import LoginFailed, log_in, log_out, resolve_session
@@ -43,7 +44,7 @@ async def root(request: Request[Any, Any, Any]) -> Redirect:
 
 
 @get("/login", include_in_schema=False)
-async def login_form(request: Request[Any, Any, Any], next: str = "") -> Response[Any]:
+async def login_form(request: Request[Any, Any, Any], next: FromQuery[str] = "") -> Response[Any]:
     gateway = gateway_of(request)
     token = request.cookies.get(gateway.settings.session.cookie_name)
     if token and await resolve_session(gateway.db, gateway.settings.session, token) is not None:

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from ..adapters.services import ServiceError, ServiceUnavailable
@@ -31,7 +31,9 @@ STATUSES = [
 
 
 @get("/contractors", include_in_schema=False)
-async def roster(request: Request[Any, Any, Any], q: str = "", status: str = "", page_number: int = 1) -> Template:
+async def roster(
+    request: Request[Any, Any, Any], q: FromQuery[str] = "", status: FromQuery[str] = "", page_number: FromQuery[int] = 1
+) -> Template:
     gateway, user = gateway_of(request), user_of(request)
     page_number = max(1, page_number)
     status = status if status in {s for s, _ in STATUSES} else ""

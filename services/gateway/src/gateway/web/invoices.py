@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from ..adapters.services import ServiceError
@@ -61,7 +61,9 @@ def invoice_view(i: dict[str, Any]) -> dict[str, Any]:
 
 
 @get("/invoices", include_in_schema=False)
-async def invoices_page(request: Request[Any, Any, Any], status: str = "", starting_after: str = "") -> Template:
+async def invoices_page(
+    request: Request[Any, Any, Any], status: FromQuery[str] = "", starting_after: FromQuery[str] = ""
+) -> Template:
     gateway, user = gateway_of(request), user_of(request)
     status = status if status in {s for s, _ in INVOICE_STATUSES} else ""
     answer = await gateway.services.billing.get(

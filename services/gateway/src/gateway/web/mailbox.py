@@ -8,7 +8,7 @@ from typing import Any
 
 from litestar import MediaType, Request, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from .common import gateway_of, page, redirect, user_of
@@ -51,7 +51,7 @@ def _mail_view(m: dict[str, Any]) -> dict[str, Any]:
 
 
 @get("/mailbox", include_in_schema=False)
-async def mailbox(request: Request[Any, Any, Any], to: str = "") -> Template:
+async def mailbox(request: Request[Any, Any, Any], to: FromQuery[str] = "") -> Template:
     _enabled(request)
     gateway, user = gateway_of(request), user_of(request)
     # the catcher is the whole development machine's: show what the notification service gives

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.params import FromQuery
 
 from ..adapters.services import ServiceError
 from ..domain.accounts import AccountError, normalize_email
@@ -61,7 +62,7 @@ async def _render(request: Request[Any, Any, Any], *, offset: int, status_code: 
 
 
 @get("/po/missing", include_in_schema=False)
-async def missing_po(request: Request[Any, Any, Any], offset: int = 0) -> Response[Any]:
+async def missing_po(request: Request[Any, Any, Any], offset: FromQuery[int] = 0) -> Response[Any]:
     return await _render(request, offset=max(0, offset))
 
 

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from litestar import MediaType, Request, Response, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from ..adapters.services import ServiceError, ServiceUnavailable
@@ -287,7 +287,7 @@ async def not_found(request: Request[Any, Any, Any], unknown: FromPath[str]) -> 
 
 
 @get("/certificates/{name:str}", include_in_schema=False)
-async def public_certificate(request: Request[Any, Any, Any], name: FromPath[str], token: str = "") -> Response[Any]:
+async def public_certificate(request: Request[Any, Any, Any], name: FromPath[str], token: FromQuery[str] = "") -> Response[Any]:
     """The signed link from the certificate email: ``/certificates/<id>.pdf?token=...``."""
     certificate_id = name[:-4] if name.endswith(".pdf") else name
     if not _ID.match(certificate_id) or not token or len(token) > 2000:
