@@ -7,7 +7,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
-from ten99_contracts.contractor_v1 import AssignmentCancelledV1, AssignmentCreatedV1, AssignmentExtendedV1, AssignmentUpdatedV1
+from ten99_contracts.contractor_v1 import (
+    AssignmentCancelledV1,
+    AssignmentCreatedV1,
+    AssignmentExtendedV1,
+    AssignmentUpdatedV1,
+    ContractorUpdatedV1,
+)
 from ten99_contracts.enrollment_v1 import ApplicationCompletedV1, AssignmentEnrolledV1
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
 from ten99kit import Runtime, ScheduledJob, ServiceDefinition, ServiceParts, Subscription
@@ -16,7 +22,7 @@ from .adapters.db import metadata
 from .adapters.links import CertificateLinks
 from .adapters.pdf import render_certificate
 from .api.controllers import CertificateController, CoverageController, PolicyController, PublicCertificateController
-from .application.binding import on_application_completed, on_assignment_enrolled
+from .application.binding import on_application_completed, on_assignment_enrolled, on_contractor_updated
 from .application.context import PolicyContext
 from .application.lifecycle import (
     activate_due_coverages,
@@ -63,6 +69,7 @@ def build(runtime: Runtime) -> ServiceParts:
             Subscription(AssignmentCancelledV1.SUBJECT, react(on_assignment_cancelled)),
             Subscription(AssignmentExtendedV1.SUBJECT, react(on_assignment_extended)),
             Subscription(CompanyCreatedV1.SUBJECT, react(on_company_created)),
+            Subscription(ContractorUpdatedV1.SUBJECT, react(on_contractor_updated)),
         ],
         jobs=[
             ScheduledJob("coverage_lifecycle", coverage_lifecycle),

@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 from policy.adapters.db import assignments
 from policy_world import NOW, TODAY, World, days, eventually, pdf_text
 from sqlalchemy import select
-from ten99_contracts.contractor_v1 import AssignmentCancelledV1, AssignmentExtendedV1
+from ten99_contracts.contractor_v1 import AssignmentCancelledV1, AssignmentExtendedV1, ContractorUpdatedV1
 from ten99_contracts.policy_v1 import (
     CertificateIssuedV1,
     CoverageActivatedV1,
@@ -268,3 +269,40 @@ async def test_the_embedded_default_on_sqlite_binds_certifies_and_runs_the_jobs(
         assert (await tick(svc, noon(TODAY + days(1))))["coverage_lifecycle"] == 1
         assert (await tick(svc, noon(TODAY + days(10))))["coverage_lifecycle"] == 1
         assert [e.data.terms.status for e in await world.published(CoverageExpiredV1.SUBJECT)] == ["expired"]
+
+
+async def test_a_contractor_corrected_after_opting_in_is_named_on_later_certificates(world: World, start_policy) -> None:
+    ada = world.contractor("Ada", "Lovelace")
+    a = world.assignment(ada, start=TODAY + days(1), end=TODAY + days(30))
+
+    def update(first: str, last: str) -> ContractorUpdatedV1:
+        return ContractorUpdatedV1(contractor_id=ada.contractor_id, first_name=first, last_name=last, email=ada.email)
+
+    async with start_policy() as svc:
+        await world.send(world.company())
+        await world.send(a, version=1)
+        completed = await world.send(world.completion(ada, [world.quote(a)]))
+        [first] = await world.wait_for(CertificateIssuedV1.SUBJECT, 1)
+        assert "Ada Lovelace" in pdf_text(first.data.pdf)
+
+        # an update made before the opt-in, arriving after it: the confirmed details stand
+        stale = world.envelope(update("Stale", "Name"), aggregate_id=ada.contractor_id, version=2)
+        await world.resend(msgspec.structs.replace(stale, occurred_at=completed.occurred_at - timedelta(minutes=1)))
+        # the company corrects the name later; the message comes twice
+        fresh = await world.send(update("Ada", "King"))
+        await world.resend(fresh, nats_msg_id=f"again-{fresh.id}")
+        await world.quiet(svc)
+
+        await world.send(
+            AssignmentExtendedV1(
+                assignment_id=a.assignment_id,
+                contractor_id=ada.contractor_id,
+                previous_end_date=a.end_date,
+                end_date=TODAY + days(40),
+            ),
+            version=2,
+        )
+        [_, second] = await world.wait_for(CertificateIssuedV1.SUBJECT, 2)
+        text = pdf_text(second.data.pdf)
+        assert "Ada King" in text and "Stale" not in text and "Lovelace" not in text
+        assert "Ada Lovelace" in pdf_text(first.data.pdf)  # what was issued stays as it was

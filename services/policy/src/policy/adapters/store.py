@@ -185,6 +185,24 @@ async def insert_policy(s: AsyncSession, dialect: str, values: dict[str, Any]) -
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def update_insured_if_newer(
+    s: AsyncSession, tenant_id: str, contractor_id: str, insured: dict[str, Any], now: datetime
+) -> bool:
+    """Set the insured's details on the contractor's policy unless the policy holds newer ones
+    (``insured_as_of``); one statement, so it cannot interleave with a completed application's
+    update. False if there is no policy or it knows better."""
+    result = await s.execute(
+        update(policies)
+        .where(
+            policies.c.tenant_id == tenant_id,
+            policies.c.contractor_id == contractor_id,
+            or_(policies.c.insured_as_of.is_(None), policies.c.insured_as_of < insured["insured_as_of"]),
+        )
+        .values(**insured, updated_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def update_policy(s: AsyncSession, tenant_id: str, policy_id: str, values: dict[str, Any]) -> None:
     await s.execute(update(policies).where(policies.c.tenant_id == tenant_id, policies.c.id == policy_id).values(**values))
 

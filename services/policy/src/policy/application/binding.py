@@ -24,6 +24,7 @@ from typing import Any
 
 import msgspec
 from ten99_contracts import AssignmentQuote, Envelope
+from ten99_contracts.contractor_v1 import ContractorUpdatedV1
 from ten99_contracts.enrollment_v1 import ApplicationCompletedV1, AssignmentEnrolledV1
 from ten99_contracts.policy_v1 import CoverageActivatedV1, CoverageBoundV1, PolicyActivatedV1
 from ten99kit import UnitOfWork, get_logger, new_id
@@ -35,7 +36,7 @@ from .certificates import issue_certificates
 from .context import PolicyContext
 from .messages import terms
 
-__all__ = ["bind_quotes", "on_application_completed", "on_assignment_enrolled"]
+__all__ = ["bind_quotes", "on_application_completed", "on_assignment_enrolled", "on_contractor_updated"]
 
 log = get_logger(__name__)
 
@@ -69,6 +70,26 @@ async def on_assignment_enrolled(ctx: PolicyContext, uow: UnitOfWork, envelope: 
     facts = await _lock_facts(uow, envelope.tenant_id, m.contractor_id, [m.quote])
     policy = await _policy(uow, envelope.tenant_id, m.contractor_id, m.session_id, [m.quote], m.quote.home_state, None)
     await bind_quotes(ctx, uow, envelope.tenant_id, policy, m.session_id, [m.quote], facts)
+
+
+async def on_contractor_updated(ctx: PolicyContext, uow: UnitOfWork, envelope: Envelope[ContractorUpdatedV1]) -> None:
+    """The contractor's record changed after they opted in (the company corrected a name, a new
+    address): the policy's insured takes it, so that every certificate drawn from now on (an
+    extension's, a re-timing's) names them as they are now. Certificates already issued stay as
+    they are. An update older than what the policy holds (the application completed later, or a
+    newer update came first) changes nothing, so applying it again is harmless."""
+    m = envelope.data
+    insured = {
+        "insured_first_name": m.first_name,
+        "insured_last_name": m.last_name,
+        "insured_email": m.email,
+        "insured_phone": m.phone,
+        "insured_as_of": envelope.occurred_at,
+    }
+    if m.address is not None:
+        insured["insured_address"] = msgspec.to_builtins(m.address)
+    if await store.update_insured_if_newer(uow.session, envelope.tenant_id, m.contractor_id, insured, uow.clock.now()):
+        log.info("policy.insured_updated", contractor_id=m.contractor_id)
 
 
 @dataclass(frozen=True)
