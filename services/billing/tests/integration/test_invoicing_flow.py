@@ -12,7 +12,7 @@ from billing.bootstrap import definition
 from billing_testkit import END, START, T0, Driver, days, make_driver, pdf_text
 from ten99_contracts.billing_v1 import InvoiceCreditedV1, InvoiceIssuedV1
 from ten99_contracts.contractor_v1 import AssignmentCancelledV1, AssignmentUpdatedV1
-from ten99_contracts.policy_v1 import CoverageCancelledV1, CoverageExtendedV1
+from ten99_contracts.policy_v1 import CoverageCancelledV1, CoverageExtendedV1, CoverageRetimedV1
 from ten99_testing.service import running_service
 from ten99kit.migrations import schema_drift, upgrade
 
@@ -243,6 +243,34 @@ async def test_an_hourly_extension_is_charged_for_the_added_days_on_a_supplement
     [line] = extra["lines"]  # the flat fee adds nothing
     assert (line["assignment"], line["kind"], line["gross_pay"], line["premium_due"]) == ("an_h", "extension", 5_000 * 40, 2_000)
     assert (line["paycycle_startdate"], line["paycycle_enddate"]) == (epoch(END + timedelta(days=1)), epoch(new_end))
+
+
+async def test_an_invoiced_hourly_coverage_re_timed_before_its_start_is_credited_and_charged_anew(driver: Driver) -> None:
+    await driver.company(CO)
+    await driver.billable(CO, "an_r", po="PO-R", wage_cents=5_000, wage_type="hourly", net_rate=100)
+    [first] = await driver.wait_invoices(CO, 1)
+    await driver.issue_now()
+    [charged] = (await driver.invoice(CO, first["id"]))["lines"]
+    assert (charged["kind"], charged["gross_pay"], charged["premium_due"]) == ("coverage", 5_000 * 80, 4_000)  # 10 weekdays
+    moved_start = START + timedelta(days=7)  # the assignment now starts a week later: 5 weekdays to END
+    retimed = CoverageRetimedV1(
+        terms=driver.terms("an_r", net_rate=100, start=moved_start, end=END), previous_effective_date=START, previous_end_date=END
+    )
+    await driver.publish(retimed, CO, aggregate_id="cv_r", version=2)
+    invoices = await driver.wait_invoices(CO, 2)
+    await driver.issue_now()
+    # the same message again changes nothing
+    await driver.publish(retimed, CO, aggregate_id="cv_r", version=2)
+    await driver.issue_now()
+    assert len(await driver.invoices(CO)) == 2
+
+    old = await driver.invoice(CO, first["id"])
+    assert [(c["assignment"], c["amount"]) for c in old["credits"]] == [("an_r", charged["amount"])]
+    extra = await driver.invoice(CO, invoices[0]["id"])
+    assert extra["supplements"] == first["id"]
+    [line] = extra["lines"]
+    assert (line["assignment"], line["kind"], line["gross_pay"], line["premium_due"]) == ("an_r", "retime", 5_000 * 40, 2_000)
+    assert (line["paycycle_startdate"], line["paycycle_enddate"]) == (epoch(moved_start), epoch(END))
 
 
 async def test_messages_in_any_order_make_the_same_invoice(driver: Driver) -> None:
