@@ -50,16 +50,21 @@ _INSURED = (
 )
 
 
-async def on_application_completed(ctx: PolicyContext, uow: UnitOfWork, envelope: Envelope[ApplicationCompletedV1]) -> None:
-    m = envelope.data
-    insured = {
+def _insured(m: ApplicationCompletedV1 | ContractorUpdatedV1, as_of: datetime) -> dict[str, Any]:
+    """The policy's insured columns, as a message describes the contractor at ``as_of``."""
+    return {
         "insured_first_name": m.first_name,
         "insured_last_name": m.last_name,
         "insured_email": m.email,
         "insured_phone": m.phone,
-        "insured_address": msgspec.to_builtins(m.address),
-        "insured_as_of": envelope.occurred_at,
+        "insured_address": msgspec.to_builtins(m.address) if m.address is not None else None,
+        "insured_as_of": as_of,
     }
+
+
+async def on_application_completed(ctx: PolicyContext, uow: UnitOfWork, envelope: Envelope[ApplicationCompletedV1]) -> None:
+    m = envelope.data
+    insured = _insured(m, envelope.occurred_at)
     facts = await _lock_facts(uow, envelope.tenant_id, m.contractor_id, m.assignments)
     policy = await _policy(uow, envelope.tenant_id, m.contractor_id, m.session_id, m.assignments, m.address.region, insured)
     await bind_quotes(ctx, uow, envelope.tenant_id, policy, m.session_id, m.assignments, facts)
@@ -79,15 +84,9 @@ async def on_contractor_updated(ctx: PolicyContext, uow: UnitOfWork, envelope: E
     they are. An update older than what the policy holds (the application completed later, or a
     newer update came first) changes nothing, so applying it again is harmless."""
     m = envelope.data
-    insured = {
-        "insured_first_name": m.first_name,
-        "insured_last_name": m.last_name,
-        "insured_email": m.email,
-        "insured_phone": m.phone,
-        "insured_as_of": envelope.occurred_at,
-    }
-    if m.address is not None:
-        insured["insured_address"] = msgspec.to_builtins(m.address)
+    insured = _insured(m, envelope.occurred_at)
+    if m.address is None:  # no address now: keep the one the policy has
+        del insured["insured_address"]
     if await store.update_insured_if_newer(uow.session, envelope.tenant_id, m.contractor_id, insured, uow.clock.now()):
         log.info("policy.insured_updated", contractor_id=m.contractor_id)
 
