@@ -20,6 +20,7 @@ counts, their status and the company-wide summary.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import msgspec
@@ -46,23 +47,18 @@ __all__ = ["STATUSES", "read_roster", "subscriptions"]
 STATUSES = ("not_invited", "invited", "expired", "ineligible", "opted_in", "covered")
 
 
-_RECORDS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
-
-
+@cache
 def _record_statement(dialect: str, column: str, extra: tuple[str, ...]) -> Any:
     """The upsert of `_record`, built once per (dialect, column, extra columns): building and
     keying a statement costs about as much Python time as executing it."""
-    key = (dialect, column, extra)
-    if key not in _RECORDS:
-        table = roster_status
-        stmt = dialect_insert(table, dialect)
-        col = table.c[column]
-        newer = or_(col.is_(None), stmt.excluded[column] > col)
-        sets: dict[str, Any] = {column: case((newer, stmt.excluded[column]), else_=col)}
-        for name in extra:
-            sets[name] = case((newer, stmt.excluded[name]), else_=table.c[name])
-        _RECORDS[key] = stmt.on_conflict_do_update(index_elements=["tenant_id", "contractor_id"], set_=sets)
-    return _RECORDS[key]
+    table = roster_status
+    stmt = dialect_insert(table, dialect)
+    col = table.c[column]
+    newer = or_(col.is_(None), stmt.excluded[column] > col)
+    sets: dict[str, Any] = {column: case((newer, stmt.excluded[column]), else_=col)}
+    for name in extra:
+        sets[name] = case((newer, stmt.excluded[name]), else_=table.c[name])
+    return stmt.on_conflict_do_update(index_elements=["tenant_id", "contractor_id"], set_=sets)
 
 
 async def _record(uow: UnitOfWork, tenant_id: str, contractor_id: str, column: str, at: datetime, **extra: Any) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 import msgspec
@@ -58,16 +59,13 @@ _POLICY_OF_CONTRACTOR = select(policies).where(
     policies.c.tenant_id == bindparam("tid"), policies.c.contractor_id == bindparam("cid")
 )
 _POLICY_OF_CONTRACTOR_LOCKED = _POLICY_OF_CONTRACTOR.with_for_update()
-_INSERTS: dict[tuple[str, str, str], Any] = {}
 
 
+@cache
 def _insert_ignore(table: Any, dialect: str, returning: Any = None) -> Any:
     """`insert_ignore` built once per table and dialect (and RETURNING column)."""
-    key = (table.name, dialect, returning.name if returning is not None else "")
-    if key not in _INSERTS:
-        stmt = insert_ignore(table, dialect)
-        _INSERTS[key] = stmt.returning(returning) if returning is not None else stmt
-    return _INSERTS[key]
+    stmt = insert_ignore(table, dialect)
+    return stmt.returning(returning) if returning is not None else stmt
 
 
 #: AsyncSession.info key: the companies this transaction holds locked, with their names. A batch of
