@@ -79,7 +79,8 @@ async def running(
         smtp_port=smtp_sink.port,
         workdir=tmp_path / "system",
         cwd=ROOT,
-        extra_env={"NOTIFICATION_DELIVERY__BACKOFF_S": "[0.2, 0.5, 1.0]"},
+        # retries and the takeover of a killed sender's claims within seconds
+        extra_env={"NOTIFICATION_DELIVERY__BACKOFF_BASE_S": "0.2", "NOTIFICATION_DELIVERY__LEASE_S": "5"},
     )
     company = create_company(system, "Acme Talent", "ops@acme.test", "correct horse battery")
     system.start()

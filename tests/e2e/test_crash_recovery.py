@@ -54,9 +54,17 @@ async def test_killing_services_mid_flow_loses_and_duplicates_nothing(running: A
     certificates = wait_mails(smtp, "certificate", N, timeout=120)
     wait_mails(smtp, "invoice", 1, timeout=120)
     settle(4)
+    # One certificate email per assignment. SIGKILL between the SMTP server's acceptance and the
+    # sender's record of it makes the restarted sender send that email again, with the same
+    # Message-ID (mail systems show it once): no sender can tell "sent" from "about to send" after
+    # a crash. So the mailbox is counted by Message-ID, and the delivery log must hold one each.
     certificates = mails(smtp, "certificate")
-    per_recipient = Counter(m["To"].split("<")[-1].strip(">") for m in certificates)
+    per_recipient = Counter(m["To"].split("<")[-1].strip(">") for m in {m["Message-ID"]: m for m in certificates}.values())
     assert per_recipient == Counter({r.email: 1 for r in rows}), per_recipient
+    with running.client("notification") as notification:
+        log = notification.get("/v1/deliveries", params={"template": "certificate", "limit": 100}).json()["data"]
+    assert sorted(d["to"][0] for d in log) == sorted(r.email for r in rows)
+    assert all(d["status"] == "sent" for d in log), log
 
     with running.client("policy") as policy:
         for row in rows:

@@ -53,8 +53,9 @@ class DeliverySettings(BaseModel):
     batches_in_flight: int = 2
     #: the sender wakes at once when deliveries commit in this process; this is the fallback
     poll_interval_s: float = 0.5
-    #: a claimed delivery whose sender vanished is claimed again after this long
-    lease_s: float = 300.0
+    #: a claimed delivery whose sender vanished is claimed again after this long; the sender
+    #: renews its claims every third of it while it sends them
+    lease_s: float = 60.0
     #: rows of a PO reminder's list shown in the email (the rest: a count and the link)
     po_reminder_max_rows: int = 50
     #: attached files of finished deliveries are dropped after this many days (the log row stays)

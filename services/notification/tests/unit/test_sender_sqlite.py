@@ -174,6 +174,39 @@ async def test_a_lapsed_claim_is_taken_again(env: Any) -> None:
     assert (row["status"], row["attempts"]) == ("sent", 2) and len(smtp.sent) == 1
 
 
+async def test_the_running_sender_keeps_its_claim_while_sending(env: Any) -> None:
+    """A send slower than the lease: the loop renews the claim, so nobody takes it over, and the
+    email goes out once. A claim whose sender stops renewing lapses after one lease."""
+    db, clock, smtp, _, reactions, _ = env
+    release = asyncio.Event()
+
+    async def slow(sender_address: str, recipients: Sequence[str], raw: bytes) -> SendResult:
+        await release.wait()
+        return await smtp(sender_address, recipients, raw)
+
+    settings = DeliverySettings(batch_size=2, lease_s=0.3, poll_interval_s=0.05)
+    sender = DeliverySender(db, slow, smtp=SmtpSettings(), delivery=settings)
+    other = DeliverySender(db, smtp, smtp=SmtpSettings(), delivery=settings)
+    await apply(db, reactions.on_invitation_issued, msgs.envelope(msgs.invitation(1)))
+    stop = asyncio.Event()
+    loop = asyncio.create_task(sender.run(stop))
+    for _ in range(10):  # three leases of real time; the clock moves with it
+        await asyncio.sleep(0.1)
+        clock.advance(timedelta(seconds=0.1))
+        assert await other.claim() == []
+    [row] = await rows(db)
+    assert row["status"] == "sending" and row["next_attempt_at"].replace(tzinfo=UTC) > clock.now()
+    release.set()
+    for _ in range(50):
+        if (await rows(db))[0]["status"] == "sent":
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    await loop
+    [row] = await rows(db)
+    assert (row["status"], row["attempts"], len(smtp.sent)) == ("sent", 1, 1)
+
+
 async def test_housekeeping_drops_old_attachment_files_and_trims_the_catcher(env: Any) -> None:
     db, clock, _, sender, reactions, _ = env
     await apply(db, reactions.on_certificate_issued, msgs.envelope(msgs.certificate(1)))

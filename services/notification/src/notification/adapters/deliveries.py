@@ -285,6 +285,15 @@ async def claim_due(db: Database, now: datetime, limit: int, lease: timedelta) -
     return claimed
 
 
+async def renew_claims(db: Database, seqs: Sequence[int], until: datetime) -> None:
+    """Extend the lease of claimed deliveries still being sent (``sending``) to ``until``."""
+    d = deliveries
+    async with db.engine.begin() as conn:
+        await conn.execute(
+            update(d).where(d.c.seq.in_(seqs), d.c.status == DeliveryStatus.SENDING.value).values(next_attempt_at=until)
+        )
+
+
 async def _attachments_of(conn: AsyncConnection, delivery_ids: list[str]) -> dict[str, list[Attachment]]:
     """The attached files of these deliveries (one query, none when there are no ids)."""
     out: dict[str, list[Attachment]] = {}

@@ -5,8 +5,10 @@ with exponential backoff on the clock; a permanent failure or the last attempt -
 
 It wakes at once when this process commits new deliveries, and polls as a fallback (commits of
 other processes, retries coming due). Several senders may run on PostgreSQL: claiming uses
-``FOR UPDATE SKIP LOCKED``. A claim is a lease: if the sender dies mid-send, the deliveries are
-claimed again when it lapses (so an email can, rarely, go out twice; its Message-ID is the same).
+``FOR UPDATE SKIP LOCKED``. A claim is a lease, renewed every third of it while its batch is being
+sent: if the sender dies mid-send, the deliveries are claimed again when the lease lapses, by any
+sender or by the restarted process (so an email can, rarely, go out twice; its Message-ID is the
+same, and mail systems show it once).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datetime import timedelta
 from ten99_contracts.notification_v1 import EmailDeliveredV1, EmailFailedV1
 from ten99kit import Database, get_logger
 
-from ..adapters.deliveries import ClaimedDelivery, Outcome, claim_due, mark_outcomes, next_due_at
+from ..adapters.deliveries import ClaimedDelivery, Outcome, claim_due, mark_outcomes, next_due_at, renew_claims
 from ..adapters.smtp import SendResult, build_message
 from ..domain import RetryPolicy
 from ..settings import DeliverySettings, SmtpSettings
@@ -156,9 +158,10 @@ class DeliverySender:
     async def run(self, stop: asyncio.Event) -> None:
         if self.ready is not None:
             await _first(stop, self.ready, None)
-        in_flight: set[asyncio.Task[list[Outcome]]] = set()
+        in_flight: dict[asyncio.Task[list[Outcome]], list[int]] = {}
         slots = asyncio.Semaphore(max(1, self.settings.batches_in_flight))
         backoff = 0.1
+        renewer = asyncio.create_task(self._renew_leases(in_flight), name="renew leases")
         try:
             while not stop.is_set():
                 self._wake.clear()
@@ -180,17 +183,35 @@ class DeliverySender:
                     await _first(stop, self._wake, await self._idle_timeout())
                     continue
                 task = asyncio.create_task(self.deliver(batch), name="deliver batch")
-                in_flight.add(task)
+                in_flight[task] = [d.seq for d in batch]
                 task.add_done_callback(lambda t: self._batch_done(t, in_flight, slots))
         finally:
             # let claimed batches finish (their claims would otherwise wait out the lease)
             if in_flight:
-                await asyncio.wait(in_flight, timeout=10)
+                await asyncio.wait(list(in_flight), timeout=10)
+            renewer.cancel()
+
+    async def _renew_leases(self, in_flight: dict[asyncio.Task[list[Outcome]], list[int]]) -> None:
+        """Keep the claims of the batches being sent. The lease can then be short, whatever SMTP's
+        timeouts, and the deliveries of a sender that died are sent again within one lease."""
+        lease = timedelta(seconds=self.settings.lease_s)
+        while True:
+            await asyncio.sleep(self.settings.lease_s / 3)
+            seqs = [seq for batch in in_flight.values() for seq in batch]
+            if not seqs:
+                continue
+            try:
+                await renew_claims(self.db, seqs, self.clock.now() + lease)
+            except Exception as e:  # the next round tries again; a lapse only risks a second send
+                log.warning("sender.renew_failed", error=repr(e))
 
     def _batch_done(
-        self, task: asyncio.Task[list[Outcome]], in_flight: set[asyncio.Task[list[Outcome]]], slots: asyncio.Semaphore
+        self,
+        task: asyncio.Task[list[Outcome]],
+        in_flight: dict[asyncio.Task[list[Outcome]], list[int]],
+        slots: asyncio.Semaphore,
     ) -> None:
-        in_flight.discard(task)
+        in_flight.pop(task, None)
         slots.release()
         if task.cancelled():
             return
