@@ -306,3 +306,36 @@ async def test_a_contractor_corrected_after_opting_in_is_named_on_later_certific
         text = pdf_text(second.data.pdf)
         assert "Ada King" in text and "Stale" not in text and "Lovelace" not in text
         assert "Ada Lovelace" in pdf_text(first.data.pdf)  # what was issued stays as it was
+
+
+async def test_a_correction_that_overtakes_the_opt_in_is_on_the_first_certificate(world: World, start_policy) -> None:
+    """The company corrects a contractor just after they opted in, and the correction reaches
+    policy before the opt-in does: the policy, created later, takes it. A correction made before
+    the opt-in, or older than the one kept, does not override the newer details."""
+    ada, bob = world.contractor("Ada", "Lovelace"), world.contractor("Bob", "Brown")
+    a, b = (world.assignment(c, start=TODAY + days(1), end=TODAY + days(30)) for c in (ada, bob))
+
+    def update(who: Any, first: str, last: str, at: datetime) -> Any:
+        message = ContractorUpdatedV1(contractor_id=who.contractor_id, first_name=first, last_name=last, email=who.email)
+        return msgspec.structs.replace(world.envelope(message, aggregate_id=who.contractor_id, version=2), occurred_at=at)
+
+    async with start_policy() as svc:
+        await world.send(world.company())
+        for x in (a, b):
+            await world.send(x, version=1)
+        ada_opts_in = world.envelope(world.completion(ada, [world.quote(a)]), aggregate_id=ada.contractor_id)
+        bob_opts_in = world.envelope(world.completion(bob, [world.quote(b)]), aggregate_id=bob.contractor_id)
+        fix = update(ada, "Ada", "King", ada_opts_in.occurred_at + timedelta(minutes=2))
+        await world.resend(fix)
+        await world.resend(fix, nats_msg_id=f"again-{fix.id}")
+        await world.resend(update(ada, "Older", "Fix", ada_opts_in.occurred_at + timedelta(minutes=1)))
+        await world.resend(update(bob, "Before", "Optin", bob_opts_in.occurred_at - timedelta(minutes=1)))
+        await world.quiet(svc)
+
+        await world.resend(ada_opts_in)
+        await world.resend(bob_opts_in)
+        certificates = await world.wait_for(CertificateIssuedV1.SUBJECT, 2)
+        text = {c.data.contractor_id: pdf_text(c.data.pdf) for c in certificates}
+        assert "Ada King" in text[ada.contractor_id] and "Lovelace" not in text[ada.contractor_id]
+        assert "Older" not in text[ada.contractor_id]
+        assert "Bob Brown" in text[bob.contractor_id] and "Optin" not in text[bob.contractor_id]

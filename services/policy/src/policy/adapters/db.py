@@ -5,6 +5,8 @@
 - ``certificates``: every Certificate of Insurance issued, with its PDF and what it says.
 - ``assignments`` and ``companies``: local copies of other contexts' facts that a certificate
   prints (kept from their events, newest by ``aggregate_version``).
+- ``insured_corrections``: a contractor's details corrected by the company before their policy
+  exists here (the opt-in is still on its way); the policy takes them when it is created.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, LargeBinary, String, Table, UniqueConstraint
 from ten99kit import JSONDoc, UtcDateTime, kit_tables, make_metadata
 
-__all__ = ["assignments", "certificates", "companies", "coverages", "metadata", "policies"]
+__all__ = ["assignments", "certificates", "companies", "coverages", "insured_corrections", "metadata", "policies"]
 
 metadata = make_metadata()
 outbox, inbox, dead_letters = kit_tables(metadata)
@@ -55,6 +57,20 @@ assignments = Table(
     Column("cancel_reason", String(300), nullable=True),
     Column("cancelled_at", UtcDateTime, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# The newest correction per contractor (by `insured_as_of`); NULL address: none was given.
+insured_corrections = Table(
+    "insured_corrections",
+    metadata,
+    Column("tenant_id", String(_ID), primary_key=True),
+    Column("contractor_id", String(_ID), primary_key=True),
+    Column("insured_first_name", String(200), nullable=True),
+    Column("insured_last_name", String(200), nullable=True),
+    Column("insured_email", String(320), nullable=True),
+    Column("insured_phone", String(40), nullable=True),
+    Column("insured_address", JSONDoc, nullable=True),
+    Column("insured_as_of", UtcDateTime, nullable=False),
 )
 
 policies = Table(

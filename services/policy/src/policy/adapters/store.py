@@ -17,7 +17,7 @@ from ten99_contracts import ContractorSnapshot
 from ten99kit import dialect_insert, insert_ignore
 
 from ..domain.coverage import CANCELLED, Coverage
-from .db import assignments, certificates, companies, coverages, policies
+from .db import assignments, certificates, companies, coverages, insured_corrections, policies
 
 __all__ = [
     "AssignmentFacts",
@@ -29,12 +29,14 @@ __all__ = [
     "coverage_for_assignment",
     "insert_certificates",
     "insert_coverages",
+    "keep_insured_correction",
     "lock_assignment",
     "lock_assignments",
     "lock_company",
     "mark_certificates",
     "policy_for_contractor",
     "save_coverage",
+    "take_insured_correction",
     "upsert_company",
 ]
 
@@ -199,6 +201,38 @@ async def update_insured_if_newer(
         .values(**insured, updated_at=now)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def keep_insured_correction(
+    s: AsyncSession, dialect: str, tenant_id: str, contractor_id: str, insured: dict[str, Any]
+) -> None:
+    """Keep a correction for a policy not created yet, unless a newer one is kept already."""
+    values = {"insured_address": None, **insured}
+    stmt: Any = dialect_insert(insured_corrections, dialect).values(tenant_id=tenant_id, contractor_id=contractor_id, **values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[insured_corrections.c.tenant_id, insured_corrections.c.contractor_id],
+        set_=values,
+        where=insured_corrections.c.insured_as_of < insured["insured_as_of"],
+    )
+    await s.execute(stmt)
+
+
+async def take_insured_correction(s: AsyncSession, tenant_id: str, contractor_id: str) -> dict[str, Any] | None:
+    """The kept correction for a policy being created, removed (one statement)."""
+    c = insured_corrections
+    row = (
+        await s.execute(
+            c.delete()
+            .where(c.c.tenant_id == tenant_id, c.c.contractor_id == contractor_id)
+            .returning(*(col for col in c.c if col.name.startswith("insured_")))
+        )
+    ).first()
+    if row is None:
+        return None
+    kept = dict(row._mapping)
+    if kept["insured_address"] is None:
+        del kept["insured_address"]
+    return kept
 
 
 async def update_policy(s: AsyncSession, tenant_id: str, policy_id: str, values: dict[str, Any]) -> None:

@@ -7,6 +7,8 @@
   assignment on the contractor's policy, without a new opt-in. If the opt-in itself has not
   reached us yet (the two travel on different subjects), the policy is created from the
   enrollment and completed with the insured's details when the application arrives.
+- `on_contractor_updated` (the company corrected the contractor): the policy's insured takes it;
+  before the policy exists, it is kept and taken by the policy when it is created.
 
 Idempotent by business key: an assignment has at most one coverage, ever, so a repeated or
 overlapping message binds nothing twice. Coverage uses the assignment's latest known dates (an
@@ -84,11 +86,17 @@ async def on_contractor_updated(ctx: PolicyContext, uow: UnitOfWork, envelope: E
     they are. An update older than what the policy holds (the application completed later, or a
     newer update came first) changes nothing, so applying it again is harmless."""
     m = envelope.data
+    s, tenant_id = uow.session, envelope.tenant_id
     insured = _insured(m, envelope.occurred_at)
     if m.address is None:  # no address now: keep the one the policy has
         del insured["insured_address"]
-    if await store.update_insured_if_newer(uow.session, envelope.tenant_id, m.contractor_id, insured, uow.clock.now()):
+    # the company's row first, as binding locks it: a policy cannot be created in between
+    await store.lock_company(s, uow.db.dialect, tenant_id, uow.clock.now())
+    if await store.update_insured_if_newer(s, tenant_id, m.contractor_id, insured, uow.clock.now()):
         log.info("policy.insured_updated", contractor_id=m.contractor_id)
+    elif await store.policy_for_contractor(s, tenant_id, m.contractor_id) is None:
+        # the opt-in has not reached us yet: the policy takes the correction when it is created
+        await store.keep_insured_correction(s, uow.db.dialect, tenant_id, m.contractor_id, insured)
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,9 @@ async def _policy(
     types = sorted({t for q in quotes for t in q.coverage_types})
     row = await store.policy_for_contractor(s, tenant_id, contractor_id, lock=True)
     if row is None:
+        corrected = await store.take_insured_correction(s, tenant_id, contractor_id)
+        if corrected is not None and (insured is None or corrected["insured_as_of"] > insured["insured_as_of"]):
+            insured = {**(insured or {}), **corrected}
         starts = [max(q.effective_date, today) for q in quotes]
         values: dict[str, Any] = {
             "id": new_id("pl"),
@@ -153,6 +164,8 @@ async def _policy(
     changes: dict[str, Any] = {}
     if insured is not None and (policy["insured_as_of"] is None or insured["insured_as_of"] >= policy["insured_as_of"]):
         changes.update(insured, session_id=session_id, home_state=home_state)
+    elif insured is not None and policy["insured_address"] is None and insured.get("insured_address") is not None:
+        changes["insured_address"] = insured["insured_address"]  # a newer correction gave none
     merged = sorted(set(policy["coverage_types"]) | set(types))
     if merged != sorted(policy["coverage_types"]):
         changes["coverage_types"] = merged
