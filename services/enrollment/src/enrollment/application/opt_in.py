@@ -96,11 +96,21 @@ class ClientInfo:
 # The opt-in's statements are built once: building and keying a statement costs about as much
 # Python time as executing it.
 _INVITATION_BY_TOKEN = select(invitations).where(invitations.c.token_hash == bindparam("token_hash"))
-_INVITATION_BY_TOKEN_LOCKED = _INVITATION_BY_TOKEN.with_for_update()
-_OPEN_SESSION_OF_INVITATION = select(application_sessions.c.id).where(
-    application_sessions.c.tenant_id == bindparam("tid"),
-    application_sessions.c.invitation_id == bindparam("iid"),
-    application_sessions.c.status == "open",
+# for the submit: the invitation locked, with the open session an API caller may have created for it
+_OPEN_SESSION_OF_INVITATION = (
+    select(application_sessions.c.id)
+    .where(
+        application_sessions.c.tenant_id == invitations.c.tenant_id,
+        application_sessions.c.invitation_id == invitations.c.id,
+        application_sessions.c.status == "open",
+    )
+    .limit(1)
+    .scalar_subquery()
+)
+_INVITATION_BY_TOKEN_LOCKED = (
+    select(invitations, _OPEN_SESSION_OF_INVITATION.label("open_session_id"))
+    .where(invitations.c.token_hash == bindparam("token_hash"))
+    .with_for_update(of=invitations)
 )
 _INSERT_SESSION = application_sessions.insert()
 _INSERT_CONSENT = consents.insert()
@@ -349,41 +359,14 @@ async def submit_opt_in(db: Database, token: str, form: OptInSubmission, client:
     return result
 
 
-async def _session_for(uow: UnitOfWork, invitation: Row) -> str:
-    """The open session an API caller created for this link, or a new one."""
-    params = {"tid": invitation["tenant_id"], "iid": invitation["id"]}
-    existing = (await uow.session.execute(_OPEN_SESSION_OF_INVITATION, params)).scalar()
-    if existing:
-        return str(existing)
-    session_id = new_ulid_id("ias")
-    await uow.session.execute(
-        _INSERT_SESSION,
-        {
-            "id": session_id,
-            "tenant_id": invitation["tenant_id"],
-            "contractor_id": invitation["contractor_id"],
-            "invitation_id": invitation["id"],
-            "quote_id": None,
-            "is_general_opt_in": False,
-            "general_opt_in_work_state": None,
-            "success_url": None,
-            "cancel_url": None,
-            "status": "open",
-            "step": "verify_info",
-            "created_at": uow.clock.now(),
-            "version": 0,
-        },
-    )
-    return session_id
-
-
 async def _answer(
     uow: UnitOfWork, invitation: Row, contractor: Row, details: ConfirmedDetails, reasons: list[str], client: ClientInfo
 ) -> dict[str, Any]:
     now = uow.clock.now()
     tenant_id = invitation["tenant_id"]
     contractor_id = invitation["contractor_id"]
-    session_id = await _session_for(uow, invitation)
+    # the open session an API caller created for this link, else one created complete below
+    session_id = invitation["open_session_id"] or new_ulid_id("ias")
     consent = Consent(
         signed_name=details.signed_name,
         signed_at=now,
@@ -469,25 +452,37 @@ async def _answer(
                 else "There is no assignment to insure."
             )
     outcome = "ineligible" if reasons else "complete"
-    await uow.session.execute(
-        _COMPLETE_SESSION,
-        {
-            "sid": session_id,
-            "tid": tenant_id,
-            "status": outcome,
-            "step": "application_complete" if outcome == "complete" else "application_questions",
-            "completed_at": now,
-            "first_name": details.first_name,
-            "last_name": details.last_name,
-            "email": contractor["email"],
-            "phone": details.phone,
-            "address": details.address,
-            "date_of_birth": details.date_of_birth,
-            "answers": details.answers,
-            "reasons": reasons or None,
-            "quote_id": quoted[0]["id"] if quoted else None,
-        },
-    )
+    completion = {
+        "status": outcome,
+        "step": "application_complete" if outcome == "complete" else "application_questions",
+        "completed_at": now,
+        "first_name": details.first_name,
+        "last_name": details.last_name,
+        "email": contractor["email"],
+        "phone": details.phone,
+        "address": details.address,
+        "date_of_birth": details.date_of_birth,
+        "answers": details.answers,
+        "reasons": reasons or None,
+        "quote_id": quoted[0]["id"] if quoted else None,
+    }
+    if invitation["open_session_id"]:
+        await uow.session.execute(_COMPLETE_SESSION, {"sid": session_id, "tid": tenant_id, **completion})
+    else:
+        new_session = {
+            "id": session_id,
+            "tenant_id": tenant_id,
+            "contractor_id": contractor_id,
+            "invitation_id": invitation["id"],
+            "is_general_opt_in": False,
+            "general_opt_in_work_state": None,
+            "success_url": None,
+            "cancel_url": None,
+            "created_at": now,
+            "expired_at": None,
+            "version": 1,
+        }
+        await uow.session.execute(_INSERT_SESSION, {**new_session, **completion})
     await uow.session.execute(
         _ANSWER_INVITATION, {"iid": invitation["id"], "tid": tenant_id, "answered_at": now, "session_id": session_id}
     )
