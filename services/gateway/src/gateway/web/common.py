@@ -167,7 +167,12 @@ def _query(base: dict[str, Any], **changes: Any) -> str:
 
 
 def _environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True), lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(default=True),
+        lstrip_blocks=True,
+        auto_reload=False,  # packaged templates: no stat() of the file on every page
+    )
     env.filters.update(money=_money, date=_date, datetime=_datetime, pct=_pct_from_bps, label=_label, urlquote=quote)
     env.globals.update(query=_query)
     return env

@@ -62,6 +62,7 @@ class EmailRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            auto_reload=False,  # packaged templates: no stat() of the file on every email
         )
         self.env.filters.update(long_date=_long_date, money=_money, safe_url=_safe_url, coverage=_coverage)
         self.env.globals["product"] = product_name
