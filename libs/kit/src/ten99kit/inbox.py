@@ -52,6 +52,9 @@ class Subscription:
     handler: Handler
     #: messages applied per transaction; 1 for handlers that must not share a transaction
     batch: int | None = None
+    #: seconds to let more messages gather when a fetch did not fill the batch: fewer, larger
+    #: transactions (each has a fixed cost) for consumers no one waits on, such as read models
+    linger_s: float = 0.0
 
 
 def inbox_tables(metadata: MetaData) -> tuple[Table, Table]:
@@ -177,6 +180,8 @@ class InboxConsumer:
                             break
                         continue
                     idle = 0
+                    if sub.linger_s and len(msgs) < batch:
+                        msgs = [*msgs, *await self._gather_more(psub, batch - len(msgs), sub.linger_s)]
                     await self.process(sub, msgs)
             except asyncio.CancelledError:
                 raise
@@ -190,6 +195,16 @@ class InboxConsumer:
                         await psub.unsubscribe()
                     except Exception:
                         pass
+
+    @staticmethod
+    async def _gather_more(psub: Any, room: int, linger_s: float) -> list[Any]:
+        """What arrived during ``linger_s`` (the subscription's lingering fetch adds at most 10 ms
+        when nothing did)."""
+        await asyncio.sleep(linger_s)
+        try:
+            return list(await psub.fetch(room, timeout=0.01))
+        except TimeoutError:
+            return []
 
     async def _stalled(self, subject: str) -> bool:
         """True if the server holds messages for us that our subscription does not deliver."""

@@ -44,6 +44,9 @@ log = get_logger("contractor.roster")
 
 __all__ = ["STATUSES", "read_roster", "subscriptions"]
 
+#: how long the roster's consumers let messages gather after a fetch (the page is that much later)
+READ_MODEL_LINGER_S = 0.2
+
 STATUSES = ("not_invited", "invited", "expired", "ineligible", "opted_in", "covered")
 
 
@@ -138,13 +141,18 @@ async def _on_coverage(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
 
 
 def subscriptions() -> list[Subscription]:
+    """The roster is a read model: its consumers let messages gather (``READ_MODEL_LINGER_S``) and
+    apply them in fewer transactions."""
     return [
-        Subscription(InvitationIssuedV1.SUBJECT, on_invitation_issued),
-        Subscription(InvitationExpiredV1.SUBJECT, on_invitation_expired),
-        Subscription(ApplicationCompletedV1.SUBJECT, on_application_completed),
-        Subscription(ApplicationIneligibleV1.SUBJECT, on_application_ineligible),
-        Subscription(CoverageBoundV1.SUBJECT, _on_coverage),
-        Subscription(CoverageActivatedV1.SUBJECT, _on_coverage),
+        Subscription(subject, handler, linger_s=READ_MODEL_LINGER_S)
+        for subject, handler in (
+            (InvitationIssuedV1.SUBJECT, on_invitation_issued),
+            (InvitationExpiredV1.SUBJECT, on_invitation_expired),
+            (ApplicationCompletedV1.SUBJECT, on_application_completed),
+            (ApplicationIneligibleV1.SUBJECT, on_application_ineligible),
+            (CoverageBoundV1.SUBJECT, _on_coverage),
+            (CoverageActivatedV1.SUBJECT, _on_coverage),
+        )
     ]
 
 

@@ -185,6 +185,10 @@ class DeliverySender:
                 task = asyncio.create_task(self.deliver(batch), name="deliver batch")
                 in_flight[task] = [d.seq for d in batch]
                 task.add_done_callback(lambda t: self._batch_done(t, in_flight, slots))
+                if len(batch) < self.settings.batch_size:
+                    # it took all that was due: wait for new deliveries (they wake the loop) rather
+                    # than claim again at once for nothing
+                    await _first(stop, self._wake, self.settings.poll_interval_s)
         finally:
             # let claimed batches finish (their claims would otherwise wait out the lease)
             if in_flight:
