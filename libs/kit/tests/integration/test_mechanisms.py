@@ -17,6 +17,7 @@ from ten99_contracts import Envelope
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
 from ten99_testing.service import build_settings, running_service
 from ten99kit.migrations import schema_drift, upgrade
+from ten99kit import Subscription
 from ten99kit.runtime import Runtime
 
 pytestmark = pytest.mark.integration
@@ -174,6 +175,45 @@ async def test_a_batch_mixing_seen_and_new_messages_applies_each_new_one_once(da
         assert await count(svc.db, applied) == 5
         assert sorted(Behaviour.seen) == ["b0", "b1", "b2", "b3", "b4"]
         assert all(m.acked == 1 for m in again)
+
+
+async def test_a_lingering_subscription_gathers_messages_into_one_transaction(database_url: str, jetstream_url: str) -> None:
+    async with running_service(definition, database_url=database_url, nats_url=jetstream_url, relay=False, consume=False) as svc:
+        consumer = svc.runtime.consumer
+        base = consumer.subscriptions[0]
+        batches: list[list[str]] = []
+        process = consumer.process
+
+        async def recording(sub: Any, msgs: Any) -> None:
+            batches.append([msgspec.json.decode(m.data)["data"]["name"] for m in msgs])
+            await process(sub, msgs)
+
+        consumer.process = recording  # type: ignore[method-assign]
+        stop = asyncio.Event()
+        lingering = Subscription(base.subject, base.handler, linger_s=0.5)
+        task = asyncio.create_task(consumer._run_one(lingering, stop))
+        await wait_until(lambda: _caught_up(jetstream_url, consumer.durable_name(SUBJECT)))
+        await asyncio.sleep(0.6)  # a linger begun on older messages is over
+        batches.clear()
+        await publish_raw(jetstream_url, envelope("linger0"))
+        await asyncio.sleep(0.1)
+        for i in range(1, 5):
+            await publish_raw(jetstream_url, envelope(f"linger{i}"))
+        await wait_until(lambda: _seen_at_least(5))
+        stop.set()
+        await task
+        # the four published while the first lingered are applied with it, in one transaction
+        assert batches == [[f"linger{i}" for i in range(5)]]
+        assert await count(svc.db, applied) == 5
+
+
+async def _caught_up(nats_url: str, durable: str) -> bool:
+    nc = await nats.connect(nats_url)
+    try:
+        info = await nc.jetstream().consumer_info("TEN99_GATEWAY", durable)
+        return not info.num_pending and not info.num_ack_pending
+    finally:
+        await nc.close()
 
 
 async def _acked(nats_url: str, durable: str, stream_seq: int) -> bool:
