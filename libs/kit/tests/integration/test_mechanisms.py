@@ -16,8 +16,8 @@ from sqlalchemy import func, select, update
 from ten99_contracts import Envelope
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
 from ten99_testing.service import build_settings, running_service
-from ten99kit.migrations import schema_drift, upgrade
 from ten99kit import Subscription
+from ten99kit.migrations import schema_drift, upgrade
 from ten99kit.runtime import Runtime
 
 pytestmark = pytest.mark.integration
