@@ -5,7 +5,8 @@ Guarantees (see docs/guarantees.md):
 - a row exists if and only if its transaction committed;
 - the relay publishes rows in id order with ``Nats-Msg-Id`` = envelope id, and marks them sent
   only after JetStream acknowledged them; a crash in between republishes them, and JetStream's
-  duplicate window (plus each consumer's inbox) drops the copy;
+  duplicate window (plus each consumer's inbox) drops the copy. On PostgreSQL the marks ride on
+  the relay's next read (one statement per batch instead of two), at most ``MARK_WITHIN_S`` later;
 - on PostgreSQL several relays may run: the leader holds a session-level advisory lock on a
   connection of its own (autocommit, so a batch costs two statements); the others stand by and
   take over when the leader's session ends;
@@ -22,7 +23,24 @@ from functools import cached_property
 from typing import Any
 
 from prometheus_client import Counter, Gauge
-from sqlalchemy import Column, Index, LargeBinary, MetaData, String, Table, bindparam, delete, func, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    all_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from .bus import Bus
 from .db import BigIntPK, Database, UtcDateTime
@@ -35,6 +53,10 @@ log = get_logger(__name__)
 
 PUBLISHED = Counter("ten99_outbox_published_total", "Outbox rows published to JetStream", ["service"])
 BACKLOG = Gauge("ten99_outbox_backlog", "Unsent outbox rows seen by the last relay scan", ["service"])
+
+#: PostgreSQL: rows published but not yet marked sent are marked by the next read, or after this
+#: long without one
+MARK_WITHIN_S = 0.2
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -69,6 +91,8 @@ class OutboxRelay:
         bus.on_reconnect(self.wake)
         self._leader: Any = None
         self._last_purge = 0.0
+        #: PostgreSQL: ids JetStream acknowledged, to be marked sent by the next read
+        self._pending: list[int] = []
 
     def wake(self) -> None:
         self._wake.set()
@@ -114,6 +138,8 @@ class OutboxRelay:
         return conn
 
     async def _resign(self) -> None:
+        # unmarked rows are published again by the next leader (maybe this relay): copies are dropped
+        self._pending = []
         conn, self._leader = self._leader, None
         if conn is not None:
             try:
@@ -139,8 +165,32 @@ class OutboxRelay:
         t = self.table
         return update(t).where(t.c.id.in_(bindparam("ids", expanding=True))).values(sent_at=bindparam("now"))
 
+    @cached_property
+    def _mark_then_unsent(self) -> Any:
+        """PostgreSQL: mark the ids published last time and read the next batch, in one statement.
+        Both parts see the same snapshot, so the read leaves out the ids being marked."""
+        t = self.table
+        pending = bindparam("pending", type_=ARRAY(BigInteger))
+        marked = update(t).where(t.c.id == any_(pending)).values(sent_at=bindparam("now")).cte("marked")
+        return (
+            select(t.c.id, t.c.message_id, t.c.subject, t.c.payload, t.c.correlation_id)
+            .add_cte(marked)
+            .where(t.c.sent_at.is_(None), t.c.id != all_(pending))
+            .order_by(t.c.id)
+            .limit(bindparam("batch_size"))
+        )
+
+    async def _read(self, conn: Any) -> list[Any]:
+        batch_size = self.settings.batch_size
+        if not self._pending:
+            return list((await conn.execute(self._unsent, {"batch_size": batch_size})).all())
+        params = {"pending": self._pending, "now": self.db.clock.now(), "batch_size": batch_size}
+        rows = list((await conn.execute(self._mark_then_unsent, params)).all())
+        self._pending = []
+        return rows
+
     async def _publish_from(self, conn: Any) -> int:
-        rows = (await conn.execute(self._unsent, {"batch_size": self.settings.batch_size})).all()
+        rows = await self._read(conn)
         BACKLOG.labels(self.db.service).set(len(rows))
         if not rows:
             return 0
@@ -169,7 +219,9 @@ class OutboxRelay:
                 failure = result
                 break
             sent.append(row.id)
-        if sent:
+        if sent and self.db.is_postgres:
+            self._pending = sent  # marked by the next read (see `_mark_then_unsent`)
+        elif sent:
             await conn.execute(self._mark_sent, {"ids": sent, "now": self.db.clock.now()})
         PUBLISHED.labels(self.db.service).inc(len(sent))
         if failure is not None:
@@ -214,10 +266,16 @@ class OutboxRelay:
                     await self.purge_sent()
                 except Exception as e:
                     log.warning("outbox.purge_failed", error=str(e))
-            await _wait(stop, self._wake, self.settings.poll_interval_s)
+            # what was just published is marked soon even if nothing else is written meanwhile
+            await _wait(stop, self._wake, MARK_WITHIN_S if self._pending else self.settings.poll_interval_s)
         await self.close()
 
     async def close(self) -> None:
+        if self._pending and self._leader is not None:
+            try:  # mark what was published, so that a restart does not publish it again
+                await self._leader.execute(self._mark_sent, {"ids": self._pending, "now": self.db.clock.now()})
+            except Exception as e:
+                log.warning("outbox.mark_on_close_failed", error=repr(e))
         await self._resign()
 
 
