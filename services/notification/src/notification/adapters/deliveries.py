@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, event, func, select, update
@@ -220,69 +221,90 @@ class Outcome:
     error: str | None = None
 
 
-async def claim_due(db: Database, now: datetime, limit: int, lease: timedelta) -> list[ClaimedDelivery]:
-    """Take up to ``limit`` deliveries that are due (or whose sender's claim lapsed), mark them
-    ``sending`` with a lease, count the attempt, and return them with their attached files.
-    One short transaction."""
-    d = deliveries
+_CLAIMED_COLUMNS = (
+    "seq",
+    "id",
+    "tenant_id",
+    "template",
+    "to_emails",
+    "cc_emails",
+    "subject",
+    "text_body",
+    "html_body",
+    "has_attachments",
+    "message_id",
+    "attempts",
+    "related_id",
+)
+
+
+@cache
+def _claim_statement(postgres: bool) -> Any:
+    """Take up to ``limit`` due deliveries: mark them ``sending`` until ``lease_until`` and count
+    the attempt. On PostgreSQL (``FOR UPDATE SKIP LOCKED``) the same statement returns their
+    attached files too, one row per file. Built once: building it cost as much as running it."""
+    d, a = deliveries, delivery_attachments
     due: Select[Any] = (
         select(d.c.seq)
-        .where(d.c.status.in_(_CLAIMABLE), d.c.next_attempt_at <= now)
+        .where(d.c.status.in_(_CLAIMABLE), d.c.next_attempt_at <= bindparam("now"))
         .order_by(d.c.next_attempt_at, d.c.seq)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
-    if db.is_postgres:
+    if postgres:
         due = due.with_for_update(skip_locked=True)
     due_cte = due.cte("due")
-    stmt = (
+    claim = (
         update(d)
         .where(d.c.seq == due_cte.c.seq)
         .values(
             status=DeliveryStatus.SENDING.value,
             attempts=d.c.attempts + 1,
-            next_attempt_at=now + lease,
-            updated_at=now,
+            next_attempt_at=bindparam("lease_until"),
+            updated_at=bindparam("now"),
         )
-        .returning(
-            d.c.seq,
-            d.c.id,
-            d.c.tenant_id,
-            d.c.template,
-            d.c.to_emails,
-            d.c.cc_emails,
-            d.c.subject,
-            d.c.text_body,
-            d.c.html_body,
-            d.c.has_attachments,
-            d.c.message_id,
-            d.c.attempts,
-            d.c.related_id,
-        )
+        .returning(*(d.c[name] for name in _CLAIMED_COLUMNS))
     )
+    if not postgres:
+        return claim
+    claimed = claim.cte("claimed")
+    return (
+        select(claimed, a.c.filename, a.c.content_type, a.c.content)
+        .outerjoin(a, a.c.delivery_id == claimed.c.id)
+        .order_by(claimed.c.seq, a.c.position)
+    )
+
+
+async def claim_due(db: Database, now: datetime, limit: int, lease: timedelta) -> list[ClaimedDelivery]:
+    """Take up to ``limit`` deliveries that are due (or whose sender's claim lapsed), mark them
+    ``sending`` with a lease, count the attempt, and return them with their attached files.
+    One short transaction: one statement on PostgreSQL, two on SQLite."""
+    params = {"now": now, "limit": limit, "lease_until": now + lease}
+    claimed: dict[int, ClaimedDelivery] = {}
     async with db.engine.begin() as conn:
-        rows = (await conn.execute(stmt)).all()
-        files = await _attachments_of(conn, [r.id for r in rows if r.has_attachments])
-    claimed = [
-        ClaimedDelivery(
-            seq=r.seq,
-            id=r.id,
-            tenant_id=r.tenant_id,
-            template=r.template,
-            to=list(r.to_emails),
-            cc=list(r.cc_emails),
-            subject=r.subject,
-            text=r.text_body,
-            html=r.html_body,
-            has_attachments=r.has_attachments,
-            message_id=r.message_id,
-            attempts=r.attempts,
-            related_id=r.related_id,
-            attachments=files.get(r.id, []),
-        )
-        for r in rows
-    ]
-    claimed.sort(key=lambda c: c.seq)
-    return claimed
+        rows = (await conn.execute(_claim_statement(db.is_postgres), params)).all()
+        files = {} if db.is_postgres else await _attachments_of(conn, [r.id for r in rows if r.has_attachments])
+    for r in rows:
+        c = claimed.get(r.seq)
+        if c is None:
+            c = claimed[r.seq] = ClaimedDelivery(
+                seq=r.seq,
+                id=r.id,
+                tenant_id=r.tenant_id,
+                template=r.template,
+                to=list(r.to_emails),
+                cc=list(r.cc_emails),
+                subject=r.subject,
+                text=r.text_body,
+                html=r.html_body,
+                has_attachments=r.has_attachments,
+                message_id=r.message_id,
+                attempts=r.attempts,
+                related_id=r.related_id,
+                attachments=files.get(r.id, []),
+            )
+        if db.is_postgres and r.filename is not None:
+            c.attachments.append(Attachment(r.filename, r.content_type, bytes(r.content)))
+    return sorted(claimed.values(), key=lambda c: c.seq)
 
 
 async def renew_claims(db: Database, seqs: Sequence[int], until: datetime) -> None:
