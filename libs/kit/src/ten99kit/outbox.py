@@ -8,8 +8,8 @@ Guarantees (see docs/guarantees.md):
   duplicate window (plus each consumer's inbox) drops the copy. On PostgreSQL the marks ride on
   the relay's next read (one statement per batch instead of two), at most ``MARK_WITHIN_S`` later;
 - on PostgreSQL several relays may run: the leader holds a session-level advisory lock on a
-  connection of its own (autocommit, so a batch costs two statements); the others stand by and
-  take over when the leader's session ends;
+  connection of its own (autocommit: a batch is one statement, its read carrying the previous
+  batch's marks); the others stand by and take over when the leader's session ends;
 - the relay wakes on commit (in-process listener, and LISTEN/NOTIFY on PostgreSQL), polls as a
   fallback, and backs off while NATS is unreachable.
 """
@@ -118,7 +118,8 @@ class OutboxRelay:
     async def _leadership(self) -> Any:
         """The leader's connection, or None while another relay leads. On PostgreSQL the leader
         holds a session-level advisory lock on a connection of its own, in autocommit: a batch is
-        then two statements (read, mark sent) and the lock is released if the process dies."""
+        then one statement (the read, carrying the previous batch's marks) and the lock is released
+        if the process dies."""
         if self._leader is not None:
             return self._leader
         conn = await self.db.engine.connect()
