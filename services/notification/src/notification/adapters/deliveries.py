@@ -277,12 +277,19 @@ def _claim_statement(postgres: bool) -> Any:
 async def claim_due(db: Database, now: datetime, limit: int, lease: timedelta) -> list[ClaimedDelivery]:
     """Take up to ``limit`` deliveries that are due (or whose sender's claim lapsed), mark them
     ``sending`` with a lease, count the attempt, and return them with their attached files.
-    One short transaction: one statement on PostgreSQL, two on SQLite."""
+    One statement on PostgreSQL; a short transaction of two on SQLite."""
     params = {"now": now, "limit": limit, "lease_until": now + lease}
     claimed: dict[int, ClaimedDelivery] = {}
-    async with db.engine.begin() as conn:
-        rows = (await conn.execute(_claim_statement(db.is_postgres), params)).all()
-        files = {} if db.is_postgres else await _attachments_of(conn, [r.id for r in rows if r.has_attachments])
+    if db.is_postgres:
+        # one statement, atomic by itself: no BEGIN and COMMIT round trips around it
+        async with db.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            rows = (await conn.execute(_claim_statement(True), params)).all()
+        files: dict[str, list[Attachment]] = {}
+    else:
+        async with db.engine.begin() as conn:
+            rows = (await conn.execute(_claim_statement(False), params)).all()
+            files = await _attachments_of(conn, [r.id for r in rows if r.has_attachments])
     for r in rows:
         c = claimed.get(r.seq)
         if c is None:
