@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, LargeBinary, String, Table, UniqueConstraint
 from ten99kit import JSONDoc, UtcDateTime, kit_tables, make_metadata
 
@@ -59,18 +61,26 @@ assignments = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )
 
+
+def _insured_columns(*, as_of_nullable: bool) -> list[Column[Any]]:
+    """The insured's details and when they were said (a policy's, a kept correction's)."""
+    return [
+        Column("insured_first_name", String(200), nullable=True),
+        Column("insured_last_name", String(200), nullable=True),
+        Column("insured_email", String(320), nullable=True),
+        Column("insured_phone", String(40), nullable=True),
+        Column("insured_address", JSONDoc, nullable=True),
+        Column("insured_as_of", UtcDateTime, nullable=as_of_nullable),
+    ]
+
+
 # The newest correction per contractor (by `insured_as_of`); NULL address: none was given.
 insured_corrections = Table(
     "insured_corrections",
     metadata,
     Column("tenant_id", String(_ID), primary_key=True),
     Column("contractor_id", String(_ID), primary_key=True),
-    Column("insured_first_name", String(200), nullable=True),
-    Column("insured_last_name", String(200), nullable=True),
-    Column("insured_email", String(320), nullable=True),
-    Column("insured_phone", String(40), nullable=True),
-    Column("insured_address", JSONDoc, nullable=True),
-    Column("insured_as_of", UtcDateTime, nullable=False),
+    *_insured_columns(as_of_nullable=False),
 )
 
 policies = Table(
@@ -86,13 +96,9 @@ policies = Table(
     Column("coverage_types", JSONDoc, nullable=False),
     Column("home_state", String(2), nullable=True),
     Column("effective_date", Date, nullable=False),
-    # the insured as the contractor confirmed it when opting in (NULL until the application is seen)
-    Column("insured_first_name", String(200), nullable=True),
-    Column("insured_last_name", String(200), nullable=True),
-    Column("insured_email", String(320), nullable=True),
-    Column("insured_phone", String(40), nullable=True),
-    Column("insured_address", JSONDoc, nullable=True),
-    Column("insured_as_of", UtcDateTime, nullable=True),  # when the application that said so was completed
+    # the insured as the contractor confirmed it when opting in, or as the company corrected it later
+    # (NULL until the application is seen); `insured_as_of`: when that was said
+    *_insured_columns(as_of_nullable=True),
     Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
