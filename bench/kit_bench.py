@@ -90,7 +90,12 @@ async def _admin(sql: str) -> None:
 
 async def runtime_for(db_url: str, nats_url: str, *, batched: bool = False, **overrides: Any) -> Runtime:
     settings = BenchSettings.model_validate(
-        {"db": {"url": db_url, "pool_size": 10}, "nats": {"url": nats_url, **overrides.pop("nats", {})}, **overrides}
+        {
+            "db": {"url": db_url, "pool_size": 10},
+            "nats": {"url": nats_url, **overrides.pop("nats", {})},
+            "development": True,  # no tokens: nothing but this benchmark talks to it
+            **overrides,
+        }
     )
     rt = Runtime(batched_definition if batched else definition, settings)
     await rt.db.create_all(metadata)

@@ -5,7 +5,9 @@
 - one SQLite database per service in var/;
 - the development SMTP catcher inside the notification service on 127.0.0.1:1025, shown on the
   dashboard's Mailbox page;
-- a demo company with a login and an API key (created on the first run, kept in var/).
+- a demo company with a login and an API key (created on the first run, kept in var/);
+- every service as the development default (``<SVC>_DEVELOPMENT=true``), with a generated internal
+  token and operator token kept in var/local.json (the operator token opens ``/_ops`` and ``/schema``).
 
 Ctrl-C stops everything; the next `make run` keeps the data.
 """
@@ -38,16 +40,18 @@ def _in_use(port: int) -> bool:
 
 def _state() -> dict[str, str]:
     path = VAR / "local.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    state = {
+    state: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    defaults = {
         "internal_token": secrets.token_urlsafe(24),
+        "operator_token": secrets.token_urlsafe(24),  # added to a var/local.json written before it existed
         "email": "demo@ten99.local",
         "password": secrets.token_urlsafe(9),
         "company": "Demo Company",
     }
-    path.write_text(json.dumps(state, indent=2))
-    path.chmod(0o600)
+    if defaults.keys() - state.keys():
+        state = {**defaults, **state}
+        path.write_text(json.dumps(state, indent=2))
+        path.chmod(0o600)
     return state
 
 
@@ -101,10 +105,11 @@ def main() -> int:
         smtp_port=SMTP_PORT,
         workdir=VAR / "logs",
         internal_token=state["internal_token"],
+        operator_token=state["operator_token"],
+        development=True,
         ports=dict(DEFAULT_PORTS),
         catcher=True,
         cwd=ROOT,
-        extra_env={"TEN99_ENV": "development"},
     )
     stopping = False
 
@@ -127,6 +132,7 @@ def main() -> int:
   API key     {state.get("api_key", "(not created)")}
   Mailbox     {system.gateway_url}/mailbox   (the SMTP catcher on 127.0.0.1:{SMTP_PORT})
   Public API  {system.gateway_url}/api/v1/   (Authorization: Bearer <API key>)
+  Operator    /_ops and /schema of each service: X-Ten99-Operator-Token from var/local.json
 
   Logs in var/logs/, data in var/. Ctrl-C stops everything; the next `make run` keeps the data.
 """,

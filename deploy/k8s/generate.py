@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 MODES = ("api", "worker", "relay")
 IMAGE = "ten99"  # overlays set the registry and tag with kustomize's `images:`
 CONFIG = "ten99-config"  # ConfigMap of shared, non-secret settings (base/kustomization.yaml)
-SHARED_SECRET = "ten99-shared"  # noqa: S105 (a Secret's name) internal-token, nats-url: the same for every service
+SHARED_SECRET = "ten99-shared"  # noqa: S105 (a Secret's name) internal-token, operator-token, nats-url: the same for every service
 UID = 10001  # the image's user (Dockerfile)
 TMP = "/tmp"  # noqa: S108 (an emptyDir: the only writable path of the read-only image)
 
@@ -189,6 +189,9 @@ def service_env(spec: ServiceSpec, mode: str) -> list[dict[str, Any]]:
             "NATS__URL": Secret("nats-url", SHARED_SECRET),
             "NATS__REPLICAS": Config("nats-replicas"),
             "INTERNAL_TOKEN": Secret("internal-token", SHARED_SECRET),
+            # /_ops and /schema; never the internal token (the gateway holds that one). No
+            # <SVC>_DEVELOPMENT anywhere: a process refuses to start on an empty or development secret
+            "OPERATOR_TOKEN": Secret("operator-token", SHARED_SECRET),
             "HTTP__HOST": Literal("0.0.0.0"),
             "HTTP__PORT": Literal(str(spec.port)),
             **spec.env,

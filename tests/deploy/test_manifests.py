@@ -373,9 +373,26 @@ def test_env_names_are_settings_and_values_resolve(target: str) -> None:
                     documented = f"`{sk['name']}`" in readme or (sk["name"] == f"ten99-{svc}" and "`ten99-<service>`" in readme)
                     assert documented and f"`{sk['key']}`" in readme, f"{where}: document the secret in deploy/k8s/README.md"
             for name in (f"{svc.upper()}_DB__URL",) + (
-                (f"{svc.upper()}_NATS__URL", f"{svc.upper()}_INTERNAL_TOKEN") if r["kind"] == "Deployment" else ()
+                (f"{svc.upper()}_NATS__URL", f"{svc.upper()}_INTERNAL_TOKEN", f"{svc.upper()}_OPERATOR_TOKEN")
+                if r["kind"] == "Deployment"
+                else ()
             ):
                 assert name in names, f"{r['metadata']['name']} lacks {name}"
+
+
+@pytest.mark.parametrize("target", ["base", *(f"overlays/{o}" for o in OVERLAYS)])
+def test_kubernetes_runs_with_production_behaviour(target: str) -> None:
+    """No workload is the development default: each refuses empty tokens and development secrets,
+    and the operator token is the shared Secret's own key, never the internal token."""
+    for r in workloads(kustomize(target)):
+        svc = r["metadata"]["labels"]["app.kubernetes.io/name"]
+        env = {e["name"]: e for c in _containers(r) for e in c["env"]}
+        assert f"{svc.upper()}_DEVELOPMENT" not in env, r["metadata"]["name"]
+        if r["kind"] == "Deployment":
+            ref = env[f"{svc.upper()}_OPERATOR_TOKEN"]["valueFrom"]["secretKeyRef"]
+            assert ref == {"name": "ten99-shared", "key": "operator-token"}
+    shared = kustomize("overlays/dev").secrets["ten99-shared"]
+    assert shared["operator-token"] and shared["operator-token"] != shared["internal-token"]
 
 
 def test_every_secret_setting_is_wired() -> None:
@@ -538,6 +555,9 @@ def test_compose_services() -> None:
             assert env[f"{p}_DB__URL"].startswith("postgresql+asyncpg://") and env[f"{p}_DB__URL"].endswith(f"/{svc}")
             assert env[f"{p}_NATS__URL"] == "nats://nats:4222"
             assert env[f"{p}_INTERNAL_TOKEN"]
+            assert env[f"{p}_OPERATOR_TOKEN"] and env[f"{p}_OPERATOR_TOKEN"] != env[f"{p}_INTERNAL_TOKEN"]
+            # a laptop: the development default unless `.env` says TEN99_DEVELOPMENT=false
+            assert env[f"{p}_DEVELOPMENT"] == "${TEN99_DEVELOPMENT:-true}"
             assert env[f"{p}_DB__AUTO_MIGRATE"] == "false"
             for key in env:
                 assert setting_field(svc, key) is not None, f"compose {name}: {key} is no setting of {svc}"

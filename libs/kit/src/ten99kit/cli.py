@@ -9,8 +9,11 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
+from pydantic import ValidationError
+
 from .migrations import revision, upgrade
 from .runtime import MODES, Runtime, ServiceDefinition
+from .settings import ServiceSettings, SettingsRefused
 
 __all__ = ["main"]
 
@@ -31,7 +34,9 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> int:
         command.arguments(sub.add_parser(name, help=command.help))
     args = parser.parse_args(argv)
 
-    settings = definition.settings_type()  # the one place settings are read from the environment
+    settings = _settings(definition, args.command)
+    if settings is None:
+        return 2
     if args.command == "migrate":
         upgrade(definition.migrations, settings.db.url)
         print(f"{definition.name}: database at head", file=sys.stderr)
@@ -48,6 +53,19 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> int:
     if not args.no_migrate and settings.db.auto_migrate:
         upgrade(definition.migrations, settings.db.url)
     return _run(settings, _serve(definition, settings, args.command))
+
+
+def _settings(definition: ServiceDefinition, command: str) -> ServiceSettings | None:
+    """The one place settings are read from the environment. A typo in a variable's name or a
+    development secret outside development stops the process here, with the reason on stderr."""
+    try:
+        settings = definition.settings_type()
+        if command not in ("migrate", "makemigration"):  # these read only the database settings
+            settings.refuse_unsafe_defaults()
+    except (ValidationError, SettingsRefused) as e:
+        print(f"{definition.name}: invalid settings: {e}", file=sys.stderr)
+        return None
+    return settings
 
 
 def _run(settings: Any, main: Coroutine[Any, Any, int]) -> int:

@@ -1,7 +1,11 @@
 """The Litestar app factory every service uses: health (``/livez``, ``/readyz``), Prometheus
 ``/metrics``, OpenAPI JSON/YAML at ``/schema`` (no CDN-hosted UI), 1099Policy-style errors,
 correlation ids, internal auth between the gateway and the services, and operator endpoints
-under ``/_ops`` (dead letters; the clock, where allowed)."""
+under ``/_ops`` (dead letters; the clock, where allowed).
+
+Two credentials, never interchangeable: the internal token (the gateway holds it) opens a
+service's own API; the operator token opens ``/_ops`` and ``/schema``. Health and metrics stay open
+for probes and Prometheus."""
 
 from __future__ import annotations
 
@@ -30,11 +34,21 @@ from .logging import bind_correlation, get_logger
 if TYPE_CHECKING:
     from .runtime import Runtime, ServiceParts
 
-__all__ = ["INTERNAL_TOKEN_HEADER", "TENANT_HEADER", "create_app", "internal_guard", "tenant_id_from_header"]
+__all__ = [
+    "INTERNAL_TOKEN_HEADER",
+    "OPERATOR_TOKEN_HEADER",
+    "TENANT_HEADER",
+    "create_app",
+    "internal_guard",
+    "operator_guard",
+    "tenant_id_from_header",
+]
 
 log = get_logger("http")
 
 INTERNAL_TOKEN_HEADER = "x-ten99-internal-token"  # noqa: S105 (a header name)
+#: or ``Authorization: Bearer <operator token>``
+OPERATOR_TOKEN_HEADER = "x-ten99-operator-token"  # noqa: S105 (a header name)
 TENANT_HEADER = "x-tenant-id"
 _QUIET = ("/livez", "/readyz", "/metrics")
 
@@ -84,6 +98,24 @@ async def internal_guard(connection: ASGIConnection[Any, Any, Any, Any], _: Base
         raise NotAuthorizedException("missing or wrong internal token")
 
 
+async def operator_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Only an operator may call ``/_ops`` and read ``/schema``: the internal token does not open them."""
+    settings = connection.app.state.runtime.settings
+    expected = settings.operator_token.get_secret_value()
+    if not expected:
+        if settings.development:
+            return  # a laptop without an operator token (a process outside development refuses to start so)
+        raise NotAuthorizedException("no operator token is configured")
+    given = connection.headers.get(OPERATOR_TOKEN_HEADER) or _bearer(connection.headers.get("authorization", ""))
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise NotAuthorizedException("missing or wrong operator token")
+
+
+def _bearer(authorization: str) -> str:
+    scheme, _, credential = authorization.partition(" ")
+    return credential.strip() if scheme.lower() == "bearer" else ""
+
+
 def tenant_id_from_header(request: Request[Any, Any, Any]) -> str:
     """The company the gateway acts for. Every tenant-scoped query filters by it."""
     tenant = request.headers.get(TENANT_HEADER, "").strip()
@@ -121,11 +153,11 @@ class Health(Controller):
 
 
 class Ops(Controller):
-    """Operator endpoints. Behind the internal token; moving the clock also needs the setting."""
+    """Operator endpoints. Behind the operator token; moving the clock also needs the setting."""
 
     path = "/_ops"
     include_in_schema = False
-    guards = [internal_guard]
+    guards = [operator_guard]
 
     @get("/clock")
     async def read_clock(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -199,6 +231,8 @@ def create_app(runtime: Runtime, parts: ServiceParts, *, ops_only: bool = False)
             title=f"ten99 {runtime.name}",
             version="1.0.0",
             path="/schema",
+            # the whole API's shape is for operators, not for whoever reaches the port
+            openapi_router=Router(path="/schema", route_handlers=[], guards=[operator_guard], include_in_schema=False),
             render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
         ),
         template_config=parts.template_config,

@@ -85,6 +85,9 @@ class ServiceDefinition:
 
 class Runtime:
     def __init__(self, definition: ServiceDefinition, settings: ServiceSettings, *, clock: SettableClock | None = None) -> None:
+        # every process (and every in-process test service) starts here: outside development, no
+        # empty token and no development-only secret
+        settings.refuse_unsafe_defaults()
         self.definition = definition
         self.name = definition.name
         self.settings = settings
@@ -164,7 +167,7 @@ class Runtime:
         server.install_signal_handlers = lambda: None  # type: ignore[attr-defined,method-assign]
         running: list[asyncio.Task[None]] = [asyncio.create_task(t(self.stop)) for t in self.tasks_for(mode)]
         web = asyncio.create_task(server.serve())
-        log.info("service.started", mode=mode, port=self.settings.http.port)
+        log.info("service.started", mode=mode, port=self.settings.http.port, development=self.settings.development)
         try:
             await self.stop.wait()
         finally:

@@ -2,13 +2,26 @@
 the settings object is built once at start-up (in ``__main__``) and passed in, never read at import.
 
 Nested groups use ``__``: ``CONTRACTOR_DB__URL``, ``CONTRACTOR_NATS__URL``, ``CONTRACTOR_HTTP__PORT``.
+
+Two refusals keep a misconfigured process from running quietly on defaults:
+
+- an environment variable with the service's prefix that names no setting (``CONTRACTOR_DB_URL``,
+  a typo for ``CONTRACTOR_DB__URL``) fails the settings build, naming it and its closest setting;
+- outside development (``<PREFIX>DEVELOPMENT`` unset or false) a process refuses to start while a
+  secret is empty or still holds its development-only default (`ServiceSettings.refuse_unsafe_defaults`,
+  called where a process starts; ``migrate`` reads only the database settings and is not refused).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+import difflib
+import os
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
@@ -20,7 +33,9 @@ __all__ = [
     "NatsSettings",
     "RelaySettings",
     "ServiceSettings",
+    "SettingsRefused",
     "service_settings_config",
+    "setting_env_names",
 ]
 
 #: The embedded default runs its own nats-server on this port, leaving a NATS on 4222 alone.
@@ -87,16 +102,78 @@ class ClockSettings(BaseModel):
 
 
 def service_settings_config(prefix: str) -> SettingsConfigDict:
-    return SettingsConfigDict(env_prefix=prefix, env_nested_delimiter="__", extra="ignore")
+    # hide_input_in_errors: a validation error would otherwise print every setting, database URLs
+    # with their passwords included
+    return SettingsConfigDict(env_prefix=prefix, env_nested_delimiter="__", extra="ignore", hide_input_in_errors=True)
+
+
+#: The kit's default prefix. Tools use it for their own variables (``TEN99_NATS_PORT`` in
+#: scripts/run_local.py, ``TEN99_DB_PASSWORD`` in docker-compose.yml), so it is never checked for
+#: unknown names; every service has a prefix of its own.
+KIT_PREFIX = "TEN99_"
+
+
+class SettingsRefused(ValueError):
+    """Settings a service must not start with; the message names the environment variables."""
+
+
+def setting_env_names(model: type[BaseModel], prefix: str) -> tuple[set[str], set[str]]:
+    """The environment variables (upper case) that set a field of ``model`` or of a model nested
+    in it (``<PREFIX>DB``, ``<PREFIX>DB__URL``, ...), and the prefixes under which any name is a
+    setting (the keys of a ``dict`` field)."""
+    names: set[str] = set()
+    open_prefixes: set[str] = set()
+    for field_name, info in model.model_fields.items():
+        name = f"{prefix}{field_name}".upper()
+        names.add(name)
+        for kind in _annotation_kinds(info.annotation):
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                nested, nested_open = setting_env_names(kind, f"{name}__")
+                names |= nested
+                open_prefixes |= nested_open
+            elif kind is dict or typing.get_origin(kind) in (dict, Mapping):
+                open_prefixes.add(f"{name}__")
+    return names, open_prefixes
+
+
+def _annotation_kinds(annotation: Any) -> list[Any]:
+    """The types a field may hold: the members of a union (``X | None``), else the type itself."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return [a for a in typing.get_args(annotation) if a is not type(None)]
+    return [annotation]
+
+
+def _unknown_environment(model: type[BaseModel], prefix: str, environ: Mapping[str, str]) -> list[str]:
+    """One line per variable with the prefix that names no setting, with the closest setting."""
+    names, open_prefixes = setting_env_names(model, prefix)
+    lines = []
+    for variable in sorted(environ):
+        upper = variable.upper()
+        if not upper.startswith(prefix.upper()) or upper in names or upper.startswith(tuple(open_prefixes)):
+            continue
+        close = difflib.get_close_matches(upper, names, n=1, cutoff=0.75)
+        lines.append(f"{variable}" + (f" (did you mean {close[0]}?)" if close else ""))
+    return lines
+
+
+def _secret_values(value: Any) -> list[str]:
+    """The secret strings a setting holds: one, or each of a list (key rotation lists)."""
+    items = value if isinstance(value, list | tuple) else [value]
+    return [i.get_secret_value() if isinstance(i, SecretStr) else str(i) for i in items]
 
 
 class ServiceSettings(BaseSettings):
     """Settings of one service process. Subclass with ``model_config = service_settings_config("X_")``."""
 
-    model_config = service_settings_config("TEN99_")
+    model_config = service_settings_config(KIT_PREFIX)
 
     service_name: ClassVar[str] = "service"
     default_port: ClassVar[int] = 8000
+    #: secrets whose default in code is for development only (field name -> that default): outside
+    #: development a process refuses to start while one of them still holds it
+    development_secrets: ClassVar[Mapping[str, str]] = {}
+    #: secrets a process refuses to start without outside development
+    required_secrets: ClassVar[tuple[str, ...]] = ("internal_token", "operator_token")
 
     db: DatabaseSettings = Field(default_factory=DatabaseSettings)
     nats: NatsSettings = Field(default_factory=NatsSettings)
@@ -106,12 +183,65 @@ class ServiceSettings(BaseSettings):
     clock: ClockSettings = Field(default_factory=ClockSettings)
     #: where the embedded default keeps SQLite files and other state
     data_dir: str = "var"
+    #: the local development default (`make run`, tests, docker-compose on a laptop): development
+    #: secrets and empty tokens are accepted, the session cookie is not Secure. False (the default)
+    #: is production behaviour.
+    development: bool = False
     #: shared secret the gateway presents to the services' HTTP APIs (header X-Ten99-Internal-Token);
     #: empty disables the check (development only)
     internal_token: SecretStr = SecretStr("")
+    #: the operator's credential for ``/_ops`` (clock, tick, dead letters) and ``/schema``, sent as
+    #: X-Ten99-Operator-Token or ``Authorization: Bearer``; never the token the gateway holds.
+    #: Empty leaves those endpoints open (development only)
+    operator_token: SecretStr = SecretStr("")
     #: the asyncio event loop: uvloop (libuv; about a quarter less CPU per request and message
     #: here) or the standard library's
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unknown_environment(cls, data: Any) -> Any:
+        """pydantic-settings ignores a variable that names no field, even with ``extra="forbid"``:
+        a typo (``CONTRACTOR_DB_URL`` for ``CONTRACTOR_DB__URL``) would leave the default in place."""
+        prefix = str(cls.model_config.get("env_prefix") or "")
+        if prefix and prefix.upper() != KIT_PREFIX:
+            unknown = _unknown_environment(cls, prefix, os.environ)
+            if unknown:
+                raise ValueError(f"unknown environment variable(s) with the prefix {prefix}: {', '.join(unknown)}")
+        return data
+
+    @classmethod
+    def env_name(cls, field_name: str) -> str:
+        """The environment variable that sets a top-level field (``operator_token`` -> ``CONTRACTOR_OPERATOR_TOKEN``)."""
+        return f"{cls.model_config.get('env_prefix') or ''}{field_name}".upper()
+
+    def unsafe_defaults(self) -> list[str]:
+        """Why this process must not start with these settings; empty in development."""
+        if self.development:
+            return []
+        problems = [
+            f"{self.env_name(name)} is empty" for name in self.required_secrets if not any(_secret_values(getattr(self, name)))
+        ]
+        problems += [
+            f"{self.env_name(name)} holds the development-only default"
+            for name, default in self.development_secrets.items()
+            if default in _secret_values(getattr(self, name))
+        ]
+        operator, internal = self.operator_token.get_secret_value(), self.internal_token.get_secret_value()
+        if operator and operator == internal:
+            problems.append(
+                f"{self.env_name('operator_token')} equals {self.env_name('internal_token')} (the gateway holds that one)"
+            )
+        return problems
+
+    def refuse_unsafe_defaults(self) -> None:
+        """Raise `SettingsRefused` outside development on an empty or development-only secret."""
+        problems = self.unsafe_defaults()
+        if problems:
+            raise SettingsRefused(
+                f"{self.service_name} refuses to start: {'; '.join(problems)}. Set each to a long random "
+                f"value, or {self.env_name('development')}=true on a development machine."
+            )
 
     def model_post_init(self, __context: object) -> None:
         if not self.db.url:

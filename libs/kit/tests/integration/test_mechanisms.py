@@ -256,7 +256,7 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_and_a_replay_applie
             assert set((await s.execute(select(applied.c.name))).scalars()) == {"good1", "good2"}
         # the operator fixes the cause and replays: applied once, and a second replay changes nothing
         Behaviour.fail_names.clear()
-        r = await svc.client.post(f"/_ops/dead-letters/{letter.id}/replay")
+        r = await svc.ops.post(f"/_ops/dead-letters/{letter.id}/replay")
         assert r.status_code == 200 and r.json()["applied"] is True
         assert await svc.runtime.consumer.replay(letter.id) is False
         assert await count(svc.db, applied) == 3

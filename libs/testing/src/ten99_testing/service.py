@@ -1,5 +1,6 @@
 """An in-process service for integration tests: migrated database, JetStream streams, relay and
-consumers running as tasks, and an HTTP client against its app."""
+consumers running as tasks, and HTTP clients against its app: ``client`` as the gateway calls it
+(the internal token), ``ops`` as an operator does (the operator token: ``/_ops``, ``/schema``)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,19 @@ from ten99kit.clock import SettableClock
 from ten99kit.migrations import upgrade
 from ten99kit.runtime import Runtime, ServiceDefinition
 
-__all__ = ["RunningService", "build_settings", "running_service"]
+__all__ = ["INTERNAL_TOKEN", "OPERATOR_TOKEN", "RunningService", "build_settings", "running_service"]
 
 INTERNAL_TOKEN = "test-internal-token"  # noqa: S105 (tests only)
+OPERATOR_TOKEN = "test-operator-token"  # noqa: S105 (tests only)
 
 
 @dataclass
 class RunningService:
     runtime: Runtime
+    #: as the gateway calls the service: the internal token
     client: httpx.AsyncClient
+    #: as an operator calls it: the operator token (``/_ops``, ``/schema``)
+    ops: httpx.AsyncClient
 
     @property
     def db(self) -> Any:
@@ -45,6 +50,8 @@ def build_settings(definition: ServiceDefinition, database_url: str, nats_url: s
     relay = {"poll_interval_s": 0.2, **overrides.pop("relay", {})}
     db = {"url": database_url, **overrides.pop("db", {})}
     overrides.setdefault("internal_token", INTERNAL_TOKEN)
+    overrides.setdefault("operator_token", OPERATOR_TOKEN)
+    overrides.setdefault("development", True)
     return definition.settings_type.model_validate({"db": db, "nats": nats, "relay": relay, **overrides})
 
 
@@ -72,10 +79,15 @@ async def running_service(
     try:
         # in this event loop (litestar's AsyncTestClient runs the app on another one)
         transport = httpx.ASGITransport(app=runtime.app())
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver", headers={"x-ten99-internal-token": INTERNAL_TOKEN}
-        ) as client:
-            yield RunningService(runtime, client)
+        async with (
+            httpx.AsyncClient(
+                transport=transport, base_url="http://testserver", headers={"x-ten99-internal-token": INTERNAL_TOKEN}
+            ) as client,
+            httpx.AsyncClient(
+                transport=transport, base_url="http://testserver", headers={"x-ten99-operator-token": OPERATOR_TOKEN}
+            ) as ops,
+        ):
+            yield RunningService(runtime, client, ops)
     finally:
         runtime.stop.set()
         for t in tasks:

@@ -2,7 +2,8 @@
 
 Used by the end-to-end and browser tests, the benchmarks, and ``make run`` (scripts/run_local.py).
 Each service gets its own database URL, HTTP port and log file; all share one NATS and one SMTP
-server. Clocks are controllable so tests can move time (`set_clock`, `tick`).
+server. Clocks are controllable so tests can move time (`set_clock`, `tick`). The services run as
+the development default (``<SVC>_DEVELOPMENT=true``) with an operator token for the ``/_ops`` calls.
 """
 
 from __future__ import annotations
@@ -115,6 +116,10 @@ class System:
     smtp_port: int
     workdir: Path
     internal_token: str = "e2e-internal-token"  # noqa: S105 (test and development only)
+    #: opens /_ops (clock, tick, dead letters) and /schema; the internal token does not
+    operator_token: str = "e2e-operator-token"  # noqa: S105 (test and development only)
+    #: run as the development default: development secrets accepted, the session cookie not Secure
+    development: bool = True
     ports: dict[str, int] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
     controllable_clock: bool = True
@@ -135,6 +140,8 @@ class System:
                 f"{p}_NATS__URL": self.nats_url,
                 f"{p}_HTTP__PORT": str(self.ports[name]),
                 f"{p}_INTERNAL_TOKEN": self.internal_token,
+                f"{p}_OPERATOR_TOKEN": self.operator_token,
+                f"{p}_DEVELOPMENT": "true" if self.development else "false",
                 f"{p}_DATA_DIR": str(self.workdir / "data"),
                 f"{p}_CLOCK__CONTROLLABLE": "true" if self.controllable_clock else "false",
                 "ENROLLMENT_OPT_IN_BASE_URL": gateway,
@@ -182,24 +189,28 @@ class System:
             headers["x-tenant-id"] = tenant_id
         return httpx.Client(base_url=self.url(name), headers=headers, timeout=timeout)
 
+    def ops_client(self, name: str, timeout: float = 30.0) -> httpx.Client:
+        """As an operator calls a service: ``/_ops`` and ``/schema`` with the operator token."""
+        return httpx.Client(base_url=self.url(name), headers={"x-ten99-operator-token": self.operator_token}, timeout=timeout)
+
     def set_clock(self, now: datetime) -> None:
         for name in SERVICES:
-            with self.client(name) as c:
+            with self.ops_client(name) as c:
                 c.put("/_ops/clock", json={"now": now.isoformat()}).raise_for_status()
 
     def tick(self, *names: str) -> dict[str, Any]:
         """Run every clock-driven job now, in each service (all by default)."""
         out = {}
         for name in names or SERVICES:
-            with self.client(name) as c:
-                out[name] = c.post("/_ops/tick").json()
+            with self.ops_client(name) as c:
+                out[name] = c.post("/_ops/tick").raise_for_status().json()
         return out
 
     def dead_letters(self) -> dict[str, list[Any]]:
         out = {}
         for name in SERVICES:
-            with self.client(name) as c:
-                out[name] = c.get("/_ops/dead-letters").json()
+            with self.ops_client(name) as c:
+                out[name] = c.get("/_ops/dead-letters").raise_for_status().json()
         return out
 
     def logs(self, lines: int = 40) -> str:

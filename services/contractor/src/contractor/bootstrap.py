@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ten99kit import Runtime, ServiceDefinition, ServiceParts, get_logger
+from ten99kit import Runtime, ServiceDefinition, ServiceParts
 
 from .adapters.db import metadata
 from .api.routes import ROUTES
@@ -15,8 +15,6 @@ from .settings import ContractorSettings
 
 __all__ = ["build", "definition"]
 
-log = get_logger(__name__)
-
 
 def build(runtime: Runtime) -> ServiceParts:
     settings = runtime.settings
@@ -24,19 +22,11 @@ def build(runtime: Runtime) -> ServiceParts:
     ctx = Context.build(runtime.db, runtime.clock, settings)
     worker = ImportWorker(ctx)
 
-    async def warn_about_development_secrets() -> None:
-        if settings.uses_development_secrets():
-            log.warning(
-                "contractor.development_secrets",
-                detail="CONTRACTOR_TAX_ID_KEYS / CONTRACTOR_INTEGRATION_SECRET_KEYS are the development defaults",
-            )
-
     return ServiceParts(
         route_handlers=ROUTES,
         subscriptions=roster.subscriptions(),
         dependencies={"db": runtime.db, "ctx": ctx},
         background=[worker.run],
-        on_startup=[warn_about_development_secrets],
         # the CSV upload limit plus room for the multipart envelope; a bigger body gets 413 invalid_file_size
         max_body_size=settings.imports.max_file_bytes + 1024 * 1024,
     )

@@ -23,11 +23,13 @@ Besides the kit's groups (``CONTRACTOR_DB__URL``, ``CONTRACTOR_NATS__URL``, ``CO
 ``CONTRACTOR_INTEGRATIONS__SIGNATURE_TOLERANCE_S`` (300)
     How old (or how far in the future) a webhook signature's timestamp may be.
 
-The default secrets are for development only and say so; production sets its own.
+The default secrets are for development only and say so: outside development
+(``CONTRACTOR_DEVELOPMENT`` unset) the service refuses to start with them (``development_secrets``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from pydantic import BaseModel, Field, SecretStr
@@ -59,13 +61,12 @@ class ContractorSettings(ServiceSettings):
 
     service_name: ClassVar[str] = "contractor"
     default_port: ClassVar[int] = 8001
+    development_secrets: ClassVar[Mapping[str, str]] = {
+        "tax_id_keys": DEV_TAX_ID_KEY,
+        "integration_secret_keys": DEV_INTEGRATION_SECRET_KEY,
+    }
 
     tax_id_keys: list[SecretStr] = Field(default_factory=lambda: [SecretStr(DEV_TAX_ID_KEY)])
     integration_secret_keys: list[SecretStr] = Field(default_factory=lambda: [SecretStr(DEV_INTEGRATION_SECRET_KEY)])
     imports: ImportSettings = Field(default_factory=ImportSettings)
     integrations: IntegrationSettings = Field(default_factory=IntegrationSettings)
-
-    def uses_development_secrets(self) -> bool:
-        return any(k.get_secret_value() == DEV_TAX_ID_KEY for k in self.tax_id_keys) or any(
-            k.get_secret_value() == DEV_INTEGRATION_SECRET_KEY for k in self.integration_secret_keys
-        )

@@ -2,7 +2,8 @@
 
 - ``ENROLLMENT_OPT_IN_BASE_URL``: the gateway's public base URL; links are ``<base>/opt-in/<token>``.
 - ``ENROLLMENT_TOKEN_SECRET``: the HMAC key opt-in tokens are derived from (see `domain.tokens`).
-  The default is for development only and is logged as such at start-up.
+  The default is for development only: outside development (``ENROLLMENT_DEVELOPMENT`` unset)
+  the service refuses to start with it.
 - ``ENROLLMENT_INVITATION_TTL_DAYS``: how long a link stays open (default 30).
 - ``ENROLLMENT_REMINDER_DAYS``: days after issue at which an unanswered invitation is reminded
   (JSON list, default ``[2, 5]``).
@@ -11,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from pydantic import Field, SecretStr, field_validator
@@ -27,6 +29,7 @@ class EnrollmentSettings(ServiceSettings):
 
     service_name: ClassVar[str] = "enrollment"
     default_port: ClassVar[int] = 8002
+    development_secrets: ClassVar[Mapping[str, str]] = {"token_secret": DEV_TOKEN_SECRET}
 
     opt_in_base_url: str = "http://127.0.0.1:8000"
     token_secret: SecretStr = SecretStr(DEV_TOKEN_SECRET)

@@ -301,9 +301,9 @@ async def test_expired_revoked_and_used_links_and_reissue(svc: RunningService) -
     svc.clock.freeze(NOW + timedelta(days=31))
     page = (await svc.client.get(f"/v1/opt-in/{new}")).json()
     assert page["state"] == "expired" and page["prefill"] is None
-    tick = (await svc.client.post("/_ops/tick")).json()
+    tick = (await svc.ops.post("/_ops/tick")).json()
     assert tick["jobs"]["expire_invitations"] == 1 and tick["jobs"]["invitation_reminders"] == 0
-    assert (await svc.client.post("/_ops/tick")).json()["jobs"]["expire_invitations"] == 0
+    assert (await svc.ops.post("/_ops/tick")).json()["jobs"]["expire_invitations"] == 0
     [expired] = await emitted(svc, InvitationExpiredV1.SUBJECT)
     assert expired.data.invitation_id == r.json()["invitation_id"]
     assert (await svc.client.post(f"/v1/opt-in/{new}", json=good_form())).json()["state"] == "expired"
@@ -325,7 +325,7 @@ async def test_reminders_after_2_and_5_clock_days_exactly_once(svc: RunningServi
     ticks = []
     for day in (1, 2, 2, 3, 5, 5, 6, 29):
         svc.clock.freeze(NOW + timedelta(days=day, minutes=1))
-        ticks.append((await svc.client.post("/_ops/tick")).json()["jobs"]["invitation_reminders"])
+        ticks.append((await svc.ops.post("/_ops/tick")).json()["jobs"]["invitation_reminders"])
     assert ticks == [0, 1, 0, 0, 1, 0, 0, 0]
     reminders = await emitted(svc, InvitationReminderDueV1.SUBJECT)
     assert [(r.data.contractor_id, r.data.reminder_number) for r in reminders] == [

@@ -2,7 +2,8 @@
 
 GATEWAY_SERVICES__CONTRACTOR_URL=http://127.0.0.1:8001   (and ENROLLMENT_, POLICY_, BILLING_, NOTIFICATION_)
 GATEWAY_INTERNAL_TOKEN=...                              sent to the services as X-Ten99-Internal-Token
-GATEWAY_SESSION__COOKIE_SECURE=true                     in production (HTTPS)
+GATEWAY_SESSION__COOKIE_SECURE=false                    only for plain HTTP outside development (unset: Secure
+                                                        unless GATEWAY_DEVELOPMENT=true)
 GATEWAY_DEV_MAILBOX=true                                shows the Mailbox page (development only)
 """
 
@@ -32,8 +33,9 @@ class ServiceUrls(BaseModel):
 
 class SessionSettings(BaseModel):
     cookie_name: str = "ten99_session"
-    #: send the cookie over HTTPS only; set true in production
-    cookie_secure: bool = False
+    #: send the cookie over HTTPS only. Unset: Secure, except in development (plain HTTP on a laptop);
+    #: `GatewaySettings` fills in that effective value when it is built
+    cookie_secure: bool | None = None
     #: a session ends after this much inactivity
     idle_timeout_s: int = 8 * 3600
     #: and at the latest this long after login
@@ -73,3 +75,15 @@ class GatewaySettings(ServiceSettings):
     api_key_prefix: str = "t9sk_test_"
     #: largest CSV upload accepted by the dashboard (the contractor service has its own limit too)
     max_upload_bytes: int = 20 * 1024 * 1024
+
+    @property
+    def session_cookie_secure(self) -> bool:
+        """Whether the session cookie is Secure: as set, else everywhere but in development."""
+        if self.session.cookie_secure is None:
+            return not self.development
+        return self.session.cookie_secure
+
+    def model_post_init(self, __context: object) -> None:
+        super().model_post_init(__context)
+        # whoever reads ``session.cookie_secure`` sees the effective value, never None
+        self.session.cookie_secure = self.session_cookie_secure

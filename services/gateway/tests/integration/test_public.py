@@ -169,5 +169,6 @@ async def test_unknown_pages_get_a_404_page_and_other_routes_still_answer(gatewa
     assert (await gateway.client.get("/static/vendor/htmx-2.0.11.min.js")).status_code == 200
     assert (await gateway.client.get("/api/v1/entities")).json()["error_code"] == "invalid_api_key"
     assert (await gateway.client.get("/metrics")).status_code == 200
-    assert (await gateway.client.get("/schema/openapi.json")).status_code == 200
+    assert (await gateway.client.get("/schema/openapi.json")).status_code == 401  # for operators only
+    assert (await gateway.ops.get("/schema/openapi.json")).status_code == 200
     assert (await gateway.client.get("/contractors")).status_code == 303

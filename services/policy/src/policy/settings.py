@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from pydantic import SecretStr
@@ -10,7 +11,7 @@ from ten99kit.settings import ServiceSettings, service_settings_config
 __all__ = ["DEV_LINK_SECRET", "PolicySettings"]
 
 #: DEVELOPMENT ONLY. Production sets POLICY_LINK_SECRET; with this value anyone who reads the
-#: source can forge certificate download links.
+#: source can forge certificate download links. Outside development the service refuses to start with it.
 DEV_LINK_SECRET = "dev-only-insecure-policy-link-secret"  # noqa: S105
 
 
@@ -19,6 +20,7 @@ class PolicySettings(ServiceSettings):
 
     service_name: ClassVar[str] = "policy"
     default_port: ClassVar[int] = 8003
+    development_secrets: ClassVar[Mapping[str, str]] = {"link_secret": DEV_LINK_SECRET}
 
     #: public base URL of the gateway; certificate links are ``<base>/certificates/<id>.pdf?token=...``
     public_base_url: str = "http://127.0.0.1:8000"

@@ -88,7 +88,7 @@ async def login_submit(request: Request[Any, Any, Any]) -> Response[Any]:
                 value=new.token,
                 path="/",
                 httponly=True,
-                secure=s.cookie_secure,
+                secure=gateway.settings.session_cookie_secure,
                 samesite="lax",
                 max_age=s.absolute_timeout_s,
             ),
@@ -106,5 +106,15 @@ async def logout(request: Request[Any, Any, Any]) -> Redirect:
     return Redirect(
         "/login",
         status_code=303,
-        cookies=[Cookie(key=s.cookie_name, value="", path="/", max_age=0, httponly=True, secure=s.cookie_secure, samesite="lax")],
+        cookies=[
+            Cookie(
+                key=s.cookie_name,
+                value="",
+                path="/",
+                max_age=0,
+                httponly=True,
+                secure=gateway.settings.session_cookie_secure,
+                samesite="lax",
+            )
+        ],
     )
