@@ -21,6 +21,9 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     """Base of every contract message. A concrete message sets ``SUBJECT`` and ``EXAMPLE``."""
 
     SUBJECT: ClassVar[str]
+    #: fields of the message that carry a bearer secret (a link that works for whoever holds it):
+    #: stored copies keep them redacted once used (`ten99kit.redaction`); never a field of the schema
+    SECRET_FIELDS: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -26,6 +26,7 @@ class InvitationIssuedV1(Message, frozen=True, kw_only=True):
     """An opt-in link exists for a contractor. ``opt_in_url`` carries the secret: internal only."""
 
     SUBJECT = "ten99.enrollment.invitation_issued.v1"
+    SECRET_FIELDS = ("opt_in_url",)  # kept redacted in the outbox once published
 
     invitation_id: str
     contractor_id: str
@@ -40,6 +41,7 @@ class InvitationIssuedV1(Message, frozen=True, kw_only=True):
 
 class InvitationReminderDueV1(Message, frozen=True, kw_only=True):
     SUBJECT = "ten99.enrollment.invitation_reminder_due.v1"
+    SECRET_FIELDS = ("opt_in_url",)
 
     invitation_id: str
     contractor_id: str

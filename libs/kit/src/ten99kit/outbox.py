@@ -11,7 +11,11 @@ Guarantees (see docs/guarantees.md):
   connection of its own (autocommit: a batch is one statement, its read carrying the previous
   batch's marks); the others stand by and take over when the leader's session ends;
 - the relay wakes on commit (in-process listener, and LISTEN/NOTIFY on PostgreSQL), polls as a
-  fallback, and backs off while NATS is unreachable.
+  fallback, and backs off while NATS is unreachable;
+- a row whose message carries a bearer secret (the contract's ``SECRET_FIELDS``, an opt-in link)
+  keeps a redacted copy once marked sent (`ten99kit.redaction`): the same statement marks it and
+  replaces its payload, so no sent row keeps the secret. A sent row is therefore not for
+  republishing by hand (nothing does: consumers would get the redacted link).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Update,
     all_,
     any_,
     bindparam,
@@ -41,10 +46,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.expression import Grouping
 
 from .bus import Bus
 from .db import BigIntPK, Database, UtcDateTime
 from .logging import get_logger
+from .redaction import redacted_payload, secret_fields
 from .settings import RelaySettings
 
 __all__ = ["OutboxRelay", "PublishFailed", "outbox_table"]
@@ -93,6 +100,8 @@ class OutboxRelay:
         self._last_purge = 0.0
         #: PostgreSQL: ids JetStream acknowledged, to be marked sent by the next read
         self._pending: list[int] = []
+        #: of those, the ones whose payload is replaced by a copy without its secrets when marked
+        self._redacted: dict[int, bytes] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -141,6 +150,7 @@ class OutboxRelay:
     async def _resign(self) -> None:
         # unmarked rows are published again by the next leader (maybe this relay): copies are dropped
         self._pending = []
+        self._redacted = {}
         conn, self._leader = self._leader, None
         if conn is not None:
             try:
@@ -167,28 +177,78 @@ class OutboxRelay:
         return update(t).where(t.c.id.in_(bindparam("ids", expanding=True))).values(sent_at=bindparam("now"))
 
     @cached_property
-    def _mark_then_unsent(self) -> Any:
+    def _redact(self) -> Any:
+        """SQLite: replace the payloads of rows just marked sent (executemany, same transaction)."""
+        t = self.table
+        return update(t).where(t.c.id == bindparam("b_id")).values(payload=bindparam("b_payload"))
+
+    def _pg_mark(self, *, redacting: bool) -> Update:
+        """PostgreSQL: mark ``pending`` sent; ``redacting``: and give the rows among ``redact_ids``
+        the payload at the same position of ``redacted`` (one statement, so no sent row keeps a
+        secret, whatever fails next)."""
+        t = self.table
+        pending = bindparam("pending", type_=ARRAY(BigInteger))
+        mark = update(t).where(t.c.id == any_(pending))
+        if not redacting:
+            return mark.values(sent_at=bindparam("now"))
+        position = func.array_position(bindparam("redact_ids", type_=ARRAY(BigInteger)), t.c.id)
+        # parenthesised: PostgreSQL reads ``$1::bytea[][i]`` as a type, not as an element
+        redacted = Grouping(bindparam("redacted", type_=ARRAY(LargeBinary)))[position]
+        return mark.values(sent_at=bindparam("now"), payload=func.coalesce(redacted, t.c.payload))
+
+    def _pg_mark_then_unsent(self, *, redacting: bool) -> Any:
         """PostgreSQL: mark the ids published last time and read the next batch, in one statement.
         Both parts see the same snapshot, so the read leaves out the ids being marked."""
         t = self.table
-        pending = bindparam("pending", type_=ARRAY(BigInteger))
-        marked = update(t).where(t.c.id == any_(pending)).values(sent_at=bindparam("now")).cte("marked")
+        marked = self._pg_mark(redacting=redacting).cte("marked")
         return (
             select(t.c.id, t.c.message_id, t.c.subject, t.c.payload, t.c.correlation_id)
             .add_cte(marked)
-            .where(t.c.sent_at.is_(None), t.c.id != all_(pending))
+            .where(t.c.sent_at.is_(None), t.c.id != all_(bindparam("pending", type_=ARRAY(BigInteger))))
             .order_by(t.c.id)
             .limit(bindparam("batch_size"))
         )
+
+    @cached_property
+    def _mark_then_unsent(self) -> Any:
+        return self._pg_mark_then_unsent(redacting=False)
+
+    @cached_property
+    def _mark_redacting_then_unsent(self) -> Any:
+        return self._pg_mark_then_unsent(redacting=True)
+
+    def _pending_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"pending": self._pending, "now": self.db.clock.now()}
+        if self._redacted:
+            params["redact_ids"] = list(self._redacted)
+            params["redacted"] = list(self._redacted.values())
+        return params
 
     async def _read(self, conn: Any) -> list[Any]:
         batch_size = self.settings.batch_size
         if not self._pending:
             return list((await conn.execute(self._unsent, {"batch_size": batch_size})).all())
-        params = {"pending": self._pending, "now": self.db.clock.now(), "batch_size": batch_size}
-        rows = list((await conn.execute(self._mark_then_unsent, params)).all())
+        statement = self._mark_redacting_then_unsent if self._redacted else self._mark_then_unsent
+        rows = list((await conn.execute(statement, {**self._pending_params(), "batch_size": batch_size})).all())
         self._pending = []
+        self._redacted = {}
         return rows
+
+    def _redactions(self, rows: list[Any]) -> dict[int, bytes]:
+        """Copies without their secrets of the rows that carry one (rare: opt-in links), by id."""
+        out: dict[int, bytes] = {}
+        for row in rows:
+            fields = secret_fields(row.subject)
+            if not fields:
+                continue
+            try:
+                redacted = redacted_payload(row.payload, fields)
+            except Exception as e:  # not an envelope the kit wrote: keep it, and say so
+                log.error("outbox.redaction_failed", message_id=row.message_id, error=repr(e))
+                continue
+            if redacted is not None:
+                out[row.id] = redacted
+        return out
 
     async def _publish_from(self, conn: Any) -> int:
         rows = await self._read(conn)
@@ -220,10 +280,15 @@ class OutboxRelay:
                 failure = result
                 break
             sent.append(row.id)
+        redacted = self._redactions(rows[: len(sent)]) if sent else {}
         if sent and self.db.is_postgres:
-            self._pending = sent  # marked by the next read (see `_mark_then_unsent`)
+            # marked by the next read (see `_pg_mark_then_unsent`)
+            self._pending = sent
+            self._redacted = redacted
         elif sent:
             await conn.execute(self._mark_sent, {"ids": sent, "now": self.db.clock.now()})
+            if redacted:
+                await conn.execute(self._redact, [{"b_id": i, "b_payload": p} for i, p in redacted.items()])
         PUBLISHED.labels(self.db.service).inc(len(sent))
         if failure is not None:
             raise PublishFailed(str(failure)) from failure
@@ -274,7 +339,7 @@ class OutboxRelay:
     async def close(self) -> None:
         if self._pending and self._leader is not None:
             try:  # mark what was published, so that a restart does not publish it again
-                await self._leader.execute(self._mark_sent, {"ids": self._pending, "now": self.db.clock.now()})
+                await self._leader.execute(self._pg_mark(redacting=bool(self._redacted)), self._pending_params())
             except Exception as e:
                 log.warning("outbox.mark_on_close_failed", error=repr(e))
         await self._resign()

@@ -4,7 +4,7 @@ the work), recording outcomes in bulk, and the tenant's read views."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
@@ -351,9 +351,14 @@ async def mark_outcomes(
     sent: Sequence[Outcome],
     retry: Sequence[tuple[Outcome, datetime]],
     failed: Sequence[Outcome],
+    finished_bodies: Mapping[int, tuple[str, str]] | None = None,
 ) -> tuple[set[int], set[int]]:
     """Bulk-record outcomes of claimed deliveries still ``sending`` (a lapsed claim taken over by
-    another sender is left to it). Returns the seqs actually marked sent and failed."""
+    another sender is left to it). Returns the seqs actually marked sent and failed.
+
+    ``finished_bodies``: (text, html) by seq, kept instead of the bodies of those marked sent or
+    failed (links redacted), in the same transaction: a finished delivery never keeps the
+    original, a retried one keeps it whole."""
     d = deliveries
     marked_sent: set[int] = set()
     marked_failed: set[int] = set()
@@ -408,6 +413,19 @@ async def mark_outcomes(
             .values(last_error=bindparam("b_error"))
             .execution_options(synchronize_session=False),
             [{"b_seq": o.delivery.seq, "b_error": o.error} for o in failed],
+        )
+    bodies = [
+        {"b_seq": seq, "b_text": text, "b_html": html}
+        for seq, (text, html) in (finished_bodies or {}).items()
+        if seq in marked_sent or seq in marked_failed
+    ]
+    if bodies:
+        await session.execute(
+            update(d)
+            .where(d.c.seq == bindparam("b_seq"))
+            .values(text_body=bindparam("b_text"), html_body=bindparam("b_html"))
+            .execution_options(synchronize_session=False),
+            bodies,
         )
     return marked_sent, marked_failed
 

@@ -1,7 +1,8 @@
 """The sender: claims due deliveries in batches, sends them concurrently over the SMTP pool,
 and records the outcomes in bulk (sent -> ``EmailDeliveredV1``; a temporary failure -> retried
 with exponential backoff on the clock; a permanent failure or the last attempt ->
-``EmailFailedV1``).
+``EmailFailedV1``). A finished delivery (sent or failed) keeps its bodies with the opt-in links
+redacted (`redaction`); a retried one keeps them whole.
 
 It wakes at once when this process commits new deliveries, and polls as a fallback (commits of
 other processes, retries coming due). Several senders may run on PostgreSQL: claiming uses
@@ -24,6 +25,7 @@ from ..adapters.deliveries import ClaimedDelivery, Outcome, claim_due, mark_outc
 from ..adapters.smtp import SendResult, build_message
 from ..domain import RetryPolicy
 from ..settings import DeliverySettings, SmtpSettings
+from .redaction import redacted_bodies
 
 __all__ = ["DeliverySender"]
 
@@ -108,8 +110,10 @@ class DeliverySender:
                 failed.append(o)
             else:
                 retry.append((o, at))
+        # a finished email keeps no working link in the log; a retried one is kept whole to be resent
+        finished = redacted_bodies(o.delivery for o in [*sent, *failed])
         async with self.db.uow() as uow:
-            marked_sent, marked_failed = await mark_outcomes(uow.session, now, sent, retry, failed)
+            marked_sent, marked_failed = await mark_outcomes(uow.session, now, sent, retry, failed, finished)
             for o in sent:
                 d = o.delivery
                 if d.seq in marked_sent:
