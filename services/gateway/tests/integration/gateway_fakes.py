@@ -5,10 +5,12 @@ recording every request's headers (so tests can assert the tenant and token the 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 from gateway.application.accounts import create_company
@@ -18,6 +20,21 @@ from ten99_testing.service import INTERNAL_TOKEN
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PASSWORD = "correct horse battery"
+
+
+def ident(prefix: str, name: str) -> str:
+    """A well-formed id for the fakes' data (``ident("cn", "1")`` is ``cn_0000000000000000000001``):
+    the gateway refuses anything else in a path."""
+    return f"{prefix}_{name:0>22}"
+
+
+CN_1, CN_2 = ident("cn", "1"), ident("cn", "2")
+AN_1, AN_2, AN_3, AN_9 = ident("an", "1"), ident("an", "2"), ident("an", "3"), ident("an", "9")
+JB_9 = ident("jb", "9")
+COI_1 = ident("coi", "1")
+IB_1 = ident("ib", "1")
+IN_1 = ident("in", "1")
+ML_1 = ident("ml", "1")
 
 
 @dataclass
@@ -62,7 +79,7 @@ class FakeServices:
     @staticmethod
     def invoice(*, with_lines: bool) -> dict[str, Any]:
         invoice: dict[str, Any] = {
-            "id": "inv_1",
+            "id": IN_1,
             "object": "invoice",
             "number": "INV-0001",
             "status": "open",
@@ -80,7 +97,7 @@ class FakeServices:
             invoice["lines"] = [
                 {
                     "object": "invoice_line",
-                    "assignment": "an_2",
+                    "assignment": AN_2,
                     "contractor_name": "Ada Lovelace",
                     "description": "Ada Lovelace – Model",
                     "paycycle_startdate": 1893456000,
@@ -104,7 +121,7 @@ class FakeServices:
         if key == ("contractor", "GET", "/v1/roster"):
             rows = [
                 {
-                    "contractor_id": f"cn_{tenant}_1",
+                    "contractor_id": CN_1,
                     "name": f"Ada of {tenant}",
                     "email": "ada@example.com",
                     "status": "invited",
@@ -112,7 +129,7 @@ class FakeServices:
                     "assignments_missing_po": 1,
                 },
                 {
-                    "contractor_id": f"cn_{tenant}_2",
+                    "contractor_id": CN_2,
                     "name": f"Bob of {tenant}",
                     "email": "bob@example.com",
                     "status": "covered",
@@ -124,7 +141,7 @@ class FakeServices:
                 "rows": rows,
                 "summary": {
                     "contractors": 2,
-                    "assignments_missing_po": len(self.po_missing.get(tenant, ["an_1"])),
+                    "assignments_missing_po": len(self.po_missing.get(tenant, [AN_1])),
                     "by_status": {"invited": 1, "covered": 1},
                 },
             }
@@ -146,7 +163,7 @@ class FakeServices:
                 "object": "list",
                 "data": [
                     {
-                        "id": "an_1",
+                        "id": AN_1,
                         "job": {"id": "jb_1", "name": "Photographer", "entity": {"id": "en_1", "name": "Nike"}},
                         "effective_date": 1893456000,
                         "end_date": 1896134400,
@@ -154,7 +171,7 @@ class FakeServices:
                         "status": "active",
                     },
                     {
-                        "id": "an_2",
+                        "id": AN_2,
                         "job": {"id": "jb_2", "name": "Model"},
                         "entity": {"id": "en_2", "name": "Acme"},
                         "effective_date": "2030-02-01",
@@ -172,12 +189,12 @@ class FakeServices:
                 "data": [
                     {
                         "coverage_id": "cv_1",
-                        "assignment_id": "an_1",
+                        "assignment_id": AN_1,
                         "status": "active",
                         "effective_date": "2030-01-01",
                         "end_date": "2030-01-31",
                         "coverage_types": ["general", "workers-comp"],
-                        "certificate": {"certificate_id": "coi_1", "number": "C-0001", "issued_at": "2030-01-01T00:00:00Z"},
+                        "certificate": {"certificate_id": COI_1, "number": "C-0001", "issued_at": "2030-01-01T00:00:00Z"},
                     }
                 ],
             }
@@ -256,13 +273,13 @@ class FakeServices:
                 ],
             }
         if key == ("contractor", "POST", "/v1/imports"):
-            return Response({"id": "ib_1", "status": "queued"}, status_code=202)
+            return Response({"id": IB_1, "status": "queued"}, status_code=202)
         if key == ("contractor", "GET", "/v1/imports"):
             return {
                 "object": "list",
                 "data": [
                     {
-                        "id": "ib_1",
+                        "id": IB_1,
                         "filename": "people.csv",
                         "status": "completed",
                         "rows_total": 3,
@@ -271,9 +288,9 @@ class FakeServices:
                     }
                 ],
             }
-        if key == ("contractor", "GET", "/v1/imports/ib_1"):
+        if key == ("contractor", "GET", f"/v1/imports/{IB_1}"):
             return {
-                "id": "ib_1",
+                "id": IB_1,
                 "filename": "people.csv",
                 "status": "running",
                 "rows_total": 3,
@@ -281,21 +298,21 @@ class FakeServices:
                 "rows_failed": 1,
                 "errors": [{"line": 3, "column": "email", "reason": "not an email address"}],
             }
-        if key == ("contractor", "GET", "/v1/imports/ib_1/errors.csv"):
+        if key == ("contractor", "GET", f"/v1/imports/{IB_1}/errors.csv"):
             return Response(b"line,column,reason\r\n3,email,not an email address\r\n", media_type="text/csv")
         if key == ("contractor", "GET", "/v1/po/missing"):
-            ids = self.po_missing.setdefault(tenant, ["an_1", "an_2", "an_3"])
+            ids = self.po_missing.setdefault(tenant, [AN_1, AN_2, AN_3])
             return {
                 "count": len(ids),
                 "assignments": [
                     {
                         "assignment_id": i,
-                        "contractor_id": "cn_1",
+                        "contractor_id": CN_1,
                         "contractor_name": "Ada Lovelace",
                         "contractor_email": "ada@example.com",
                         "job_name": "Photographer",
                         "entity_name": "Nike",
-                        "campaign": "Spring" if i != "an_3" else "Fall",
+                        "campaign": "Spring" if i != AN_3 else "Fall",
                         "effective_date": "2030-01-01",
                         "end_date": "2030-01-31",
                     }
@@ -303,28 +320,24 @@ class FakeServices:
                 ],
             }
         if key == ("contractor", "POST", "/v1/po/bulk-set"):
-            import json
-
             body = json.loads(s.body)
-            ids = self.po_missing.setdefault(tenant, ["an_1", "an_2", "an_3"])
-            chosen = body.get("assignment_ids") or (["an_3"] if body.get("campaign") == "Fall" else [])
+            ids = self.po_missing.setdefault(tenant, [AN_1, AN_2, AN_3])
+            chosen = body.get("assignment_ids") or ([AN_3] if body.get("campaign") == "Fall" else [])
             self.po_missing[tenant] = [i for i in ids if i not in chosen]
             return {"updated": len(ids) - len(self.po_missing[tenant])}
         if key == ("billing", "GET", "/v1/settings"):
             return {"billing_email": "billing@acme.test", "premium_payer": "company", "platform_fee_bps": 250}
         if key == ("billing", "PUT", "/v1/settings"):
-            import json
-
             return json.loads(s.body)
         if key == ("billing", "GET", "/v1/invoices"):
             # billing's shape: epoch seconds, money in cents under 1099Policy-like names
             return {"object": "list", "data": [self.invoice(with_lines=False)], "has_more": False, "url": "/v1/invoices"}
-        if key == ("billing", "GET", "/v1/invoices/inv_1"):
+        if key == ("billing", "GET", f"/v1/invoices/{IN_1}"):
             return self.invoice(with_lines=True)
-        if key == ("billing", "GET", "/v1/invoices/inv_1/pdf"):
+        if key == ("billing", "GET", f"/v1/invoices/{IN_1}/pdf"):
             return Response(PDF, media_type="application/pdf")
-        if key == ("billing", "POST", "/v1/invoices/inv_1/mark-paid"):
-            return {"id": "inv_1", "status": "paid"}
+        if key == ("billing", "POST", f"/v1/invoices/{IN_1}/mark-paid"):
+            return {"id": IN_1, "status": "paid"}
         if s.service == "contractor" and re.fullmatch(r"/v1/integrations/[a-z]+/secret", s.path):
             return {"provider": s.path.split("/")[3], "secret": f"whsec_{tenant}"}
         if s.service == "contractor" and re.fullmatch(r"/v1/integrations/[a-z]+/webhook", s.path):
@@ -333,7 +346,7 @@ class FakeServices:
             return {
                 "messages": [
                     {
-                        "id": "m1",
+                        "id": ML_1,
                         "to": ["ada@example.com"],
                         "subject": "Your opt-in link",
                         "received_at": "2030-01-01T00:00:00Z",
@@ -341,9 +354,9 @@ class FakeServices:
                     }
                 ]
             }
-        if key == ("notification", "GET", "/v1/mailbox/m1"):
+        if key == ("notification", "GET", f"/v1/mailbox/{ML_1}"):
             return {
-                "id": "m1",
+                "id": ML_1,
                 "from": "no-reply@ten99.test",
                 "to": ["ada@example.com"],
                 "subject": "Your opt-in link",
@@ -351,15 +364,13 @@ class FakeServices:
                 "html": "<p>Hello <b>Ada</b><script>alert(1)</script></p>",
                 "attachments": [{"n": 0, "filename": "certificate.pdf", "content_type": "application/pdf", "size": len(PDF)}],
             }
-        if key == ("notification", "GET", "/v1/mailbox/m1/attachments/0"):
+        if key == ("notification", "GET", f"/v1/mailbox/{ML_1}/attachments/0"):
             return Response(
                 PDF, media_type="application/pdf", headers={"Content-Disposition": 'attachment; filename="certificate.pdf"'}
             )
         # public-API resources: echo what was asked, in 1099Policy's shape
         if s.service == "contractor" and s.path.startswith("/v1/entities"):
             if s.method == "POST":
-                import json
-
                 body = json.loads(s.body or b"{}")
                 if not body.get("name"):
                     return Response({"error_code": "invalid_input", "message": {"name": "required"}}, status_code=400)
@@ -381,7 +392,7 @@ class FakeServices:
         if key == ("contractor", "GET", "/v1/assignments"):
             return {
                 "object": "list",
-                "data": [{"id": "an_9", "object": "assignment", "job": "jb_9", "status": "scheduled"}],
+                "data": [{"id": AN_9, "object": "assignment", "job": JB_9, "status": "scheduled"}],
                 "has_more": False,
                 "url": "/v1/assignments",
             }
@@ -448,3 +459,71 @@ async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD)
 def new_client(svc: Any) -> httpx.AsyncClient:
     """Another browser (its own cookies) against the same gateway."""
     return httpx.AsyncClient(transport=svc.client._transport, base_url="http://testserver")
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def is_error_shape(self) -> bool:
+        """1099Policy's error: a JSON object with ``error_code`` (a string) and ``message``."""
+        try:
+            data = self.json()
+        except ValueError:
+            return False
+        return isinstance(data, dict) and isinstance(data.get("error_code"), str) and "message" in data
+
+
+async def raw_request(
+    svc: Any, method: str, target: str, *, headers: dict[str, str] | None = None, body: bytes = b""
+) -> RawAnswer:
+    """Send ``method target`` to the gateway's app as a server would hand it over, byte for byte:
+    HTTP clients resolve ``..`` and re-encode paths, an attacker's request is not normalised.
+    ``path`` is the percent-decoded target and ``raw_path`` the target as sent, as uvicorn does."""
+    app = svc.client._transport.app
+    raw_path, _, query = target.encode("latin-1").partition(b"?")
+    text = raw_path.decode("latin-1")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": unquote(text) if "%" in text else text,
+        "raw_path": raw_path,
+        "query_string": query,
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-length", str(len(body)).encode()),
+            *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    sent_body = False
+    status, response_headers, chunks = 0, {}, []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent_body
+        if not sent_body:
+            sent_body = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            response_headers.update({k.decode("latin-1").lower(): v.decode("latin-1") for k, v in message.get("headers", [])})
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return RawAnswer(status, response_headers, b"".join(chunks))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -11,8 +12,10 @@ import msgspec
 import nats
 import pytest
 from gateway.adapters.db import api_keys, companies, sessions, users
+from gateway.application.accounts import LoginFailed, log_in
 from gateway.application.api_keys import authenticate_api_key
 from gateway.bootstrap import definition
+from gateway.domain.accounts import AccountError
 from gateway_fakes import PASSWORD, csrf_of, login, make_company, new_client
 from sqlalchemy import func, select
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
@@ -140,21 +143,68 @@ async def test_sessions_end_at_their_absolute_expiry_even_when_used(gateway: Any
         assert (await s.execute(select(func.count()).select_from(sessions))).scalar_one() == 0
 
 
+def login_answer(r: Any) -> tuple[int, str]:
+    """What a failed login tells the caller: its status and the message on the page."""
+    found = re.search(r'data-testid="login-error"[^>]*>([^<]*)<', r.text)
+    return r.status_code, found.group(1) if found else ""
+
+
 async def test_repeated_failures_lock_the_account_for_a_while(gateway: Any) -> None:
     await make_company(gateway, "Acme", "ada@acme.test")
     client = gateway.client
-    for _ in range(4):
-        assert (await login(client, "ada@acme.test", "wrong password!")).status_code == 401
-    locked = await login(client, "ada@acme.test", "wrong password!")
-    assert locked.status_code == 429 and "locked" in locked.text
-    # even the right password is refused while locked
-    r = await login(client, "ada@acme.test")
-    assert r.status_code == 429 and "locked" in r.text
+    first = await login(client, "ada@acme.test", "wrong password!")
+    assert first.status_code == 401 and "Wrong email or password" in first.text
+    for _ in range(4):  # the fifth locks the account, with the same answer as the others
+        assert login_answer(await login(client, "ada@acme.test", "wrong password!")) == login_answer(first)
+    async with gateway.db.session() as s:
+        assert (await s.execute(select(users.c.locked_until))).scalar_one() is not None
+    # even the right password is refused while locked, and the answer does not say why
+    assert login_answer(await login(client, "ada@acme.test")) == login_answer(first)
     gateway.clock.advance(timedelta(minutes=16))
     assert (await login(client, "ada@acme.test")).status_code == 303
     async with gateway.db.session() as s:
         row = (await s.execute(select(users.c.failed_logins, users.c.locked_until))).one()
     assert row.failed_logins == 0 and row.locked_until is None
+
+
+async def test_unknown_and_known_emails_get_the_same_answer_and_work_lockout_included(gateway: Any) -> None:
+    """No account enumeration: the status, the message and the password-hash work are the same for
+    an unknown email, a malformed one, a wrong password and a locked account."""
+    await make_company(gateway, "Acme", "ada@acme.test")
+    passwords = gateway.runtime.gateway.passwords
+    verified: list[str | None] = []
+    real_verify = passwords.verify
+
+    async def counting_verify(password_hash: str | None, password: str) -> bool:
+        verified.append(password_hash)
+        return await real_verify(password_hash, password)
+
+    passwords.verify = counting_verify
+    answers: dict[str, list[tuple[int, str]]] = {"ada@acme.test": [], "nobody@acme.test": [], "not an email": []}
+    for _ in range(8):  # past the lockout threshold (5)
+        for email, seen in answers.items():
+            before = len(verified)
+            seen.append(login_answer(await login(gateway.client, email, "wrong password!")))
+            assert len(verified) == before + 1, email  # one password hash verification each, locked or not
+    assert answers["ada@acme.test"] == answers["nobody@acme.test"] == answers["not an email"]
+    assert {status for status, _ in answers["ada@acme.test"]} == {401}
+    assert "Wrong email or password" in answers["ada@acme.test"][0][1]
+    async with gateway.db.session() as s:  # the known account did get locked meanwhile
+        assert (await s.execute(select(users.c.locked_until))).scalar_one() is not None
+        # failures against an unknown email create nothing
+        assert (await s.execute(select(func.count()).select_from(users))).scalar_one() == 1
+
+
+async def test_emails_with_control_characters_are_refused_not_a_500(gateway: Any) -> None:
+    await make_company(gateway, "Acme", "ada@acme.test")
+    gw = gateway.runtime.gateway
+    for email in ("ada\x00@acme.test", "ada@acme.test\x00", "\x17ada@acme.test"):
+        with pytest.raises(LoginFailed):
+            await log_in(gateway.db, gw.passwords, gw.settings.login, gw.settings.session, email=email, password=PASSWORD)
+        # (the kit's HTTP app may refuse control characters in a form with a 400 before the page runs)
+        assert (await login(gateway.client, email)).status_code in (400, 401)
+    with pytest.raises(AccountError):
+        await make_company(gateway, "Evil", "eve\x00@acme.test")
 
 
 async def test_posts_without_the_right_csrf_token_are_refused(gateway: Any) -> None:

@@ -8,11 +8,29 @@ import re
 from typing import Any
 
 import pytest
-from gateway_fakes import PDF, FakeServices, Seen, csrf_of, login, make_company, new_client
+from gateway_fakes import (
+    AN_1,
+    AN_2,
+    CN_1,
+    COI_1,
+    IB_1,
+    IN_1,
+    ML_1,
+    PDF,
+    FakeServices,
+    Seen,
+    csrf_of,
+    ident,
+    login,
+    make_company,
+    new_client,
+)
 from litestar import Response
 from ten99_testing.service import INTERNAL_TOKEN
 
 pytestmark = pytest.mark.integration
+
+CN_404 = ident("cn", "404")
 
 
 @pytest.fixture
@@ -51,26 +69,26 @@ async def test_contractors_page_shows_the_roster_and_the_missing_po_box(
 async def test_profile_shows_assignments_coverage_certificate_and_opt_in_link(
     gateway: Any, fake_services: FakeServices, acme: str
 ) -> None:
-    r = await gateway.client.get("/contractors/cn_1")
+    r = await gateway.client.get(f"/contractors/{CN_1}")
     assert r.status_code == 200
     html = r.text
     assert 'data-testid="tax-id">***-**-6789<' in html
     assert 'data-testid="opt-in-url" style="flex:1"' in html or 'value="http://127.0.0.1:8000/opt-in/tok_abcdefghijkl"' in html
     assert 'data-testid="copy-opt-in-url"' in html and 'data-testid="resend-invitation"' in html
-    row = html.split('data-assignment-id="an_1"')[1].split("</tr>")[0]
+    row = html.split(f'data-assignment-id="{AN_1}"')[1].split("</tr>")[0]
     assert "Photographer" in row and "Nike" in row and 'data-status="active"' in row
     assert "2030-01-01" in row  # epoch seconds shown as a date
-    assert 'href="/certificates/coi_1/download"' in row
+    assert f'href="/certificates/{COI_1}/download"' in row
     assert 'data-testid="cancel-assignment"' in row  # starts in the future
     assert {(c.service, c.path) for c in fake_services.seen} == {
-        ("contractor", "/v1/contractors/cn_1"),
-        ("contractor", "/v1/contractors/cn_1/assignments"),
+        ("contractor", f"/v1/contractors/{CN_1}"),
+        ("contractor", f"/v1/contractors/{CN_1}/assignments"),
         ("policy", "/v1/coverages"),
         ("enrollment", "/v1/invitations/current"),
     }
     assert_sent_as(fake_services, acme)
 
-    pdf = await gateway.client.get("/certificates/coi_1/download")
+    pdf = await gateway.client.get(f"/certificates/{COI_1}/download")
     assert pdf.status_code == 200 and pdf.content == PDF and pdf.headers["content-type"] == "application/pdf"
     assert "attachment" in pdf.headers["content-disposition"]
     assert_sent_as(fake_services, acme)
@@ -82,35 +100,35 @@ async def test_profile_still_renders_when_a_secondary_service_is_down(
     fake_services.on(
         "policy", "GET", "/v1/coverages", lambda s: Response({"error_code": "general_error", "message": "boom"}, status_code=500)
     )
-    r = await gateway.client.get("/contractors/cn_1")
+    r = await gateway.client.get(f"/contractors/{CN_1}")
     assert r.status_code == 200 and 'data-testid="coverage-error"' in r.text
 
 
 async def test_profile_actions_send_the_right_requests(gateway: Any, fake_services: FakeServices, acme: str) -> None:
-    html = (await gateway.client.get("/contractors/cn_1")).text
+    html = (await gateway.client.get(f"/contractors/{CN_1}")).text
     token = csrf_of(html)
-    r = await gateway.client.post("/contractors/cn_1/invitation/resend", data={"_csrf": token})
+    r = await gateway.client.post(f"/contractors/{CN_1}/invitation/resend", data={"_csrf": token})
     assert r.status_code == 303
-    assert json.loads(fake_services.calls("enrollment", "POST", "/v1/invitations/reissue")[0].body) == {"contractor": "cn_1"}
+    assert json.loads(fake_services.calls("enrollment", "POST", "/v1/invitations/reissue")[0].body) == {"contractor": CN_1}
     page = await gateway.client.get(r.headers["location"])
     assert 'data-testid="flash-notice"' in page.text
 
     r = await gateway.client.post(
-        "/assignments/an_1/extend", data={"_csrf": token, "contractor": "cn_1", "end_date": "2030-03-01"}
+        f"/assignments/{AN_1}/extend", data={"_csrf": token, "contractor": CN_1, "end_date": "2030-03-01"}
     )
-    assert r.status_code == 303 and r.headers["location"] == "/contractors/cn_1"
+    assert r.status_code == 303 and r.headers["location"] == f"/contractors/{CN_1}"
     fake_services.on(
         "contractor",
         "POST",
-        "/v1/assignments/an_1/cancel",
+        f"/v1/assignments/{AN_1}/cancel",
         lambda s: Response({"error_code": "bad_request", "message": "The assignment has started"}, status_code=400),
     )
     r = await gateway.client.post(
-        "/assignments/an_1/cancel", data={"_csrf": token, "contractor": "cn_1", "reason": "client_request"}
+        f"/assignments/{AN_1}/cancel", data={"_csrf": token, "contractor": CN_1, "reason": "client_request"}
     )
     page = await gateway.client.get(r.headers["location"])
     assert "The assignment has started" in page.text and 'data-testid="flash-error"' in page.text
-    extend = fake_services.calls("contractor", "POST", "/v1/assignments/an_1/extend")[0]
+    extend = fake_services.calls("contractor", "POST", f"/v1/assignments/{AN_1}/extend")[0]
     assert json.loads(extend.body) == {"end_date": 1898553600}  # 2030-03-01 as epoch seconds
     assert_sent_as(fake_services, acme)
 
@@ -126,25 +144,25 @@ async def test_bulk_import_upload_progress_and_errors(gateway: Any, fake_service
         data={"_csrf": csrf_of(html), "all_or_nothing": "true"},
         files={"file": ("people.csv", csv, "text/csv")},
     )
-    assert r.status_code == 303 and r.headers["location"] == "/imports/ib_1"
+    assert r.status_code == 303 and r.headers["location"] == f"/imports/{IB_1}"
     upload = fake_services.calls("contractor", "POST", "/v1/imports")[0]
     assert csv in upload.body and b'name="all_or_nothing"\r\n\r\ntrue' in upload.body and b"ada@acme.test" in upload.body
 
-    page = await gateway.client.get("/imports/ib_1")
+    page = await gateway.client.get(f"/imports/{IB_1}")
     assert 'data-testid="rows-done">1<' in page.text and 'data-testid="rows-failed">1<' in page.text
     assert 'hx-trigger="every 1s"' in page.text and 'data-line="3"' in page.text
-    fragment = await gateway.client.get("/imports/ib_1", headers={"HX-Request": "true"})
+    fragment = await gateway.client.get(f"/imports/{IB_1}", headers={"HX-Request": "true"})
     assert fragment.text.lstrip().startswith("<section") and "<html" not in fragment.text
 
     fake_services.on(
         "contractor",
         "GET",
-        "/v1/imports/ib_1",
-        lambda s: {"id": "ib_1", "status": "completed", "rows_total": 3, "rows_done": 2, "rows_failed": 1, "errors": []},
+        f"/v1/imports/{IB_1}",
+        lambda s: {"id": IB_1, "status": "completed", "rows_total": 3, "rows_done": 2, "rows_failed": 1, "errors": []},
     )
-    done = await gateway.client.get("/imports/ib_1", headers={"HX-Request": "true"})
+    done = await gateway.client.get(f"/imports/{IB_1}", headers={"HX-Request": "true"})
     assert 'data-finished="true"' in done.text and "hx-trigger" not in done.text
-    report = await gateway.client.get("/imports/ib_1/errors.csv")
+    report = await gateway.client.get(f"/imports/{IB_1}/errors.csv")
     assert report.status_code == 200 and report.text.startswith("line,column,reason")
     assert_sent_as(fake_services, acme)
 
@@ -155,7 +173,7 @@ async def test_setting_one_po_on_many_assignments(gateway: Any, fake_services: F
     assert 'data-testid="po-select-all"' in html and 'data-campaign="Spring"' in html
     token = csrf_of(html)
     bad = await gateway.client.post(
-        "/po/missing", data={"_csrf": token, "assignment_ids": ["an_1"], "po_number": "", "po_contact_email": "x"}
+        "/po/missing", data={"_csrf": token, "assignment_ids": [AN_1], "po_number": "", "po_contact_email": "x"}
     )
     assert bad.status_code == 400 and "Enter the PO number" in bad.text and "valid email" in bad.text
     nothing = await gateway.client.post(
@@ -165,12 +183,12 @@ async def test_setting_one_po_on_many_assignments(gateway: Any, fake_services: F
     assert not fake_services.calls("contractor", "POST")
     r = await gateway.client.post(
         "/po/missing",
-        data={"_csrf": token, "assignment_ids": ["an_1", "an_2"], "po_number": "PO-42", "po_contact_email": "PO@Acme.test"},
+        data={"_csrf": token, "assignment_ids": [AN_1, AN_2], "po_number": "PO-42", "po_contact_email": "PO@Acme.test"},
     )
     assert r.status_code == 303
     sent = json.loads(fake_services.calls("contractor", "POST", "/v1/po/bulk-set")[0].body)
     assert sent == {
-        "assignment_ids": ["an_1", "an_2"],
+        "assignment_ids": [AN_1, AN_2],
         "po_number": "PO-42",
         "po_contact_email": "po@acme.test",
         "set_by": "ada@acme.test",
@@ -190,12 +208,12 @@ async def test_setting_one_po_on_many_assignments(gateway: Any, fake_services: F
 async def test_invoices_list_detail_pdf_and_mark_paid(gateway: Any, fake_services: FakeServices, acme: str) -> None:
     html = (await gateway.client.get("/invoices")).text
     assert "INV-0001" in html and "$1,234.56" in html and 'data-status="open"' in html
-    detail = await gateway.client.get("/invoices/inv_1")
+    detail = await gateway.client.get(f"/invoices/{IN_1}")
     assert "Ada Lovelace – Model" in detail.text and "$1,200.00" in detail.text and 'data-testid="mark-paid"' in detail.text
-    pdf = await gateway.client.get("/invoices/inv_1/pdf")
+    pdf = await gateway.client.get(f"/invoices/{IN_1}/pdf")
     assert pdf.content == PDF
-    r = await gateway.client.post("/invoices/inv_1/mark-paid", data={"_csrf": csrf_of(detail.text)})
-    assert r.status_code == 303 and fake_services.calls("billing", "POST", "/v1/invoices/inv_1/mark-paid")
+    r = await gateway.client.post(f"/invoices/{IN_1}/mark-paid", data={"_csrf": csrf_of(detail.text)})
+    assert r.status_code == 303 and fake_services.calls("billing", "POST", f"/v1/invoices/{IN_1}/mark-paid")
     assert_sent_as(fake_services, acme)
 
 
@@ -237,10 +255,10 @@ async def test_service_failures_become_error_pages_without_details(gateway: Any,
     fake_services.on(
         "contractor",
         "GET",
-        "/v1/contractors/cn_404",
+        f"/v1/contractors/{CN_404}",
         lambda s: Response({"error_code": "invalid_contractor_id", "message": "No such contractor"}, status_code=404),
     )
-    r = await gateway.client.get("/contractors/cn_404")
+    r = await gateway.client.get(f"/contractors/{CN_404}")
     assert r.status_code == 404 and "No such contractor" in r.text
 
 
@@ -256,11 +274,11 @@ async def test_an_unreachable_service_is_an_error_page(gateway: Any, acme: str) 
 async def test_mailbox_lists_shows_sandboxed_html_and_attachments(gateway: Any, fake_services: FakeServices, acme: str) -> None:
     html = (await gateway.client.get("/mailbox")).text
     assert "Your opt-in link" in html
-    mail = await gateway.client.get("/mailbox/m1")
+    mail = await gateway.client.get(f"/mailbox/{ML_1}")
     assert 'sandbox=""' in mail.text and "Hello Ada" in mail.text and "<script>" not in mail.text
-    body = await gateway.client.get("/mailbox/m1/html")
+    body = await gateway.client.get(f"/mailbox/{ML_1}/html")
     assert body.headers["content-security-policy"].startswith("sandbox")
-    attachment = await gateway.client.get("/mailbox/m1/attachments/0")
+    attachment = await gateway.client.get(f"/mailbox/{ML_1}/attachments/0")
     assert attachment.content == PDF and "certificate.pdf" in attachment.headers["content-disposition"]
     gateway.runtime.gateway.settings.dev_mailbox = False
     assert (await gateway.client.get("/mailbox")).status_code == 404

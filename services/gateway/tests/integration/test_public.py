@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from gateway_fakes import PDF, FakeServices, make_company
+from gateway_fakes import COI_1, PDF, FakeServices, make_company
 from litestar import Response
 
 pytestmark = pytest.mark.integration
@@ -124,13 +124,14 @@ async def test_enrollment_down_shows_a_try_again_page(gateway: Any, fake_service
 
 
 async def test_signed_certificate_link_streams_the_pdf(gateway: Any, fake_services: FakeServices) -> None:
-    r = await gateway.client.get("/certificates/coi_123.pdf?token=good")
+    r = await gateway.client.get(f"/certificates/{COI_1}.pdf?token=good")
     assert r.status_code == 200 and r.content == PDF and r.headers["content-type"] == "application/pdf"
     sent = fake_services.calls("policy", "GET")[0]
-    assert sent.path == "/v1/public/certificates/coi_123.pdf" and sent.query == "token=good" and "x-tenant-id" not in sent.headers
-    expired = await gateway.client.get("/certificates/coi_123.pdf?token=old")
+    assert sent.path == f"/v1/public/certificates/{COI_1}.pdf" and sent.query == "token=good"
+    assert "x-tenant-id" not in sent.headers
+    expired = await gateway.client.get(f"/certificates/{COI_1}.pdf?token=old")
     assert expired.status_code == 410 and "expired" in expired.text.lower()
-    assert (await gateway.client.get("/certificates/coi_123.pdf")).status_code == 404
+    assert (await gateway.client.get(f"/certificates/{COI_1}.pdf")).status_code == 404
 
 
 async def test_integration_webhooks_are_forwarded_raw_with_the_company_as_tenant(

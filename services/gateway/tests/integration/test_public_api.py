@@ -1,4 +1,6 @@
-"""The public API: API keys (Bearer and Basic), pass-through, tenant isolation, idempotency keys."""
+"""The public API: API keys (Bearer and Basic), the allow-list of operations and where each one
+goes, what never reaches a service (hostile paths, malformed ids, unknown resources, wrong methods,
+dirty query strings), tenant isolation, idempotency keys."""
 
 from __future__ import annotations
 
@@ -7,12 +9,171 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from gateway.application.api_keys import create_api_key, revoke_api_key
-from gateway_fakes import FakeServices, make_company
+from gateway_fakes import AN_1, AN_9, CN_1, IN_1, JB_9, FakeServices, ident, make_company, raw_request
 from litestar import Response
 
 pytestmark = pytest.mark.integration
+
+EN_1, JB_1, QT_1, PL_1 = ident("en", "1"), ident("jb", "1"), ident("qt", "1"), ident("pl", "1")
+IAS_1 = "ias_01JD8X3Z9K4M7Q2W5E8R1T6Y0U"  # a ULID, as `new_ulid_id` makes them
+
+#: every operation of the public API: (method, path under /api/v1) -> (service, method, service path)
+FORWARDED = [
+    ("GET", "/entities", "contractor", "GET", "/v1/entities"),
+    ("POST", "/entities", "contractor", "POST", "/v1/entities"),
+    ("GET", f"/entities/{EN_1}", "contractor", "GET", f"/v1/entities/{EN_1}"),
+    ("PUT", f"/entities/{EN_1}", "contractor", "PUT", f"/v1/entities/{EN_1}"),
+    ("DELETE", f"/entities/{EN_1}", "contractor", "DELETE", f"/v1/entities/{EN_1}"),
+    ("GET", "/contractors", "contractor", "GET", "/v1/contractors"),
+    ("POST", "/contractors", "contractor", "POST", "/v1/contractors"),
+    ("GET", f"/contractors/{CN_1}", "contractor", "GET", f"/v1/contractors/{CN_1}"),
+    ("PUT", f"/contractors/{CN_1}", "contractor", "PUT", f"/v1/contractors/{CN_1}"),
+    ("GET", f"/contractors/{CN_1}/policies", "policy", "GET", "/v1/policies"),
+    ("GET", f"/contractors/{CN_1}/assignments", "contractor", "GET", f"/v1/contractors/{CN_1}/assignments"),
+    ("GET", "/category_codes", "contractor", "GET", "/v1/category_codes"),
+    ("GET", "/jobs", "contractor", "GET", "/v1/jobs"),
+    ("POST", "/jobs", "contractor", "POST", "/v1/jobs"),
+    ("GET", f"/jobs/{JB_1}", "contractor", "GET", f"/v1/jobs/{JB_1}"),
+    ("PUT", f"/jobs/{JB_1}", "contractor", "PUT", f"/v1/jobs/{JB_1}"),
+    ("DELETE", f"/jobs/{JB_1}", "contractor", "DELETE", f"/v1/jobs/{JB_1}"),
+    ("GET", "/assignments", "contractor", "GET", "/v1/assignments"),
+    ("POST", "/assignments", "contractor", "POST", "/v1/assignments"),
+    ("GET", f"/assignments/{AN_1}", "contractor", "GET", f"/v1/assignments/{AN_1}"),
+    ("PUT", f"/assignments/{AN_1}", "contractor", "PUT", f"/v1/assignments/{AN_1}"),
+    ("DELETE", f"/assignments/{AN_1}", "contractor", "DELETE", f"/v1/assignments/{AN_1}"),
+    ("POST", f"/assignments/{AN_1}/cancel", "contractor", "POST", f"/v1/assignments/{AN_1}/cancel"),
+    ("POST", f"/assignments/{AN_1}/extend", "contractor", "POST", f"/v1/assignments/{AN_1}/extend"),
+    ("POST", "/assignments/cancel", "contractor", "POST", f"/v1/assignments/{AN_9}/cancel"),
+    ("POST", "/assignments/extend", "contractor", "POST", f"/v1/assignments/{AN_9}/extend"),
+    ("GET", "/quotes", "enrollment", "GET", "/v1/quotes"),
+    ("POST", "/quotes", "enrollment", "POST", "/v1/quotes"),
+    ("GET", f"/quotes/{QT_1}", "enrollment", "GET", f"/v1/quotes/{QT_1}"),
+    ("PUT", f"/quotes/{QT_1}", "enrollment", "PUT", f"/v1/quotes/{QT_1}"),
+    ("GET", "/apply/sessions", "enrollment", "GET", "/v1/apply/sessions"),
+    ("POST", "/apply/sessions", "enrollment", "POST", "/v1/apply/sessions"),
+    ("GET", f"/apply/sessions/{IAS_1}", "enrollment", "GET", f"/v1/apply/sessions/{IAS_1}"),
+    ("PUT", f"/apply/sessions/{IAS_1}", "enrollment", "PUT", f"/v1/apply/sessions/{IAS_1}"),
+    ("POST", f"/apply/sessions/{IAS_1}/expire", "enrollment", "POST", f"/v1/apply/sessions/{IAS_1}/expire"),
+    ("GET", "/policies", "policy", "GET", "/v1/policies"),
+    ("GET", f"/policies/{PL_1}", "policy", "GET", f"/v1/policies/{PL_1}"),
+    ("GET", "/invoices", "billing", "GET", "/v1/invoices"),
+    ("GET", f"/invoices/{IN_1}", "billing", "GET", f"/v1/invoices/{IN_1}"),
+    ("GET", f"/invoices/{IN_1}/pdf", "billing", "GET", f"/v1/invoices/{IN_1}/pdf"),
+    ("POST", f"/invoices/{IN_1}/void", "billing", "POST", f"/v1/invoices/{IN_1}/void"),
+    ("POST", f"/invoices/{IN_1}/mark-paid", "billing", "POST", f"/v1/invoices/{IN_1}/mark-paid"),
+]
+
+RESOURCES = [
+    "entities",
+    "contractors",
+    "jobs",
+    "category_codes",
+    "assignments",
+    "quotes",
+    "apply/sessions",
+    "policies",
+    "invoices",
+    "events",
+    "webhook_endpoints",
+]
+
+#: ways to write "one level up", each repeated to climb out of ``/v1/<resource>/``
+UP = {
+    "encoded dots": "%2e%2e/",
+    "mixed dots": ".%2e/",
+    "plain dots": "../",
+    "double-encoded dots": "%252e%252e/",
+    "encoded slash": "..%2f",
+    "upper-case encoded slash": "..%2F",
+    "all encoded": "%2e%2e%2f",
+    "encoded backslash": "..%5c",
+    "raw backslash": "..\\",
+    "overlong UTF-8 dots": "%c0%ae%c0%ae/",
+    "semicolon segment": "..;/",
+    "semicolon parameter": "x;y=..%2f",
+    "control character": "%17/../",
+    "NUL": "%00/../",
+}
+
+#: what an attacker aims at behind a service's /v1 prefix
+TARGETS = [
+    ("PUT", "_ops/clock", b'{"advance_seconds": 31536000}'),
+    ("POST", "_ops/tick", b""),
+    ("GET", "v1/integrations/worksuite/secret", b""),
+    ("GET", "v1/mailbox", b""),
+    ("GET", "v1/roster", b""),
+]
+
+#: one-off hostile paths: valid ids with something hidden behind them, the services' other routes
+ODD_PATHS = [
+    f"/api/v1/contractors/{CN_1}%2fpolicies",
+    f"/api/v1/contractors/{CN_1}%2Fpolicies",
+    f"/api/v1/entities%2f{EN_1}",
+    f"/api/v1/entities/{EN_1}%00",
+    f"/api/v1/entities/{EN_1}%0a",
+    f"/api/v1/entities/{EN_1};x=1",
+    f"/api/v1/entities/{EN_1}/..%2f..%2f_ops/clock",
+    f"/api/v1/invoices/{IN_1}%5cvoid",
+    f"/api/v1/invoices/{IN_1}/..",
+    f"/api/v1/invoices/{IN_1}/%2e%2e/%2e%2e/_ops/clock",
+    "/api/v1/policies/E%17",
+    "/api/v1/%2e%2e/_ops/clock",
+    "/api/v1/../_ops/clock",
+    "/api/v1/_ops/clock",
+    "/api/v1/readyz",
+    "/api/v1/schema/openapi.json",
+    "/api/v1/integrations/worksuite/secret",
+    f"/api/v1/entities/{EN_1}/integrations/worksuite/secret",
+    "/api/v1/mailbox",
+    "/api/v1/roster",
+    "/api/v1/coverages",
+    "/api/v1/settings",
+    "/api/v1/imports",
+    "/api/v1/po/missing",
+    "/api/v1/invitations/current",
+    "/api/v1/opt-in/abcdefghijkl",
+    "/api/v1/deliveries",
+    "/api/v1/certificates",
+    "/api/v1/public/certificates/x.pdf",
+    "/api/v1/rates",
+    "/api/v1/apply",
+    "/api/v1",
+    "/api/v1/",
+]
+
+HOSTILE_IDS = [
+    "E%17",
+    "%00",
+    "cn_%00",
+    "cn_" + "A" * 5000,
+    "cn_abc%0d%0aX-Injected:%201",
+    "%27%20OR%201%3D1--",
+    "%E2%80%AE",
+    "%ff%fe",
+    "%c0%ae",
+    "..",
+    "%2e",
+    "%2e%2e",
+    "x;y",
+    "a%5cb",
+    "{}",
+    "cn_short",
+    "zz_0000000000000000000001",  # well formed, but no resource's prefix
+    "cn_000000000000000000000%C3%A9",  # a non-ASCII letter
+]
+ID_RESOURCES = {
+    "entities": "invalid_entity_id",
+    "contractors": "invalid_contractor_id",
+    "jobs": "invalid_job_id",
+    "assignments": "invalid_assignment_id",
+    "quotes": "invalid_quote_id",
+    "apply/sessions": "invalid_session_id",
+    "policies": "invalid_policy_id",
+    "invoices": "invalid_invoice_id",
+}
 
 
 @pytest.fixture
@@ -60,21 +221,184 @@ async def test_resources_pass_through_with_errors_and_subresources(
     assert r.status_code == 400 and r.json() == {"error_code": "invalid_input", "message": {"name": "required"}}
     r = await client.get("/api/v1/nothing", headers=bearer(keys["ka"]))
     assert r.status_code == 404 and r.json()["error_code"] == "resource_not_found"
-    r = await client.get("/api/v1/contractors/cn_1/policies", headers=bearer(keys["ka"]))
+    r = await client.get(f"/api/v1/contractors/{CN_1}/policies", headers=bearer(keys["ka"]))
     assert r.status_code == 200 and r.json()["url"] == "/api/v1/policies"
-    assert fake_services.calls("policy", "GET", "/v1/policies")[0].query == "contractor=cn_1"
+    assert fake_services.calls("policy", "GET", "/v1/policies")[0].query == f"contractor={CN_1}"
     # 1099Policy's cancel is keyed by job
     r = await client.post(
-        "/api/v1/assignments/cancel", json={"job_id": "jb_9", "reason": "client_request"}, headers=bearer(keys["ka"])
+        "/api/v1/assignments/cancel", json={"job_id": JB_9, "reason": "client_request"}, headers=bearer(keys["ka"])
     )
-    assert r.status_code == 200 and r.json()["id"] == "an_9" and r.json()["status"] == "cancelled"
-    assert (
-        json.loads(fake_services.calls("contractor", "POST", "/v1/assignments/an_9/cancel")[0].body)["reason"] == "client_request"
-    )
+    assert r.status_code == 200 and r.json()["id"] == AN_9 and r.json()["status"] == "cancelled"
+    assert fake_services.calls("contractor", "GET", "/v1/assignments")[0].query == f"job={JB_9}&limit=100"
+    cancel = fake_services.calls("contractor", "POST", f"/v1/assignments/{AN_9}/cancel")[0]
+    assert json.loads(cancel.body)["reason"] == "client_request"
     fake_services.on(
         "contractor", "GET", "/v1/entities", lambda s: Response({"error_code": "general_error", "message": "x"}, status_code=500)
     )
     assert (await client.get("/api/v1/entities", headers=bearer(keys["ka"]))).status_code == 500
+
+
+async def test_every_operation_reaches_its_service_path_as_the_key_s_company(
+    gateway: Any, fake_services: FakeServices, keys: dict[str, Any]
+) -> None:
+    for method, path, service, upstream_method, upstream_path in FORWARDED:
+        fake_services.seen.clear()
+        body = {"job_id": JB_9} if path.endswith(("/assignments/cancel", "/assignments/extend")) else {"name": "x"}
+        r = await gateway.client.request(
+            method, f"/api/v1{path}", headers=bearer(keys["ka"]), json=body if method in ("POST", "PUT") else None
+        )
+        assert r.status_code < 500, (method, path, r.status_code, r.text)
+        last = fake_services.seen[-1]
+        assert (last.service, last.method, last.path) == (service, upstream_method, upstream_path), (method, path)
+        assert all(s.headers["x-tenant-id"] == keys["a"] for s in fake_services.seen), (method, path)
+    # a PDF comes back as it is, with its file name
+    disposition = {"Content-Disposition": 'attachment; filename="i.pdf"'}
+    fake_services.on(
+        "billing",
+        "GET",
+        f"/v1/invoices/{IN_1}/pdf",
+        lambda s: Response(b"%PDF-1.4", media_type="application/pdf", headers=disposition),
+    )
+    r = await gateway.client.get(f"/api/v1/invoices/{IN_1}/pdf", headers=bearer(keys["ka"]))
+    assert r.content == b"%PDF-1.4" and r.headers["content-disposition"] == 'attachment; filename="i.pdf"'
+
+
+async def test_list_filters_are_passed_on_by_name_in_both_query_forms(
+    gateway: Any, fake_services: FakeServices, keys: dict[str, Any]
+) -> None:
+    client = gateway.client
+    await client.get("/api/v1/contractors?email=a%40b.c&limit=5&tenant_id=co_x&_internal=1", headers=bearer(keys["ka"]))
+    assert fake_services.calls("contractor", "GET", "/v1/contractors")[-1].query == "email=a%40b.c&limit=5"
+    # the official SDK's form: the parameters as a JSON object
+    sdk = httpx.URL("/api/v1/contractors", query=b"%7B%22email%22%3A%20%22a%40b.c%22%2C%20%22limit%22%3A%202%7D")
+    await client.get(sdk, headers=bearer(keys["ka"]))
+    assert fake_services.calls("contractor", "GET", "/v1/contractors")[-1].query == "email=a%40b.c&limit=2"
+    # a contractor's policies are that contractor's, whatever the query says
+    await client.get(f"/api/v1/contractors/{CN_1}/policies?contractor=cn_other&limit=3", headers=bearer(keys["ka"]))
+    assert fake_services.calls("policy", "GET", "/v1/policies")[-1].query == f"limit=3&contractor={CN_1}"
+    # an operation that is not a list passes no query on
+    await client.get(f"/api/v1/invoices/{IN_1}?expand=lines&tenant=x", headers=bearer(keys["ka"]))
+    assert fake_services.calls("billing", "GET", f"/v1/invoices/{IN_1}")[-1].query == ""
+    await client.get("/api/v1/invoices?status=open&po_number=PO-1&contractor=cn_x", headers=bearer(keys["ka"]))
+    assert fake_services.calls("billing", "GET", "/v1/invoices")[-1].query == "status=open&po_number=PO-1"
+
+
+async def test_dirty_query_strings_are_a_400_and_reach_nothing(
+    gateway: Any, fake_services: FakeServices, keys: dict[str, Any]
+) -> None:
+    headers = bearer(keys["ka"])
+    for query in (
+        "email=%00",
+        "email=a%00b",
+        "email=a%17b",
+        "email=%0d%0aX-Injected:1",
+        "%00=1",
+        "unknown=%7f",
+        "email=%ff",
+        "email=%c0%af",
+        "starting_after=" + "x" * 5000,
+        "%7B%22email%22%3A%22a%5Cu0000b%22%7D",  # the SDK's JSON form, with an escaped NUL
+    ):
+        for resource in ("entities", "contractors", "policies", "invoices", "apply/sessions"):
+            r = await raw_request(gateway, "GET", f"/api/v1/{resource}?{query}", headers=headers)
+            assert r.status == 400 and r.json()["error_code"] == "invalid_input", (resource, query, r.status, r.body)
+    assert fake_services.seen == []
+
+
+async def test_hostile_paths_on_every_resource_are_a_4xx_and_reach_nothing(
+    gateway: Any, fake_services: FakeServices, keys: dict[str, Any]
+) -> None:
+    headers = {**bearer(keys["ka"]), "Content-Type": "application/json"}
+    refused: list[tuple[str, str, int]] = []
+    for resource in RESOURCES:
+        depth = resource.count("/") + 2  # from /v1/<resource>/ up to the service's root
+        for up in UP.values():
+            for method, target, body in TARGETS:
+                path = f"/api/v1/{resource}/{up * depth}{target}"
+                r = await raw_request(gateway, method, path, headers=headers, body=body)
+                if not (400 <= r.status < 500 and r.is_error_shape):
+                    refused.append((method, path, r.status))
+    for path in ODD_PATHS:
+        for method in ("GET", "POST", "PUT", "DELETE"):
+            r = await raw_request(gateway, method, path, headers=headers, body=b"{}")
+            if not (400 <= r.status < 500 and r.is_error_shape):
+                refused.append((method, path, r.status))
+    assert refused == [], refused[:20]
+    assert fake_services.seen == [], [(s.service, s.method, s.path) for s in fake_services.seen]
+
+
+async def test_malformed_ids_are_a_404_before_anything_is_forwarded(
+    gateway: Any, fake_services: FakeServices, keys: dict[str, Any]
+) -> None:
+    headers = bearer(keys["ka"])
+    for resource, error_code in ID_RESOURCES.items():
+        for bad in HOSTILE_IDS:
+            for method in ("GET", "PUT", "DELETE"):
+                r = await raw_request(gateway, method, f"/api/v1/{resource}/{bad}", headers=headers, body=b"{}")
+                assert 400 <= r.status < 500 and r.is_error_shape, (method, resource, bad, r.status, r.body[:200])
+            r = await raw_request(gateway, "GET", f"/api/v1/{resource}/{bad}", headers=headers)
+            if "%" not in bad and "." not in bad and ";" not in bad and "{" not in bad:  # a plain word: the id is refused
+                assert r.status == 404 and r.json()["error_code"] == error_code, (resource, bad, r.body)
+    # the report that started it: a control character in a policy id was a 500 (the kit's HTTP app may
+    # refuse control characters in any URL with a 400 before routing; the gateway's own check is a 404)
+    r = await gateway.client.get("/api/v1/policies/E%17", headers=headers)
+    assert r.status_code in (400, 404) and r.json()["error_code"] in ("invalid_input", "resource_not_found")
+    # an id of another resource is not this one's
+    r = await gateway.client.get(f"/api/v1/contractors/{EN_1}", headers=headers)
+    assert r.status_code == 404 and r.json()["error_code"] == "invalid_contractor_id"
+    # 1099Policy's cancel and extend by job check the job id too
+    for job_id in ("jb_../../_ops", f"{JB_9}\n", CN_1):
+        r = await gateway.client.post("/api/v1/assignments/extend", json={"job_id": job_id}, headers=headers)
+        assert r.status_code == 404 and r.json()["error_code"] == "invalid_job_id", job_id
+    r = await gateway.client.post("/api/v1/assignments/cancel", json={}, headers=headers)
+    assert r.status_code == 400 and r.json()["error_code"] == "invalid_job_id"
+    assert fake_services.seen == [], [(s.service, s.method, s.path) for s in fake_services.seen]
+
+
+async def test_resources_no_service_offers_yet_and_methods_not_offered(
+    gateway: Any, fake_services: FakeServices, keys: dict[str, Any]
+) -> None:
+    headers = bearer(keys["ka"])
+    for path in ("/api/v1/events", "/api/v1/events/ev_0000000000000000000001", "/api/v1/webhook_endpoints"):
+        for method in ("GET", "POST", "PUT", "DELETE"):
+            r = await gateway.client.request(method, path, headers=headers)
+            assert r.status_code == 404 and r.json()["error_code"] == "resource_not_found"
+            assert "not available" in r.json()["message"]
+    for method, path in (
+        ("DELETE", f"/contractors/{CN_1}"),
+        ("DELETE", f"/quotes/{QT_1}"),
+        ("DELETE", f"/apply/sessions/{IAS_1}"),
+        ("DELETE", f"/policies/{PL_1}"),
+        ("PATCH", f"/entities/{EN_1}"),
+        ("PUT", "/entities"),
+        ("POST", "/policies"),
+        ("PUT", f"/invoices/{IN_1}"),
+        ("GET", "/assignments/cancel"),
+        ("GET", f"/invoices/{IN_1}/void"),
+    ):
+        r = await gateway.client.request(method, f"/api/v1{path}", headers=headers)
+        assert r.status_code == 405 and r.json()["error_code"] == "bad_request", (method, path, r.text)
+        assert method not in r.headers["allow"]
+    assert fake_services.seen == []
+
+
+async def test_a_call_that_cannot_be_made_is_a_503_not_a_500(
+    gateway: Any, fake_services: FakeServices, keys: dict[str, Any]
+) -> None:
+    client = gateway.runtime.gateway.services.contractor._client
+    real = client.request
+
+    async def refuse(*args: Any, **kwargs: Any) -> httpx.Response:
+        raise httpx.InvalidURL("Invalid non-printable ASCII character in URL")
+
+    client.request = refuse
+    headers = {**bearer(keys["ka"]), "Idempotency-Key": "k-invalid-url"}
+    r = await gateway.client.post("/api/v1/entities", json={"name": "Nike"}, headers=headers)
+    assert r.status_code == 503 and r.json()["error_code"] == "general_error"
+    assert (await gateway.client.get("/api/v1/entities", headers=bearer(keys["ka"]))).status_code == 503
+    client.request = real  # the key was not used up by the call that failed
+    r = await gateway.client.post("/api/v1/entities", json={"name": "Nike"}, headers=headers)
+    assert r.status_code == 201
 
 
 async def test_idempotency_keys_replay_the_first_response(

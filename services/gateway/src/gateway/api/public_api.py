@@ -1,9 +1,24 @@
 """The public API, ``/api/v1/...``, compatible with 1099Policy's (so its SDKs work pointed here).
 
+- Routing is an allow-list: `OPERATIONS` names every (method, path) the API offers, the service
+  that owns it and the service path it becomes; each is one Litestar route. An id in a path must be
+  the resource's prefixed id (``en_...``, ``cn_...``: `ids.py`), and the service path is built from
+  the checked ids only, never from the caller's path. What is not on the list reaches no service:
+  - a path that is not on the list (unknown resource or sub-path, dot segments, an encoded ``/`` or
+    ``\\``, ``;``, control characters, anything but letters, digits, ``_`` and ``/``): 404
+    ``resource_not_found``;
+  - a malformed id: 404 with the resource's code (``invalid_contractor_id``, ...), as an unknown id;
+  - a path on the list with a method it does not offer: 405 ``bad_request`` with ``Allow``.
+  ``events`` and ``webhook_endpoints`` are 1099Policy resources that no service offers yet: 404.
+- Query strings: a list passes on only the parameters it knows (pagination and its filters; others
+  are dropped, as the services would ignore them anyway); other operations pass on none. A query
+  that is not ASCII, not UTF-8 once decoded, or holds a control character or NUL is a 400
+  ``invalid_input``. The SDK's JSON-object form (``?{"email": ...}``) is understood (`query_pairs`).
 - Auth: ``Authorization: Bearer <api key>``, or HTTP Basic with the key as user name. The key
   decides the company: the tenant sent to the services is always the key's, never the caller's.
-- Resources are the services' 1099Policy-shaped ``/v1`` resources, passed through (status and
-  body); list envelopes get their ``url`` rewritten to ``/api/v1/...``.
+  Checked after the path (a path not on the list is a 404 without a database lookup).
+- Answers are the services' (status and body); list envelopes get their ``url`` rewritten to
+  ``/api/v1/...``. A call that cannot be made or answered is a 503 ``general_error``, never a 500.
 - Idempotency: a POST with ``Ten99Policy-Idempotent-Key`` (or ``Idempotency-Key``) replays its
   first response for 24 h; the same key with a different request is refused (409
   ``idempotency_key_reused``); a retry while the first is running gets 409 ``request_in_progress``.
@@ -15,46 +30,175 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import parse_qsl, unquote_plus, unquote_to_bytes
 
+import httpx
 import msgspec
 from litestar import HttpMethod, MediaType, Request, Response, Router, route
-from litestar.params import FromPath
+from litestar.handlers import HTTPRouteHandler
 
 from ..adapters.services import ServiceError, ServiceUnavailable
 from ..application.api_keys import authenticate_api_key
 from ..application.idempotency import abandon, claim, record_response, request_fingerprint
 from ..web.common import gateway_of
+from .ids import is_id
 
-__all__ = ["ApiAuthError", "public_api_router"]
+__all__ = ["OPERATIONS", "Operation", "api_key_of", "public_api_router", "query_pairs"]
 
-#: first path segment -> the service that owns the resource
-RESOURCES = {
-    "entities": "contractor",
-    "contractors": "contractor",
-    "jobs": "contractor",
-    "category_codes": "contractor",
-    "assignments": "contractor",
-    "quotes": "enrollment",
-    "apply": "enrollment",
-    "policies": "policy",
-    "invoices": "billing",
-    "events": "notification",
-    "webhook_endpoints": "notification",
-}
+GET, POST, PUT, DELETE = HttpMethod.GET, HttpMethod.POST, HttpMethod.PUT, HttpMethod.DELETE
 IDEMPOTENCY_HEADERS = ("ten99policy-idempotent-key", "idempotency-key")
+PAGE = ("limit", "starting_after", "ending_before")
 
 
-class ApiAuthError(Exception):
-    pass
+@dataclass(frozen=True)
+class IdKind:
+    prefix: str
+    error_code: str
+    noun: str
+
+
+#: the path parameters of `OPERATIONS`, and what each must look like
+ID_PARAMS = {
+    "entity_id": IdKind("en", "invalid_entity_id", "entity"),
+    "contractor_id": IdKind("cn", "invalid_contractor_id", "contractor"),
+    "job_id": IdKind("jb", "invalid_job_id", "job"),
+    "quote_id": IdKind("qt", "invalid_quote_id", "quote"),
+    "session_id": IdKind("ias", "invalid_session_id", "application session"),
+    "policy_id": IdKind("pl", "invalid_policy_id", "policy"),
+    "assignment_id": IdKind("an", "invalid_assignment_id", "assignment"),
+    "invoice_id": IdKind("in", "invalid_invoice_id", "invoice"),
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One call of the public API: ``method /api/v1<path>`` becomes ``method <upstream>`` on ``service``."""
+
+    name: str
+    method: HttpMethod
+    #: under /api/v1, in Litestar's syntax; every parameter is one of `ID_PARAMS`
+    path: str
+    service: str
+    #: the query parameters passed on; any other is dropped
+    query: tuple[str, ...] = ()
+    #: the service's path, filled in with the checked ids; by default ``/v1<path>``
+    upstream: str = ""
+    #: the contractor's policies: the contractor id goes to the service as this query parameter
+    id_as_query: tuple[str, str] | None = None
+    #: 1099Policy's ``/assignments/cancel|extend`` name the job (``job_id`` in the body), not the assignment
+    by_job: bool = False
+
+    def upstream_path(self, ids: dict[str, str]) -> str:
+        template = self.upstream or "/v1" + re.sub(r"\{(\w+):str\}", r"{\1}", self.path)
+        return template.format(**ids)
+
+
+def _crud(resource: str, service: str, param: str, filters: tuple[str, ...], *, remove: bool = False) -> list[Operation]:
+    """List, create, retrieve and update ``resource`` (``apply/sessions``), and delete when offered."""
+    name, one = resource.replace("/", "_"), f"/{resource}/{{{param}:str}}"
+    return [
+        Operation(f"list_{name}", GET, f"/{resource}", service, (*PAGE, *filters)),
+        Operation(f"create_{name}", POST, f"/{resource}", service),
+        Operation(f"retrieve_{name}", GET, one, service),
+        Operation(f"update_{name}", PUT, one, service),
+        *([Operation(f"delete_{name}", DELETE, one, service)] if remove else []),
+    ]
+
+
+#: everything the public API offers: the services' /v1 operations on 1099Policy's resources
+OPERATIONS: tuple[Operation, ...] = (
+    *_crud("entities", "contractor", "entity_id", (), remove=True),
+    *_crud("contractors", "contractor", "contractor_id", ("email",)),
+    Operation(
+        "list_contractor_policies",
+        GET,
+        "/contractors/{contractor_id:str}/policies",
+        "policy",
+        PAGE,
+        upstream="/v1/policies",
+        id_as_query=("contractor_id", "contractor"),
+    ),
+    Operation("list_contractor_assignments", GET, "/contractors/{contractor_id:str}/assignments", "contractor"),
+    Operation("list_category_codes", GET, "/category_codes", "contractor"),
+    *_crud("jobs", "contractor", "job_id", ("entity",), remove=True),
+    *_crud("assignments", "contractor", "assignment_id", ("contractor", "job"), remove=True),
+    Operation("cancel_assignment", POST, "/assignments/{assignment_id:str}/cancel", "contractor"),
+    Operation("extend_assignment", POST, "/assignments/{assignment_id:str}/extend", "contractor"),
+    Operation(
+        "cancel_assignment_of_job",
+        POST,
+        "/assignments/cancel",
+        "contractor",
+        upstream="/v1/assignments/{assignment_id}/cancel",
+        by_job=True,
+    ),
+    Operation(
+        "extend_assignment_of_job",
+        POST,
+        "/assignments/extend",
+        "contractor",
+        upstream="/v1/assignments/{assignment_id}/extend",
+        by_job=True,
+    ),
+    *_crud("quotes", "enrollment", "quote_id", ("contractor", "job")),
+    *_crud("apply/sessions", "enrollment", "session_id", ("contractor",)),
+    Operation("expire_apply_session", POST, "/apply/sessions/{session_id:str}/expire", "enrollment"),
+    Operation("list_policies", GET, "/policies", "policy", (*PAGE, "contractor")),
+    Operation("retrieve_policy", GET, "/policies/{policy_id:str}", "policy"),
+    Operation("list_invoices", GET, "/invoices", "billing", (*PAGE, "status", "po_number")),
+    Operation("retrieve_invoice", GET, "/invoices/{invoice_id:str}", "billing"),
+    Operation("invoice_pdf", GET, "/invoices/{invoice_id:str}/pdf", "billing"),
+    Operation("void_invoice", POST, "/invoices/{invoice_id:str}/void", "billing"),
+    Operation("mark_invoice_paid", POST, "/invoices/{invoice_id:str}/mark-paid", "billing"),
+)
+
+#: 1099Policy resources that no service offers yet
+NOT_YET = {"events": "Events", "webhook_endpoints": "Webhook endpoints"}
+
+#: an API path holds resource names, ids and slashes only: nothing to decode, resolve or split
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_/-]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_MAX_QUERY_VALUE = 1000
+#: a content type worth passing on (the services read JSON; anything odd becomes that)
+_CONTENT_TYPE = re.compile(r"[\x20-\x7e]{1,200}")
+
+
+class Refused(Exception):
+    """The request is refused at the gateway: nothing was forwarded."""
+
+    def __init__(self, status_code: int, error_code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.error_code = error_code
+        self.message = message
+        self.headers = headers
+
+    def response(self) -> Response[Any]:
+        return _error(self.status_code, self.error_code, self.message, self.headers)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What goes back to the caller (the service's answer, or the gateway's refusal)."""
+
+    status_code: int
+    content_type: str
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def _error(status_code: int, error_code: str, message: Any, headers: dict[str, str] | None = None) -> Response[Any]:
     return Response(
         {"error_code": error_code, "message": message}, status_code=status_code, media_type=MediaType.JSON, headers=headers
     )
+
+
+def _error_answer(status_code: int, error_code: str, message: str) -> Answer:
+    return Answer(status_code, MediaType.JSON, msgspec.json.encode({"error_code": error_code, "message": message}))
 
 
 def api_key_of(request: Request[Any, Any, Any]) -> str | None:
@@ -91,6 +235,64 @@ def query_pairs(raw_query: str) -> list[tuple[str, str]]:
     return parse_qsl(raw_query or "", keep_blank_values=False)
 
 
+# ------------------------------------------------------------------ checks before anything is forwarded
+
+
+def _check_path(request: Request[Any, Any, Any]) -> None:
+    """The path as sent and as decoded: only letters, digits, ``_``, ``-`` and ``/``."""
+    raw = request.scope.get("raw_path") or b""
+    decoded = request.scope.get("path") or ""
+    if not _PLAIN_PATH.fullmatch(decoded) or (raw and not _PLAIN_PATH.fullmatch(raw.decode("latin-1"))):
+        raise Refused(404, "resource_not_found", "No such resource: the path is not one of the API's")
+
+
+def _checked_ids(request: Request[Any, Any, Any]) -> dict[str, str]:
+    ids: dict[str, str] = {}
+    for name, value in request.path_params.items():
+        kind = ID_PARAMS[name]
+        if not is_id(value, kind.prefix):
+            raise Refused(
+                404, kind.error_code, f"No such {kind.noun}: its id looks like {kind.prefix}_ and 20 to 40 letters or digits"
+            )
+        ids[name] = value
+    return ids
+
+
+def _checked_query(request: Request[Any, Any, Any], allowed: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The query parameters to pass on; `Refused` (400) if any is not clean text."""
+    raw = request.scope.get("query_string") or b""
+    if not raw:
+        return []
+    try:
+        text = raw.decode("ascii")
+        unquote_to_bytes(text.replace("+", " ")).decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(400, "invalid_input", "The query string is not valid UTF-8 text") from None
+    pairs = query_pairs(text)
+    for name, value in pairs:
+        if _CONTROL.search(name) or _CONTROL.search(value):
+            raise Refused(400, "invalid_input", "The query string holds control characters")
+        if len(name) > 100 or len(value) > _MAX_QUERY_VALUE:
+            raise Refused(400, "invalid_input", f"A query parameter is longer than {_MAX_QUERY_VALUE} characters")
+    return [(name, value) for name, value in pairs if name in allowed]
+
+
+async def _tenant_of(request: Request[Any, Any, Any]) -> str:
+    key = api_key_of(request)
+    tenant = await authenticate_api_key(gateway_of(request).db, key) if key else None
+    if tenant is None:
+        raise Refused(
+            401,
+            "invalid_api_key",
+            "Missing or invalid API key: send Authorization: Bearer <key>",
+            headers={"WWW-Authenticate": 'Bearer realm="ten99"'},
+        )
+    return tenant
+
+
+# ------------------------------------------------------------------ forwarding
+
+
 def _rewrite_list_url(body: bytes, content_type: str) -> bytes:
     if "json" not in content_type or not body.startswith(b"{"):
         return body
@@ -109,96 +311,117 @@ def _rewrite_list_url(body: bytes, content_type: str) -> bytes:
     return body
 
 
-async def _forward(request: Request[Any, Any, Any], tenant: str, method: str, path: str, body: bytes) -> tuple[int, str, bytes]:
-    """Pass the call to the owning service; returns status, content type and body."""
-    gateway = gateway_of(request)
-    segments = [s for s in path.split("/") if s]
-    if not segments or segments[0] not in RESOURCES:
-        return (
-            404,
-            MediaType.JSON,
-            msgspec.json.encode({"error_code": "resource_not_found", "message": f"No such resource: /api/v1/{path}"}),
-        )
-    client = gateway.services.by_name(RESOURCES[segments[0]])
-    params: Any = query_pairs(request.url.query)
-    target = "/v1/" + "/".join(segments)
-    # 1099Policy's sub-resource: a contractor's policies
-    if len(segments) == 3 and segments[0] == "contractors" and segments[2] == "policies" and method == "GET":
-        client = gateway.services.policy
-        target = "/v1/policies"
-        params = [*params, ("contractor", segments[1])]
-    # 1099Policy's cancel/extend are keyed by job_id: find the job's live assignment
-    if len(segments) == 2 and segments[0] == "assignments" and segments[1] in ("cancel", "extend") and method == "POST":
-        resolved = await _assignment_by_job(request, tenant, body)
-        if isinstance(resolved, tuple):
+@dataclass(frozen=True)
+class Call:
+    """A checked request, ready to forward."""
+
+    op: Operation
+    tenant: str
+    ids: dict[str, str]
+    params: list[tuple[str, str]]
+    body: bytes
+    content_type: str
+
+
+async def _forward(request: Request[Any, Any, Any], call: Call) -> Answer:
+    """Pass the call to the owning service. `ServiceError` / `ServiceUnavailable` if a lookup before
+    it was refused or failed; a call that cannot be made at all is a 503, never a 500."""
+    op, ids, params = call.op, dict(call.ids), list(call.params)
+    client = gateway_of(request).services.by_name(op.service)
+    if op.by_job:
+        resolved = await _assignment_by_job(request, call.tenant, call.body)
+        if isinstance(resolved, Answer):
             return resolved
-        target = f"/v1/assignments/{resolved}/{segments[1]}"
-    headers = {"Content-Type": request.headers.get("content-type", "application/json")} if body else {}
-    upstream = await client.request(method, target, tenant=tenant, params=params, content=body or None, headers=headers)
+        ids["assignment_id"] = resolved
+    if op.id_as_query is not None:
+        param, query_name = op.id_as_query
+        params.append((query_name, ids[param]))
+    target = op.upstream_path(ids)
+    headers = {"Content-Type": call.content_type} if call.body else {}
+    try:
+        upstream = await client.request(
+            op.method.value, target, tenant=call.tenant, params=params, content=call.body or None, headers=headers
+        )
+    except (httpx.InvalidURL, httpx.HTTPError, httpx.StreamError) as e:  # not the transport's: ours
+        raise ServiceUnavailable(op.service, f"could not be called ({type(e).__name__})") from None
     content_type = upstream.headers.get("content-type", MediaType.JSON)
-    return upstream.status_code, content_type, _rewrite_list_url(upstream.content, content_type)
+    passed = {"Content-Disposition": upstream.headers["content-disposition"]} if "content-disposition" in upstream.headers else {}
+    return Answer(upstream.status_code, content_type, _rewrite_list_url(upstream.content, content_type), passed)
 
 
-async def _assignment_by_job(request: Request[Any, Any, Any], tenant: str, body: bytes) -> str | tuple[int, str, bytes]:
+async def _assignment_by_job(request: Request[Any, Any, Any], tenant: str, body: bytes) -> str | Answer:
+    """The job's live assignment (1099Policy's cancel and extend are keyed by job_id)."""
     try:
         data = json.loads(body or b"{}")
     except ValueError:
-        return 400, MediaType.JSON, msgspec.json.encode({"error_code": "invalid_input", "message": "The body is not valid JSON"})
-    job_id = data.get("job_id") or data.get("job") if isinstance(data, dict) else None
+        return _error_answer(400, "invalid_input", "The body is not valid JSON")
+    job_id = (data.get("job_id") or data.get("job")) if isinstance(data, dict) else None
     if not job_id or not isinstance(job_id, str):
-        return 400, MediaType.JSON, msgspec.json.encode({"error_code": "invalid_job_id", "message": "job_id is required"})
+        return _error_answer(400, "invalid_job_id", "job_id is required")
+    if not is_id(job_id, "jb"):
+        return _error_answer(404, "invalid_job_id", "No such job: its id looks like jb_ and 20 to 40 letters or digits")
     listing = await gateway_of(request).services.contractor.get(
         "/v1/assignments", tenant=tenant, params={"job": job_id, "limit": 100}
     )
     rows = listing.get("data", []) if isinstance(listing, dict) else []
+    rows = [r for r in rows if isinstance(r, dict)]
     live = [r for r in rows if str(r.get("status") or "") not in ("cancelled", "deleted")] or rows
     if not live:
-        return (
-            404,
-            MediaType.JSON,
-            msgspec.json.encode({"error_code": "invalid_assignment_id", "message": f"No assignment for job {job_id}"}),
-        )
-    return str(live[0]["id"])
+        return _error_answer(404, "invalid_assignment_id", f"No assignment for job {job_id}")
+    assignment_id = live[0].get("id")
+    if not is_id(assignment_id, "an"):
+        raise ServiceUnavailable("contractor", "answered an assignment without a valid id")
+    return str(assignment_id)
 
 
-@route("/{path:path}", http_method=[HttpMethod.GET, HttpMethod.POST, HttpMethod.PUT, HttpMethod.DELETE, HttpMethod.PATCH])
-async def api_call(request: Request[Any, Any, Any], path: FromPath[str]) -> Response[Any]:
-    gateway = gateway_of(request)
-    key = api_key_of(request)
-    tenant = await authenticate_api_key(gateway.db, key) if key else None
-    if tenant is None:
-        return _error(
-            401,
-            "invalid_api_key",
-            "Missing or invalid API key: send Authorization: Bearer <key>",
-            headers={"WWW-Authenticate": 'Bearer realm="ten99"'},
-        )
-    method = request.method.upper()
+async def _forward_answer(request: Request[Any, Any, Any], call: Call) -> tuple[Answer, bool]:
+    """The answer, and whether a service may have acted on the call (else an idempotency key is freed)."""
+    try:
+        return await _forward(request, call), True
+    except ServiceUnavailable as e:
+        return _error_answer(503, "general_error", f"The {e.service} service {e.reason}; retry later"), False
+    except ServiceError as e:  # a lookup before the call refused it: nothing happened
+        answer = Answer(e.status_code, MediaType.JSON, msgspec.json.encode({"error_code": e.error_code, "message": e.message}))
+        return answer, False
+
+
+# ------------------------------------------------------------------ the route handlers
+
+
+async def _serve(request: Request[Any, Any, Any], op: Operation) -> Response[Any]:
+    try:
+        _check_path(request)
+        ids = _checked_ids(request)
+        tenant = await _tenant_of(request)
+        params = _checked_query(request, op.query)
+    except Refused as refused:
+        return refused.response()
     body = await request.body()
+    content_type = request.headers.get("content-type", "application/json")
+    call = Call(op, tenant, ids, params, body, content_type if _CONTENT_TYPE.fullmatch(content_type) else "application/json")
     idem_key = (
-        next((request.headers[h] for h in IDEMPOTENCY_HEADERS if request.headers.get(h)), None) if method == "POST" else None
+        next((request.headers[h] for h in IDEMPOTENCY_HEADERS if request.headers.get(h)), None) if op.method == POST else None
     )
     if idem_key is None:
-        try:
-            status, content_type, content = await _forward(request, tenant, method, path, body)
-        except ServiceUnavailable as e:
-            return _error(503, "general_error", f"The {e.service} service {e.reason}; retry later")
-        except ServiceError as e:
-            return _error(e.status_code, e.error_code, e.message)
-        return Response(content, status_code=status, media_type=content_type)
+        answer, _ = await _forward_answer(request, call)
+        return Response(answer.body, status_code=answer.status_code, media_type=answer.content_type, headers=answer.headers)
+    return await _serve_once(request, call, idem_key.strip())
 
-    idem_key = idem_key.strip()
+
+async def _serve_once(request: Request[Any, Any, Any], call: Call, idem_key: str) -> Response[Any]:
+    """A POST with an idempotency key: the first response, replayed to retries for the key's lifetime."""
+    gateway = gateway_of(request)
     echo = {"Ten99Policy-Idempotent-Key": idem_key}
-    if not idem_key or len(idem_key) > 255:
-        return _error(400, "invalid_input", "The idempotency key must have 1 to 255 characters")
-    fingerprint = request_fingerprint(method, path, request.url.query or "", body)
+    if not idem_key or len(idem_key) > 255 or _CONTROL.search(idem_key):
+        return _error(400, "invalid_input", "The idempotency key must have 1 to 255 printable characters")
+    path = "/" + "/".join(s for s in request.url.path.removeprefix("/api/v1").split("/") if s)
     got = await claim(
         gateway.db,
-        tenant_id=tenant,
+        tenant_id=call.tenant,
         key=idem_key,
-        fingerprint=fingerprint,
-        method=method,
-        path=f"/api/v1/{path.lstrip('/')}",
+        fingerprint=request_fingerprint(call.op.method.value, path, request.url.query or "", call.body),
+        method=call.op.method.value,
+        path=f"/api/v1{path}",
         ttl=timedelta(seconds=gateway.settings.idempotency_ttl_s),
     )
     if got.outcome == "mismatch":
@@ -220,19 +443,45 @@ async def api_call(request: Request[Any, Any, Any], path: FromPath[str]) -> Resp
             headers={**echo, "Idempotent-Replayed": "true"},
         )
     try:
-        status, content_type, content = await _forward(request, tenant, method, path, body)
-    except ServiceUnavailable as e:
-        await abandon(gateway.db, tenant_id=tenant, key=idem_key)
-        return _error(503, "general_error", f"The {e.service} service {e.reason}; retry later", headers=echo)
-    except ServiceError as e:  # a lookup before the call refused it: nothing happened
-        await abandon(gateway.db, tenant_id=tenant, key=idem_key)
-        return _error(e.status_code, e.error_code, e.message, headers=echo)
+        answer, acted = await _forward_answer(request, call)
     except BaseException:
-        await abandon(gateway.db, tenant_id=tenant, key=idem_key)
+        await abandon(gateway.db, tenant_id=call.tenant, key=idem_key)
         raise
-    await record_response(gateway.db, tenant_id=tenant, key=idem_key, status_code=status, content_type=content_type, body=content)
-    return Response(content, status_code=status, media_type=content_type, headers=echo)
+    if acted:
+        await record_response(
+            gateway.db,
+            tenant_id=call.tenant,
+            key=idem_key,
+            status_code=answer.status_code,
+            content_type=answer.content_type,
+            body=answer.body,
+        )
+    else:
+        await abandon(gateway.db, tenant_id=call.tenant, key=idem_key)
+    return Response(
+        answer.body, status_code=answer.status_code, media_type=answer.content_type, headers={**answer.headers, **echo}
+    )
+
+
+def _route(op: Operation) -> HTTPRouteHandler:
+    async def handle(request: Request[Any, Any, Any]) -> Response[Any]:
+        return await _serve(request, op)
+
+    handle.__doc__ = f"{op.method.value} /api/v1{op.path} -> {op.service}"
+    return route(op.path, http_method=[op.method], name=f"public_api.{op.name}", status_code=200)(handle)
+
+
+@route("/{rest:path}", http_method=[GET, POST, PUT, DELETE, HttpMethod.PATCH], name="public_api.unknown")
+async def unknown_resource(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Whatever is not one of the API's resources: a 404, forwarded nowhere."""
+    first = str(request.path_params.get("rest") or "").strip("/").split("/")[0]
+    if first in NOT_YET:
+        return _error(404, "resource_not_found", f"{NOT_YET[first]} are not available in this API yet")
+    return _error(404, "resource_not_found", "No such resource: the path is not one of the API's")
 
 
 def public_api_router() -> Router:
-    return Router(path="/api/v1", route_handlers=[api_call], include_in_schema=False)
+    for op in OPERATIONS:  # every path parameter has a known id shape, or it could not be checked
+        assert set(re.findall(r"\{(\w+):str\}", op.path)) <= set(ID_PARAMS), op
+    handlers: list[Any] = [_route(op) for op in OPERATIONS]
+    return Router(path="/api/v1", route_handlers=[*handlers, unknown_resource], include_in_schema=False)

@@ -5,10 +5,16 @@ A company is created with its first (owner) user in one transaction, which also 
 email from it). Logins are counted: after ``max_failures`` wrong passwords in a row the account
 is locked for ``lockout_s``. Sessions live server-side; the cookie holds a random token whose hash
 is the session's key.
+
+A failed login tells nothing about the account (account enumeration): an unknown email, a wrong
+password and a locked account get the one same `LoginFailed` message, and each costs the same
+work (a password hash verification, then the failure counted by email, which changes no row when
+there is no such user). ``LoginFailed.locked`` is for the logs, never for the answer.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,6 +56,16 @@ __all__ = [
 
 #: how often a session's last_seen_at is written (not on every request)
 _TOUCH_EVERY = timedelta(seconds=60)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def login_failed_message(settings: LoginSettings) -> str:
+    """The answer to every failed login, whatever failed: it must not tell whether the email is known."""
+    minutes = max(1, settings.lockout_s // 60)
+    return (
+        f"Wrong email or password. After {settings.max_failures} failed attempts in a row, "
+        f"logging in is paused for {minutes} minute(s)."
+    )
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,9 @@ class NewSession:
 
 
 class LoginFailed(Exception):
+    """A login was refused. ``message`` is the same for every cause; ``locked`` (the account is or
+    just got locked) is for logs and tests only: showing it would reveal that the account exists."""
+
     def __init__(self, message: str, *, locked: bool = False) -> None:
         super().__init__(message)
         self.message = message
@@ -89,7 +108,7 @@ async def create_company(db: Database, passwords: Passwords, *, name: str, email
     """Create a company and its owner. Returns ``(company, created)``; if a user with this email
     already exists, nothing changes and their company is returned with ``created=False``."""
     name = validate_company_name(name)
-    email = normalize_email(email)
+    email = _checked_email(email)
     validate_password(password)
     existing = await find_user_by_email(db, email)
     if existing is not None:
@@ -126,7 +145,7 @@ async def create_company(db: Database, passwords: Passwords, *, name: str, email
 
 async def add_user(db: Database, passwords: Passwords, *, company_id: str, email: str, password: str, role: str) -> str:
     """Add a dashboard user to a company (Settings → Team)."""
-    email = normalize_email(email)
+    email = _checked_email(email)
     validate_password(password)
     if role not in ROLES:
         raise AccountError("Choose a role", "role")
@@ -150,7 +169,17 @@ async def add_user(db: Database, passwords: Passwords, *, company_id: str, email
     return user_id
 
 
+def _checked_email(email: str) -> str:
+    """`normalize_email`, and no control characters (PostgreSQL refuses NUL in text: a 500)."""
+    value = normalize_email(email)
+    if _CONTROL.search(value):
+        raise AccountError("Enter a valid email address", "email")
+    return value
+
+
 async def find_user_by_email(db: Database, email: str) -> dict[str, object] | None:
+    if _CONTROL.search(email or ""):
+        return None
     async with db.session() as s:
         row = (await s.execute(select(users).where(users.c.email == email.strip().lower()))).mappings().first()
     return dict(row) if row else None
@@ -183,50 +212,29 @@ async def log_in(
     ip: str | None = None,
     user_agent: str | None = None,
 ) -> NewSession:
-    """Check the password and open a session, or raise `LoginFailed` (counting the failure)."""
-    generic = "Wrong email or password"
+    """Check the password and open a session, or raise `LoginFailed` (counting the failure).
+
+    Unknown email, wrong password, locked account: the same message and the same work (see the
+    module's docstring), so neither the answer nor its time tells whether the account exists."""
+    failed = login_failed_message(settings)
     try:
-        email = normalize_email(email)
+        email = _checked_email(email)
     except AccountError:
         await passwords.verify(None, password or "")
-        raise LoginFailed(generic) from None
+        raise LoginFailed(failed) from None
     now = db.clock.now()
     user = await find_user_by_email(db, email)
-    if user is None:
-        await passwords.verify(None, password or "")
-        raise LoginFailed(generic)
-    locked_until = user["locked_until"]
-    assert locked_until is None or isinstance(locked_until, datetime)
-    if is_locked(locked_until, now):
-        assert locked_until is not None
-        minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
-        raise LoginFailed(f"Too many failed logins: this account is locked for {minutes} more minute(s)", locked=True)
-    ok = await passwords.verify(str(user["password_hash"]), password or "")
+    # verified whatever the account's state (unknown: against a dummy hash), before any decision
+    ok = await passwords.verify(str(user["password_hash"]) if user is not None else None, password or "")
+    if user is not None:
+        locked_until = user["locked_until"]
+        assert locked_until is None or isinstance(locked_until, datetime)
+        if is_locked(locked_until, now):  # even the right password
+            raise LoginFailed(failed, locked=True)
+    if user is None or not ok:
+        locked = await _count_failure(db, settings, email, now)
+        raise LoginFailed(failed, locked=locked)
     async with db.uow() as uow:
-        if not ok:
-            # counted in the database (not read-modify-write), so parallel guesses all count
-            counted = (
-                await uow.session.execute(
-                    update(users)
-                    .where(users.c.id == user["id"])
-                    .values(failed_logins=users.c.failed_logins + 1)
-                    .returning(users.c.failed_logins)
-                )
-            ).scalar_one()
-            decision = decide_login_failure(
-                int(counted) - 1,
-                now,
-                max_failures=settings.max_failures,
-                lockout=timedelta(seconds=settings.lockout_s),
-            )
-            if decision.locked_until is not None:
-                await uow.session.execute(
-                    update(users).where(users.c.id == user["id"]).values(failed_logins=0, locked_until=decision.locked_until)
-                )
-            await uow.commit()
-            if decision.locked_until is not None:
-                raise LoginFailed("Too many failed logins: this account is locked for a while", locked=True)
-            raise LoginFailed(generic)
         values: dict[str, object] = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
         if passwords.needs_rehash(str(user["password_hash"])):
             values["password_hash"] = await passwords.hash(password)
@@ -258,6 +266,36 @@ async def log_in(
         csrf_token=csrf,
     )
     return NewSession(token=token, csrf_token=csrf, user=current)
+
+
+async def _count_failure(db: Database, settings: LoginSettings, email: str, now: datetime) -> bool:
+    """Count a failed login against ``email``; whether the account got locked. The same statement
+    runs for an unknown email (it changes no row), so that the two cost the same."""
+    async with db.uow() as uow:
+        # counted in the database (not read-modify-write), so parallel guesses all count
+        counted = (
+            await uow.session.execute(
+                update(users)
+                .where(users.c.email == email)
+                .values(failed_logins=users.c.failed_logins + 1)
+                .returning(users.c.id, users.c.failed_logins)
+            )
+        ).first()
+        locked = False
+        if counted is not None:
+            decision = decide_login_failure(
+                int(counted.failed_logins) - 1,
+                now,
+                max_failures=settings.max_failures,
+                lockout=timedelta(seconds=settings.lockout_s),
+            )
+            if decision.locked_until is not None:
+                await uow.session.execute(
+                    update(users).where(users.c.id == counted.id).values(failed_logins=0, locked_until=decision.locked_until)
+                )
+                locked = True
+        await uow.commit()
+    return locked
 
 
 async def resolve_session(db: Database, session_settings: SessionSettings, token: str | None) -> CurrentUser | None:

@@ -4,6 +4,9 @@ The login form is protected against cross-site posting by a double-submit token 
 echoed in a hidden field); once logged in, every dashboard POST carries the session's own CSRF
 token (`common.authenticate`). The session cookie is HttpOnly, SameSite=Lax, and Secure when
 ``GATEWAY_SESSION__COOKIE_SECURE`` is set.
+
+A failed login is a 401 with one message whatever failed (unknown email, wrong password, locked
+account): see `application.accounts.log_in`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
+from ten99kit import get_logger
 
 from ..application.accounts import LoginFailed, log_in, log_out, resolve_session
 from .common import client_ip, gateway_of, page, safe_next
@@ -23,6 +27,8 @@ from .common import client_ip, gateway_of, page, safe_next
 __all__ = ["login_form", "login_submit", "logout", "root"]
 
 LOGIN_CSRF_COOKIE = "ten99_login_csrf"
+
+log = get_logger(__name__)
 
 
 def _login_page(
@@ -77,7 +83,10 @@ async def login_submit(request: Request[Any, Any, Any]) -> Response[Any]:
             user_agent=request.headers.get("user-agent"),
         )
     except LoginFailed as e:
-        return _login_page(request, error=e.message, email=email, next_url=next_url, status_code=429 if e.locked else 401)
+        if e.locked:
+            log.info("login.locked", ip=client_ip(request))
+        # one status and one message for every failure: a 429 for a lockout would tell that the account exists
+        return _login_page(request, error=e.message, email=email, next_url=next_url, status_code=401)
     s = gateway.settings.session
     return Redirect(
         next_url,

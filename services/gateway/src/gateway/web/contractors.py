@@ -1,5 +1,7 @@
 """The Contractors page (the roster, with the missing-PO box) and the contractor profile
-(details, assignments with their coverage and certificate, the opt-in link, actions)."""
+(details, assignments with their coverage and certificate, the opt-in link, actions).
+
+Every id in a path is checked (`api.ids`) before it is used: a malformed one is a 404 page."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from ..adapters.services import ServiceError, ServiceUnavailable
+from ..api.ids import is_id, require_id
 from .common import gateway_of, page, redirect, user_of
 from .downloads import relay_download
 from .shapes import epoch_of_day, items, pick, ref_id, ref_name
@@ -99,6 +102,7 @@ async def _optional(coro: Any) -> tuple[Any, str | None]:
 
 @get("/contractors/{contractor_id:str}", include_in_schema=False)
 async def contractor_profile(request: Request[Any, Any, Any], contractor_id: FromPath[str]) -> Template:
+    contractor_id = require_id(contractor_id, "cn", "contractor")
     gateway, user = gateway_of(request), user_of(request)
     svc, tenant = gateway.services, user.company_id
     contractor = await svc.contractor.get(f"/v1/contractors/{contractor_id}", tenant=tenant)
@@ -124,6 +128,7 @@ async def contractor_profile(request: Request[Any, Any, Any], contractor_id: Fro
 
 @post("/contractors/{contractor_id:str}/invitation/resend", include_in_schema=False)
 async def resend_invitation(request: Request[Any, Any, Any], contractor_id: FromPath[str]) -> Response[Any]:
+    contractor_id = require_id(contractor_id, "cn", "contractor")
     gateway, user = gateway_of(request), user_of(request)
     try:
         await gateway.services.enrollment.post(
@@ -141,11 +146,12 @@ async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 def _back(form: dict[str, str]) -> str:
     contractor = form.get("contractor", "")
-    return f"/contractors/{contractor}" if contractor.startswith("cn_") and "/" not in contractor else "/contractors"
+    return f"/contractors/{contractor}" if is_id(contractor, "cn") else "/contractors"
 
 
 @post("/assignments/{assignment_id:str}/cancel", include_in_schema=False)
 async def cancel_assignment(request: Request[Any, Any, Any], assignment_id: FromPath[str]) -> Response[Any]:
+    assignment_id = require_id(assignment_id, "an", "assignment")
     gateway, user = gateway_of(request), user_of(request)
     form = await _form(request)
     reason = form.get("reason", "").strip() or "client_request"
@@ -160,6 +166,7 @@ async def cancel_assignment(request: Request[Any, Any, Any], assignment_id: From
 
 @post("/assignments/{assignment_id:str}/extend", include_in_schema=False)
 async def extend_assignment(request: Request[Any, Any, Any], assignment_id: FromPath[str]) -> Response[Any]:
+    assignment_id = require_id(assignment_id, "an", "assignment")
     gateway, user = gateway_of(request), user_of(request)
     form = await _form(request)
     try:
@@ -177,6 +184,7 @@ async def extend_assignment(request: Request[Any, Any, Any], assignment_id: From
 
 @get("/certificates/{certificate_id:str}/download", include_in_schema=False)
 async def download_certificate(request: Request[Any, Any, Any], certificate_id: FromPath[str]) -> Response[Any]:
+    certificate_id = require_id(certificate_id, "coi", "certificate")
     gateway, user = gateway_of(request), user_of(request)
     return await relay_download(
         gateway.services.policy,

@@ -11,6 +11,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from ..adapters.services import ServiceError
+from ..api.ids import is_id, require_id
 from .common import gateway_of, page, redirect, user_of
 from .downloads import relay_download
 from .shapes import items
@@ -111,6 +112,8 @@ async def upload_import(request: Request[Any, Any, Any]) -> Response[Any]:
     except ServiceError as e:
         return redirect("/imports", error=f"The file was not accepted: {e.text}")
     import_id = answer.get("id") or answer.get("import_id")
+    if not is_id(import_id, "ib"):
+        return redirect("/imports", notice="Upload received: importing now.")
     return redirect(f"/imports/{import_id}", notice="Upload received: importing now.")
 
 
@@ -130,6 +133,7 @@ def _csv_cell(value: str) -> str:
 
 @get("/imports/{import_id:str}", include_in_schema=False)
 async def import_status(request: Request[Any, Any, Any], import_id: FromPath[str]) -> Template:
+    import_id = require_id(import_id, "ib", "import")
     gateway, user = gateway_of(request), user_of(request)
     job = await gateway.services.contractor.get(f"/v1/imports/{import_id}", tenant=user.company_id)
     context = {"job": job, "errors": items(job, "errors")[:500], "finished": _is_finished(job), "import_id": import_id}
@@ -140,6 +144,7 @@ async def import_status(request: Request[Any, Any, Any], import_id: FromPath[str
 
 @get("/imports/{import_id:str}/errors.csv", include_in_schema=False)
 async def import_errors_csv(request: Request[Any, Any, Any], import_id: FromPath[str]) -> Response[Any]:
+    import_id = require_id(import_id, "ib", "import")
     gateway, user = gateway_of(request), user_of(request)
     return await relay_download(
         gateway.services.contractor,

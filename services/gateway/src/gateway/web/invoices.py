@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from ..adapters.services import ServiceError
+from ..api.ids import require_id
 from .common import gateway_of, page, redirect, user_of
 from .downloads import relay_download
 from .shapes import items, pick
@@ -83,6 +84,7 @@ async def invoices_page(
 
 @get("/invoices/{invoice_id:str}", include_in_schema=False)
 async def invoice_detail(request: Request[Any, Any, Any], invoice_id: FromPath[str]) -> Template:
+    invoice_id = require_id(invoice_id, "in", "invoice")
     gateway, user = gateway_of(request), user_of(request)
     invoice = await gateway.services.billing.get(f"/v1/invoices/{invoice_id}", tenant=user.company_id)
     return page(request, "invoices/detail.html", invoice=invoice_view(invoice))
@@ -90,6 +92,7 @@ async def invoice_detail(request: Request[Any, Any, Any], invoice_id: FromPath[s
 
 @get("/invoices/{invoice_id:str}/pdf", include_in_schema=False)
 async def invoice_pdf(request: Request[Any, Any, Any], invoice_id: FromPath[str]) -> Response[Any]:
+    invoice_id = require_id(invoice_id, "in", "invoice")
     gateway, user = gateway_of(request), user_of(request)
     return await relay_download(
         gateway.services.billing,
@@ -102,6 +105,7 @@ async def invoice_pdf(request: Request[Any, Any, Any], invoice_id: FromPath[str]
 
 @post("/invoices/{invoice_id:str}/mark-paid", include_in_schema=False)
 async def mark_paid(request: Request[Any, Any, Any], invoice_id: FromPath[str]) -> Response[Any]:
+    invoice_id = require_id(invoice_id, "in", "invoice")
     gateway, user = gateway_of(request), user_of(request)
     try:
         await gateway.services.billing.post(f"/v1/invoices/{invoice_id}/mark-paid", tenant=user.company_id, json={})

@@ -11,6 +11,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
+from ..api.ids import require_id
 from .common import gateway_of, page, redirect, user_of
 from .downloads import relay_download
 from .shapes import items, pick
@@ -73,6 +74,7 @@ async def clear_mailbox(request: Request[Any, Any, Any]) -> Response[Any]:
 @get("/mailbox/{mail_id:str}", include_in_schema=False)
 async def mail_message(request: Request[Any, Any, Any], mail_id: FromPath[str]) -> Template:
     _enabled(request)
+    mail_id = require_id(mail_id, "ml", "message")
     gateway, user = gateway_of(request), user_of(request)
     mail = await gateway.services.notification.get(f"/v1/mailbox/{mail_id}", tenant=user.company_id)
     return page(request, "mailbox/message.html", mail=_mail_view(mail))
@@ -81,6 +83,7 @@ async def mail_message(request: Request[Any, Any, Any], mail_id: FromPath[str]) 
 @get("/mailbox/{mail_id:str}/html", include_in_schema=False)
 async def mail_html(request: Request[Any, Any, Any], mail_id: FromPath[str]) -> Response[str]:
     _enabled(request)
+    mail_id = require_id(mail_id, "ml", "message")
     gateway, user = gateway_of(request), user_of(request)
     mail = await gateway.services.notification.get(f"/v1/mailbox/{mail_id}", tenant=user.company_id)
     html = pick(mail, "html", "html_body", "body_html", default="")
@@ -94,6 +97,9 @@ async def mail_html(request: Request[Any, Any, Any], mail_id: FromPath[str]) -> 
 @get("/mailbox/{mail_id:str}/attachments/{n:int}", include_in_schema=False)
 async def mail_attachment(request: Request[Any, Any, Any], mail_id: FromPath[str], n: FromPath[int]) -> Response[Any]:
     _enabled(request)
+    mail_id = require_id(mail_id, "ml", "message")
+    if not 0 <= n < 1000:
+        raise NotFoundException("There is no attachment at this address.")
     gateway, user = gateway_of(request), user_of(request)
     return await relay_download(
         gateway.services.notification,

@@ -9,6 +9,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromQuery
 
 from ..adapters.services import ServiceError
+from ..api.ids import is_id
 from ..domain.accounts import AccountError, normalize_email
 from .common import gateway_of, page, redirect, user_of
 from .shapes import items, pick
@@ -71,7 +72,7 @@ async def set_po(request: Request[Any, Any, Any]) -> Response[Any]:
     gateway, user = gateway_of(request), user_of(request)
     form = await request.form()
     ids = [str(v) for v in form.getall("assignment_ids", [])]
-    ids = [i for i in dict.fromkeys(ids) if i.startswith("an_")]
+    ids = [i for i in dict.fromkeys(ids) if is_id(i, "an")]
     po_number = str(form.get("po_number") or "").strip()
     contact = str(form.get("po_contact_email") or "").strip()
     offset = int(str(form.get("offset") or "0")) if str(form.get("offset") or "0").isdigit() else 0

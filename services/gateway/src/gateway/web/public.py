@@ -3,11 +3,12 @@ certificate download (proxied to policy) and the integrations' webhooks (proxied
 with the company in the URL as tenant).
 
 Opening the opt-in link changes nothing (mail scanners open links): GET only reads. Expired,
-revoked, answered and unknown links get a friendly page, never an error dump."""
+revoked, answered and unknown links get a friendly page, never an error dump. Tokens, certificate
+and company ids and integration names are checked (`api.ids`) before anything is forwarded: a
+malformed one is a 404."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from litestar import MediaType, Request, Response, get, post
@@ -15,15 +16,13 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from ..adapters.services import ServiceError, ServiceUnavailable
+from ..api.ids import is_id, is_integration_provider, is_opt_in_token, is_signed_link_token
 from ..application.accounts import get_company
 from .common import client_ip, gateway_of, page
 from .downloads import relay_download
 from .shapes import items, pick
 
 __all__ = ["integration_webhook", "not_found", "opt_in_form", "opt_in_submit", "public_certificate"]
-
-_TOKEN = re.compile(r"^[A-Za-z0-9_\-.~]{8,200}$")
-_ID = re.compile(r"^[A-Za-z0-9_]{3,64}$")
 
 STATE_PAGES = {
     "expired": ("This link has expired", "Your opt-in link is no longer valid. Ask the company that sent it for a new one."),
@@ -125,7 +124,7 @@ def _form_page(
 
 async def _fetch(request: Request[Any, Any, Any], token: str) -> tuple[dict[str, Any] | None, Template | None]:
     """The opt-in form's data, or the page to show instead."""
-    if not _TOKEN.match(token):
+    if not is_opt_in_token(token):
         return None, _state_page(request, "invalid", status_code=404)
     try:
         info = await gateway_of(request).services.enrollment.get(f"/v1/opt-in/{token}", tenant=None)
@@ -188,7 +187,7 @@ def _field_of(key: str) -> str:
 async def opt_in_submit(request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
     """Submit straight to enrollment (one call on the happy path, which a steady stream of opt-ins
     needs); the form's data is fetched only to show the form again with what needs fixing."""
-    if not _TOKEN.match(token):
+    if not is_opt_in_token(token):
         return _state_page(request, "invalid", status_code=404)
     form = await request.form()
     values = {k: str(v).strip() for k, v in form.items() if isinstance(v, str)}
@@ -290,7 +289,7 @@ async def not_found(request: Request[Any, Any, Any], unknown: FromPath[str]) -> 
 async def public_certificate(request: Request[Any, Any, Any], name: FromPath[str], token: FromQuery[str] = "") -> Response[Any]:
     """The signed link from the certificate email: ``/certificates/<id>.pdf?token=...``."""
     certificate_id = name[:-4] if name.endswith(".pdf") else name
-    if not _ID.match(certificate_id) or not token or len(token) > 2000:
+    if not is_id(certificate_id, "coi") or not is_signed_link_token(token):
         return _certificate_problem(request, 404)
     policy = gateway_of(request).services.policy
     try:
@@ -327,11 +326,11 @@ async def integration_webhook(
 ) -> Response[Any]:
     """Forward a signed integration webhook as it came; the contractor service checks the signature."""
     gateway = gateway_of(request)
-    if provider not in ("worksuite", "creatoriq"):
+    if not is_integration_provider(provider):
         return Response(
             {"error_code": "resource_not_found", "message": "Unknown integration"}, status_code=404, media_type=MediaType.JSON
         )
-    if not _ID.match(company_id) or await get_company(gateway.db, company_id) is None:
+    if not is_id(company_id, "co") or await get_company(gateway.db, company_id) is None:
         return Response(
             {"error_code": "no_tenant_found", "message": "Unknown company"}, status_code=404, media_type=MediaType.JSON
         )

@@ -13,6 +13,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from ..adapters.services import ServiceError, ServiceUnavailable
+from ..api.ids import is_id
 from ..application.accounts import add_user, list_users
 from ..application.api_keys import create_api_key, list_api_keys, revoke_api_key
 from ..domain.accounts import AccountError, normalize_email
@@ -153,6 +154,8 @@ async def create_key(request: Request[Any, Any, Any]) -> Response[Any]:
 @post("/settings/api-keys/{key_id:str}/revoke", include_in_schema=False)
 async def revoke_key(request: Request[Any, Any, Any], key_id: FromPath[str]) -> Response[Any]:
     gateway, user = gateway_of(request), user_of(request)
+    if not is_id(key_id, "ak"):
+        return redirect("/settings#api-keys", error="No such active API key.")
     if await revoke_api_key(gateway.db, company_id=user.company_id, key_id=key_id):
         return redirect("/settings#api-keys", notice="The API key was revoked: requests with it are refused from now on.")
     return redirect("/settings#api-keys", error="No such active API key.")
