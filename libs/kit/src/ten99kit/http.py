@@ -29,6 +29,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from .errors import ApiError, exception_handlers
+from .inputs import input_guard
 from .logging import bind_correlation, get_logger
 
 if TYPE_CHECKING:
@@ -226,7 +227,7 @@ def create_app(runtime: Runtime, parts: ServiceParts, *, ops_only: bool = False)
         route_handlers=handlers,
         dependencies=deps,
         exception_handlers=exception_handlers,
-        middleware=[correlation_middleware, prometheus.middleware, *parts.middleware],
+        middleware=[correlation_middleware, prometheus.middleware, input_guard, *parts.middleware],
         openapi_config=OpenAPIConfig(
             title=f"ten99 {runtime.name}",
             version="1.0.0",

@@ -63,7 +63,7 @@ async def test_the_main_paths_on_sqlite(sqlite_url: str, jetstream_url: str, clo
         assert roster["summary"]["contractors"] == 8 and roster["summary"]["by_status"]["invited"] == 1
         assert next(r for r in roster["data"] if r["contractor_id"] == person["id"])["assignments"] == 2
 
-        secret = (await c.get("/v1/integrations/creatoriq/secret")).json()["secret"]
+        secret = (await c.post("/v1/integrations/creatoriq/secret")).json()["secret"]
         body = json.dumps(
             {
                 "Status": "Accepted",

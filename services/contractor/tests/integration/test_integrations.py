@@ -73,12 +73,22 @@ async def deliver(svc: RunningService, provider: str, payload: Any, secret: str 
 
 async def test_secrets_and_signatures(svc: RunningService) -> None:
     c = svc.client
-    first = (await c.get("/v1/integrations/creatoriq/secret")).json()
+    # none until asked for; reading never makes one, nor shows one
+    unset = (await c.get("/v1/integrations/creatoriq/secret")).json()
+    assert unset["configured"] is False and unset["hint"] is None and "secret" not in unset
+    # the secret is in the answer that makes it, and only there
+    first = (await c.post("/v1/integrations/creatoriq/secret")).json()
     assert first["secret"].startswith("whsec_") and len(first["secret"]) > 40
-    assert (await c.get("/v1/integrations/creatoriq/secret")).json()["secret"] == first["secret"]
-    other = (await c.get("/v1/integrations/creatoriq/secret", headers={"x-tenant-id": OTHER_TENANT})).json()["secret"]
+    assert first["configured"] is True and first["hint"] == "whsec_…" + first["secret"][-4:]
+    shown = (await c.get("/v1/integrations/creatoriq/secret")).json()
+    assert "secret" not in shown and first["secret"] not in str(shown)
+    assert shown["configured"] is True and shown["hint"] == first["hint"]
+    assert shown["created_at"] == first["created_at"] and shown["rotated_at"] is None
+    assert (await c.get("/v1/integrations/creatoriq/secret", headers={"x-tenant-id": OTHER_TENANT})).json()["configured"] is False
+    other = (await c.post("/v1/integrations/creatoriq/secret", headers={"x-tenant-id": OTHER_TENANT})).json()["secret"]
     assert other != first["secret"]
     assert (await c.get("/v1/integrations/nope/secret")).status_code == 404
+    assert (await c.post("/v1/integrations/nope/secret")).status_code == 404
 
     def refused(r: Any) -> bool:
         return bool(r.status_code == 401 and r.json()["error_code"] == "invalid_webhook_signature")
@@ -95,15 +105,18 @@ async def test_secrets_and_signatures(svc: RunningService) -> None:
     assert refused(r)
     assert (await c.get("/v1/contractors")).json()["data"] == []
 
-    rotated = (await c.post("/v1/integrations/creatoriq/secret")).json()["secret"]
-    assert rotated != first["secret"]
+    answer = (await c.post("/v1/integrations/creatoriq/secret")).json()
+    rotated = answer["secret"]
+    assert rotated != first["secret"] and answer["created_at"] == first["created_at"] and answer["rotated_at"]
+    after = (await c.get("/v1/integrations/creatoriq/secret")).json()
+    assert "secret" not in after and after["hint"] == "whsec_…" + rotated[-4:] and after["rotated_at"] == answer["rotated_at"]
     assert refused(await deliver(svc, "creatoriq", CREATOR, first["secret"]))
     assert (await deliver(svc, "creatoriq", CREATOR, rotated)).status_code == 200
 
 
 async def test_creatoriq_sync_is_idempotent_per_external_id(svc: RunningService, stream: Any) -> None:
     c = svc.client
-    secret = (await c.get("/v1/integrations/creatoriq/secret")).json()["secret"]
+    secret = (await c.post("/v1/integrations/creatoriq/secret")).json()["secret"]
     r = await deliver(svc, "creatoriq", CREATOR, secret)
     assert r.status_code == 200, r.text
     first = r.json()
@@ -161,7 +174,7 @@ async def test_creatoriq_sync_is_idempotent_per_external_id(svc: RunningService,
 async def test_worksuite_matches_an_existing_contractor_by_email(svc: RunningService, stream: Any) -> None:
     c = svc.client
     existing = await make_contractor(svc, email="grace@example.com", first_name="Grace", last_name="Hopper", address=ADDRESS)
-    secret = (await c.get("/v1/integrations/worksuite/secret")).json()["secret"]
+    secret = (await c.post("/v1/integrations/worksuite/secret")).json()["secret"]
     r = (await deliver(svc, "worksuite", WORKER, secret)).json()
     assert r["status"] == "created" and r["contractor"] == existing["id"]
     person = (await c.get(f"/v1/contractors/{existing['id']}")).json()

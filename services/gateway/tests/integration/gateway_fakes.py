@@ -77,6 +77,20 @@ class FakeServices:
     # ------------------------------------------------------------ default answers
 
     @staticmethod
+    def integration_secret(provider: str, tenant: str, *, rotate: bool) -> dict[str, Any]:
+        """contractor's shape: metadata and a hint; the secret only in the answer to a rotation."""
+        if provider == "worksuite" and not rotate:
+            return {"provider": provider, "configured": False, "hint": None, "created_at": None, "rotated_at": None}
+        view = {
+            "provider": provider,
+            "configured": True,
+            "hint": "whsec_…Ab3d",
+            "created_at": "2030-01-01T09:30:00+00:00",
+            "rotated_at": "2030-01-02T10:00:00+00:00" if rotate else None,
+        }
+        return {**view, "secret": f"whsec_new_{tenant}Ab3d"} if rotate else view
+
+    @staticmethod
     def invoice(*, with_lines: bool) -> dict[str, Any]:
         invoice: dict[str, Any] = {
             "id": IN_1,
@@ -339,7 +353,7 @@ class FakeServices:
         if key == ("billing", "POST", f"/v1/invoices/{IN_1}/mark-paid"):
             return {"id": IN_1, "status": "paid"}
         if s.service == "contractor" and re.fullmatch(r"/v1/integrations/[a-z]+/secret", s.path):
-            return {"provider": s.path.split("/")[3], "secret": f"whsec_{tenant}"}
+            return self.integration_secret(s.path.split("/")[3], tenant, rotate=s.method == "POST")
         if s.service == "contractor" and re.fullmatch(r"/v1/integrations/[a-z]+/webhook", s.path):
             return Response({"received": True, "tenant": tenant}, status_code=202)
         if key == ("notification", "GET", "/v1/mailbox"):

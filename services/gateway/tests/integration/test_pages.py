@@ -219,7 +219,10 @@ async def test_invoices_list_detail_pdf_and_mark_paid(gateway: Any, fake_service
 
 async def test_settings_billing_as_percentage_keys_and_secrets(gateway: Any, fake_services: FakeServices, acme: str) -> None:
     html = (await gateway.client.get("/settings")).text
-    assert 'value="2.5"' in html and "billing@acme.test" in html and f"whsec_{acme}" in html
+    assert 'value="2.5"' in html and "billing@acme.test" in html
+    # a signing secret shows as a hint and dates, never in clear
+    assert 'data-testid="integration-secret-hint-creatoriq">whsec_…Ab3d<' in html and "2030-01-01 09:30 UTC" in html
+    assert 'data-testid="integration-secret-none-worksuite"' in html and 'data-testid="integration-secret-creatoriq"' not in html
     token = csrf_of(html)
     bad = await gateway.client.post(
         "/settings/billing",
@@ -237,8 +240,13 @@ async def test_settings_billing_as_percentage_keys_and_secrets(gateway: Any, fak
         "premium_payer": "contractor",
         "platform_fee_bps": 175,
     }
+    # a rotation shows the new secret once, in its own answer, not stored by the browser
     r = await gateway.client.post("/settings/integrations/creatoriq/rotate", data={"_csrf": token})
-    assert r.status_code == 303 and fake_services.calls("contractor", "POST", "/v1/integrations/creatoriq/secret")
+    assert r.status_code == 200 and fake_services.calls("contractor", "POST", "/v1/integrations/creatoriq/secret")
+    assert r.headers["cache-control"] == "no-store" and 'data-testid="new-integration-secret-box"' in r.text
+    assert f'value="whsec_new_{acme}Ab3d" style="flex:1" data-testid="integration-secret-creatoriq"' in r.text
+    again = (await gateway.client.get("/settings")).text
+    assert f"whsec_new_{acme}" not in again and 'data-testid="new-integration-secret-box"' not in again
     assert_sent_as(fake_services, acme)
 
 
@@ -280,6 +288,11 @@ async def test_mailbox_lists_shows_sandboxed_html_and_attachments(gateway: Any, 
     assert body.headers["content-security-policy"].startswith("sandbox")
     attachment = await gateway.client.get(f"/mailbox/{ML_1}/attachments/0")
     assert attachment.content == PDF and "certificate.pdf" in attachment.headers["content-disposition"]
+    fake_services.on("notification", "DELETE", "/v1/mailbox", lambda s: {"deleted": 1})
+    r = await gateway.client.post("/mailbox/clear", data={"_csrf": csrf_of(html)})
+    assert r.status_code == 303 and fake_services.calls("notification", "DELETE", "/v1/mailbox")
+    # every mailbox call carries the company: the notification service answers only its own mail
+    assert_sent_as(fake_services, acme)
     gateway.runtime.gateway.settings.dev_mailbox = False
     assert (await gateway.client.get("/mailbox")).status_code == 404
 

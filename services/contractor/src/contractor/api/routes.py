@@ -412,10 +412,12 @@ class IntegrationController(Controller):
 
     @get("/{provider:str}/secret")
     async def read_secret(self, ctx: Ctx, tenant_id: Tenant, provider: FromPath[str]) -> dict[str, Any]:
+        """Whether a signing secret is set, when, and a hint (its last four characters); never the secret."""
         return await integrations.read_secret(ctx, tenant_id, provider)
 
     @post("/{provider:str}/secret", status_code=200)
     async def rotate_secret(self, ctx: Ctx, tenant_id: Tenant, provider: FromPath[str]) -> dict[str, Any]:
+        """A new signing secret (the first, or a replacement), in ``secret``: shown this once only."""
         return await integrations.rotate_secret(ctx, tenant_id, provider)
 
     @post("/{provider:str}/webhook", status_code=200)

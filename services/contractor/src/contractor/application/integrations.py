@@ -37,20 +37,30 @@ def _check_provider(provider: str) -> None:
         raise NotFound(f"No integration {provider!r} (there are: {', '.join(PROVIDERS)})")
 
 
+SECRET_PREFIX = "whsec_"  # noqa: S105 (the prefix every secret shows)
+
+
 def _new_secret() -> str:
-    return "whsec_" + secrets.token_urlsafe(32)
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
-def _secret_view(ctx: Context, provider: str, row: dict[str, Any]) -> dict[str, Any]:
-    return {
+def _secret_view(ctx: Context, provider: str, row: dict[str, Any] | None, *, reveal: bool = False) -> dict[str, Any]:
+    """What anyone with access to Settings may see: whether a secret is set, since when, and its
+    last four characters. The secret itself only with ``reveal`` (the answer to a rotation)."""
+    secret = ctx.secrets.decrypt(row["secret_encrypted"]) if row else None
+    view: dict[str, Any] = {
         "object": "integration_secret",
         "provider": provider,
-        "secret": ctx.secrets.decrypt(row["secret_encrypted"]),
+        "configured": secret is not None,
+        "hint": f"{SECRET_PREFIX}…{secret[-4:]}" if secret else None,
         "signature_header": "X-Ten99-Signature",
         "signature_scheme": 't=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>',
-        "created_at": row["created_at"].isoformat(),
-        "rotated_at": row["rotated_at"].isoformat() if row["rotated_at"] else None,
+        "created_at": row["created_at"].isoformat() if row else None,
+        "rotated_at": row["rotated_at"].isoformat() if row and row["rotated_at"] else None,
     }
+    if reveal:
+        view["secret"] = secret
+    return view
 
 
 async def _secret_row(uow: UnitOfWork, tenant_id: str, provider: str) -> dict[str, Any] | None:
@@ -64,37 +74,25 @@ async def _secret_row(uow: UnitOfWork, tenant_id: str, provider: str) -> dict[st
 
 
 async def read_secret(ctx: Context, tenant_id: str, provider: str) -> dict[str, Any]:
-    """The company's signing secret for ``provider``, made on first request."""
+    """Whether the company has a signing secret for ``provider``, and its hint; never the secret
+    (it is shown once, when made: `rotate_secret`)."""
     _check_provider(provider)
     async with ctx.db.uow() as uow:
         row = await _secret_row(uow, tenant_id, provider)
-        if row is None:
-            await uow.session.execute(
-                insert_ignore(integration_secrets, uow.db.dialect).values(
-                    tenant_id=tenant_id,
-                    provider=provider,
-                    secret_encrypted=ctx.secrets.encrypt(_new_secret()),
-                    created_at=ctx.now(),
-                    rotated_at=None,
-                )
-            )
-            await uow.commit()
-    async with ctx.db.uow() as uow:
-        row = await _secret_row(uow, tenant_id, provider)
-    assert row is not None
     return _secret_view(ctx, provider, row)
 
 
 async def rotate_secret(ctx: Context, tenant_id: str, provider: str) -> dict[str, Any]:
-    """A new secret; the old one stops working at once."""
+    """A new secret (the first one, or a replacement: the old one stops working at once), shown
+    in this answer and never again."""
     _check_provider(provider)
     now = ctx.now()
     async with ctx.db.uow() as uow:
         row = await _secret_row(uow, tenant_id, provider)
         encrypted = ctx.secrets.encrypt(_new_secret())
-        if row is None:
+        if row is None:  # (if a concurrent first request wins, its secret is the one in force, and shown)
             await uow.session.execute(
-                insert(integration_secrets).values(
+                insert_ignore(integration_secrets, uow.db.dialect).values(
                     tenant_id=tenant_id, provider=provider, secret_encrypted=encrypted, created_at=now, rotated_at=None
                 )
             )
@@ -108,7 +106,7 @@ async def rotate_secret(ctx: Context, tenant_id: str, provider: str) -> dict[str
         await uow.commit()
         row = await _secret_row(uow, tenant_id, provider)
     assert row is not None
-    return _secret_view(ctx, provider, row)
+    return _secret_view(ctx, provider, row, reveal=True)
 
 
 async def receive_webhook(ctx: Context, tenant_id: str, provider: str, body: bytes, signature: str | None) -> dict[str, Any]:

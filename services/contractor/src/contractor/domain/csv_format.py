@@ -239,8 +239,14 @@ def _dialect(first_line: str) -> str:
 
 def read_table(content: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Header and data rows with their physical line numbers; blank rows are skipped."""
-    if "\x00" in content:
-        raise CsvFileError("The file is not a text CSV file.", error_code="invalid_file_type")
+    nul = content.find("\x00")
+    if nul >= 0:  # no cell can hold one (PostgreSQL refuses NUL in text); usually a binary file
+        line = content.count("\n", 0, nul) + 1
+        raise CsvFileError(
+            f"The file contains a NUL character (line {line}), so it is not a text CSV file. "
+            "Export it from your spreadsheet as 'CSV UTF-8' and upload it again.",
+            error_code="invalid_file_type",
+        )
     first_line = content.split("\n", 1)[0]
     reader = csv.reader(io.StringIO(content, newline=""), delimiter=_dialect(first_line), strict=False)
     try:

@@ -1,6 +1,7 @@
 """Mailbox (development only, ``GATEWAY_DEV_MAILBOX=true``): the mail the notification service's
-SMTP catcher caught. HTML bodies are shown in a sandboxed iframe served with a CSP that forbids
-scripts and remote content."""
+SMTP catcher caught for the signed-in company (the notification service answers, and clears, only
+the mail the session's tenant caused). HTML bodies are shown in a sandboxed iframe served with a
+CSP that forbids scripts and remote content."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def _mail_view(m: dict[str, Any]) -> dict[str, Any]:
 async def mailbox(request: Request[Any, Any, Any], to: FromQuery[str] = "") -> Template:
     _enabled(request)
     gateway, user = gateway_of(request), user_of(request)
-    # the catcher is the whole development machine's: show what the notification service gives
+    # the company's own caught mail: notification filters by the tenant sent with every call
     answer = await gateway.services.notification.get(
         "/v1/mailbox", tenant=user.company_id, params={"to": to.strip(), "limit": 200}
     )

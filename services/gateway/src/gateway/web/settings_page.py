@@ -1,6 +1,7 @@
 """Settings: billing (billing email, who pays the premium, platform fee as a percentage, stored as
-basis points), API keys (created and shown once, listed, revoked), integration signing secrets,
-and the company's dashboard users."""
+basis points), API keys (created and shown once, listed, revoked), integration signing secrets
+(a hint and dates; a new secret is shown once, in the answer to its rotation), and the company's
+dashboard users."""
 
 from __future__ import annotations
 
@@ -41,10 +42,9 @@ async def _render(request: Request[Any, Any, Any], *, status_code: int = 200, **
     calls += [gateway.services.contractor.get(f"/v1/integrations/{p}/secret", tenant=tenant) for p in PROVIDERS]
     results = await asyncio.gather(*(_optional(c) for c in calls))
     (billing, billing_error), *secret_results = results
-    secrets = {}
-    for provider, (answer, error) in zip(PROVIDERS, secret_results, strict=True):
-        value = answer.get("secret") if isinstance(answer, dict) else None
-        secrets[provider] = {"secret": value, "error": error, "raw": answer}
+    secrets = {
+        provider: _secret_state(answer, error) for provider, (answer, error) in zip(PROVIDERS, secret_results, strict=True)
+    }
     keys = await list_api_keys(gateway.db, tenant)
     members = await list_users(gateway.db, tenant)
     billing_values = extra.pop("billing_values", None) or {
@@ -64,11 +64,25 @@ async def _render(request: Request[Any, Any, Any], *, status_code: int = 200, **
         keys=keys,
         members=members,
         new_key=extra.pop("new_key", None),
+        new_secret=extra.pop("new_secret", None),
         member_errors=extra.pop("member_errors", {}),
         member_values=extra.pop("member_values", {}),
         public_url=gateway.settings.http.public_url.rstrip("/"),
         **extra,
     )
+
+
+def _secret_state(answer: Any, error: str | None) -> dict[str, Any]:
+    """What Settings shows of a signing secret: whether one is set, since when, its hint. The
+    contractor service never gives the secret itself but in the answer to a rotation."""
+    known = answer if isinstance(answer, dict) else {}
+    return {
+        "configured": bool(known.get("configured")),
+        "hint": known.get("hint"),
+        "created_at": known.get("created_at"),
+        "rotated_at": known.get("rotated_at"),
+        "error": error,
+    }
 
 
 def _pct(bps: Any) -> str:
@@ -167,10 +181,16 @@ async def rotate_secret(request: Request[Any, Any, Any], provider: FromPath[str]
     if provider not in PROVIDERS:
         return redirect("/settings#integrations", error="Unknown integration.")
     try:
-        await gateway.services.contractor.post(f"/v1/integrations/{provider}/secret", tenant=user.company_id, json={})
+        answer = await gateway.services.contractor.post(f"/v1/integrations/{provider}/secret", tenant=user.company_id, json={})
     except ServiceError as e:
         return redirect("/settings#integrations", error=f"The secret was not changed: {e.text}")
-    return redirect("/settings#integrations", notice=f"A new {provider} signing secret is in force; the old one no longer works.")
+    secret = answer.get("secret") if isinstance(answer, dict) else None
+    if not secret:
+        return redirect("/settings#integrations", error="The new secret could not be shown: rotate it again to see it.")
+    # shown in this answer only (like a new API key): the contractor service never gives it again
+    response = await _render(request, new_secret={"provider": provider, "secret": str(secret)})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @post("/settings/users", include_in_schema=False)

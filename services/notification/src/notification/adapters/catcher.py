@@ -1,6 +1,11 @@
 """The development SMTP catcher: an aiosmtpd server inside the notification process that keeps
 every message it receives in ``caught_mail``, for the dashboard's Mailbox page.
 
+The Mailbox is tenant-scoped (`MailboxReader`): a company sees only the mail it caused, i.e.
+caught mail whose Message-ID is one of its own deliveries' (each delivery keeps its Message-ID,
+and the catcher keeps the header as received). Mail that no delivery explains (sent to the
+catcher by something else) belongs to no company and is shown to none.
+
 It runs on this process's event loop (not aiosmtpd's thread), so it writes through the service's
 own database engine. Messages are stored in small groups, one transaction each (group commit),
 and a message is answered ``250`` only once it is stored.
@@ -16,10 +21,10 @@ from email.parser import BytesHeaderParser, BytesParser
 from typing import Any
 
 from aiosmtpd.smtp import SMTP
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from ten99kit import Database, get_logger, new_id
 
-from .db import caught_mail
+from .db import caught_mail, deliveries
 
 __all__ = ["MailCatcher", "MailboxReader", "ParsedMail"]
 
@@ -123,15 +128,21 @@ class ParsedMail:
         return list(self.message.iter_attachments())
 
 
+def _caused_by(tenant_id: str) -> ColumnElement[bool]:
+    """Caught mail the tenant caused: its Message-ID is one of the tenant's deliveries'."""
+    theirs = select(deliveries.c.message_id).where(deliveries.c.tenant_id == tenant_id)
+    return caught_mail.c.message_id.in_(theirs)
+
+
 class MailboxReader:
-    """What the Mailbox page reads. Not tenant-scoped: the catcher is the developer's inbox."""
+    """What the Mailbox page reads, one tenant at a time (`_caused_by`)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def list(self, *, limit: int, offset: int, to: str | None = None) -> tuple[int, list[dict[str, Any]]]:
+    async def list(self, tenant_id: str, *, limit: int, offset: int, to: str | None = None) -> tuple[int, list[dict[str, Any]]]:
         m = caught_mail
-        where = []
+        where = [_caused_by(tenant_id)]
         if to:
             where.append(
                 m.c.to_header.contains(to.strip(), autoescape=True) | m.c.cc_header.contains(to.strip(), autoescape=True)
@@ -144,17 +155,23 @@ class MailboxReader:
             ).mappings()
             return total, [dict(r) for r in rows]
 
-    async def get(self, mail_id: str) -> ParsedMail | None:
+    async def get(self, tenant_id: str, mail_id: str) -> ParsedMail | None:
+        """The message, if the tenant caused it (another company's is as absent as a made-up id)."""
         async with self.db.session() as s:
-            row = (await s.execute(select(caught_mail).where(caught_mail.c.id == mail_id))).mappings().first()
+            row = (
+                (await s.execute(select(caught_mail).where(caught_mail.c.id == mail_id, _caused_by(tenant_id))))
+                .mappings()
+                .first()
+            )
         if row is None:
             return None
         message = _FULL.parsebytes(bytes(row["raw"]))
         return ParsedMail(dict(row), message)  # type: ignore[arg-type]
 
-    async def clear(self) -> int:
+    async def clear(self, tenant_id: str) -> int:
+        """Delete the tenant's caught mail; other companies' stays."""
         async with self.db.engine.begin() as conn:
-            result = await conn.execute(delete(caught_mail))
+            result = await conn.execute(delete(caught_mail).where(_caused_by(tenant_id)))
         return int(result.rowcount or 0)
 
     async def keep_newest(self, keep: int) -> int:

@@ -1,7 +1,8 @@
 """``/v1/mailbox``: mail caught by the development SMTP catcher, for the dashboard's Mailbox page.
 
-Not tenant-scoped (no ``X-Tenant-Id``): the catcher is the developer's inbox and holds every
-tenant's mail, as a real mailbox would. Empty when the catcher is off. The HTML body is returned
+Tenant-scoped like every other read (``X-Tenant-Id``): a company sees, reads and clears only the
+mail it caused (its own deliveries, matched by Message-ID; see adapters/catcher.py), never another
+company's opt-in links or certificates. Empty when the catcher is off. The HTML body is returned
 as received; show it sandboxed (an ``<iframe sandbox srcdoc=...>``).
 """
 
@@ -44,16 +45,17 @@ class MailboxController(Controller):
     async def list_mail(
         self,
         mailbox: NamedDependency[MailboxReader],
+        tenant_id: NamedDependency[str],
         limit: FromQuery[int] = 50,
         offset: FromQuery[int] = 0,
         to: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
-        """Caught mail, newest first; ``to`` filters on the To and Cc headers (substring)."""
+        """The tenant's caught mail, newest first; ``to`` filters on the To and Cc headers (substring)."""
         if not 1 <= limit <= 200:
             raise InvalidInput("limit must be between 1 and 200")
         if offset < 0:
             raise InvalidInput("offset must not be negative")
-        total, rows = await mailbox.list(limit=limit, offset=offset, to=to)
+        total, rows = await mailbox.list(tenant_id, limit=limit, offset=offset, to=to)
         return {
             "total": total,
             "messages": [
@@ -72,8 +74,10 @@ class MailboxController(Controller):
         }
 
     @get("/{mail_id:str}")
-    async def get_mail(self, mailbox: NamedDependency[MailboxReader], mail_id: FromPath[str]) -> dict[str, Any]:
-        mail = await mailbox.get(mail_id)
+    async def get_mail(
+        self, mailbox: NamedDependency[MailboxReader], tenant_id: NamedDependency[str], mail_id: FromPath[str]
+    ) -> dict[str, Any]:
+        mail = await mailbox.get(tenant_id, mail_id)
         if mail is None:
             raise NotFound(f"No such message: {mail_id}")
         row, message = mail.row, mail.message
@@ -103,9 +107,13 @@ class MailboxController(Controller):
 
     @get("/{mail_id:str}/attachments/{index:int}", media_type="application/octet-stream")
     async def get_attachment(
-        self, mailbox: NamedDependency[MailboxReader], mail_id: FromPath[str], index: FromPath[int]
+        self,
+        mailbox: NamedDependency[MailboxReader],
+        tenant_id: NamedDependency[str],
+        mail_id: FromPath[str],
+        index: FromPath[int],
     ) -> Response[bytes]:
-        mail = await mailbox.get(mail_id)
+        mail = await mailbox.get(tenant_id, mail_id)
         if mail is None:
             raise NotFound(f"No such message: {mail_id}")
         parts = mail.attachments()
@@ -119,6 +127,6 @@ class MailboxController(Controller):
         )
 
     @delete("/", status_code=200)
-    async def clear_mail(self, mailbox: NamedDependency[MailboxReader]) -> dict[str, int]:
-        """Empty the development mailbox."""
-        return {"deleted": await mailbox.clear()}
+    async def clear_mail(self, mailbox: NamedDependency[MailboxReader], tenant_id: NamedDependency[str]) -> dict[str, int]:
+        """Delete the tenant's caught mail (other companies' stays)."""
+        return {"deleted": await mailbox.clear(tenant_id)}
