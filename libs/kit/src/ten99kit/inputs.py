@@ -35,12 +35,15 @@ from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 
 from .errors import ApiError, InvalidInput, error_body, too_large_message
 
-__all__ = ["MAX_BODY_BYTES", "MAX_JSON_DEPTH", "form_problem", "input_guard", "json_problem", "url_problem"]
+__all__ = ["MAX_BODY_BYTES", "MAX_JSON_DEPTH", "MAX_UPLOAD_BYTES", "form_problem", "input_guard", "json_problem", "url_problem"]
 
-#: The largest request body any service accepts: a 10 MiB CSV import
-#: (CONTRACTOR_IMPORTS__MAX_FILE_BYTES) with its multipart envelope still fits under it, as long as
-#: the file leaves a few hundred bytes for the envelope; JSON bodies are far smaller.
-MAX_BODY_BYTES = 10 * 1024 * 1024
+#: The largest request body any service (the gateway included) accepts: one limit, one message. A
+#: CSV import of the largest size (`MAX_UPLOAD_BYTES`, about 50,000 rows at 250 bytes a row plus
+#: room to spare) fits with its multipart envelope; JSON bodies are far smaller.
+MAX_BODY_BYTES = 32 * 1024 * 1024
+#: The largest uploaded file: the body limit less room for the multipart envelope (the dashboard's
+#: and the contractor service's CSV import limit)
+MAX_UPLOAD_BYTES = MAX_BODY_BYTES - 64 * 1024
 #: Deeper than any request or message of ours (a contractor with an address is 2); msgspec and
 #: json recurse once per level and fail near 1,000 with a RecursionError.
 MAX_JSON_DEPTH = 32

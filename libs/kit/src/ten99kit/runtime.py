@@ -23,6 +23,7 @@ from .bus import Bus, ensure_streams
 from .clock import SettableClock
 from .db import Database, create_engine
 from .inbox import InboxConsumer, Subscription, inbox_tables
+from .inputs import MAX_BODY_BYTES
 from .logging import configure_logging, get_logger
 from .outbox import OutboxRelay, outbox_table
 from .scheduler import ScheduledJob, Scheduler
@@ -53,7 +54,8 @@ class ServiceParts:
     template_config: TemplateConfig[Any] | None = None
     middleware: list[Any] = field(default_factory=list)
     compress: bool = False
-    max_body_size: int = 10 * 1024 * 1024
+    #: the one request body limit (`ten99kit.inputs.MAX_BODY_BYTES`); a service may only lower it
+    max_body_size: int = MAX_BODY_BYTES
     app_options: dict[str, Any] = field(default_factory=dict)
     on_startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     #: long-running tasks started in worker mode (besides consumers and jobs)

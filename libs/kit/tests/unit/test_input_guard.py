@@ -21,7 +21,7 @@ from ten99kit.inputs import MAX_BODY_BYTES, MAX_JSON_DEPTH, form_problem, json_p
 from ten99kit.migrations import upgrade
 from ten99kit.runtime import Runtime
 
-TOO_LARGE = "The request body is larger than the limit of 10 MiB (10,485,760 bytes)"
+TOO_LARGE = f"The request body is larger than the limit of {MAX_BODY_BYTES // 1048576} MiB ({MAX_BODY_BYTES:,} bytes)"
 
 
 class Thing(msgspec.Struct):
@@ -136,7 +136,7 @@ async def test_a_body_over_the_limit_is_a_413_with_one_message(client: httpx.Asy
     assert refused(await client.post("/raw", content=big, headers=octets), 413, "invalid_file_size") == TOO_LARGE
 
     async def streamed() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
-        for _ in range(11):
+        for _ in range(MAX_BODY_BYTES // (1024 * 1024) + 1):
             yield b" " * (1024 * 1024)
 
     assert refused(await client.post("/raw", content=streamed(), headers=octets), 413, "invalid_file_size") == TOO_LARGE

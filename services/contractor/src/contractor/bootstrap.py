@@ -27,8 +27,6 @@ def build(runtime: Runtime) -> ServiceParts:
         subscriptions=roster.subscriptions(),
         dependencies={"db": runtime.db, "ctx": ctx},
         background=[worker.run],
-        # the CSV upload limit plus room for the multipart envelope; a bigger body gets 413 invalid_file_size
-        max_body_size=settings.imports.max_file_bytes + 1024 * 1024,
     )
 
 

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from pydantic import BaseModel, Field, SecretStr
+from ten99kit.inputs import MAX_UPLOAD_BYTES
 from ten99kit.settings import ServiceSettings, service_settings_config
 
 __all__ = ["DEV_INTEGRATION_SECRET_KEY", "DEV_TAX_ID_KEY", "ContractorSettings", "ImportSettings", "IntegrationSettings"]
@@ -44,7 +45,8 @@ DEV_INTEGRATION_SECRET_KEY = "ten99-development-only-integration-secret-key"  # 
 
 
 class ImportSettings(BaseModel):
-    max_file_bytes: int = 10 * 1024 * 1024
+    #: at most the kit's upload limit: a bigger body is refused (413) before it reaches the import
+    max_file_bytes: int = Field(default=MAX_UPLOAD_BYTES, le=MAX_UPLOAD_BYTES)
     max_rows: int = 50_000
     chunk_rows: int = 1_000
     poll_interval_s: float = 1.0

@@ -32,6 +32,7 @@ from .domain.accounts import AccountError
 from .settings import GatewaySettings
 from .web import auth, contractors, imports, invoices, mailbox, po, public, settings_page
 from .web.common import Gateway, authenticate, dashboard_exception_handlers, template_config
+from .web.cookies import secure_cookies
 
 __all__ = ["build", "definition"]
 
@@ -125,7 +126,7 @@ def build(runtime: Runtime) -> ServiceParts:
         internal_api=False,
         template_config=template_config(),
         compress=True,
-        max_body_size=settings.max_upload_bytes + 1024 * 1024,
+        middleware=[secure_cookies] if settings.session_cookie_secure else [],
         app_options={"state": State({"gateway": gateway})},
         on_shutdown=[gateway.services.aclose],
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pydantic import BaseModel, Field
+from ten99kit.inputs import MAX_UPLOAD_BYTES
 from ten99kit.settings import ServiceSettings, service_settings_config
 
 __all__ = ["GatewaySettings", "LoginSettings", "PasswordHashSettings", "ServiceUrls", "SessionSettings"]
@@ -73,8 +74,9 @@ class GatewaySettings(ServiceSettings):
     idempotency_ttl_s: int = 24 * 3600
     #: API keys are ``<prefix><random>``; test keys as in 1099Policy's SDK examples
     api_key_prefix: str = "t9sk_test_"
-    #: largest CSV upload accepted by the dashboard (the contractor service has its own limit too)
-    max_upload_bytes: int = 20 * 1024 * 1024
+    #: largest CSV upload accepted by the dashboard: at most the kit's one body limit, which every
+    #: service applies (a bigger body is refused with 413 before it reaches a page)
+    max_upload_bytes: int = Field(default=MAX_UPLOAD_BYTES, le=MAX_UPLOAD_BYTES)
 
     @property
     def session_cookie_secure(self) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from gateway_fakes import FakeServices, csrf_of, login, make_company
+from ten99kit.inputs import MAX_BODY_BYTES
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +61,7 @@ async def test_urls_with_control_characters_and_oversized_uploads_are_refused(ga
     assert "UTF-8" in refused(await c.get("/login?next=%ff"))
     await make_company(gateway, "Acme", "ada@acme.test")
     assert (await login(c, "ada@acme.test")).status_code == 303
-    big = b"a,b\n" + b"x" * (10 * 1024 * 1024)
+    big = b"a,b\n" + b"x" * MAX_BODY_BYTES
     r = await c.post("/imports", files={"file": ("big.csv", big, "text/csv")}, data={"_csrf": "x"})
-    assert "10 MiB" in refused(r, 413)
+    assert f"{MAX_BODY_BYTES // 1048576} MiB" in refused(r, 413)
     assert not fake_services.calls("contractor", "POST")
