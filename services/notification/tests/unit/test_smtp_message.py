@@ -9,7 +9,8 @@ from typing import Any
 
 import aiosmtplib
 import pytest
-from notification.adapters.smtp import build_message, build_message_with_library, classify
+from notification.adapters.mime import build_message, build_message_with_library
+from notification.adapters.smtp import classify
 from notification.domain import Attachment
 
 

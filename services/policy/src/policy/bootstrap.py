@@ -20,7 +20,7 @@ from ten99kit import Runtime, ScheduledJob, ServiceDefinition, ServiceParts, Sub
 
 from .adapters.db import metadata
 from .adapters.links import CertificateLinks
-from .adapters.pdf import render_certificate
+from .adapters.pdf import render_certificate, warm_up_in_background
 from .api.controllers import CertificateController, CoverageController, PolicyController, PublicCertificateController
 from .application.binding import on_application_completed, on_assignment_enrolled, on_contractor_updated
 from .application.context import PolicyContext
@@ -47,6 +47,7 @@ def build(runtime: Runtime) -> ServiceParts:
         producer_name=settings.producer_name,
         insurer_name=settings.insurer_name,
         company_wait=timedelta(seconds=settings.company_wait_s),
+        warm_up=warm_up_in_background,
     )
 
     def react(handler: Any) -> Any:

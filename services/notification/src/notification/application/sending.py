@@ -22,7 +22,7 @@ from ten99_contracts.notification_v1 import EmailDeliveredV1, EmailFailedV1
 from ten99kit import Database, get_logger
 
 from ..adapters.deliveries import ClaimedDelivery, Outcome, claim_due, mark_outcomes, next_due_at, renew_claims
-from ..adapters.smtp import SendResult, build_message
+from ..adapters.mime import SendResult, build_message
 from ..domain import RetryPolicy
 from ..settings import DeliverySettings, SmtpSettings
 from .redaction import redacted_bodies

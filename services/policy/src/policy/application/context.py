@@ -25,3 +25,6 @@ class PolicyContext:
     insurer_name: str
     #: how long a certificate waits for the company's name before it is issued without it
     company_wait: timedelta
+    #: start loading the PDF renderer in the background (certificates will follow; its import is
+    #: not their wait); a no-op where nothing needs warming
+    warm_up: Callable[[], None] = lambda: None

@@ -35,7 +35,6 @@ from ten99kit import Database, UnitOfWork, get_logger
 
 from ..adapters import store
 from ..adapters.db import coverages, policies
-from ..adapters.pdf import warm_up_in_background
 from ..domain.coverage import ACTIVE, CANCELLED, EXPIRED, LIVE, SCHEDULED, Cancelled, Extended, Refused, Retimed
 from .certificates import issue_due_certificates, void_certificate
 from .context import PolicyContext
@@ -72,7 +71,7 @@ async def on_assignment_changed(
     """A full snapshot of the assignment (created or updated). Keeps the newest; if its dates
     changed before the coverage started, the coverage follows them (re-timed, new certificate)."""
     m = envelope.data
-    warm_up_in_background()  # certificates will follow; the renderer's import is not their wait
+    ctx.warm_up()
     tenant_id, version = envelope.tenant_id, envelope.aggregate_version
     now, today = uow.clock.now(), uow.clock.today()
     s = uow.session
@@ -187,7 +186,7 @@ async def on_assignment_extended(ctx: PolicyContext, uow: UnitOfWork, envelope: 
     """The end moved later: the coverage follows (at most one year after its start) and a new
     certificate supersedes the old one. The same end again changes nothing."""
     m = envelope.data
-    warm_up_in_background()  # certificates will follow; the renderer's import is not their wait
+    ctx.warm_up()
     tenant_id, version = envelope.tenant_id, envelope.aggregate_version
     now, today = uow.clock.now(), uow.clock.today()
     s = uow.session
