@@ -37,7 +37,7 @@ from ten99_testing.nats_server import NatsServerProcess  # noqa: E402
 from ten99_testing.smtp import SmtpSink  # noqa: E402
 from ten99_testing.system import SERVICES, System  # noqa: E402
 
-from tests.conftest import create_company  # noqa: E402
+from tests.conftest import Company, create_company  # noqa: E402
 from tests.e2e.flow import Row, csv_bytes, form_values, opt_in_link  # noqa: E402
 
 #: concurrent submits of the opt-in benchmarks (like the browsers of that many contractors at once)
@@ -105,24 +105,80 @@ def cpu_ms_per(before: dict[str, float], after: dict[str, float], n: int) -> dic
     return per
 
 
+def admin_dsn() -> str:
+    """The PostgreSQL server's maintenance database, as asyncpg wants it (``TEST_DATABASE_URL``'s
+    server when set, as ``scripts/test_env.py`` sets it; else the machine's)."""
+    url = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    base = url.replace("postgresql+asyncpg://", "postgresql://").split("?", 1)[0]
+    return base.rsplit("/", 1)[0] + "/postgres"
+
+
 async def _admin(sql: str) -> None:
     import asyncpg
 
-    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
+    conn = await asyncpg.connect(admin_dsn())
     try:
         await conn.execute(sql)
     finally:
         await conn.close()
 
 
+class CountingSink:
+    """An SMTP server that keeps no message: it counts them per ``X-Ten99-Template`` header and
+    hands each to ``on_message(template, recipients, content, received_at)`` if given (in the
+    server's thread). For runs that send more mail than is worth keeping (100,000 invitations,
+    a soak of half an hour)."""
+
+    def __init__(self, on_message: Any = None) -> None:
+        from aiosmtpd.controller import Controller
+        from ten99_testing.ports import free_port
+
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.counts: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.on_message = on_message
+        sink = self
+
+        class _Count:
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                received = time.monotonic()
+                content: bytes = envelope.content
+                head = content.split(b"\r\n\r\n", 1)[0]
+                template = ""
+                for line in head.split(b"\r\n"):
+                    if line[:17].lower() == b"x-ten99-template:":
+                        template = line[17:].strip().decode()
+                        break
+                with sink.lock:
+                    sink.counts[template] = sink.counts.get(template, 0) + 1
+                if sink.on_message is not None:
+                    sink.on_message(template, list(envelope.rcpt_tos), content, received)
+                return "250 OK"
+
+        self._controller = Controller(_Count(), hostname=self.host, port=self.port, data_size_limit=50 * 1024 * 1024)
+
+    def start(self) -> CountingSink:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+
 @asynccontextmanager
-async def whole_system() -> AsyncIterator[tuple[System, SmtpSink, str]]:
+async def system_and_company(
+    smtp: Any = None, *, own_nats: bool = False, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[tuple[System, Any, Company, NatsServerProcess | None]]:
+    """Fresh databases, JetStream without streams, an SMTP sink (``smtp``, else a `SmtpSink`),
+    every service a real process, and a company with an API key. ``own_nats``: a nats-server of
+    this run's own (its pid is known, e.g. to sample its memory) even if ``TEST_NATS_URL`` is set."""
     names = {s: f"bench_{s[:5]}_{uuid.uuid4().hex[:8]}" for s in SERVICES}
     for n in names.values():
         await _admin(f'CREATE DATABASE "{n}"')
     tmp = tempfile.TemporaryDirectory(prefix="ten99-bench-")
     own = None
-    nats_url = os.environ.get("TEST_NATS_URL")
+    nats_url = None if own_nats else os.environ.get("TEST_NATS_URL")
     if not nats_url:
         own = NatsServerProcess(Path(tmp.name) / "nats").start()
         nats_url = own.url
@@ -130,7 +186,7 @@ async def whole_system() -> AsyncIterator[tuple[System, SmtpSink, str]]:
     for s in await nc.jetstream().streams_info():
         await nc.jetstream().delete_stream(s.config.name)
     await nc.close()
-    smtp = SmtpSink().start()
+    smtp = (smtp or SmtpSink()).start()
     url_template = os.environ.get("BENCH_DB_URL_TEMPLATE", "postgresql+asyncpg://postgres@127.0.0.1:5432/{db}")
     system = System(
         nats_url=nats_url,
@@ -139,12 +195,12 @@ async def whole_system() -> AsyncIterator[tuple[System, SmtpSink, str]]:
         smtp_port=smtp.port,
         workdir=Path(tmp.name) / "system",
         cwd=ROOT,
-        extra_env={f"{s.upper()}_LOG__LEVEL": "WARNING" for s in SERVICES},
+        extra_env={**{f"{s.upper()}_LOG__LEVEL": "WARNING" for s in SERVICES}, **(extra_env or {})},
     )
     company = create_company(system, "Bench Co", "bench@bench.test", "benchmark password")
     system.start()
     try:
-        yield system, smtp, company.company_id
+        yield system, smtp, company, own
     finally:
         system.stop()
         smtp.stop()
@@ -153,6 +209,12 @@ async def whole_system() -> AsyncIterator[tuple[System, SmtpSink, str]]:
         for n in names.values():
             await _admin(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)')
         tmp.cleanup()
+
+
+@asynccontextmanager
+async def whole_system(smtp: Any = None) -> AsyncIterator[tuple[System, Any, str]]:
+    async with system_and_company(smtp) as (system, sink, company, _):
+        yield system, sink, company.company_id
 
 
 def bench_rows(n: int, campaign: str = "") -> list[Row]:

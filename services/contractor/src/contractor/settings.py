@@ -9,7 +9,7 @@ Besides the kit's groups (``CONTRACTOR_DB__URL``, ``CONTRACTOR_NATS__URL``, ``CO
     secret and keeping the old one until every row was rewritten.
 ``CONTRACTOR_INTEGRATION_SECRET_KEYS``
     The same for the per-company webhook signing secrets of the integrations (stored encrypted).
-``CONTRACTOR_IMPORTS__MAX_FILE_BYTES`` (10 MB), ``CONTRACTOR_IMPORTS__MAX_ROWS`` (50,000)
+``CONTRACTOR_IMPORTS__MAX_FILE_BYTES`` (10 MB), ``CONTRACTOR_IMPORTS__MAX_ROWS`` (100,000)
     Upload limits; a bigger file is refused at upload with 413 ``invalid_file_size``.
 ``CONTRACTOR_IMPORTS__CHUNK_ROWS`` (1,000)
     Rows applied per transaction; progress is committed with each chunk, so a crash resumes there.
@@ -47,7 +47,7 @@ DEV_INTEGRATION_SECRET_KEY = "ten99-development-only-integration-secret-key"  # 
 class ImportSettings(BaseModel):
     #: at most the kit's upload limit: a bigger body is refused (413) before it reaches the import
     max_file_bytes: int = Field(default=MAX_UPLOAD_BYTES, le=MAX_UPLOAD_BYTES)
-    max_rows: int = 50_000
+    max_rows: int = 100_000
     chunk_rows: int = 1_000
     poll_interval_s: float = 1.0
     lease_s: float = 60.0
