@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
-from ten99kit import Runtime, ServiceDefinition, ServiceParts
+from ten99kit import Runtime, ScheduledJob, ServiceDefinition, ServiceParts
+from ten99kit.request_keys import purge_request_keys
 
-from .adapters.db import metadata
+from .adapters.db import metadata, request_keys
 from .api.routes import ROUTES
 from .application import roster
 from .application.context import Context
@@ -22,11 +24,15 @@ def build(runtime: Runtime) -> ServiceParts:
     ctx = Context.build(runtime.db, runtime.clock, settings)
     worker = ImportWorker(ctx)
 
+    async def purge_keys(_: datetime) -> int:
+        return await purge_request_keys(runtime.db, request_keys)
+
     return ServiceParts(
         route_handlers=ROUTES,
         subscriptions=roster.subscriptions(),
         dependencies={"db": runtime.db, "ctx": ctx},
         background=[worker.run],
+        jobs=[ScheduledJob("purge_request_keys", purge_keys)],
     )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     text,
 )
 from ten99kit import BigIntPK, JSONDoc, UtcDateTime, kit_tables, make_metadata
+from ten99kit.request_keys import request_keys_table
 
 __all__ = [
     "assignments",
@@ -34,11 +35,14 @@ __all__ = [
     "integration_secrets",
     "jobs",
     "metadata",
+    "request_keys",
     "roster_status",
 ]
 
 metadata = make_metadata()
 outbox, inbox, dead_letters = kit_tables(metadata)
+#: public API idempotency keys -> what their create made (`ten99kit.request_keys`)
+request_keys = request_keys_table(metadata)
 
 TENANT = 64
 ID = 40

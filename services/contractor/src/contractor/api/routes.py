@@ -16,6 +16,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, RawBody
 from sqlalchemy import and_, select
 from ten99kit import ApiError
+from ten99kit.request_keys import request_key_of
 
 from ..adapters.db import assignments, contractors, entities, jobs
 from ..adapters.queries import get_row, page
@@ -76,8 +77,11 @@ class EntityController(Controller):
         return _list("/v1/entities", [entity_view(r) for r in rows], more)
 
     @post("/", status_code=200)
-    async def create_entity(self, ctx: Ctx, tenant_id: Tenant, data: JSONBody[EntityIn]) -> dict[str, Any]:
-        return entity_view(await directory.create_entity(ctx, tenant_id, provided(data)))
+    async def create_entity(
+        self, request: Request[Any, Any, Any], ctx: Ctx, tenant_id: Tenant, data: JSONBody[EntityIn]
+    ) -> dict[str, Any]:
+        key = request_key_of(request.headers)
+        return entity_view(await directory.create_entity(ctx, tenant_id, provided(data), request_key=key))
 
     @get("/{entity_id:str}")
     async def get_entity(self, ctx: Ctx, tenant_id: Tenant, entity_id: FromPath[str]) -> dict[str, Any]:
@@ -125,8 +129,11 @@ class ContractorController(Controller):
         return _list("/v1/contractors", [contractor_view(r) for r in rows], more)
 
     @post("/", status_code=200)
-    async def create_contractor(self, ctx: Ctx, tenant_id: Tenant, data: JSONBody[ContractorIn]) -> dict[str, Any]:
-        return contractor_view(await directory.create_contractor(ctx, tenant_id, provided(data)))
+    async def create_contractor(
+        self, request: Request[Any, Any, Any], ctx: Ctx, tenant_id: Tenant, data: JSONBody[ContractorIn]
+    ) -> dict[str, Any]:
+        key = request_key_of(request.headers)
+        return contractor_view(await directory.create_contractor(ctx, tenant_id, provided(data), request_key=key))
 
     @get("/{contractor_id:str}")
     async def get_contractor(self, ctx: Ctx, tenant_id: Tenant, contractor_id: FromPath[str]) -> dict[str, Any]:
@@ -239,8 +246,11 @@ class JobController(Controller):
         return _list("/v1/jobs", [job_view(r) for r in rows], more)
 
     @post("/", status_code=200)
-    async def create_job(self, ctx: Ctx, tenant_id: Tenant, data: JSONBody[JobIn]) -> dict[str, Any]:
-        return job_view(await directory.create_job(ctx, tenant_id, provided(data)))
+    async def create_job(
+        self, request: Request[Any, Any, Any], ctx: Ctx, tenant_id: Tenant, data: JSONBody[JobIn]
+    ) -> dict[str, Any]:
+        key = request_key_of(request.headers)
+        return job_view(await directory.create_job(ctx, tenant_id, provided(data), request_key=key))
 
     @get("/{job_id:str}")
     async def get_job(self, ctx: Ctx, tenant_id: Tenant, job_id: FromPath[str]) -> dict[str, Any]:
@@ -290,8 +300,11 @@ class AssignmentController(Controller):
         return _list("/v1/assignments", [assignment_view(r, today) for r in rows], more)
 
     @post("/", status_code=200)
-    async def create_assignment(self, ctx: Ctx, tenant_id: Tenant, data: JSONBody[AssignmentIn]) -> dict[str, Any]:
-        row = await assignment_cases.create_assignment(ctx, tenant_id, provided(data))
+    async def create_assignment(
+        self, request: Request[Any, Any, Any], ctx: Ctx, tenant_id: Tenant, data: JSONBody[AssignmentIn]
+    ) -> dict[str, Any]:
+        key = request_key_of(request.headers)
+        row = await assignment_cases.create_assignment(ctx, tenant_id, provided(data), request_key=key)
         return assignment_view(row, ctx.today())
 
     @get("/{assignment_id:str}")

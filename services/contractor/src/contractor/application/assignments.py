@@ -16,8 +16,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from ten99_contracts.contractor_v1 import AssignmentCancelledV1, AssignmentExtendedV1
 from ten99kit import ApiError, NotFound, UnitOfWork, new_id
+from ten99kit.request_keys import claim_request_key
 
-from ..adapters.db import assignments, contractors, entities, jobs
+from ..adapters.db import assignments, contractors, entities, jobs, request_keys
 from ..adapters.queries import get_row
 from ..domain import rules
 from ..domain import values as v
@@ -89,7 +90,9 @@ async def _emit_state(uow: UnitOfWork, tenant_id: str, a: dict[str, Any], *, cre
     emit_assignment_state(uow, a, c, job_snapshot(j, e), created=created)
 
 
-async def create_assignment(ctx: Context, tenant_id: str, data: dict[str, Any], *, source: str = "api") -> dict[str, Any]:
+async def create_assignment(
+    ctx: Context, tenant_id: str, data: dict[str, Any], *, source: str = "api", request_key: str | None = None
+) -> dict[str, Any]:
     today = ctx.today()
     contractor_id, job_id = data.get("contractor"), data.get("job")
     if not isinstance(contractor_id, str) or not contractor_id:
@@ -107,8 +110,13 @@ async def create_assignment(ctx: Context, tenant_id: str, data: dict[str, Any], 
     coverage = _coverage(data)
     po = _po_fields(data)
     now = ctx.now()
+    new_assignment_id = new_id("an")
     async with ctx.db.uow() as uow:
         s = uow.session
+        # a retry of a create that committed gets that assignment, not "already covers"
+        earlier = await claim_request_key(uow, request_keys, tenant_id, request_key, new_assignment_id)
+        if earlier is not None:
+            return await _reload(ctx, tenant_id, earlier)
         c = (
             (await s.execute(select(contractors).where(contractors.c.tenant_id == tenant_id, contractors.c.id == contractor_id)))
             .mappings()
@@ -121,7 +129,7 @@ async def create_assignment(ctx: Context, tenant_id: str, data: dict[str, Any], 
             raise ApiError(f"No job with id {job_id!r}", error_code="invalid_job_id")
         e = (await s.execute(select(entities).where(entities.c.id == j["entity_id"]))).mappings().one()
         row: dict[str, Any] = {
-            "id": new_id("an"),
+            "id": new_assignment_id,
             "tenant_id": tenant_id,
             "contractor_id": contractor_id,
             "job_id": job_id,

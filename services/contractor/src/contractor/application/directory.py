@@ -12,8 +12,9 @@ from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from ten99kit import ApiError, UnitOfWork, new_id
 from ten99kit.crypto import mask_tax_id
+from ten99kit.request_keys import claim_request_key
 
-from ..adapters.db import assignments, contractors, entities, jobs
+from ..adapters.db import assignments, contractors, entities, jobs, request_keys
 from ..adapters.queries import get_row
 from ..domain import values as v
 from ..domain.catalogue import category
@@ -139,14 +140,18 @@ def _entity_fields(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     return out
 
 
-async def create_entity(ctx: Context, tenant_id: str, data: dict[str, Any]) -> dict[str, Any]:
+async def create_entity(ctx: Context, tenant_id: str, data: dict[str, Any], *, request_key: str | None = None) -> dict[str, Any]:
+    """``request_key``: the public request's idempotency key; a retry with it gets the entity the
+    first request made (`ten99kit.request_keys`)."""
     fields = _entity_fields(data, partial=False)
     now = ctx.now()
     row = {"id": new_id("en"), "tenant_id": tenant_id, "address": None, **fields, "created_at": now, "updated_at": now}
     async with ctx.db.uow() as uow:
-        await uow.session.execute(insert(entities).values(**row))
-        await uow.commit()
-    return await _reload(ctx, entities, tenant_id, row["id"], "entity")
+        earlier = await claim_request_key(uow, request_keys, tenant_id, request_key, row["id"])
+        if earlier is None:
+            await uow.session.execute(insert(entities).values(**row))
+            await uow.commit()
+    return await _reload(ctx, entities, tenant_id, earlier or row["id"], "entity")
 
 
 async def update_entity(ctx: Context, tenant_id: str, entity_id: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -232,7 +237,9 @@ def _duplicate_email(email: str) -> ApiError:
     return ApiError(f"A contractor with email {email} already exists", error_code="duplicate_email")
 
 
-async def create_contractor(ctx: Context, tenant_id: str, data: dict[str, Any], *, source: str = "api") -> dict[str, Any]:
+async def create_contractor(
+    ctx: Context, tenant_id: str, data: dict[str, Any], *, source: str = "api", request_key: str | None = None
+) -> dict[str, Any]:
     fields = _contractor_fields(ctx, data, partial=False)
     now = ctx.now()
     row: dict[str, Any] = {
@@ -252,20 +259,25 @@ async def create_contractor(ctx: Context, tenant_id: str, data: dict[str, Any], 
         "updated_at": now,
     }
     async with ctx.db.uow() as uow:
-        taken = (
-            await uow.session.execute(
-                select(contractors.c.id).where(contractors.c.tenant_id == tenant_id, contractors.c.email_key == row["email_key"])
-            )
-        ).first()
-        if taken:
-            raise _duplicate_email(row["email"])
-        try:
-            await uow.session.execute(insert(contractors).values(**row))
-        except IntegrityError:  # a concurrent create with the same email won
-            raise _duplicate_email(row["email"]) from None
-        emit_contractor(uow, row, created=True)
-        await uow.commit()
-    return await _reload(ctx, contractors, tenant_id, row["id"], "contractor")
+        # a retry of a create that committed gets that contractor, not "duplicate email"
+        earlier = await claim_request_key(uow, request_keys, tenant_id, request_key, row["id"])
+        if earlier is None:
+            taken = (
+                await uow.session.execute(
+                    select(contractors.c.id).where(
+                        contractors.c.tenant_id == tenant_id, contractors.c.email_key == row["email_key"]
+                    )
+                )
+            ).first()
+            if taken:
+                raise _duplicate_email(row["email"])
+            try:
+                await uow.session.execute(insert(contractors).values(**row))
+            except IntegrityError:  # a concurrent create with the same email won
+                raise _duplicate_email(row["email"]) from None
+            emit_contractor(uow, row, created=True)
+            await uow.commit()
+    return await _reload(ctx, contractors, tenant_id, earlier or row["id"], "contractor")
 
 
 async def update_contractor(ctx: Context, tenant_id: str, contractor_id: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -384,7 +396,7 @@ async def _job_fields(uow: UnitOfWork, tenant_id: str, data: dict[str, Any], *, 
     return out
 
 
-async def create_job(ctx: Context, tenant_id: str, data: dict[str, Any]) -> dict[str, Any]:
+async def create_job(ctx: Context, tenant_id: str, data: dict[str, Any], *, request_key: str | None = None) -> dict[str, Any]:
     now = ctx.now()
     async with ctx.db.uow() as uow:
         fields = await _job_fields(uow, tenant_id, data, partial=False)
@@ -402,9 +414,11 @@ async def create_job(ctx: Context, tenant_id: str, data: dict[str, Any]) -> dict
             "created_at": now,
             "updated_at": now,
         }
-        await uow.session.execute(insert(jobs).values(**row))
-        await uow.commit()
-    return await _reload(ctx, jobs, tenant_id, row["id"], "job")
+        earlier = await claim_request_key(uow, request_keys, tenant_id, request_key, row["id"])
+        if earlier is None:
+            await uow.session.execute(insert(jobs).values(**row))
+            await uow.commit()
+    return await _reload(ctx, jobs, tenant_id, earlier or row["id"], "job")
 
 
 async def update_job(ctx: Context, tenant_id: str, job_id: str, data: dict[str, Any]) -> dict[str, Any]:

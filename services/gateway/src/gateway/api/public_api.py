@@ -22,6 +22,13 @@
 - Idempotency: a POST with ``Ten99Policy-Idempotent-Key`` (or ``Idempotency-Key``) replays its
   first response for 24 h; the same key with a different request is refused (409
   ``idempotency_key_reused``); a retry while the first is running gets 409 ``request_in_progress``.
+  The key is passed on to the service (``X-Ten99-Idempotency-Key``, hashed with the request). The creates of entities, jobs,
+  contractors and assignments (`Operation.replayable`) are deduplicated there too, in the
+  transaction that creates (`ten99kit.request_keys`), because the gateway's own record of the
+  response is written after that commit: a gateway that dies or loses its database in between, a
+  service that commits and then fails to answer, would otherwise leave a retry to create a second
+  one. For those, a retry never waits for the first (the service answers both with the one
+  resource), and a 5xx or an unanswered call is not remembered (the retry asks the service again).
 - Every response has a ``request-id`` header (the correlation id, also sent to the services).
 """
 
@@ -29,9 +36,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, unquote_to_bytes
@@ -40,6 +48,8 @@ import httpx
 import msgspec
 from litestar import HttpMethod, MediaType, Request, Response, Router, route
 from litestar.handlers import HTTPRouteHandler
+from ten99kit.logging import get_logger
+from ten99kit.request_keys import IDEMPOTENCY_KEY_HEADER
 
 from ..adapters.services import ServiceError, ServiceUnavailable
 from ..application.api_keys import authenticate_api_key
@@ -48,6 +58,8 @@ from ..web.common import gateway_of
 from .ids import is_id
 
 __all__ = ["OPERATIONS", "Operation", "api_key_of", "public_api_router", "query_pairs"]
+
+log = get_logger(__name__)
 
 GET, POST, PUT, DELETE = HttpMethod.GET, HttpMethod.POST, HttpMethod.PUT, HttpMethod.DELETE
 IDEMPOTENCY_HEADERS = ("ten99policy-idempotent-key", "idempotency-key")
@@ -91,18 +103,23 @@ class Operation:
     id_as_query: tuple[str, str] | None = None
     #: 1099Policy's ``/assignments/cancel|extend`` name the job (``job_id`` in the body), not the assignment
     by_job: bool = False
+    #: the service deduplicates this POST by the idempotency key in its own transaction, so the
+    #: call may be forwarded again whatever became of an earlier one with the key
+    replayable: bool = False
 
     def upstream_path(self, ids: dict[str, str]) -> str:
         template = self.upstream or "/v1" + re.sub(r"\{(\w+):str\}", r"{\1}", self.path)
         return template.format(**ids)
 
 
-def _crud(resource: str, service: str, param: str, filters: tuple[str, ...], *, remove: bool = False) -> list[Operation]:
+def _crud(
+    resource: str, service: str, param: str, filters: tuple[str, ...], *, remove: bool = False, replayable: bool = False
+) -> list[Operation]:
     """List, create, retrieve and update ``resource`` (``apply/sessions``), and delete when offered."""
     name, one = resource.replace("/", "_"), f"/{resource}/{{{param}:str}}"
     return [
         Operation(f"list_{name}", GET, f"/{resource}", service, (*PAGE, *filters)),
-        Operation(f"create_{name}", POST, f"/{resource}", service),
+        Operation(f"create_{name}", POST, f"/{resource}", service, replayable=replayable),
         Operation(f"retrieve_{name}", GET, one, service),
         Operation(f"update_{name}", PUT, one, service),
         *([Operation(f"delete_{name}", DELETE, one, service)] if remove else []),
@@ -111,8 +128,8 @@ def _crud(resource: str, service: str, param: str, filters: tuple[str, ...], *, 
 
 #: everything the public API offers: the services' /v1 operations on 1099Policy's resources
 OPERATIONS: tuple[Operation, ...] = (
-    *_crud("entities", "contractor", "entity_id", (), remove=True),
-    *_crud("contractors", "contractor", "contractor_id", ("email",)),
+    *_crud("entities", "contractor", "entity_id", (), remove=True, replayable=True),
+    *_crud("contractors", "contractor", "contractor_id", ("email",), replayable=True),
     Operation(
         "list_contractor_policies",
         GET,
@@ -124,8 +141,8 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation("list_contractor_assignments", GET, "/contractors/{contractor_id:str}/assignments", "contractor"),
     Operation("list_category_codes", GET, "/category_codes", "contractor"),
-    *_crud("jobs", "contractor", "job_id", ("entity",), remove=True),
-    *_crud("assignments", "contractor", "assignment_id", ("contractor", "job"), remove=True),
+    *_crud("jobs", "contractor", "job_id", ("entity",), remove=True, replayable=True),
+    *_crud("assignments", "contractor", "assignment_id", ("contractor", "job"), remove=True, replayable=True),
     Operation("cancel_assignment", POST, "/assignments/{assignment_id:str}/cancel", "contractor"),
     Operation("extend_assignment", POST, "/assignments/{assignment_id:str}/extend", "contractor"),
     Operation(
@@ -321,6 +338,8 @@ class Call:
     params: list[tuple[str, str]]
     body: bytes
     content_type: str
+    #: a keyed POST's idempotency key as the service gets it (hashed with the request)
+    idem_key: str | None = None
 
 
 async def _forward(request: Request[Any, Any, Any], call: Call) -> Answer:
@@ -338,6 +357,8 @@ async def _forward(request: Request[Any, Any, Any], call: Call) -> Answer:
         params.append((query_name, ids[param]))
     target = op.upstream_path(ids)
     headers = {"Content-Type": call.content_type} if call.body else {}
+    if call.idem_key:
+        headers[IDEMPOTENCY_KEY_HEADER] = call.idem_key
     try:
         upstream = await client.request(
             op.method.value, target, tenant=call.tenant, params=params, content=call.body or None, headers=headers
@@ -415,11 +436,15 @@ async def _serve_once(request: Request[Any, Any, Any], call: Call, idem_key: str
     if not idem_key or len(idem_key) > 255 or _CONTROL.search(idem_key):
         return _error(400, "invalid_input", "The idempotency key must have 1 to 255 printable characters")
     path = "/" + "/".join(s for s in request.url.path.removeprefix("/api/v1").split("/") if s)
+    fingerprint = request_fingerprint(call.op.method.value, path, request.url.query or "", call.body)
+    # what the service is told: this key with this very request (a key reused for another request
+    # long after, once the gateway forgot it, is another key there)
+    call = replace(call, idem_key=hashlib.sha256(f"{fingerprint}:{idem_key}".encode()).hexdigest())
     got = await claim(
         gateway.db,
         tenant_id=call.tenant,
         key=idem_key,
-        fingerprint=request_fingerprint(call.op.method.value, path, request.url.query or "", call.body),
+        fingerprint=fingerprint,
         method=call.op.method.value,
         path=f"/api/v1{path}",
         ttl=timedelta(seconds=gateway.settings.idempotency_ttl_s),
@@ -428,7 +453,7 @@ async def _serve_once(request: Request[Any, Any, Any], call: Call, idem_key: str
         return _error(
             409, "idempotency_key_reused", "This idempotency key was already used with a different request", headers=echo
         )
-    if got.outcome == "in_progress":
+    if got.outcome == "in_progress" and not call.op.replayable:
         return _error(
             409,
             "request_in_progress",
@@ -445,10 +470,10 @@ async def _serve_once(request: Request[Any, Any, Any], call: Call, idem_key: str
     try:
         answer, acted = await _forward_answer(request, call)
     except BaseException:
-        await abandon(gateway.db, tenant_id=call.tenant, key=idem_key)
+        await _settle(abandon(gateway.db, tenant_id=call.tenant, key=idem_key), idem_key)
         raise
-    if acted:
-        await record_response(
+    if acted and not (call.op.replayable and answer.status_code >= 500):
+        settled = record_response(
             gateway.db,
             tenant_id=call.tenant,
             key=idem_key,
@@ -457,10 +482,21 @@ async def _serve_once(request: Request[Any, Any, Any], call: Call, idem_key: str
             body=answer.body,
         )
     else:
-        await abandon(gateway.db, tenant_id=call.tenant, key=idem_key)
+        settled = abandon(gateway.db, tenant_id=call.tenant, key=idem_key)
+    await _settle(settled, idem_key)
     return Response(
         answer.body, status_code=answer.status_code, media_type=answer.content_type, headers={**answer.headers, **echo}
     )
+
+
+async def _settle(recording: Any, idem_key: str) -> None:
+    """Record (or free) the key's response. If that fails (the gateway's database is gone for a
+    moment) the service's answer still goes to the client: the key stays claimed with no response,
+    which a replayable create's retry goes past, and which is taken over after a while otherwise."""
+    try:
+        await recording
+    except Exception as e:
+        log.warning("idempotency.record_failed", key_length=len(idem_key), error=repr(e))
 
 
 def _route(op: Operation) -> HTTPRouteHandler:
