@@ -39,6 +39,10 @@ class ServiceProcess:
     cwd: Path
     proc: subprocess.Popen[bytes] | None = None
     _log: Any = None
+    #: ``all`` (API, consumers and relay in one process), or ``api``, ``worker`` or ``relay`` alone
+    mode: str = "all"
+    #: more arguments after the mode (``--no-migrate``)
+    args: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -47,7 +51,7 @@ class ServiceProcess:
     def start(self) -> None:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (kept open for the process's life)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", self.name, "all"],
+            [sys.executable, "-m", self.name, self.mode, *self.args],
             env=self.env,
             cwd=self.cwd,
             stdout=self._log,
