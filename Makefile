@@ -47,10 +47,13 @@ contracts: install ## regenerate contracts/schemas and contracts/examples from t
 bench: install ## run the benchmarks under bench/ and write results to bench/results
 	$(BIN)/python scripts/test_env.py -- $(BIN)/python bench/run.py $(BENCH_ARGS)
 
+soak: install ## sustained mixed load, 30 min by default, not in CI (SOAK_ARGS="--minutes 3 --scale 2"); bench/results/soak.json
+	$(BIN)/python scripts/test_env.py -- $(BIN)/python bench/soak.py $(SOAK_ARGS)
+
 chaos: install ## faults under load, invariants after each iteration (CHAOS_ARGS="--iterations 50 --seed 1"); bench/results/chaos.json
 	$(BIN)/python bench/chaos.py $(or $(CHAOS_ARGS),--iterations 50 --seed 1)
 
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) var
 
-.PHONY: help install lock run test lint fmt migrate contracts bench chaos clean
+.PHONY: help install lock run test lint fmt migrate contracts bench soak chaos clean
