@@ -22,13 +22,14 @@
 - Idempotency: a POST with ``Ten99Policy-Idempotent-Key`` (or ``Idempotency-Key``) replays its
   first response for 24 h; the same key with a different request is refused (409
   ``idempotency_key_reused``); a retry while the first is running gets 409 ``request_in_progress``.
-  The key is passed on to the service (``X-Ten99-Idempotency-Key``, hashed with the request). The creates of entities, jobs,
-  contractors and assignments (`Operation.replayable`) are deduplicated there too, in the
-  transaction that creates (`ten99kit.request_keys`), because the gateway's own record of the
-  response is written after that commit: a gateway that dies or loses its database in between, a
-  service that commits and then fails to answer, would otherwise leave a retry to create a second
-  one. For those, a retry never waits for the first (the service answers both with the one
-  resource), and a 5xx or an unanswered call is not remembered (the retry asks the service again).
+  The key is passed on to the service (``X-Ten99-Idempotency-Key``, hashed with the request),
+  because the gateway's own record of the response is written after the service's commit: a
+  gateway that dies or loses its database in between, or a service that commits and then fails to
+  answer, would otherwise leave a retry to do the thing twice. The creates of entities, jobs,
+  contractors and assignments are deduplicated by the key at the service, in the transaction that
+  creates (`ten99kit.request_keys`); cancel and extend are harmless to repeat. For those
+  (`Operation.replayable`) a retry never waits for the first (the service answers both alike), and
+  a 5xx or an unanswered call is not remembered (the retry asks the service again).
 - Every response has a ``request-id`` header (the correlation id, also sent to the services).
 """
 
@@ -143,8 +144,9 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("list_category_codes", GET, "/category_codes", "contractor"),
     *_crud("jobs", "contractor", "job_id", ("entity",), remove=True, replayable=True),
     *_crud("assignments", "contractor", "assignment_id", ("contractor", "job"), remove=True, replayable=True),
-    Operation("cancel_assignment", POST, "/assignments/{assignment_id:str}/cancel", "contractor"),
-    Operation("extend_assignment", POST, "/assignments/{assignment_id:str}/extend", "contractor"),
+    # cancelling a cancelled assignment, or extending to the end it has, changes nothing: replayable
+    Operation("cancel_assignment", POST, "/assignments/{assignment_id:str}/cancel", "contractor", replayable=True),
+    Operation("extend_assignment", POST, "/assignments/{assignment_id:str}/extend", "contractor", replayable=True),
     Operation(
         "cancel_assignment_of_job",
         POST,
@@ -152,6 +154,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "contractor",
         upstream="/v1/assignments/{assignment_id}/cancel",
         by_job=True,
+        replayable=True,
     ),
     Operation(
         "extend_assignment_of_job",
@@ -160,6 +163,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "contractor",
         upstream="/v1/assignments/{assignment_id}/extend",
         by_job=True,
+        replayable=True,
     ),
     *_crud("quotes", "enrollment", "quote_id", ("contractor", "job")),
     *_crud("apply/sessions", "enrollment", "session_id", ("contractor",)),
