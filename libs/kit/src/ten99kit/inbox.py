@@ -181,7 +181,7 @@ class InboxConsumer:
                         continue
                     idle = 0
                     if sub.linger_s and len(msgs) < batch:
-                        msgs = [*msgs, *await self._gather_more(psub, batch - len(msgs), sub.linger_s)]
+                        msgs = [*msgs, *await self._gather_more(psub, sub.subject, batch - len(msgs), sub.linger_s)]
                     await self.process(sub, msgs)
             except asyncio.CancelledError:
                 raise
@@ -196,13 +196,21 @@ class InboxConsumer:
                     except Exception:
                         pass
 
-    @staticmethod
-    async def _gather_more(psub: Any, room: int, linger_s: float) -> list[Any]:
-        """What arrived during ``linger_s`` (the subscription's lingering fetch adds at most 10 ms
-        when nothing did)."""
+    async def _gather_more(self, psub: Any, subject: str, room: int, linger_s: float) -> list[Any]:
+        """What arrived during ``linger_s``. JetStream says how many wait; exactly that many are
+        fetched, and the fetch returns as soon as they are in. (A blind fetch waits out its timeout
+        when fewer than ``room`` came, so it had to be short, and on a busy machine a 10 ms fetch
+        left most of what the server had already sent for the next batch.)"""
         await asyncio.sleep(linger_s)
         try:
-            return list(await psub.fetch(room, timeout=0.01))
+            info = await self.bus.js.consumer_info(stream_for_subject(subject).name, self.durable_name(subject))
+        except Exception:
+            return []
+        waiting = min(room, int(info.num_pending or 0))
+        if not waiting:
+            return []
+        try:
+            return list(await psub.fetch(waiting, timeout=self.settings.fetch_timeout_s))
         except TimeoutError:
             return []
 

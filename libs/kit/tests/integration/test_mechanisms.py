@@ -14,6 +14,7 @@ from demo import Behaviour, applied, definition, notes, write_note
 from sqlalchemy import func, select, update
 from ten99_contracts import Envelope
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
+from ten99_testing import WaitTimeout, quiescent, wait_until
 from ten99_testing.service import build_settings, running_service
 from ten99kit import Subscription
 from ten99kit.migrations import schema_drift, upgrade
@@ -47,14 +48,6 @@ async def stream_subjects_and_ids(nats_url: str, stream: str = "TEN99_GATEWAY") 
         return out
     finally:
         await nc.close()
-
-
-async def wait_until(predicate: Any, timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 async def test_migrations_match_the_models(database_url: str) -> None:
@@ -104,14 +97,19 @@ async def test_a_relay_killed_between_publish_and_mark_sent_still_has_one_effect
         assert await relay.drain() == 10
         async with svc.db.session() as s:
             assert (await s.execute(unsent)).scalar_one() == 0  # drain's last read marked them
-        await wait_until(lambda: _applied_at_least(svc.db, 10))
-        await asyncio.sleep(0.5)
+        await quiescent(svc)
         assert await count(svc.db, applied) == 10
         assert len(await stream_subjects_and_ids(jetstream_url)) == 10
 
 
-async def _applied_at_least(db: Any, n: int) -> bool:
-    return await count(db, applied) >= n
+async def unsent(svc: Any) -> int:
+    outbox = svc.db.outbox_table
+    return await count_where(svc.db, outbox, outbox.c.sent_at.is_(None))
+
+
+async def count_where(db: Any, table: Any, condition: Any) -> int:
+    async with db.session() as s:
+        return (await s.execute(select(func.count()).select_from(table).where(condition))).scalar_one()
 
 
 async def publish_raw(nats_url: str, payload: bytes, msg_id: str | None = None) -> None:
@@ -142,7 +140,7 @@ async def test_a_redelivered_message_is_applied_once(database_url: str, jetstrea
         raw = envelope("twice")
         # beyond JetStream's duplicate window a copy reaches the stream; the inbox drops it
         await publish_raw(jetstream_url, raw, msg_id="a")
-        await wait_until(lambda: _applied_at_least(svc.db, 1))
+        await wait_until(lambda: count(svc.db, applied), satisfies=lambda n: n >= 1)
         await publish_raw(jetstream_url, raw, msg_id="b")
         await wait_until(lambda: _acked(jetstream_url, svc.runtime.consumer.durable_name(SUBJECT), 2))
         assert await count(svc.db, applied) == 1
@@ -188,31 +186,34 @@ async def test_a_lingering_subscription_gathers_messages_into_one_transaction(da
             await process(sub, msgs)
 
         consumer.process = recording  # type: ignore[method-assign]
+        gather_more = consumer._gather_more
+        lingering_since = asyncio.Event()
+
+        async def noting_the_linger(psub: Any, subject: str, room: int, linger_s: float) -> list[Any]:
+            lingering_since.set()
+            return await gather_more(psub, subject, room, linger_s)
+
+        consumer._gather_more = noting_the_linger  # type: ignore[method-assign]
         stop = asyncio.Event()
-        lingering = Subscription(base.subject, base.handler, linger_s=0.5)
+        lingering = Subscription(base.subject, base.handler, linger_s=1.0)
         task = asyncio.create_task(consumer._run_one(lingering, stop))
-        await wait_until(lambda: _caught_up(jetstream_url, consumer.durable_name(SUBJECT)))
-        await asyncio.sleep(0.6)  # a linger begun on older messages is over
-        batches.clear()
-        await publish_raw(jetstream_url, envelope("linger0"))
-        await asyncio.sleep(0.1)
-        for i in range(1, 5):
-            await publish_raw(jetstream_url, envelope(f"linger{i}"))
-        await wait_until(lambda: _seen_at_least(5))
+        # the loop creates its durable consumer: until then JetStream does not know it
+        await quiescent(svc, outboxes=False)
+        nc = await nats.connect(jetstream_url)
+        try:
+            js = nc.jetstream()
+            await js.publish(SUBJECT, envelope("linger0"))
+            await wait_until(lingering_since.is_set, what="the first message fetched and lingering")
+            for i in range(1, 5):
+                await js.publish(SUBJECT, envelope(f"linger{i}"))
+        finally:
+            await nc.close()
+        await wait_until(lambda: len(Behaviour.seen), satisfies=lambda n: n >= 5)
         stop.set()
         await task
         # the four published while the first lingered are applied with it, in one transaction
         assert batches == [[f"linger{i}" for i in range(5)]]
         assert await count(svc.db, applied) == 5
-
-
-async def _caught_up(nats_url: str, durable: str) -> bool:
-    nc = await nats.connect(nats_url)
-    try:
-        info = await nc.jetstream().consumer_info("TEN99_GATEWAY", durable)
-        return not info.num_pending and not info.num_ack_pending
-    finally:
-        await nc.close()
 
 
 async def _acked(nats_url: str, durable: str, stream_seq: int) -> bool:
@@ -224,15 +225,11 @@ async def _acked(nats_url: str, durable: str, stream_seq: int) -> bool:
         await nc.close()
 
 
-async def _seen_at_least(n: int) -> bool:
-    return len(Behaviour.seen) >= n
-
-
 async def test_a_failing_reaction_is_retried_with_backoff_then_applied(database_url: str, jetstream_url: str) -> None:
     Behaviour.fail_names["flaky"] = 2
     async with running_service(definition, database_url=database_url, nats_url=jetstream_url) as svc:
         await write_note(svc.db, "co_1", "f1", "flaky")
-        await wait_until(lambda: _applied_at_least(svc.db, 1))
+        await wait_until(lambda: count(svc.db, applied), satisfies=lambda n: n >= 1)
         assert Behaviour.seen.count("flaky") == 3
         assert svc.runtime.consumer.dead_letters and await svc.runtime.consumer.dead_letters() == []
 
@@ -274,7 +271,7 @@ async def test_a_poison_message_is_dead_lettered_at_once(database_url: str, jets
         await wait_until(dead)
         [letter] = await svc.runtime.consumer.dead_letters()
         assert letter.deliveries == 1 and letter.error.startswith("undecodable")
-        await wait_until(lambda: _applied_at_least(svc.db, 1))
+        await wait_until(lambda: count(svc.db, applied), satisfies=lambda n: n >= 1)
 
 
 async def test_one_failing_message_does_not_hold_up_its_batch(database_url: str, jetstream_url: str) -> None:
@@ -285,7 +282,7 @@ async def test_one_failing_message_does_not_hold_up_its_batch(database_url: str,
         for i in range(50):
             await write_note(svc.db, "co_1", f"m{i}", f"m{i}")
         await svc.runtime.relay.drain()
-        await wait_until(lambda: _applied_at_least(svc.db, 49))
+        await wait_until(lambda: count(svc.db, applied), satisfies=lambda n: n >= 49)
 
         async def dead() -> bool:
             return len(await svc.runtime.consumer.dead_letters()) == 1
@@ -316,30 +313,28 @@ async def test_relay_and_consumer_recover_when_nats_restarts(database_url: str, 
     async with running_service(definition, database_url=database_url, nats_url=private_nats.url) as svc:
         for i in range(100):
             await write_note(svc.db, "co_1", f"a{i}", f"a{i}")
-        await wait_until(lambda: _applied_at_least(svc.db, 100))
+        await wait_until(lambda: count(svc.db, applied), satisfies=lambda n: n >= 100)
         private_nats.stop()
+        await wait_until(lambda: not svc.runtime.bus.is_connected, what="the service to see NATS gone")
         # written while NATS is down: kept in the outbox
         for i in range(100):
             await write_note(svc.db, "co_1", f"b{i}", f"b{i}")
-        await asyncio.sleep(1.0)
+        assert await unsent(svc) == 100
         private_nats.start()
         # messages the server handed to a pull request that died with the connection are redelivered
         # once their ack wait (30 s) runs out: recovery takes up to that long, never loses anything
         try:
-            await wait_until(lambda: _applied_at_least(svc.db, 200), timeout=svc.runtime.settings.nats.ack_wait_s + 15)
-        except TimeoutError:
-            raise AssertionError(await _diagnosis(svc, private_nats.url)) from None
+            await wait_until(
+                lambda: count(svc.db, applied), satisfies=lambda n: n >= 200, timeout=svc.runtime.settings.nats.ack_wait_s + 15
+            )
+        except WaitTimeout as e:
+            raise AssertionError(f"{e}\n{await _diagnosis(svc, private_nats.url)}") from None
         for i in range(100):
             await write_note(svc.db, "co_1", f"c{i}", f"c{i}")
-        await wait_until(lambda: _applied_at_least(svc.db, 300), timeout=30)
-        await asyncio.sleep(0.5)
+        await wait_until(lambda: count(svc.db, applied), satisfies=lambda n: n >= 300, timeout=30)
+        await quiescent(svc)
         assert await count(svc.db, applied) == 300
-        async with svc.db.session() as s:
-            assert (
-                await s.execute(
-                    select(func.count()).select_from(svc.db.outbox_table).where(svc.db.outbox_table.c.sent_at.is_(None))
-                )
-            ).scalar_one() == 0
+        assert await unsent(svc) == 0
 
 
 async def test_several_relays_on_postgres_publish_each_row_once_and_in_order(database_url: str, jetstream_url: str) -> None:
@@ -353,15 +348,7 @@ async def test_several_relays_on_postgres_publish_each_row_once_and_in_order(dat
         for name in names:
             await write_note(svc.db, "co_1", name, name)
 
-        async def all_sent() -> bool:
-            async with svc.db.session() as s:
-                return (
-                    await s.execute(
-                        select(func.count()).select_from(svc.db.outbox_table).where(svc.db.outbox_table.c.sent_at.is_(None))
-                    )
-                ).scalar_one() == 0
-
-        await wait_until(all_sent)
+        await wait_until(lambda: unsent(svc), satisfies=lambda n: n == 0, what="every row sent")
         stop.set()
         await asyncio.gather(*relays)
         for r in others:
@@ -385,7 +372,7 @@ async def test_a_message_too_large_for_nats_fails_its_own_transaction(database_u
         assert await count(svc.db, notes) == 0 and await count(svc.db, svc.db.outbox_table) == 0
         # and the relay is not blocked for what follows
         await write_note(svc.db, "co_1", "small", "small")
-        await svc.settle()
+        await wait_until(lambda: unsent(svc), satisfies=lambda n: n == 0, what="the relay to publish the small one")
         assert await stream_subjects_and_ids(jetstream_url) == ["small"]
 
 
