@@ -8,6 +8,7 @@ from typing import cast
 
 from ten99kit import Runtime, ScheduledJob, ServiceDefinition, ServiceParts
 
+from .adapters.consumers import inputs_applied
 from .adapters.db import metadata
 from .api import route_handlers
 from .application.issuing import InvoiceIssuer
@@ -20,7 +21,12 @@ __all__ = ["build", "definition"]
 
 def build(runtime: Runtime) -> ServiceParts:
     settings = cast(BillingSettings, runtime.settings)
-    issuer = InvoiceIssuer(runtime.db, settings)
+
+    async def consumers_caught_up() -> bool:
+        # the runtime makes its consumer after this function returns: look it up when asked
+        return await inputs_applied(runtime.bus, runtime.consumer)
+
+    issuer = InvoiceIssuer(runtime.db, settings, inputs_applied=consumers_caught_up)
     reminders = PoReminders(runtime.db, settings)
     reactions = Reactions(
         po_reminder_delay=timedelta(hours=settings.po_reminder.delay_hours),

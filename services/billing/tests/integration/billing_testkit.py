@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import io
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -26,11 +25,11 @@ from ten99_contracts import (
     JobSnapshot,
     Message,
     decode_envelope,
-    stream_for_subject,
 )
 from ten99_contracts.contractor_v1 import AssignmentCreatedV1, ImportCompletedV1, PoNumberSetV1
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
 from ten99_contracts.policy_v1 import CoverageBoundV1
+from ten99_testing import quiescent, wait_until
 from ten99_testing.service import RunningService, running_service
 from ten99kit import SettableClock
 
@@ -186,7 +185,7 @@ class Driver:
             uploaded_by=uploaded_by,
         )
 
-    async def billable(self, tenant: str, assignment_id: str, po: str | None, **kw: Any) -> None:
+    def billable_envelopes(self, tenant: str, assignment_id: str, po: str | None, **kw: Any) -> list[Envelope[Any]]:
         """An assignment, its bound coverage and (when ``po``) its PO number."""
         net_rate = kw.pop("net_rate", 65)
         envs = [
@@ -195,7 +194,11 @@ class Driver:
         ]
         if po:
             envs.append(self.envelope(self.po_set(assignment_id, po), tenant, aggregate_id=assignment_id, version=2))
-        await self.send(*envs)
+        return envs
+
+    async def billable(self, tenant: str, assignment_id: str, po: str | None, **kw: Any) -> None:
+        """Publish `billable_envelopes`."""
+        await self.send(*self.billable_envelopes(tenant, assignment_id, po, **kw))
 
     # -- watching billing --------------------------------------------------------------------
 
@@ -204,21 +207,10 @@ class Driver:
         async with self.svc.db.session() as s:
             return int((await s.execute(select(func.count()).select_from(inbox))).scalar_one())
 
-    async def consumed(self) -> bool:
-        """True when every billing consumer has acked everything in its stream (acks follow commits)."""
-        consumer = self.svc.runtime.consumer
-        for sub in consumer.subscriptions:
-            try:
-                info = await self.js.consumer_info(stream_for_subject(sub.subject).name, consumer.durable_name(sub.subject))
-            except Exception:
-                return False
-            if info.num_pending or info.num_ack_pending:
-                return False
-        return True
-
-    async def wait_applied(self, timeout: float = 20.0) -> None:
-        """Wait until the consumers have applied (or dropped as copies) all that was sent."""
-        await wait_until(self.consumed, timeout)
+    async def wait_applied(self, timeout: float = 60.0) -> None:
+        """Wait until the consumers have applied (or dropped as copies) all that was sent, and
+        what billing emitted is published."""
+        await quiescent(self.svc, timeout=timeout)
 
     async def flagged(self) -> int:
         async with self.svc.db.session() as s:
@@ -227,11 +219,12 @@ class Driver:
             )
 
     async def issue_now(self) -> RunResult:
-        """Everything applied, settle window over, one issuer run: nothing left to plan."""
+        """Everything sent applied, the settle window over (the clock moves past it), one issuer
+        run, and what it emitted published: nothing left to plan, nothing left to happen."""
         await self.wait_applied()
-        await asyncio.sleep(self.svc.runtime.settings.invoicing.settle_s + 0.05)
+        self.svc.clock.advance(timedelta(seconds=self.svc.runtime.settings.invoicing.settle_s))
         result = await self.issuer.run_once()
-        await self.svc.settle()
+        await self.wait_applied()
         return result
 
     async def api(self, method: str, path: str, tenant: str | None, json: Any = None, expect: int | None = 200) -> Any:
@@ -249,16 +242,17 @@ class Driver:
     async def invoice(self, tenant: str, invoice_id: str) -> dict[str, Any]:
         return dict((await self.api("GET", f"/v1/invoices/{invoice_id}", tenant)).json())
 
-    async def wait_invoices(self, tenant: str, n: int, timeout: float = 15.0) -> list[dict[str, Any]]:
-        async def enough() -> bool:
-            return len(await self.invoices(tenant)) >= n
-
-        await wait_until(enough, timeout)
-        return await self.invoices(tenant)
+    async def wait_invoices(self, tenant: str, n: int, timeout: float = 60.0) -> list[dict[str, Any]]:
+        """At least ``n`` invoices of ``tenant`` (newest first). The issuer works in the background;
+        the first invoice of a process also waits for the PDF library's import."""
+        return await wait_until(
+            lambda: self.invoices(tenant), satisfies=lambda found: len(found) >= n, timeout=timeout, what=f"{n} invoices"
+        )
 
     async def published(self, subject: str) -> list[Envelope[Any]]:
-        """What billing published on ``subject`` (read back from its JetStream stream)."""
-        await self.svc.settle()
+        """What billing published on ``subject`` (read back from its JetStream stream), once
+        billing is idle."""
+        await self.wait_applied()
         try:
             info = await self.js.stream_info("TEN99_BILLING")
         except Exception:
@@ -272,14 +266,6 @@ class Driver:
             if msg.subject == subject:
                 out.append(decode_envelope(msg.data, subject))
         return out
-
-
-async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 class make_driver:

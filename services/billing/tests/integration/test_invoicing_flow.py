@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
+from billing.adapters.db import assignments
 from billing.adapters.pdf import InvoiceDocument
 from billing.application.issuing import InvoiceIssuer
 from billing.bootstrap import definition
 from billing_testkit import END, START, T0, Driver, days, make_driver, pdf_text
+from sqlalchemy import select
 from ten99_contracts.billing_v1 import InvoiceCreditedV1, InvoiceIssuedV1
-from ten99_contracts.contractor_v1 import AssignmentCancelledV1, AssignmentUpdatedV1
+from ten99_contracts.contractor_v1 import AssignmentCancelledV1, AssignmentCreatedV1, AssignmentUpdatedV1
 from ten99_contracts.policy_v1 import CoverageCancelledV1, CoverageExtendedV1, CoverageRetimedV1
+from ten99_testing import wait_until
 from ten99_testing.service import running_service
+from ten99kit.inbox import InboxConsumer
 from ten99kit.migrations import schema_drift, upgrade
 
 pytestmark = pytest.mark.integration
@@ -51,14 +56,17 @@ async def test_one_invoice_per_po_with_its_lines_totals_recipients_and_pdf(drive
     await driver.api(
         "PUT", "/v1/settings", CO, {"billing_email": "billing@acme.test", "platform_fee_bps": 150, "premium_payer": "company"}
     )
-    # PO-A: a flat fee, an hourly job (two weeks) and a unit job; PO-B: two flat fees
-    await driver.billable(CO, "an_flat", po="PO-A", wage_cents=250_000, wage_type="flatfee", net_rate=65, first_name="Ada")
-    await driver.billable(CO, "an_hour", po="PO-A", wage_cents=5_000, wage_type="hourly", net_rate=100, first_name="Bob")
-    await driver.billable(CO, "an_unit", po="PO-A", wage_cents=12_345, wage_type="unit", net_rate=173, first_name="Cy")
-    await driver.billable(CO, "an_b1", po="PO-B", wage_cents=100_000, net_rate=50)
-    await driver.billable(CO, "an_b2", po="PO-B", wage_cents=100_001, net_rate=50)
+    # PO-A: a flat fee, an hourly job (two weeks) and a unit job; PO-B: two flat fees; all
+    # published at once, so that every line is ready within the settle window of the others
+    await driver.send(
+        *driver.billable_envelopes(CO, "an_flat", "PO-A", wage_cents=250_000, wage_type="flatfee", net_rate=65, first_name="Ada"),
+        *driver.billable_envelopes(CO, "an_hour", "PO-A", wage_cents=5_000, wage_type="hourly", net_rate=100, first_name="Bob"),
+        *driver.billable_envelopes(CO, "an_unit", "PO-A", wage_cents=12_345, wage_type="unit", net_rate=173, first_name="Cy"),
+        *driver.billable_envelopes(CO, "an_b1", "PO-B", wage_cents=100_000, net_rate=50),
+        *driver.billable_envelopes(CO, "an_b2", "PO-B", wage_cents=100_001, net_rate=50),
+    )
 
-    invoices = await driver.wait_invoices(CO, 2)
+    await driver.wait_invoices(CO, 2)
     await driver.issue_now()
     invoices = await driver.invoices(CO)
     assert len(invoices) == 2
@@ -116,6 +124,44 @@ async def test_one_invoice_per_po_with_its_lines_totals_recipients_and_pdf(drive
     )
     assert message.due_date == date(2026, 12, 16) and message.period == "2026-11"
     assert "PO-A" in pdf_text(message.pdf)
+
+
+async def test_a_quiet_po_waits_for_its_lines_still_in_billings_inbox(driver: Driver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Billing's consumers apply each subject on their own; a busy machine applies the messages of
+    one PO's lines far apart. A line published with the others but not yet applied goes on the
+    same invoice, not on a supplementary one."""
+    release = asyncio.Event()
+    process = InboxConsumer.process
+
+    async def holding_an_late(self: InboxConsumer, sub: Any, msgs: Any) -> None:
+        if sub.subject == AssignmentCreatedV1.SUBJECT and any(b"an_late" in m.data for m in msgs):
+            await release.wait()  # fetched, not applied, not acknowledged: still in billing's inbox
+        await process(self, sub, msgs)
+
+    monkeypatch.setattr(InboxConsumer, "process", holding_an_late)
+    await driver.company(CO)
+    early = driver.billable_envelopes(CO, "an_early", "PO-Q")
+    await driver.send(early[0])
+    await driver.wait_applied()
+    await driver.send(*early[1:], *driver.billable_envelopes(CO, "an_late", "PO-Q"))
+
+    async def early_billable_and_late_waiting() -> bool:
+        async with driver.svc.db.session() as s:
+            rows = {r.assignment_id: r for r in (await s.execute(select(assignments))).all()}
+        return rows.keys() == {"an_early", "an_late"} and all(r.coverage_id and r.po_number for r in rows.values())
+
+    await wait_until(early_billable_and_late_waiting)
+    driver.svc.clock.advance(timedelta(seconds=1))  # an_early is quiet for longer than the window
+    result = await driver.issuer.run_once()
+    assert (result.held, result.invoices) == (1, 0)
+    assert await driver.invoices(CO) == []
+
+    release.set()
+    [invoice] = await driver.wait_invoices(CO, 1)
+    await driver.issue_now()
+    assert len(await driver.invoices(CO)) == 1
+    lines = (await driver.invoice(CO, invoice["id"]))["lines"]
+    assert sorted(line["assignment"] for line in lines) == ["an_early", "an_late"]
 
 
 async def test_the_contractor_paying_the_premium_leaves_only_the_platform_fee(driver: Driver) -> None:
@@ -326,14 +372,14 @@ async def test_several_workers_issue_each_invoice_once(
     async with make_driver(database_url, jetstream_url, settle_s=0.2) as driver:
         # a second worker process on the same database: its own issuer, racing the first one
         async with running_service(
-            definition, database_url=database_url, nats_url=jetstream_url, consume=False, relay=False
+            definition, database_url=database_url, nats_url=jetstream_url, clock=driver.svc.clock, consume=False, relay=False
         ) as other:
             other_issuer = other.runtime.parts.dependencies["issuer"]
             await driver.company(CO)
             for n in range(40):
                 await driver.billable(CO, f"an_w{n:02d}", po="PO-W")
             await driver.wait_applied()
-            await asyncio.sleep(0.25)
+            driver.svc.clock.advance(timedelta(seconds=0.2))  # the settle window is over
             results = await asyncio.gather(*(i.run_once() for i in (driver.issuer, other_issuer) * 3))
             await driver.issue_now()
         assert sorted(r.invoices for r in results) == [0, 0, 0, 0, 0, 1]

@@ -1,18 +1,15 @@
-"""One PO set on a thousand assignments in one action lands on one invoice, within seconds.
+"""One PO set on a thousand assignments in one action lands on one invoice.
 
-Runs with the production settle window (1 s) and poll interval (0.5 s). The measured time,
-from the first ``PoNumberSetV1`` published to ``InvoiceIssuedV1`` in the billing stream, is
-printed (``pytest -s``) for the record; the target is 5 s.
+Runs with the production settle window (1 s) and poll interval (0.5 s). How long it takes is
+measured by the benchmark (`bench/`, ``optin_po``: "every invoice line issued", target 5 s), not here.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import pytest
-from billing_testkit import Driver, make_driver, pdf_text, wait_until
+from billing_testkit import Driver, make_driver, pdf_text
 from ten99_contracts.billing_v1 import InvoiceIssuedV1
+from ten99_testing import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -20,9 +17,7 @@ CO = "co_bulk"
 N = 1000
 
 
-async def test_one_po_set_on_a_thousand_assignments_is_one_invoice_within_five_seconds(
-    database_url: str, jetstream_url: str
-) -> None:
+async def test_one_po_set_on_a_thousand_assignments_is_one_invoice(database_url: str, jetstream_url: str) -> None:
     async with make_driver(database_url, jetstream_url, settle_s=1.0, poll_interval_s=0.5) as driver:
         await run(driver)
 
@@ -35,27 +30,14 @@ async def run(driver: Driver) -> None:
         *[driver.envelope(driver.bound(a), CO, aggregate_id="cv_" + a[3:]) for a in ids],
     )
     await driver.wait_applied(timeout=60)
-
-    async def planned() -> bool:
-        return await driver.flagged() == 0
-
-    await wait_until(planned, 20)
+    await wait_until(driver.flagged, satisfies=lambda n: n == 0, timeout=60, what="every assignment planned")
     assert await driver.invoices(CO) == []
 
-    po_messages = [driver.envelope(driver.po_set(a, "PO-CAMPAIGN"), CO, aggregate_id=a, version=2) for a in ids]
-    started = time.perf_counter()
-    await driver.send(*po_messages)
-
-    async def issued() -> bool:
-        info = await driver.js.stream_info("TEN99_BILLING")
-        return bool(info.state.messages)
-
-    await wait_until(issued, 20)
-    elapsed = time.perf_counter() - started
-    print(f"\n{N} assignments, one PO: InvoiceIssuedV1 in the stream {elapsed:.2f} s after the first PoNumberSetV1")
-
+    await driver.send(*[driver.envelope(driver.po_set(a, "PO-CAMPAIGN"), CO, aggregate_id=a, version=2) for a in ids])
+    await driver.wait_applied(timeout=60)
+    # the issuer has planned every line: nothing is left for a second invoice
+    await wait_until(driver.flagged, satisfies=lambda n: n == 0, timeout=60, what="every line invoiced")
     await driver.wait_applied()
-    await asyncio.sleep(0.2)
     [invoice] = await driver.invoices(CO)
     detail = await driver.invoice(CO, invoice["id"])
     assert detail["line_count"] == N and len(detail["lines"]) == N
@@ -65,4 +47,3 @@ async def run(driver: Driver) -> None:
     assert len(message.data.lines) == N and message.data.total_cents == N * 1_625
     text = pdf_text(message.data.pdf)
     assert "an_bulk00000" in text and "an_bulk00999" in text and "$16,250.00" in text
-    assert elapsed < 5.0, f"invoice issued {elapsed:.2f} s after the PO action (target 5 s)"

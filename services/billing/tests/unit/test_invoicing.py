@@ -15,6 +15,7 @@ from billing.domain.invoicing import (
     chunked,
     due_date,
     group_is_due,
+    group_waited_longest,
     invoice_number,
     latin1,
     line_description,
@@ -172,6 +173,9 @@ def test_a_group_is_due_once_quiet_for_the_settle_window_or_after_the_maximum_wa
     # a trickle that never goes quiet is issued after max_wait
     trickle = [t0 + timedelta(seconds=0.5 * i) for i in range(30)]
     assert group_is_due(trickle, t0 + timedelta(seconds=14.6), 1.0, 10.0) is None
+    # ... which is also how long a quiet group waits for billing's consumers to catch up
+    assert not group_waited_longest(changes, t0 + timedelta(seconds=9.9), 10.0)
+    assert group_waited_longest(changes, t0 + timedelta(seconds=10.0), 10.0)
 
 
 def test_chunked() -> None:

@@ -8,7 +8,8 @@ single writer of lines, invoices and credits: each run, in one transaction,
 2. reads the flagged rows and the lines already charged for them (bulk queries),
 3. plans each row (`billing.domain.invoicing.plan_billing`),
 4. groups new charges by (company, PO) and issues a group once it has been quiet for the settle
-   window (or waited ``max_wait_s``); a group that is not due yet stays flagged,
+   window and billing's consumers hold nothing they have not applied (or once it has waited
+   ``max_wait_s``); a group that is not due yet stays flagged,
 5. applies credits, inserts invoices and lines in bulk, renders one PDF per invoice, emits
    ``InvoiceIssuedV1`` / ``InvoiceCreditedV1`` through the outbox (each group in a savepoint: a
    group that fails is logged and retried next run without holding up the others),
@@ -17,6 +18,17 @@ single writer of lines, invoices and credits: each run, in one transaction,
 It runs in the worker as a background loop (every ``poll_interval_s``, and at once after a
 consumer commit that touched a billable row), and as the scheduled job ``issue_invoices``
 (``POST /_ops/tick``).
+
+Quiet is not enough. Billing's consumers apply each subject on its own, in batches, and lag behind
+on a busy machine: a PO's lines published together may be applied more than the settle window
+apart, and the lines applied first would be invoiced without the others (which would then go on a
+supplementary invoice). So before issuing a quiet group the issuer asks ``inputs_applied`` (JetStream:
+nothing pending or unacknowledged for billing's consumers; acks follow commits) and, after a yes,
+plans the flagged rows again in the same transaction (it keeps the lock; PostgreSQL's read committed
+shows each statement what was committed before it): every message published before the answer is
+then in what it reads. A line published after that came later than the settle window and goes on a
+supplementary invoice, as designed. ``max_wait_s`` still bounds the wait when the consumers are never
+idle.
 """
 
 from __future__ import annotations
@@ -24,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import zlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +57,7 @@ from ..domain.invoicing import (
     billing_period,
     due_date,
     group_is_due,
+    group_waited_longest,
     invoice_number,
     line_description,
     plan_billing,
@@ -55,7 +68,7 @@ from ..domain.premium import line_amounts
 from ..settings import BillingSettings
 from .settings import CompanyBilling, load_company_billing
 
-__all__ = ["InvoiceIssuer", "RunResult"]
+__all__ = ["InputsApplied", "InvoiceIssuer", "RunResult"]
 
 log = get_logger(__name__)
 
@@ -65,7 +78,12 @@ ISSUER_LOCK_KEY = zlib.crc32(b"ten99-billing-invoice-issuer")
 MAX_ROWS_PER_RUN = 10_000
 #: an InvoiceIssuedV1 stays under this many bytes of lines (NATS refuses messages over 1 MB)
 MESSAGE_LINES_BUDGET = 600_000
+#: seconds between two questions to the consumers while quiet groups wait for them to catch up
+HELD_RECHECK_S = 0.1
 _encoder = msgspec.json.Encoder()
+
+#: True when billing's consumers have applied every message published to them so far
+InputsApplied = Callable[[], Awaitable[bool]]
 
 
 @dataclass
@@ -77,6 +95,20 @@ class RunResult:
     next_due: datetime | None = None
     more: bool = False
     skipped: bool = False
+    #: quiet groups held back until billing's consumers have applied what was published to them
+    held: int = 0
+
+    def plus(self, then: RunResult) -> RunResult:
+        """This pass followed by ``then``, a second pass over what this one left flagged."""
+        return RunResult(
+            invoices=self.invoices + then.invoices,
+            lines=self.lines + then.lines,
+            credits=self.credits + then.credits,
+            deferred=then.deferred,
+            next_due=then.next_due,
+            more=then.more,
+            held=then.held,
+        )
 
 
 @dataclass(frozen=True)
@@ -116,9 +148,11 @@ def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
 
 
 class InvoiceIssuer:
-    def __init__(self, db: Database, settings: BillingSettings) -> None:
+    def __init__(self, db: Database, settings: BillingSettings, inputs_applied: InputsApplied | None = None) -> None:
         self.db = db
         self.settings = settings
+        #: None: whoever runs the issuer has applied the messages itself (embedded, SQLite)
+        self.inputs_applied = inputs_applied
         self.invoicing = settings.invoicing
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -148,6 +182,8 @@ class InvoiceIssuer:
                 result = await self.run_once()
                 if result.more:
                     delay = 0.0
+                elif result.held:
+                    delay = min(poll, HELD_RECHECK_S)  # consumer commits also wake the loop
                 elif result.next_due is not None:
                     delay = min(poll, max(0.01, (result.next_due - self.db.clock.now()).total_seconds()))
             except asyncio.CancelledError:
@@ -173,7 +209,10 @@ class InvoiceIssuer:
                     got = (await uow.session.execute(select(func.pg_try_advisory_xact_lock(ISSUER_LOCK_KEY)))).scalar()
                     if not got:
                         return RunResult(skipped=True)
-                result = await self._run(uow, now)
+                result = await self._run(uow, now, inputs_applied=self.inputs_applied is None)
+                if result.held and await self._inputs_applied():
+                    # asked after that read: the next one sees what the consumers applied before answering
+                    result = result.plus(await self._run(uow, now, inputs_applied=True))
                 await uow.commit()
         if result.invoices or result.credits:
             log.info(
@@ -185,7 +224,16 @@ class InvoiceIssuer:
             )
         return result
 
-    async def _run(self, uow: UnitOfWork, now: datetime) -> RunResult:
+    async def _inputs_applied(self) -> bool:
+        if self.inputs_applied is None:
+            return True
+        try:
+            return await self.inputs_applied()
+        except Exception as e:  # NATS unreachable: the groups wait (at most max_wait_s)
+            log.warning("billing.inputs_unknown", error=repr(e))
+            return False
+
+    async def _run(self, uow: UnitOfWork, now: datetime, inputs_applied: bool) -> RunResult:
         session = uow.session
         rows = (
             await session.execute(
@@ -213,18 +261,7 @@ class InvoiceIssuer:
                 groups[(a.tenant_id, a.po_number)].append(_Item(row, a, charge))
             credits.extend((row, a, c) for c in plan.credits)
 
-        deferred: set[tuple[str, str]] = set()
-        due_groups: list[tuple[str, str, list[_Item]]] = []
-        for (tenant, po), items in groups.items():
-            due = group_is_due([i.row.changed_at for i in items], now, self.invoicing.settle_s, self.invoicing.max_wait_s)
-            backoff = self._failing.get((tenant, po))
-            if due is None and backoff is not None and backoff[1] > now:
-                due = backoff[1]  # it failed lately: retry later, not on every run
-            if due is None:
-                due_groups.append((tenant, po, items))
-            else:
-                deferred.update((i.row.tenant_id, i.row.assignment_id) for i in items)
-                result.next_due = due if result.next_due is None else min(result.next_due, due)
+        due_groups, deferred = self._due_groups(groups, now, inputs_applied, result)
         result.deferred = len(deferred)
 
         # a row's credits and charges go together (a re-timing credits and charges at once)
@@ -281,6 +318,29 @@ class InvoiceIssuer:
                 update(assignments).where(tuple_(A.tenant_id, A.assignment_id).in_(unlocked)).values(needs_billing=False)
             )
         return result
+
+    def _due_groups(
+        self, groups: dict[tuple[str, str], list[_Item]], now: datetime, inputs_applied: bool, result: RunResult
+    ) -> tuple[list[tuple[str, str, list[_Item]]], set[tuple[str, str]]]:
+        """The groups to issue now, and the rows of the others (they stay flagged). Sets
+        ``result.next_due`` and ``result.held``."""
+        deferred: set[tuple[str, str]] = set()
+        due_groups: list[tuple[str, str, list[_Item]]] = []
+        for (tenant, po), items in groups.items():
+            changed = [i.row.changed_at for i in items]
+            due = group_is_due(changed, now, self.invoicing.settle_s, self.invoicing.max_wait_s)
+            backoff = self._failing.get((tenant, po))
+            if due is None and backoff is not None and backoff[1] > now:
+                due = backoff[1]  # it failed lately: retry later, not on every run
+            if due is None and not inputs_applied and not group_waited_longest(changed, now, self.invoicing.max_wait_s):
+                result.held += 1  # quiet, but more of its lines may be waiting in billing's inbox
+                deferred.update((i.row.tenant_id, i.row.assignment_id) for i in items)
+            elif due is None:
+                due_groups.append((tenant, po, items))
+            else:
+                deferred.update((i.row.tenant_id, i.row.assignment_id) for i in items)
+                result.next_due = due if result.next_due is None else min(result.next_due, due)
+        return due_groups, deferred
 
     # -- credits ---------------------------------------------------------------------------
 

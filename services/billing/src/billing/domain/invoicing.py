@@ -51,6 +51,7 @@ __all__ = [
     "chunked",
     "due_date",
     "group_is_due",
+    "group_waited_longest",
     "invoice_number",
     "latin1",
     "line_description",
@@ -241,6 +242,12 @@ def group_is_due(changed: Sequence[datetime], now: datetime, settle_s: float, ma
     latest_at = min(changed) + timedelta(seconds=max_wait_s)
     due = min(quiet_at, latest_at)
     return None if now >= due else due
+
+
+def group_waited_longest(changed: Sequence[datetime], now: datetime, max_wait_s: float) -> bool:
+    """True once a group's first line became ready ``max_wait_s`` ago: it is issued with what it
+    has, even if more of its inputs may still be on their way."""
+    return now >= min(changed) + timedelta(seconds=max_wait_s)
 
 
 T = TypeVar("T")
