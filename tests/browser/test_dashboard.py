@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright, expect
 from pypdf import PdfReader
+from ten99_testing import wait_until
 
 from tests.e2e.flow import Row, csv_bytes
 
@@ -39,12 +40,14 @@ async def browser() -> AsyncIterator[Browser]:
 
 async def reload_until(page: Page, locator: str, timeout_s: float = 60) -> None:
     """Server-rendered pages show news on reload: reload until ``locator`` is there."""
-    deadline = datetime.now(UTC) + timedelta(seconds=timeout_s)
-    while await page.locator(locator).count() == 0:
-        if datetime.now(UTC) > deadline:
-            raise AssertionError(f"{locator} did not appear on {page.url}")
-        await page.wait_for_timeout(500)
+
+    async def shown() -> int:
+        if found := await page.locator(locator).count():
+            return found
         await page.reload()
+        return await page.locator(locator).count()
+
+    await wait_until(shown, timeout=timeout_s, interval=0.5, what=f"{locator} on {page.url}")
 
 
 async def test_a_company_runs_the_workflow_in_the_dashboard(running: Any, browser: Browser, tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -15,7 +14,7 @@ from typing import Any
 
 import httpx
 from pypdf import PdfReader
-from ten99_testing.system import wait_until
+from ten99_testing import quiescent_processes, wait_until_sync
 
 HEADERS = [
     "Ultimate Client Name", "Contractor First Name", "Last Name", "Email", "Phone", "Address Line 1", "Address Line 2",
@@ -79,7 +78,7 @@ def wait_import(contractor: httpx.Client, import_id: str, timeout: float = 60) -
         body = contractor.get(f"/v1/imports/{import_id}").json()
         return body if body["status"] in ("completed", "failed") else None
 
-    return wait_until(done, timeout=timeout, what=f"import {import_id} finished")
+    return wait_until_sync(done, timeout=timeout, what=f"import {import_id} finished")
 
 
 def mails(smtp: Any, template: str, to: str | None = None) -> list[EmailMessage]:
@@ -96,7 +95,7 @@ def wait_mails(smtp: Any, template: str, count: int, timeout: float = 60, to: st
         found = mails(smtp, template, to)
         return found if len(found) >= count else None
 
-    return wait_until(enough, timeout=timeout, what=f"{count} {template} email(s)" + (f" to {to}" if to else ""))
+    return wait_until_sync(enough, timeout=timeout, what=f"{count} {template} email(s)" + (f" to {to}" if to else ""))
 
 
 def body_text(m: EmailMessage) -> str:
@@ -180,6 +179,20 @@ def expected_net_rate(rates: dict[str, Any], category: str, home: str, work: str
     return total
 
 
-def settle(seconds: float) -> None:
-    """Give the pipeline time to do something it must not do (duplicates, extra emails)."""
-    time.sleep(seconds)
+def idle(running: Any, timeout: float = 120) -> None:
+    """Wait until nothing more will happen without a new input or the clock: every consumer caught
+    up, every outbox drained, and none of the company's emails queued or being sent. Assert that
+    something did not happen (duplicates, extra emails) after this, never after a sleep."""
+    system = running.system
+    quiescent_processes(system.nats_url, system.database_urls.values(), timeout=timeout)
+    with running.client("notification") as notification:
+
+        def unsent() -> list[Any]:
+            return [
+                d
+                for status in ("queued", "sending")
+                for d in notification.get("/v1/deliveries", params={"status": status, "limit": 100}).json()["data"]
+            ]
+
+        wait_until_sync(unsent, satisfies=lambda found: not found, timeout=timeout, what="no email queued or being sent")
+    quiescent_processes(system.nats_url, system.database_urls.values(), timeout=timeout)  # what was sent is announced

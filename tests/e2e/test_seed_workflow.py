@@ -9,12 +9,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
-from ten99_testing.system import wait_until
+from ten99_testing import wait_until_sync
 
 from .flow import (
     Row,
     csv_bytes,
     expected_net_rate,
+    idle,
     mails,
     opt_in_form,
     opt_in_link,
@@ -22,7 +23,6 @@ from .flow import (
     pdf_attachments,
     pdf_text,
     round_half_up,
-    settle,
     submit_opt_in,
     upload,
     wait_import,
@@ -104,7 +104,9 @@ async def test_the_seed_workflow(running: Any) -> None:
     assert sorted(m["To"].split("<")[-1].strip(">") for m in invitations) == sorted(emails)
     links = {m["To"].split("<")[-1].strip(">"): opt_in_link(m) for m in invitations}
     # the Contractors page is a read model of the same events: it follows within moments
-    wait_until(lambda: {r["status"] for r in roster(running).values()} == {"invited"}, timeout=10, what="all invited")
+    wait_until_sync(
+        lambda: {r["status"] for r in roster(running).values()}, satisfies=lambda found: found == {"invited"}, timeout=10
+    )
 
     import httpx
 
@@ -118,7 +120,9 @@ async def test_the_seed_workflow(running: Any) -> None:
     for email, link in links.items():
         page = submit_opt_in(link, forms[email])
         assert page.status_code == 200 and page_state(page.text) == "done", page.text[:2000]
-    wait_until(lambda: {r["status"] for r in roster(running).values()} == {"covered"}, timeout=60, what="all covered")
+    wait_until_sync(
+        lambda: {r["status"] for r in roster(running).values()}, satisfies=lambda found: found == {"covered"}, timeout=60
+    )
 
     # a used link: the "already answered" page, nothing duplicated
     again = submit_opt_in(links["ada@example.com"], forms["ada@example.com"])
@@ -140,7 +144,7 @@ async def test_the_seed_workflow(running: Any) -> None:
     # -- re-importing the same file adds nothing and sends nothing ------------------------------------
     again_import = wait_import(contractor, upload(contractor, file, "spring.csv", company.email))
     assert again_import["assignments_created"] == 0 and again_import["contractors_created"] == 0
-    settle(3)
+    idle(running)
     assert len(mails(smtp, "invitation")) == 3 and len(mails(smtp, "certificate")) == 4
     assert len(roster(running)) == 3
 
@@ -202,7 +206,7 @@ async def test_the_seed_workflow(running: Any) -> None:
     wait_mails(smtp, "invitation", 1, to="mary@example.com")
     running.system.set_clock(uploaded_at + timedelta(days=2, hours=20))
     running.system.tick("billing")
-    settle(2)
+    idle(running)
     assert mails(smtp, "po_reminder") == [], "no reminder before three days"
     running.system.set_clock(
         max(datetime.combine(today, time(12), UTC) + timedelta(days=3, hours=12), uploaded_at + timedelta(days=3, hours=1))
@@ -213,7 +217,7 @@ async def test_the_seed_workflow(running: Any) -> None:
     assert company.email in recipients and "billing@acme.test" in recipients
     assert "Mary Jackson" in reminder.get_body(preferencelist=("plain",)).get_content()
     running.system.tick("billing")
-    settle(2)
+    idle(running)
     assert len(mails(smtp, "po_reminder")) == 1, "at most one reminder per upload"
 
     # -- coverage active from each start date, expired after each end date ----------------------------

@@ -3,9 +3,7 @@ publish their messages to JetStream, wait for emails in a real SMTP server, read
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from email.message import EmailMessage
 from typing import Any
@@ -15,12 +13,11 @@ import nats
 from notification.adapters.db import companies, deliveries
 from notification.bootstrap import definition
 from sqlalchemy import func, select
-from ten99_contracts import Envelope, encode_envelope, stream_for_subject
-from ten99_testing import SmtpSink
+from ten99_contracts import Envelope, encode_envelope
+from ten99_testing import SmtpSink, quiescent, wait_until
 from ten99_testing.service import RunningService, running_service
 
 __all__ = [
-    "all_consumed",
     "company_known",
     "delivery_count",
     "delivery_rows",
@@ -29,6 +26,7 @@ __all__ = [
     "notification",
     "publish",
     "published",
+    "sender_idle",
     "text_of",
     "wait_until",
 ]
@@ -55,19 +53,14 @@ async def publish(nats_url: str, envelope: Envelope[Any], msg_id: str | None = N
         await nc.close()
 
 
-async def wait_until(predicate: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
 async def emails(sink: SmtpSink, count: int, timeout: float = 15.0, predicate: Any = None) -> list[EmailMessage]:
-    return await asyncio.to_thread(sink.wait_for, count, timeout, predicate)
+    """At least ``count`` emails (those ``predicate`` accepts) in the SMTP server; all of them."""
+
+    def arrived() -> list[EmailMessage]:
+        with sink.lock:
+            return [m for m in sink.messages if predicate is None or predicate(m)]
+
+    return await wait_until(arrived, satisfies=lambda found: len(found) >= count, timeout=timeout, what=f"{count} emails")
 
 
 async def delivery_rows(svc: RunningService, **where: Any) -> list[dict[str, Any]]:
@@ -112,27 +105,21 @@ async def published(nats_url: str, subject: str) -> list[dict[str, Any]]:
         await nc.close()
 
 
-async def all_consumed(svc: RunningService, nats_url: str) -> None:
-    """Wait until every consumer of the service has acknowledged everything in its stream."""
-    nc = await nats.connect(nats_url)
-    try:
-        js = nc.jetstream()
+async def sender_idle(svc: RunningService) -> None:
+    """Wait until nothing more will happen without a new message or the clock: every message
+    applied (so every delivery exists), no delivery being sent or due at the service's clock, and
+    what the sender recorded published. Assert "no (more) email" after this, not after a sleep."""
+    await quiescent(svc)
+    await wait_until(lambda: _busy_deliveries(svc), satisfies=lambda n: n == 0, what="no delivery being sent or due")
+    await quiescent(svc)
 
-        async def done() -> bool:
-            for sub in svc.runtime.consumer.subscriptions:
-                try:
-                    info = await js.consumer_info(
-                        stream_for_subject(sub.subject).name, svc.runtime.consumer.durable_name(sub.subject)
-                    )
-                except Exception:
-                    return False
-                if info.num_pending or info.num_ack_pending:
-                    return False
-            return True
 
-        await wait_until(done)
-    finally:
-        await nc.close()
+async def _busy_deliveries(svc: RunningService) -> int:
+    async with svc.db.session() as s:
+        q = select(func.count()).select_from(deliveries)
+        sending = deliveries.c.status == "sending"
+        due = (deliveries.c.status == "queued") & (deliveries.c.next_attempt_at <= svc.clock.now())
+        return int((await s.execute(q.where(sending | due))).scalar_one())
 
 
 def text_of(msg: EmailMessage) -> str:

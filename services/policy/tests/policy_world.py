@@ -4,10 +4,8 @@ JetStream, as their producers would, and reads what the service publishes."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -24,11 +22,11 @@ from ten99_contracts import (
     Message,
     decode_envelope,
     encode_envelope,
-    stream_for_subject,
 )
 from ten99_contracts.contractor_v1 import AssignmentCreatedV1, AssignmentUpdatedV1
 from ten99_contracts.enrollment_v1 import ApplicationCompletedV1, Consent
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
+from ten99_testing import quiescent, wait_until
 from ten99_testing.service import RunningService
 from ten99kit.ids import new_id
 
@@ -40,18 +38,6 @@ TODAY = NOW.date()
 def pdf_text(pdf: bytes) -> str:
     reader = pypdf.PdfReader(io.BytesIO(pdf))
     return "\n".join(page.extract_text() for page in reader.pages)
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
-    """Poll ``check`` until it returns something truthy."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 class World:
@@ -118,30 +104,12 @@ class World:
     async def wait_for(self, subject: str, count: int, timeout: float = 15.0) -> list[Envelope[Any]]:
         """Wait until ``count`` messages of ``subject`` were published; then return them."""
 
-        async def enough() -> list[Envelope[Any]] | None:
-            found = await self.published(subject)
-            return found if len(found) >= count else None
-
-        return await eventually(enough, timeout)
-
-    async def quiet(self, svc: Any, timeout: float = 15.0) -> None:
-        """Wait until the service has applied everything sent to it (every consumer acked all it
-        was given) and published what that caused: what has not happened by then will not."""
-        js = await self._js()
-        consumer = svc.runtime.consumer
-
-        async def idle() -> bool:
-            for sub in consumer.subscriptions:
-                try:
-                    info = await js.consumer_info(stream_for_subject(sub.subject).name, consumer.durable_name(sub.subject))
-                except nats.js.errors.NotFoundError:
-                    return False
-                if info.num_pending or info.num_ack_pending:
-                    return False
-            return True
-
-        await eventually(idle, timeout)
-        await svc.settle()
+        return await wait_until(
+            lambda: self.published(subject),
+            satisfies=lambda found: len(found) >= count,
+            timeout=timeout,
+            what=f"{count} {subject}",
+        )
 
     # -- other contexts' facts ---------------------------------------------------------------
 
@@ -235,7 +203,7 @@ async def tick(svc: RunningService, to: datetime | None = None) -> dict[str, Any
     if to is not None:
         svc.clock.freeze(to)
     result = await svc.runtime.scheduler.run_due()
-    await svc.settle()
+    await quiescent(svc)
     return result
 
 

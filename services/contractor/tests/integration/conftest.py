@@ -39,6 +39,23 @@ async def svc(database_url: str, jetstream_url: str, clock: SettableClock) -> As
         yield service
 
 
+@pytest_asyncio.fixture
+async def svc_by_hand(database_url: str, jetstream_url: str, clock: SettableClock) -> AsyncIterator[RunningService]:
+    """The service with nothing running in the background: the test drives the import worker
+    and the relay itself."""
+    async with running_service(
+        definition,
+        database_url=database_url,
+        nats_url=jetstream_url,
+        clock=clock,
+        consume=False,
+        relay=False,
+        imports={"chunk_rows": 3},
+    ) as service:
+        service.client.headers["x-tenant-id"] = TENANT
+        yield service
+
+
 @pytest.fixture
 def stream(jetstream_url: str) -> Stream:
     return Stream(jetstream_url)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 import nats
 from ten99_contracts import Envelope, Message
+from ten99_testing import wait_until
 from ten99_testing.service import RunningService
 
 NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
@@ -24,31 +23,20 @@ class Stream:
     def __init__(self, url: str) -> None:
         self.url = url
 
-    async def messages(self, subject: str = "ten99.contractor.>") -> list[tuple[str, dict[str, Any]]]:
+    async def messages(self) -> list[tuple[str, dict[str, Any]]]:
+        """Everything in the contractor service's stream, in order (read by sequence: no fetch
+        that could time out on a busy machine and return part of it)."""
         nc = await nats.connect(self.url)
         try:
             js = nc.jetstream()
             try:
                 info = await js.stream_info("TEN99_CONTRACTOR")
-            except Exception:
+            except nats.js.errors.NotFoundError:
                 return []
             out: list[tuple[str, dict[str, Any]]] = []
-            if info.state.messages == 0:
-                return out
-            sub = await js.pull_subscribe(subject, stream="TEN99_CONTRACTOR")
-            try:
-                while True:
-                    try:
-                        batch = await sub.fetch(500, timeout=0.3)
-                    except TimeoutError:
-                        break
-                    if not batch:
-                        break
-                    for m in batch:
-                        out.append((m.subject, msgspec.json.decode(m.data)))
-                        await m.ack()
-            finally:
-                await sub.unsubscribe()
+            for seq in range(info.state.first_seq, info.state.last_seq + 1) if info.state.messages else ():
+                m = await js.get_msg("TEN99_CONTRACTOR", seq)
+                out.append((str(m.subject), msgspec.json.decode(m.data)))
             return out
         finally:
             await nc.close()
@@ -70,17 +58,6 @@ class Stream:
         finally:
             await nc.close()
         return envelope.id
-
-
-async def wait_for(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 def subjects(messages: list[tuple[str, dict[str, Any]]]) -> list[str]:
@@ -188,4 +165,4 @@ async def finished_import(svc: RunningService, import_id: str, timeout: float = 
         body: dict[str, Any] = (await svc.client.get(f"/v1/imports/{import_id}", params={"errors_limit": 1000})).json()
         return body if body["status"] in ("completed", "failed") else None
 
-    return await wait_for(done, timeout)
+    return await wait_until(done, timeout=timeout, what=f"import {import_id} finished")

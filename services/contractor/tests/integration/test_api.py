@@ -18,11 +18,11 @@ from contractor_testkit import (
     make_entity,
     make_job,
     subjects,
-    wait_for,
 )
 from sqlalchemy import select
 from ten99_contracts import CoverageTerms
 from ten99_contracts.policy_v1 import CoverageBoundV1
+from ten99_testing import quiescent, wait_until
 from ten99_testing.service import RunningService
 from ten99kit.clock import SettableClock
 
@@ -102,7 +102,7 @@ async def test_create_read_and_validate_resources_in_1099policy_shape(svc: Runni
         assert await error("POST", url, body) == (400, code), (url, body)
 
     # messages: registered contractor, and each assignment's full snapshot (no tax id anywhere)
-    await svc.settle()
+    await quiescent(svc)
     msgs = await stream.messages()
     assert subjects(msgs) == ["contractor_registered", "assignment_created", "assignment_created"]
     registered = msgs[0][1]
@@ -204,7 +204,7 @@ async def test_updates_follow_1099policy_rules_and_publish_full_state(svc: Runni
     r = await c.put(f"/v1/jobs/{job['id']}", json={"wage": 300_000})
     assert r.json()["wage"] == 300_000
 
-    await svc.settle()
+    await quiescent(svc)
     msgs = await stream.messages()
     assert subjects(msgs) == [
         "contractor_registered",
@@ -272,7 +272,7 @@ async def test_cancel_and_extend_rules(svc: RunningService, stream: Any, clock: 
     r = await c.delete(f"/v1/assignments/{b['id']}")
     assert r.status_code == 400
 
-    await svc.settle()
+    await quiescent(svc)
     msgs = await stream.messages()
     assert subjects(msgs)[3:] == ["assignment_extended", "assignment_cancelled", "assignment_updated", "po_number_set"]
     extended = msgs[3][1]
@@ -314,7 +314,7 @@ async def test_bound_assignment_end_date_changes_only_through_extend(svc: Runnin
     async def bound() -> bool:
         return (await svc.client.get(f"/v1/assignments/{a['id']}")).json()["coverage_status"] == "scheduled"
 
-    await wait_for(bound)
+    await wait_until(bound)
     r = await svc.client.put(f"/v1/assignments/{a['id']}", json={"end_date": "2026-12-20"})
     assert (r.status_code, r.json()["error_code"]) == (400, "end_date_invalid")
     r = await svc.client.post(f"/v1/assignments/{a['id']}/extend", json={"end_date": "2026-12-20"})

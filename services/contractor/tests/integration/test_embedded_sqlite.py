@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from contractor.bootstrap import definition
 from contractor.domain.integrations import sign
-from contractor_testkit import TENANT, csv_bytes, csv_row, finished_import, upload, wait_for
+from contractor_testkit import TENANT, csv_bytes, csv_row, finished_import, upload
 from ten99_contracts.enrollment_v1 import InvitationIssuedV1
+from ten99_testing import wait_until
 from ten99_testing.service import running_service
 from ten99kit.clock import SettableClock
 
@@ -58,7 +59,7 @@ async def test_the_main_paths_on_sqlite(sqlite_url: str, jetstream_url: str, clo
             roster = (await c.get("/v1/roster", params={"status": "invited"})).json()
             return [r["contractor_id"] for r in roster["data"]] == [person["id"]]
 
-        await wait_for(invited)
+        await wait_until(invited)
         roster = (await c.get("/v1/roster")).json()
         assert roster["summary"]["contractors"] == 8 and roster["summary"]["by_status"]["invited"] == 1
         assert next(r for r in roster["data"] if r["contractor_id"] == person["id"])["assignments"] == 2

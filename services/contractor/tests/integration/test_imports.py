@@ -25,6 +25,7 @@ from contractor_testkit import (
     upload,
 )
 from sqlalchemy import select
+from ten99_testing import quiescent
 from ten99_testing.service import RunningService
 from ten99kit.clock import SettableClock
 
@@ -100,7 +101,7 @@ async def test_csv_import_end_to_end(svc: RunningService, stream: Any) -> None:
     assert "State:" in rows[3][1] and "Wage:" in rows[3][1]
 
     # messages on JetStream: one snapshot per new contractor and assignment, the PO, the completion
-    await svc.settle()
+    await quiescent(svc)
     msgs = await stream.messages()
     names = subjects(msgs)
     assert names.count("contractor_registered") == 3 and names.count("assignment_created") == 4
@@ -129,14 +130,14 @@ async def test_csv_import_end_to_end(svc: RunningService, stream: Any) -> None:
         0,
         0,
     )
-    await svc.settle()
+    await quiescent(svc)
     assert len(await stream.messages()) == len(msgs)
 
     # a later file bringing a PO and a new phone updates in place
     update = csv_bytes([csv_row(2, **{"PO Number": "PO-2", "PO Contact Email": "ap@nike.com"}), csv_row(3, Phone="212-555-0199")])
     third = await finished_import(svc, (await upload(svc, update)).json()["id"])
     assert (third["assignments_created"], third["assignments_updated"], third["contractors_updated"]) == (0, 1, 1)
-    await svc.settle()
+    await quiescent(svc)
     later = subjects((await stream.messages())[len(msgs) :])
     assert sorted(later) == ["contractor_updated", "import_completed", "po_number_set"]
 
@@ -155,7 +156,7 @@ async def test_all_or_nothing_imports_none_when_a_row_is_bad(svc: RunningService
     assert (done["rows_failed"], done["rows_imported"], done["assignments_created"]) == (1, 0, 0)
     assert [(e["line"], e["column"]) for e in done["errors"]] == [(3, "End Date")]
     assert (await svc.client.get("/v1/contractors")).json()["data"] == []
-    await svc.settle()
+    await quiescent(svc)
     assert await stream.messages() == []
 
     good = csv_bytes([csv_row(1), csv_row(3)])
@@ -186,13 +187,11 @@ async def test_files_refused_at_upload_get_a_clear_4xx_and_store_nothing(svc: Ru
 
 
 async def test_a_worker_that_dies_mid_import_is_taken_over_and_nothing_is_lost_or_doubled(
-    svc: RunningService, stream: Any, clock: SettableClock, monkeypatch: pytest.MonkeyPatch
+    svc_by_hand: RunningService, stream: Any, clock: SettableClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    svc = svc_by_hand  # its own worker does not run: this test drives workers by hand
     running = svc.runtime.parts.background[0].__self__  # type: ignore[attr-defined]
     assert isinstance(running, ImportWorker)
-    # stop the service's own worker so this test drives one by hand
-    svc.runtime.stop.set()
-    await asyncio.sleep(0.3)
     worker = ImportWorker(running.ctx)
 
     rows = [csv_row(i) for i in range(10)]
@@ -233,10 +232,9 @@ async def test_a_worker_that_dies_mid_import_is_taken_over_and_nothing_is_lost_o
     assert names.count("import_completed") == 1
 
 
-async def test_tax_ids_in_a_file_are_never_stored_or_reported_in_clear(svc: RunningService) -> None:
+async def test_tax_ids_in_a_file_are_never_stored_or_reported_in_clear(svc_by_hand: RunningService) -> None:
+    svc = svc_by_hand  # the worker is driven by hand, to look at the stored upload first
     running = svc.runtime.parts.background[0].__self__  # type: ignore[attr-defined]
-    svc.runtime.stop.set()  # drive the worker by hand, to look at the stored upload first
-    await asyncio.sleep(0.3)
     header = [*CSV_HEADER, "SSN"]
     content = csv_bytes([csv_row(1, SSN="123-45-6789"), csv_row(2, SSN="987654321", Email="bad")], header=header)
     accepted = (await upload(svc, content)).json()

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from contractor.domain.integrations import sign
 from contractor_testkit import ADDRESS, OTHER_TENANT, make_contractor, subjects
+from ten99_testing import quiescent
 from ten99_testing.service import RunningService
 
 pytestmark = pytest.mark.integration
@@ -138,7 +139,7 @@ async def test_creatoriq_sync_is_idempotent_per_external_id(svc: RunningService,
     # the same delivery again: nothing changes, nothing is emitted
     again = (await deliver(svc, "creatoriq", CREATOR, secret)).json()
     assert again["status"] == "unchanged" and again["assignment"] == first["assignment"]
-    await svc.settle()
+    await quiescent(svc)
     before = await stream.messages()
     assert subjects(before) == ["contractor_registered", "assignment_created", "po_number_set"]
 
@@ -153,7 +154,7 @@ async def test_creatoriq_sync_is_idempotent_per_external_id(svc: RunningService,
     assert len((await c.get("/v1/assignments")).json()["data"]) == 1
     assignment = (await c.get(f"/v1/assignments/{first['assignment']}")).json()
     assert assignment["po_number"] == "PO-2027-002"
-    await svc.settle()
+    await quiescent(svc)
     after = (await stream.messages())[len(before) :]
     assert subjects(after) == ["contractor_updated", "assignment_updated", "po_number_set"]
     assert after[1][1]["data"]["end_date"] == "2026-12-31"
@@ -191,5 +192,5 @@ async def test_worksuite_matches_an_existing_contractor_by_email(svc: RunningSer
     assert assignment["po_number"] is None and assignment["coverage_type"] == ["general", "workers-comp"]
     assert len((await c.get("/v1/contractors")).json()["data"]) == 1
     assert (await deliver(svc, "worksuite", WORKER, secret)).json()["status"] == "unchanged"
-    await svc.settle()
+    await quiescent(svc)
     assert subjects(await stream.messages()) == ["contractor_registered", "contractor_updated", "assignment_created"]

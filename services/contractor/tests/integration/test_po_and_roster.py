@@ -3,7 +3,6 @@ policy's messages (published to JetStream as the other services would), whatever
 
 from __future__ import annotations
 
-import time
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -20,7 +19,6 @@ from contractor_testkit import (
     make_job,
     subjects,
     upload,
-    wait_for,
 )
 from ten99_contracts import Address, AssignmentQuote, CoverageTerms
 from ten99_contracts.enrollment_v1 import (
@@ -31,6 +29,7 @@ from ten99_contracts.enrollment_v1 import (
     InvitationIssuedV1,
 )
 from ten99_contracts.policy_v1 import CoverageActivatedV1, CoverageBoundV1
+from ten99_testing import quiescent, wait_until
 from ten99_testing.service import RunningService
 
 pytestmark = pytest.mark.integration
@@ -69,16 +68,14 @@ async def test_missing_po_and_setting_one_po_on_a_thousand_assignments(svc: Runn
     assert (r.status_code, r.json()["error_code"]) == (400, "invalid_input")
     assert (await c.get("/v1/po/missing")).json()["count"] == 1002
 
-    await svc.settle()
+    await quiescent(svc)
     seen = len(await stream.messages())
-    started = time.perf_counter()
+    # (how long this takes is measured by the benchmark: bench/README.md, "the bulk-set request")
     r = await c.post(
         "/v1/po/bulk-set",
         json={"assignment_ids": ids, "po_number": "PO-2027-001", "po_contact_email": "ap@nike.com", "set_by": "ops"},
     )
-    elapsed = time.perf_counter() - started
     assert r.status_code == 200 and r.json()["updated"] == 1000
-    assert elapsed < 2.0, f"bulk PO set of 1,000 took {elapsed:.2f}s"  # measured well under 1 s; margin for busy CI
     assert (await c.get("/v1/po/missing")).json()["count"] == 2
     again = (
         await c.post(
@@ -92,7 +89,7 @@ async def test_missing_po_and_setting_one_po_on_a_thousand_assignments(svc: Runn
     assert r["updated"] == 2
     assert (await c.get("/v1/po/missing")).json()["count"] == 0
 
-    await svc.settle()
+    await quiescent(svc)
     new = (await stream.messages())[seen:]
     assert subjects(new) == ["po_number_set"] * 1002
     message = new[0][1]
@@ -178,7 +175,7 @@ async def test_details_the_contractor_corrected_on_the_opt_in_form_become_their_
         got = (await c.get(f"/v1/contractors/{ada['id']}")).json()
         return got if got["last_name"] == "King" else None
 
-    got = await wait_for(updated)
+    got = await wait_until(updated)
     assert got["phone"] == "+1 512 555 0100"
     assert {k: got["address"][k] for k in ("line1", "line2", "locality", "region", "postalcode")} == {
         "line1": "9 New Rd",
@@ -189,7 +186,7 @@ async def test_details_the_contractor_corrected_on_the_opt_in_form_become_their_
     }
     # the same confirmation again (a new envelope) changes nothing
     await stream.publish(corrected, occurred_at=NOW + timedelta(minutes=5))
-    await wait_for(lambda: _completions_applied(svc, 3))
+    await wait_until(lambda: _completions_applied(svc, 3))
     messages = await stream.messages()
     updates = [m for s, m in messages if s == "ten99.contractor.contractor_updated.v1"]
     assert [(m["data"]["contractor_id"], m["data"]["last_name"], m["data"]["address"]["region"]) for m in updates] == [
@@ -262,7 +259,7 @@ async def test_roster_status_follows_enrollment_and_policy_in_any_order(svc: Run
         got = {r["email"].split("@")[0]: r["status"] for r in rows}
         return got if got == expected else None
 
-    await wait_for(statuses)
+    await wait_until(statuses)
     roster = (await c.get("/v1/roster", params={"limit": 100})).json()
     assert roster["summary"] == {
         "contractors": 8,

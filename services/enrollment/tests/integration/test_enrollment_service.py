@@ -4,7 +4,7 @@ invitations and applications out, the opt-in form and the 1099Policy-style API o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -41,6 +41,7 @@ from ten99_contracts.enrollment_v1 import (
     InvitationReminderDueV1,
     InvitationRevokedV1,
 )
+from ten99_testing import quiescent, wait_until
 from ten99_testing.service import RunningService, running_service
 from ten99kit.clock import SettableClock
 from ten99kit.migrations import schema_drift, upgrade
@@ -75,32 +76,24 @@ async def publish(svc: RunningService, *envelopes: Envelope[Any], msg_id: str | 
         await nc.close()
 
 
-async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
 async def handled(svc: RunningService, n: int) -> None:
     """Wait until ``n`` assignments are known and decided."""
 
-    async def ready() -> bool:
+    async def decided() -> int:
         async with svc.db.session() as s:
             q = (
                 select(func.count())
                 .select_from(assignments)
                 .where((assignments.c.enrollment.is_not(None)) | (assignments.c.status == "cancelled"))
             )
-            return (await s.execute(q)).scalar_one() >= n
+            return int((await s.execute(q)).scalar_one())
 
-    await wait_until(ready)
+    await wait_until(decided, satisfies=lambda found: found >= n, what=f"{n} assignments decided")
 
 
 async def emitted(svc: RunningService, subject: str | None = None) -> list[Envelope[Any]]:
-    """Everything the service published to its stream (after draining its outbox)."""
-    await svc.settle()
+    """Everything the service published to its stream, once it is idle."""
+    await quiescent(svc)
     nc = await nats.connect(svc.nats_url)  # type: ignore[attr-defined]
     try:
         js = nc.jetstream()
@@ -173,7 +166,7 @@ async def test_opening_the_link_changes_nothing_and_submitting_opts_in_once(svc:
     await publish(svc, company(), envelope(in_ca), envelope(in_nd), envelope(remote))
     await handled(svc, 3)
     token = await link_of(svc, ada.contractor_id)
-    await svc.settle()
+    await quiescent(svc)
 
     before = await row_counts(svc.db)
     for _ in range(3):

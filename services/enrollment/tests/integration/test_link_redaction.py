@@ -5,8 +5,7 @@ carries and the profile page shows still works."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +20,7 @@ from enrollment_support import LINKS, NOW, SECRET, TENANT, assignment, company, 
 from sqlalchemy import func, select
 from ten99_contracts import decode_envelope
 from ten99_contracts.enrollment_v1 import InvitationIssuedV1, InvitationReminderDueV1
+from ten99_testing import wait_until
 from ten99_testing.service import RunningService, running_service
 from ten99kit.clock import SettableClock
 
@@ -38,14 +38,6 @@ async def svc(database_url: str, jetstream_url: str) -> AsyncIterator[RunningSer
         opt_in_base_url="http://gw.test/",
     ) as s:
         yield s
-
-
-async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 async def count(svc: RunningService, query: Any) -> int:

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
-from typing import Any
 
 import notification_messages as msgs
 import pytest
 from notification.bootstrap import definition
 from notification_harness import (
-    all_consumed,
     company_known,
     delivery_count,
     emails,
@@ -21,6 +18,7 @@ from notification_harness import (
     notification,
     publish,
     published,
+    sender_idle,
     text_of,
     wait_until,
 )
@@ -114,11 +112,11 @@ async def test_every_kind_of_email_arrives_with_its_parts_and_attachments(
         assert envelope_rcpts == [["ap@nike.test", "billing@acme.test"]]
 
         # the log says sent, and each delivery was announced
-        await wait_until(lambda: _eq(delivery_count(svc, status="sent"), 7))
-        announced = await wait_until(lambda: _at_least(published(jetstream_url, "ten99.notification.email_delivered.v1"), 7))
-        assert {a["data"]["template"] for a in announced} == set(by_template)
+        await sender_idle(svc)
+        assert await delivery_count(svc, status="sent") == 7
+        announced = await published(jetstream_url, "ten99.notification.email_delivered.v1")
+        assert {a["data"]["template"] for a in announced} == set(by_template) and len(announced) == 7
         assert all(a["tenant_id"] == "co_acme" for a in announced)
-        await asyncio.sleep(0.3)
         assert len(smtp_sink.messages) == 7  # the extension with send_email=False sent nothing
 
 
@@ -135,8 +133,7 @@ async def test_the_same_event_twice_or_in_another_envelope_gives_one_email(
         await publish(jetstream_url, msgs.envelope(msgs.invitation(1, reissue=True)))  # a new link: a new email
         await publish(jetstream_url, msgs.envelope(msgs.certificate(1), tenant_id="co_other"))  # another tenant's event
         await emails(smtp_sink, 4)
-        await all_consumed(svc, jetstream_url)
-        await asyncio.sleep(0.5)
+        await sender_idle(svc)
         assert len(smtp_sink.messages) == 4
         assert await delivery_count(svc) == 4
         assert await delivery_count(svc, template="certificate", tenant_id="co_acme") == 1
@@ -148,18 +145,6 @@ async def test_a_new_delivery_wakes_the_sender_without_waiting_for_the_poll(
     async with notification(database_url, jetstream_url, smtp_sink, delivery={"poll_interval_s": 30}) as svc:
         await publish(jetstream_url, msgs.envelope(msgs.invitation(1)))  # warm up: consumers, SMTP connection
         await emails(smtp_sink, 1)
-        await asyncio.sleep(0.3)
-        started = time.monotonic()
+        await sender_idle(svc)  # the sender now waits for its 30 s poll, or to be woken
         await publish(jetstream_url, msgs.envelope(msgs.certificate(2)))
-        await emails(smtp_sink, 2, timeout=5)
-        assert time.monotonic() - started < 2.0  # the poll fallback alone would take 30 s
-        assert svc is not None
-
-
-async def _eq(value: Any, expected: Any) -> bool:
-    return await value == expected
-
-
-async def _at_least(values: Any, n: int) -> Any:
-    found = await values
-    return found if len(found) >= n else None
+        await emails(smtp_sink, 2, timeout=10)  # well before the poll fallback (30 s)

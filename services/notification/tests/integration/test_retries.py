@@ -17,7 +17,7 @@ from notification.adapters.smtp import SmtpPool
 from notification.application.composing import EmailComposer
 from notification.application.reactions import CompanyDirectory, Reactions
 from notification.application.sending import DeliverySender
-from notification_harness import delivery_rows, emails, notification, publish, published, wait_until
+from notification_harness import delivery_rows, emails, notification, publish, published, sender_idle, wait_until
 from ten99_testing import SmtpSink, free_port
 from ten99kit import SettableClock
 
@@ -43,7 +43,7 @@ async def test_a_temporary_refusal_is_retried_with_backoff_on_the_clock_and_deli
         row = await wait_until(lambda: _row_where(svc, lambda r: r["attempts"] == 1 and r["status"] == "queued"))
         assert row["next_attempt_at"] == T0 + timedelta(seconds=60)
         assert row["last_error"].startswith("451")
-        await asyncio.sleep(0.3)  # not due: nothing happens while the clock stands still
+        await sender_idle(svc)  # not due: nothing happens while the clock stands still
         [row] = await delivery_rows(svc)
         assert row["attempts"] == 1 and smtp_sink.messages == []
 
@@ -59,7 +59,7 @@ async def test_a_temporary_refusal_is_retried_with_backoff_on_the_clock_and_deli
 
         listed = (await svc.client.get("/v1/deliveries", headers={"x-tenant-id": "co_acme"})).json()["data"]
         assert [(d["status"], d["attempts"]) for d in listed] == [("sent", 3)]
-        await asyncio.sleep(0.3)
+        await sender_idle(svc)
         assert len(smtp_sink.messages) == 1
 
 
@@ -77,7 +77,7 @@ async def test_after_the_last_attempt_the_email_is_failed_and_announced(
         assert failed["data"]["related_id"] == "coi_0000000000000000000001" and failed["data"]["to"] == [
             "contractor1@example.com"
         ]
-        await asyncio.sleep(0.2)
+        await sender_idle(svc)
         [row] = await delivery_rows(svc)
         assert row["attempts"] == 3 and smtp_sink.messages == []
         assert await published(jetstream_url, "ten99.notification.email_delivered.v1") == []
@@ -174,17 +174,17 @@ async def test_several_senders_share_the_work_and_send_each_email_once(
         stop = asyncio.Event()
         tasks = [asyncio.create_task(s.run(stop)) for s in senders]
         try:
-            got = await emails(smtp_sink, n, timeout=30)
-            await asyncio.sleep(0.5)
-            assert len(smtp_sink.messages) == n and len({m["Message-ID"] for m in got}) == n
-            rows = await delivery_rows(svc)
-            assert len(rows) == n and {r["status"] for r in rows} == {"sent"} and {r["attempts"] for r in rows} == {1}
-            assert sum(counts) == n and all(c > 0 for c in counts), counts
+            await emails(smtp_sink, n, timeout=30)
+            await wait_until(lambda: _all_done(svc, n), timeout=30)
         finally:
             stop.set()
-            await asyncio.gather(*tasks)
+            await asyncio.gather(*tasks)  # the senders have stopped: nothing more can go out
             for p in pools:
                 await p.close()
+        assert len(smtp_sink.messages) == n and len({m["Message-ID"] for m in smtp_sink.messages}) == n
+        rows = await delivery_rows(svc)
+        assert len(rows) == n and {r["status"] for r in rows} == {"sent"} and {r["attempts"] for r in rows} == {1}
+        assert sum(counts) == n and all(c > 0 for c in counts), counts
 
 
 class _Keeping:
@@ -209,13 +209,19 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced_without_a_f
         ) as svc:
             await publish(jetstream_url, msgs.envelope(msgs.invitation(1)))
             await wait_until(lambda: _count_received(handler, 1))
-            await asyncio.sleep(0.8)  # the pooled connection is closed by the server meanwhile
+            pool = svc.runtime.parts.dependencies["sender"].transport.__self__
+            await wait_until(lambda: _closed_by_the_server(pool), what="the server to close the pooled connection")
             await publish(jetstream_url, msgs.envelope(msgs.invitation(2)))
             await wait_until(lambda: _count_received(handler, 2))
             rows = await wait_until(lambda: _all_done(svc, 2))
             assert [(r["status"], r["attempts"], r["last_error"]) for r in rows] == [("sent", 1, None), ("sent", 1, None)]
     finally:
         controller.stop()
+
+
+def _closed_by_the_server(pool: Any) -> bool:
+    """The pool still holds its connection, which the server has closed meanwhile."""
+    return bool(pool._open) and not any(client.is_connected for client in pool._open)
 
 
 async def _count_received(handler: _Keeping, n: int) -> bool:

@@ -17,8 +17,9 @@ import pytest
 from notification.adapters.catcher import MailboxReader
 from notification.adapters.db import caught_mail, deliveries, metadata
 from notification.adapters.deliveries import get_delivery
+from notification.adapters.mime import SendResult
 from notification.adapters.rendering import EmailRenderer
-from notification.adapters.smtp import SendResult
+from notification.application import sending
 from notification.application.composing import EmailComposer
 from notification.application.housekeeping import housekeeping_job
 from notification.application.reactions import CompanyDirectory, Reactions
@@ -26,6 +27,7 @@ from notification.application.sending import DeliverySender
 from notification.bootstrap import definition
 from notification.settings import DeliverySettings, SmtpSettings
 from sqlalchemy import select
+from ten99_testing import wait_until
 from ten99kit import Database, SettableClock, create_engine
 from ten99kit.migrations import upgrade
 from ten99kit.settings import DatabaseSettings
@@ -174,11 +176,20 @@ async def test_a_lapsed_claim_is_taken_again(env: Any) -> None:
     assert (row["status"], row["attempts"]) == ("sent", 2) and len(smtp.sent) == 1
 
 
-async def test_the_running_sender_keeps_its_claim_while_sending(env: Any) -> None:
+async def test_the_running_sender_keeps_its_claim_while_sending(env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A send slower than the lease: the loop renews the claim, so nobody takes it over, and the
     email goes out once. A claim whose sender stops renewing lapses after one lease."""
     db, clock, smtp, _, reactions, _ = env
     release = asyncio.Event()
+    renewals: list[datetime] = []
+    renew = sending.renew_claims
+
+    async def counting(db: Any, seqs: Any, until: datetime) -> Any:
+        renewed = await renew(db, seqs, until)
+        renewals.append(until)
+        return renewed
+
+    monkeypatch.setattr(sending, "renew_claims", counting)
 
     async def slow(sender_address: str, recipients: Sequence[str], raw: bytes) -> SendResult:
         await release.wait()
@@ -190,17 +201,14 @@ async def test_the_running_sender_keeps_its_claim_while_sending(env: Any) -> Non
     await apply(db, reactions.on_invitation_issued, msgs.envelope(msgs.invitation(1)))
     stop = asyncio.Event()
     loop = asyncio.create_task(sender.run(stop))
-    for _ in range(10):  # three leases of real time; the clock moves with it
-        await asyncio.sleep(0.1)
+    for n in range(1, 10):  # three leases of clock time, a third of a lease after each renewal
+        await wait_until(lambda: len(renewals), satisfies=lambda done, n=n: done >= n, what=f"renewal {n}")
         clock.advance(timedelta(seconds=0.1))
         assert await other.claim() == []
     [row] = await rows(db)
     assert row["status"] == "sending" and row["next_attempt_at"].replace(tzinfo=UTC) > clock.now()
     release.set()
-    for _ in range(50):
-        if (await rows(db))[0]["status"] == "sent":
-            break
-        await asyncio.sleep(0.02)
+    await wait_until(lambda: rows(db), satisfies=lambda found: found[0]["status"] == "sent", what="the email recorded sent")
     stop.set()
     await loop
     [row] = await rows(db)

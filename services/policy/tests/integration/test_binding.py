@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from policy.adapters.db import metadata
 from policy.bootstrap import definition
-from policy_world import NOW, TODAY, World, days, eventually, pdf_text
+from policy_world import NOW, TODAY, World, days, pdf_text
 from ten99_contracts.enrollment_v1 import AssignmentEnrolledV1
 from ten99_contracts.policy_v1 import (
     CertificateIssuedV1,
@@ -17,6 +17,7 @@ from ten99_contracts.policy_v1 import (
     CoverageRetimedV1,
     PolicyActivatedV1,
 )
+from ten99_testing import quiescent, wait_until
 from ten99kit.migrations import schema_drift, upgrade
 
 pytestmark = pytest.mark.integration
@@ -132,7 +133,7 @@ async def test_binding_uses_the_latest_dates_even_when_the_update_overtook_the_c
         await world.send(world.company())
         await world.send(moved, version=2)  # the update arrives first ...
         await world.send(created, version=1)  # ... and the older creation must not undo it
-        await world.quiet(svc)
+        await quiescent(svc)
         # enrollment quoted the dates it knew (the original ones)
         await world.send(world.completion(ada, [world.quote(created)]))
         [cert] = await world.wait_for(CertificateIssuedV1.SUBJECT, 1)
@@ -160,8 +161,8 @@ async def test_an_opt_in_before_the_assignment_and_company_are_known_binds_and_c
             data = r.json()["data"]
             return data[0] if data else None
 
-        assert (await eventually(coverage_row))["certificate"] is None
-        await world.quiet(svc)
+        assert (await wait_until(coverage_row))["certificate"] is None
+        await quiescent(svc)
         assert await world.published(CertificateIssuedV1.SUBJECT) == []
 
         await world.send(world.company("Globex Staffing"))
@@ -178,7 +179,7 @@ async def test_a_certificate_stops_waiting_for_an_unknown_company_after_the_grac
         await world.send(a, version=1)
         await world.send(world.completion(ada, [world.quote(a)]))
         await world.wait_for(CoverageBoundV1.SUBJECT, 1)
-        await world.quiet(svc)
+        await quiescent(svc)
         assert (await svc.runtime.scheduler.run_due())["waiting_certificates"] == 0
         svc.clock.freeze(NOW + timedelta(seconds=61))
         assert (await svc.runtime.scheduler.run_due())["waiting_certificates"] == 1

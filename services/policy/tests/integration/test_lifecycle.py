@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 from policy.adapters.db import assignments
-from policy_world import NOW, TODAY, World, days, eventually, pdf_text
+from policy_world import NOW, TODAY, World, days, pdf_text, tick
 from sqlalchemy import select
 from ten99_contracts.contractor_v1 import AssignmentCancelledV1, AssignmentExtendedV1, ContractorUpdatedV1
 from ten99_contracts.policy_v1 import (
@@ -21,17 +21,10 @@ from ten99_contracts.policy_v1 import (
     CoverageExtendedV1,
     CoverageRetimedV1,
 )
+from ten99_testing import quiescent, wait_until
 from ten99_testing.service import RunningService
 
 pytestmark = pytest.mark.integration
-
-
-async def tick(svc: RunningService, to: datetime) -> dict[str, Any]:
-    """Move the clock and run the clock-driven jobs; publish what they emitted."""
-    svc.clock.freeze(to)
-    result = await svc.runtime.scheduler.run_due()
-    await svc.settle()
-    return result
 
 
 def noon(day: Any) -> datetime:
@@ -122,7 +115,7 @@ async def test_a_cancellation_before_the_start_cancels_the_coverage_and_voids_it
         await world.send(cancel, version=2)
         await world.resend(env, nats_msg_id="copy")
         assert (await tick(svc, noon(TODAY + days(6))))["coverage_lifecycle"] == 0
-        await world.quiet(svc)
+        await quiescent(svc)
         assert len(await world.published(CoverageCancelledV1.SUBJECT)) == 1
         assert await world.published(CoverageActivatedV1.SUBJECT) == []
 
@@ -141,7 +134,8 @@ async def test_a_cancellation_after_the_start_keeps_the_coverage(world: World, s
             async with svc.db.session() as s:
                 return (await s.execute(select(assignments.c.status))).scalar_one() == "cancelled"
 
-        await eventually(assignment_marked_cancelled)
+        await wait_until(assignment_marked_cancelled)
+        await quiescent(svc)
         assert (await coverage(svc, world, a.assignment_id))["status"] == "active"
         assert await world.published(CoverageCancelledV1.SUBJECT) == []
 
@@ -186,7 +180,7 @@ async def test_an_extension_reissues_the_certificate_superseding_the_old_one(wor
             end_date=TODAY + days(1) + timedelta(days=366),
         )
         await world.send(too_long, version=4)
-        await world.quiet(svc)
+        await quiescent(svc)
         assert len(await world.published(CoverageExtendedV1.SUBJECT)) == 1
         assert len(await world.published(CertificateIssuedV1.SUBJECT)) == 2
         assert (await coverage(svc, world, a.assignment_id))["end_date"] == (TODAY + days(60)).isoformat()
@@ -209,12 +203,12 @@ async def test_new_dates_before_the_start_retime_the_coverage_and_after_the_star
 
         # a stale copy of the first snapshot changes nothing
         await world.send(a, version=1)
-        await world.quiet(svc)  # (a row a handler holds is left to the next tick)
+        await quiescent(svc)  # (a row a handler holds is left to the next tick)
         # once started, the coverage's dates no longer follow updates (an extension is its own message)
         await tick(svc, noon(TODAY + days(10)))
         await world.wait_for(CoverageActivatedV1.SUBJECT, 1)
         await world.send(world.updated(a, effective_date=TODAY + days(10), end_date=TODAY + days(50)), version=3)
-        await world.quiet(svc)
+        await quiescent(svc)
         assert len(await world.published(CoverageRetimedV1.SUBJECT)) == 1
         assert len(await world.published(CertificateIssuedV1.SUBJECT)) == 2
         row = await coverage(svc, world, a.assignment_id)
@@ -235,7 +229,7 @@ async def test_redelivered_and_repeated_messages_duplicate_nothing(world: World,
         await world.send(world.completion(ada, [world.quote(a), world.quote(b)]))
         await world.send(world.company())
         await world.send(a, version=1)
-        await world.quiet(svc)
+        await quiescent(svc)
         assert len(await world.published(CoverageBoundV1.SUBJECT)) == 2
         assert len(await world.published(CertificateIssuedV1.SUBJECT)) == 2
         headers = {"x-tenant-id": world.tenant}
@@ -291,7 +285,7 @@ async def test_a_contractor_corrected_after_opting_in_is_named_on_later_certific
         # the company corrects the name later; the message comes twice
         fresh = await world.send(update("Ada", "King"))
         await world.resend(fresh, nats_msg_id=f"again-{fresh.id}")
-        await world.quiet(svc)
+        await quiescent(svc)
 
         await world.send(
             AssignmentExtendedV1(
@@ -330,7 +324,7 @@ async def test_a_correction_that_overtakes_the_opt_in_is_on_the_first_certificat
         await world.resend(fix, nats_msg_id=f"again-{fix.id}")
         await world.resend(update(ada, "Older", "Fix", ada_opts_in.occurred_at + timedelta(minutes=1)))
         await world.resend(update(bob, "Before", "Optin", bob_opts_in.occurred_at - timedelta(minutes=1)))
-        await world.quiet(svc)
+        await quiescent(svc)
 
         await world.resend(ada_opts_in)
         await world.resend(bob_opts_in)
