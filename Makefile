@@ -29,10 +29,11 @@ run: install ## start the whole system on the embedded default (SQLite, local na
 test: install ## run unit and integration tests against real PostgreSQL and NATS (e2e and browser too)
 	$(BIN)/python scripts/test_env.py -- $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: install ## ruff and mypy
+lint: install ## ruff, mypy and the architecture's import rules (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(shell ls -d contracts/src libs/*/src services/*/src 2>/dev/null)
+	$(BIN)/lint-imports
 
 fmt: install ## format and fix what ruff can
 	$(BIN)/ruff format .

@@ -10,6 +10,7 @@ from ten99kit import Runtime, ScheduledJob, ServiceDefinition, ServiceParts
 
 from .adapters.consumers import inputs_applied
 from .adapters.db import metadata
+from .adapters.pdf import render_invoice_pdf, warm_up_in_background
 from .api import route_handlers
 from .application.issuing import InvoiceIssuer
 from .application.reactions import Reactions
@@ -26,11 +27,12 @@ def build(runtime: Runtime) -> ServiceParts:
         # the runtime makes its consumer after this function returns: look it up when asked
         return await inputs_applied(runtime.bus, runtime.consumer)
 
-    issuer = InvoiceIssuer(runtime.db, settings, inputs_applied=consumers_caught_up)
+    issuer = InvoiceIssuer(runtime.db, settings, render_invoice_pdf, inputs_applied=consumers_caught_up)
     reminders = PoReminders(runtime.db, settings)
     reactions = Reactions(
         po_reminder_delay=timedelta(hours=settings.po_reminder.delay_hours),
         wake_issuer=issuer.wake_after_commit,
+        warm_up=warm_up_in_background,
     )
     return ServiceParts(
         route_handlers=route_handlers,

@@ -391,16 +391,14 @@ async def test_several_workers_issue_each_invoice_once(
 async def test_a_group_that_fails_is_retried_without_holding_up_the_others(
     driver: Driver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import billing.application.issuing as issuing
-
-    real = issuing.render_invoice_pdf
+    real = driver.issuer.render
 
     def broken_for_one_po(doc: InvoiceDocument) -> bytes:
         if doc.po_number == "PO-BAD":
             raise RuntimeError("the PDF renderer chokes on this one")
         return real(doc)
 
-    monkeypatch.setattr(issuing, "render_invoice_pdf", broken_for_one_po)
+    monkeypatch.setattr(driver.issuer, "render", broken_for_one_po)
     await driver.company(CO)
     await driver.billable(CO, "an_bad", po="PO-BAD")
     await driver.billable(CO, "an_good", po="PO-GOOD")

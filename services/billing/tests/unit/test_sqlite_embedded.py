@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from billing.adapters.db import invoice_lines, invoices
+from billing.adapters.pdf import render_invoice_pdf
 from billing.application.issuing import InvoiceIssuer
 from billing.application.reactions import Reactions
 from billing.application.reminders import PoReminders
@@ -85,7 +86,7 @@ async def test_billing_on_sqlite(sqlite_url: str) -> None:
     db = Database(create_engine(DatabaseSettings(url=sqlite_url)), clock, "billing")
     db.outbox_table = definition.metadata.tables["outbox"]
     settings = BillingSettings.model_validate({"db": {"url": sqlite_url}, "invoicing": {"settle_s": 0.0}})
-    issuer = InvoiceIssuer(db, settings)
+    issuer = InvoiceIssuer(db, settings, render_invoice_pdf)
     reactions = Reactions(po_reminder_delay=timedelta(days=3), wake_issuer=issuer.wake_after_commit)
     try:
 

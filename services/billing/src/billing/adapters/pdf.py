@@ -6,8 +6,6 @@ rows); the column header repeats on every page. Core fonts only, so text is fold
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -16,42 +14,10 @@ if TYPE_CHECKING:
 
 from ten99kit import warm_up_once
 
+from ..domain.document import InvoiceDocument, InvoicePdfLine
 from ..domain.invoicing import latin1
 
 __all__ = ["InvoiceDocument", "InvoicePdfLine", "money", "render_invoice_pdf", "warm_up_in_background"]
-
-
-@dataclass(frozen=True)
-class InvoicePdfLine:
-    contractor_name: str
-    description: str
-    pay_cents: int
-    net_rate: int
-    premium_cents: int
-    platform_fee_cents: int
-    amount_cents: int
-
-
-@dataclass(frozen=True)
-class InvoiceDocument:
-    issuer_name: str
-    company_name: str
-    number: str
-    period: str
-    po_number: str
-    issued_at: datetime
-    due_date: date
-    to_email: str
-    cc_emails: list[str]
-    premium_payer: str
-    platform_fee_bps: int
-    pay_cents: int
-    premium_cents: int
-    platform_fee_cents: int
-    total_cents: int
-    lines: list[InvoicePdfLine] = field(default_factory=list)
-    supplements_number: str | None = None
-    part: tuple[int, int] | None = None  # (n, of) when a large group was split
 
 
 def money(cents: int) -> str:

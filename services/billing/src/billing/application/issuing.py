@@ -48,7 +48,7 @@ from ten99_contracts.billing_v1 import InvoiceCreditedV1, InvoiceIssuedV1, Invoi
 from ten99kit import Database, UnitOfWork, get_logger, new_id
 
 from ..adapters.db import assignments, invoice_credits, invoice_lines, invoices
-from ..adapters.pdf import InvoiceDocument, InvoicePdfLine, render_invoice_pdf
+from ..domain.document import InvoiceDocument, InvoicePdfLine
 from ..domain.invoicing import (
     AssignmentBilling,
     CreditDecision,
@@ -148,9 +148,17 @@ def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
 
 
 class InvoiceIssuer:
-    def __init__(self, db: Database, settings: BillingSettings, inputs_applied: InputsApplied | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: BillingSettings,
+        render: Callable[[InvoiceDocument], bytes],
+        inputs_applied: InputsApplied | None = None,
+    ) -> None:
         self.db = db
         self.settings = settings
+        #: the invoice PDF renderer (bootstrap hands in `billing.adapters.pdf.render_invoice_pdf`)
+        self.render = render
         #: None: whoever runs the issuer has applied the messages itself (embedded, SQLite)
         self.inputs_applied = inputs_applied
         self.invoicing = settings.invoicing
@@ -509,7 +517,7 @@ class InvoiceIssuer:
                 part=(n + 1, len(chunks)) if len(chunks) > 1 else None,
                 **totals,
             )
-            pdf = await asyncio.to_thread(render_invoice_pdf, document)
+            pdf = await asyncio.to_thread(self.render, document)
             seq = (
                 await session.execute(
                     invoices.insert()

@@ -30,7 +30,6 @@ from ten99kit import Subscription, UnitOfWork, insert_ignore
 
 from ..adapters.db import import_batches
 from ..adapters.local_copy import upsert_assignment_part, upsert_company
-from ..adapters.pdf import warm_up_in_background
 
 __all__ = ["Reactions"]
 
@@ -45,9 +44,18 @@ LINGER_S = 0.2
 
 
 class Reactions:
-    def __init__(self, *, po_reminder_delay: timedelta, wake_issuer: Callable[[UnitOfWork], None]) -> None:
+    def __init__(
+        self,
+        *,
+        po_reminder_delay: timedelta,
+        wake_issuer: Callable[[UnitOfWork], None],
+        warm_up: Callable[[], None] = lambda: None,
+    ) -> None:
         self.po_reminder_delay = po_reminder_delay
         self.wake_issuer = wake_issuer
+        #: start loading the PDF renderer in the background: invoices will follow, and the
+        #: library's import should not be their wait
+        self.warm_up = warm_up
 
     def subscriptions(self) -> list[Subscription]:
         """No one waits on billing's copies of other contexts' facts (invoices are issued from
@@ -82,7 +90,7 @@ class Reactions:
 
     async def on_assignment_state(self, uow: UnitOfWork, envelope: Envelope[AssignmentCreatedV1 | AssignmentUpdatedV1]) -> None:
         a = envelope.data
-        warm_up_in_background()  # invoices will follow; the PDF library's import is not their wait
+        self.warm_up()
         contractor = a.contractor
         snapshot = {
             "snapshot_known": True,
