@@ -28,6 +28,7 @@ BENCHMARKS = {
     "import": "workflow_bench:run_import",
     "optin_po": "workflow_bench:run_optin_po",
     "optin_sweep": "workflow_bench:run_optin_sweep",
+    "pdf": "pdf_bench:main",
 }
 
 

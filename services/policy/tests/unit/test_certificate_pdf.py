@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 from datetime import UTC, date, datetime
 
 import msgspec
@@ -91,17 +90,6 @@ def test_names_outside_the_pdf_fonts_are_transliterated_not_lost() -> None:
     doc = msgspec.structs.replace(DOC, insured_name="Łukasz Dvořák", holder_name="Škoda")
     text = text_of(render_certificate(doc))
     assert "Lukasz Dvorák" in text and "Škoda" in text  # Š is in Windows-1252
-
-
-def test_a_certificate_renders_in_a_few_milliseconds() -> None:
-    render_certificate(DOC)
-    n = 50
-    started = time.perf_counter()
-    for _ in range(n):
-        render_certificate(DOC)
-    per_certificate_ms = (time.perf_counter() - started) / n * 1000
-    print(f"certificate render: {per_certificate_ms:.2f} ms")
-    assert per_certificate_ms < 25  # about 2-3 ms on the 2-core test machine; generous for loaded CI
 
 
 def test_money_and_numbers() -> None:
