@@ -11,28 +11,9 @@ from typing import Any
 from billing.adapters.pdf import render_invoice_pdf
 from billing.domain.document import InvoiceDocument, InvoicePdfLine
 from policy.adapters.pdf import render_certificate
-from policy.domain.certificate import CertificateDocument
+from policy.domain.certificate import SAMPLE_CERTIFICATE
 
-CERTIFICATE = CertificateDocument(
-    certificate_number="COI-2026-9F3HW6TR",
-    policy_number="T99-2026-7KQ4M2XD",
-    issued_at=datetime(2026, 11, 2, 15, 4, 5, tzinfo=UTC),
-    producer_name="ten99 Insurance Services",
-    insurer_name="ten99 Program Carrier (A+ rated)",
-    insured_name="Ada Lovelace",
-    insured_business="Analytical Engines LLC",
-    insured_address=["2211 Mission St", "Apt 4", "San Francisco, CA 94110"],
-    holder_name="Nike",
-    company_name="Acme Talent Agency",
-    job_name="Content creator",
-    assignment_id="an_6Tg1Nh7Pk3Rm9Vs2Xu5Wq8",
-    work_state="CA",
-    coverage_types=["general", "workers-comp"],
-    aggregate_limit_cents=200_000_000,
-    occurrence_limit_cents=100_000_000,
-    effective_date=date(2026, 11, 10),
-    end_date=date(2026, 12, 9),
-)
+CERTIFICATE = SAMPLE_CERTIFICATE
 
 
 def _invoice(lines: int) -> InvoiceDocument:

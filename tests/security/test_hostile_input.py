@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+from ten99_testing.hostile import raw_request
 from ten99_testing.system import SERVICES
 
 from .conftest import Stack
-from .rawhttp import raw_request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.security, pytest.mark.timeout(900)]
 

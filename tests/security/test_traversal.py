@@ -9,61 +9,19 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from ten99_testing.hostile import INTERNAL_TARGETS, PUBLIC_RESOURCES, UP, raw_request
 
 from .conftest import Stack
-from .rawhttp import raw_request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.security, pytest.mark.timeout(900)]
-
-RESOURCES = [
-    "entities",
-    "contractors",
-    "jobs",
-    "category_codes",
-    "assignments",
-    "quotes",
-    "apply/sessions",
-    "policies",
-    "invoices",
-    "events",
-    "webhook_endpoints",
-]
-
-#: ways to write "go up one level" that a proxy might resolve after routing
-UP = {
-    "encoded dots": "%2e%2e/",
-    "mixed dots": ".%2e/",
-    "double-encoded dots": "%252e%252e/",
-    "encoded slash": "..%2f",
-    "all encoded": "%2e%2e%2f",
-    "encoded backslash": "..%5c",
-    "raw backslash": "..\\",
-    "overlong UTF-8 dots": "%c0%ae%c0%ae/",
-    "semicolon segment": "..;/",
-    "semicolon parameter": "x;y=..%2f..%2f",
-}
-
-#: what an attacker would aim at behind the services' /v1 prefix (method, path, body)
-TARGETS = [
-    ("PUT", "_ops/clock", b'{"advance_seconds": 31536000}'),
-    ("POST", "_ops/tick", b""),
-    ("GET", "_ops/dead-letters", b""),
-    ("GET", "readyz", b""),
-    ("GET", "metrics", b""),
-    ("GET", "schema/openapi.json", b""),
-    ("GET", "v1/integrations/worksuite/secret", b""),
-    ("GET", "v1/mailbox", b""),
-    ("GET", "v1/roster", b""),
-    ("GET", "v1/deliveries", b""),
-]
 
 
 def _targets() -> list[tuple[str, str, str, str, bytes]]:
     cases = []
-    for resource in RESOURCES:
+    for resource in PUBLIC_RESOURCES:
         depth = resource.count("/") + 2  # from /v1/<resource>/ up to the service's root
         for way, up in UP.items():
-            for method, target, body in TARGETS:
+            for method, target, body in INTERNAL_TARGETS:
                 cases.append((resource, way, method, f"/api/v1/{resource}/{up * depth}{target}", body))
     return cases
 

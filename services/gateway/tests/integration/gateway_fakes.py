@@ -16,6 +16,7 @@ import httpx
 from gateway.application.accounts import create_company
 from litestar import HttpMethod, Litestar, MediaType, Request, Response, route
 from litestar.params import FromPath
+from ten99_testing.hostile import RawAnswer
 from ten99_testing.service import INTERNAL_TOKEN
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -473,25 +474,6 @@ async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD)
 def new_client(svc: Any) -> httpx.AsyncClient:
     """Another browser (its own cookies) against the same gateway."""
     return httpx.AsyncClient(transport=svc.client._transport, base_url="http://testserver")
-
-
-@dataclass(frozen=True)
-class RawAnswer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    @property
-    def is_error_shape(self) -> bool:
-        """1099Policy's error: a JSON object with ``error_code`` (a string) and ``message``."""
-        try:
-            data = self.json()
-        except ValueError:
-            return False
-        return isinstance(data, dict) and isinstance(data.get("error_code"), str) and "message" in data
 
 
 async def raw_request(

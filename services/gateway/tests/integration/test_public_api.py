@@ -14,6 +14,7 @@ import pytest
 from gateway.application.api_keys import create_api_key, revoke_api_key
 from gateway_fakes import AN_1, AN_9, CN_1, IN_1, JB_9, FakeServices, ident, make_company, raw_request
 from litestar import Response
+from ten99_testing.hostile import INTERNAL_TARGETS, PUBLIC_RESOURCES, UP
 
 pytestmark = pytest.mark.integration
 
@@ -66,46 +67,8 @@ FORWARDED = [
     ("POST", f"/invoices/{IN_1}/mark-paid", "billing", "POST", f"/v1/invoices/{IN_1}/mark-paid"),
 ]
 
-RESOURCES = [
-    "entities",
-    "contractors",
-    "jobs",
-    "category_codes",
-    "assignments",
-    "quotes",
-    "apply/sessions",
-    "policies",
-    "invoices",
-    "events",
-    "webhook_endpoints",
-]
-
-#: ways to write "one level up", each repeated to climb out of ``/v1/<resource>/``
-UP = {
-    "encoded dots": "%2e%2e/",
-    "mixed dots": ".%2e/",
-    "plain dots": "../",
-    "double-encoded dots": "%252e%252e/",
-    "encoded slash": "..%2f",
-    "upper-case encoded slash": "..%2F",
-    "all encoded": "%2e%2e%2f",
-    "encoded backslash": "..%5c",
-    "raw backslash": "..\\",
-    "overlong UTF-8 dots": "%c0%ae%c0%ae/",
-    "semicolon segment": "..;/",
-    "semicolon parameter": "x;y=..%2f",
-    "control character": "%17/../",
-    "NUL": "%00/../",
-}
-
-#: what an attacker aims at behind a service's /v1 prefix
-TARGETS = [
-    ("PUT", "_ops/clock", b'{"advance_seconds": 31536000}'),
-    ("POST", "_ops/tick", b""),
-    ("GET", "v1/integrations/worksuite/secret", b""),
-    ("GET", "v1/mailbox", b""),
-    ("GET", "v1/roster", b""),
-]
+#: what an attacker aims at behind a service's /v1 prefix (the first five of the shared list)
+TARGETS = INTERNAL_TARGETS[:2] + INTERNAL_TARGETS[6:9]
 
 #: one-off hostile paths: valid ids with something hidden behind them, the services' other routes
 ODD_PATHS = [
@@ -310,7 +273,7 @@ async def test_hostile_paths_on_every_resource_are_a_4xx_and_reach_nothing(
 ) -> None:
     headers = {**bearer(keys["ka"]), "Content-Type": "application/json"}
     refused: list[tuple[str, str, int]] = []
-    for resource in RESOURCES:
+    for resource in PUBLIC_RESOURCES:
         depth = resource.count("/") + 2  # from /v1/<resource>/ up to the service's root
         for up in UP.values():
             for method, target, body in TARGETS:

@@ -4,35 +4,15 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import UTC, date, datetime
 
 import msgspec
 import pypdf
 import pytest
 from policy.adapters.links import BadLink, CertificateLinks
 from policy.adapters.pdf import DISCLAIMER, printable, render_certificate
-from policy.domain.certificate import CertificateDocument, dollars, new_certificate_number, new_policy_number
+from policy.domain.certificate import SAMPLE_CERTIFICATE, dollars, new_certificate_number, new_policy_number
 
-DOC = CertificateDocument(
-    certificate_number="COI-2026-9F3HW6TR",
-    policy_number="T99-2026-7KQ4M2XD",
-    issued_at=datetime(2026, 11, 2, 15, 4, 5, tzinfo=UTC),
-    producer_name="ten99 Insurance Services",
-    insurer_name="ten99 Program Carrier (A+ rated)",
-    insured_name="Ada Lovelace",
-    insured_business="Analytical Engines LLC",
-    insured_address=["2211 Mission St", "Apt 4", "San Francisco, CA 94110"],
-    holder_name="Nike",
-    company_name="Acme Talent Agency",
-    job_name="Content creator",
-    assignment_id="an_6Tg1Nh7Pk3Rm9Vs2Xu5Wq8",
-    work_state="CA",
-    coverage_types=["general", "workers-comp"],
-    aggregate_limit_cents=200_000_000,
-    occurrence_limit_cents=100_000_000,
-    effective_date=date(2026, 11, 10),
-    end_date=date(2026, 12, 9),
-)
+DOC = SAMPLE_CERTIFICATE
 
 
 def text_of(pdf: bytes) -> str:

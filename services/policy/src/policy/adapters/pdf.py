@@ -10,7 +10,7 @@ Windows-1252; other characters are transliterated (see `printable`).
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 from ten99kit import warm_up_once
 
-from ..domain.certificate import CertificateDocument
+from ..domain.certificate import SAMPLE_CERTIFICATE, CertificateDocument
 
 __all__ = ["DISCLAIMER", "printable", "render_certificate", "warm_up_in_background"]
 
@@ -278,29 +278,7 @@ def render_certificate(doc: CertificateDocument) -> bytes:
 
 
 def _warm_up() -> None:
-    render_certificate(
-        CertificateDocument(
-            certificate_number="COI-WARM-UP",
-            policy_number="POL-WARM-UP",
-            issued_at=datetime.now(UTC),
-            producer_name="-",
-            insurer_name="-",
-            insured_name="-",
-            insured_business=None,
-            insured_address=[],
-            holder_name="-",
-            company_name="-",
-            job_name="-",
-            assignment_id="-",
-            work_state="CA",
-            coverage_types=["general"],
-            aggregate_limit_cents=0,
-            occurrence_limit_cents=0,
-            effective_date=date(2000, 1, 1),
-            end_date=date(2000, 1, 2),
-            supersedes_number=None,
-        )
-    )
+    render_certificate(SAMPLE_CERTIFICATE)
 
 
 def warm_up_in_background() -> None:

@@ -8,12 +8,13 @@ it was issued.
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import msgspec
 
 __all__ = [
     "COVERAGE_LABELS",
+    "SAMPLE_CERTIFICATE",
     "CertificateDocument",
     "certificate_filename",
     "dollars",
@@ -100,3 +101,27 @@ class CertificateDocument(msgspec.Struct, frozen=True, kw_only=True):
             if kind not in COVERAGE_LABELS:
                 lines.append((kind.replace("-", " ").title(), [("Limit", dollars(self.occurrence_limit_cents))]))
         return lines
+
+
+#: a filled-in certificate: what the renderer warms up on, what the tests read back and what the
+#: benchmark times
+SAMPLE_CERTIFICATE = CertificateDocument(
+    certificate_number="COI-2026-9F3HW6TR",
+    policy_number="T99-2026-7KQ4M2XD",
+    issued_at=datetime(2026, 11, 2, 15, 4, 5, tzinfo=UTC),
+    producer_name="ten99 Insurance Services",
+    insurer_name="ten99 Program Carrier (A+ rated)",
+    insured_name="Ada Lovelace",
+    insured_business="Analytical Engines LLC",
+    insured_address=["2211 Mission St", "Apt 4", "San Francisco, CA 94110"],
+    holder_name="Nike",
+    company_name="Acme Talent Agency",
+    job_name="Content creator",
+    assignment_id="an_6Tg1Nh7Pk3Rm9Vs2Xu5Wq8",
+    work_state="CA",
+    coverage_types=["general", "workers-comp"],
+    aggregate_limit_cents=200_000_000,
+    occurrence_limit_cents=100_000_000,
+    effective_date=date(2026, 11, 10),
+    end_date=date(2026, 12, 9),
+)
