@@ -29,6 +29,9 @@ run: install ## start the whole system on the embedded default (SQLite, local na
 test: install ## run unit and integration tests against real PostgreSQL and NATS (e2e and browser too)
 	$(BIN)/python scripts/test_env.py -- $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+test-stress: install ## the whole suite STRESS_RUNS times (default 3) with a CPU hog on one core
+	$(BIN)/python scripts/test_stress.py
+
 lint: install ## ruff, mypy and the architecture's import rules (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -57,4 +60,4 @@ chaos: install ## faults under load, invariants after each iteration (CHAOS_ARGS
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) var
 
-.PHONY: help install lock run test lint fmt migrate contracts bench soak chaos clean
+.PHONY: help install lock run test test-stress lint fmt migrate contracts bench soak chaos clean
