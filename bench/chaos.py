@@ -13,8 +13,11 @@ a private nats-server, with mail caught by an SMTP sink. Each iteration:
    that got a 2xx is *accepted* and written down;
 2. meanwhile, at ``--faults`` random moments, SIGKILLs a random process (any service's api, worker
    or relay, or the nats-server) or crash-stops PostgreSQL (``pg_ctl -m immediate``), and starts it
-   again after a short random downtime (the first fault of iterations 1 and 2 hits the nats-server
-   and PostgreSQL, so that even a short run covers both);
+   again after a short random downtime. Faults may overlap (a process killed while PostgreSQL is
+   down; ``--sequential`` makes each wait for the previous one to recover); the nats-server and
+   PostgreSQL are three times as likely as one service process; the first fault of iterations 1
+   and 2 hits the nats-server and PostgreSQL, so that even a short run covers both. Some imports
+   are big enough (30-80 rows, 20 per chunk) that a worker dies in the middle of one;
 3. waits for quiescence: every process up and ready, every JetStream consumer caught up, every
    outbox drained, no import pending, no email queued or being sent, nothing flagged for billing;
 4. checks the invariants on the databases (read-only SQL) and the SMTP sink, over everything
@@ -26,7 +29,8 @@ a private nats-server, with mail caught by an SMTP sink. Each iteration:
      certificate email (by Message-ID), and one invoice line if it has a PO (none without);
    - every contractor with an assignment got exactly one invitation, emailed exactly once (by
      Message-ID); every invoice emailed exactly once; every delivery recorded as sent reached the
-     SMTP server;
+     SMTP server; the contractor service's read model (the Contractors page) heard of every
+     invitation, opt-in and coverage;
    - no dead letters; no outbox row unsent.
 
 It prints a row per iteration and writes ``bench/results/chaos.json`` (``--out``). Exit status 0
@@ -80,6 +84,8 @@ from tests.e2e.flow import Row, csv_bytes, form_values, page_state  # noqa: E402
 MODES = ("api", "worker", "relay")
 NATS = "nats-server"
 POSTGRES = "postgresql"
+#: how much likelier a fault hits the nats-server or PostgreSQL than one service process
+INFRA_WEIGHT = 3
 STATES = ["CA", "NY", "TX", "FL", "IL", "GA", "NC", "NJ", "PA", "AZ"]
 TITLES = ["Content creator", "Photographer", "Videographer", "Model", "Brand ambassador", "Event staff"]
 CLIENTS = ["Nike", "Adidas", "Puma", "Reebok", "Asics"]
@@ -88,9 +94,11 @@ ADDRESS = {"line1": "2211 Mission St", "locality": "San Francisco", "region": "C
 LINK = re.compile(r"https?://[^\s\"'<>]+/opt-in/[A-Za-z0-9_\-]+")
 
 #: settings that make recovery take seconds instead of minutes (the defaults are for production:
-#: a 60 s import lease, a 60 s email lease, 30 s of email backoff, a 30 s JetStream ack wait)
+#: a 60 s import lease, a 60 s email lease, 30 s of email backoff, a 30 s JetStream ack wait), and
+#: imports applied in chunks of 20 rows (1,000 by default) so that a big one spans several commits
 FAST_RECOVERY = {
     "CONTRACTOR_IMPORTS__LEASE_S": "10",
+    "CONTRACTOR_IMPORTS__CHUNK_ROWS": "20",
     "NOTIFICATION_DELIVERY__LEASE_S": "5",
     "NOTIFICATION_DELIVERY__BACKOFF_BASE_S": "0.5",
     **{f"{s.upper()}_NATS__ACK_WAIT_S": "10" for s in SERVICES},
@@ -470,7 +478,9 @@ class Workload:
     # -- the operations --------------------------------------------------------------------------
 
     async def op_import(self) -> None:
-        n = self.rng.randint(2, 4)
+        # a big one now and then: applied in chunks (CONTRACTOR_IMPORTS__CHUNK_ROWS), so that a worker
+        # dies in the middle of one and its successor resumes after the last chunk committed
+        n = self.rng.randint(30, 80) if self.rng.random() < self.args.big_import_share else self.rng.randint(2, 4)
         today = datetime.now(UTC).date()
         batch = self.next_seq()
         campaign = f"camp-{self.run_id}-{batch}"
@@ -820,7 +830,8 @@ async def check_invariants(cs: ChaosSystem, dbs: Databases, ledger: Ledger) -> t
     }
     assignments = await dbs.rows(
         "contractor",
-        "SELECT id, contractor_id, job_id, po_number, status, deleted_at FROM assignments WHERE tenant_id = :t",
+        "SELECT id, contractor_id, job_id, po_number, status, deleted_at, coverage_bound_at FROM assignments "
+        "WHERE tenant_id = :t",
         t=tenant,
     )
     by_contractor: dict[str, list[Any]] = defaultdict(list)
@@ -938,6 +949,23 @@ async def check_invariants(cs: ChaosSystem, dbs: Databases, ledger: Ledger) -> t
         aid for (aid,) in await dbs.rows("billing", "SELECT assignment_id FROM invoice_lines WHERE tenant_id = :t", t=tenant)
     )
     covered = 0
+    # contractor's read model (the Contractors page) heard of every invitation, opt-in and coverage
+    roster = {
+        r.contractor_id: r
+        for r in await dbs.rows(
+            "contractor",
+            "SELECT contractor_id, invited_at, opted_in_at, covered_at FROM roster_status WHERE tenant_id = :t",
+            t=tenant,
+        )
+    }
+    for cid in by_contractor:
+        seen_by_roster = roster.get(cid)
+        if invitations_of.get(cid) and (seen_by_roster is None or seen_by_roster.invited_at is None):
+            lost(f"the Contractors page never heard of the invitation of {cid}")
+        if cid in complete and (
+            seen_by_roster is None or seen_by_roster.opted_in_at is None or seen_by_roster.covered_at is None
+        ):
+            lost(f"the Contractors page never heard of the opt-in or coverage of {cid}")
     for cid, rows in by_contractor.items():
         opted = cid in complete
         for a in rows:
@@ -949,6 +977,8 @@ async def check_invariants(cs: ChaosSystem, dbs: Databases, ledger: Ledger) -> t
             covered += 1
             if n_cov != 1:
                 (lost if n_cov == 0 else dup)(f"coverage of {a.id}: {n_cov}")
+            elif a.coverage_bound_at is None:
+                lost(f"contractor never heard that {a.id} is covered")
             certs = certificates.get(a.id, [])
             if len(certs) != 1:
                 (lost if not certs else dup)(f"certificates of {a.id}: {len(certs)}")
@@ -1003,38 +1033,52 @@ class Chaos:
         self.rng = rng
         self.faults: list[Fault] = []
 
-    def pick(self, iteration: int, first: bool) -> str:
+    def pick(self, iteration: int, first: bool, busy: set[str]) -> str:
         if first and iteration == 1:
             return NATS
         if first and iteration == 2 and self.cs.pg is not None:
             return POSTGRES
-        return self.rng.choice(self.cs.targets)
+        # the nats-server and PostgreSQL weigh as much as three processes each: every service depends on them
+        targets = [t for t in self.cs.targets if t not in busy]
+        return self.rng.choices(targets, weights=[INFRA_WEIGHT if t in (NATS, POSTGRES) else 1 for t in targets])[0]
 
-    async def run(self, iteration: int, seconds: float, count: int) -> list[Fault]:
-        """``count`` faults at random moments within ``seconds``, one after the other."""
+    async def _fault(self, iteration: int, t0: float, target: str, busy: set[str]) -> Fault:
+        down = self.rng.uniform(0.5, 3.0) if target in (NATS, POSTGRES) else self.rng.uniform(0.1, 1.5)
+        fault = Fault(iteration, round(time.monotonic() - t0, 2), target, round(down, 2))
+        try:
+            await asyncio.to_thread(self.cs.kill, target)
+            await asyncio.sleep(down)
+            t1 = time.monotonic()
+            await asyncio.to_thread(self.cs.revive, target)
+            fault.recovered_s = round(time.monotonic() - t1, 2)
+        except Exception as e:
+            fault.error = repr(e)
+            log(f"!! fault on {target}: {e!r}")
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.cs.revive, target)
+        finally:
+            busy.discard(target)
+        self.faults.append(fault)
+        log(f"   killed {target} at {fault.at_s:.1f}s, down {down:.1f}s, ready again in {fault.recovered_s:.1f}s")
+        return fault
+
+    async def run(self, iteration: int, seconds: float, count: int, *, overlap: bool) -> list[Fault]:
+        """``count`` faults at random moments within ``seconds``. With ``overlap`` a fault does not
+        wait for the previous one to recover (a process may be killed while PostgreSQL is down);
+        never two at once on one target."""
         t0 = time.monotonic()
         moments = sorted(self.rng.uniform(0.5, max(1.0, seconds - 2.0)) for _ in range(count))
-        done = []
+        busy: set[str] = set()
+        running: list[asyncio.Task[Fault]] = []
         for k, at in enumerate(moments):
             await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
-            target = self.pick(iteration, k == 0)
-            down = self.rng.uniform(0.5, 3.0) if target in (NATS, POSTGRES) else self.rng.uniform(0.1, 1.5)
-            fault = Fault(iteration, round(time.monotonic() - t0, 2), target, round(down, 2))
-            try:
-                await asyncio.to_thread(self.cs.kill, target)
-                await asyncio.sleep(down)
-                t1 = time.monotonic()
-                await asyncio.to_thread(self.cs.revive, target)
-                fault.recovered_s = round(time.monotonic() - t1, 2)
-            except Exception as e:
-                fault.error = repr(e)
-                log(f"!! fault on {target}: {e!r}")
-                with contextlib.suppress(Exception):
-                    await asyncio.to_thread(self.cs.revive, target)
-            self.faults.append(fault)
-            done.append(fault)
-            log(f"   killed {target} at {fault.at_s:.1f}s, down {down:.1f}s, ready again in {fault.recovered_s:.1f}s")
-        return done
+            target = self.pick(iteration, k == 0, busy)
+            busy.add(target)
+            task = asyncio.create_task(self._fault(iteration, t0, target, busy))
+            running.append(task)
+            if not overlap:
+                await task
+        return list(await asyncio.gather(*running))
 
 
 def print_table(rows: list[dict[str, Any]]) -> str:
@@ -1088,7 +1132,7 @@ async def run(args: argparse.Namespace) -> int:
             accepted_before = len(ledger.api) + ledger.counts["import_rows"] + len(ledger.po_sets) + len(ledger.opted_in)
             log(f"iteration {it}")
             drive = asyncio.create_task(workload.drive(args.duration))
-            faults = await chaos.run(it, args.duration, args.faults)
+            faults = await chaos.run(it, args.duration, args.faults, overlap=not args.sequential)
             await drive
             await asyncio.wait_for(workload.settle(), timeout=args.op_timeout + 60)
             cs.supervise()
@@ -1215,6 +1259,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--duration", type=float, default=20.0, help="seconds of workload (and faults) per iteration")
     p.add_argument("--faults", type=int, default=3, help="faults per iteration")
+    p.add_argument("--sequential", action="store_true", help="a fault waits until the previous one recovered")
+    p.add_argument("--big-import-share", type=float, default=0.15, help="share of imports of 30-80 rows (several chunks)")
     p.add_argument("--rate", type=float, default=2.0, help="operations started per second")
     p.add_argument("--concurrency", type=int, default=12, help="operations in flight at most")
     p.add_argument("--ignore-share", type=float, default=0.15, help="share of invitations never answered")
