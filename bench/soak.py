@@ -863,9 +863,18 @@ class Soak:
             "minutes": self.minute_records,
             "after_drain": final,
             "latency_max_every_10s": self.rec.timeline(),
-            "queue_samples_every_10s": self.lag_samples,
+            "queue_samples_every_10s": [slim(q) for q in self.lag_samples],
             "service_log_tails": getattr(self, "log_tails", {}),
         }
+
+
+def slim(sample: dict[str, Any]) -> dict[str, Any]:
+    """A queue sample as kept in the result: the consumers and outboxes with something waiting."""
+    out = {k: v for k, v in sample.items() if k != "pg_backend_pids"}
+    for key in ("jetstream", "outbox", "outbox_oldest_s"):
+        if key in out:
+            out[key] = {k: v for k, v in out[key].items() if v}
+    return out
 
 
 def print_summary(result: dict[str, Any]) -> None:
