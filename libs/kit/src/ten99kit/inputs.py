@@ -38,7 +38,7 @@ from .errors import ApiError, InvalidInput, error_body, too_large_message
 __all__ = ["MAX_BODY_BYTES", "MAX_JSON_DEPTH", "MAX_UPLOAD_BYTES", "form_problem", "input_guard", "json_problem", "url_problem"]
 
 #: The largest request body any service (the gateway included) accepts: one limit, one message. A
-#: CSV import of the largest size (`MAX_UPLOAD_BYTES`, about 50,000 rows at 250 bytes a row plus
+#: CSV import of the largest size (`MAX_UPLOAD_BYTES`, 100,000 rows at about 250 bytes a row plus
 #: room to spare) fits with its multipart envelope; JSON bodies are far smaller.
 MAX_BODY_BYTES = 32 * 1024 * 1024
 #: The largest uploaded file: the body limit less room for the multipart envelope (the dashboard's

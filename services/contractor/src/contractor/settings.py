@@ -9,7 +9,7 @@ Besides the kit's groups (``CONTRACTOR_DB__URL``, ``CONTRACTOR_NATS__URL``, ``CO
     secret and keeping the old one until every row was rewritten.
 ``CONTRACTOR_INTEGRATION_SECRET_KEYS``
     The same for the per-company webhook signing secrets of the integrations (stored encrypted).
-``CONTRACTOR_IMPORTS__MAX_FILE_BYTES`` (10 MB), ``CONTRACTOR_IMPORTS__MAX_ROWS`` (100,000)
+``CONTRACTOR_IMPORTS__MAX_FILE_BYTES`` (32 MiB less 64 KiB, the kit's upload limit), ``CONTRACTOR_IMPORTS__MAX_ROWS`` (100,000)
     Upload limits; a bigger file is refused at upload with 413 ``invalid_file_size``.
 ``CONTRACTOR_IMPORTS__CHUNK_ROWS`` (1,000)
     Rows applied per transaction; progress is committed with each chunk, so a crash resumes there.
