@@ -754,8 +754,17 @@ async def busy_work(dbs: Databases) -> list[str]:
     return out
 
 
-async def quiesce(cs: ChaosSystem, dbs: Databases, timeout: float) -> tuple[float, str]:
-    """Wait until nothing more will happen without new input. Returns (seconds, "" or why not)."""
+@dataclass
+class Quiet:
+    seconds: float
+    #: why it is not quiet (empty once it is)
+    stuck: str = ""
+    #: what was still busy at the last look before it was quiet (for the slow ones)
+    waited_for: str = ""
+
+
+async def quiesce(cs: ChaosSystem, dbs: Databases, timeout: float) -> Quiet:
+    """Wait until nothing more will happen without new input."""
     t0 = time.monotonic()
     deadline = t0 + timeout
     last = ""
@@ -767,9 +776,8 @@ async def quiesce(cs: ChaosSystem, dbs: Databases, timeout: float) -> tuple[floa
             await asyncio.sleep(0.5)
             continue
         try:
-            await asyncio.to_thread(
-                quiescent_processes, cs.nats.url, cs.database_urls.values(), timeout=max(5.0, deadline - time.monotonic())
-            )
+            # in slices of 5 s, so that what was still busy can be told
+            await asyncio.to_thread(quiescent_processes, cs.nats.url, cs.database_urls.values(), timeout=5.0)
             busy = await busy_work(dbs)
             if busy:
                 last = "; ".join(busy)
@@ -778,13 +786,13 @@ async def quiesce(cs: ChaosSystem, dbs: Databases, timeout: float) -> tuple[floa
             # what the last work sent out (emails announced, invoices issued) is applied too
             await asyncio.to_thread(quiescent_processes, cs.nats.url, cs.database_urls.values(), timeout=30)
             if not await busy_work(dbs):
-                return time.monotonic() - t0, ""
+                return Quiet(time.monotonic() - t0, "", last)
         except AssertionError as e:  # WaitTimeout
             last = str(e)
         except Exception as e:
             last = repr(e)
             await asyncio.sleep(0.5)
-    return time.monotonic() - t0, last or "timed out"
+    return Quiet(time.monotonic() - t0, last or "timed out", last)
 
 
 @dataclass
@@ -1028,18 +1036,22 @@ async def check_invariants(cs: ChaosSystem, dbs: Databases, ledger: Ledger) -> t
 
 
 class Chaos:
-    def __init__(self, cs: ChaosSystem, rng: random.Random) -> None:
+    def __init__(self, cs: ChaosSystem, rng: random.Random, only: list[str] | None = None) -> None:
         self.cs = cs
         self.rng = rng
         self.faults: list[Fault] = []
+        #: hit only these targets (all when empty)
+        self.only = set(only or [])
 
-    def pick(self, iteration: int, first: bool, busy: set[str]) -> str:
-        if first and iteration == 1:
+    def pick(self, iteration: int, first: bool, busy: set[str]) -> str | None:
+        if first and iteration == 1 and not self.only:
             return NATS
-        if first and iteration == 2 and self.cs.pg is not None:
+        if first and iteration == 2 and self.cs.pg is not None and not self.only:
             return POSTGRES
         # the nats-server and PostgreSQL weigh as much as three processes each: every service depends on them
-        targets = [t for t in self.cs.targets if t not in busy]
+        targets = [t for t in self.cs.targets if t not in busy and (not self.only or t in self.only)]
+        if not targets:
+            return None
         return self.rng.choices(targets, weights=[INFRA_WEIGHT if t in (NATS, POSTGRES) else 1 for t in targets])[0]
 
     async def _fault(self, iteration: int, t0: float, target: str, busy: set[str]) -> Fault:
@@ -1073,6 +1085,9 @@ class Chaos:
         for k, at in enumerate(moments):
             await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
             target = self.pick(iteration, k == 0, busy)
+            while target is None:  # every allowed target is down already: the next one to recover
+                await asyncio.sleep(0.2)
+                target = self.pick(iteration, k == 0, busy)
             busy.add(target)
             task = asyncio.create_task(self._fault(iteration, t0, target, busy))
             running.append(task)
@@ -1123,7 +1138,7 @@ async def run(args: argparse.Namespace) -> int:
         await cs.start()
         dbs = Databases(cs.database_urls)
         workload = Workload(cs, ledger, random.Random(rng.random()), args)
-        chaos = Chaos(cs, random.Random(rng.random()))
+        chaos = Chaos(cs, random.Random(rng.random()), args.targets)
         log(
             f"ready in {time.monotonic() - t_start:.1f}s; {args.iterations} iterations of {args.duration:g}s "
             f"with {args.faults} faults each"
@@ -1136,7 +1151,10 @@ async def run(args: argparse.Namespace) -> int:
             await drive
             await asyncio.wait_for(workload.settle(), timeout=args.op_timeout + 60)
             cs.supervise()
-            quiet_s, stuck = await quiesce(cs, dbs, args.quiesce_timeout)
+            quiet = await quiesce(cs, dbs, args.quiesce_timeout)
+            quiet_s, stuck = quiet.seconds, quiet.stuck
+            if quiet_s > 10 and not stuck:
+                log(f"   quiescent after {quiet_s:.1f}s; last waited for: {quiet.waited_for[:600]}")
             new: list[Problem] = []
             if stuck:
                 new.append(Problem("stuck", f"iteration {it}: {stuck}"))
@@ -1164,6 +1182,7 @@ async def run(args: argparse.Namespace) -> int:
                 "accepted": accepted - accepted_before,
                 "opt_ins": len(ledger.opted_in),
                 "quiesce_s": round(quiet_s, 1),
+                "waited_for": quiet.waited_for[:600] if quiet_s > 10 else "",
                 "lost": kinds["lost"],
                 "duplicated": kinds["duplicated"],
                 "dead_letters": kinds["dead_letter"],
@@ -1260,6 +1279,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=20.0, help="seconds of workload (and faults) per iteration")
     p.add_argument("--faults", type=int, default=3, help="faults per iteration")
     p.add_argument("--sequential", action="store_true", help="a fault waits until the previous one recovered")
+    p.add_argument("--targets", nargs="*", help="hit only these (nats-server, postgresql, contractor-api, ...)")
     p.add_argument("--big-import-share", type=float, default=0.15, help="share of imports of 30-80 rows (several chunks)")
     p.add_argument("--rate", type=float, default=2.0, help="operations started per second")
     p.add_argument("--concurrency", type=int, default=12, help="operations in flight at most")
