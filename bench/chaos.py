@@ -1176,7 +1176,7 @@ async def run(args: argparse.Namespace) -> int:
                     new.append(p)
             kinds = Counter(p.kind for p in new)
             accepted = len(ledger.api) + ledger.counts["import_rows"] + len(ledger.po_sets) + len(ledger.opted_in)
-            row = {
+            row: dict[str, Any] = {
                 "iteration": it,
                 "faults": [f.target for f in faults],
                 "accepted": accepted - accepted_before,
@@ -1194,7 +1194,7 @@ async def run(args: argparse.Namespace) -> int:
             }
             rows.append(row)
             log(
-                f"iteration {it}: faults {','.join(row['faults'])}; accepted {row['accepted']} (total {accepted}); "
+                f"iteration {it}: faults {','.join(f.target for f in faults)}; accepted {row['accepted']} (total {accepted}); "
                 f"quiescent in {quiet_s:.1f}s; lost {row['lost']} dup {row['duplicated']} dead {row['dead_letters']} "
                 f"unsent {row['unsent']} stuck {row['stuck']} other {row['other']}; state {stats}"
             )
@@ -1218,7 +1218,7 @@ async def run(args: argparse.Namespace) -> int:
         cs.stop()
         await cs.drop_databases()
 
-    totals = Counter()
+    totals: Counter[str] = Counter()
     for r in rows:
         for k in ("lost", "duplicated", "dead_letters", "unsent", "stuck", "other"):
             totals[k] += r[k]
