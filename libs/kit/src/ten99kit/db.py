@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event, text
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, String, event, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -28,9 +28,11 @@ if TYPE_CHECKING:
     from .uow import UnitOfWork
 
 __all__ = [
+    "ID_LENGTH",
     "BigIntPK",
     "Database",
     "JSONDoc",
+    "PublicId",
     "UtcDateTime",
     "create_engine",
     "dialect_insert",
@@ -54,6 +56,21 @@ NAMING = {
 
 def make_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING)
+
+
+#: room for any public id (``cn_`` + 22 characters, ``ias_`` + a ULID, other services' ids)
+ID_LENGTH = 40
+
+
+class PublicId(TypeDecorator[str]):
+    """The column type of a public id (``cn_3kQ...``) or a reference to one: text of at most
+    ``length`` characters (``ID_LENGTH`` unless a table has kept a wider column)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int = ID_LENGTH) -> None:
+        super().__init__(length)
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -24,6 +24,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
+from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Reference, Schema
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -36,10 +37,12 @@ if TYPE_CHECKING:
     from .runtime import Runtime, ServiceParts
 
 __all__ = [
+    "ERROR_SCHEMA",
     "INTERNAL_TOKEN_HEADER",
     "OPERATOR_TOKEN_HEADER",
     "TENANT_HEADER",
     "create_app",
+    "document_errors",
     "internal_guard",
     "operator_guard",
     "tenant_id_from_header",
@@ -249,7 +252,48 @@ def create_app(runtime: Runtime, parts: ServiceParts, *, ops_only: bool = False)
     )
     app.state.runtime = runtime
     app.state.settings = settings
+    document_errors(app.openapi_schema)
     return app
+
+
+ERROR_SCHEMA = Schema(
+    type=OpenAPIType.OBJECT,
+    title="Error",
+    description="Every error, as 1099Policy returns them; `message` names the fields at fault where it is an object",
+    required=["error_code", "message"],
+    properties={
+        "error_code": Schema(type=OpenAPIType.STRING, examples=["invalid_input"]),
+        "message": Schema(
+            one_of=[
+                Schema(type=OpenAPIType.STRING),
+                Schema(type=OpenAPIType.OBJECT, additional_properties=Schema(type=OpenAPIType.STRING)),
+            ]
+        ),
+    },
+)
+
+
+def document_errors(openapi: OpenAPI) -> None:
+    """Every operation documents its errors as they are sent (``{error_code, message}``), not
+    as Litestar's default body: each 4xx/5xx response it declares, and a ``default`` response."""
+    components = openapi.components
+    components.schemas = {**(components.schemas or {}), "Error": ERROR_SCHEMA}
+    reference = Reference(ref="#/components/schemas/Error")
+    for item in (openapi.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation: Operation | None = getattr(item, method, None)
+            if operation is None:
+                continue
+            responses = dict(operation.responses or {})
+            for status, response in list(responses.items()):
+                if status[:1] in ("4", "5") and isinstance(response, OpenAPIResponse):
+                    responses[status] = OpenAPIResponse(
+                        description=response.description, content={MediaType.JSON: OpenAPIMediaType(schema=reference)}
+                    )
+            responses.setdefault(
+                "default", OpenAPIResponse(description="An error", content={MediaType.JSON: OpenAPIMediaType(schema=reference)})
+            )
+            operation.responses = responses
 
 
 def _constant(value: Any) -> Any:
