@@ -6,7 +6,7 @@ from datetime import date
 
 import msgspec
 
-__all__ = ["Address", "AssignmentQuote", "ContractorSnapshot", "CoverageTerms", "EntitySnapshot", "JobSnapshot"]
+__all__ = ["Address", "AddressInput", "AssignmentQuote", "ContractorSnapshot", "CoverageTerms", "EntitySnapshot", "JobSnapshot"]
 
 
 class Address(msgspec.Struct, frozen=True, kw_only=True):
@@ -18,6 +18,18 @@ class Address(msgspec.Struct, frozen=True, kw_only=True):
     region: str
     postalcode: str
     country: str = "US"
+
+
+class AddressInput(msgspec.Struct, kw_only=True):
+    """An address as an API client or a form sends it (1099Policy's shape, every part optional):
+    the receiving service checks it and makes an ``Address`` of it."""
+
+    line1: str | None = None
+    line2: str | None = None
+    locality: str | None = None
+    region: str | None = None
+    postalcode: str | None = None
+    country: str | None = None
 
 
 class ContractorSnapshot(msgspec.Struct, frozen=True, kw_only=True):

@@ -10,7 +10,7 @@ upgrade deadlocks); PostgreSQL runs at READ COMMITTED.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,7 @@ __all__ = [
     "Database",
     "JSONDoc",
     "PublicId",
+    "Row",
     "UtcDateTime",
     "create_engine",
     "dialect_insert",
@@ -57,6 +58,9 @@ NAMING = {
 def make_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING)
 
+
+#: a row as read (a ``RowMapping``) or built (a dict)
+Row = Mapping[Any, Any]
 
 #: room for any public id (``cn_`` + 22 characters, ``ias_`` + a ULID, other services' ids)
 ID_LENGTH = 40
