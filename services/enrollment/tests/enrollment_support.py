@@ -14,7 +14,7 @@ import msgspec
 from enrollment.adapters.db import metadata
 from enrollment.application.links import OptInLinks
 from enrollment.application.reactions import Reactions
-from enrollment.bootstrap import definition
+from enrollment.bootstrap import definition, subscriptions
 from sqlalchemy import func, select
 from ten99_contracts import Address, ContractorSnapshot, EntitySnapshot, Envelope, JobSnapshot, decode_envelope
 from ten99_contracts.contractor_v1 import AssignmentCreatedV1, AssignmentUpdatedV1
@@ -118,7 +118,7 @@ async def sqlite_database(url: str, clock: SettableClock) -> AsyncIterator[Datab
 
 async def apply(db: Database, *envelopes: Envelope[Any], links: OptInLinks = LINKS) -> None:
     """Run the service's reaction to each envelope, one transaction each (as the consumer does)."""
-    reactions = {s.subject: s.handler for s in Reactions(links).subscriptions()}
+    reactions = {s.subject: s.handler for s in subscriptions(Reactions(links))}
     for env in envelopes:
         async with db.uow() as uow:
             await reactions[env.subject](uow, env)
@@ -169,7 +169,7 @@ def to_builtins(value: Any) -> Any:
 
 async def apply_batch(db: Database, *envelopes: Envelope[Any], links: OptInLinks = LINKS) -> None:
     """Run the reactions to several envelopes in one unit of work, as the consumer does with a batch."""
-    reactions = {s.subject: s.handler for s in Reactions(links).subscriptions()}
+    reactions = {s.subject: s.handler for s in subscriptions(Reactions(links))}
     async with db.uow() as uow:
         for env in envelopes:
             await reactions[env.subject](uow, env)

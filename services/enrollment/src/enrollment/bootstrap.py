@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from ten99kit import Runtime, ScheduledJob, ServiceDefinition, ServiceParts
+from ten99_contracts.contractor_v1 import (
+    AssignmentCancelledV1,
+    AssignmentCreatedV1,
+    AssignmentExtendedV1,
+    AssignmentUpdatedV1,
+    ContractorRegisteredV1,
+    ContractorUpdatedV1,
+)
+from ten99_contracts.gateway_v1 import CompanyCreatedV1
+from ten99kit import Runtime, ScheduledJob, ServiceDefinition, ServiceParts, Subscription
 
 from .adapters.db import metadata
 from .api.routes import ROUTES
@@ -14,7 +23,20 @@ from .application.links import OptInLinks
 from .application.reactions import Reactions
 from .settings import EnrollmentSettings
 
-__all__ = ["build", "definition"]
+__all__ = ["build", "definition", "subscriptions"]
+
+
+def subscriptions(reactions: Reactions) -> list[Subscription]:
+    """The other contexts' messages enrollment reacts to."""
+    return [
+        Subscription(CompanyCreatedV1.SUBJECT, reactions.on_company_created),
+        Subscription(ContractorRegisteredV1.SUBJECT, reactions.on_contractor_changed),
+        Subscription(ContractorUpdatedV1.SUBJECT, reactions.on_contractor_changed),
+        Subscription(AssignmentCreatedV1.SUBJECT, reactions.on_assignment_state),
+        Subscription(AssignmentUpdatedV1.SUBJECT, reactions.on_assignment_state),
+        Subscription(AssignmentCancelledV1.SUBJECT, reactions.on_assignment_cancelled),
+        Subscription(AssignmentExtendedV1.SUBJECT, reactions.on_assignment_extended),
+    ]
 
 
 def build(runtime: Runtime) -> ServiceParts:
@@ -32,7 +54,7 @@ def build(runtime: Runtime) -> ServiceParts:
 
     return ServiceParts(
         route_handlers=list(ROUTES),
-        subscriptions=Reactions(links).subscriptions(),
+        subscriptions=subscriptions(Reactions(links)),
         # expiry first, so that a link that ran out gets no reminder in the same tick
         jobs=[ScheduledJob("expire_invitations", expire_invitations), ScheduledJob("invitation_reminders", remind_invitations)],
         dependencies={"db": db, "links": links},

@@ -55,7 +55,7 @@ async def invite(db: Database, n: int = 1) -> str:
     who = contractor(n)
     await apply(db, envelope(assignment(n, who, job(n))))
     view = await current_invitation(db, LINKS, TENANT, who.contractor_id)
-    return token_of(view["opt_in_url"])
+    return token_of(view.opt_in_url)
 
 
 def form(**kw: Any) -> OptInSubmission:
@@ -78,31 +78,27 @@ async def test_the_link_expires_after_the_configured_days(db: Database) -> None:
     token = await invite(db)
     clock: SettableClock = db.clock  # type: ignore[assignment]
     clock.freeze(NOW + timedelta(days=30) - timedelta(seconds=1))
-    assert (await view_opt_in(db, token))["state"] == "open"
+    assert (await view_opt_in(db, token)).state == "open"
     clock.freeze(NOW + timedelta(days=30))
     page = await view_opt_in(db, token)
-    assert page["state"] == "expired" and page["prefill"] is None  # before the job ran, too
-    assert (await submit_opt_in(db, token, form(), CLIENT))["state"] == "expired"
+    assert page.state == "expired" and page.prefill is None  # before the job ran, too
+    assert (await submit_opt_in(db, token, form(), CLIENT)).state == "expired"
     assert await expire_due_invitations(db, clock.now(), 100) == 1
     assert await expire_due_invitations(db, clock.now(), 100) == 0
     assert len(await outbox_messages(db, InvitationExpiredV1.SUBJECT)) == 1
-    assert (await current_invitation(db, LINKS, TENANT, contractor(1).contractor_id))["status"] == "expired"
+    assert (await current_invitation(db, LINKS, TENANT, contractor(1).contractor_id)).status == "expired"
 
 
 async def test_reissuing_revokes_the_old_link(db: Database) -> None:
     old = await invite(db)
     view = await reissue_invitation(db, LINKS, TENANT, contractor(1).contractor_id)
-    new = token_of(view["opt_in_url"])
-    assert (
-        new != old
-        and view["status"] == "pending"
-        and view["assignment_ids"] == [assignment(1, contractor(1), job(1)).assignment_id]
-    )
-    assert (await view_opt_in(db, old))["state"] == "revoked"
-    assert (await submit_opt_in(db, old, form(), CLIENT))["state"] == "revoked"
-    assert (await view_opt_in(db, new))["state"] == "open"
+    new = token_of(view.opt_in_url)
+    assert new != old and view.status == "pending" and view.assignment_ids == [assignment(1, contractor(1), job(1)).assignment_id]
+    assert (await view_opt_in(db, old)).state == "revoked"
+    assert (await submit_opt_in(db, old, form(), CLIENT)).state == "revoked"
+    assert (await view_opt_in(db, new)).state == "open"
     [revoked] = await outbox_messages(db, InvitationRevokedV1.SUBJECT)
-    assert revoked.data.replaced_by == view["invitation_id"]
+    assert revoked.data.replaced_by == view.invitation_id
     issued = await outbox_messages(db, InvitationIssuedV1.SUBJECT)
     assert [e.data.reissue for e in issued] == [False, True]
 
@@ -110,13 +106,13 @@ async def test_reissuing_revokes_the_old_link(db: Database) -> None:
 async def test_a_link_is_answered_once(db: Database) -> None:
     token = await invite(db)
     first = await submit_opt_in(db, token, form(), CLIENT)
-    assert first["state"] == "completed" and first["session_id"].startswith("ias_")
+    assert first.state == "completed" and first.session_id.startswith("ias_")
     counts = await row_counts(db)
     again = await submit_opt_in(db, token, form(first="Someone", last="Else"), CLIENT)
-    assert again["state"] == "answered" and again["session_id"] == first["session_id"]
+    assert again.state == "answered" and again.session_id == first.session_id
     assert await row_counts(db) == counts
     assert len(await outbox_messages(db, ApplicationCompletedV1.SUBJECT)) == 1
-    assert (await view_opt_in(db, token))["state"] == "answered"
+    assert (await view_opt_in(db, token)).state == "answered"
 
 
 async def test_unknown_and_malformed_links_are_404(db: Database) -> None:

@@ -96,7 +96,7 @@ async def test_a_link_that_ran_out_unrecorded_is_closed_and_replaced(db: Databas
     issued = await outbox_messages(db, InvitationIssuedV1.SUBJECT)
     assert len(issued) == 2 and issued[1].data.assignment_ids == [assignment(2, ada, job(2)).assignment_id]
     view = await current_invitation(db, LINKS, TENANT, ada.contractor_id)
-    assert view["status"] == "pending" and view["invitation_id"] == issued[1].data.invitation_id
+    assert view.status == "pending" and view.invitation_id == issued[1].data.invitation_id
     async with db.session() as s:
         assert sorted((await s.execute(select(invitations.c.status))).scalars()) == ["expired", "pending"]
 

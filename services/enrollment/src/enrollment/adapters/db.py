@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, Date, Index, Integer, String, Table, Text, text
 from ten99kit import JSONDoc, UtcDateTime, kit_tables, make_metadata
+from ten99kit.db import PublicId
 
 __all__ = [
     "application_sessions",
@@ -34,14 +35,15 @@ __all__ = [
 metadata = make_metadata()
 outbox, inbox, dead_letters = kit_tables(metadata)
 
-ID = 64  # our ids are at most ~30 characters; other services' ids are kept with room to spare
+# Id columns are PublicId(64): our ids are at most ~30 characters, other services' are kept with
+# room to spare (64 as the tables were created; the kit's default of 40 would need a migration).
 _pending = text("status = 'pending'")
 _open = text("status = 'open'")
 
 companies = Table(
     "companies",
     metadata,
-    Column("tenant_id", String(ID), primary_key=True),
+    Column("tenant_id", PublicId(64), primary_key=True),
     Column("name", String(300), nullable=False),
     Column("owner_email", String(320), nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
@@ -50,8 +52,8 @@ companies = Table(
 contractors = Table(
     "contractors",
     metadata,
-    Column("tenant_id", String(ID), primary_key=True),
-    Column("contractor_id", String(ID), primary_key=True),
+    Column("tenant_id", PublicId(64), primary_key=True),
+    Column("contractor_id", PublicId(64), primary_key=True),
     Column("first_name", String(200), nullable=False),
     Column("last_name", String(200), nullable=False),
     Column("email", String(320), nullable=False),
@@ -66,16 +68,16 @@ contractors = Table(
 assignments = Table(
     "assignments",
     metadata,
-    Column("tenant_id", String(ID), primary_key=True),
-    Column("assignment_id", String(ID), primary_key=True),
-    Column("contractor_id", String(ID), nullable=False),
-    Column("job_id", String(ID), nullable=False),
+    Column("tenant_id", PublicId(64), primary_key=True),
+    Column("assignment_id", PublicId(64), primary_key=True),
+    Column("contractor_id", PublicId(64), nullable=False),
+    Column("job_id", PublicId(64), nullable=False),
     Column("job_name", String(300), nullable=False),
     Column("job_description", Text, nullable=False),
-    Column("entity_id", String(ID), nullable=False),
+    Column("entity_id", PublicId(64), nullable=False),
     Column("entity_name", String(300), nullable=False),
     Column("required_coverage", JSONDoc, nullable=False),
-    Column("category_code", String(ID), nullable=False),
+    Column("category_code", PublicId(64), nullable=False),
     #: the job's work state; NULL for remote work (the home state applies)
     Column("job_work_state", String(8), nullable=True),
     Column("coverage_types", JSONDoc, nullable=False),
@@ -94,8 +96,8 @@ assignments = Table(
 assignment_cancellations = Table(
     "assignment_cancellations",
     metadata,
-    Column("tenant_id", String(ID), primary_key=True),
-    Column("assignment_id", String(ID), primary_key=True),
+    Column("tenant_id", PublicId(64), primary_key=True),
+    Column("assignment_id", PublicId(64), primary_key=True),
     Column("cancelled_at", UtcDateTime, nullable=False),
     Column("reason", Text, nullable=False),
 )
@@ -103,9 +105,9 @@ assignment_cancellations = Table(
 invitations = Table(
     "invitations",
     metadata,
-    Column("id", String(ID), primary_key=True),
-    Column("tenant_id", String(ID), nullable=False),
-    Column("contractor_id", String(ID), nullable=False),
+    Column("id", PublicId(64), primary_key=True),
+    Column("tenant_id", PublicId(64), nullable=False),
+    Column("contractor_id", PublicId(64), nullable=False),
     Column("email", String(320), nullable=False),
     #: 128 random bits (hex); with the secret it recomputes the token
     Column("nonce", String(64), nullable=False),
@@ -117,8 +119,8 @@ invitations = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     Column("answered_at", UtcDateTime, nullable=True),
     Column("closed_at", UtcDateTime, nullable=True),  # revoked or expired at
-    Column("replaced_by", String(ID), nullable=True),
-    Column("session_id", String(ID), nullable=True),
+    Column("replaced_by", PublicId(64), nullable=True),
+    Column("session_id", PublicId(64), nullable=True),
     Column("reminders_sent", Integer, nullable=False),
     #: how many reminder slots (ENROLLMENT_REMINDER_DAYS) are used up
     Column("reminder_slot", Integer, nullable=False),
@@ -141,20 +143,20 @@ invitations = Table(
 invitation_assignments = Table(
     "invitation_assignments",
     metadata,
-    Column("invitation_id", String(ID), primary_key=True),
-    Column("assignment_id", String(ID), primary_key=True),
-    Column("tenant_id", String(ID), nullable=False),
+    Column("invitation_id", PublicId(64), primary_key=True),
+    Column("assignment_id", PublicId(64), primary_key=True),
+    Column("tenant_id", PublicId(64), nullable=False),
     Index("ix_invitation_assignments_assignment", "tenant_id", "assignment_id"),
 )
 
 application_sessions = Table(
     "application_sessions",
     metadata,
-    Column("id", String(ID), primary_key=True),
-    Column("tenant_id", String(ID), nullable=False),
-    Column("contractor_id", String(ID), nullable=False),
-    Column("invitation_id", String(ID), nullable=True, unique=True),
-    Column("quote_id", String(ID), nullable=True),
+    Column("id", PublicId(64), primary_key=True),
+    Column("tenant_id", PublicId(64), nullable=False),
+    Column("contractor_id", PublicId(64), nullable=False),
+    Column("invitation_id", PublicId(64), nullable=True, unique=True),
+    Column("quote_id", PublicId(64), nullable=True),
     Column("is_general_opt_in", Boolean, nullable=False),
     Column("general_opt_in_work_state", String(8), nullable=True),
     Column("success_url", Text, nullable=True),
@@ -181,9 +183,9 @@ application_sessions = Table(
 consents = Table(
     "consents",
     metadata,
-    Column("session_id", String(ID), primary_key=True),
-    Column("tenant_id", String(ID), nullable=False),
-    Column("contractor_id", String(ID), nullable=False),
+    Column("session_id", PublicId(64), primary_key=True),
+    Column("tenant_id", PublicId(64), nullable=False),
+    Column("contractor_id", PublicId(64), nullable=False),
     Column("signed_name", String(300), nullable=False),
     Column("signed_at", UtcDateTime, nullable=False),
     Column("text_version", String(20), nullable=False),
@@ -195,14 +197,14 @@ consents = Table(
 quotes = Table(
     "quotes",
     metadata,
-    Column("id", String(ID), primary_key=True),
-    Column("tenant_id", String(ID), nullable=False),
-    Column("contractor_id", String(ID), nullable=False),
-    Column("job_id", String(ID), nullable=False),
-    Column("assignment_id", String(ID), nullable=True),
-    Column("session_id", String(ID), nullable=True),
+    Column("id", PublicId(64), primary_key=True),
+    Column("tenant_id", PublicId(64), nullable=False),
+    Column("contractor_id", PublicId(64), nullable=False),
+    Column("job_id", PublicId(64), nullable=False),
+    Column("assignment_id", PublicId(64), nullable=True),
+    Column("session_id", PublicId(64), nullable=True),
     Column("source", String(20), nullable=False),  # application | repeat | api
-    Column("category_code", String(ID), nullable=False),
+    Column("category_code", PublicId(64), nullable=False),
     Column("coverage_types", JSONDoc, nullable=False),
     Column("home_state", String(8), nullable=False),
     Column("work_state", String(8), nullable=False),

@@ -2,34 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import String, Text, and_, bindparam, column, or_, select, tuple_, update, values
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
 from ten99kit import dialect_insert as kit_dialect_insert
+from ten99kit.db import Row
 
 from ..domain.repeat_coverage import ConfirmedTerms
 from .db import assignment_cancellations, assignments, contractors, invitation_assignments, invitations, quotes
 
 __all__ = [
     "CONTRACTOR_FIELDS",
-    "Row",
+    "EnrollmentMark",
+    "Key",
     "confirmed_terms",
+    "confirmed_terms_by_contractor",
     "contractor",
     "contractor_of_invitation",
+    "contractors_by_key",
     "dialect_insert",
     "is_cancelled",
     "live_assignments_of_invitation",
     "mark_assignments",
     "open_invitation",
+    "pending_invitations_by_contractor",
     "record_enrollment",
     "upsert_contractor",
     "upsert_contractors",
+    "within",
 ]
-
-Row = Mapping[Any, Any]  # a RowMapping or a dict
 
 
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
@@ -131,24 +136,61 @@ _LIVE_ASSIGNMENTS_BY_ID = (
 )
 
 
+#: (tenant, id) of a row
+Key = tuple[str, str]
+
+
+def within(tenant_column: Any, id_column: Any, keys: Sequence[Key]) -> list[ColumnElement[bool]]:
+    """Rows whose (tenant, id) may be among ``keys``: two IN lists, which use the indexes (a
+    batch rarely spans tenants); callers keep the exact keys."""
+    return [tenant_column.in_(sorted({t for t, _ in keys})), id_column.in_(sorted({i for _, i in keys}))]
+
+
+async def contractors_by_key(session: AsyncSession, keys: Sequence[Key]) -> dict[Key, Row]:
+    """The local copies of the contractors ``keys`` name (tenant, contractor id)."""
+    c = contractors.c
+    rows = await session.execute(select(contractors).where(*within(c.tenant_id, c.contractor_id, keys)))
+    return {(r["tenant_id"], r["contractor_id"]): r for r in rows.mappings()}
+
+
+def _confirmed(quote: Row) -> ConfirmedTerms:
+    return ConfirmedTerms(
+        session_id=quote["session_id"],
+        quote_id=quote["id"],
+        category_code=quote["category_code"],
+        coverage_types=tuple(quote["coverage_types"]),
+        home_state=quote["home_state"],
+        work_state=quote["work_state"],
+    )
+
+
+async def confirmed_terms_by_contractor(session: AsyncSession, keys: Sequence[Key]) -> dict[Key, list[ConfirmedTerms]]:
+    """What each contractor was quoted in completed applications and repeat enrollments, newest first."""
+    q = quotes.c
+    rows = await session.execute(
+        select(quotes).where(*within(q.tenant_id, q.contractor_id, keys), q.accepted.is_(True)).order_by(q.created_at.desc())
+    )
+    confirmed: dict[Key, list[ConfirmedTerms]] = {}
+    for quote in rows.mappings():
+        confirmed.setdefault((quote["tenant_id"], quote["contractor_id"]), []).append(_confirmed(quote))
+    return confirmed
+
+
 async def confirmed_terms(session: AsyncSession, tenant_id: str, contractor_id: str) -> list[ConfirmedTerms]:
     """What the contractor was quoted in completed applications and repeat enrollments, newest first."""
-    q = (
-        select(quotes)
-        .where(quotes.c.tenant_id == tenant_id, quotes.c.contractor_id == contractor_id, quotes.c.accepted.is_(True))
-        .order_by(quotes.c.created_at.desc())
+    key = (tenant_id, contractor_id)
+    return (await confirmed_terms_by_contractor(session, [key])).get(key, [])
+
+
+async def pending_invitations_by_contractor(session: AsyncSession, keys: Sequence[Key]) -> dict[Key, Row]:
+    """The pending invitation (at most one) of each contractor ``keys`` name, locked."""
+    i = invitations.c
+    rows = await session.execute(
+        select(invitations).where(*within(i.tenant_id, i.contractor_id, keys), i.status == "pending").with_for_update()
     )
-    return [
-        ConfirmedTerms(
-            session_id=r["session_id"],
-            quote_id=r["id"],
-            category_code=r["category_code"],
-            coverage_types=tuple(r["coverage_types"]),
-            home_state=r["home_state"],
-            work_state=r["work_state"],
-        )
-        for r in (await session.execute(q)).mappings()
-    ]
+    wanted = set(keys)
+    found = {(r["tenant_id"], r["contractor_id"]): r for r in rows.mappings()}
+    return {key: row for key, row in found.items() if key in wanted}
 
 
 async def is_cancelled(session: AsyncSession, tenant_id: str, assignment_id: str) -> bool:
@@ -158,8 +200,17 @@ async def is_cancelled(session: AsyncSession, tenant_id: str, assignment_id: str
     return (await session.execute(q)).first() is not None
 
 
-async def record_enrollment(session: AsyncSession, marks: Sequence[tuple[str, str, str, str | None]]) -> None:
-    """Set (tenant, assignment id, enrollment, note) on many assignments in one statement."""
+class EnrollmentMark(NamedTuple):
+    """What enrollment did with an assignment (its ``enrollment`` column), and why."""
+
+    tenant_id: str
+    assignment_id: str
+    enrollment: str  # invited | quoted | enrolled | ineligible | not_coverable
+    note: str | None = None
+
+
+async def record_enrollment(session: AsyncSession, marks: Sequence[EnrollmentMark]) -> None:
+    """Record the marks of many assignments in one statement."""
     if not marks:
         return
     a = assignments.c
@@ -171,16 +222,16 @@ async def record_enrollment(session: AsyncSession, marks: Sequence[tuple[str, st
             update(assignments)
             .where(a.tenant_id == bindparam("m_tenant"), a.assignment_id == bindparam("m_id"))
             .values(enrollment=bindparam("m_state"), enrollment_note=bindparam("m_note")),
-            [{"m_tenant": t, "m_id": i, "m_state": e, "m_note": n} for t, i, e, n in marks],
+            [{"m_tenant": m.tenant_id, "m_id": m.assignment_id, "m_state": m.enrollment, "m_note": m.note} for m in marks],
         )
         return
-    v = values(
+    listed = values(
         column("m_tenant", String), column("m_id", String), column("m_state", String), column("m_note", Text), name="marks"
-    ).data(list(marks))
+    ).data([tuple(m) for m in marks])
     await session.execute(
         update(assignments)
-        .where(a.tenant_id == v.c.m_tenant, a.assignment_id == v.c.m_id)
-        .values(enrollment=v.c.m_state, enrollment_note=v.c.m_note)
+        .where(a.tenant_id == listed.c.m_tenant, a.assignment_id == listed.c.m_id)
+        .values(enrollment=listed.c.m_state, enrollment_note=listed.c.m_note)
     )
 
 

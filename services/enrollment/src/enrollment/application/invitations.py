@@ -9,20 +9,23 @@ to it without a new email.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy import bindparam, case, func, select, update
 from ten99_contracts.enrollment_v1 import InvitationExpiredV1, InvitationIssuedV1, InvitationReminderDueV1, InvitationRevokedV1
 from ten99kit import ApiError, Database, UnitOfWork, get_logger, new_id
+from ten99kit.db import Row
 
 from ..adapters import store
 from ..adapters.db import application_sessions, assignments, contractors, invitation_assignments, invitations
 from .links import OptInLinks
 
 __all__ = [
+    "InvitationView",
     "NewInvitation",
     "attach_assignments",
     "close_as_expired",
@@ -38,8 +41,6 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
-
-Row = Mapping[Any, Any]  # a RowMapping or a dict
 
 
 def effective_status(invitation: Row, now: datetime) -> str:
@@ -171,7 +172,7 @@ async def _awaiting_opt_in(uow: UnitOfWork, tenant_id: str, contractor_id: str) 
     return list((await uow.session.execute(q)).scalars())
 
 
-async def reissue_invitation(db: Database, links: OptInLinks, tenant_id: str, contractor_id: str) -> dict[str, Any]:
+async def reissue_invitation(db: Database, links: OptInLinks, tenant_id: str, contractor_id: str) -> InvitationView:
     """Revoke the contractor's open link (if any) and email a new one for the same assignments."""
     async with db.uow() as uow:
         who = await store.contractor(uow.session, tenant_id, contractor_id, lock=True)
@@ -229,32 +230,49 @@ async def _latest(session: Any, tenant_id: str, contractor_id: str) -> Row | Non
     return (await session.execute(q)).mappings().first()
 
 
-def invitation_view(invitation: Row, links: OptInLinks, now: datetime, assignment_ids: Sequence[str]) -> dict[str, Any]:
+class InvitationView(msgspec.Struct, kw_only=True):
     """The profile page's view of an invitation (dashboard JSON, ISO times)."""
-    status = effective_status(invitation, now)
+
+    invitation_id: str
+    contractor_id: str
+    status: str  # pending | answered | expired | revoked
+    #: None only after the token secret was rotated (reissue then)
+    opt_in_url: str | None
+    opt_in_url_unavailable: str | None
+    email: str
+    expires_at: str | None
+    sent_at: str | None
+    answered_at: str | None
+    reminders_sent: int
+    reissue: bool
+    session_id: str | None
+    assignment_ids: list[str]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def invitation_view(invitation: Row, links: OptInLinks, now: datetime, assignment_ids: Sequence[str]) -> InvitationView:
     url = links.url_of(invitation)
-
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
-
-    return {
-        "invitation_id": invitation["id"],
-        "contractor_id": invitation["contractor_id"],
-        "status": status,
-        "opt_in_url": url,
-        "opt_in_url_unavailable": None if url else "The link cannot be shown since the token secret changed; reissue it.",
-        "email": invitation["email"],
-        "expires_at": iso(invitation["expires_at"]),
-        "sent_at": iso(invitation["issued_at"]),
-        "answered_at": iso(invitation["answered_at"]),
-        "reminders_sent": invitation["reminders_sent"],
-        "reissue": invitation["reissue"],
-        "session_id": invitation["session_id"],
-        "assignment_ids": list(assignment_ids),
-    }
+    return InvitationView(
+        invitation_id=invitation["id"],
+        contractor_id=invitation["contractor_id"],
+        status=effective_status(invitation, now),
+        opt_in_url=url,
+        opt_in_url_unavailable=None if url else "The link cannot be shown since the token secret changed; reissue it.",
+        email=invitation["email"],
+        expires_at=_iso(invitation["expires_at"]),
+        sent_at=_iso(invitation["issued_at"]),
+        answered_at=_iso(invitation["answered_at"]),
+        reminders_sent=invitation["reminders_sent"],
+        reissue=invitation["reissue"],
+        session_id=invitation["session_id"],
+        assignment_ids=list(assignment_ids),
+    )
 
 
-async def current_invitation(db: Database, links: OptInLinks, tenant_id: str, contractor_id: str) -> dict[str, Any]:
+async def current_invitation(db: Database, links: OptInLinks, tenant_id: str, contractor_id: str) -> InvitationView:
     """The contractor's latest invitation, for the profile page (404 when there is none)."""
     async with db.session() as s:
         latest = await _latest(s, tenant_id, contractor_id)

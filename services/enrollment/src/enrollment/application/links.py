@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+
+from ten99kit.db import Row
 
 from ..domain.tokens import IssuedToken, issue_token, recompute_token
 from ..settings import EnrollmentSettings
@@ -35,7 +35,7 @@ class OptInLinks:
     def url(self, token: str) -> str:
         return f"{self.base_url}/opt-in/{token}"
 
-    def url_of(self, invitation: Mapping[Any, Any]) -> str | None:
+    def url_of(self, invitation: Row) -> str | None:
         """The invitation's link, recomputed (None if the secret was rotated since issue)."""
         token = recompute_token(self.secret, invitation["id"], invitation["nonce"], invitation["token_hash"])
         return self.url(token) if token else None

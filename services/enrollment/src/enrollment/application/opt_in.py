@@ -2,53 +2,53 @@
 scanners open links) and what submitting it does (once: a repeated submit changes nothing).
 
 The token names the invitation and so the tenant; no tenant header is involved. A submit:
-validates everything first (400 ``invalid_input`` with messages per field, nothing written),
-then, in one transaction holding the invitation's row lock, opens the application session (or
-takes the one an API caller created for this link), records the consent, prices each live
-assignment, answers the invitation and emits ``ApplicationStartedV1`` followed by
-``ApplicationCompletedV1`` (with one ``AssignmentQuote`` per coverable assignment) or
+validates everything first (`opt_in_form`: 400 ``invalid_input`` with messages per field,
+nothing written), then, in one transaction holding the invitation's row lock, opens the
+application session (or takes the one an API caller created for this link), records the consent,
+prices each live assignment, answers the invitation and emits ``ApplicationStartedV1`` followed
+by ``ApplicationCompletedV1`` (with one ``AssignmentQuote`` per coverable assignment) or
 ``ApplicationIneligibleV1`` (with the reasons).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 from sqlalchemy import bindparam, select, update
 from ten99_contracts import Address
+from ten99_contracts.common import AddressInput
 from ten99_contracts.enrollment_v1 import (
     ApplicationCompletedV1,
     ApplicationIneligibleV1,
     ApplicationStartedV1,
     Consent,
 )
-from ten99kit import ApiError, Database, InvalidInput, UnitOfWork, new_ulid_id
+from ten99kit import ApiError, Database, UnitOfWork, new_ulid_id
+from ten99kit.db import Row
 
 from ..adapters import store
 from ..adapters.db import application_sessions, companies, consents, invitations, quotes
-from ..domain.eligibility import (
-    CONSENT_TEXT,
-    CONSENT_TEXT_VERSION,
-    QUESTIONS,
-    NotCoverable,
-    age_on,
-    evaluate_answers,
-    phone_problem,
-    signature_matches,
-)
-from ..domain.states import US_STATES
+from ..adapters.store import EnrollmentMark
+from ..domain.eligibility import CONSENT_TEXT, CONSENT_TEXT_VERSION, QUESTIONS, NotCoverable, PricedCoverage
 from ..domain.tokens import hash_token, looks_like_token
 from .invitations import effective_status
+from .opt_in_form import ClientInfo, ConfirmedDetails, OptInSubmission, check_submission
 from .quoting import assignment_quote, home_state_of, price_row, quote_row
 
-__all__ = ["AddressInput", "ConsentInput", "OptInSubmission", "submit_opt_in", "view_opt_in"]
-
-Row = Mapping[Any, Any]  # a RowMapping or a dict
+__all__ = [
+    "ClientInfo",
+    "OptInCompleted",
+    "OptInIneligible",
+    "OptInPage",
+    "OptInSubmission",
+    "submit_opt_in",
+    "view_opt_in",
+]
 
 _STATE_FOR_PAGE = {"pending": "open", "answered": "answered", "expired": "expired", "revoked": "revoked"}
 _MESSAGES = {
@@ -56,41 +56,111 @@ _MESSAGES = {
     "revoked": "This link was replaced by a newer one. Please use the most recent email you received.",
     "answered": "You have already answered this invitation; nothing more is needed.",
 }
+_NOT_VALID = "This link is not valid."
 
 
-class AddressInput(msgspec.Struct, kw_only=True):
-    line1: str | None = None
-    line2: str | None = None
-    locality: str | None = None
-    region: str | None = None
-    postalcode: str | None = None
-    country: str | None = None
+# -- what the form shows and answers ---------------------------------------------------------
 
 
-class ConsentInput(msgspec.Struct, kw_only=True):
-    agreed: bool | str | None = None
-    signed_name: str | None = None
+class QuestionView(msgspec.Struct, kw_only=True):
+    id: str
+    text: str
+    type: Literal["boolean"] = "boolean"
 
 
-class OptInSubmission(msgspec.Struct, kw_only=True):
-    """The form as the gateway posts it. Omitted details keep what the company entered."""
+class PrefillAssignment(msgspec.Struct, kw_only=True):
+    """An assignment the link asks about, priced as it stands (ISO dates); a coverable one has
+    its GL and WC rates, one that is not has ``coverable`` false and the reason in ``notes``."""
 
-    first_name: str | None = None
-    last_name: str | None = None
-    phone: str | None = None
-    address: AddressInput | None = None
-    date_of_birth: date | None = None
-    answers: dict[str, bool | str | None] = {}
-    consent: ConsentInput | None = None
-    #: the contractor's browser, as the gateway saw it (else taken from forwarding headers)
-    ip_address: str | None = None
-    user_agent: str | None = None
+    assignment_id: str
+    job: str
+    job_description: str
+    entity: str
+    effective_date: str
+    end_date: str
+    #: the job's work state; the home state for remote work
+    work_state: str | None
+    remote: bool
+    coverable: bool
+    coverage_types: list[str]
+    net_rate: int | None
+    gl_net_rate: int | UnsetType = UNSET
+    wc_net_rate: int | UnsetType = UNSET
+    notes: list[str]
 
 
-@dataclass(frozen=True)
-class ClientInfo:
-    ip_address: str | None
-    user_agent: str | None
+class Prefill(msgspec.Struct, kw_only=True):
+    """What the company entered about the contractor, for the form to show."""
+
+    first_name: str
+    last_name: str
+    email: str
+    phone: str | None
+    address: AddressInput | None
+    assignments: list[PrefillAssignment]
+
+
+class OptInPage(msgspec.Struct, kw_only=True):
+    """The form's content (``state`` open), or what a link that can no longer be answered shows
+    (``expired`` | ``revoked`` | ``answered``: no personal data; an answered one says how)."""
+
+    state: str
+    message: str | None
+    company_name: str | None
+    expires_at: str
+    prefill: Prefill | None
+    questions: list[QuestionView]
+    consent_text: str | None
+    consent_version: str | None
+    #: an answered link's: completed | ineligible
+    outcome: str | UnsetType | None = UNSET
+    session_id: str | UnsetType = UNSET
+    answered_at: str | UnsetType | None = UNSET
+
+
+class QuotedAssignment(msgspec.Struct, kw_only=True):
+    quote_id: str
+    assignment_id: str
+    job: str
+    entity: str
+    coverage_types: list[str]
+    effective_date: str
+    end_date: str
+    net_rate: int
+    gl_net_rate: int
+    wc_net_rate: int
+    notes: list[str]
+
+
+class NotCovered(msgspec.Struct, kw_only=True):
+    assignment_id: str
+    job: str
+    reason: str
+
+
+class OptInCompleted(msgspec.Struct, kw_only=True):
+    """A submit that opted the contractor in: a quote per coverable assignment."""
+
+    state: Literal["completed"] = "completed"
+    outcome: Literal["completed"] = "completed"
+    session_id: str
+    message: str
+    quotes: list[QuotedAssignment]
+    not_covered: list[NotCovered]
+
+
+class OptInIneligible(msgspec.Struct, kw_only=True):
+    """A submit whose answers (or assignments) cannot be insured online, with the reasons."""
+
+    state: Literal["ineligible"] = "ineligible"
+    outcome: Literal["ineligible"] = "ineligible"
+    session_id: str
+    message: str
+    reasons: list[str]
+
+
+#: what a submit answers: the outcome, or (for a link that can no longer be answered) its page
+OptInAnswer = OptInCompleted | OptInIneligible | OptInPage
 
 
 # The opt-in's statements are built once: building and keying a statement costs about as much
@@ -129,11 +199,11 @@ _ANSWER_INVITATION = (
 
 async def _invitation_by_token(session: Any, token: str, *, lock: bool = False) -> Row:
     if not looks_like_token(token):
-        raise ApiError("This link is not valid.", error_code="resource_not_found", status_code=404)
+        raise ApiError(_NOT_VALID, error_code="resource_not_found", status_code=404)
     q = _INVITATION_BY_TOKEN_LOCKED if lock else _INVITATION_BY_TOKEN
     invitation = (await session.execute(q, {"token_hash": hash_token(token)})).mappings().first()
     if invitation is None:
-        raise ApiError("This link is not valid.", error_code="resource_not_found", status_code=404)
+        raise ApiError(_NOT_VALID, error_code="resource_not_found", status_code=404)
     return invitation
 
 
@@ -141,18 +211,18 @@ async def _company_name(session: Any, tenant_id: str) -> str | None:
     return (await session.execute(select(companies.c.name).where(companies.c.tenant_id == tenant_id))).scalar()
 
 
-async def _closed_view(session: Any, invitation: Row, state: str) -> dict[str, Any]:
+async def _closed_view(session: Any, invitation: Row, state: str) -> OptInPage:
     """What a link that can no longer be answered shows: the state, never personal data."""
-    view: dict[str, Any] = {
-        "state": state,
-        "message": _MESSAGES[state],
-        "company_name": await _company_name(session, invitation["tenant_id"]),
-        "expires_at": invitation["expires_at"].isoformat(),
-        "prefill": None,
-        "questions": [],
-        "consent_text": None,
-        "consent_version": None,
-    }
+    view = OptInPage(
+        state=state,
+        message=_MESSAGES[state],
+        company_name=await _company_name(session, invitation["tenant_id"]),
+        expires_at=invitation["expires_at"].isoformat(),
+        prefill=None,
+        questions=[],
+        consent_text=None,
+        consent_version=None,
+    )
     if state == "answered" and invitation["session_id"]:
         status = (
             await session.execute(
@@ -162,15 +232,15 @@ async def _closed_view(session: Any, invitation: Row, state: str) -> dict[str, A
                 )
             )
         ).scalar()
-        view["outcome"] = "completed" if status == "complete" else status
-        view["session_id"] = invitation["session_id"]
-        view["answered_at"] = invitation["answered_at"].isoformat() if invitation["answered_at"] else None
+        view.outcome = "completed" if status == "complete" else status
+        view.session_id = invitation["session_id"]
+        view.answered_at = invitation["answered_at"].isoformat() if invitation["answered_at"] else None
     return view
 
 
-def _prefill_assignment(assignment: Row, home_state: str | None, today: date) -> dict[str, Any]:
+def _prefill_assignment(assignment: Row, home_state: str | None, today: date) -> PrefillAssignment:
     priced = price_row(assignment, home_state, today)
-    item: dict[str, Any] = {
+    common: dict[str, Any] = {
         "assignment_id": assignment["assignment_id"],
         "job": assignment["job_name"],
         "job_description": assignment["job_description"],
@@ -181,20 +251,32 @@ def _prefill_assignment(assignment: Row, home_state: str | None, today: date) ->
         "remote": assignment["job_work_state"] is None,
     }
     if isinstance(priced, NotCoverable):
-        item.update(coverable=False, coverage_types=[], net_rate=None, notes=[priced.reason])
-    else:
-        item.update(
-            coverable=True,
-            coverage_types=priced.coverage_types,
-            net_rate=priced.net_rate,
-            gl_net_rate=priced.gl_net_rate,
-            wc_net_rate=priced.wc_net_rate,
-            notes=priced.notes,
-        )
-    return item
+        return PrefillAssignment(**common, coverable=False, coverage_types=[], net_rate=None, notes=[priced.reason])
+    return PrefillAssignment(
+        **common,
+        coverable=True,
+        coverage_types=list(priced.coverage_types),
+        net_rate=priced.net_rate,
+        gl_net_rate=priced.gl_net_rate,
+        wc_net_rate=priced.wc_net_rate,
+        notes=list(priced.notes),
+    )
 
 
-async def view_opt_in(db: Database, token: str) -> dict[str, Any]:
+def _prefill(contractor: Row, live: Sequence[Row], today: date) -> Prefill:
+    home = home_state_of(contractor["address"])
+    address = contractor["address"]
+    return Prefill(
+        first_name=contractor["first_name"],
+        last_name=contractor["last_name"],
+        email=contractor["email"],
+        phone=contractor["phone"],
+        address=msgspec.convert(address, AddressInput) if address is not None else None,
+        assignments=[_prefill_assignment(a, home, today) for a in live],
+    )
+
+
+async def view_opt_in(db: Database, token: str) -> OptInPage:
     """The form's content. A read only: opening a link changes nothing."""
     async with db.session() as s:
         invitation = await _invitation_by_token(s, token)
@@ -207,144 +289,25 @@ async def view_opt_in(db: Database, token: str) -> dict[str, Any]:
         live = await store.live_assignments_of_invitation(s, tenant_id, invitation["id"])
         company_name = await _company_name(s, tenant_id)
     assert contractor is not None
-    home = home_state_of(contractor["address"])
-    today = now.date()
-    return {
-        "state": "open",
-        "message": None,
-        "company_name": company_name,
-        "expires_at": invitation["expires_at"].isoformat(),
-        "prefill": {
-            "first_name": contractor["first_name"],
-            "last_name": contractor["last_name"],
-            "email": contractor["email"],
-            "phone": contractor["phone"],
-            "address": contractor["address"],
-            "assignments": [_prefill_assignment(a, home, today) for a in live],
-        },
-        "questions": [{"id": q.id, "text": q.text, "type": "boolean"} for q in QUESTIONS],
-        "consent_text": CONSENT_TEXT,
-        "consent_version": CONSENT_TEXT_VERSION,
-    }
+    return OptInPage(
+        state="open",
+        message=None,
+        company_name=company_name,
+        expires_at=invitation["expires_at"].isoformat(),
+        prefill=_prefill(contractor, live, now.date()),
+        questions=[QuestionView(id=q.id, text=q.text) for q in QUESTIONS],
+        consent_text=CONSENT_TEXT,
+        consent_version=CONSENT_TEXT_VERSION,
+    )
 
 
 # -- submitting ------------------------------------------------------------------------------
 
-_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
-_YES = {"yes", "true", "y", "1", "on"}
-_NO = {"no", "false", "n", "0", "off"}
 
-
-def _as_bool(value: bool | str | None) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    v = value.strip().lower()
-    return True if v in _YES else False if v in _NO else None
-
-
-def _clean(value: str | None) -> str | None:
-    if value is None:
-        return None
-    value = " ".join(value.split())
-    return value or None
-
-
-@dataclass(frozen=True)
-class ConfirmedDetails:
-    first_name: str
-    last_name: str
-    phone: str | None
-    address: dict[str, Any]
-    date_of_birth: date | None
-    answers: dict[str, bool]
-    signed_name: str
-
-
-def _validate(form: OptInSubmission, contractor: Row, today: date) -> tuple[ConfirmedDetails, list[str]]:
-    """Merge the form with the prefill and check it. Raises 400 with every field's problem."""
-    errors: dict[str, str] = {}
-    first = _clean(form.first_name) if form.first_name is not None else contractor["first_name"]
-    last = _clean(form.last_name) if form.last_name is not None else contractor["last_name"]
-    for key, value in (("first_name", first), ("last_name", last)):
-        if not value:
-            errors[key] = "Required."
-        elif len(value) > 100:
-            errors[key] = "At most 100 characters."
-    phone = _clean(form.phone) if form.phone is not None else contractor["phone"]
-    if phone and (problem := phone_problem(phone)):
-        errors["phone"] = problem
-
-    if form.address is not None:
-        given = msgspec.structs.asdict(form.address)
-        address = {k: _clean(v) for k, v in given.items()}
-    else:
-        address = dict(contractor["address"] or {})
-    country = (address.get("country") or "US").upper()
-    address["country"] = country
-    for key in ("line1", "locality", "postalcode"):
-        if not address.get(key):
-            errors[f"address.{key}"] = "Required."
-    if country == "US":
-        region = (address.get("region") or "").upper()
-        address["region"] = region
-        if region not in US_STATES:
-            errors["address.region"] = "Choose a U.S. state (two letters, e.g. CA)."
-        postalcode = address.get("postalcode")
-        if postalcode and not _ZIP.match(postalcode):
-            errors["address.postalcode"] = "A ZIP code has 5 digits (or 5+4)."
-    elif len(country) != 2 or not country.isalpha():
-        errors["address.country"] = "A two-letter country code, e.g. US."
-    if not address.get("region"):
-        errors.setdefault("address.region", "Required.")
-
-    reasons: list[str] = []
-    dob = form.date_of_birth
-    if dob is not None:
-        if dob >= today:
-            errors["date_of_birth"] = "A date of birth is in the past."
-        elif age_on(dob, today) > 120:
-            errors["date_of_birth"] = "Please check the year."
-        elif age_on(dob, today) < 18:
-            reasons.append("You must be at least 18 years old to be insured.")
-
-    raw_answers: dict[str, bool | None] = {}
-    for key, value in form.answers.items():
-        parsed = _as_bool(value)
-        if value is not None and parsed is None:
-            errors[f"answers.{key}"] = "Answer yes or no."
-        raw_answers[key] = parsed
-    answer_errors, answer_reasons = evaluate_answers(raw_answers)
-    for key, msg in answer_errors.items():
-        errors.setdefault(key, msg)
-    reasons.extend(r for r in answer_reasons if r not in reasons)
-
-    consent = form.consent or ConsentInput()
-    if _as_bool(consent.agreed) is not True:
-        errors["consent.agreed"] = "You must agree to the terms to opt in."
-    signed = _clean(consent.signed_name)
-    if not signed:
-        errors["consent.signed_name"] = "Type your full name to sign."
-    elif first and last and not signature_matches(signed, first, last):
-        errors["consent.signed_name"] = f"The signature must be your name as entered above ({first} {last})."
-    if errors:
-        raise InvalidInput(errors)
-    assert first and last and signed
-    details = ConfirmedDetails(
-        first_name=first,
-        last_name=last,
-        phone=phone,
-        address={k: address.get(k) for k in ("line1", "line2", "locality", "region", "postalcode", "country")},
-        date_of_birth=dob,
-        answers={k: bool(v) for k, v in raw_answers.items()},
-        signed_name=signed,
-    )
-    return details, reasons
-
-
-async def submit_opt_in(db: Database, token: str, form: OptInSubmission, client: ClientInfo) -> dict[str, Any]:
+async def submit_opt_in(db: Database, token: str, form: OptInSubmission, client: ClientInfo) -> OptInAnswer:
     async with db.uow() as uow:
         if not looks_like_token(token):
-            raise ApiError("This link is not valid.", error_code="resource_not_found", status_code=404)
+            raise ApiError(_NOT_VALID, error_code="resource_not_found", status_code=404)
         # lock order everywhere: the contractor, then their invitation
         contractor = await store.contractor_of_invitation(uow.session, hash_token(token), lock=True)
         invitation = await _invitation_by_token(uow.session, token, lock=True)
@@ -353,23 +316,100 @@ async def submit_opt_in(db: Database, token: str, form: OptInSubmission, client:
         state = _STATE_FOR_PAGE[effective_status(invitation, now)]
         if state != "open":
             return await _closed_view(uow.session, invitation, state)
-        details, reasons = _validate(form, contractor, now.date())
-        result = await _answer(uow, invitation, contractor, details, reasons, client)
+        details, reasons = check_submission(form, contractor, now.date())
+        answering = _Answering(
+            invitation=invitation,
+            contractor=contractor,
+            details=details,
+            # the open session an API caller created for this link, else one created below
+            session_id=invitation["open_session_id"] or new_ulid_id("ias"),
+            now=now,
+        )
+        result = await _answer(uow, answering, reasons, client)
         await uow.commit()
     return result
 
 
-async def _answer(
-    uow: UnitOfWork, invitation: Row, contractor: Row, details: ConfirmedDetails, reasons: list[str], client: ClientInfo
-) -> dict[str, Any]:
-    now = uow.clock.now()
-    tenant_id = invitation["tenant_id"]
-    contractor_id = invitation["contractor_id"]
-    # the open session an API caller created for this link, else one created complete below
-    session_id = invitation["open_session_id"] or new_ulid_id("ias")
+@dataclass(frozen=True)
+class _Answering:
+    """A submit being answered: the link, its contractor, what they confirmed, the session."""
+
+    invitation: Row
+    contractor: Row
+    details: ConfirmedDetails
+    session_id: str
+    now: datetime
+
+    @property
+    def tenant_id(self) -> str:
+        return str(self.invitation["tenant_id"])
+
+    @property
+    def contractor_id(self) -> str:
+        return str(self.invitation["contractor_id"])
+
+    @property
+    def invitation_id(self) -> str:
+        return str(self.invitation["id"])
+
+    def emit(self, uow: UnitOfWork, message: Any, version: int) -> None:
+        uow.emit(message, tenant_id=self.tenant_id, aggregate_id=self.session_id, aggregate_version=version)
+
+
+@dataclass(frozen=True)
+class _Quoted:
+    """A quote written for a live assignment, with what the answer shows of it."""
+
+    row: Row
+    assignment: Row
+    notes: list[str]
+
+
+@dataclass
+class _Pricing:
+    """The live assignments priced: quoted, or not coverable (and why)."""
+
+    quoted: list[_Quoted] = field(default_factory=list)
+    not_covered: list[NotCovered] = field(default_factory=list)
+    marks: list[EnrollmentMark] = field(default_factory=list)
+
+
+async def _answer(uow: UnitOfWork, answering: _Answering, reasons: list[str], client: ClientInfo) -> OptInAnswer:
+    consent = await _record_consent(uow, answering, client)
+    await _record_confirmed_details(uow, answering)
+    answering.emit(
+        uow,
+        ApplicationStartedV1(
+            session_id=answering.session_id, contractor_id=answering.contractor_id, invitation_id=answering.invitation_id
+        ),
+        version=1,
+    )
+    live = await store.live_assignments_of_invitation(uow.session, answering.tenant_id, answering.invitation_id)
+    pricing = _Pricing()
+    if not reasons:
+        pricing = _price(answering, live)
+        await _record_quotes(uow, pricing)
+        if not pricing.quoted:
+            reasons.append(_nothing_to_insure(pricing.not_covered))
+    await _record_session(uow, answering, reasons, pricing)
+    await uow.session.execute(
+        _ANSWER_INVITATION,
+        {
+            "iid": answering.invitation_id,
+            "tid": answering.tenant_id,
+            "answered_at": answering.now,
+            "session_id": answering.session_id,
+        },
+    )
+    if reasons:
+        return await _ineligible(uow, answering, reasons, live, pricing)
+    return _completed(uow, answering, consent, pricing)
+
+
+async def _record_consent(uow: UnitOfWork, answering: _Answering, client: ClientInfo) -> Consent:
     consent = Consent(
-        signed_name=details.signed_name,
-        signed_at=now,
+        signed_name=answering.details.signed_name,
+        signed_at=answering.now,
         text_version=CONSENT_TEXT_VERSION,
         ip_address=(client.ip_address or None) and client.ip_address[:64],
         user_agent=(client.user_agent or None) and client.user_agent[:1000],
@@ -377,23 +417,28 @@ async def _answer(
     await uow.session.execute(
         _INSERT_CONSENT,
         {
-            "session_id": session_id,
-            "tenant_id": tenant_id,
-            "contractor_id": contractor_id,
+            "session_id": answering.session_id,
+            "tenant_id": answering.tenant_id,
+            "contractor_id": answering.contractor_id,
             "signed_name": consent.signed_name,
-            "signed_at": now,
+            "signed_at": answering.now,
             "text_version": CONSENT_TEXT_VERSION,
             "text": CONSENT_TEXT,
             "ip_address": consent.ip_address,
             "user_agent": consent.user_agent,
         },
     )
-    # what the contractor confirmed is the newest we know of them (until the company edits again)
+    return consent
+
+
+async def _record_confirmed_details(uow: UnitOfWork, answering: _Answering) -> None:
+    """What the contractor confirmed is the newest we know of them (until the company edits again)."""
+    details, contractor = answering.details, answering.contractor
     await store.upsert_contractor(
         uow.session,
         {
-            "tenant_id": tenant_id,
-            "contractor_id": contractor_id,
+            "tenant_id": answering.tenant_id,
+            "contractor_id": answering.contractor_id,
             "first_name": details.first_name,
             "last_name": details.last_name,
             "email": contractor["email"],
@@ -401,149 +446,157 @@ async def _answer(
             "address": details.address,
             "company_name": contractor["company_name"],
             # never older than what we hold, so that the confirmed details take effect
-            "observed_at": max(now, contractor["observed_at"]),
+            "observed_at": max(answering.now, contractor["observed_at"]),
             "version": contractor["version"],
         },
     )
-    uow.emit(
-        ApplicationStartedV1(session_id=session_id, contractor_id=contractor_id, invitation_id=invitation["id"]),
-        tenant_id=tenant_id,
-        aggregate_id=session_id,
-        aggregate_version=1,
+
+
+def _price(answering: _Answering, live: Sequence[Row]) -> _Pricing:
+    """A quote for each live assignment that can be covered, from the confirmed home state."""
+    pricing = _Pricing()
+    home = home_state_of(answering.details.address)
+    tenant_id = answering.tenant_id
+    for assignment in live:
+        assignment_id = assignment["assignment_id"]
+        priced = price_row(assignment, home, answering.now.date())
+        if isinstance(priced, NotCoverable):
+            pricing.not_covered.append(NotCovered(assignment_id=assignment_id, job=assignment["job_name"], reason=priced.reason))
+            pricing.marks.append(EnrollmentMark(tenant_id, assignment_id, "not_coverable", priced.reason))
+            continue
+        row = _application_quote(answering, assignment, priced)
+        pricing.marks.append(EnrollmentMark(tenant_id, assignment_id, "quoted", row["eligibility_message"]))
+        pricing.quoted.append(_Quoted(row=row, assignment=assignment, notes=list(priced.notes)))
+    return pricing
+
+
+def _application_quote(answering: _Answering, assignment: Row, priced: PricedCoverage) -> Row:
+    return quote_row(
+        answering.now,
+        tenant_id=answering.tenant_id,
+        contractor_id=answering.contractor_id,
+        job_id=assignment["job_id"],
+        assignment_id=assignment["assignment_id"],
+        session_id=answering.session_id,
+        source="application",
+        category_code=assignment["category_code"],
+        priced=priced,
+        accepted=True,
     )
 
-    quoted: list[dict[str, Any]] = []
-    not_covered: list[dict[str, Any]] = []
-    marks: list[tuple[str, str, str, str | None]] = []
-    live = await store.live_assignments_of_invitation(uow.session, tenant_id, invitation["id"])
-    if not reasons:
-        home = home_state_of(details.address)
-        for assignment in live:
-            priced = price_row(assignment, home, now.date())
-            if isinstance(priced, NotCoverable):
-                not_covered.append(
-                    {"assignment_id": assignment["assignment_id"], "job": assignment["job_name"], "reason": priced.reason}
-                )
-                marks.append((tenant_id, assignment["assignment_id"], "not_coverable", priced.reason))
-                continue
-            quote = quote_row(
-                now,
-                tenant_id=tenant_id,
-                contractor_id=contractor_id,
-                job_id=assignment["job_id"],
-                assignment_id=assignment["assignment_id"],
-                session_id=session_id,
-                source="application",
-                category_code=assignment["category_code"],
-                priced=priced,
-                accepted=True,
-            )
-            marks.append((tenant_id, assignment["assignment_id"], "quoted", quote["eligibility_message"]))
-            quoted.append(
-                {**quote, "job_name": assignment["job_name"], "entity_name": assignment["entity_name"], "notes": priced.notes}
-            )
-        if quoted:
-            await uow.session.execute(_INSERT_QUOTES, [{c.name: q[c.name] for c in quotes.c} for q in quoted])
-        await store.record_enrollment(uow.session, marks)
-        if not quoted:
-            reasons.append(
-                "None of your assignments can be insured: " + " ".join(n["reason"] for n in not_covered)
-                if not_covered
-                else "There is no assignment to insure."
-            )
-    outcome = "ineligible" if reasons else "complete"
+
+async def _record_quotes(uow: UnitOfWork, pricing: _Pricing) -> None:
+    if pricing.quoted:
+        await uow.session.execute(_INSERT_QUOTES, [q.row for q in pricing.quoted])
+    await store.record_enrollment(uow.session, pricing.marks)
+
+
+def _nothing_to_insure(not_covered: Sequence[NotCovered]) -> str:
+    if not not_covered:
+        return "There is no assignment to insure."
+    return "None of your assignments can be insured: " + " ".join(n.reason for n in not_covered)
+
+
+async def _record_session(uow: UnitOfWork, answering: _Answering, reasons: list[str], pricing: _Pricing) -> None:
+    """Complete the session an API caller opened for this link, or write a new one, complete."""
+    details, outcome = answering.details, "ineligible" if reasons else "complete"
     completion = {
         "status": outcome,
         "step": "application_complete" if outcome == "complete" else "application_questions",
-        "completed_at": now,
+        "completed_at": answering.now,
         "first_name": details.first_name,
         "last_name": details.last_name,
-        "email": contractor["email"],
+        "email": answering.contractor["email"],
         "phone": details.phone,
         "address": details.address,
         "date_of_birth": details.date_of_birth,
         "answers": details.answers,
         "reasons": reasons or None,
-        "quote_id": quoted[0]["id"] if quoted else None,
+        "quote_id": pricing.quoted[0].row["id"] if pricing.quoted else None,
     }
-    if invitation["open_session_id"]:
-        await uow.session.execute(_COMPLETE_SESSION, {"sid": session_id, "tid": tenant_id, **completion})
-    else:
-        new_session = {
-            "id": session_id,
-            "tenant_id": tenant_id,
-            "contractor_id": contractor_id,
-            "invitation_id": invitation["id"],
-            "is_general_opt_in": False,
-            "general_opt_in_work_state": None,
-            "success_url": None,
-            "cancel_url": None,
-            "created_at": now,
-            "expired_at": None,
-            "version": 1,
-        }
-        await uow.session.execute(_INSERT_SESSION, {**new_session, **completion})
-    await uow.session.execute(
-        _ANSWER_INVITATION, {"iid": invitation["id"], "tid": tenant_id, "answered_at": now, "session_id": session_id}
+    if answering.invitation["open_session_id"]:
+        await uow.session.execute(_COMPLETE_SESSION, {"sid": answering.session_id, "tid": answering.tenant_id, **completion})
+        return
+    new_session = {
+        "id": answering.session_id,
+        "tenant_id": answering.tenant_id,
+        "contractor_id": answering.contractor_id,
+        "invitation_id": answering.invitation_id,
+        "is_general_opt_in": False,
+        "general_opt_in_work_state": None,
+        "success_url": None,
+        "cancel_url": None,
+        "created_at": answering.now,
+        "expired_at": None,
+        "version": 1,
+    }
+    await uow.session.execute(_INSERT_SESSION, {**new_session, **completion})
+
+
+async def _ineligible(
+    uow: UnitOfWork, answering: _Answering, reasons: list[str], live: Sequence[Row], pricing: _Pricing
+) -> OptInIneligible:
+    left_out = {n.assignment_id for n in pricing.not_covered}
+    await store.mark_assignments(
+        uow.session,
+        answering.tenant_id,
+        [a["assignment_id"] for a in live if a["assignment_id"] not in left_out],
+        "ineligible",
     )
-    if reasons:
-        left_out = {n["assignment_id"] for n in not_covered}
-        await store.mark_assignments(
-            uow.session, tenant_id, [a["assignment_id"] for a in live if a["assignment_id"] not in left_out], "ineligible"
-        )
-        uow.emit(
-            ApplicationIneligibleV1(
-                session_id=session_id, contractor_id=contractor_id, invitation_id=invitation["id"], reasons=reasons
-            ),
-            tenant_id=tenant_id,
-            aggregate_id=session_id,
-            aggregate_version=2,
-        )
-        return {
-            "state": "ineligible",
-            "outcome": "ineligible",
-            "session_id": session_id,
-            "message": "We cannot insure you online: " + " ".join(reasons),
-            "reasons": reasons,
-        }
-    uow.emit(
+    answering.emit(
+        uow,
+        ApplicationIneligibleV1(
+            session_id=answering.session_id,
+            contractor_id=answering.contractor_id,
+            invitation_id=answering.invitation_id,
+            reasons=reasons,
+        ),
+        version=2,
+    )
+    return OptInIneligible(
+        session_id=answering.session_id, message="We cannot insure you online: " + " ".join(reasons), reasons=reasons
+    )
+
+
+def _completed(uow: UnitOfWork, answering: _Answering, consent: Consent, pricing: _Pricing) -> OptInCompleted:
+    details = answering.details
+    answering.emit(
+        uow,
         ApplicationCompletedV1(
-            session_id=session_id,
-            contractor_id=contractor_id,
-            invitation_id=invitation["id"],
+            session_id=answering.session_id,
+            contractor_id=answering.contractor_id,
+            invitation_id=answering.invitation_id,
             first_name=details.first_name,
             last_name=details.last_name,
-            email=contractor["email"],
+            email=answering.contractor["email"],
             phone=details.phone,
             address=msgspec.convert(details.address, Address),
             date_of_birth=details.date_of_birth,
             consent=consent,
-            assignments=[assignment_quote(q) for q in quoted],
+            assignments=[assignment_quote(q.row) for q in pricing.quoted],
         ),
-        tenant_id=tenant_id,
-        aggregate_id=session_id,
-        aggregate_version=2,
+        version=2,
     )
-    return {
-        "state": "completed",
-        "outcome": "completed",
-        "session_id": session_id,
-        "message": "Thank you: you have opted in. Your certificate of insurance will arrive by email.",
-        "quotes": [
-            {
-                "quote_id": q["id"],
-                "assignment_id": q["assignment_id"],
-                "job": q["job_name"],
-                "entity": q["entity_name"],
-                "coverage_types": q["coverage_types"],
-                "effective_date": q["effective_date"].isoformat(),
-                "end_date": q["end_date"].isoformat(),
-                "net_rate": q["net_rate"],
-                "gl_net_rate": q["gl_net_rate"],
-                "wc_net_rate": q["wc_net_rate"],
-                "notes": q["notes"],
-            }
-            for q in quoted
-        ],
-        "not_covered": not_covered,
-    }
+    return OptInCompleted(
+        session_id=answering.session_id,
+        message="Thank you: you have opted in. Your certificate of insurance will arrive by email.",
+        quotes=[_quoted_view(q) for q in pricing.quoted],
+        not_covered=pricing.not_covered,
+    )
+
+
+def _quoted_view(quoted: _Quoted) -> QuotedAssignment:
+    row = quoted.row
+    return QuotedAssignment(
+        quote_id=row["id"],
+        assignment_id=row["assignment_id"],
+        job=quoted.assignment["job_name"],
+        entity=quoted.assignment["entity_name"],
+        coverage_types=list(row["coverage_types"]),
+        effective_date=row["effective_date"].isoformat(),
+        end_date=row["end_date"].isoformat(),
+        net_rate=row["net_rate"],
+        gl_net_rate=row["gl_net_rate"],
+        wc_net_rate=row["wc_net_rate"],
+        notes=quoted.notes,
+    )

@@ -8,26 +8,36 @@ it has an assignment. A quote for a (contractor, job) that has a live assignment
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 from sqlalchemy import select, update
 from ten99kit import ApiError, Database, UnitOfWork
+from ten99kit.db import Row
+from ten99kit.pagination import ListEnvelope, PageRequest, fetch_page
 
 from ..adapters import store
 from ..adapters.db import assignments
 from ..adapters.db import quotes as quotes_table
-from ..adapters.pagination import fetch_page
 from ..domain.eligibility import NotCoverable, PricedCoverage, check_new_dates, price_assignment
 from ..domain.rates import COVERAGE_TYPES, RATE_TABLE_VERSION
 from ..domain.repeat_coverage import matching_terms
 from .quoting import home_state_of, insert_quote
 
-__all__ = ["QuoteChange", "QuoteRequest", "create_quote", "epoch", "get_quote", "list_quotes", "quote_view", "update_quote"]
+__all__ = [
+    "Quote",
+    "QuoteChange",
+    "QuoteRequest",
+    "create_quote",
+    "epoch",
+    "get_quote",
+    "list_quotes",
+    "quote_view",
+    "update_quote",
+]
 
-Row = Mapping[Any, Any]  # a RowMapping or a dict
 
 _NOT_OFFERED = {"professional", "media", "cyber"}
 
@@ -41,12 +51,8 @@ class QuoteRequest(msgspec.Struct, kw_only=True):
     end_date: int | None = None
 
 
-class QuoteChange(msgspec.Struct, kw_only=True):
-    contractor: str | None = None
-    job: str | None = None
-    coverage_type: list[str] | str | None = None
-    effective_date: int | None = None
-    end_date: int | None = None
+class QuoteChange(QuoteRequest, kw_only=True):
+    """A change to an unused quote: coverage types and dates (the contractor and job cannot change)."""
 
 
 def epoch(day: date) -> int:
@@ -60,36 +66,76 @@ def _day(value: int, field: str) -> date:
         raise ApiError({field: "Not a valid epoch time."}, error_code="invalid_input", status_code=400) from None
 
 
-def quote_view(q: Row) -> dict[str, Any]:
+class GeneralLiabilityRates(msgspec.Struct, kw_only=True):
+    net_rate: int
+    stamping_fee: int | None = None
+    risk_purchasing_group_fee: int | None = None
+
+
+class WorkersCompRates(msgspec.Struct, kw_only=True):
+    net_rate: int
+
+
+class QuoteJson(msgspec.Struct, kw_only=True):
+    """The rates per coverage type quoted (a type not quoted is absent)."""
+
+    gl: GeneralLiabilityRates | UnsetType = UNSET
+    wc: WorkersCompRates | UnsetType = UNSET
+
+
+class Quote(msgspec.Struct, kw_only=True):
+    """A quote in 1099Policy's shape (epoch seconds)."""
+
+    id: str
+    object: Literal["quote"] = "quote"
+    contractor: str
+    job: str
+    assignment: str | None
+    session: str | None
+    coverage_type: list[str]
+    effective_date: int
+    end_date: int
+    eligible: bool
+    eligibility_message: str | None
+    net_rate: int
+    gl_net_rate: int
+    wc_net_rate: int
+    quote_json: QuoteJson
+    category_code: str
+    home_state: str
+    work_state: str
+    rate_table_version: str
+    created: int
+    updated: int
+
+
+def quote_view(q: Row) -> Quote:
     types = list(q["coverage_types"])
-    quote_json: dict[str, Any] = {}
-    if "general" in types:
-        quote_json["gl"] = {"net_rate": q["gl_net_rate"], "stamping_fee": None, "risk_purchasing_group_fee": None}
-    if "workers-comp" in types:
-        quote_json["wc"] = {"net_rate": q["wc_net_rate"]}
-    return {
-        "id": q["id"],
-        "object": "quote",
-        "contractor": q["contractor_id"],
-        "job": q["job_id"],
-        "assignment": q["assignment_id"],
-        "session": q["session_id"],
-        "coverage_type": types,
-        "effective_date": epoch(q["effective_date"]),
-        "end_date": epoch(q["end_date"]),
-        "eligible": q["eligible"],
-        "eligibility_message": q["eligibility_message"],
-        "net_rate": q["net_rate"],
-        "gl_net_rate": q["gl_net_rate"],
-        "wc_net_rate": q["wc_net_rate"],
-        "quote_json": quote_json,
-        "category_code": q["category_code"],
-        "home_state": q["home_state"],
-        "work_state": q["work_state"],
-        "rate_table_version": q["rate_table_version"],
-        "created": int(q["created_at"].timestamp()),
-        "updated": int(q["updated_at"].timestamp()),
-    }
+    return Quote(
+        id=q["id"],
+        contractor=q["contractor_id"],
+        job=q["job_id"],
+        assignment=q["assignment_id"],
+        session=q["session_id"],
+        coverage_type=types,
+        effective_date=epoch(q["effective_date"]),
+        end_date=epoch(q["end_date"]),
+        eligible=q["eligible"],
+        eligibility_message=q["eligibility_message"],
+        net_rate=q["net_rate"],
+        gl_net_rate=q["gl_net_rate"],
+        wc_net_rate=q["wc_net_rate"],
+        quote_json=QuoteJson(
+            gl=GeneralLiabilityRates(net_rate=q["gl_net_rate"]) if "general" in types else UNSET,
+            wc=WorkersCompRates(net_rate=q["wc_net_rate"]) if "workers-comp" in types else UNSET,
+        ),
+        category_code=q["category_code"],
+        home_state=q["home_state"],
+        work_state=q["work_state"],
+        rate_table_version=q["rate_table_version"],
+        created=int(q["created_at"].timestamp()),
+        updated=int(q["updated_at"].timestamp()),
+    )
 
 
 def _coverage_types(value: list[str] | str | None, default: list[str]) -> list[str]:
@@ -163,7 +209,7 @@ async def _contractor(uow: UnitOfWork, tenant_id: str, contractor_id: str | None
     return row
 
 
-async def create_quote(db: Database, tenant_id: str, data: QuoteRequest) -> dict[str, Any]:
+async def create_quote(db: Database, tenant_id: str, data: QuoteRequest) -> Quote:
     async with db.uow() as uow:
         contractor = await _contractor(uow, tenant_id, data.contractor)
         if not data.job:
@@ -204,12 +250,12 @@ async def _load(session: Any, tenant_id: str, quote_id: str, *, lock: bool = Fal
     return row
 
 
-async def get_quote(db: Database, tenant_id: str, quote_id: str) -> dict[str, Any]:
+async def get_quote(db: Database, tenant_id: str, quote_id: str) -> Quote:
     async with db.session() as s:
         return quote_view(await _load(s, tenant_id, quote_id))
 
 
-async def update_quote(db: Database, tenant_id: str, quote_id: str, data: QuoteChange) -> dict[str, Any]:
+async def update_quote(db: Database, tenant_id: str, quote_id: str, data: QuoteChange) -> Quote:
     """Change coverage types or dates of an unused quote (re-priced). A quote that is part of an
     application, or a change of contractor or job, needs a new quote instead."""
     async with db.uow() as uow:
@@ -258,15 +304,8 @@ async def update_quote(db: Database, tenant_id: str, quote_id: str, data: QuoteC
 
 
 async def list_quotes(
-    db: Database,
-    tenant_id: str,
-    *,
-    contractor: str | None,
-    job: str | None,
-    limit: int,
-    starting_after: str | None,
-    ending_before: str | None,
-) -> dict[str, Any]:
+    db: Database, tenant_id: str, page_request: PageRequest, *, contractor: str | None = None, job: str | None = None
+) -> ListEnvelope[Quote]:
     q = quotes_table.c
     where = [q.tenant_id == tenant_id]
     if contractor:
@@ -275,6 +314,6 @@ async def list_quotes(
         where.append(q.job_id == job)
     async with db.session() as s:
         page = await fetch_page(
-            s, select(quotes_table), quotes_table, where, limit=limit, starting_after=starting_after, ending_before=ending_before
+            s, select(quotes_table), keys=(q.created_at, q.id), id_column=q.id, where=where, request=page_request
         )
-    return {"object": "list", "data": [quote_view(r) for r in page.rows], "has_more": page.has_more, "url": "/v1/quotes"}
+    return ListEnvelope(url="/v1/quotes", has_more=page.has_more, data=[quote_view(r) for r in page.rows])

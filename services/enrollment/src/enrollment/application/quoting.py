@@ -8,14 +8,13 @@ from typing import Any
 
 from ten99_contracts import AssignmentQuote
 from ten99kit import UnitOfWork, new_id
+from ten99kit.db import Row
 
 from ..adapters.db import quotes
 from ..domain.eligibility import NotCoverable, PricedCoverage, price_assignment
 from ..domain.rates import RATE_TABLE_VERSION
 
 __all__ = ["assignment_quote", "home_state_of", "insert_quote", "price_row", "quote_row"]
-
-Row = Mapping[Any, Any]  # a RowMapping or a dict
 
 
 def home_state_of(address: Mapping[str, Any] | None) -> str | None:

@@ -21,15 +21,14 @@ is remembered.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import msgspec
 from sqlalchemy import and_, bindparam, or_, select, update
-from sqlalchemy.sql import ColumnElement
-from ten99_contracts import Envelope
+from ten99_contracts import ContractorSnapshot, Envelope
 from ten99_contracts.contractor_v1 import (
     AssignmentCancelledV1,
     AssignmentCreatedV1,
@@ -40,18 +39,19 @@ from ten99_contracts.contractor_v1 import (
 )
 from ten99_contracts.enrollment_v1 import AssignmentEnrolledV1
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
-from ten99kit import Subscription, UnitOfWork, get_logger
+from ten99kit import UnitOfWork, get_logger
+from ten99kit.db import Row
 
 from ..adapters import store
 from ..adapters.db import (
     assignment_cancellations,
     assignments,
     companies,
-    contractors,
     invitation_assignments,
     invitations,
     quotes,
 )
+from ..adapters.store import EnrollmentMark, Key
 from ..domain.eligibility import PricedCoverage
 from ..domain.repeat_coverage import ConfirmedTerms, matching_terms
 from .invitations import NewInvitation, close_as_expired, emit_issued, new_invitation, revoke_invitation
@@ -62,18 +62,9 @@ __all__ = ["Reactions"]
 
 log = get_logger(__name__)
 
-Row = Mapping[Any, Any]  # a RowMapping or a dict
-Key = tuple[str, str]  # (tenant, id)
-
 
 def _address(value: Any) -> dict[str, Any] | None:
     return msgspec.to_builtins(value) if value is not None else None
-
-
-def _within(tenant_column: Any, id_column: Any, keys: Sequence[Key]) -> list[ColumnElement[bool]]:
-    """Rows whose (tenant, id) may be among ``keys``: two IN lists, which use the indexes (a
-    batch rarely spans tenants); callers keep the exact keys."""
-    return [tenant_column.in_(sorted({t for t, _ in keys})), id_column.in_(sorted({i for _, i in keys}))]
 
 
 def _newer(candidate: dict[str, Any], held: dict[str, Any] | None, *, version_first: bool) -> bool:
@@ -94,19 +85,11 @@ class _Batch:
 
 @dataclass(frozen=True)
 class Reactions:
+    """The handlers of other contexts' messages (`bootstrap` subscribes them). One instance per
+    consumer: it holds each unit of work's batch until that unit of work commits."""
+
     links: OptInLinks
     _batches: weakref.WeakKeyDictionary[UnitOfWork, _Batch] = field(default_factory=weakref.WeakKeyDictionary)
-
-    def subscriptions(self) -> list[Subscription]:
-        return [
-            Subscription(CompanyCreatedV1.SUBJECT, self.on_company_created),
-            Subscription(ContractorRegisteredV1.SUBJECT, self.on_contractor_changed),
-            Subscription(ContractorUpdatedV1.SUBJECT, self.on_contractor_changed),
-            Subscription(AssignmentCreatedV1.SUBJECT, self.on_assignment_state),
-            Subscription(AssignmentUpdatedV1.SUBJECT, self.on_assignment_state),
-            Subscription(AssignmentCancelledV1.SUBJECT, self.on_assignment_cancelled),
-            Subscription(AssignmentExtendedV1.SUBJECT, self.on_assignment_extended),
-        ]
 
     def _batch(self, uow: UnitOfWork) -> _Batch:
         batch = self._batches.get(uow)
@@ -140,44 +123,20 @@ class Reactions:
     async def on_contractor_changed(
         self, uow: UnitOfWork, envelope: Envelope[ContractorRegisteredV1] | Envelope[ContractorUpdatedV1]
     ) -> None:
-        d = envelope.data
-        self._buffer_contractor(
-            uow,
-            envelope.tenant_id,
-            d.contractor_id,
-            first_name=d.first_name,
-            last_name=d.last_name,
-            email=d.email,
-            phone=d.phone,
-            address=_address(d.address),
-            company_name=d.company_name,
-            observed_at=envelope.occurred_at,
-            version=envelope.aggregate_version,
-        )
+        self._buffer_contractor(uow, envelope.tenant_id, envelope.data, envelope.occurred_at, envelope.aggregate_version)
 
     async def on_assignment_state(
         self, uow: UnitOfWork, envelope: Envelope[AssignmentCreatedV1] | Envelope[AssignmentUpdatedV1]
     ) -> None:
         d = envelope.data
         tenant_id = envelope.tenant_id
-        c, job = d.contractor, d.job
-        self._buffer_contractor(
-            uow,
-            tenant_id,
-            c.contractor_id,
-            first_name=c.first_name,
-            last_name=c.last_name,
-            email=c.email,
-            phone=c.phone,
-            address=_address(c.address),
-            company_name=c.company_name,
-            observed_at=envelope.occurred_at,
-            version=0,  # a snapshot inside another aggregate's message: only its time counts
-        )
+        job = d.job
+        # a snapshot inside another aggregate's message: only its time counts (version 0)
+        self._buffer_contractor(uow, tenant_id, d.contractor, envelope.occurred_at, 0)
         values = {
             "tenant_id": tenant_id,
             "assignment_id": d.assignment_id,
-            "contractor_id": c.contractor_id,
+            "contractor_id": d.contractor.contractor_id,
             "job_id": job.job_id,
             "job_name": job.name,
             "job_description": job.description,
@@ -230,10 +189,30 @@ class Reactions:
             .values(end_date=d.end_date)
         )
 
-    def _buffer_contractor(self, uow: UnitOfWork, tenant_id: str, contractor_id: str, **fields: Any) -> None:
+    def _buffer_contractor(
+        self,
+        uow: UnitOfWork,
+        tenant_id: str,
+        source: ContractorSnapshot | ContractorRegisteredV1 | ContractorUpdatedV1,
+        observed_at: datetime,
+        version: int,
+    ) -> None:
+        """Keep the newest state of a contractor the batch heard of (from their own message or
+        from an assignment's snapshot of them)."""
+        row = {
+            "tenant_id": tenant_id,
+            "contractor_id": source.contractor_id,
+            "first_name": source.first_name,
+            "last_name": source.last_name,
+            "email": source.email,
+            "phone": source.phone,
+            "address": _address(source.address),
+            "company_name": source.company_name,
+            "observed_at": observed_at,
+            "version": version,
+        }
         batch = self._batch(uow)
-        row = {"tenant_id": tenant_id, "contractor_id": contractor_id, **fields}
-        key = (tenant_id, contractor_id)
+        key = (tenant_id, source.contractor_id)
         if _newer(row, batch.contractors.get(key), version_first=False):
             batch.contractors[key] = row
 
@@ -241,51 +220,26 @@ class Reactions:
 
     async def _write(self, uow: UnitOfWork, batch: _Batch) -> None:
         self._batches.pop(uow, None)
-        session = uow.session
         # contractors first and in key order: this locks them, so that concurrent batches (and
         # opt-ins, which lock the contractor first too) take turns per contractor
-        await store.upsert_contractors(session, list(batch.contractors.values()))
+        await store.upsert_contractors(uow.session, list(batch.contractors.values()))
         if not batch.assignments:
             return
-        stmt = store.dialect_insert(session, assignments)
-        a, ex = assignments.c, stmt.excluded
-        keep = ("tenant_id", "assignment_id", "enrollment", "enrollment_note")
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[a.tenant_id, a.assignment_id],
-            set_={c.name: ex[c.name] for c in assignments.c if c.name not in keep},
-            # newest wins; a cancelled assignment stays cancelled ("it cannot be reactivated")
-            where=and_(
-                or_(ex.version > a.version, and_(ex.version == a.version, ex.observed_at >= a.observed_at)),
-                a.status != "cancelled",
-            ),
-        )
-        keys = list(batch.assignments)
-        await session.execute(stmt, [batch.assignments[k] for k in sorted(keys)])
+        await _upsert_assignments(uow.session, batch)
+        cancelled = await _cancel_those_cancelled_before_arrival(uow.session, batch)
+        undecided = await self._undecided(uow, batch, cancelled)
+        if undecided:
+            await self._enroll(uow, undecided)
 
-        # which of them were cancelled before they arrived
-        ac = assignment_cancellations.c
-        cancelled = {
-            (t, i)
-            for t, i in (
-                await session.execute(
-                    select(ac.tenant_id, ac.assignment_id).where(*_within(ac.tenant_id, ac.assignment_id, keys))
-                )
-            ).all()
-            if (t, i) in batch.assignments
-        }
-        if cancelled:
-            await session.execute(
-                update(assignments)
-                .where(a.tenant_id == bindparam("b_tenant"), a.assignment_id == bindparam("b_id"))
-                .values(status="cancelled"),
-                [{"b_tenant": t, "b_id": i} for t, i in cancelled],
-            )
-        rows = {
-            (r["tenant_id"], r["assignment_id"]): r
-            for r in (await session.execute(select(assignments).where(*_within(a.tenant_id, a.assignment_id, keys)))).mappings()
-        }
+    async def _undecided(self, uow: UnitOfWork, batch: _Batch, cancelled: set[Key]) -> list[Row]:
+        """The batch's assignments that still await a decision, in order of arrival; one
+        cancelled through an update leaves its invitation."""
+        keys = list(batch.assignments)
+        a = assignments.c
+        found = await uow.session.execute(select(assignments).where(*store.within(a.tenant_id, a.assignment_id, keys)))
+        rows = {(r["tenant_id"], r["assignment_id"]): r for r in found.mappings()}
         undecided: list[Row] = []
-        for key in keys:  # in order of arrival
+        for key in keys:
             row = rows[key]
             if key in cancelled:
                 continue
@@ -294,117 +248,29 @@ class Reactions:
                     await self._withdraw(uow, *key)  # rare: cancelled through an update
             elif row["enrollment"] is None:
                 undecided.append(row)
-        if undecided:
-            await self._enroll(uow, undecided)
+        return undecided
 
     async def _enroll(self, uow: UnitOfWork, undecided: Sequence[Row]) -> None:
-        session = uow.session
+        """Decide each new assignment (in order of arrival): enrolled as a repeat, attached to the
+        open link, or the reason for a new one; then write the decisions in bulk."""
         now, today = uow.clock.now(), uow.clock.today()
-        who_keys = sorted({(r["tenant_id"], r["contractor_id"]) for r in undecided})
-        c = contractors.c
-        people = {
-            (r["tenant_id"], r["contractor_id"]): r
-            for r in (
-                await session.execute(select(contractors).where(*_within(c.tenant_id, c.contractor_id, who_keys)))
-            ).mappings()
-        }
-        q = quotes.c
-        confirmed: dict[Key, list[ConfirmedTerms]] = {}
-        for r in (
-            await session.execute(
-                select(quotes)
-                .where(*_within(q.tenant_id, q.contractor_id, who_keys), q.accepted.is_(True))
-                .order_by(q.created_at.desc())
-            )
-        ).mappings():
-            confirmed.setdefault((r["tenant_id"], r["contractor_id"]), []).append(
-                ConfirmedTerms(
-                    r["session_id"], r["id"], r["category_code"], tuple(r["coverage_types"]), r["home_state"], r["work_state"]
-                )
-            )
-        i = invitations.c
-        wanted = set(who_keys)
-        open_links: dict[Key, Row] = {
-            (r["tenant_id"], r["contractor_id"]): r
-            for r in (
-                await session.execute(
-                    select(invitations)
-                    .where(*_within(i.tenant_id, i.contractor_id, who_keys), i.status == "pending")
-                    .with_for_update()
-                )
-            ).mappings()
-            if (r["tenant_id"], r["contractor_id"]) in wanted
-        }
-        ran_out = [r for r in open_links.values() if r["expires_at"] <= now]
-        if ran_out:  # the expiry job has not recorded it yet: do it now, a new link follows
-            await close_as_expired(uow, ran_out, now)
-            for gone in ran_out:
-                del open_links[(gone["tenant_id"], gone["contractor_id"])]
-
-        new_links: dict[Key, NewInvitation] = {}
-        new_link_assignments: dict[str, list[str]] = {}
-        attached: list[dict[str, str]] = []
-        new_quotes: list[dict[str, Any]] = []
-        marks: list[tuple[str, str, str, str | None]] = []
+        known = await _read_what_deciding_needs(uow, undecided, now)
+        decisions = _Decisions()
         for row in undecided:
             key = (row["tenant_id"], row["contractor_id"])
-            person = people[key]
-            repeat = self._repeat(row, person, confirmed.get(key), now, today)
+            person = known.people[key]
+            repeat = _repeat(row, person, known.confirmed.get(key), now, today)
             if repeat is not None:
-                new_quotes.append(repeat)
-                marks.append((key[0], row["assignment_id"], "enrolled", repeat["eligibility_message"]))
-                uow.emit(
-                    AssignmentEnrolledV1(session_id=repeat["session_id"], contractor_id=key[1], quote=assignment_quote(repeat)),
-                    tenant_id=key[0],
-                    aggregate_id=row["assignment_id"],
-                    aggregate_version=1,
-                )
+                decisions.enroll(uow, row, repeat)
                 continue
-            link = open_links.get(key)
+            link = known.open_links.get(key)
             if link is not None:
-                invitation_id = link["id"]
+                decisions.attach(row, link["id"])
             else:
-                if key not in new_links:
-                    new_links[key] = new_invitation(self.links, now, tenant_id=key[0], contractor=person)
-                invitation_id = new_links[key].row["id"]
-                new_link_assignments.setdefault(invitation_id, []).append(row["assignment_id"])
-            attached.append({"invitation_id": invitation_id, "assignment_id": row["assignment_id"], "tenant_id": key[0]})
-            marks.append((key[0], row["assignment_id"], "invited", None))
-
-        if new_links:
-            await session.execute(invitations.insert(), [n.row for n in new_links.values()])
-        if attached:
-            await session.execute(store.dialect_insert(session, invitation_assignments).on_conflict_do_nothing(), attached)
-        if new_quotes:
-            await session.execute(quotes.insert(), new_quotes)
-        await store.record_enrollment(session, marks)
-        for key, issued in new_links.items():
-            emit_issued(uow, issued, people[key], new_link_assignments[issued.row["id"]])
-
-    def _repeat(
-        self, assignment: Row, person: Row, confirmed: list[ConfirmedTerms] | None, now: datetime, today: Any
-    ) -> dict[str, Any] | None:
-        """A quote for the assignment if it repeats what the contractor confirmed before."""
-        if not confirmed:
-            return None
-        priced = price_row(assignment, home_state_of(person["address"]), today)
-        if not isinstance(priced, PricedCoverage):
-            return None  # a new opt-in will say why it cannot be covered
-        match = matching_terms(assignment["category_code"], priced, confirmed)
-        if match is None:
-            return None
-        return quote_row(
-            now,
-            tenant_id=assignment["tenant_id"],
-            contractor_id=person["contractor_id"],
-            job_id=assignment["job_id"],
-            assignment_id=assignment["assignment_id"],
-            session_id=match.session_id,
-            source="repeat",
-            category_code=assignment["category_code"],
-            priced=priced,
-            accepted=True,
-        )
+                if key not in decisions.new_links:
+                    decisions.new_links[key] = new_invitation(self.links, now, tenant_id=key[0], contractor=person)
+                decisions.attach(row, decisions.new_links[key].row["id"], new_link=True)
+        await decisions.write(uow, known.people)
 
     async def _withdraw(self, uow: UnitOfWork, tenant_id: str, assignment_id: str) -> None:
         """A cancelled assignment leaves the open invitation; a link left with nothing to opt
@@ -426,3 +292,135 @@ class Reactions:
             return
         if not await store.live_assignments_of_invitation(uow.session, tenant_id, pending["id"]):
             await revoke_invitation(uow, pending, replaced_by=None)
+
+
+# -- the batch's steps -------------------------------------------------------------------------
+
+
+async def _upsert_assignments(session: Any, batch: _Batch) -> None:
+    """Write the batch's assignments in key order: the newest state wins, and a cancelled
+    assignment stays cancelled ("it cannot be reactivated"); what enrollment decided is kept."""
+    stmt = store.dialect_insert(session, assignments)
+    a, excluded = assignments.c, stmt.excluded
+    keep = ("tenant_id", "assignment_id", "enrollment", "enrollment_note")
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[a.tenant_id, a.assignment_id],
+        set_={c.name: excluded[c.name] for c in assignments.c if c.name not in keep},
+        where=and_(
+            or_(excluded.version > a.version, and_(excluded.version == a.version, excluded.observed_at >= a.observed_at)),
+            a.status != "cancelled",
+        ),
+    )
+    await session.execute(stmt, [batch.assignments[k] for k in sorted(batch.assignments)])
+
+
+async def _cancel_those_cancelled_before_arrival(session: Any, batch: _Batch) -> set[Key]:
+    """The batch's assignments whose cancellation came first, now marked cancelled."""
+    ac = assignment_cancellations.c
+    found = await session.execute(
+        select(ac.tenant_id, ac.assignment_id).where(*store.within(ac.tenant_id, ac.assignment_id, list(batch.assignments)))
+    )
+    cancelled = {
+        (tenant_id, assignment_id) for tenant_id, assignment_id in found.all() if (tenant_id, assignment_id) in batch.assignments
+    }
+    if cancelled:
+        a = assignments.c
+        await session.execute(
+            update(assignments)
+            .where(a.tenant_id == bindparam("b_tenant"), a.assignment_id == bindparam("b_id"))
+            .values(status="cancelled"),
+            [{"b_tenant": tenant_id, "b_id": assignment_id} for tenant_id, assignment_id in cancelled],
+        )
+    return cancelled
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What deciding new assignments needs of their contractors, read in a few statements."""
+
+    people: dict[Key, Row]
+    confirmed: dict[Key, list[ConfirmedTerms]]
+    #: each contractor's pending invitation that is still open (locked)
+    open_links: dict[Key, Row]
+
+
+async def _read_what_deciding_needs(uow: UnitOfWork, undecided: Sequence[Row], now: datetime) -> _Known:
+    session = uow.session
+    who = sorted({(r["tenant_id"], r["contractor_id"]) for r in undecided})
+    people = await store.contractors_by_key(session, who)
+    confirmed = await store.confirmed_terms_by_contractor(session, who)
+    open_links = await store.pending_invitations_by_contractor(session, who)
+    ran_out = [r for r in open_links.values() if r["expires_at"] <= now]
+    if ran_out:  # the expiry job has not recorded it yet: do it now, a new link follows
+        await close_as_expired(uow, ran_out, now)
+        for gone in ran_out:
+            del open_links[(gone["tenant_id"], gone["contractor_id"])]
+    return _Known(people=people, confirmed=confirmed, open_links=open_links)
+
+
+def _repeat(assignment: Row, person: Row, confirmed: list[ConfirmedTerms] | None, now: datetime, today: date) -> Row | None:
+    """A quote for the assignment if it repeats what the contractor confirmed before."""
+    if not confirmed:
+        return None
+    priced = price_row(assignment, home_state_of(person["address"]), today)
+    if not isinstance(priced, PricedCoverage):
+        return None  # a new opt-in will say why it cannot be covered
+    match = matching_terms(assignment["category_code"], priced, confirmed)
+    if match is None:
+        return None
+    return quote_row(
+        now,
+        tenant_id=assignment["tenant_id"],
+        contractor_id=person["contractor_id"],
+        job_id=assignment["job_id"],
+        assignment_id=assignment["assignment_id"],
+        session_id=match.session_id,
+        source="repeat",
+        category_code=assignment["category_code"],
+        priced=priced,
+        accepted=True,
+    )
+
+
+@dataclass
+class _Decisions:
+    """What was decided for a batch's new assignments, written in bulk at the end."""
+
+    new_links: dict[Key, NewInvitation] = field(default_factory=dict)
+    #: new invitation id -> the assignments it is issued for
+    new_link_assignments: dict[str, list[str]] = field(default_factory=dict)
+    attached: list[dict[str, str]] = field(default_factory=list)
+    new_quotes: list[Row] = field(default_factory=list)
+    marks: list[EnrollmentMark] = field(default_factory=list)
+
+    def enroll(self, uow: UnitOfWork, assignment: Row, quote: Row) -> None:
+        tenant_id, assignment_id = assignment["tenant_id"], assignment["assignment_id"]
+        self.new_quotes.append(quote)
+        self.marks.append(EnrollmentMark(tenant_id, assignment_id, "enrolled", quote["eligibility_message"]))
+        uow.emit(
+            AssignmentEnrolledV1(
+                session_id=quote["session_id"], contractor_id=assignment["contractor_id"], quote=assignment_quote(quote)
+            ),
+            tenant_id=tenant_id,
+            aggregate_id=assignment_id,
+            aggregate_version=1,
+        )
+
+    def attach(self, assignment: Row, invitation_id: str, *, new_link: bool = False) -> None:
+        tenant_id, assignment_id = assignment["tenant_id"], assignment["assignment_id"]
+        if new_link:
+            self.new_link_assignments.setdefault(invitation_id, []).append(assignment_id)
+        self.attached.append({"invitation_id": invitation_id, "assignment_id": assignment_id, "tenant_id": tenant_id})
+        self.marks.append(EnrollmentMark(tenant_id, assignment_id, "invited"))
+
+    async def write(self, uow: UnitOfWork, people: dict[Key, Row]) -> None:
+        session = uow.session
+        if self.new_links:
+            await session.execute(invitations.insert(), [n.row for n in self.new_links.values()])
+        if self.attached:
+            await session.execute(store.dialect_insert(session, invitation_assignments).on_conflict_do_nothing(), self.attached)
+        if self.new_quotes:
+            await session.execute(quotes.insert(), self.new_quotes)
+        await store.record_enrollment(session, self.marks)
+        for key, issued in self.new_links.items():
+            emit_issued(uow, issued, people[key], self.new_link_assignments[issued.row["id"]])

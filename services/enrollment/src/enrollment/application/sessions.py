@@ -12,22 +12,24 @@ page); a completed session cannot be expired (``application_already_complete``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 import msgspec
 from sqlalchemy import select, update
 from ten99kit import ApiError, Database, UnitOfWork, new_ulid_id
+from ten99kit.db import Row
+from ten99kit.pagination import ListEnvelope, PageRequest, fetch_page
 
 from ..adapters import store
 from ..adapters.db import application_sessions, assignments, invitations, quotes
-from ..adapters.pagination import fetch_page
 from ..domain.states import US_STATES
 from .invitations import attach_assignments, close_as_expired, issue_invitation
 from .links import OptInLinks
 
 __all__ = [
+    "ApplicationSession",
     "SessionChange",
     "SessionRequest",
     "create_session",
@@ -37,7 +39,6 @@ __all__ = [
     "update_session",
 ]
 
-Row = Mapping[Any, Any]  # a RowMapping or a dict
 
 _STEP = {"open": "verify_info", "complete": "application_complete"}
 
@@ -69,29 +70,50 @@ def _epoch(value: Any) -> int | None:
     return int(value.timestamp()) if value is not None else None
 
 
-def session_view(s: Row, links: OptInLinks, quote_ids: Sequence[str]) -> dict[str, Any]:
+class ApplicationSession(msgspec.Struct, kw_only=True):
+    """An insurance application session in 1099Policy's shape (epoch seconds)."""
+
+    id: str
+    object: Literal["application_session"] = "application_session"
+    contractor: str
+    quote: str | None
+    quotes: list[str]
+    invitation: str | None
+    url: str | None
+    step: str
+    status: str
+    expired: bool
+    is_general_opt_in: bool
+    general_opt_in_work_state: str | None
+    success_url: str | None
+    cancel_url: str | None
+    reasons: list[str]
+    created: int | None
+    completed: int | None
+
+
+def session_view(s: Row, links: OptInLinks, quote_ids: Sequence[str]) -> ApplicationSession:
     url = None
     if s.get("inv_nonce"):
         url = links.url_of({"id": s["invitation_id"], "nonce": s["inv_nonce"], "token_hash": s["inv_token_hash"]})
-    return {
-        "id": s["id"],
-        "object": "application_session",
-        "contractor": s["contractor_id"],
-        "quote": s["quote_id"],
-        "quotes": list(quote_ids),
-        "invitation": s["invitation_id"],
-        "url": url,
-        "step": s["step"],
-        "status": s["status"],
-        "expired": s["status"] == "expired",
-        "is_general_opt_in": s["is_general_opt_in"],
-        "general_opt_in_work_state": s["general_opt_in_work_state"],
-        "success_url": s["success_url"],
-        "cancel_url": s["cancel_url"],
-        "reasons": s["reasons"] or [],
-        "created": _epoch(s["created_at"]),
-        "completed": _epoch(s["completed_at"]),
-    }
+    return ApplicationSession(
+        id=s["id"],
+        contractor=s["contractor_id"],
+        quote=s["quote_id"],
+        quotes=list(quote_ids),
+        invitation=s["invitation_id"],
+        url=url,
+        step=s["step"],
+        status=s["status"],
+        expired=s["status"] == "expired",
+        is_general_opt_in=s["is_general_opt_in"],
+        general_opt_in_work_state=s["general_opt_in_work_state"],
+        success_url=s["success_url"],
+        cancel_url=s["cancel_url"],
+        reasons=s["reasons"] or [],
+        created=_epoch(s["created_at"]),
+        completed=_epoch(s["completed_at"]),
+    )
 
 
 def _with_link() -> Any:
@@ -124,40 +146,31 @@ async def _load(session: Any, tenant_id: str, session_id: str, *, lock: bool = F
     return row
 
 
-async def _view(session: Any, links: OptInLinks, tenant_id: str, session_id: str) -> dict[str, Any]:
+async def _view(session: Any, links: OptInLinks, tenant_id: str, session_id: str) -> ApplicationSession:
     row = await _load(session, tenant_id, session_id)
     return session_view(row, links, (await _quote_ids(session, tenant_id, [session_id])).get(session_id, []))
 
 
-async def get_session(db: Database, links: OptInLinks, tenant_id: str, session_id: str) -> dict[str, Any]:
+async def get_session(db: Database, links: OptInLinks, tenant_id: str, session_id: str) -> ApplicationSession:
     async with db.session() as s:
         return await _view(s, links, tenant_id, session_id)
 
 
 async def list_sessions(
-    db: Database,
-    links: OptInLinks,
-    tenant_id: str,
-    *,
-    contractor: str | None,
-    limit: int,
-    starting_after: str | None,
-    ending_before: str | None,
-) -> dict[str, Any]:
-    where = [application_sessions.c.tenant_id == tenant_id]
+    db: Database, links: OptInLinks, tenant_id: str, page_request: PageRequest, *, contractor: str | None = None
+) -> ListEnvelope[ApplicationSession]:
+    sc = application_sessions.c
+    where = [sc.tenant_id == tenant_id]
     if contractor:
-        where.append(application_sessions.c.contractor_id == contractor)
+        where.append(sc.contractor_id == contractor)
     async with db.session() as s:
-        page = await fetch_page(
-            s, _with_link(), application_sessions, where, limit=limit, starting_after=starting_after, ending_before=ending_before
-        )
+        page = await fetch_page(s, _with_link(), keys=(sc.created_at, sc.id), id_column=sc.id, where=where, request=page_request)
         ids = await _quote_ids(s, tenant_id, [r["id"] for r in page.rows])
-    return {
-        "object": "list",
-        "data": [session_view(r, links, ids.get(r["id"], [])) for r in page.rows],
-        "has_more": page.has_more,
-        "url": "/v1/apply/sessions",
-    }
+    return ListEnvelope(
+        url="/v1/apply/sessions",
+        has_more=page.has_more,
+        data=[session_view(r, links, ids.get(r["id"], [])) for r in page.rows],
+    )
 
 
 async def _assignments_to_apply_for(uow: UnitOfWork, tenant_id: str, data: SessionRequest) -> tuple[Row, str | None, list[str]]:
@@ -238,7 +251,7 @@ async def _assignments_to_apply_for(uow: UnitOfWork, tenant_id: str, data: Sessi
     return contractor, None, ids
 
 
-async def create_session(db: Database, links: OptInLinks, tenant_id: str, data: SessionRequest) -> dict[str, Any]:
+async def create_session(db: Database, links: OptInLinks, tenant_id: str, data: SessionRequest) -> ApplicationSession:
     success_url = _check_url(data.success_url, "success_url")
     cancel_url = _check_url(data.cancel_url, "cancel_url")
     async with db.uow() as uow:
@@ -288,7 +301,9 @@ async def create_session(db: Database, links: OptInLinks, tenant_id: str, data: 
     return view
 
 
-async def update_session(db: Database, links: OptInLinks, tenant_id: str, session_id: str, data: SessionChange) -> dict[str, Any]:
+async def update_session(
+    db: Database, links: OptInLinks, tenant_id: str, session_id: str, data: SessionChange
+) -> ApplicationSession:
     """Only ``success_url`` and ``cancel_url`` change, and only while the session is open."""
     success_url = _check_url(data.success_url, "success_url")
     cancel_url = _check_url(data.cancel_url, "cancel_url")
@@ -318,7 +333,7 @@ def _must_be_open(row: Row) -> None:
         raise ApiError("This application is already complete", error_code="application_already_complete", status_code=400)
 
 
-async def expire_session(db: Database, links: OptInLinks, tenant_id: str, session_id: str) -> dict[str, Any]:
+async def expire_session(db: Database, links: OptInLinks, tenant_id: str, session_id: str) -> ApplicationSession:
     """Expire an open session and the link it waits on. Expiring an expired session is a no-op."""
     async with db.uow() as uow:
         found = await _load(uow.session, tenant_id, session_id)
