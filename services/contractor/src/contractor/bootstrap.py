@@ -1,4 +1,9 @@
-"""Composition root of the contractor service: the only place that knows concrete adapters."""
+"""Composition root of the contractor service: the only place that knows concrete adapters.
+
+It declares the service's parts: the HTTP routes, the roster's subscriptions (enrollment's and
+policy's messages), the import worker (the kit's polling worker, woken by each upload) and the
+daily purge of old idempotency keys. The service talks to nothing outside (no PDF, SMTP or HTTP
+client), so the use cases need only the `Context` built here."""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from pathlib import Path
 
 from ten99kit import Runtime, ScheduledJob, ServiceDefinition, ServiceParts
 from ten99kit.request_keys import purge_request_keys
+from ten99kit.workers import Backoff, PollingWorker
 
 from .adapters.db import metadata, request_keys
 from .api.routes import ROUTES
@@ -22,7 +28,13 @@ def build(runtime: Runtime) -> ServiceParts:
     settings = runtime.settings
     assert isinstance(settings, ContractorSettings)
     ctx = Context.build(runtime.db, runtime.clock, settings)
-    worker = ImportWorker(ctx)
+    imports = PollingWorker(
+        "imports",
+        step=ImportWorker(ctx).step,
+        idle_s=settings.imports.poll_interval_s,
+        backoff=Backoff(0.5, 10.0),
+        wake=ctx.import_wakeup,
+    )
 
     async def purge_keys(_: datetime) -> int:
         return await purge_request_keys(runtime.db, request_keys)
@@ -31,7 +43,7 @@ def build(runtime: Runtime) -> ServiceParts:
         route_handlers=ROUTES,
         subscriptions=roster.subscriptions(),
         dependencies={"db": runtime.db, "ctx": ctx},
-        background=[worker.run],
+        background=[imports.run],
         jobs=[ScheduledJob("purge_request_keys", purge_keys)],
     )
 

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from ten99_testing import quiescent
 from ten99_testing.service import RunningService
 from ten99kit.clock import SettableClock
+from ten99kit.workers import PollingWorker
 
 pytestmark = pytest.mark.integration
 
@@ -186,12 +187,20 @@ async def test_files_refused_at_upload_get_a_clear_4xx_and_store_nothing(svc: Ru
     assert (await svc.client.get("/v1/imports")).json()["data"] == []
 
 
+def _import_worker(svc: RunningService) -> ImportWorker:
+    """The service's import worker (bootstrap runs its step on a kit `PollingWorker`)."""
+    polling = svc.runtime.parts.background[0].__self__  # type: ignore[attr-defined]
+    assert isinstance(polling, PollingWorker) and polling.name == "imports"
+    running = polling.step.__self__  # type: ignore[attr-defined]
+    assert isinstance(running, ImportWorker)
+    return running
+
+
 async def test_a_worker_that_dies_mid_import_is_taken_over_and_nothing_is_lost_or_doubled(
     svc_by_hand: RunningService, stream: Any, clock: SettableClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     svc = svc_by_hand  # its own worker does not run: this test drives workers by hand
-    running = svc.runtime.parts.background[0].__self__  # type: ignore[attr-defined]
-    assert isinstance(running, ImportWorker)
+    running = _import_worker(svc)
     worker = ImportWorker(running.ctx)
 
     rows = [csv_row(i) for i in range(10)]
@@ -234,7 +243,7 @@ async def test_a_worker_that_dies_mid_import_is_taken_over_and_nothing_is_lost_o
 
 async def test_tax_ids_in_a_file_are_never_stored_or_reported_in_clear(svc_by_hand: RunningService) -> None:
     svc = svc_by_hand  # the worker is driven by hand, to look at the stored upload first
-    running = svc.runtime.parts.background[0].__self__  # type: ignore[attr-defined]
+    running = _import_worker(svc)
     header = [*CSV_HEADER, "SSN"]
     content = csv_bytes([csv_row(1, SSN="123-45-6789"), csv_row(2, SSN="987654321", Email="bad")], header=header)
     accepted = (await upload(svc, content)).json()

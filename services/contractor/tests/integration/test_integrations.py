@@ -180,7 +180,7 @@ async def test_worksuite_matches_an_existing_contractor_by_email(svc: RunningSer
     assert r["status"] == "created" and r["contractor"] == existing["id"]
     person = (await c.get(f"/v1/contractors/{existing['id']}")).json()
     assert person["custom_metadata"] == {"worksuite_id": "wrk_8841"} and person["address"]["region"] == "VA"
-    assert person["email"] == "GRACE@example.com"
+    assert person["email"] == "grace@example.com"  # addresses are stored lower-cased (the kit's parse_email)
     job = (await c.get(f"/v1/jobs/{r['job']}")).json()
     assert (job["category_code"], job["wage"], job["wage_type"], job["work_state"]) == (
         "jc_software_developer",

@@ -19,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeDecorator
 from ten99kit import insert_ignore
 
-__all__ = ["insert_rows"]
+from .db import assignments
+
+__all__ = ["insert_assignments", "insert_rows"]
 
 
 def _is_json(column: Any) -> bool:
@@ -51,3 +53,10 @@ async def insert_rows(
     selected = [cast(arrays.c[n], postgresql.JSONB) if _is_json(table.c[n]) else arrays.c[n] for n in names]
     stmt = postgresql.insert(table).from_select(names, select(*selected)).on_conflict_do_nothing().returning(table.c[returning])
     return set((await session.execute(stmt)).scalars())
+
+
+async def insert_assignments(session: AsyncSession, rows: Sequence[dict[str, Any]], dialect: str) -> set[str]:
+    """The one way a new assignment is stored (API, import, integrations): rows made by
+    `domain.assignments.new_assignment`; one that repeats a (contractor, job, dates) already there
+    is skipped. The ids of those inserted."""
+    return await insert_rows(session, assignments, rows, dialect)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     text,
 )
 from ten99kit import BigIntPK, JSONDoc, UtcDateTime, kit_tables, make_metadata
+from ten99kit.db import PublicId
 from ten99kit.request_keys import request_keys_table
 
 __all__ = [
@@ -44,15 +45,12 @@ outbox, inbox, dead_letters = kit_tables(metadata)
 #: public API idempotency keys -> what their create made (`ten99kit.request_keys`)
 request_keys = request_keys_table(metadata)
 
-TENANT = 64
-ID = 40
-
 entities = Table(
     "entities",
     metadata,
     Column("pk", BigIntPK, primary_key=True, autoincrement=True),
-    Column("id", String(ID), nullable=False, unique=True),
-    Column("tenant_id", String(TENANT), nullable=False),
+    Column("id", PublicId(), nullable=False, unique=True),
+    Column("tenant_id", PublicId(64), nullable=False),
     Column("name", String(200), nullable=False),
     #: the name as the CSV import and integrations match it (case and punctuation ignored)
     Column("name_key", String(200), nullable=False),
@@ -70,8 +68,8 @@ contractors = Table(
     "contractors",
     metadata,
     Column("pk", BigIntPK, primary_key=True, autoincrement=True),
-    Column("id", String(ID), nullable=False, unique=True),
-    Column("tenant_id", String(TENANT), nullable=False),
+    Column("id", PublicId(), nullable=False, unique=True),
+    Column("tenant_id", PublicId(64), nullable=False),
     Column("first_name", String(100), nullable=False),
     Column("middle_name", String(100), nullable=True),
     Column("last_name", String(100), nullable=False),
@@ -97,9 +95,9 @@ jobs = Table(
     "jobs",
     metadata,
     Column("pk", BigIntPK, primary_key=True, autoincrement=True),
-    Column("id", String(ID), nullable=False, unique=True),
-    Column("tenant_id", String(TENANT), nullable=False),
-    Column("entity_id", String(ID), ForeignKey("entities.id"), nullable=False),
+    Column("id", PublicId(), nullable=False, unique=True),
+    Column("tenant_id", PublicId(64), nullable=False),
+    Column("entity_id", PublicId(), ForeignKey("entities.id"), nullable=False),
     Column("category_code", String(60), nullable=False),
     Column("name", String(200), nullable=False),
     Column("description", Text, nullable=False),
@@ -126,10 +124,10 @@ assignments = Table(
     "assignments",
     metadata,
     Column("pk", BigIntPK, primary_key=True, autoincrement=True),
-    Column("id", String(ID), nullable=False, unique=True),
-    Column("tenant_id", String(TENANT), nullable=False),
-    Column("contractor_id", String(ID), ForeignKey("contractors.id"), nullable=False),
-    Column("job_id", String(ID), ForeignKey("jobs.id"), nullable=False),
+    Column("id", PublicId(), nullable=False, unique=True),
+    Column("tenant_id", PublicId(64), nullable=False),
+    Column("contractor_id", PublicId(), ForeignKey("contractors.id"), nullable=False),
+    Column("job_id", PublicId(), ForeignKey("jobs.id"), nullable=False),
     Column("effective_date", Date, nullable=False),
     Column("end_date", Date, nullable=False),
     #: the dates it was created with: (contractor, job, dates) is unique, so re-importing adds nothing
@@ -144,7 +142,7 @@ assignments = Table(
     Column("cancel_reason", String(200), nullable=True),
     Column("cancelled_at", UtcDateTime, nullable=True),
     Column("deleted_at", UtcDateTime, nullable=True),
-    Column("import_batch_id", String(ID), nullable=True),
+    Column("import_batch_id", PublicId(), nullable=True),
     Column("source", String(20), nullable=False),
     Column("version", Integer, nullable=False),
     #: when the policy service reported coverage bound (CoverageBoundV1 / CoverageActivatedV1)
@@ -172,10 +170,10 @@ assignments = Table(
 roster_status = Table(
     "roster_status",
     metadata,
-    Column("tenant_id", String(TENANT), primary_key=True),
-    Column("contractor_id", String(ID), primary_key=True),
+    Column("tenant_id", PublicId(64), primary_key=True),
+    Column("contractor_id", PublicId(), primary_key=True),
     Column("invited_at", UtcDateTime, nullable=True),
-    Column("invitation_id", String(ID), nullable=True),
+    Column("invitation_id", PublicId(), nullable=True),
     Column("expired_at", UtcDateTime, nullable=True),
     Column("ineligible_at", UtcDateTime, nullable=True),
     Column("opted_in_at", UtcDateTime, nullable=True),
@@ -186,8 +184,8 @@ import_batches = Table(
     "import_batches",
     metadata,
     Column("pk", BigIntPK, primary_key=True, autoincrement=True),
-    Column("id", String(ID), nullable=False, unique=True),
-    Column("tenant_id", String(TENANT), nullable=False),
+    Column("id", PublicId(), nullable=False, unique=True),
+    Column("tenant_id", PublicId(64), nullable=False),
     Column("filename", String(255), nullable=False),
     Column("status", String(16), nullable=False),  # pending | running | completed | failed
     Column("all_or_nothing", Boolean, nullable=False),
@@ -222,8 +220,8 @@ import_batches = Table(
 import_files = Table(
     "import_files",
     metadata,
-    Column("import_id", String(ID), ForeignKey("import_batches.id"), primary_key=True),
-    Column("tenant_id", String(TENANT), nullable=False),
+    Column("import_id", PublicId(), ForeignKey("import_batches.id"), primary_key=True),
+    Column("tenant_id", PublicId(64), nullable=False),
     Column("content", LargeBinary, nullable=False),
 )
 
@@ -232,8 +230,8 @@ import_rejects = Table(
     "import_rejects",
     metadata,
     Column("pk", BigIntPK, primary_key=True, autoincrement=True),
-    Column("tenant_id", String(TENANT), nullable=False),
-    Column("import_id", String(ID), ForeignKey("import_batches.id"), nullable=False),
+    Column("tenant_id", PublicId(64), nullable=False),
+    Column("import_id", PublicId(), ForeignKey("import_batches.id"), nullable=False),
     Column("line", Integer, nullable=False),
     Column("cells", JSONDoc, nullable=False),
     #: [{"column", "reason", "value"}]
@@ -245,7 +243,7 @@ import_rejects = Table(
 integration_secrets = Table(
     "integration_secrets",
     metadata,
-    Column("tenant_id", String(TENANT), primary_key=True),
+    Column("tenant_id", PublicId(64), primary_key=True),
     Column("provider", String(20), primary_key=True),
     #: encrypted with CONTRACTOR_INTEGRATION_SECRET_KEYS
     Column("secret_encrypted", Text, nullable=False),
@@ -258,12 +256,12 @@ integration_links = Table(
     "integration_links",
     metadata,
     Column("pk", BigIntPK, primary_key=True, autoincrement=True),
-    Column("tenant_id", String(TENANT), nullable=False),
+    Column("tenant_id", PublicId(64), nullable=False),
     Column("provider", String(20), nullable=False),
     Column("external_id", String(210), nullable=False),
-    Column("contractor_id", String(ID), ForeignKey("contractors.id"), nullable=False),
-    Column("job_id", String(ID), ForeignKey("jobs.id"), nullable=False),
-    Column("assignment_id", String(ID), ForeignKey("assignments.id"), nullable=False),
+    Column("contractor_id", PublicId(), ForeignKey("contractors.id"), nullable=False),
+    Column("job_id", PublicId(), ForeignKey("jobs.id"), nullable=False),
+    Column("assignment_id", PublicId(), ForeignKey("assignments.id"), nullable=False),
     Column("payload_sha256", String(64), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),

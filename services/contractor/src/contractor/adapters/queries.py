@@ -1,5 +1,5 @@
-"""Read helpers: 1099Policy's cursor pagination (newest first, ``starting_after``/``ending_before``)
-over any of this service's tables, and fetching one row of a tenant."""
+"""Read helpers: a page of any of this service's tables (the kit's keyset pagination, with the
+list's own error code for an unknown cursor), one row of a company, and the rows among many keys."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from sqlalchemy import ColumnElement, Select, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from ten99kit import ApiError, NotFound
+from ten99kit.db import Row
+from ten99kit.errors import InvalidInput
+from ten99kit.pagination import Page, PageRequest, fetch_page
 
-__all__ = ["check_limit", "get_row", "page", "where_among"]
+__all__ = ["find_row", "get_row", "page", "where_among"]
 
 
 def where_among(query: Select[Any], column: Any, values: Sequence[Any], dialect: str) -> Select[Any]:
@@ -28,14 +31,14 @@ def where_among(query: Select[Any], column: Any, values: Sequence[Any], dialect:
     return query.where(column.in_(unique))
 
 
-def check_limit(limit: int) -> int:
-    if not 1 <= limit <= 100:
-        raise ApiError("limit must be between 1 and 100", error_code="invalid_input")
-    return limit
+async def find_row(session: AsyncSession, table: Table, tenant_id: str, id_: str) -> Row | None:
+    """The company's row of ``table`` with public id ``id_``, if there is one."""
+    query = select(table).where(table.c.tenant_id == tenant_id, table.c.id == id_)
+    return (await session.execute(query)).mappings().first()
 
 
 async def get_row(session: AsyncSession, table: Table, tenant_id: str, id_: str, what: str) -> dict[str, Any]:
-    row = (await session.execute(select(table).where(table.c.tenant_id == tenant_id, table.c.id == id_))).mappings().first()
+    row = await find_row(session, table, tenant_id, id_)
     if row is None:
         raise NotFound(f"No {what} with id {id_!r}")
     return dict(row)
@@ -45,29 +48,14 @@ async def page(
     session: AsyncSession,
     table: Table,
     where: Sequence[ColumnElement[bool]],
+    request: PageRequest,
     *,
-    limit: int,
-    starting_after: str | None,
-    ending_before: str | None,
     invalid_cursor_code: str,
-) -> tuple[list[dict[str, Any]], bool]:
-    """A page of ``table`` rows matching ``where`` (which must include the tenant), newest first."""
-    check_limit(limit)
-    cursor_id = starting_after or ending_before
-    q = select(table).where(*where)
-    if cursor_id:
-        cursor = (await session.execute(select(table.c.pk).where(*where, table.c.id == cursor_id))).scalar()
-        if cursor is None:
-            raise ApiError(f"No object with id {cursor_id!r} to page from", error_code=invalid_cursor_code)
-        if starting_after:
-            q = q.where(table.c.pk < cursor).order_by(table.c.pk.desc())
-        else:
-            q = q.where(table.c.pk > cursor).order_by(table.c.pk.asc())
-    else:
-        q = q.order_by(table.c.pk.desc())
-    rows = [dict(r) for r in (await session.execute(q.limit(limit + 1))).mappings().all()]
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    if ending_before and not starting_after:
-        rows.reverse()
-    return rows, has_more
+) -> Page:
+    """A page of ``table`` rows matching ``where`` (which must include the tenant), newest first
+    (the kit's keyset pagination on the internal ``pk``). A cursor naming no row of the list is
+    refused with the list's own code (``invalid_contractor_id``, ...), as 1099Policy does."""
+    try:
+        return await fetch_page(session, select(table), keys=(table.c.pk,), id_column=table.c.id, where=where, request=request)
+    except InvalidInput as e:
+        raise ApiError(e.message, error_code=invalid_cursor_code) from None

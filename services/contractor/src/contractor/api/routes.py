@@ -12,10 +12,11 @@ from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, RawBody
-from sqlalchemy import and_, select
+from sqlalchemy import Table
 from ten99kit import ApiError
+from ten99kit.pagination import DEFAULT_LIMIT, ListEnvelope, Page, PageRequest
 from ten99kit.request_keys import request_key_of
 
 from ..adapters.db import assignments, contractors, entities, jobs
@@ -25,20 +26,27 @@ from ..application import directory, imports, integrations, po, roster
 from ..application.context import Context
 from ..domain import values as v
 from ..domain.catalogue import CATALOGUE
-from ..domain.rules import coverage_status
 from .schemas import (
     AssignmentIn,
+    AssignmentView,
     BulkPoIn,
     CancelIn,
+    CategoryCodeView,
     ContractorIn,
+    ContractorView,
+    DeletedView,
     EntityIn,
+    EntityView,
     ExtendIn,
     JobIn,
+    JobView,
+    ProfileAssignmentView,
     assignment_view,
+    category_code_view,
     contractor_view,
     entity_view,
     job_view,
-    provided,
+    profile_assignment_view,
 )
 
 __all__ = ["ROUTES"]
@@ -47,270 +55,177 @@ Ctx = NamedDependency[Context]
 Tenant = NamedDependency[str]
 
 
-def _list(url: str, data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
-    return {"object": "list", "data": data, "has_more": has_more, "url": url}
+async def _page_request(
+    limit: FromQuery[int] = DEFAULT_LIMIT,
+    starting_after: FromQuery[str | None] = None,
+    ending_before: FromQuery[str | None] = None,
+) -> PageRequest:
+    """1099Policy's list parameters, checked (a bad one is ``invalid_input`` naming it)."""
+    return PageRequest(limit, starting_after, ending_before)
+
+
+#: every 1099Policy list takes ``limit``, ``starting_after`` and ``ending_before``
+PAGED = {"paging": Provide(_page_request)}
+Paging = NamedDependency[PageRequest]
+
+
+async def _page(ctx: Context, table: Table, where: list[Any], paging: PageRequest, invalid_cursor_code: str) -> Page:
+    async with ctx.db.session() as s:
+        return await page(s, table, where, paging, invalid_cursor_code=invalid_cursor_code)
+
+
+async def _read(ctx: Context, table: Table, tenant_id: str, id_: str, what: str) -> dict[str, Any]:
+    async with ctx.db.session() as s:
+        return await get_row(s, table, tenant_id, id_, what)
 
 
 class EntityController(Controller):
     path = "/v1/entities"
     tags = ["entities"]
+    dependencies = PAGED
 
     @get("/")
-    async def list_entities(
-        self,
-        ctx: Ctx,
-        tenant_id: Tenant,
-        limit: FromQuery[int] = 10,
-        starting_after: FromQuery[str | None] = None,
-        ending_before: FromQuery[str | None] = None,
-    ) -> dict[str, Any]:
-        async with ctx.db.session() as s:
-            rows, more = await page(
-                s,
-                entities,
-                [entities.c.tenant_id == tenant_id],
-                limit=limit,
-                starting_after=starting_after,
-                ending_before=ending_before,
-                invalid_cursor_code="invalid_entity_id",
-            )
-        return _list("/v1/entities", [entity_view(r) for r in rows], more)
+    async def list_entities(self, ctx: Ctx, tenant_id: Tenant, paging: Paging) -> ListEnvelope[EntityView]:
+        found = await _page(ctx, entities, [entities.c.tenant_id == tenant_id], paging, "invalid_entity_id")
+        return ListEnvelope(url="/v1/entities", has_more=found.has_more, data=[entity_view(r) for r in found.rows])
 
     @post("/", status_code=200)
     async def create_entity(
         self, request: Request[Any, Any, Any], ctx: Ctx, tenant_id: Tenant, data: JSONBody[EntityIn]
-    ) -> dict[str, Any]:
+    ) -> EntityView:
         key = request_key_of(request.headers)
-        return entity_view(await directory.create_entity(ctx, tenant_id, provided(data), request_key=key))
+        return entity_view(await directory.create_entity(ctx, tenant_id, data, request_key=key))
 
     @get("/{entity_id:str}")
-    async def get_entity(self, ctx: Ctx, tenant_id: Tenant, entity_id: FromPath[str]) -> dict[str, Any]:
-        async with ctx.db.session() as s:
-            return entity_view(await get_row(s, entities, tenant_id, entity_id, "entity"))
+    async def get_entity(self, ctx: Ctx, tenant_id: Tenant, entity_id: FromPath[str]) -> EntityView:
+        return entity_view(await _read(ctx, entities, tenant_id, entity_id, "entity"))
 
     @put("/{entity_id:str}")
-    async def update_entity(
-        self, ctx: Ctx, tenant_id: Tenant, entity_id: FromPath[str], data: JSONBody[EntityIn]
-    ) -> dict[str, Any]:
-        return entity_view(await directory.update_entity(ctx, tenant_id, entity_id, provided(data)))
+    async def update_entity(self, ctx: Ctx, tenant_id: Tenant, entity_id: FromPath[str], data: JSONBody[EntityIn]) -> EntityView:
+        return entity_view(await directory.update_entity(ctx, tenant_id, entity_id, data))
 
     @delete("/{entity_id:str}", status_code=200)
-    async def delete_entity(self, ctx: Ctx, tenant_id: Tenant, entity_id: FromPath[str]) -> dict[str, Any]:
-        return await directory.delete_entity(ctx, tenant_id, entity_id)
+    async def delete_entity(self, ctx: Ctx, tenant_id: Tenant, entity_id: FromPath[str]) -> DeletedView:
+        await directory.delete_entity(ctx, tenant_id, entity_id)
+        return DeletedView(id=entity_id, object="entity")
 
 
 class ContractorController(Controller):
     path = "/v1/contractors"
     tags = ["contractors"]
+    dependencies = PAGED
 
     @get("/")
     async def list_contractors(
-        self,
-        ctx: Ctx,
-        tenant_id: Tenant,
-        limit: FromQuery[int] = 10,
-        starting_after: FromQuery[str | None] = None,
-        ending_before: FromQuery[str | None] = None,
-        email: FromQuery[str | None] = None,
-    ) -> dict[str, Any]:
+        self, ctx: Ctx, tenant_id: Tenant, paging: Paging, email: FromQuery[str | None] = None
+    ) -> ListEnvelope[ContractorView]:
         where = [contractors.c.tenant_id == tenant_id]
         if email:
             where.append(contractors.c.email_key == v.email_key(email))
-        async with ctx.db.session() as s:
-            rows, more = await page(
-                s,
-                contractors,
-                where,
-                limit=limit,
-                starting_after=starting_after,
-                ending_before=ending_before,
-                invalid_cursor_code="invalid_contractor_id",
-            )
-        return _list("/v1/contractors", [contractor_view(r) for r in rows], more)
+        found = await _page(ctx, contractors, where, paging, "invalid_contractor_id")
+        return ListEnvelope(url="/v1/contractors", has_more=found.has_more, data=[contractor_view(r) for r in found.rows])
 
     @post("/", status_code=200)
     async def create_contractor(
         self, request: Request[Any, Any, Any], ctx: Ctx, tenant_id: Tenant, data: JSONBody[ContractorIn]
-    ) -> dict[str, Any]:
+    ) -> ContractorView:
         key = request_key_of(request.headers)
-        return contractor_view(await directory.create_contractor(ctx, tenant_id, provided(data), request_key=key))
+        return contractor_view(await directory.create_contractor(ctx, tenant_id, data, request_key=key))
 
     @get("/{contractor_id:str}")
-    async def get_contractor(self, ctx: Ctx, tenant_id: Tenant, contractor_id: FromPath[str]) -> dict[str, Any]:
-        async with ctx.db.session() as s:
-            return contractor_view(await get_row(s, contractors, tenant_id, contractor_id, "contractor"))
+    async def get_contractor(self, ctx: Ctx, tenant_id: Tenant, contractor_id: FromPath[str]) -> ContractorView:
+        return contractor_view(await _read(ctx, contractors, tenant_id, contractor_id, "contractor"))
 
     @put("/{contractor_id:str}")
     async def update_contractor(
         self, ctx: Ctx, tenant_id: Tenant, contractor_id: FromPath[str], data: JSONBody[ContractorIn]
-    ) -> dict[str, Any]:
-        return contractor_view(await directory.update_contractor(ctx, tenant_id, contractor_id, provided(data)))
+    ) -> ContractorView:
+        return contractor_view(await directory.update_contractor(ctx, tenant_id, contractor_id, data))
 
     @get("/{contractor_id:str}/assignments")
-    async def contractor_assignments(self, ctx: Ctx, tenant_id: Tenant, contractor_id: FromPath[str]) -> dict[str, Any]:
+    async def contractor_assignments(
+        self, ctx: Ctx, tenant_id: Tenant, contractor_id: FromPath[str]
+    ) -> ListEnvelope[ProfileAssignmentView]:
         """The profile page's assignments: dates, job, end client, PO and status (ISO dates)."""
-        a, j, e = assignments.c, jobs.c, entities.c
+        rows = await assignment_cases.profile_assignments(ctx, tenant_id, contractor_id)
         today = ctx.today()
-        async with ctx.db.session() as s:
-            await get_row(s, contractors, tenant_id, contractor_id, "contractor")
-            rows = (
-                await s.execute(
-                    select(
-                        assignments,
-                        j.name.label("job_name"),
-                        j.category_code,
-                        j.wage,
-                        j.wage_type,
-                        j.work_state,
-                        e.id.label("entity_id"),
-                        e.name.label("entity_name"),
-                    )
-                    .join(jobs, and_(j.id == a.job_id))
-                    .join(entities, e.id == j.entity_id)
-                    .where(a.tenant_id == tenant_id, a.contractor_id == contractor_id, a.deleted_at.is_(None))
-                    .order_by(a.effective_date.desc(), a.pk.desc())
-                )
-            ).mappings()
-            data = [
-                {
-                    "id": r["id"],
-                    "object": "assignment",
-                    "job": {
-                        "id": r["job_id"],
-                        "name": r["job_name"],
-                        "category_code": r["category_code"],
-                        "wage": r["wage"],
-                        "wage_type": r["wage_type"],
-                        "work_state": r["work_state"],
-                    },
-                    "entity": {"id": r["entity_id"], "name": r["entity_name"]},
-                    "effective_date": r["effective_date"].isoformat(),
-                    "end_date": r["end_date"].isoformat(),
-                    "coverage_types": list(r["coverage_types"]),
-                    "status": r["status"],
-                    "coverage_status": coverage_status(
-                        cancelled=r["status"] == "cancelled",
-                        bound=r["coverage_bound_at"] is not None,
-                        effective=r["effective_date"],
-                        end=r["end_date"],
-                        today=today,
-                    ),
-                    "po_number": r["po_number"],
-                    "po_contact_email": r["po_contact_email"],
-                    "campaign": r["campaign"],
-                    "cancel_reason": r["cancel_reason"],
-                    "source": r["source"],
-                    "import_batch_id": r["import_batch_id"],
-                    "created_at": r["created_at"].isoformat(),
-                }
-                for r in rows
-            ]
-        return _list(f"/v1/contractors/{contractor_id}/assignments", data, False)
+        data = [profile_assignment_view(r, today) for r in rows]
+        return ListEnvelope(url=f"/v1/contractors/{contractor_id}/assignments", has_more=False, data=data)
 
 
 @get("/v1/category_codes", tags=["jobs"])
-async def list_category_codes() -> dict[str, Any]:
-    data = [
-        {"id": c.code, "object": "job_category", "code": c.code, "name": c.name, "description": c.description} for c in CATALOGUE
-    ]
-    return _list("/v1/category_codes", data, False)
+async def list_category_codes() -> ListEnvelope[CategoryCodeView]:
+    return ListEnvelope(url="/v1/category_codes", has_more=False, data=[category_code_view(c) for c in CATALOGUE])
 
 
 class JobController(Controller):
     path = "/v1/jobs"
     tags = ["jobs"]
+    dependencies = PAGED
 
     @get("/")
     async def list_jobs(
-        self,
-        ctx: Ctx,
-        tenant_id: Tenant,
-        limit: FromQuery[int] = 10,
-        starting_after: FromQuery[str | None] = None,
-        ending_before: FromQuery[str | None] = None,
-        entity: FromQuery[str | None] = None,
-    ) -> dict[str, Any]:
+        self, ctx: Ctx, tenant_id: Tenant, paging: Paging, entity: FromQuery[str | None] = None
+    ) -> ListEnvelope[JobView]:
         where = [jobs.c.tenant_id == tenant_id]
         if entity:
             where.append(jobs.c.entity_id == entity)
-        async with ctx.db.session() as s:
-            rows, more = await page(
-                s,
-                jobs,
-                where,
-                limit=limit,
-                starting_after=starting_after,
-                ending_before=ending_before,
-                invalid_cursor_code="invalid_job_id",
-            )
-        return _list("/v1/jobs", [job_view(r) for r in rows], more)
+        found = await _page(ctx, jobs, where, paging, "invalid_job_id")
+        return ListEnvelope(url="/v1/jobs", has_more=found.has_more, data=[job_view(r) for r in found.rows])
 
     @post("/", status_code=200)
-    async def create_job(
-        self, request: Request[Any, Any, Any], ctx: Ctx, tenant_id: Tenant, data: JSONBody[JobIn]
-    ) -> dict[str, Any]:
+    async def create_job(self, request: Request[Any, Any, Any], ctx: Ctx, tenant_id: Tenant, data: JSONBody[JobIn]) -> JobView:
         key = request_key_of(request.headers)
-        return job_view(await directory.create_job(ctx, tenant_id, provided(data), request_key=key))
+        return job_view(await directory.create_job(ctx, tenant_id, data, request_key=key))
 
     @get("/{job_id:str}")
-    async def get_job(self, ctx: Ctx, tenant_id: Tenant, job_id: FromPath[str]) -> dict[str, Any]:
-        async with ctx.db.session() as s:
-            return job_view(await get_row(s, jobs, tenant_id, job_id, "job"))
+    async def get_job(self, ctx: Ctx, tenant_id: Tenant, job_id: FromPath[str]) -> JobView:
+        return job_view(await _read(ctx, jobs, tenant_id, job_id, "job"))
 
     @put("/{job_id:str}")
-    async def update_job(self, ctx: Ctx, tenant_id: Tenant, job_id: FromPath[str], data: JSONBody[JobIn]) -> dict[str, Any]:
-        return job_view(await directory.update_job(ctx, tenant_id, job_id, provided(data)))
+    async def update_job(self, ctx: Ctx, tenant_id: Tenant, job_id: FromPath[str], data: JSONBody[JobIn]) -> JobView:
+        return job_view(await directory.update_job(ctx, tenant_id, job_id, data))
 
     @delete("/{job_id:str}", status_code=200)
-    async def delete_job(self, ctx: Ctx, tenant_id: Tenant, job_id: FromPath[str]) -> dict[str, Any]:
-        return await directory.delete_job(ctx, tenant_id, job_id)
+    async def delete_job(self, ctx: Ctx, tenant_id: Tenant, job_id: FromPath[str]) -> DeletedView:
+        await directory.delete_job(ctx, tenant_id, job_id)
+        return DeletedView(id=job_id, object="job")
 
 
 class AssignmentController(Controller):
     path = "/v1/assignments"
     tags = ["assignments"]
+    dependencies = PAGED
 
     @get("/")
     async def list_assignments(
         self,
         ctx: Ctx,
         tenant_id: Tenant,
-        limit: FromQuery[int] = 10,
-        starting_after: FromQuery[str | None] = None,
-        ending_before: FromQuery[str | None] = None,
+        paging: Paging,
         contractor: FromQuery[str | None] = None,
         job: FromQuery[str | None] = None,
-    ) -> dict[str, Any]:
+    ) -> ListEnvelope[AssignmentView]:
         where = [assignments.c.tenant_id == tenant_id, assignments.c.deleted_at.is_(None)]
         if contractor:
             where.append(assignments.c.contractor_id == contractor)
         if job:
             where.append(assignments.c.job_id == job)
-        async with ctx.db.session() as s:
-            rows, more = await page(
-                s,
-                assignments,
-                where,
-                limit=limit,
-                starting_after=starting_after,
-                ending_before=ending_before,
-                invalid_cursor_code="invalid_assignment_id",
-            )
+        found = await _page(ctx, assignments, where, paging, "invalid_assignment_id")
         today = ctx.today()
-        return _list("/v1/assignments", [assignment_view(r, today) for r in rows], more)
+        return ListEnvelope(url="/v1/assignments", has_more=found.has_more, data=[assignment_view(r, today) for r in found.rows])
 
     @post("/", status_code=200)
     async def create_assignment(
         self, request: Request[Any, Any, Any], ctx: Ctx, tenant_id: Tenant, data: JSONBody[AssignmentIn]
-    ) -> dict[str, Any]:
+    ) -> AssignmentView:
         key = request_key_of(request.headers)
-        row = await assignment_cases.create_assignment(ctx, tenant_id, provided(data), request_key=key)
+        row = await assignment_cases.create_assignment(ctx, tenant_id, data, request_key=key)
         return assignment_view(row, ctx.today())
 
     @get("/{assignment_id:str}")
-    async def get_assignment(self, ctx: Ctx, tenant_id: Tenant, assignment_id: FromPath[str]) -> dict[str, Any]:
-        async with ctx.db.session() as s:
-            row = await get_row(s, assignments, tenant_id, assignment_id, "assignment")
+    async def get_assignment(self, ctx: Ctx, tenant_id: Tenant, assignment_id: FromPath[str]) -> AssignmentView:
+        row = await _read(ctx, assignments, tenant_id, assignment_id, "assignment")
         if row["deleted_at"] is not None:
             raise ApiError(f"No assignment with id {assignment_id!r}", error_code="resource_not_found", status_code=404)
         return assignment_view(row, ctx.today())
@@ -318,25 +233,26 @@ class AssignmentController(Controller):
     @put("/{assignment_id:str}")
     async def update_assignment(
         self, ctx: Ctx, tenant_id: Tenant, assignment_id: FromPath[str], data: JSONBody[AssignmentIn]
-    ) -> dict[str, Any]:
-        row = await assignment_cases.update_assignment(ctx, tenant_id, assignment_id, provided(data))
+    ) -> AssignmentView:
+        row = await assignment_cases.update_assignment(ctx, tenant_id, assignment_id, data)
         return assignment_view(row, ctx.today())
 
     @delete("/{assignment_id:str}", status_code=200)
-    async def delete_assignment(self, ctx: Ctx, tenant_id: Tenant, assignment_id: FromPath[str]) -> dict[str, Any]:
-        return await assignment_cases.delete_assignment(ctx, tenant_id, assignment_id)
+    async def delete_assignment(self, ctx: Ctx, tenant_id: Tenant, assignment_id: FromPath[str]) -> DeletedView:
+        deleted_at = await assignment_cases.delete_assignment(ctx, tenant_id, assignment_id)
+        return DeletedView(id=assignment_id, object="assignment", deleted_at=int(deleted_at.timestamp()))
 
     @post("/{assignment_id:str}/cancel", status_code=200)
     async def cancel_assignment(
         self, ctx: Ctx, tenant_id: Tenant, assignment_id: FromPath[str], data: JSONBody[CancelIn | None] = None
-    ) -> dict[str, Any]:
+    ) -> AssignmentView:
         row = await assignment_cases.cancel_assignment(ctx, tenant_id, assignment_id, data.reason if data else None)
         return assignment_view(row, ctx.today())
 
     @post("/{assignment_id:str}/extend", status_code=200)
     async def extend_assignment(
         self, ctx: Ctx, tenant_id: Tenant, assignment_id: FromPath[str], data: JSONBody[ExtendIn]
-    ) -> dict[str, Any]:
+    ) -> AssignmentView:
         row = await assignment_cases.extend_assignment(ctx, tenant_id, assignment_id, data.end_date, send_email=data.send_email)
         return assignment_view(row, ctx.today())
 
@@ -349,13 +265,13 @@ class ImportController(Controller):
     tags = ["imports"]
 
     @post("/", status_code=202)
-    async def upload(self, ctx: Ctx, tenant_id: Tenant, data: MultipartBody[dict[str, Any]]) -> dict[str, Any]:
+    async def upload(self, ctx: Ctx, tenant_id: Tenant, data: MultipartBody[dict[str, Any]]) -> imports.ImportView:
         """Multipart: ``file`` (the CSV), ``all_or_nothing`` (true/false), ``uploaded_by``."""
         file = data.get("file")
         if not isinstance(file, UploadFile):
             raise ApiError("Send the CSV as the multipart field 'file'", error_code="invalid_input")
         content = await file.read()
-        batch = await imports.upload_import(
+        return await imports.upload_import(
             ctx,
             tenant_id,
             filename=file.filename or "upload.csv",
@@ -363,18 +279,17 @@ class ImportController(Controller):
             all_or_nothing=str(data.get("all_or_nothing", "")).strip().lower() in _TRUE,
             uploaded_by=str(data["uploaded_by"]) if data.get("uploaded_by") else None,
         )
-        return imports.import_view(batch)
 
     @get("/")
     async def list_imports(
         self, ctx: Ctx, tenant_id: Tenant, limit: FromQuery[int] = 20, offset: FromQuery[int] = 0
-    ) -> dict[str, Any]:
+    ) -> imports.ImportList:
         return await imports.list_imports(ctx, tenant_id, limit=limit, offset=offset)
 
     @get("/{import_id:str}")
     async def read_import(
         self, ctx: Ctx, tenant_id: Tenant, import_id: FromPath[str], errors_limit: FromQuery[int] = 100
-    ) -> dict[str, Any]:
+    ) -> imports.ImportView:
         return await imports.read_import(ctx, tenant_id, import_id, errors_limit=max(0, min(errors_limit, 10_000)))
 
     @get("/{import_id:str}/errors.csv")
@@ -395,7 +310,7 @@ async def read_roster(
     status: FromQuery[str | None] = None,
     limit: FromQuery[int] = 50,
     offset: FromQuery[int] = 0,
-) -> dict[str, Any]:
+) -> roster.RosterPage:
     return await roster.read_roster(ctx, tenant_id, q=q, status=status, limit=limit, offset=offset)
 
 
@@ -411,12 +326,12 @@ class PoController(Controller):
         limit: FromQuery[int] = 100,
         offset: FromQuery[int] = 0,
         campaign: FromQuery[str | None] = None,
-    ) -> dict[str, Any]:
+    ) -> po.MissingPoPage:
         return await po.missing_po(ctx, tenant_id, limit=limit, offset=offset, campaign=campaign)
 
     @post("/bulk-set", status_code=200)
-    async def bulk_set(self, ctx: Ctx, tenant_id: Tenant, data: JSONBody[BulkPoIn]) -> dict[str, Any]:
-        return await po.bulk_set_po(ctx, tenant_id, provided(data))
+    async def bulk_set(self, ctx: Ctx, tenant_id: Tenant, data: JSONBody[BulkPoIn]) -> po.BulkPoResult:
+        return await po.bulk_set_po(ctx, tenant_id, data)
 
 
 class IntegrationController(Controller):
@@ -424,19 +339,19 @@ class IntegrationController(Controller):
     tags = ["integrations"]
 
     @get("/{provider:str}/secret")
-    async def read_secret(self, ctx: Ctx, tenant_id: Tenant, provider: FromPath[str]) -> dict[str, Any]:
+    async def read_secret(self, ctx: Ctx, tenant_id: Tenant, provider: FromPath[str]) -> integrations.IntegrationSecretView:
         """Whether a signing secret is set, when, and a hint (its last four characters); never the secret."""
         return await integrations.read_secret(ctx, tenant_id, provider)
 
     @post("/{provider:str}/secret", status_code=200)
-    async def rotate_secret(self, ctx: Ctx, tenant_id: Tenant, provider: FromPath[str]) -> dict[str, Any]:
+    async def rotate_secret(self, ctx: Ctx, tenant_id: Tenant, provider: FromPath[str]) -> integrations.IntegrationSecretView:
         """A new signing secret (the first, or a replacement), in ``secret``: shown this once only."""
         return await integrations.rotate_secret(ctx, tenant_id, provider)
 
     @post("/{provider:str}/webhook", status_code=200)
     async def webhook(
         self, ctx: Ctx, tenant_id: Tenant, provider: FromPath[str], request: Request[Any, Any, Any], body: RawBody
-    ) -> dict[str, Any]:
+    ) -> integrations.WebhookAnswer:
         """The raw body is what was signed: the gateway forwards it untouched with the signature header."""
         return await integrations.receive_webhook(ctx, tenant_id, provider, bytes(body), request.headers.get("x-ten99-signature"))
 

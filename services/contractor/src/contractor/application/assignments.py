@@ -10,23 +10,35 @@ PO changed), cancel -> ``AssignmentCancelledV1``, extend -> ``AssignmentExtended
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 from ten99_contracts.contractor_v1 import AssignmentCancelledV1, AssignmentExtendedV1
 from ten99kit import ApiError, NotFound, UnitOfWork, new_id
+from ten99kit.db import Row
 from ten99kit.request_keys import claim_request_key
 
+from ..adapters.bulk import insert_assignments
 from ..adapters.db import assignments, contractors, entities, jobs, request_keys
-from ..adapters.queries import get_row
+from ..adapters.queries import find_row, get_row
 from ..domain import rules
 from ..domain import values as v
+from ..domain.assignments import PoFields, new_assignment
+from .commands import AssignmentIn, provided
 from .context import Context
 from .directory import FieldErrors
-from .messages import emit_assignment_state, emit_po_set, job_snapshot
+from .messages import announce_new_assignment, emit_assignment_state, emit_po_set, job_snapshot
 
-__all__ = ["cancel_assignment", "create_assignment", "delete_assignment", "extend_assignment", "update_assignment"]
+__all__ = [
+    "cancel_assignment",
+    "create_assignment",
+    "delete_assignment",
+    "extend_assignment",
+    "profile_assignments",
+    "update_assignment",
+]
 
 
 def _date_or_error(value: Any, code: str, what: str) -> Any:
@@ -90,10 +102,19 @@ async def _emit_state(uow: UnitOfWork, tenant_id: str, a: dict[str, Any], *, cre
     emit_assignment_state(uow, a, c, job_snapshot(j, e), created=created)
 
 
-async def create_assignment(
-    ctx: Context, tenant_id: str, data: dict[str, Any], *, source: str = "api", request_key: str | None = None
-) -> dict[str, Any]:
-    today = ctx.today()
+@dataclass(frozen=True)
+class _Requested:
+    """A create request, checked: what the new assignment is to be."""
+
+    contractor_id: str
+    job_id: str
+    effective: date
+    end: date
+    coverage: list[str] | None
+    po: PoFields
+
+
+def _check_create(data: dict[str, Any], today: date) -> _Requested:
     contractor_id, job_id = data.get("contractor"), data.get("job")
     if not isinstance(contractor_id, str) or not contractor_id:
         raise ApiError("contractor is required", error_code="invalid_contractor_id")
@@ -109,76 +130,73 @@ async def create_assignment(
     rules.check_new_dates(effective, end, today)
     coverage = _coverage(data)
     po = _po_fields(data)
-    now = ctx.now()
+    return _Requested(contractor_id, job_id, effective, end, coverage, PoFields(**po, set_by=data.get("set_by")))
+
+
+async def _parties(uow: UnitOfWork, tenant_id: str, wanted: _Requested) -> tuple[Row, Row, Row]:
+    """The contractor, job and end client of a new assignment (the ids must be this company's)."""
+    session = uow.session
+    contractor = await find_row(session, contractors, tenant_id, wanted.contractor_id)
+    if contractor is None:
+        raise ApiError(f"No contractor with id {wanted.contractor_id!r}", error_code="invalid_contractor_id")
+    job = await find_row(session, jobs, tenant_id, wanted.job_id)
+    if job is None:
+        raise ApiError(f"No job with id {wanted.job_id!r}", error_code="invalid_job_id")
+    entity = (await session.execute(select(entities).where(entities.c.id == job["entity_id"]))).mappings().one()
+    return contractor, job, entity
+
+
+async def _store_new(uow: UnitOfWork, row: dict[str, Any]) -> None:
+    """Insert ``row``, or say which assignment already covers its contractor, job and dates."""
+    if row["id"] in await insert_assignments(uow.session, [row], uow.db.dialect):
+        return
+    existing = (
+        await uow.session.execute(
+            select(assignments.c.id).where(
+                assignments.c.tenant_id == row["tenant_id"],
+                assignments.c.contractor_id == row["contractor_id"],
+                assignments.c.job_id == row["job_id"],
+                assignments.c.dedupe_key == row["dedupe_key"],
+            )
+        )
+    ).scalar()
+    if existing:
+        raise ApiError(f"Assignment {existing} already covers this contractor, job and dates", error_code="invalid_input")
+    raise ApiError("An assignment for this contractor, job and dates already exists", error_code="invalid_input")
+
+
+async def create_assignment(
+    ctx: Context, tenant_id: str, command: AssignmentIn, *, source: str = "api", request_key: str | None = None
+) -> dict[str, Any]:
+    wanted = _check_create(provided(command), ctx.today())
     new_assignment_id = new_id("an")
     async with ctx.db.uow() as uow:
-        s = uow.session
         # a retry of a create that committed gets that assignment, not "already covers"
         earlier = await claim_request_key(uow, request_keys, tenant_id, request_key, new_assignment_id)
         if earlier is not None:
             return await _reload(ctx, tenant_id, earlier)
-        c = (
-            (await s.execute(select(contractors).where(contractors.c.tenant_id == tenant_id, contractors.c.id == contractor_id)))
-            .mappings()
-            .first()
+        contractor, job, entity = await _parties(uow, tenant_id, wanted)
+        row = new_assignment(
+            assignment_id=new_assignment_id,
+            tenant_id=tenant_id,
+            contractor_id=wanted.contractor_id,
+            job_id=wanted.job_id,
+            effective=wanted.effective,
+            end=wanted.end,
+            required_coverage=entity["required_coverage"],
+            coverage_types=wanted.coverage,
+            po=wanted.po,
+            source=source,
+            now=ctx.now(),
         )
-        if c is None:
-            raise ApiError(f"No contractor with id {contractor_id!r}", error_code="invalid_contractor_id")
-        j = (await s.execute(select(jobs).where(jobs.c.tenant_id == tenant_id, jobs.c.id == job_id))).mappings().first()
-        if j is None:
-            raise ApiError(f"No job with id {job_id!r}", error_code="invalid_job_id")
-        e = (await s.execute(select(entities).where(entities.c.id == j["entity_id"]))).mappings().one()
-        row: dict[str, Any] = {
-            "id": new_assignment_id,
-            "tenant_id": tenant_id,
-            "contractor_id": contractor_id,
-            "job_id": job_id,
-            "effective_date": effective,
-            "end_date": end,
-            "dedupe_key": f"{effective.isoformat()}:{end.isoformat()}",
-            "coverage_types": coverage or rules.coverage_types_for(e["required_coverage"]),
-            "po_number": po.get("po_number"),
-            "po_contact_email": po.get("po_contact_email"),
-            "campaign": po.get("campaign"),
-            "po_set_at": now if po.get("po_number") else None,
-            "po_set_by": None,
-            "status": "pending",
-            "cancel_reason": None,
-            "cancelled_at": None,
-            "deleted_at": None,
-            "import_batch_id": None,
-            "source": source,
-            "version": 1,
-            "coverage_bound_at": None,
-            "created_at": now,
-            "updated_at": now,
-        }
-        existing = (
-            await s.execute(
-                select(assignments.c.id).where(
-                    assignments.c.tenant_id == tenant_id,
-                    assignments.c.contractor_id == contractor_id,
-                    assignments.c.job_id == job_id,
-                    assignments.c.dedupe_key == row["dedupe_key"],
-                )
-            )
-        ).scalar()
-        if existing:
-            raise ApiError(f"Assignment {existing} already covers this contractor, job and dates", error_code="invalid_input")
-        try:
-            await s.execute(insert(assignments).values(**row))
-        except IntegrityError:
-            raise ApiError(
-                "An assignment for this contractor, job and dates already exists", error_code="invalid_input"
-            ) from None
-        emit_assignment_state(uow, row, c, job_snapshot(j, e), created=True)
-        if row["po_number"]:
-            emit_po_set(uow, row, previous_po_number=None, set_by=data.get("set_by"))
+        await _store_new(uow, row)
+        announce_new_assignment(uow, row, contractor, job_snapshot(job, entity), set_by=wanted.po.set_by)
         await uow.commit()
-    return await _reload(ctx, tenant_id, row["id"])
+    return await _reload(ctx, tenant_id, new_assignment_id)
 
 
-async def update_assignment(ctx: Context, tenant_id: str, assignment_id: str, data: dict[str, Any]) -> dict[str, Any]:
+async def update_assignment(ctx: Context, tenant_id: str, assignment_id: str, command: AssignmentIn) -> dict[str, Any]:
+    data = provided(command)
     today = ctx.today()
     po = _po_fields(data)
     coverage = _coverage(data)
@@ -291,7 +309,7 @@ async def extend_assignment(
     return await _reload(ctx, tenant_id, assignment_id)
 
 
-async def delete_assignment(ctx: Context, tenant_id: str, assignment_id: str) -> dict[str, Any]:
+async def delete_assignment(ctx: Context, tenant_id: str, assignment_id: str) -> datetime:
     """1099Policy's DELETE: a pending assignment is cancelled (reason ``deleted``, only before its
     start) and hidden from reads; a cancelled one is just hidden."""
     now = ctx.now()
@@ -302,9 +320,34 @@ async def delete_assignment(ctx: Context, tenant_id: str, assignment_id: str) ->
         else:
             await _cancel(uow, ctx, a, "deleted", deleted_at=now)
         await uow.commit()
-    return {"id": assignment_id, "object": "assignment", "deleted": True, "deleted_at": int(now.timestamp())}
+    return now
 
 
 async def _reload(ctx: Context, tenant_id: str, assignment_id: str) -> dict[str, Any]:
     async with ctx.db.session() as s:
         return await get_row(s, assignments, tenant_id, assignment_id, "assignment")
+
+
+async def profile_assignments(ctx: Context, tenant_id: str, contractor_id: str) -> list[Row]:
+    """The contractor's assignments (deleted ones left out) with their job's and end client's
+    columns, latest start first: the profile page."""
+    a, j, e = assignments.c, jobs.c, entities.c
+    query = (
+        select(
+            assignments,
+            j.name.label("job_name"),
+            j.category_code,
+            j.wage,
+            j.wage_type,
+            j.work_state,
+            e.id.label("entity_id"),
+            e.name.label("entity_name"),
+        )
+        .join(jobs, j.id == a.job_id)
+        .join(entities, e.id == j.entity_id)
+        .where(a.tenant_id == tenant_id, a.contractor_id == contractor_id, a.deleted_at.is_(None))
+        .order_by(a.effective_date.desc(), a.pk.desc())
+    )
+    async with ctx.db.session() as s:
+        await get_row(s, contractors, tenant_id, contractor_id, "contractor")
+        return list((await s.execute(query)).mappings().all())

@@ -6,6 +6,7 @@ state of its live assignments (``AssignmentUpdatedV1``) since their snapshots ca
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, func, insert, select, update
@@ -18,6 +19,7 @@ from ..adapters.db import assignments, contractors, entities, jobs, request_keys
 from ..adapters.queries import get_row
 from ..domain import values as v
 from ..domain.catalogue import category
+from .commands import ContractorIn, EntityIn, JobIn, provided
 from .context import Context
 from .messages import emit_assignment_states, emit_contractor
 
@@ -28,6 +30,7 @@ __all__ = [
     "create_job",
     "delete_entity",
     "delete_job",
+    "email_taken",
     "merge_metadata",
     "update_contractor",
     "update_entity",
@@ -36,6 +39,14 @@ __all__ = [
 
 DEFAULT_AGGREGATE_LIMIT = 200_000_000
 DEFAULT_OCCURRENCE_LIMIT = 100_000_000
+#: what a new contractor or job has where the caller sent nothing
+_CONTRACTOR_DEFAULTS: dict[str, Any] = dict.fromkeys(
+    ("middle_name", "phone", "company_name", "tax_id_encrypted", "tax_id_masked", "withhold_premium")
+)
+_JOB_DEFAULTS: dict[str, Any] = {
+    **dict.fromkeys(("years_experience", "address", "work_state", "withhold_premium")),
+    "natural_key": None,
+}
 
 
 class FieldErrors:
@@ -140,10 +151,10 @@ def _entity_fields(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     return out
 
 
-async def create_entity(ctx: Context, tenant_id: str, data: dict[str, Any], *, request_key: str | None = None) -> dict[str, Any]:
+async def create_entity(ctx: Context, tenant_id: str, command: EntityIn, *, request_key: str | None = None) -> dict[str, Any]:
     """``request_key``: the public request's idempotency key; a retry with it gets the entity the
     first request made (`ten99kit.request_keys`)."""
-    fields = _entity_fields(data, partial=False)
+    fields = _entity_fields(provided(command), partial=False)
     now = ctx.now()
     row = {"id": new_id("en"), "tenant_id": tenant_id, "address": None, **fields, "created_at": now, "updated_at": now}
     async with ctx.db.uow() as uow:
@@ -154,8 +165,8 @@ async def create_entity(ctx: Context, tenant_id: str, data: dict[str, Any], *, r
     return await _reload(ctx, entities, tenant_id, earlier or row["id"], "entity")
 
 
-async def update_entity(ctx: Context, tenant_id: str, entity_id: str, data: dict[str, Any]) -> dict[str, Any]:
-    fields = _entity_fields(data, partial=True)
+async def update_entity(ctx: Context, tenant_id: str, entity_id: str, command: EntityIn) -> dict[str, Any]:
+    fields = _entity_fields(provided(command), partial=True)
     async with ctx.db.uow() as uow:
         current = await get_row(uow.session, entities, tenant_id, entity_id, "entity")
         changes = {k: val for k, val in fields.items() if current.get(k) != val}
@@ -171,7 +182,7 @@ async def update_entity(ctx: Context, tenant_id: str, entity_id: str, data: dict
     return await _reload(ctx, entities, tenant_id, entity_id, "entity")
 
 
-async def delete_entity(ctx: Context, tenant_id: str, entity_id: str) -> dict[str, Any]:
+async def delete_entity(ctx: Context, tenant_id: str, entity_id: str) -> None:
     async with ctx.db.uow() as uow:
         await get_row(uow.session, entities, tenant_id, entity_id, "entity")
         used = (await uow.session.execute(select(exists().where(jobs.c.entity_id == entity_id)))).scalar()
@@ -179,7 +190,6 @@ async def delete_entity(ctx: Context, tenant_id: str, entity_id: str) -> dict[st
             raise ApiError("The entity has jobs and cannot be deleted", error_code="invalid_input")
         await uow.session.execute(delete(entities).where(entities.c.tenant_id == tenant_id, entities.c.id == entity_id))
         await uow.commit()
-    return {"id": entity_id, "object": "entity", "deleted": True}
 
 
 # -- contractors ---------------------------------------------------------------------------
@@ -233,43 +243,43 @@ def _same_tax_id(ctx: Context, current: dict[str, Any], fields: dict[str, Any]) 
     return bool(ctx.tax_ids.decrypt(current["tax_id_encrypted"]) == ctx.tax_ids.decrypt(fields["tax_id_encrypted"]))
 
 
+async def email_taken(uow: UnitOfWork, tenant_id: str, key: str, *, other_than: str | None = None) -> bool:
+    """Whether a contractor of the company (other than ``other_than``) has the email key ``key``."""
+    query = select(contractors.c.id).where(contractors.c.tenant_id == tenant_id, contractors.c.email_key == key)
+    if other_than is not None:
+        query = query.where(contractors.c.id != other_than)
+    return (await uow.session.execute(query)).first() is not None
+
+
 def _duplicate_email(email: str) -> ApiError:
     return ApiError(f"A contractor with email {email} already exists", error_code="duplicate_email")
 
 
-async def create_contractor(
-    ctx: Context, tenant_id: str, data: dict[str, Any], *, source: str = "api", request_key: str | None = None
-) -> dict[str, Any]:
-    fields = _contractor_fields(ctx, data, partial=False)
-    now = ctx.now()
-    row: dict[str, Any] = {
-        "id": new_id("cn"),
+def _new_row(prefix: str, tenant_id: str, defaults: dict[str, Any], fields: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A new contractor's or job's row: ``defaults`` for what the caller left out, then the checked
+    ``fields``; a metadata key given empty is simply not set."""
+    return {
+        "id": new_id(prefix),
         "tenant_id": tenant_id,
-        "middle_name": None,
-        "phone": None,
-        "company_name": None,
-        "tax_id_encrypted": None,
-        "tax_id_masked": None,
-        "withhold_premium": None,
+        **defaults,
         **fields,
         "custom_metadata": {k: val for k, val in (fields.get("custom_metadata") or {}).items() if val != ""},
-        "source": source,
         "version": 1,
         "created_at": now,
         "updated_at": now,
     }
+
+
+async def create_contractor(
+    ctx: Context, tenant_id: str, command: ContractorIn, *, source: str = "api", request_key: str | None = None
+) -> dict[str, Any]:
+    fields = _contractor_fields(ctx, provided(command), partial=False)
+    row = _new_row("cn", tenant_id, {**_CONTRACTOR_DEFAULTS, "source": source}, fields, ctx.now())
     async with ctx.db.uow() as uow:
         # a retry of a create that committed gets that contractor, not "duplicate email"
         earlier = await claim_request_key(uow, request_keys, tenant_id, request_key, row["id"])
         if earlier is None:
-            taken = (
-                await uow.session.execute(
-                    select(contractors.c.id).where(
-                        contractors.c.tenant_id == tenant_id, contractors.c.email_key == row["email_key"]
-                    )
-                )
-            ).first()
-            if taken:
+            if await email_taken(uow, tenant_id, row["email_key"]):
                 raise _duplicate_email(row["email"])
             try:
                 await uow.session.execute(insert(contractors).values(**row))
@@ -280,8 +290,8 @@ async def create_contractor(
     return await _reload(ctx, contractors, tenant_id, earlier or row["id"], "contractor")
 
 
-async def update_contractor(ctx: Context, tenant_id: str, contractor_id: str, data: dict[str, Any]) -> dict[str, Any]:
-    fields = _contractor_fields(ctx, data, partial=True)
+async def update_contractor(ctx: Context, tenant_id: str, contractor_id: str, command: ContractorIn) -> dict[str, Any]:
+    fields = _contractor_fields(ctx, provided(command), partial=True)
     async with ctx.db.uow() as uow:
         current = await get_row(uow.session, contractors, tenant_id, contractor_id, "contractor")
         if "custom_metadata" in fields:
@@ -289,18 +299,8 @@ async def update_contractor(ctx: Context, tenant_id: str, contractor_id: str, da
         if _same_tax_id(ctx, current, fields):  # re-sending the stored tax id changes nothing
             del fields["tax_id_encrypted"], fields["tax_id_masked"]
         changes = {k: val for k, val in fields.items() if current.get(k) != val}
-        if "email_key" in changes:
-            taken = (
-                await uow.session.execute(
-                    select(contractors.c.id).where(
-                        contractors.c.tenant_id == tenant_id,
-                        contractors.c.email_key == changes["email_key"],
-                        contractors.c.id != contractor_id,
-                    )
-                )
-            ).first()
-            if taken:
-                raise _duplicate_email(fields["email"])
+        if "email_key" in changes and await email_taken(uow, tenant_id, changes["email_key"], other_than=contractor_id):
+            raise _duplicate_email(fields["email"])
         if changes:
             changes["version"] = current["version"] + 1
             changes["updated_at"] = ctx.now()
@@ -396,24 +396,11 @@ async def _job_fields(uow: UnitOfWork, tenant_id: str, data: dict[str, Any], *, 
     return out
 
 
-async def create_job(ctx: Context, tenant_id: str, data: dict[str, Any], *, request_key: str | None = None) -> dict[str, Any]:
+async def create_job(ctx: Context, tenant_id: str, command: JobIn, *, request_key: str | None = None) -> dict[str, Any]:
     now = ctx.now()
     async with ctx.db.uow() as uow:
-        fields = await _job_fields(uow, tenant_id, data, partial=False)
-        row: dict[str, Any] = {
-            "id": new_id("jb"),
-            "tenant_id": tenant_id,
-            "years_experience": None,
-            "address": None,
-            "work_state": None,
-            "withhold_premium": None,
-            **fields,
-            "custom_metadata": {k: val for k, val in (fields.get("custom_metadata") or {}).items() if val != ""},
-            "natural_key": None,
-            "version": 1,
-            "created_at": now,
-            "updated_at": now,
-        }
+        fields = await _job_fields(uow, tenant_id, provided(command), partial=False)
+        row = _new_row("jb", tenant_id, _JOB_DEFAULTS, fields, now)
         earlier = await claim_request_key(uow, request_keys, tenant_id, request_key, row["id"])
         if earlier is None:
             await uow.session.execute(insert(jobs).values(**row))
@@ -421,10 +408,10 @@ async def create_job(ctx: Context, tenant_id: str, data: dict[str, Any], *, requ
     return await _reload(ctx, jobs, tenant_id, earlier or row["id"], "job")
 
 
-async def update_job(ctx: Context, tenant_id: str, job_id: str, data: dict[str, Any]) -> dict[str, Any]:
+async def update_job(ctx: Context, tenant_id: str, job_id: str, command: JobIn) -> dict[str, Any]:
     async with ctx.db.uow() as uow:
         current = await get_row(uow.session, jobs, tenant_id, job_id, "job")
-        fields = await _job_fields(uow, tenant_id, data, partial=True)
+        fields = await _job_fields(uow, tenant_id, provided(command), partial=True)
         if "custom_metadata" in fields:
             fields["custom_metadata"] = merge_metadata(current["custom_metadata"] or {}, fields["custom_metadata"])
         changes = {k: val for k, val in fields.items() if current.get(k) != val}
@@ -439,7 +426,7 @@ async def update_job(ctx: Context, tenant_id: str, job_id: str, data: dict[str, 
     return await _reload(ctx, jobs, tenant_id, job_id, "job")
 
 
-async def delete_job(ctx: Context, tenant_id: str, job_id: str) -> dict[str, Any]:
+async def delete_job(ctx: Context, tenant_id: str, job_id: str) -> None:
     async with ctx.db.uow() as uow:
         await get_row(uow.session, jobs, tenant_id, job_id, "job")
         used = (await uow.session.execute(select(exists().where(assignments.c.job_id == job_id)))).scalar()
@@ -447,7 +434,6 @@ async def delete_job(ctx: Context, tenant_id: str, job_id: str) -> dict[str, Any
             raise ApiError("The job has assignments and cannot be deleted", error_code="job_is_used")
         await uow.session.execute(delete(jobs).where(jobs.c.tenant_id == tenant_id, jobs.c.id == job_id))
         await uow.commit()
-    return {"id": job_id, "object": "job", "deleted": True}
 
 
 # -- shared ----------------------------------------------------------------------------------

@@ -21,13 +21,16 @@ import asyncio
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
 
+import msgspec
+from msgspec import UNSET, UnsetType
 from sqlalchemy import delete, func, insert, or_, select, update
 from ten99_contracts.contractor_v1 import ImportCompletedV1
 from ten99kit import ApiError, get_logger, insert_ignore, new_id
 from ten99kit.crypto import mask_tax_id
+from ten99kit.db import Row
 
 from ..adapters.db import assignments, import_batches, import_files, import_rejects
 from ..adapters.queries import get_row
@@ -35,7 +38,17 @@ from ..domain.csv_format import CsvFileError, ImportRow, ParsedFile, RowError, p
 from .context import Context
 from .intake import ChunkResult, apply_rows
 
-__all__ = ["ImportWorker", "error_report", "import_view", "list_imports", "read_import", "upload_import"]
+__all__ = [
+    "ImportList",
+    "ImportRowError",
+    "ImportView",
+    "ImportWorker",
+    "error_report",
+    "import_view",
+    "list_imports",
+    "read_import",
+    "upload_import",
+]
 
 log = get_logger(__name__)
 
@@ -44,7 +57,7 @@ _COUNTERS = ("contractors_created", "contractors_updated", "assignments_created"
 
 async def upload_import(
     ctx: Context, tenant_id: str, *, filename: str, content: bytes, all_or_nothing: bool, uploaded_by: str | None
-) -> dict[str, Any]:
+) -> ImportView:
     limits = ctx.settings.imports
     if len(content) > limits.max_file_bytes:
         raise ApiError(
@@ -95,10 +108,54 @@ async def upload_import(
         await uow.session.execute(insert(import_files).values(import_id=batch["id"], tenant_id=tenant_id, content=sealed))
         await uow.commit()
     ctx.import_wakeup.set()
-    return batch
+    return import_view(batch)
 
 
-async def read_import(ctx: Context, tenant_id: str, import_id: str, *, errors_limit: int = 100) -> dict[str, Any]:
+class ImportRowError(msgspec.Struct, kw_only=True):
+    """One problem of a rejected line."""
+
+    line: int
+    column: str
+    reason: str
+    value: str
+
+
+class ImportView(msgspec.Struct, kw_only=True):
+    """An import as the dashboard shows it (ISO times); ``errors`` only when one import is read."""
+
+    id: str
+    object: Literal["import"] = "import"
+    status: str
+    filename: str
+    all_or_nothing: bool
+    uploaded_by: str | None
+    rows_total: int
+    rows_done: int
+    rows_failed: int
+    rows_imported: int
+    contractors_created: int
+    contractors_updated: int
+    assignments_created: int
+    assignments_updated: int
+    assignments_missing_po: int
+    ignored_columns: list[str]
+    error: str | None
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    error_report_url: str | None
+    errors: list[ImportRowError] | UnsetType = UNSET
+
+
+class ImportList(msgspec.Struct, kw_only=True):
+    object: Literal["list"] = "list"
+    data: list[ImportView]
+    total: int
+    has_more: bool
+    url: str
+
+
+async def read_import(ctx: Context, tenant_id: str, import_id: str, *, errors_limit: int = 100) -> ImportView:
     async with ctx.db.session() as s:
         batch = await get_row(s, import_batches, tenant_id, import_id, "import")
         rejects = (
@@ -109,43 +166,41 @@ async def read_import(ctx: Context, tenant_id: str, import_id: str, *, errors_li
                 .limit(errors_limit)
             )
         ).all()
-    errors = [{"line": line, **e} for line, errs in rejects for e in errs]
+    errors = [ImportRowError(line=line, **e) for line, errs in rejects for e in errs]
     return import_view(batch, errors=errors)
 
 
-def import_view(batch: dict[str, Any], *, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    def iso(value: Any) -> str | None:
-        return value.isoformat() if value is not None else None
-
-    view = {
-        "id": batch["id"],
-        "object": "import",
-        "status": batch["status"],
-        "filename": batch["filename"],
-        "all_or_nothing": batch["all_or_nothing"],
-        "uploaded_by": batch["uploaded_by"],
-        "rows_total": batch["rows_total"],
-        "rows_done": batch["rows_done"],
-        "rows_failed": batch["rows_failed"],
-        "rows_imported": batch["rows_imported"],
-        "contractors_created": batch["contractors_created"],
-        "contractors_updated": batch["contractors_updated"],
-        "assignments_created": batch["assignments_created"],
-        "assignments_updated": batch["assignments_updated"],
-        "assignments_missing_po": batch["assignments_missing_po"],
-        "ignored_columns": batch["ignored_columns"],
-        "error": batch["error"],
-        "created_at": iso(batch["created_at"]),
-        "started_at": iso(batch["started_at"]),
-        "finished_at": iso(batch["finished_at"]),
-        "error_report_url": f"/v1/imports/{batch['id']}/errors.csv" if batch["rows_failed"] else None,
-    }
-    if errors is not None:
-        view["errors"] = errors
-    return view
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
-async def list_imports(ctx: Context, tenant_id: str, *, limit: int, offset: int) -> dict[str, Any]:
+def import_view(batch: Row, *, errors: list[ImportRowError] | UnsetType = UNSET) -> ImportView:
+    return ImportView(
+        id=batch["id"],
+        status=batch["status"],
+        filename=batch["filename"],
+        all_or_nothing=batch["all_or_nothing"],
+        uploaded_by=batch["uploaded_by"],
+        rows_total=batch["rows_total"],
+        rows_done=batch["rows_done"],
+        rows_failed=batch["rows_failed"],
+        rows_imported=batch["rows_imported"],
+        contractors_created=batch["contractors_created"],
+        contractors_updated=batch["contractors_updated"],
+        assignments_created=batch["assignments_created"],
+        assignments_updated=batch["assignments_updated"],
+        assignments_missing_po=batch["assignments_missing_po"],
+        ignored_columns=batch["ignored_columns"],
+        error=batch["error"],
+        created_at=_iso(batch["created_at"]),
+        started_at=_iso(batch["started_at"]),
+        finished_at=_iso(batch["finished_at"]),
+        error_report_url=f"/v1/imports/{batch['id']}/errors.csv" if batch["rows_failed"] else None,
+        errors=errors,
+    )
+
+
+async def list_imports(ctx: Context, tenant_id: str, *, limit: int, offset: int) -> ImportList:
     if not 1 <= limit <= 100 or offset < 0:
         raise ApiError("limit must be 1-100 and offset 0 or more", error_code="invalid_input")
     async with ctx.db.session() as s:
@@ -161,8 +216,8 @@ async def list_imports(ctx: Context, tenant_id: str, *, limit: int, offset: int)
                 .offset(offset)
             )
         ).mappings()
-        data = [import_view(dict(r)) for r in rows]
-    return {"object": "list", "data": data, "total": total, "has_more": offset + len(data) < total, "url": "/v1/imports"}
+        data = [import_view(r) for r in rows]
+    return ImportList(data=data, total=total, has_more=offset + len(data) < total, url="/v1/imports")
 
 
 async def error_report(ctx: Context, tenant_id: str, import_id: str) -> tuple[str, str]:
@@ -187,6 +242,21 @@ def _unseal(ctx: Context, sealed: bytes) -> bytes:
     return ctx.tax_ids.decrypt(sealed.decode()).encode("latin-1")
 
 
+@dataclass(frozen=True)
+class _CheckedFile:
+    parsed: ParsedFile
+    #: per data row: the validated row, or its problems
+    results: list[ImportRow | list[RowError]]
+    bad_total: int
+
+
+def _check_rows(content: bytes, today: date) -> _CheckedFile:
+    """Read and validate every row of an accepted upload (pure; run in a thread)."""
+    parsed = parse_file(content, max_rows=10**9)
+    results = [parse_row(line, cells, parsed.headers, today) for line, cells in parsed.rows]
+    return _CheckedFile(parsed, results, sum(1 for r in results if not isinstance(r, ImportRow)))
+
+
 @dataclass
 class _Claim:
     batch: dict[str, Any]
@@ -194,34 +264,17 @@ class _Claim:
 
 
 class ImportWorker:
-    """Applies pending imports in the background (run in worker/all processes)."""
+    """Applies pending imports in the background (run in worker/all processes): bootstrap runs
+    `step` on the kit's `PollingWorker`, woken by each upload (``ctx.import_wakeup``)."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.settings = ctx.settings.imports
 
-    async def run(self, stop: asyncio.Event) -> None:
-        backoff = 0.5
-        while not stop.is_set():
-            try:
-                worked = await self.run_once()
-                backoff = 0.5
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                log.exception("imports.worker_error", error=repr(e))
-                worked = False
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-            if worked:
-                continue
-            self.ctx.import_wakeup.clear()
-            waiters = [asyncio.ensure_future(self.ctx.import_wakeup.wait()), asyncio.ensure_future(stop.wait())]
-            try:
-                await asyncio.wait(waiters, timeout=self.settings.poll_interval_s, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for w in waiters:
-                    w.cancel()
+    async def step(self) -> float | None:
+        """The polling worker's step (bootstrap runs it): apply one import; 0 (at once again) if
+        there was one, else None (the idle interval, unless an upload wakes the worker)."""
+        return 0 if await self.run_once() else None
 
     async def run_once(self) -> bool:
         """Claim and apply one import. False when there was nothing to do."""
@@ -284,46 +337,50 @@ class ImportWorker:
 
     async def _apply(self, claim: _Claim) -> None:
         ctx, batch = self.ctx, claim.batch
-        tenant_id, import_id = batch["tenant_id"], batch["id"]
-        async with ctx.db.session() as s:
-            sealed = (await s.execute(select(import_files.c.content).where(import_files.c.import_id == import_id))).scalar()
-        content = None if sealed is None else await asyncio.to_thread(_unseal, ctx, bytes(sealed))
+        content = await self._content(batch["id"])
         if content is None:
-            async with ctx.db.uow() as uow:
-                await self._finish(uow, batch, status="failed", error="The uploaded file is missing")
-                await uow.commit()
+            await self._fail(batch, "The uploaded file is missing")
             return
-        today = ctx.today()
-
-        def validate() -> tuple[ParsedFile, list[ImportRow | list[RowError]]]:
-            parsed = parse_file(content, max_rows=10**9)
-            return parsed, [parse_row(line, cells, parsed.headers, today) for line, cells in parsed.rows]
-
         try:
-            parsed, results = await asyncio.to_thread(validate)
+            checked = await asyncio.to_thread(_check_rows, content, ctx.today())
         except CsvFileError as e:
-            async with ctx.db.uow() as uow:
-                await self._finish(uow, batch, status="failed", error=e.message)
-                await uow.commit()
+            await self._fail(batch, e.message)
             return
-        bad_total = sum(1 for r in results if not isinstance(r, ImportRow))
-
-        if batch["all_or_nothing"] and bad_total:
-            async with ctx.db.uow() as uow:
-                await self._reject(uow, tenant_id, import_id, parsed, results, 0, len(results))
-                await self._progress(
-                    uow, claim, rows_done=len(results), rows_failed=bad_total, rows_imported=0, counters=ChunkResult()
-                )
-                await self._finish(
-                    uow,
-                    batch,
-                    status="failed",
-                    error=f"{bad_total} row(s) have problems; nothing was imported (all or nothing)",
-                )
-                await uow.commit()
-            log.info("imports.rejected", import_id=import_id, rows_failed=bad_total)
+        if batch["all_or_nothing"] and checked.bad_total:
+            await self._reject_file(claim, checked)
             return
+        await self._apply_chunks(claim, checked)
+        await self._complete(claim)
+        log.info("imports.completed", import_id=batch["id"], rows=len(checked.results), rows_failed=checked.bad_total)
 
+    async def _content(self, import_id: str) -> bytes | None:
+        """The uploaded file, decrypted; None if it is gone."""
+        async with self.ctx.db.session() as s:
+            sealed = (await s.execute(select(import_files.c.content).where(import_files.c.import_id == import_id))).scalar()
+        return None if sealed is None else await asyncio.to_thread(_unseal, self.ctx, bytes(sealed))
+
+    async def _fail(self, batch: dict[str, Any], error: str) -> None:
+        async with self.ctx.db.uow() as uow:
+            await self._finish(uow, batch, status="failed", error=error)
+            await uow.commit()
+
+    async def _reject_file(self, claim: _Claim, checked: _CheckedFile) -> None:
+        """All or nothing, and some rows are bad: report them all and import nothing."""
+        batch, results, bad_total = claim.batch, checked.results, checked.bad_total
+        async with self.ctx.db.uow() as uow:
+            await self._reject(uow, batch["tenant_id"], batch["id"], checked.parsed, results, 0, len(results))
+            await self._progress(
+                uow, claim, rows_done=len(results), rows_failed=bad_total, rows_imported=0, counters=ChunkResult()
+            )
+            error = f"{bad_total} row(s) have problems; nothing was imported (all or nothing)"
+            await self._finish(uow, batch, status="failed", error=error)
+            await uow.commit()
+        log.info("imports.rejected", import_id=batch["id"], rows_failed=bad_total)
+
+    async def _apply_chunks(self, claim: _Claim, checked: _CheckedFile) -> None:
+        """The rows from where the last attempt stopped, a chunk per transaction with its progress."""
+        ctx, batch, results = self.ctx, claim.batch, checked.results
+        tenant_id, import_id = batch["tenant_id"], batch["id"]
         step = max(1, self.settings.chunk_rows)
         done = batch["rows_done"]
         while done < len(results):
@@ -332,20 +389,19 @@ class ImportWorker:
             good = [r for r in chunk if isinstance(r, ImportRow)]
             async with ctx.db.uow() as uow:
                 counters = await apply_rows(uow, ctx, tenant_id, good, batch_id=import_id)
-                await self._reject(uow, tenant_id, import_id, parsed, results, done, end)
+                await self._reject(uow, tenant_id, import_id, checked.parsed, results, done, end)
                 await self._progress(
-                    uow,
-                    claim,
-                    rows_done=end,
-                    rows_failed=len(chunk) - len(good),
-                    rows_imported=len(good),
-                    counters=counters,
+                    uow, claim, rows_done=end, rows_failed=len(chunk) - len(good), rows_imported=len(good), counters=counters
                 )
                 await uow.commit()
             done = end
             await asyncio.sleep(0)  # let the API breathe between chunks
 
-        async with ctx.db.uow() as uow:
+    async def _complete(self, claim: _Claim) -> None:
+        """Mark the import completed with its count of assignments missing a PO, and announce it
+        unless it changed nothing."""
+        tenant_id, import_id = claim.batch["tenant_id"], claim.batch["id"]
+        async with self.ctx.db.uow() as uow:
             current = await get_row(uow.session, import_batches, tenant_id, import_id, "import")
             missing = (
                 await uow.session.execute(
@@ -380,7 +436,6 @@ class ImportWorker:
                     aggregate_version=1,
                 )
             await uow.commit()
-        log.info("imports.completed", import_id=import_id, rows=len(results), rows_failed=bad_total)
 
     async def _reject(
         self,

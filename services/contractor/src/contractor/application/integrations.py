@@ -13,21 +13,30 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
+import msgspec
+from msgspec import UNSET, UnsetType
 from sqlalchemy import insert, select, update
+from ten99_contracts import JobSnapshot
 from ten99_contracts.contractor_v1 import AssignmentExtendedV1
 from ten99kit import ApiError, NotFound, UnitOfWork, get_logger, insert_ignore, new_id, utcnow
+from ten99kit.db import Row
 
+from ..adapters.bulk import insert_assignments
 from ..adapters.db import assignments, contractors, integration_links, integration_secrets, jobs
 from ..domain import rules
+from ..domain.assignments import PoFields, new_assignment
 from ..domain.integrations import PROVIDERS, IntakeEvent, is_accepted, parse_payload, verify_signature
-from ..domain.values import name_key
+from ..domain.values import email_key, name_key
 from .context import Context, lock_intake
+from .directory import email_taken
 from .intake import ensure_entities
-from .messages import emit_assignment_state, emit_contractor, emit_po_set, job_snapshot
+from .messages import announce_new_assignment, emit_assignment_state, emit_contractor, emit_po_set, job_snapshot
 
-__all__ = ["read_secret", "receive_webhook", "rotate_secret"]
+__all__ = ["IntegrationSecretView", "WebhookAnswer", "read_secret", "receive_webhook", "rotate_secret"]
 
 log = get_logger(__name__)
 
@@ -44,23 +53,47 @@ def _new_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
-def _secret_view(ctx: Context, provider: str, row: dict[str, Any] | None, *, reveal: bool = False) -> dict[str, Any]:
-    """What anyone with access to Settings may see: whether a secret is set, since when, and its
-    last four characters. The secret itself only with ``reveal`` (the answer to a rotation)."""
+class IntegrationSecretView(msgspec.Struct, kw_only=True):
+    """What anyone with access to Settings may see of a signing secret; ``secret`` itself only in
+    the answer to a rotation."""
+
+    object: str = "integration_secret"
+    provider: str
+    configured: bool
+    #: ``whsec_…`` and the secret's last four characters
+    hint: str | None
+    signature_header: str = "X-Ten99-Signature"
+    signature_scheme: str = 't=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>'
+    created_at: str | None
+    rotated_at: str | None
+    secret: str | UnsetType = UNSET
+
+
+class WebhookAnswer(msgspec.Struct, kw_only=True):
+    """A delivery's outcome: ``ignored`` (with the reason), or ``created``/``updated``/``unchanged``
+    with what the external id is here."""
+
+    status: str
+    reason: str | UnsetType = UNSET
+    provider: str | UnsetType = UNSET
+    external_id: str | UnsetType = UNSET
+    contractor: str | UnsetType = UNSET
+    job: str | UnsetType = UNSET
+    assignment: str | UnsetType = UNSET
+
+
+def _secret_view(ctx: Context, provider: str, row: Row | None, *, reveal: bool = False) -> IntegrationSecretView:
+    """Whether a secret is set, since when, and its last four characters; the secret itself only
+    with ``reveal`` (the answer to a rotation)."""
     secret = ctx.secrets.decrypt(row["secret_encrypted"]) if row else None
-    view: dict[str, Any] = {
-        "object": "integration_secret",
-        "provider": provider,
-        "configured": secret is not None,
-        "hint": f"{SECRET_PREFIX}…{secret[-4:]}" if secret else None,
-        "signature_header": "X-Ten99-Signature",
-        "signature_scheme": 't=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>',
-        "created_at": row["created_at"].isoformat() if row else None,
-        "rotated_at": row["rotated_at"].isoformat() if row and row["rotated_at"] else None,
-    }
-    if reveal:
-        view["secret"] = secret
-    return view
+    return IntegrationSecretView(
+        provider=provider,
+        configured=secret is not None,
+        hint=f"{SECRET_PREFIX}…{secret[-4:]}" if secret else None,
+        created_at=row["created_at"].isoformat() if row else None,
+        rotated_at=row["rotated_at"].isoformat() if row and row["rotated_at"] else None,
+        secret=secret if reveal and secret is not None else UNSET,
+    )
 
 
 async def _secret_row(uow: UnitOfWork, tenant_id: str, provider: str) -> dict[str, Any] | None:
@@ -73,7 +106,7 @@ async def _secret_row(uow: UnitOfWork, tenant_id: str, provider: str) -> dict[st
     return dict(row) if row else None
 
 
-async def read_secret(ctx: Context, tenant_id: str, provider: str) -> dict[str, Any]:
+async def read_secret(ctx: Context, tenant_id: str, provider: str) -> IntegrationSecretView:
     """Whether the company has a signing secret for ``provider``, and its hint; never the secret
     (it is shown once, when made: `rotate_secret`)."""
     _check_provider(provider)
@@ -82,7 +115,7 @@ async def read_secret(ctx: Context, tenant_id: str, provider: str) -> dict[str, 
     return _secret_view(ctx, provider, row)
 
 
-async def rotate_secret(ctx: Context, tenant_id: str, provider: str) -> dict[str, Any]:
+async def rotate_secret(ctx: Context, tenant_id: str, provider: str) -> IntegrationSecretView:
     """A new secret (the first one, or a replacement: the old one stops working at once), shown
     in this answer and never again."""
     _check_provider(provider)
@@ -109,7 +142,7 @@ async def rotate_secret(ctx: Context, tenant_id: str, provider: str) -> dict[str
     return _secret_view(ctx, provider, row, reveal=True)
 
 
-async def receive_webhook(ctx: Context, tenant_id: str, provider: str, body: bytes, signature: str | None) -> dict[str, Any]:
+async def receive_webhook(ctx: Context, tenant_id: str, provider: str, body: bytes, signature: str | None) -> WebhookAnswer:
     _check_provider(provider)
     async with ctx.db.session() as s:
         t = integration_secrets.c
@@ -130,54 +163,69 @@ async def receive_webhook(ctx: Context, tenant_id: str, provider: str, body: byt
     except (ValueError, UnicodeDecodeError):
         raise ApiError("The webhook body is not JSON", error_code="invalid_input") from None
     if not is_accepted(provider, payload):
-        return {"status": "ignored", "reason": "only deliveries for an accepted engagement are synced"}
+        return WebhookAnswer(status="ignored", reason="only deliveries for an accepted engagement are synced")
     event = parse_payload(provider, payload, ctx.today())
     async with ctx.db.uow() as uow:
         result = await _sync(uow, ctx, tenant_id, event, hashlib.sha256(body).hexdigest())
         await uow.commit()
-    log.info("integrations.synced", provider=provider, status=result["status"], assignment=result["assignment"])
+    log.info("integrations.synced", provider=provider, status=result.status, assignment=result.assignment)
     return result
 
 
-async def _sync(uow: UnitOfWork, ctx: Context, tenant_id: str, event: IntakeEvent, payload_hash: str) -> dict[str, Any]:
-    await lock_intake(uow, tenant_id)
-    s = uow.session
-    now, today = ctx.now(), ctx.today()
-    lt = integration_links.c
-    link = (
-        (
-            await s.execute(
-                select(integration_links).where(
-                    lt.tenant_id == tenant_id, lt.provider == event.provider, lt.external_id == event.external_id
-                )
-            )
-        )
-        .mappings()
-        .first()
-    )
-    changed: set[str] = set()
+@dataclass
+class _Sync:
+    """One delivery being synced, and what its steps found or made."""
 
-    # contractor: the linked one, else the one with this email, else a new one
+    uow: UnitOfWork
+    tenant_id: str
+    event: IntakeEvent
+    now: datetime
+    today: date
+    #: what this external id became on an earlier delivery
+    link: Row | None
+    #: which of contractor, job, assignment this delivery changed
+    changed: set[str] = field(default_factory=set)
+
+
+async def _sync(uow: UnitOfWork, ctx: Context, tenant_id: str, event: IntakeEvent, payload_hash: str) -> WebhookAnswer:
+    await lock_intake(uow, tenant_id)
+    links = integration_links.c
+    link_query = select(integration_links).where(
+        links.tenant_id == tenant_id, links.provider == event.provider, links.external_id == event.external_id
+    )
+    link = (await uow.session.execute(link_query)).mappings().first()
+    sync = _Sync(uow, tenant_id, event, ctx.now(), ctx.today(), link)
+    contractor = await _sync_contractor(sync)
+    entity, job = await _sync_job(sync)
+    assignment, status = await _sync_assignment(sync, contractor, job_snapshot(job, entity), entity)
+    await _remember(sync, contractor["id"], job["id"], assignment["id"], payload_hash)
+    return WebhookAnswer(
+        status=status,
+        provider=event.provider,
+        external_id=event.external_id,
+        contractor=contractor["id"],
+        job=job["id"],
+        assignment=assignment["id"],
+    )
+
+
+async def _sync_contractor(sync: _Sync) -> dict[str, Any]:
+    """The linked contractor, else the one with this email (details updated), else a new one."""
+    session, event = sync.uow.session, sync.event
     contractor = None
-    if link:
-        contractor = (await s.execute(select(contractors).where(contractors.c.id == link["contractor_id"]))).mappings().first()
+    if sync.link:
+        query = select(contractors).where(contractors.c.id == sync.link["contractor_id"])
+        contractor = (await session.execute(query)).mappings().first()
     if contractor is None:
-        contractor = (
-            (
-                await s.execute(
-                    select(contractors).where(
-                        contractors.c.tenant_id == tenant_id, contractors.c.email_key == event.email.casefold()
-                    )
-                )
-            )
-            .mappings()
-            .first()
+        query = select(contractors).where(
+            contractors.c.tenant_id == sync.tenant_id, contractors.c.email_key == email_key(event.email)
         )
+        contractor = (await session.execute(query)).mappings().first()
     details: dict[str, Any] = {
         "first_name": event.first_name,
         "last_name": event.last_name,
         "email": event.email,
-        "email_key": event.email.casefold(),
+        "email_key": email_key(event.email),
         "address": event.address,
     }
     if event.phone:
@@ -185,56 +233,58 @@ async def _sync(uow: UnitOfWork, ctx: Context, tenant_id: str, event: IntakeEven
     if event.company_name:
         details["company_name"] = event.company_name
     if contractor is None:
-        c: dict[str, Any] = {
-            "id": new_id("cn"),
-            "tenant_id": tenant_id,
-            "middle_name": None,
-            "phone": None,
-            "company_name": None,
-            **details,
-            "tax_id_encrypted": None,
-            "tax_id_masked": None,
-            "custom_metadata": event.contractor_metadata,
-            "withhold_premium": None,
-            "source": event.provider,
-            "version": 1,
-            "created_at": now,
-            "updated_at": now,
-        }
-        await s.execute(insert(contractors).values(**c))
-        emit_contractor(uow, c, created=True)
-        changed.add("contractor")
-    else:
-        c = dict(contractor)
-        diff: dict[str, Any] = {k: val for k, val in details.items() if c.get(k) != val}
-        if "email_key" in diff:
-            taken = (
-                await s.execute(
-                    select(contractors.c.id).where(
-                        contractors.c.tenant_id == tenant_id,
-                        contractors.c.email_key == diff["email_key"],
-                        contractors.c.id != c["id"],
-                    )
-                )
-            ).first()
-            if taken:
-                raise ApiError(f"Another contractor already has the email {event.email}", error_code="duplicate_email")
-        metadata = {**(c["custom_metadata"] or {}), **event.contractor_metadata}
-        if metadata != c["custom_metadata"]:
-            diff["custom_metadata"] = metadata
-        if diff:
-            diff.update(version=c["version"] + 1, updated_at=now)
-            await s.execute(update(contractors).where(contractors.c.id == c["id"]).values(**diff))
-            c.update(diff)
-            emit_contractor(uow, c, created=False)
-            changed.add("contractor")
+        return await _create_contractor(sync, details)
+    return await _update_contractor(sync, dict(contractor), details)
 
-    # end client and job (one job per external engagement: each carries its own pay)
-    entity = (await ensure_entities(uow, tenant_id, {name_key(event.entity_name): event.entity_name}, now))[
-        name_key(event.entity_name)
-    ]
+
+async def _create_contractor(sync: _Sync, details: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": new_id("cn"),
+        "tenant_id": sync.tenant_id,
+        "middle_name": None,
+        "phone": None,
+        "company_name": None,
+        **details,
+        "tax_id_encrypted": None,
+        "tax_id_masked": None,
+        "custom_metadata": sync.event.contractor_metadata,
+        "withhold_premium": None,
+        "source": sync.event.provider,
+        "version": 1,
+        "created_at": sync.now,
+        "updated_at": sync.now,
+    }
+    await sync.uow.session.execute(insert(contractors).values(**row))
+    emit_contractor(sync.uow, row, created=True)
+    sync.changed.add("contractor")
+    return row
+
+
+async def _update_contractor(sync: _Sync, current: dict[str, Any], details: dict[str, Any]) -> dict[str, Any]:
+    diff: dict[str, Any] = {k: val for k, val in details.items() if current.get(k) != val}
+    if "email_key" in diff and await email_taken(sync.uow, sync.tenant_id, diff["email_key"], other_than=current["id"]):
+        raise ApiError(f"Another contractor already has the email {sync.event.email}", error_code="duplicate_email")
+    metadata = {**(current["custom_metadata"] or {}), **sync.event.contractor_metadata}
+    if metadata != current["custom_metadata"]:
+        diff["custom_metadata"] = metadata
+    if not diff:
+        return current
+    diff.update(version=current["version"] + 1, updated_at=sync.now)
+    await sync.uow.session.execute(update(contractors).where(contractors.c.id == current["id"]).values(**diff))
+    current.update(diff)
+    emit_contractor(sync.uow, current, created=False)
+    sync.changed.add("contractor")
+    return current
+
+
+async def _sync_job(sync: _Sync) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The end client (matched by name) and the job: one per external engagement, since each
+    carries its own pay."""
+    event, session = sync.event, sync.uow.session
+    entity_key = name_key(event.entity_name)
+    entity = (await ensure_entities(sync.uow, sync.tenant_id, {entity_key: event.entity_name}, sync.now))[entity_key]
     natural_key = f"{event.provider}:{event.external_id}"
-    job_values: dict[str, Any] = {
+    values: dict[str, Any] = {
         "entity_id": entity["id"],
         "category_code": event.category_code,
         "name": event.job_name,
@@ -243,136 +293,147 @@ async def _sync(uow: UnitOfWork, ctx: Context, tenant_id: str, event: IntakeEven
         "wage_type": event.wage_type,
         "work_state": event.work_state,
     }
-    job = (
-        (await s.execute(select(jobs).where(jobs.c.tenant_id == tenant_id, jobs.c.natural_key == natural_key))).mappings().first()
-    )
-    if job is None:
-        j: dict[str, Any] = {
+    query = select(jobs).where(jobs.c.tenant_id == sync.tenant_id, jobs.c.natural_key == natural_key)
+    found = (await session.execute(query)).mappings().first()
+    if found is None:
+        job: dict[str, Any] = {
             "id": new_id("jb"),
-            "tenant_id": tenant_id,
-            **job_values,
+            "tenant_id": sync.tenant_id,
+            **values,
             "years_experience": None,
             "address": None,
             "custom_metadata": event.job_metadata,
             "withhold_premium": None,
             "natural_key": natural_key,
             "version": 1,
-            "created_at": now,
-            "updated_at": now,
+            "created_at": sync.now,
+            "updated_at": sync.now,
         }
-        await s.execute(insert(jobs).values(**j))
-    else:
-        j = dict(job)
-        job_diff: dict[str, Any] = {k: val for k, val in job_values.items() if j.get(k) != val}
-        if job_diff:
-            job_diff.update(version=j["version"] + 1, updated_at=now)
-            await s.execute(update(jobs).where(jobs.c.id == j["id"]).values(**job_diff))
-            j.update(job_diff)
-            changed.add("job")
-    snapshot = job_snapshot(j, entity)
+        await session.execute(insert(jobs).values(**job))
+        return entity, job
+    job = dict(found)
+    diff: dict[str, Any] = {k: val for k, val in values.items() if job.get(k) != val}
+    if diff:
+        diff.update(version=job["version"] + 1, updated_at=sync.now)
+        await session.execute(update(jobs).where(jobs.c.id == job["id"]).values(**diff))
+        job.update(diff)
+        sync.changed.add("job")
+    return entity, job
 
-    # the assignment
-    a: dict[str, Any] | None = None
-    if link:
-        found = (await s.execute(select(assignments).where(assignments.c.id == link["assignment_id"]))).mappings().first()
-        a = dict(found) if found else None
-    status = "updated"
-    if a is None:
-        a = {
-            "id": new_id("an"),
-            "tenant_id": tenant_id,
-            "contractor_id": c["id"],
-            "job_id": j["id"],
-            "effective_date": event.effective_date,
-            "end_date": event.end_date,
-            "dedupe_key": f"{event.effective_date.isoformat()}:{event.end_date.isoformat()}",
-            "coverage_types": rules.coverage_types_for(entity["required_coverage"]),
-            "po_number": event.po_number,
-            "po_contact_email": event.po_contact_email,
-            "campaign": event.campaign,
-            "po_set_at": now if event.po_number else None,
-            "po_set_by": event.provider if event.po_number else None,
-            "status": "pending",
-            "cancel_reason": None,
-            "cancelled_at": None,
-            "deleted_at": None,
-            "import_batch_id": None,
-            "source": event.provider,
-            "version": 1,
-            "coverage_bound_at": None,
-            "created_at": now,
-            "updated_at": now,
-        }
-        await s.execute(insert(assignments).values(**a))
-        emit_assignment_state(uow, a, c, snapshot, created=True)
-        if a["po_number"]:
-            emit_po_set(uow, a, previous_po_number=None, set_by=event.provider)
-        status = "created"
-    elif a["status"] == "cancelled" or a["deleted_at"] is not None:
-        status = "updated" if changed else "unchanged"
-    else:
-        previous = dict(a)
-        a_diff: dict[str, Any] = {}
-        extended_from = None
-        started = today >= a["effective_date"] or a["coverage_bound_at"] is not None
-        if not started and (event.effective_date, event.end_date) != (a["effective_date"], a["end_date"]):
-            a_diff.update(effective_date=event.effective_date, end_date=event.end_date)
-        elif started and event.end_date > a["end_date"] and event.end_date <= rules.latest_end(a["effective_date"]):
-            extended_from = a["end_date"]
-            a_diff["end_date"] = event.end_date
-        for key, val in (
-            ("po_number", event.po_number),
-            ("po_contact_email", event.po_contact_email),
-            ("campaign", event.campaign),
-        ):
-            if val and a[key] != val:
-                a_diff[key] = val
-        if a_diff or "job" in changed:
-            a_diff.update(version=a["version"] + 1, updated_at=now)
-            if "po_number" in a_diff:
-                a_diff.update(po_set_at=now, po_set_by=event.provider)
-            await s.execute(update(assignments).where(assignments.c.id == a["id"]).values(**a_diff))
-            a.update(a_diff)
-            if extended_from is not None:
-                uow.emit(
-                    AssignmentExtendedV1(
-                        assignment_id=a["id"],
-                        contractor_id=a["contractor_id"],
-                        previous_end_date=extended_from,
-                        end_date=a["end_date"],
-                    ),
-                    tenant_id=tenant_id,
-                    aggregate_id=a["id"],
-                    aggregate_version=a["version"],
-                )
-            if set(a_diff) - {"version", "updated_at", "po_set_at", "po_set_by", "end_date", "po_number", "po_contact_email"} or (
-                "job" in changed or ("end_date" in a_diff and extended_from is None)
-            ):
-                emit_assignment_state(uow, a, c, snapshot, created=False)
-            if {"po_number", "po_contact_email", "campaign"} & set(a_diff) and a["po_number"]:
-                emit_po_set(uow, a, previous_po_number=previous["po_number"], set_by=event.provider)
-            changed.add("assignment")
-        status = "updated" if changed else "unchanged"
 
+async def _sync_assignment(
+    sync: _Sync, contractor: dict[str, Any], snapshot: JobSnapshot, entity: Row
+) -> tuple[dict[str, Any], str]:
+    """The linked assignment (updated while it may change), else a new one; and the delivery's
+    status: created, updated or unchanged."""
+    session, event = sync.uow.session, sync.event
+    current = None
+    if sync.link:
+        query = select(assignments).where(assignments.c.id == sync.link["assignment_id"])
+        current = (await session.execute(query)).mappings().first()
+    if current is None:
+        row = new_assignment(
+            tenant_id=sync.tenant_id,
+            contractor_id=contractor["id"],
+            job_id=snapshot.job_id,
+            effective=event.effective_date,
+            end=event.end_date,
+            required_coverage=entity["required_coverage"],
+            po=PoFields(event.po_number, event.po_contact_email, event.campaign, set_by=event.provider),
+            source=event.provider,
+            now=sync.now,
+        )
+        if row["id"] in await insert_assignments(session, [row], sync.uow.db.dialect):
+            announce_new_assignment(sync.uow, row, contractor, snapshot, set_by=event.provider)
+            return row, "created"
+        # the same contractor, job and dates are there already (a link lost): sync that one
+        query = select(assignments).where(
+            assignments.c.tenant_id == sync.tenant_id,
+            assignments.c.contractor_id == row["contractor_id"],
+            assignments.c.job_id == row["job_id"],
+            assignments.c.dedupe_key == row["dedupe_key"],
+        )
+        current = (await session.execute(query)).mappings().one()
+    assignment = dict(current)
+    if assignment["status"] != "cancelled" and assignment["deleted_at"] is None:
+        await _update_assignment(sync, assignment, contractor, snapshot)
+    return assignment, "updated" if sync.changed else "unchanged"
+
+
+@dataclass(frozen=True)
+class _AssignmentChange:
+    values: dict[str, Any]
+    #: the end date before, when the change is an extension
+    extended_from: date | None
+
+
+def _assignment_change(sync: _Sync, a: Row) -> _AssignmentChange:
+    """What the delivery changes of a live assignment: its dates while it has not started, a later
+    end date (within the year) as an extension once it has, and the PO fields it brings."""
+    event = sync.event
+    values: dict[str, Any] = {}
+    extended_from = None
+    started = sync.today >= a["effective_date"] or a["coverage_bound_at"] is not None
+    if not started and (event.effective_date, event.end_date) != (a["effective_date"], a["end_date"]):
+        values.update(effective_date=event.effective_date, end_date=event.end_date)
+    elif started and a["end_date"] < event.end_date <= rules.latest_end(a["effective_date"]):
+        extended_from = a["end_date"]
+        values["end_date"] = event.end_date
+    for key, val in (("po_number", event.po_number), ("po_contact_email", event.po_contact_email), ("campaign", event.campaign)):
+        if val and a[key] != val:
+            values[key] = val
+    return _AssignmentChange(values, extended_from)
+
+
+async def _update_assignment(sync: _Sync, a: dict[str, Any], contractor: Row, snapshot: JobSnapshot) -> None:
+    """Apply the delivery's change to live assignment ``a`` (in place) and say what changed: an
+    extension, the new state, the PO."""
+    change = _assignment_change(sync, a)
+    diff = dict(change.values)
+    if not diff and "job" not in sync.changed:
+        return
+    previous_po_number = a["po_number"]
+    diff.update(version=a["version"] + 1, updated_at=sync.now)
+    if "po_number" in diff:
+        diff.update(po_set_at=sync.now, po_set_by=sync.event.provider)
+    await sync.uow.session.execute(update(assignments).where(assignments.c.id == a["id"]).values(**diff))
+    a.update(diff)
+    if change.extended_from is not None:
+        extended = AssignmentExtendedV1(
+            assignment_id=a["id"],
+            contractor_id=a["contractor_id"],
+            previous_end_date=change.extended_from,
+            end_date=a["end_date"],
+        )
+        sync.uow.emit(extended, tenant_id=sync.tenant_id, aggregate_id=a["id"], aggregate_version=a["version"])
+    state_changed = set(diff) - {"version", "updated_at", "po_set_at", "po_set_by", "end_date", "po_number", "po_contact_email"}
+    if state_changed or "job" in sync.changed or ("end_date" in diff and change.extended_from is None):
+        emit_assignment_state(sync.uow, a, contractor, snapshot, created=False)
+    if {"po_number", "po_contact_email", "campaign"} & set(diff) and a["po_number"]:
+        emit_po_set(sync.uow, a, previous_po_number=previous_po_number, set_by=sync.event.provider)
+    sync.changed.add("assignment")
+
+
+async def _remember(sync: _Sync, contractor_id: str, job_id: str, assignment_id: str, payload_hash: str) -> None:
+    """What the external id became (kept for the next delivery of it)."""
+    event, session, link = sync.event, sync.uow.session, sync.link
     if link is None:
-        await s.execute(
+        await session.execute(
             insert(integration_links).values(
-                tenant_id=tenant_id,
+                tenant_id=sync.tenant_id,
                 provider=event.provider,
                 external_id=event.external_id,
-                contractor_id=c["id"],
-                job_id=j["id"],
-                assignment_id=a["id"],
+                contractor_id=contractor_id,
+                job_id=job_id,
+                assignment_id=assignment_id,
                 payload_sha256=payload_hash,
-                created_at=now,
-                updated_at=now,
+                created_at=sync.now,
+                updated_at=sync.now,
             )
         )
     elif link["payload_sha256"] != payload_hash:
-        await s.execute(
+        await session.execute(
             update(integration_links)
             .where(integration_links.c.pk == link["pk"])
-            .values(payload_sha256=payload_hash, contractor_id=c["id"], updated_at=now)
+            .values(payload_sha256=payload_hash, contractor_id=contractor_id, updated_at=sync.now)
         )
-    return {"status": status, "provider": event.provider, "external_id": event.external_id,
-            "contractor": c["id"], "job": j["id"], "assignment": a["id"]}  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from msgspec import structs
 from sqlalchemy import select
 from ten99_contracts import Address, ContractorSnapshot, EntitySnapshot, JobSnapshot
 from ten99_contracts.contractor_v1 import (
@@ -16,11 +17,13 @@ from ten99_contracts.contractor_v1 import (
     PoNumberSetV1,
 )
 from ten99kit import UnitOfWork
+from ten99kit.db import Row
 
 from ..adapters.db import assignments, contractors, entities, jobs
 
 __all__ = [
     "address_struct",
+    "announce_new_assignment",
     "contractor_snapshot",
     "emit_assignment_state",
     "emit_assignment_states",
@@ -29,8 +32,6 @@ __all__ = [
     "job_snapshot",
     "load_states",
 ]
-
-Row = Mapping[Any, Any]
 
 
 def address_struct(addr: Mapping[str, Any] | None) -> Address | None:
@@ -84,15 +85,10 @@ def job_snapshot(j: Row, e: Row) -> JobSnapshot:
 
 def emit_contractor(uow: UnitOfWork, c: Row, *, created: bool) -> None:
     cls = ContractorRegisteredV1 if created else ContractorUpdatedV1
+    snapshot = contractor_snapshot(c)
     uow.emit(
         cls(
-            contractor_id=c["id"],
-            first_name=c["first_name"],
-            last_name=c["last_name"],
-            email=c["email"],
-            phone=c["phone"],
-            address=address_struct(c["address"]),
-            company_name=c["company_name"],
+            **structs.asdict(snapshot),
             withhold_premium=c["withhold_premium"],
             custom_metadata=dict(c["custom_metadata"] or {}),
         ),
@@ -131,6 +127,21 @@ def emit_assignment_state(
         aggregate_id=a["id"],
         aggregate_version=a["version"],
     )
+
+
+def announce_new_assignment(
+    uow: UnitOfWork,
+    a: Row,
+    c: Row,
+    job: JobSnapshot,
+    *,
+    set_by: str | None,
+    contractor: ContractorSnapshot | None = None,
+) -> None:
+    """What every new assignment says, whichever path made it: its state, and its PO if it has one."""
+    emit_assignment_state(uow, a, c, job, created=True, contractor=contractor)
+    if a["po_number"]:
+        emit_po_set(uow, a, previous_po_number=None, set_by=set_by)
 
 
 def emit_po_set(uow: UnitOfWork, a: Row, *, previous_po_number: str | None, set_by: str | None) -> None:

@@ -13,17 +13,53 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from sqlalchemy import and_, func, select, update
 from ten99kit import ApiError
 
 from ..adapters.db import assignments, contractors, entities, jobs
 from ..domain import values as v
+from .commands import BulkPoIn, provided
 from .context import Context
 from .messages import emit_po_set
 
-__all__ = ["MAX_BULK", "bulk_set_po", "missing_po"]
+__all__ = ["MAX_BULK", "BulkPoResult", "MissingPoPage", "MissingPoRow", "bulk_set_po", "missing_po"]
 
 MAX_BULK = 10_000
+
+
+class MissingPoRow(msgspec.Struct, kw_only=True):
+    assignment_id: str
+    contractor_id: str
+    contractor_name: str
+    email: str
+    job_id: str
+    job_name: str
+    entity_id: str
+    entity_name: str
+    campaign: str | None
+    effective_date: str
+    end_date: str
+    import_batch_id: str | None
+    #: the same as import_batch_id (the dashboard's name)
+    import_id: str | None
+    created_at: str
+
+
+class MissingPoPage(msgspec.Struct, kw_only=True):
+    """Pending assignments without a PO, newest first: ``count`` of them in all, and a page."""
+
+    count: int
+    limit: int
+    offset: int
+    assignments: list[MissingPoRow]
+
+
+class BulkPoResult(msgspec.Struct, kw_only=True):
+    updated: int
+    unchanged: int
+    #: those whose PO changed
+    assignment_ids: list[str]
 
 
 def _missing_filter(tenant_id: str) -> Any:
@@ -31,7 +67,7 @@ def _missing_filter(tenant_id: str) -> Any:
     return and_(a.tenant_id == tenant_id, a.po_number.is_(None), a.status == "pending", a.deleted_at.is_(None))
 
 
-async def missing_po(ctx: Context, tenant_id: str, *, limit: int, offset: int, campaign: str | None = None) -> dict[str, Any]:
+async def missing_po(ctx: Context, tenant_id: str, *, limit: int, offset: int, campaign: str | None = None) -> MissingPoPage:
     if not 1 <= limit <= 1000 or offset < 0:
         raise ApiError("limit must be 1-1000 and offset 0 or more", error_code="invalid_input")
     a = assignments.c
@@ -70,33 +106,30 @@ async def missing_po(ctx: Context, tenant_id: str, *, limit: int, offset: int, c
             count = int(rows[0]["total"])
         else:
             count = (await s.execute(select(func.count()).select_from(assignments).where(*where))).scalar_one()
-    return {
-        "count": count,
-        "limit": limit,
-        "offset": offset,
-        "assignments": [
-            {
-                "assignment_id": r["id"],
-                "contractor_id": r["contractor_id"],
-                "contractor_name": f"{r['first_name']} {r['last_name']}",
-                "email": r["email"],
-                "job_id": r["job_id"],
-                "job_name": r["job_name"],
-                "entity_id": r["entity_id"],
-                "entity_name": r["entity_name"],
-                "campaign": r["campaign"],
-                "effective_date": r["effective_date"].isoformat(),
-                "end_date": r["end_date"].isoformat(),
-                "import_batch_id": r["import_batch_id"],
-                "import_id": r["import_batch_id"],
-                "created_at": r["created_at"].isoformat(),
-            }
-            for r in rows
-        ],
-    }
+    return MissingPoPage(count=count, limit=limit, offset=offset, assignments=[_missing_row(r) for r in rows])
 
 
-async def bulk_set_po(ctx: Context, tenant_id: str, data: dict[str, Any]) -> dict[str, Any]:
+def _missing_row(r: Any) -> MissingPoRow:
+    return MissingPoRow(
+        assignment_id=r["id"],
+        contractor_id=r["contractor_id"],
+        contractor_name=f"{r['first_name']} {r['last_name']}",
+        email=r["email"],
+        job_id=r["job_id"],
+        job_name=r["job_name"],
+        entity_id=r["entity_id"],
+        entity_name=r["entity_name"],
+        campaign=r["campaign"],
+        effective_date=r["effective_date"].isoformat(),
+        end_date=r["end_date"].isoformat(),
+        import_batch_id=r["import_batch_id"],
+        import_id=r["import_batch_id"],
+        created_at=r["created_at"].isoformat(),
+    )
+
+
+async def bulk_set_po(ctx: Context, tenant_id: str, command: BulkPoIn) -> BulkPoResult:
+    data = provided(command)
     try:
         po_number = v.text(data.get("po_number"), max_length=100, what="po_number")
         raw_contact = data.get("po_contact_email")
@@ -165,4 +198,4 @@ async def bulk_set_po(ctx: Context, tenant_id: str, data: dict[str, Any]) -> dic
                 }
                 emit_po_set(uow, new, previous_po_number=r["po_number"], set_by=set_by)
         await uow.commit()
-    return {"updated": len(changing), "unchanged": len(found) - len(changing), "assignment_ids": [r["id"] for r in changing]}
+    return BulkPoResult(updated=len(changing), unchanged=len(found) - len(changing), assignment_ids=[r["id"] for r in changing])

@@ -42,7 +42,7 @@ from .messages import emit_contractor
 
 log = get_logger("contractor.roster")
 
-__all__ = ["STATUSES", "read_roster", "subscriptions"]
+__all__ = ["STATUSES", "RosterPage", "RosterRow", "RosterSummary", "read_roster", "subscriptions"]
 
 #: how long the roster's consumers let messages gather after a fetch (the page is that much later)
 READ_MODEL_LINGER_S = 0.2
@@ -168,13 +168,42 @@ def status_expression() -> Any:
     )
 
 
-async def read_roster(
-    ctx: Context, tenant_id: str, *, q: str | None, status: str | None, limit: int, offset: int
-) -> dict[str, Any]:
-    if status and status not in STATUSES:
-        raise ApiError(f"status must be one of {', '.join(STATUSES)}", error_code="invalid_input")
-    if not 1 <= limit <= 500 or offset < 0:
-        raise ApiError("limit must be 1-500 and offset 0 or more", error_code="invalid_input")
+class RosterRow(msgspec.Struct, kw_only=True):
+    contractor_id: str
+    name: str
+    first_name: str
+    last_name: str
+    email: str
+    company_name: str | None
+    status: str
+    assignments: int
+    assignments_missing_po: int
+    invited_at: str | None
+    opted_in_at: str | None
+    covered_at: str | None
+    created_at: str | None
+
+
+class RosterSummary(msgspec.Struct, kw_only=True):
+    contractors: int
+    assignments_missing_po: int
+    #: every status in `STATUSES`, with its count of contractors
+    by_status: dict[str, int]
+
+
+class RosterPage(msgspec.Struct, kw_only=True):
+    """The Contractors page: a page of the contractors matching the filters, and the company-wide summary."""
+
+    data: list[RosterRow]
+    total: int
+    limit: int
+    offset: int
+    has_more: bool
+    summary: RosterSummary
+
+
+def _per_contractor(tenant_id: str) -> Any:
+    """Each contractor of the company with its status and assignment counts (a CTE)."""
     a, c = assignments.c, contractors.c
     live = and_(a.status == "pending", a.deleted_at.is_(None))
     counts = (
@@ -187,7 +216,7 @@ async def read_roster(
         .group_by(a.contractor_id)
         .cte("counts")
     )
-    per = (
+    return (
         select(
             c.pk,
             c.id,
@@ -211,6 +240,11 @@ async def read_roster(
         .where(c.tenant_id == tenant_id)
         .cte("per")
     )
+
+
+def _roster_statement(tenant_id: str, *, q: str | None, status: str | None, limit: int, offset: int) -> Any:
+    """One statement: the summary row joined with the page's rows (none when nothing matches)."""
+    per = _per_contractor(tenant_id)
     summary = select(
         func.count().label("s_contractors"),
         func.coalesce(func.sum(per.c.missing), 0).label("s_missing"),
@@ -231,42 +265,50 @@ async def read_roster(
         .offset(offset)
         .cte("page")
     )
-    stmt = select(summary, page).select_from(summary.outerjoin(page, true())).order_by(page.c.pk.desc())
+    return select(summary, page).select_from(summary.outerjoin(page, true())).order_by(page.c.pk.desc())
+
+
+def _roster_row(r: Any) -> RosterRow:
+    return RosterRow(
+        contractor_id=r["id"],
+        name=f"{r['first_name']} {r['last_name']}",
+        first_name=r["first_name"],
+        last_name=r["last_name"],
+        email=r["email"],
+        company_name=r["company_name"],
+        status=r["status"],
+        assignments=int(r["assignments"]),
+        assignments_missing_po=int(r["missing"]),
+        invited_at=_iso(r["invited_at"]),
+        opted_in_at=_iso(r["opted_in_at"]),
+        covered_at=_iso(r["covered_at"]),
+        created_at=_iso(r["created_at"]),
+    )
+
+
+async def read_roster(ctx: Context, tenant_id: str, *, q: str | None, status: str | None, limit: int, offset: int) -> RosterPage:
+    if status and status not in STATUSES:
+        raise ApiError(f"status must be one of {', '.join(STATUSES)}", error_code="invalid_input")
+    if not 1 <= limit <= 500 or offset < 0:
+        raise ApiError("limit must be 1-500 and offset 0 or more", error_code="invalid_input")
+    stmt = _roster_statement(tenant_id, q=q, status=status, limit=limit, offset=offset)
     async with ctx.db.session() as session:
         rows = (await session.execute(stmt)).mappings().all()
     head = rows[0]
-    data = [
-        {
-            "contractor_id": r["id"],
-            "name": f"{r['first_name']} {r['last_name']}",
-            "first_name": r["first_name"],
-            "last_name": r["last_name"],
-            "email": r["email"],
-            "company_name": r["company_name"],
-            "status": r["status"],
-            "assignments": int(r["assignments"]),
-            "assignments_missing_po": int(r["missing"]),
-            "invited_at": _iso(r["invited_at"]),
-            "opted_in_at": _iso(r["opted_in_at"]),
-            "covered_at": _iso(r["covered_at"]),
-            "created_at": _iso(r["created_at"]),
-        }
-        for r in rows
-        if r["id"] is not None
-    ]
+    data = [_roster_row(r) for r in rows if r["id"] is not None]
     matching = int(rows[0]["matching"] or 0) if data else 0
-    return {
-        "data": data,
-        "total": matching,
-        "limit": limit,
-        "offset": offset,
-        "has_more": offset + len(data) < matching,
-        "summary": {
-            "contractors": int(head["s_contractors"]),
-            "assignments_missing_po": int(head["s_missing"]),
-            "by_status": {s: int(head[f"s_{s}"] or 0) for s in STATUSES},
-        },
-    }
+    return RosterPage(
+        data=data,
+        total=matching,
+        limit=limit,
+        offset=offset,
+        has_more=offset + len(data) < matching,
+        summary=RosterSummary(
+            contractors=int(head["s_contractors"]),
+            assignments_missing_po=int(head["s_missing"]),
+            by_status={s: int(head[f"s_{s}"] or 0) for s in STATUSES},
+        ),
+    )
 
 
 def _iso(value: Any) -> str | None:

@@ -380,7 +380,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "effective_date": lambda x: v.parse_date(x, what="start date"),
     "end_date": lambda x: v.parse_date(x, what="end date"),
     "po_number": lambda x: v.text(x, max_length=100, required=False, what="PO number"),
-    "po_contact_email": lambda x: v.parse_email(x, what="PO contact email") if (x or "").strip() else None,
+    "po_contact_email": lambda x: v.optional_email(x, what="PO contact email"),
     "campaign": lambda x: v.text(x, required=False, what="campaign"),
     "tax_identification": v.parse_tax_id,
 }

@@ -184,7 +184,7 @@ def _work_state(value: Any) -> str | None:
 
 
 def _opt_email(value: Any) -> str | None:
-    return v.parse_email(value, what="PO contact email") if isinstance(value, str) and value.strip() else None
+    return v.optional_email(value, what="PO contact email") if isinstance(value, str) else None
 
 
 def _opt_date(value: Any) -> date | None:

@@ -9,6 +9,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ten99kit.emails import MAX_EMAIL_LENGTH, InvalidEmail
+from ten99kit.emails import parse_email as kit_parse_email
+
 __all__ = [
     "COVERAGE_TYPES",
     "DEFAULT_COVERAGE",
@@ -21,6 +24,7 @@ __all__ = [
     "date_to_epoch",
     "email_key",
     "name_key",
+    "optional_email",
     "parse_address",
     "parse_coverage_types",
     "parse_date",
@@ -60,7 +64,6 @@ WAGE_TYPES = ("flatfee", "hourly", "unit", "blended")
 WAGE_MIN_CENTS = 100
 WAGE_MAX_CENTS = 1_000_000_000  # $10M, the larger of the two maxima the reference reports
 
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9-]{1,63})+$")
 _WAGE_TYPES = {
     "flatfee": "flatfee", "flat": "flatfee", "fixed": "flatfee", "flatrate": "flatfee", "fixedfee": "flatfee",
     "fee": "flatfee", "lumpsum": "flatfee", "perproject": "flatfee", "project": "flatfee",
@@ -99,11 +102,20 @@ def email_key(email: str) -> str:
 
 
 def parse_email(value: Any, *, what: str = "email") -> str:
-    s = text(value, max_length=254, what=what)
+    """An address in its one stored form (the kit's rules: lower-cased, ``.test`` accepted)."""
+    s = text(value, max_length=MAX_EMAIL_LENGTH, what=what)
     assert s is not None
-    if not _EMAIL.match(s):
-        raise Invalid(f"{s!r} is not a valid email address")
-    return s
+    try:
+        return kit_parse_email(s)
+    except InvalidEmail:
+        raise Invalid(f"{s!r} is not a valid email address") from None
+
+
+def optional_email(value: Any, *, what: str) -> str | None:
+    """An optional address (a PO contact): empty is None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return parse_email(value, what=what)
 
 
 def parse_state(value: Any, *, what: str = "state") -> str:
