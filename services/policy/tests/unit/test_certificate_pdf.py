@@ -9,8 +9,9 @@ import msgspec
 import pypdf
 import pytest
 from policy.adapters.links import BadLink, CertificateLinks
-from policy.adapters.pdf import DISCLAIMER, printable, render_certificate
+from policy.adapters.pdf import DISCLAIMER, ENCODING, render_certificate
 from policy.domain.certificate import SAMPLE_CERTIFICATE, dollars, new_certificate_number, new_policy_number
+from ten99kit.pdftext import printable, text_width
 
 DOC = SAMPLE_CERTIFICATE
 
@@ -64,9 +65,9 @@ def test_general_liability_only_and_a_stamp() -> None:
 
 
 def test_names_outside_the_pdf_fonts_are_transliterated_not_lost() -> None:
-    assert printable("Łukasz Dvořák") == "Lukasz Dvorák"
-    assert printable("Zoë O’Brien") == "Zoë O’Brien"
-    assert printable("李") == "?"
+    assert printable("Łukasz Dvořák", ENCODING) == "Lukasz Dvorák"
+    assert printable("Zoë O’Brien", ENCODING) == "Zoë O’Brien"
+    assert printable("李", ENCODING) == "?"
     doc = msgspec.structs.replace(DOC, insured_name="Łukasz Dvořák", holder_name="Škoda")
     text = text_of(render_certificate(doc))
     assert "Lukasz Dvorák" in text and "Škoda" in text  # Š is in Windows-1252
@@ -108,7 +109,6 @@ def test_the_warm_up_draws_a_real_certificate() -> None:
 
 def test_text_widths_match_fpdf2s_own_measure() -> None:
     from fpdf import FPDF
-    from policy.adapters.pdf import _width
 
     pdf = FPDF()
     pdf.core_fonts_encoding = "windows-1252"
@@ -117,5 +117,5 @@ def test_text_widths_match_fpdf2s_own_measure() -> None:
         for size in (7, 9, 11):
             pdf.set_font("helvetica", style, size)
             for text in ("Certificate holder", DISCLAIMER, "Zoë Çà et là — 100 €", ""):
-                text = printable(text)
-                assert _width(pdf, text) == pytest.approx(pdf.get_string_width(text), abs=1e-9)
+                text = printable(text, ENCODING)
+                assert text_width(pdf, text) == pytest.approx(pdf.get_string_width(text), abs=1e-9)

@@ -14,20 +14,24 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, LargeBinary, String, Table, UniqueConstraint
-from ten99kit import JSONDoc, UtcDateTime, kit_tables, make_metadata
+from ten99kit import JSONDoc, PublicId, UtcDateTime, kit_tables, make_metadata
 
 __all__ = ["assignments", "certificates", "companies", "coverages", "insured_corrections", "metadata", "policies"]
 
 metadata = make_metadata()
 outbox, inbox, dead_letters = kit_tables(metadata)
 
-_ID = 40
+
+def _keyed_by_tenant(name: str, keys: tuple[str, ...], *columns: Column[Any]) -> Table:
+    """A table whose rows are keyed by the tenant and the public ids named in ``keys``."""
+    key_columns: list[Column[Any]] = [Column(key, PublicId(), primary_key=True) for key in ("tenant_id", *keys)]
+    return Table(name, metadata, *key_columns, *columns)
+
 
 # A row with no name is a placeholder that binding creates to lock on (see store.lock_company).
-companies = Table(
+companies = _keyed_by_tenant(
     "companies",
-    metadata,
-    Column("tenant_id", String(_ID), primary_key=True),
+    (),
     Column("name", String(300), nullable=True),
     Column("owner_email", String(320), nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
@@ -35,18 +39,16 @@ companies = Table(
 
 # What the contractor service last said about an assignment. A row may exist before its full
 # snapshot (a cancellation or extension that overtook the creation): `snapshot_version` is NULL then.
-assignments = Table(
+assignments = _keyed_by_tenant(
     "assignments",
-    metadata,
-    Column("tenant_id", String(_ID), primary_key=True),
-    Column("assignment_id", String(_ID), primary_key=True),
-    Column("contractor_id", String(_ID), nullable=False),
+    ("assignment_id",),
+    Column("contractor_id", PublicId(), nullable=False),
     Column("snapshot_version", Integer, nullable=True),
     Column("contractor", JSONDoc, nullable=True),  # ContractorSnapshot as JSON
-    Column("job_id", String(_ID), nullable=True),
+    Column("job_id", PublicId(), nullable=True),
     Column("job_name", String(300), nullable=True),
     Column("work_state", String(2), nullable=True),
-    Column("entity_id", String(_ID), nullable=True),
+    Column("entity_id", PublicId(), nullable=True),
     Column("entity_name", String(300), nullable=True),
     Column("aggregate_limit_cents", BigInteger, nullable=True),
     Column("occurrence_limit_cents", BigInteger, nullable=True),
@@ -75,24 +77,22 @@ def _insured_columns(*, as_of_nullable: bool) -> list[Column[Any]]:
 
 
 # The newest correction per contractor (by `insured_as_of`); NULL address: none was given.
-insured_corrections = Table(
+insured_corrections = _keyed_by_tenant(
     "insured_corrections",
-    metadata,
-    Column("tenant_id", String(_ID), primary_key=True),
-    Column("contractor_id", String(_ID), primary_key=True),
+    ("contractor_id",),
     *_insured_columns(as_of_nullable=False),
 )
 
 policies = Table(
     "policies",
     metadata,
-    Column("id", String(_ID), primary_key=True),
-    Column("tenant_id", String(_ID), nullable=False),
-    Column("contractor_id", String(_ID), nullable=False),
+    Column("id", PublicId(), primary_key=True),
+    Column("tenant_id", PublicId(), nullable=False),
+    Column("contractor_id", PublicId(), nullable=False),
     Column("policy_number", String(40), nullable=False, unique=True),
     Column("status", String(20), nullable=False),  # active | expired | cancelled
     Column("session_id", String(64), nullable=False),
-    Column("quote_id", String(_ID), nullable=True),
+    Column("quote_id", PublicId(), nullable=True),
     Column("coverage_types", JSONDoc, nullable=False),
     Column("home_state", String(2), nullable=True),
     Column("effective_date", Date, nullable=False),
@@ -109,12 +109,12 @@ policies = Table(
 coverages = Table(
     "coverages",
     metadata,
-    Column("id", String(_ID), primary_key=True),
-    Column("tenant_id", String(_ID), nullable=False),
-    Column("policy_id", String(_ID), nullable=False, index=True),
-    Column("assignment_id", String(_ID), nullable=False),
-    Column("contractor_id", String(_ID), nullable=False),
-    Column("quote_id", String(_ID), nullable=False),
+    Column("id", PublicId(), primary_key=True),
+    Column("tenant_id", PublicId(), nullable=False),
+    Column("policy_id", PublicId(), nullable=False, index=True),
+    Column("assignment_id", PublicId(), nullable=False),
+    Column("contractor_id", PublicId(), nullable=False),
+    Column("quote_id", PublicId(), nullable=False),
     Column("session_id", String(64), nullable=False),
     Column("category_code", String(60), nullable=True),
     Column("coverage_types", JSONDoc, nullable=False),
@@ -131,7 +131,7 @@ coverages = Table(
     Column("certificate_due", Boolean, nullable=False),
     Column("certificate_reason", String(20), nullable=True),  # bound | retimed | extended
     Column("certificate_notify", Boolean, nullable=False),  # False: an extension the company asked not to announce
-    Column("certificate_id", String(_ID), nullable=True),
+    Column("certificate_id", PublicId(), nullable=True),
     Column("cancel_reason", String(300), nullable=True),
     Column("bound_at", UtcDateTime, nullable=False),
     Column("activated_at", UtcDateTime, nullable=True),
@@ -148,13 +148,13 @@ coverages = Table(
 certificates = Table(
     "certificates",
     metadata,
-    Column("id", String(_ID), primary_key=True),
-    Column("tenant_id", String(_ID), nullable=False),
+    Column("id", PublicId(), primary_key=True),
+    Column("tenant_id", PublicId(), nullable=False),
     Column("number", String(40), nullable=False, unique=True),
-    Column("coverage_id", String(_ID), nullable=False),
-    Column("assignment_id", String(_ID), nullable=False),
-    Column("contractor_id", String(_ID), nullable=False),
-    Column("policy_id", String(_ID), nullable=False),
+    Column("coverage_id", PublicId(), nullable=False),
+    Column("assignment_id", PublicId(), nullable=False),
+    Column("contractor_id", PublicId(), nullable=False),
+    Column("policy_id", PublicId(), nullable=False),
     Column("policy_number", String(40), nullable=False),
     Column("holder_name", String(300), nullable=False),
     Column("coverage_types", JSONDoc, nullable=False),
@@ -163,8 +163,8 @@ certificates = Table(
     Column("issued_at", UtcDateTime, nullable=False),
     Column("reason", String(20), nullable=False),  # bound | retimed | extended
     Column("status", String(20), nullable=False),  # current | superseded | void
-    Column("supersedes", String(_ID), nullable=True),
-    Column("superseded_by", String(_ID), nullable=True),
+    Column("supersedes", PublicId(), nullable=True),
+    Column("superseded_by", PublicId(), nullable=True),
     Column("status_changed_at", UtcDateTime, nullable=True),
     Column("document", JSONDoc, nullable=False),  # CertificateDocument: everything printed on it
     Column("filename", String(120), nullable=False),

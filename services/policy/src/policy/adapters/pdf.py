@@ -4,12 +4,11 @@ Speed matters (a certificate is drawn inside the transaction that binds the cove
 standard Helvetica font needs no font file to parse or subset, text is placed with
 ``FPDF.text`` at positions computed here (fpdf2's cells and multi-cells cost several times
 more), and the fixed paragraphs are wrapped once. A certificate takes about 1 ms. Its text is
-Windows-1252; other characters are transliterated (see `printable`).
+Windows-1252; other characters are transliterated (``ten99kit.pdftext.printable``).
 """
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -17,10 +16,11 @@ if TYPE_CHECKING:
     from fpdf import FPDF
 
 from ten99kit import warm_up_once
+from ten99kit.pdftext import printable, text_width, wrap
 
 from ..domain.certificate import SAMPLE_CERTIFICATE, CertificateDocument
 
-__all__ = ["DISCLAIMER", "printable", "render_certificate", "warm_up_in_background"]
+__all__ = ["CANCELLATION", "DISCLAIMER", "ENCODING", "render_certificate", "warm_up_in_background"]
 
 DISCLAIMER = (
     "This certificate is issued as a matter of information only and confers no rights upon the certificate "
@@ -33,10 +33,8 @@ CANCELLATION = (
     "accordance with the policy provisions. Dates are inclusive days in UTC."
 )
 
-# Letters NFKD does not decompose into an ASCII base letter.
-_EXTRA = str.maketrans(
-    {"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h", "ı": "i", "Ŧ": "T", "ŧ": "t", "Ŋ": "N", "ŋ": "n"}
-)
+#: the certificate's code page (what ``core_fonts_encoding`` is set to)
+ENCODING = "cp1252"
 
 _CONSTANT = frozenset((DISCLAIMER, CANCELLATION))
 _INK = (20, 20, 20)
@@ -46,31 +44,8 @@ _STAMP = (190, 20, 20)
 _W = 185.9  # usable width of a Letter page with 15 mm margins
 
 
-def printable(text: str | None) -> str:
-    """Text the standard PDF fonts can show: Windows-1252, with accents stripped from other
-    letters (``Łukasz Dvořák`` -> ``Lukasz Dvorak``) and anything else as ``?``."""
-    if not text:
-        return ""
-    try:
-        text.encode("cp1252")
-        return text
-    except UnicodeEncodeError:
-        pass
-    out = []
-    for ch in text.translate(_EXTRA):
-        try:
-            ch.encode("cp1252")
-            out.append(ch)
-            continue
-        except UnicodeEncodeError:
-            pass
-        base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-        try:
-            base.encode("cp1252")
-            out.append(base or "?")
-        except UnicodeEncodeError:
-            out.append("?")
-    return "".join(out)
+def _printable(text: str | None) -> str:
+    return printable(text, ENCODING)
 
 
 _LEFT = 15.0
@@ -85,6 +60,10 @@ class _Page:
         self.pdf = pdf
         self.top = 14.0
 
+    def measure(self, text: str) -> float:
+        """The width of ``text`` in the current font (mm)."""
+        return text_width(self.pdf, text)
+
     def font(self, size: float, style: str = "", color: tuple[int, int, int] = _INK) -> None:
         self.pdf.set_font("helvetica", style, size)
         self.pdf.set_text_color(*color)
@@ -94,12 +73,12 @@ class _Page:
         size = self.pdf.font_size_pt
         baseline = (self.top if top is None else top) + size * _PT * 0.85
         if right is not None:
-            x = right - _width(self.pdf, text)
+            x = right - text_width(self.pdf, text)
         self.pdf.text(x, baseline, text)
 
     def line(self, text: str, size: float = 10, style: str = "", color: tuple[int, int, int] = _INK, x: float = _LEFT) -> None:
         self.font(size, style, color)
-        self.put(printable(text), x)
+        self.put(_printable(text), x)
         self.top += size * _PT * 1.45
 
     def heading(self, text: str, x: float = _LEFT) -> None:
@@ -107,9 +86,18 @@ class _Page:
 
     def paragraph(self, text: str, size: float, color: tuple[int, int, int] = _INK) -> None:
         self.font(size, "", color)
-        for line in _wrapped(self.pdf, printable(text), _W):
+        for line in self._wrapped(_printable(text), _W):
             self.put(line)
             self.top += size * _PT * 1.3
+
+    def _wrapped(self, text: str, width: float) -> list[str]:
+        """``text`` wrapped in the current font; the fixed paragraphs once per process."""
+        if text not in _CONSTANT:
+            return wrap(text, width, self.measure)
+        key = (text, self.pdf.font_size_pt, width)
+        if key not in _WRAPPED:
+            _WRAPPED[key] = wrap(text, width, self.measure)
+        return _WRAPPED[key]
 
     def rule(self, gap: float = 2.5) -> None:
         self.top += gap
@@ -121,52 +109,11 @@ class _Page:
 _WRAPPED: dict[tuple[str, float, float], list[str]] = {}
 
 
-def _width(pdf: FPDF, text: str) -> float:
-    """The text's width in the current core font: the font's character widths summed (what
-    ``FPDF.get_string_width`` computes, at a tenth of its cost for Windows-1252 text)."""
-    widths = getattr(pdf.current_font, "cw", None)
-    if isinstance(widths, dict):
-        try:
-            return sum(widths[ch] for ch in text) * pdf.font_size / 1000
-        except KeyError:
-            pass
-    return float(pdf.get_string_width(text))
-
-
-def _wrap(pdf: FPDF, text: str, width: float) -> list[str]:
-    """Greedy word wrap in the current font."""
-    space = _width(pdf, " ")
-    lines: list[str] = []
-    current: list[str] = []
-    used = 0.0
-    for word in text.split():
-        w = _width(pdf, word)
-        if current and used + space + w > width:
-            lines.append(" ".join(current))
-            current, used = [word], w
-        else:
-            used += (space if current else 0.0) + w
-            current.append(word)
-    if current:
-        lines.append(" ".join(current))
-    return lines or [""]
-
-
-def _wrapped(pdf: FPDF, text: str, width: float) -> list[str]:
-    if text not in _CONSTANT:
-        return _wrap(pdf, text, width)
-    key = (text, pdf.font_size_pt, width)
-    if key not in _WRAPPED:
-        _WRAPPED[key] = _wrap(pdf, text, width)
-    return _WRAPPED[key]
-
-
 def _day(d: date) -> str:
     return d.isoformat()
 
 
-def render_certificate(doc: CertificateDocument) -> bytes:
-    """The certificate as PDF bytes."""
+def _new_pdf(doc: CertificateDocument) -> FPDF:
     from fpdf import FPDF  # at the first certificate: about 50 MB an idle process does not need
 
     pdf = FPDF(format="letter", unit="mm")
@@ -174,12 +121,14 @@ def render_certificate(doc: CertificateDocument) -> bytes:
     pdf.set_auto_page_break(False)
     pdf.set_creation_date(doc.issued_at)
     pdf.set_title(f"Certificate of Insurance {doc.certificate_number}")
-    pdf.set_author(printable(doc.producer_name))
-    pdf.set_subject(printable(f"{doc.insured_name} - {doc.holder_name}"))
+    pdf.set_author(_printable(doc.producer_name))
+    pdf.set_subject(_printable(f"{doc.insured_name} - {doc.holder_name}"))
     pdf.add_page()
-    page = _Page(pdf)
+    return pdf
 
-    # title and identifiers
+
+def _title(page: _Page, doc: CertificateDocument) -> None:
+    """The title, and the certificate's identifiers right-aligned beside it."""
     page.font(17, "B")
     page.put("CERTIFICATE OF INSURANCE", top=page.top + 1)
     page.font(9)
@@ -191,20 +140,21 @@ def render_certificate(doc: CertificateDocument) -> bytes:
         page.top += 4.5
     page.top = max(page.top, 25.0) + 2
 
-    if doc.stamp:
-        pdf.set_draw_color(*_STAMP)
-        pdf.set_line_width(0.6)
-        pdf.rect(_LEFT, page.top, _W, 8)
-        pdf.set_line_width(0.2)
-        page.font(11, "B", _STAMP)
-        stamp = printable(doc.stamp)
-        page.put(stamp, _LEFT + (_W - pdf.get_string_width(stamp)) / 2, top=page.top + 2.2)
-        page.top += 10
 
-    page.paragraph(DISCLAIMER, 7, _MUTED)
-    page.rule()
+def _stamp(page: _Page, stamp: str) -> None:
+    """A boxed red line across the page (a superseded certificate drawn again)."""
+    pdf = page.pdf
+    pdf.set_draw_color(*_STAMP)
+    pdf.set_line_width(0.6)
+    pdf.rect(_LEFT, page.top, _W, 8)
+    pdf.set_line_width(0.2)
+    page.font(11, "B", _STAMP)
+    text = _printable(stamp)
+    page.put(text, _LEFT + (_W - pdf.get_string_width(text)) / 2, top=page.top + 2.2)
+    page.top += 10
 
-    # producer | insurer
+
+def _producer_and_insurer(page: _Page, doc: CertificateDocument) -> None:
     top = page.top
     page.heading("Producer")
     page.line(doc.producer_name)
@@ -215,7 +165,8 @@ def render_certificate(doc: CertificateDocument) -> bytes:
     page.line(f"Policy No. {doc.policy_number}", x=middle)
     page.rule()
 
-    # insured
+
+def _insured(page: _Page, doc: CertificateDocument) -> None:
     page.heading("Insured")
     page.line(doc.insured_name, 11, "B")
     if doc.insured_business:
@@ -224,36 +175,46 @@ def render_certificate(doc: CertificateDocument) -> bytes:
         page.line(address_line)
     page.rule()
 
-    # coverages
+
+_COLUMNS = (_LEFT + 1, _LEFT + 55, _LEFT + 91, _LEFT + 112, _LEFT + 133)
+_COLUMN_LABELS = ("Type of insurance", "Policy number", "Effective", "Expires", "Limits")
+
+
+def _coverage_row(page: _Page, doc: CertificateDocument, label: str, limits: list[tuple[str, str]]) -> None:
+    """One coverage: its wrapped label, the policy and dates, and its limits one a line."""
+    row_top = page.top
+    page.font(9, "B")
+    label_lines = wrap(_printable(label), 52, page.measure)
+    for i, text in enumerate(label_lines):
+        page.put(text, _COLUMNS[0], top=row_top + 5 * i)
+    page.font(9)
+    for text, x in zip((doc.policy_number, _day(doc.effective_date), _day(doc.end_date)), _COLUMNS[1:4], strict=True):
+        page.put(text, x, top=row_top)
+    for i, (name, amount) in enumerate(limits):
+        page.font(8)
+        page.put(_printable(name), _COLUMNS[4], top=row_top + 5 * i)
+        page.font(8, "B")
+        page.put(_printable(amount), right=_RIGHT, top=row_top + 5 * i)
+    page.top = row_top + 5 * max(len(limits), len(label_lines)) + 1
+    page.pdf.set_draw_color(*_RULE)
+    page.pdf.line(_LEFT, page.top, _RIGHT, page.top)
+    page.top += 2
+
+
+def _coverages(page: _Page, doc: CertificateDocument) -> None:
     page.heading("Coverages")
-    columns = (_LEFT + 1, _LEFT + 55, _LEFT + 91, _LEFT + 112, _LEFT + 133)
-    pdf.set_fill_color(238, 238, 238)
-    pdf.rect(_LEFT, page.top, _W, 6, style="F")
+    page.pdf.set_fill_color(238, 238, 238)
+    page.pdf.rect(_LEFT, page.top, _W, 6, style="F")
     page.font(8, "B")
-    for label, x in zip(("Type of insurance", "Policy number", "Effective", "Expires", "Limits"), columns, strict=True):
+    for label, x in zip(_COLUMN_LABELS, _COLUMNS, strict=True):
         page.put(label, x, top=page.top + 1.5)
     page.top += 7.5
     for label, limits in doc.coverage_lines():
-        row_top = page.top
-        page.font(9, "B")
-        label_lines = _wrap(pdf, printable(label), 52)
-        for i, text in enumerate(label_lines):
-            page.put(text, columns[0], top=row_top + 5 * i)
-        page.font(9)
-        for text, x in zip((doc.policy_number, _day(doc.effective_date), _day(doc.end_date)), columns[1:4], strict=True):
-            page.put(text, x, top=row_top)
-        for i, (name, amount) in enumerate(limits):
-            page.font(8)
-            page.put(printable(name), columns[4], top=row_top + 5 * i)
-            page.font(8, "B")
-            page.put(printable(amount), right=_RIGHT, top=row_top + 5 * i)
-        page.top = row_top + 5 * max(len(limits), len(label_lines)) + 1
-        pdf.set_draw_color(*_RULE)
-        pdf.line(_LEFT, page.top, _RIGHT, page.top)
-        page.top += 2
+        _coverage_row(page, doc, label, limits)
     page.top += 1
 
-    # description of operations
+
+def _operations(page: _Page, doc: CertificateDocument) -> None:
     page.heading("Description of operations")
     where = f" Work state: {doc.work_state}." if doc.work_state else ""
     page.paragraph(
@@ -263,17 +224,37 @@ def render_certificate(doc: CertificateDocument) -> bytes:
     )
     page.rule()
 
-    # certificate holder
+
+def _holder(page: _Page, doc: CertificateDocument) -> None:
     page.heading("Certificate holder")
     page.line(doc.holder_name, 11, "B")
     if doc.company_name:
         page.line(f"c/o {doc.company_name}")
     page.rule()
 
+
+def _cancellation(page: _Page, doc: CertificateDocument) -> None:
     page.heading("Cancellation")
     page.paragraph(CANCELLATION, 8)
     page.top += 4
     page.line(f"Authorized representative: {doc.producer_name}", 8, color=_MUTED)
+
+
+def render_certificate(doc: CertificateDocument) -> bytes:
+    """The certificate as PDF bytes: its sections drawn top to bottom."""
+    pdf = _new_pdf(doc)
+    page = _Page(pdf)
+    _title(page, doc)
+    if doc.stamp:
+        _stamp(page, doc.stamp)
+    page.paragraph(DISCLAIMER, 7, _MUTED)
+    page.rule()
+    _producer_and_insurer(page, doc)
+    _insured(page, doc)
+    _coverages(page, doc)
+    _operations(page, doc)
+    _holder(page, doc)
+    _cancellation(page, doc)
     return bytes(pdf.output())
 
 

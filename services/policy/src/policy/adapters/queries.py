@@ -7,15 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from ten99kit import InvalidInput
+from ten99kit.db import Row
+from ten99kit.pagination import Page, PageRequest, fetch_page
 
 from ..domain.coverage import CANCELLED
 from .db import certificates, coverages, policies
 
 __all__ = [
     "Page",
+    "PageRequest",
     "certificate_file",
     "certificate_history",
     "coverages_page",
@@ -28,65 +30,24 @@ __all__ = [
 _CERT = [c for c in certificates.c if c.name not in ("pdf", "document")]
 
 
-@dataclass(frozen=True)
-class Page:
-    rows: list[Any]
-    has_more: bool
-
-
-async def _page(
-    s: AsyncSession,
-    q: Select[Any],
-    created: Any,
-    ident: Any,
-    cursor_where: Sequence[ColumnElement[bool]],
-    *,
-    limit: int,
-    starting_after: str | None,
-    ending_before: str | None,
-) -> Page:
-    """Newest first by (created, id), with 1099Policy's cursors."""
-    cursor_id = starting_after or ending_before
-    if cursor_id:
-        at = (await s.execute(select(created).where(*cursor_where, ident == cursor_id))).scalar_one_or_none()
-        if at is None:
-            field = "starting_after" if starting_after else "ending_before"
-            raise InvalidInput(f"{field}: no such object {cursor_id!r}")
-        if starting_after:
-            q = q.where(or_(created < at, and_(created == at, ident < cursor_id))).order_by(created.desc(), ident.desc())
-        else:
-            q = q.where(or_(created > at, and_(created == at, ident > cursor_id))).order_by(created.asc(), ident.asc())
-    else:
-        q = q.order_by(created.desc(), ident.desc())
-    rows = list((await s.execute(q.limit(limit + 1))).all())
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    if ending_before:
-        rows.reverse()
-    return Page(rows, has_more)
-
-
-async def policies_page(
-    s: AsyncSession, tenant_id: str, *, contractor: str | None, limit: int, starting_after: str | None, ending_before: str | None
-) -> Page:
+async def policies_page(session: AsyncSession, tenant_id: str, *, contractor: str | None, request: PageRequest) -> Page:
+    """The tenant's policies, newest first (of one contractor, if given)."""
     where = [policies.c.tenant_id == tenant_id]
     if contractor:
         where.append(policies.c.contractor_id == contractor)
-    return await _page(
-        s,
-        select(policies).where(*where),
-        policies.c.created_at,
-        policies.c.id,
-        where,
-        limit=limit,
-        starting_after=starting_after,
-        ending_before=ending_before,
+    return await fetch_page(
+        session,
+        select(policies),
+        keys=(policies.c.created_at, policies.c.id),
+        id_column=policies.c.id,
+        where=where,
+        request=request,
     )
 
 
-async def policy_row(s: AsyncSession, tenant_id: str, policy_id: str) -> Any:
+async def policy_row(session: AsyncSession, tenant_id: str, policy_id: str) -> Row | None:
     q = select(policies).where(policies.c.tenant_id == tenant_id, policies.c.id == policy_id)
-    return (await s.execute(q)).first()
+    return (await session.execute(q)).mappings().first()
 
 
 @dataclass
@@ -98,7 +59,7 @@ class PolicyRollup:
     certificates: dict[str, str] | None = None
 
 
-async def policy_rollups(s: AsyncSession, tenant_id: str, policy_ids: Sequence[str]) -> dict[str, PolicyRollup]:
+async def policy_rollups(session: AsyncSession, tenant_id: str, policy_ids: Sequence[str]) -> dict[str, PolicyRollup]:
     """Per policy: its covered span (over coverages not cancelled) and newest certificates."""
     out = {pid: PolicyRollup(certificates={}) for pid in policy_ids}
     if not policy_ids:
@@ -113,7 +74,7 @@ async def policy_rollups(s: AsyncSession, tenant_id: str, policy_ids: Sequence[s
         .where(coverages.c.tenant_id == tenant_id, coverages.c.policy_id.in_(policy_ids), coverages.c.status != CANCELLED)
         .group_by(coverages.c.policy_id)
     )
-    for pid, start, end, n in await s.execute(spans):
+    for pid, start, end, n in await session.execute(spans):
         out[pid].effective_date, out[pid].expiration_date, out[pid].assignments = start, end, n
     current = (
         select(certificates.c.id, certificates.c.policy_id, certificates.c.coverage_types)
@@ -124,7 +85,7 @@ async def policy_rollups(s: AsyncSession, tenant_id: str, policy_ids: Sequence[s
         )
         .order_by(certificates.c.issued_at.desc(), certificates.c.id.desc())
     )
-    for cid, pid, types in await s.execute(current):
+    for cid, pid, types in await session.execute(current):
         found = out[pid].certificates
         assert found is not None
         for t in types:
@@ -133,16 +94,10 @@ async def policy_rollups(s: AsyncSession, tenant_id: str, policy_ids: Sequence[s
 
 
 async def coverages_page(
-    s: AsyncSession,
-    tenant_id: str,
-    *,
-    contractor: str | None,
-    assignment: str | None,
-    limit: int,
-    starting_after: str | None,
-    ending_before: str | None,
+    session: AsyncSession, tenant_id: str, *, contractor: str | None, assignment: str | None, request: PageRequest
 ) -> Page:
-    where = [coverages.c.tenant_id == tenant_id]
+    """The tenant's coverages, newest bound first, with their policy number and current certificate."""
+    where: list[ColumnElement[bool]] = [coverages.c.tenant_id == tenant_id]
     if contractor:
         where.append(coverages.c.contractor_id == contractor)
     if assignment:
@@ -160,23 +115,15 @@ async def coverages_page(
             certificates,
             and_(certificates.c.id == coverages.c.certificate_id, certificates.c.tenant_id == coverages.c.tenant_id),
         )
-        .where(*where)
     )
-    return await _page(
-        s,
-        q,
-        coverages.c.bound_at,
-        coverages.c.id,
-        where,
-        limit=limit,
-        starting_after=starting_after,
-        ending_before=ending_before,
+    return await fetch_page(
+        session, q, keys=(coverages.c.bound_at, coverages.c.id), id_column=coverages.c.id, where=where, request=request
     )
 
 
 async def certificate_history(
-    s: AsyncSession, tenant_id: str, *, assignment: str | None, contractor: str | None, limit: int
-) -> list[Any]:
+    session: AsyncSession, tenant_id: str, *, assignment: str | None, contractor: str | None, limit: int
+) -> list[Row]:
     where = [certificates.c.tenant_id == tenant_id]
     if assignment:
         where.append(certificates.c.assignment_id == assignment)
@@ -190,10 +137,10 @@ async def certificate_history(
         .order_by(current_first, certificates.c.issued_at.desc(), certificates.c.id.desc())
         .limit(limit)
     )
-    return list((await s.execute(q)).all())
+    return list((await session.execute(q)).mappings().all())
 
 
-async def certificate_file(s: AsyncSession, tenant_id: str, certificate_id: str) -> Any:
+async def certificate_file(session: AsyncSession, tenant_id: str, certificate_id: str) -> Any:
     q = select(
         certificates.c.id,
         certificates.c.filename,
@@ -201,4 +148,4 @@ async def certificate_file(s: AsyncSession, tenant_id: str, certificate_id: str)
         certificates.c.status,
         certificates.c.superseded_by,
     ).where(certificates.c.tenant_id == tenant_id, certificates.c.id == certificate_id)
-    return (await s.execute(q)).first()
+    return (await session.execute(q)).first()

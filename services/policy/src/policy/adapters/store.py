@@ -5,7 +5,7 @@ tenant; nothing here commits (the caller's unit of work does)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from functools import cache
 from typing import Any
@@ -250,23 +250,12 @@ async def insert_coverages(s: AsyncSession, dialect: str, rows: list[dict[str, A
     return set((await s.execute(_insert_ignore(coverages, dialect, coverages.c.id), rows)).scalars())
 
 
+#: the columns a `Coverage` is read from (its events are not stored)
+_COVERAGE_COLUMNS = tuple(f.name for f in fields(Coverage) if f.name not in ("events", "coverage_types"))
+
+
 def _coverage(row: Any) -> Coverage:
-    return Coverage(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        policy_id=row.policy_id,
-        assignment_id=row.assignment_id,
-        contractor_id=row.contractor_id,
-        coverage_types=list(row.coverage_types),
-        effective_date=row.effective_date,
-        end_date=row.end_date,
-        status=row.status,
-        net_rate=row.net_rate,
-        gl_net_rate=row.gl_net_rate,
-        wc_net_rate=row.wc_net_rate,
-        version=row.version,
-        cancel_reason=row.cancel_reason,
-    )
+    return Coverage(coverage_types=list(row.coverage_types), **{name: getattr(row, name) for name in _COVERAGE_COLUMNS})
 
 
 async def coverage_for_assignment(s: AsyncSession, tenant_id: str, assignment_id: str) -> Coverage | None:

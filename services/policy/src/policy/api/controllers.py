@@ -10,18 +10,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import msgspec
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from ten99kit import ApiError, Database, NotFound
+from ten99kit.pagination import ListEnvelope, PageRequest
 
 from ..adapters import queries
 from ..adapters.links import BadLink, CertificateLinks
+from .schemas import Certificate, CertificateUrls, Coverage, CoverageCertificate, Policy
 
 __all__ = ["CertificateController", "CoverageController", "PolicyController", "PublicCertificateController"]
+
+S = TypeVar("S", bound=msgspec.Struct)
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100)]
 
@@ -39,32 +45,54 @@ def _iso(value: date | datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _policy(row: Any, rollup: queries.PolicyRollup, links: CertificateLinks) -> dict[str, Any]:
+def _policy(row: Mapping[str, Any], rollup: queries.PolicyRollup, links: CertificateLinks) -> Policy:
     certs = rollup.certificates or {}
 
     def url(kind: str) -> str | None:
-        return links.url(row.tenant_id, certs[kind]) if kind in certs else None
+        return links.url(row["tenant_id"], certs[kind]) if kind in certs else None
 
-    return {
-        "id": row.id,
-        "object": "policy",
-        "contractor": row.contractor_id,
-        "policy_number": row.policy_number,
-        "quote": row.quote_id,
-        "status": row.status,
-        "coverage_type": list(row.coverage_types),
-        "home_state": row.home_state,
-        "effective_date": epoch(rollup.effective_date or row.effective_date),
-        "expiration_date": epoch(rollup.expiration_date),
-        "assignments": rollup.assignments,
-        "pdf_url": None,
-        "certificates": {"gl_coi_pdf_url": url("general"), "wc_coi_pdf_url": url("workers-comp")},
-        "created": epoch(row.created_at),
-    }
+    return Policy(
+        id=row["id"],
+        contractor=row["contractor_id"],
+        policy_number=row["policy_number"],
+        quote=row["quote_id"],
+        status=row["status"],
+        coverage_type=list(row["coverage_types"]),
+        home_state=row["home_state"],
+        effective_date=epoch(rollup.effective_date or row["effective_date"]),
+        expiration_date=epoch(rollup.expiration_date),
+        assignments=rollup.assignments,
+        certificates=CertificateUrls(gl_coi_pdf_url=url("general"), wc_coi_pdf_url=url("workers-comp")),
+        created=epoch(row["created_at"]),
+    )
 
 
-def _list(url: str, data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
-    return {"object": "list", "data": data, "has_more": has_more, "url": url}
+def _shown(row: Mapping[str, Any], struct: type[S], **shown: Any) -> S:
+    """``row`` as ``struct``: the fields in ``shown`` as given, the others as their column's value."""
+    values = {str(name): value for name, value in row.items()}  # column names are `quoted_name`s
+    return msgspec.convert(values | shown, struct)
+
+
+def _coverage(row: Mapping[str, Any], tenant_id: str, links: CertificateLinks) -> Coverage:
+    """A coverage row (joined with its policy number and certificate) as the API shows it."""
+    certificate_id = row["certificate_id"]
+    certificate = None
+    if certificate_id is not None:
+        certificate = CoverageCertificate(
+            certificate_id=certificate_id,
+            number=row["certificate_number"],
+            issued_at=_iso(row["certificate_issued_at"]),
+            pdf_url=f"/v1/certificates/{certificate_id}/pdf",
+            download_url=links.url(tenant_id, certificate_id),
+        )
+    return _shown(row, Coverage, coverage_id=row["id"], bound_at=_iso(row["bound_at"]), certificate=certificate)
+
+
+def _certificate(row: Mapping[str, Any]) -> Certificate:
+    """A certificate row (without its PDF) as the API shows it."""
+    return _shown(
+        row, Certificate, certificate_id=row["id"], issued_at=_iso(row["issued_at"]), pdf_url=f"/v1/certificates/{row['id']}/pdf"
+    )
 
 
 class PolicyController(Controller):
@@ -80,13 +108,13 @@ class PolicyController(Controller):
         limit: Limit = 10,
         starting_after: FromQuery[str | None] = None,
         ending_before: FromQuery[str | None] = None,
-    ) -> dict[str, Any]:
-        async with db.session() as s:
-            page = await queries.policies_page(
-                s, tenant_id, contractor=contractor, limit=limit, starting_after=starting_after, ending_before=ending_before
-            )
-            rollups = await queries.policy_rollups(s, tenant_id, [r.id for r in page.rows])
-        return _list("/v1/policies", [_policy(r, rollups[r.id], links) for r in page.rows], page.has_more)
+    ) -> ListEnvelope[Policy]:
+        request = PageRequest(limit, starting_after, ending_before)
+        async with db.session() as session:
+            page = await queries.policies_page(session, tenant_id, contractor=contractor, request=request)
+            rollups = await queries.policy_rollups(session, tenant_id, [row["id"] for row in page.rows])
+        data = [_policy(row, rollups[row["id"]], links) for row in page.rows]
+        return ListEnvelope(url="/v1/policies", has_more=page.has_more, data=data)
 
     @get("/{policy_id:str}")
     async def get_policy(
@@ -95,13 +123,13 @@ class PolicyController(Controller):
         links: NamedDependency[CertificateLinks],
         tenant_id: NamedDependency[str],
         policy_id: FromPath[str],
-    ) -> dict[str, Any]:
-        async with db.session() as s:
-            row = await queries.policy_row(s, tenant_id, policy_id)
+    ) -> Policy:
+        async with db.session() as session:
+            row = await queries.policy_row(session, tenant_id, policy_id)
             if row is None:
                 raise NotFound(f"No policy {policy_id}", error_code="invalid_policy_id")
-            rollups = await queries.policy_rollups(s, tenant_id, [row.id])
-        return _policy(row, rollups[row.id], links)
+            rollups = await queries.policy_rollups(session, tenant_id, [row["id"]])
+        return _policy(row, rollups[row["id"]], links)
 
 
 class CoverageController(Controller):
@@ -118,44 +146,12 @@ class CoverageController(Controller):
         limit: Limit = 100,
         starting_after: FromQuery[str | None] = None,
         ending_before: FromQuery[str | None] = None,
-    ) -> dict[str, Any]:
-        async with db.session() as s:
-            page = await queries.coverages_page(
-                s,
-                tenant_id,
-                contractor=contractor,
-                assignment=assignment,
-                limit=limit,
-                starting_after=starting_after,
-                ending_before=ending_before,
-            )
-        data = [
-            {
-                "coverage_id": r.id,
-                "assignment_id": r.assignment_id,
-                "contractor_id": r.contractor_id,
-                "policy_id": r.policy_id,
-                "policy_number": r.policy_number,
-                "status": r.status,
-                "effective_date": _iso(r.effective_date),
-                "end_date": _iso(r.end_date),
-                "coverage_types": list(r.coverage_types),
-                "net_rate": r.net_rate,
-                "bound_at": _iso(r.bound_at),
-                "cancel_reason": r.cancel_reason,
-                "certificate": None
-                if r.certificate_id is None
-                else {
-                    "certificate_id": r.certificate_id,
-                    "number": r.certificate_number,
-                    "issued_at": _iso(r.certificate_issued_at),
-                    "pdf_url": f"/v1/certificates/{r.certificate_id}/pdf",
-                    "download_url": links.url(tenant_id, r.certificate_id),
-                },
-            }
-            for r in page.rows
-        ]
-        return _list("/v1/coverages", data, page.has_more)
+    ) -> ListEnvelope[Coverage]:
+        request = PageRequest(limit, starting_after, ending_before)
+        async with db.session() as session:
+            page = await queries.coverages_page(session, tenant_id, contractor=contractor, assignment=assignment, request=request)
+        data = [_coverage(row, tenant_id, links) for row in page.rows]
+        return ListEnvelope(url="/v1/coverages", has_more=page.has_more, data=data)
 
 
 def _pdf(row: Any, disposition: str) -> Response[bytes]:
@@ -180,38 +176,19 @@ class CertificateController(Controller):
         assignment: FromQuery[str | None] = None,
         contractor: FromQuery[str | None] = None,
         limit: Limit = 100,
-    ) -> dict[str, Any]:
-        async with db.session() as s:
-            rows = await queries.certificate_history(s, tenant_id, assignment=assignment, contractor=contractor, limit=limit)
-        data = [
-            {
-                "certificate_id": r.id,
-                "number": r.number,
-                "status": r.status,
-                "reason": r.reason,
-                "coverage_id": r.coverage_id,
-                "assignment_id": r.assignment_id,
-                "contractor_id": r.contractor_id,
-                "policy_number": r.policy_number,
-                "holder_name": r.holder_name,
-                "coverage_types": list(r.coverage_types),
-                "effective_date": _iso(r.effective_date),
-                "end_date": _iso(r.end_date),
-                "issued_at": _iso(r.issued_at),
-                "supersedes": r.supersedes,
-                "superseded_by": r.superseded_by,
-                "pdf_url": f"/v1/certificates/{r.id}/pdf",
-            }
-            for r in rows
-        ]
-        return _list("/v1/certificates", data, False)
+    ) -> ListEnvelope[Certificate]:
+        async with db.session() as session:
+            rows = await queries.certificate_history(
+                session, tenant_id, assignment=assignment, contractor=contractor, limit=limit
+            )
+        return ListEnvelope(url="/v1/certificates", has_more=False, data=[_certificate(row) for row in rows])
 
     @get("/{certificate_id:str}/pdf", media_type="application/pdf")
     async def download(
         self, db: NamedDependency[Database], tenant_id: NamedDependency[str], certificate_id: FromPath[str]
     ) -> Response[bytes]:
-        async with db.session() as s:
-            row = await queries.certificate_file(s, tenant_id, certificate_id)
+        async with db.session() as session:
+            row = await queries.certificate_file(session, tenant_id, certificate_id)
         if row is None:
             raise NotFound(f"No certificate {certificate_id}")
         return _pdf(row, "attachment")
@@ -243,8 +220,8 @@ class PublicCertificateController(Controller):
                     status_code=403,
                 ) from None
             raise ApiError("This download link is not valid", error_code="insufficient_permissions", status_code=403) from None
-        async with db.session() as s:
-            row = await queries.certificate_file(s, tenant_id, certificate_id)
+        async with db.session() as session:
+            row = await queries.certificate_file(session, tenant_id, certificate_id)
         if row is None:
             raise NotFound(f"No certificate {certificate_id}")
         return _pdf(row, "inline")
