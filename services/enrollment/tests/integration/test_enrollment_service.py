@@ -4,7 +4,6 @@ invitations and applications out, the opt-in form and the 1099Policy-style API o
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +15,6 @@ from enrollment.bootstrap import definition
 from enrollment_support import (
     NOW,
     OTHER_TENANT,
-    SECRET,
     TENANT,
     TODAY,
     assignment,
@@ -42,28 +40,13 @@ from ten99_contracts.enrollment_v1 import (
     InvitationRevokedV1,
 )
 from ten99_testing import quiescent, wait_until
-from ten99_testing.service import RunningService, running_service
-from ten99kit.clock import SettableClock
+from ten99_testing.service import RunningService
 from ten99kit.migrations import schema_drift, upgrade
 
 pytestmark = pytest.mark.integration
 
 H = {"x-tenant-id": TENANT}
 H2 = {"x-tenant-id": OTHER_TENANT}
-
-
-@pytest.fixture
-async def svc(database_url: str, jetstream_url: str) -> AsyncIterator[RunningService]:
-    async with running_service(
-        definition,
-        database_url=database_url,
-        nats_url=jetstream_url,
-        clock=SettableClock(frozen_at=NOW),
-        token_secret=SECRET,
-        opt_in_base_url="http://gw.test/",
-    ) as s:
-        s.nats_url = jetstream_url  # type: ignore[attr-defined]
-        yield s
 
 
 async def publish(svc: RunningService, *envelopes: Envelope[Any], msg_id: str | None = None) -> None:

@@ -5,7 +5,6 @@ carries and the profile page shows still works."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,30 +13,15 @@ import nats
 import pytest
 from enrollment.adapters.db import invitations, outbox
 from enrollment.application.invitations import send_due_reminders
-from enrollment.bootstrap import definition
 from enrollment.domain.tokens import hash_token
-from enrollment_support import LINKS, NOW, SECRET, TENANT, assignment, company, contractor, envelope, job, token_of
+from enrollment_support import LINKS, NOW, TENANT, assignment, company, contractor, envelope, job, token_of
 from sqlalchemy import func, select
 from ten99_contracts import decode_envelope
 from ten99_contracts.enrollment_v1 import InvitationIssuedV1, InvitationReminderDueV1
 from ten99_testing import wait_until
-from ten99_testing.service import RunningService, running_service
-from ten99kit.clock import SettableClock
+from ten99_testing.service import RunningService
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def svc(database_url: str, jetstream_url: str) -> AsyncIterator[RunningService]:
-    async with running_service(
-        definition,
-        database_url=database_url,
-        nats_url=jetstream_url,
-        clock=SettableClock(frozen_at=NOW),
-        token_secret=SECRET,
-        opt_in_base_url="http://gw.test/",
-    ) as s:
-        yield s
 
 
 async def count(svc: RunningService, query: Any) -> int:

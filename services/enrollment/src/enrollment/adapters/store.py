@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -13,12 +14,21 @@ from ten99kit import dialect_insert as kit_dialect_insert
 from ten99kit.db import Row
 
 from ..domain.repeat_coverage import ConfirmedTerms
-from .db import assignment_cancellations, assignments, contractors, invitation_assignments, invitations, quotes
+from .db import (
+    application_sessions,
+    assignment_cancellations,
+    assignments,
+    contractors,
+    invitation_assignments,
+    invitations,
+    quotes,
+)
 
 __all__ = [
     "CONTRACTOR_FIELDS",
     "EnrollmentMark",
     "Key",
+    "assignments_awaiting_opt_in",
     "confirmed_terms",
     "confirmed_terms_by_contractor",
     "contractor",
@@ -31,6 +41,7 @@ __all__ = [
     "open_invitation",
     "pending_invitations_by_contractor",
     "record_enrollment",
+    "update_open_sessions_of",
     "upsert_contractor",
     "upsert_contractors",
     "within",
@@ -191,6 +202,34 @@ async def pending_invitations_by_contractor(session: AsyncSession, keys: Sequenc
     wanted = set(keys)
     found = {(r["tenant_id"], r["contractor_id"]): r for r in rows.mappings()}
     return {key: row for key, row in found.items() if key in wanted}
+
+
+async def assignments_awaiting_opt_in(session: AsyncSession, tenant_id: str, contractor_id: str, today: date) -> list[str]:
+    """Assignments a new link should cover when none is open: not cancelled, not ended, and not
+    covered yet (left by an expired or revoked link, or answered ineligible before); oldest start first."""
+    a = assignments.c
+    q = (
+        select(a.assignment_id)
+        .where(
+            a.tenant_id == tenant_id,
+            a.contractor_id == contractor_id,
+            a.status != "cancelled",
+            a.end_date >= today,
+            a.enrollment.in_(["invited", "ineligible"]),
+        )
+        .order_by(a.effective_date, a.assignment_id)
+    )
+    return list((await session.execute(q)).scalars())
+
+
+async def update_open_sessions_of(session: AsyncSession, tenant_id: str, waiting_on: str, **values: Any) -> None:
+    """Change the open application sessions that wait on the invitation ``waiting_on`` (at most one)."""
+    sc = application_sessions.c
+    await session.execute(
+        update(application_sessions)
+        .where(sc.tenant_id == tenant_id, sc.invitation_id == waiting_on, sc.status == "open")
+        .values(**values)
+    )
 
 
 async def is_cancelled(session: AsyncSession, tenant_id: str, assignment_id: str) -> bool:

@@ -21,7 +21,7 @@ from ten99kit import ApiError, Database, UnitOfWork, get_logger, new_id
 from ten99kit.db import Row
 
 from ..adapters import store
-from ..adapters.db import application_sessions, assignments, contractors, invitation_assignments, invitations
+from ..adapters.db import application_sessions, contractors, invitation_assignments, invitations
 from .links import OptInLinks
 
 __all__ = [
@@ -54,7 +54,7 @@ def effective_status(invitation: Row, now: datetime) -> str:
 class NewInvitation:
     """A pending invitation about to be written, with the link it carries (never stored)."""
 
-    row: dict[str, Any]
+    row: Row
     url: str
 
 
@@ -116,7 +116,7 @@ async def issue_invitation(
     assignment_ids: Sequence[str],
     reissue: bool = False,
     invitation_id: str | None = None,
-) -> dict[str, Any]:
+) -> NewInvitation:
     """A new pending invitation for ``assignment_ids``, and the email it causes."""
     invitation = new_invitation(
         links, uow.clock.now(), tenant_id=tenant_id, contractor=contractor, reissue=reissue, invitation_id=invitation_id
@@ -124,7 +124,7 @@ async def issue_invitation(
     await uow.session.execute(invitations.insert().values(invitation.row))
     await attach_assignments(uow, tenant_id, invitation.row["id"], assignment_ids)
     emit_issued(uow, invitation, contractor, assignment_ids)
-    return invitation.row
+    return invitation
 
 
 async def attach_assignments(uow: UnitOfWork, tenant_id: str, invitation_id: str, assignment_ids: Sequence[str]) -> None:
@@ -153,25 +153,6 @@ async def revoke_invitation(uow: UnitOfWork, invitation: Row, *, replaced_by: st
     )
 
 
-async def _awaiting_opt_in(uow: UnitOfWork, tenant_id: str, contractor_id: str) -> list[str]:
-    """Assignments a new link should cover when none is open: not cancelled, not ended, and not
-    covered yet (left by an expired or revoked link, or answered ineligible before)."""
-    today = uow.clock.today()
-    a = assignments.c
-    q = (
-        select(a.assignment_id)
-        .where(
-            a.tenant_id == tenant_id,
-            a.contractor_id == contractor_id,
-            a.status != "cancelled",
-            a.end_date >= today,
-            a.enrollment.in_(["invited", "ineligible"]),
-        )
-        .order_by(a.effective_date, a.assignment_id)
-    )
-    return list((await uow.session.execute(q)).scalars())
-
-
 async def reissue_invitation(db: Database, links: OptInLinks, tenant_id: str, contractor_id: str) -> InvitationView:
     """Revoke the contractor's open link (if any) and email a new one for the same assignments."""
     async with db.uow() as uow:
@@ -182,7 +163,7 @@ async def reissue_invitation(db: Database, links: OptInLinks, tenant_id: str, co
         if old is not None:
             ids = [r["assignment_id"] for r in await store.live_assignments_of_invitation(uow.session, tenant_id, old["id"])]
         else:
-            ids = await _awaiting_opt_in(uow, tenant_id, contractor_id)
+            ids = await store.assignments_awaiting_opt_in(uow.session, tenant_id, contractor_id, uow.clock.today())
         if not ids:
             latest = await _latest(uow.session, tenant_id, contractor_id)
             if latest is not None and latest["status"] == "answered":
@@ -196,22 +177,14 @@ async def reissue_invitation(db: Database, links: OptInLinks, tenant_id: str, co
         if old is not None:
             # first, since a contractor may have only one pending link
             await revoke_invitation(uow, old, replaced_by=new_invitation_id)
-        row = await issue_invitation(
+        issued = await issue_invitation(
             uow, links, tenant_id=tenant_id, contractor=who, assignment_ids=ids, reissue=True, invitation_id=new_invitation_id
         )
         if old is not None:
             # an API-created session that was waiting on the old link follows it to the new one
-            await uow.session.execute(
-                update(application_sessions)
-                .where(
-                    application_sessions.c.tenant_id == tenant_id,
-                    application_sessions.c.invitation_id == old["id"],
-                    application_sessions.c.status == "open",
-                )
-                .values(invitation_id=new_invitation_id)
-            )
+            await store.update_open_sessions_of(uow.session, tenant_id, old["id"], invitation_id=new_invitation_id)
         await uow.commit()
-    return invitation_view(row, links, row["issued_at"], ids)
+    return invitation_view(issued.row, links, issued.row["issued_at"], ids)
 
 
 async def _latest(session: Any, tenant_id: str, contractor_id: str) -> Row | None:

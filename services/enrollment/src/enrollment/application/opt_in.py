@@ -34,11 +34,11 @@ from ten99kit.db import Row
 from ..adapters import store
 from ..adapters.db import application_sessions, companies, consents, invitations, quotes
 from ..adapters.store import EnrollmentMark
-from ..domain.eligibility import CONSENT_TEXT, CONSENT_TEXT_VERSION, QUESTIONS, NotCoverable, PricedCoverage
+from ..domain.eligibility import CONSENT_TEXT, CONSENT_TEXT_VERSION, QUESTIONS, NotCoverable
 from ..domain.tokens import hash_token, looks_like_token
 from .invitations import effective_status
 from .opt_in_form import ClientInfo, ConfirmedDetails, OptInSubmission, check_submission
-from .quoting import assignment_quote, home_state_of, price_row, quote_row
+from .quoting import accepted_quote, assignment_quote, home_state_of, price_row
 
 __all__ = [
     "ClientInfo",
@@ -464,25 +464,17 @@ def _price(answering: _Answering, live: Sequence[Row]) -> _Pricing:
             pricing.not_covered.append(NotCovered(assignment_id=assignment_id, job=assignment["job_name"], reason=priced.reason))
             pricing.marks.append(EnrollmentMark(tenant_id, assignment_id, "not_coverable", priced.reason))
             continue
-        row = _application_quote(answering, assignment, priced)
+        row = accepted_quote(
+            answering.now,
+            assignment,
+            priced,
+            contractor_id=answering.contractor_id,
+            session_id=answering.session_id,
+            source="application",
+        )
         pricing.marks.append(EnrollmentMark(tenant_id, assignment_id, "quoted", row["eligibility_message"]))
         pricing.quoted.append(_Quoted(row=row, assignment=assignment, notes=list(priced.notes)))
     return pricing
-
-
-def _application_quote(answering: _Answering, assignment: Row, priced: PricedCoverage) -> Row:
-    return quote_row(
-        answering.now,
-        tenant_id=answering.tenant_id,
-        contractor_id=answering.contractor_id,
-        job_id=assignment["job_id"],
-        assignment_id=assignment["assignment_id"],
-        session_id=answering.session_id,
-        source="application",
-        category_code=assignment["category_code"],
-        priced=priced,
-        accepted=True,
-    )
 
 
 async def _record_quotes(uow: UnitOfWork, pricing: _Pricing) -> None:

@@ -22,9 +22,9 @@ from ..adapters import store
 from ..adapters.db import assignments
 from ..adapters.db import quotes as quotes_table
 from ..domain.eligibility import NotCoverable, PricedCoverage, check_new_dates, price_assignment
-from ..domain.rates import COVERAGE_TYPES, RATE_TABLE_VERSION
+from ..domain.rates import COVERAGE_TYPES
 from ..domain.repeat_coverage import matching_terms
-from .quoting import home_state_of, insert_quote
+from .quoting import home_state_of, insert_quote, priced_columns
 
 __all__ = [
     "Quote",
@@ -283,16 +283,7 @@ async def update_quote(db: Database, tenant_id: str, quote_id: str, data: QuoteC
         end = _day(data.end_date, "end_date") if data.end_date is not None else current["end_date"]
         priced = await _price(uow, tenant_id, contractor, job, types, effective, end)
         values = {
-            "coverage_types": priced.coverage_types,
-            "home_state": priced.home_state,
-            "work_state": priced.work_state,
-            "effective_date": priced.effective_date,
-            "end_date": priced.end_date,
-            "eligibility_message": " ".join(priced.notes) or "Contractor is eligible for coverage.",
-            "net_rate": priced.net_rate,
-            "gl_net_rate": priced.gl_net_rate,
-            "wc_net_rate": priced.wc_net_rate,
-            "rate_table_version": RATE_TABLE_VERSION,
+            **priced_columns(priced),
             "assignment_id": assignment["assignment_id"] if assignment else None,
             "updated_at": uow.clock.now(),
         }

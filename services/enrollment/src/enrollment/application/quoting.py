@@ -14,7 +14,15 @@ from ..adapters.db import quotes
 from ..domain.eligibility import NotCoverable, PricedCoverage, price_assignment
 from ..domain.rates import RATE_TABLE_VERSION
 
-__all__ = ["assignment_quote", "home_state_of", "insert_quote", "price_row", "quote_row"]
+__all__ = [
+    "accepted_quote",
+    "assignment_quote",
+    "home_state_of",
+    "insert_quote",
+    "price_row",
+    "priced_columns",
+    "quote_row",
+]
 
 
 def home_state_of(address: Mapping[str, Any] | None) -> str | None:
@@ -40,6 +48,22 @@ def price_row(assignment: Row, home_state: str | None, today: date) -> PricedCov
     )
 
 
+def priced_columns(priced: PricedCoverage) -> dict[str, Any]:
+    """A quote's columns that its pricing sets."""
+    return {
+        "coverage_types": list(priced.coverage_types),
+        "home_state": priced.home_state,
+        "work_state": priced.work_state,
+        "effective_date": priced.effective_date,
+        "end_date": priced.end_date,
+        "eligibility_message": " ".join(priced.notes) or "Contractor is eligible for coverage.",
+        "net_rate": priced.net_rate,
+        "gl_net_rate": priced.gl_net_rate,
+        "wc_net_rate": priced.wc_net_rate,
+        "rate_table_version": RATE_TABLE_VERSION,
+    }
+
+
 def quote_row(
     now: datetime,
     *,
@@ -52,7 +76,8 @@ def quote_row(
     category_code: str,
     priced: PricedCoverage,
     accepted: bool,
-) -> dict[str, Any]:
+) -> Row:
+    """A new quote, as written to ``quotes``."""
     return {
         "id": new_id("qt"),
         "tenant_id": tenant_id,
@@ -62,24 +87,34 @@ def quote_row(
         "session_id": session_id,
         "source": source,
         "category_code": category_code,
-        "coverage_types": list(priced.coverage_types),
-        "home_state": priced.home_state,
-        "work_state": priced.work_state,
-        "effective_date": priced.effective_date,
-        "end_date": priced.end_date,
         "eligible": True,
-        "eligibility_message": " ".join(priced.notes) or "Contractor is eligible for coverage.",
-        "net_rate": priced.net_rate,
-        "gl_net_rate": priced.gl_net_rate,
-        "wc_net_rate": priced.wc_net_rate,
-        "rate_table_version": RATE_TABLE_VERSION,
+        **priced_columns(priced),
         "accepted": accepted,
         "created_at": now,
         "updated_at": now,
     }
 
 
-async def insert_quote(uow: UnitOfWork, **fields: Any) -> dict[str, Any]:
+def accepted_quote(
+    now: datetime, assignment: Row, priced: PricedCoverage, *, contractor_id: str, session_id: str, source: str
+) -> Row:
+    """The quote a contractor accepts for a stored assignment: in an application they complete,
+    or (``repeat``) as a repeat of the terms they accepted in one."""
+    return quote_row(
+        now,
+        tenant_id=assignment["tenant_id"],
+        contractor_id=contractor_id,
+        job_id=assignment["job_id"],
+        assignment_id=assignment["assignment_id"],
+        session_id=session_id,
+        source=source,
+        category_code=assignment["category_code"],
+        priced=priced,
+        accepted=True,
+    )
+
+
+async def insert_quote(uow: UnitOfWork, **fields: Any) -> Row:
     row = quote_row(uow.clock.now(), **fields)
     await uow.session.execute(quotes.insert().values(row))
     return row

@@ -56,7 +56,7 @@ from ..domain.eligibility import PricedCoverage
 from ..domain.repeat_coverage import ConfirmedTerms, matching_terms
 from .invitations import NewInvitation, close_as_expired, emit_issued, new_invitation, revoke_invitation
 from .links import OptInLinks
-from .quoting import assignment_quote, home_state_of, price_row, quote_row
+from .quoting import accepted_quote, assignment_quote, home_state_of, price_row
 
 __all__ = ["Reactions"]
 
@@ -81,6 +81,18 @@ class _Batch:
 
     contractors: dict[Key, dict[str, Any]] = field(default_factory=dict)
     assignments: dict[Key, dict[str, Any]] = field(default_factory=dict)
+
+    def keep_contractor(self, key: Key, row: dict[str, Any]) -> None:
+        """A contractor's details: the latest observed wins, then the higher version."""
+        if _newer(row, self.contractors.get(key), version_first=False):
+            self.contractors[key] = row
+
+    def keep_assignment(self, key: Key, row: dict[str, Any]) -> None:
+        """An assignment: the higher version wins, then the latest observed; it moves to the
+        place of its newest arrival."""
+        if _newer(row, self.assignments.get(key), version_first=True):
+            self.assignments.pop(key, None)
+            self.assignments[key] = row
 
 
 @dataclass(frozen=True)
@@ -154,11 +166,7 @@ class Reactions:
             "enrollment": None,
             "enrollment_note": None,
         }
-        batch = self._batch(uow)
-        key = (tenant_id, d.assignment_id)
-        if _newer(values, batch.assignments.get(key), version_first=True):
-            batch.assignments.pop(key, None)  # keep the order of the newest arrival
-            batch.assignments[key] = values
+        self._batch(uow).keep_assignment((tenant_id, d.assignment_id), values)
 
     async def on_assignment_cancelled(self, uow: UnitOfWork, envelope: Envelope[AssignmentCancelledV1]) -> None:
         d = envelope.data
@@ -211,10 +219,7 @@ class Reactions:
             "observed_at": observed_at,
             "version": version,
         }
-        batch = self._batch(uow)
-        key = (tenant_id, source.contractor_id)
-        if _newer(row, batch.contractors.get(key), version_first=False):
-            batch.contractors[key] = row
+        self._batch(uow).keep_contractor((tenant_id, source.contractor_id), row)
 
     # -- the batch, in bulk --------------------------------------------------------------------
 
@@ -368,17 +373,8 @@ def _repeat(assignment: Row, person: Row, confirmed: list[ConfirmedTerms] | None
     match = matching_terms(assignment["category_code"], priced, confirmed)
     if match is None:
         return None
-    return quote_row(
-        now,
-        tenant_id=assignment["tenant_id"],
-        contractor_id=person["contractor_id"],
-        job_id=assignment["job_id"],
-        assignment_id=assignment["assignment_id"],
-        session_id=match.session_id,
-        source="repeat",
-        category_code=assignment["category_code"],
-        priced=priced,
-        accepted=True,
+    return accepted_quote(
+        now, assignment, priced, contractor_id=person["contractor_id"], session_id=match.session_id, source="repeat"
     )
 
 

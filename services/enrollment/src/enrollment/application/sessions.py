@@ -13,6 +13,7 @@ page); a completed session cannot be expired (``application_already_complete``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlparse
 
@@ -173,49 +174,65 @@ async def list_sessions(
     )
 
 
-async def _assignments_to_apply_for(uow: UnitOfWork, tenant_id: str, data: SessionRequest) -> tuple[Row, str | None, list[str]]:
-    """(contractor, quote id, assignment ids) the new session applies for."""
-    session = uow.session
+@dataclass(frozen=True)
+class _ApplyingFor:
+    """What a new session applies for: a contractor's assignments, through a quote or not."""
+
+    contractor: Row
+    quote_id: str | None
+    assignment_ids: list[str]
+
+
+async def _applying_for(uow: UnitOfWork, tenant_id: str, data: SessionRequest) -> _ApplyingFor:
     if data.quote:
-        quote = (
-            (await session.execute(select(quotes).where(quotes.c.tenant_id == tenant_id, quotes.c.id == data.quote)))
-            .mappings()
-            .first()
-        )
-        if quote is None:
-            raise ApiError(f"No quote {data.quote}", error_code="invalid_quote_id", status_code=400)
-        if data.contractor and data.contractor != quote["contractor_id"]:
-            raise ApiError({"contractor": "The quote is for another contractor."}, error_code="invalid_input", status_code=400)
-        if quote["accepted"] or quote["session_id"]:
-            raise ApiError("This quote's application is complete", error_code="application_already_complete", status_code=400)
-        if not quote["assignment_id"]:
-            raise ApiError(
-                "Coverage is bound per assignment: the quote's job has no assignment for this contractor yet",
-                error_code="invalid_input",
-                status_code=400,
-            )
-        assignment = (
-            (
-                await session.execute(
-                    select(assignments).where(
-                        assignments.c.tenant_id == tenant_id, assignments.c.assignment_id == quote["assignment_id"]
-                    )
-                )
-            )
-            .mappings()
-            .one()
-        )
-        if assignment["status"] == "cancelled":
-            raise ApiError("The quote's assignment was cancelled", error_code="invalid_input", status_code=400)
-        if assignment["enrollment"] in ("quoted", "enrolled"):
-            raise ApiError(
-                "Contractor already has a matching policy on file", error_code="contractor_has_matching_policy", status_code=400
-            )
-        contractor = await store.contractor(session, tenant_id, quote["contractor_id"], lock=True)
-        assert contractor is not None
-        return contractor, quote["id"], [assignment["assignment_id"]]
+        return await _applying_for_quote(uow, tenant_id, data.quote, data.contractor)
     if not data.is_general_opt_in:
         raise ApiError({"quote": "Required (or is_general_opt_in with contractor)."}, error_code="invalid_input", status_code=400)
+    return await _applying_for_general_opt_in(uow, tenant_id, data)
+
+
+async def _applying_for_quote(uow: UnitOfWork, tenant_id: str, quote_id: str, contractor_id: str | None) -> _ApplyingFor:
+    """The quote's assignment, if it still awaits coverage."""
+    session = uow.session
+    quote = (
+        (await session.execute(select(quotes).where(quotes.c.tenant_id == tenant_id, quotes.c.id == quote_id))).mappings().first()
+    )
+    if quote is None:
+        raise ApiError(f"No quote {quote_id}", error_code="invalid_quote_id", status_code=400)
+    if contractor_id and contractor_id != quote["contractor_id"]:
+        raise ApiError({"contractor": "The quote is for another contractor."}, error_code="invalid_input", status_code=400)
+    if quote["accepted"] or quote["session_id"]:
+        raise ApiError("This quote's application is complete", error_code="application_already_complete", status_code=400)
+    if not quote["assignment_id"]:
+        raise ApiError(
+            "Coverage is bound per assignment: the quote's job has no assignment for this contractor yet",
+            error_code="invalid_input",
+            status_code=400,
+        )
+    assignment = (
+        (
+            await session.execute(
+                select(assignments).where(
+                    assignments.c.tenant_id == tenant_id, assignments.c.assignment_id == quote["assignment_id"]
+                )
+            )
+        )
+        .mappings()
+        .one()
+    )
+    if assignment["status"] == "cancelled":
+        raise ApiError("The quote's assignment was cancelled", error_code="invalid_input", status_code=400)
+    if assignment["enrollment"] in ("quoted", "enrolled"):
+        raise ApiError(
+            "Contractor already has a matching policy on file", error_code="contractor_has_matching_policy", status_code=400
+        )
+    contractor = await store.contractor(session, tenant_id, quote["contractor_id"], lock=True)
+    assert contractor is not None
+    return _ApplyingFor(contractor, quote["id"], [assignment["assignment_id"]])
+
+
+async def _applying_for_general_opt_in(uow: UnitOfWork, tenant_id: str, data: SessionRequest) -> _ApplyingFor:
+    """Every assignment of the contractor that awaits an opt-in."""
     if not data.contractor:
         raise ApiError("contractor is required for a general opt-in", error_code="missing_contractor_id", status_code=400)
     state = (data.general_opt_in_work_state or "").upper()
@@ -223,39 +240,25 @@ async def _assignments_to_apply_for(uow: UnitOfWork, tenant_id: str, data: Sessi
         raise ApiError(
             {"general_opt_in_work_state": "A two-letter U.S. state, e.g. CA."}, error_code="invalid_input", status_code=400
         )
-    contractor = await store.contractor(session, tenant_id, data.contractor, lock=True)
+    contractor = await store.contractor(uow.session, tenant_id, data.contractor, lock=True)
     if contractor is None:
         raise ApiError(f"No contractor {data.contractor}", error_code="invalid_contractor_id", status_code=400)
-    a = assignments.c
-    ids = list(
-        (
-            await session.execute(
-                select(a.assignment_id)
-                .where(
-                    a.tenant_id == tenant_id,
-                    a.contractor_id == data.contractor,
-                    a.status != "cancelled",
-                    a.end_date >= uow.clock.today(),
-                    a.enrollment.in_(["invited", "ineligible"]),
-                )
-                .order_by(a.effective_date)
-            )
-        ).scalars()
-    )
+    ids = await store.assignments_awaiting_opt_in(uow.session, tenant_id, data.contractor, uow.clock.today())
     if not ids:
         raise ApiError(
             "Coverage is bound per assignment: the contractor has no assignment awaiting an opt-in",
             error_code="invalid_input",
             status_code=400,
         )
-    return contractor, None, ids
+    return _ApplyingFor(contractor, None, ids)
 
 
 async def create_session(db: Database, links: OptInLinks, tenant_id: str, data: SessionRequest) -> ApplicationSession:
     success_url = _check_url(data.success_url, "success_url")
     cancel_url = _check_url(data.cancel_url, "cancel_url")
     async with db.uow() as uow:
-        contractor, quote_id, assignment_ids = await _assignments_to_apply_for(uow, tenant_id, data)
+        applying = await _applying_for(uow, tenant_id, data)
+        contractor, quote_id, assignment_ids = applying.contractor, applying.quote_id, applying.assignment_ids
         contractor_id = contractor["contractor_id"]
         now = uow.clock.now()
         pending = await store.open_invitation(uow.session, tenant_id, contractor_id, lock=True)
@@ -264,20 +267,20 @@ async def create_session(db: Database, links: OptInLinks, tenant_id: str, data: 
             pending = None
         if pending is not None:
             # one application per link: an older open session on it gives way to this one
-            await uow.session.execute(
-                update(application_sessions)
-                .where(
-                    application_sessions.c.tenant_id == tenant_id,
-                    application_sessions.c.invitation_id == pending["id"],
-                    application_sessions.c.status == "open",
-                )
-                .values(status="expired", expired_at=now, invitation_id=None, version=application_sessions.c.version + 1)
+            await store.update_open_sessions_of(
+                uow.session,
+                tenant_id,
+                pending["id"],
+                status="expired",
+                expired_at=now,
+                invitation_id=None,
+                version=application_sessions.c.version + 1,
             )
             await attach_assignments(uow, tenant_id, pending["id"], assignment_ids)
             invitation_id = pending["id"]
         else:
             issued = await issue_invitation(uow, links, tenant_id=tenant_id, contractor=contractor, assignment_ids=assignment_ids)
-            invitation_id = issued["id"]
+            invitation_id = issued.row["id"]
         session_id = new_ulid_id("ias")
         await uow.session.execute(
             application_sessions.insert().values(
