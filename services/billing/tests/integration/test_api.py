@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from billing.domain.settings import FIELD_RULES
 from billing_testkit import Driver
 from ten99_contracts.billing_v1 import BillingSettingsUpdatedV1, InvoicePaidV1, InvoiceVoidedV1
 
@@ -31,6 +32,7 @@ async def test_settings_default_validate_change_and_emit_once(driver: Driver) ->
         r = await driver.api("PUT", "/v1/settings", CO, body, expect=400)
         assert r.json()["error_code"] == "invalid_input"
         assert set(r.json()["message"]) <= {"billing_email", "platform_fee_bps", "premium_payer"}
+        assert all(message == FIELD_RULES[field] for field, message in r.json()["message"].items())  # billing's words
     r = await driver.svc.client.put("/v1/settings", headers={"x-tenant-id": CO}, content=b"{not json")
     assert (r.status_code, r.json()["error_code"]) == (400, "invalid_input")
     assert (await driver.api("GET", "/v1/settings", CO)).json() == settings
@@ -76,6 +78,10 @@ async def test_mark_paid_void_and_their_errors(driver: Driver) -> None:
     for body in (None, {}, {"reason": "  "}, {"reason": 5}):
         r = await driver.api("POST", f"/v1/invoices/{void}/void", CO, body, expect=400)
         assert r.json()["error_code"] == "invalid_input"
+        if body is not None:
+            assert r.json()["message"] == {"reason": "say why the invoice is void (1-500 characters)"}
+    r = await driver.api("POST", f"/v1/invoices/{void}/void", CO, {"reason": "x" * 501}, expect=400)
+    assert r.json()["message"] == {"reason": "at most 500 characters"}
     voided = (await driver.api("POST", f"/v1/invoices/{void}/void", CO, {"reason": "issued in error"})).json()
     assert voided["status"] == "void" and voided["void_reason"] == "issued in error" and voided["amount_due"] == 0
     r = await driver.api("POST", f"/v1/invoices/{void}/mark-paid", CO, expect=400)

@@ -26,7 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from ten99kit import BigIntPK, JSONDoc, UtcDateTime, kit_tables, make_metadata
+from ten99kit import BigIntPK, JSONDoc, PublicId, UtcDateTime, kit_tables, make_metadata
 
 __all__ = [
     "assignments",
@@ -45,7 +45,6 @@ __all__ = [
 metadata = make_metadata()
 outbox, inbox, dead_letters = kit_tables(metadata)
 
-ID = String(40)
 #: integer cents
 Money = BigInteger()
 EMAIL = String(320)
@@ -53,7 +52,7 @@ EMAIL = String(320)
 companies = Table(
     "companies",
     metadata,
-    Column("tenant_id", ID, primary_key=True),
+    Column("tenant_id", PublicId(), primary_key=True),
     Column("name", String(300), nullable=False),
     Column("owner_email", EMAIL, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
@@ -62,7 +61,7 @@ companies = Table(
 billing_settings = Table(
     "billing_settings",
     metadata,
-    Column("tenant_id", ID, primary_key=True),
+    Column("tenant_id", PublicId(), primary_key=True),
     Column("billing_email", EMAIL, nullable=True),  # None: the owner's email
     Column("premium_payer", String(20), nullable=False),
     Column("platform_fee_bps", Integer, nullable=False),
@@ -73,16 +72,16 @@ billing_settings = Table(
 assignments = Table(
     "assignments",
     metadata,
-    Column("tenant_id", ID, primary_key=True),
-    Column("assignment_id", ID, primary_key=True),
+    Column("tenant_id", PublicId(), primary_key=True),
+    Column("assignment_id", PublicId(), primary_key=True),
     # the assignment snapshot (AssignmentCreatedV1 / AssignmentUpdatedV1)
     Column("snapshot_known", Boolean, nullable=False, default=False),
     Column("snapshot_version", Integer, nullable=False, default=0),
     Column("snapshot_at", UtcDateTime, nullable=True),
-    Column("contractor_id", ID, nullable=True),
+    Column("contractor_id", PublicId(), nullable=True),
     Column("contractor_name", String(300), nullable=False, default=""),
     Column("contractor_email", EMAIL, nullable=False, default=""),
-    Column("job_id", ID, nullable=True),
+    Column("job_id", PublicId(), nullable=True),
     Column("job_name", String(300), nullable=False, default=""),
     Column("entity_name", String(300), nullable=False, default=""),
     Column("wage_cents", Integer, nullable=False, default=0),
@@ -90,7 +89,7 @@ assignments = Table(
     Column("withhold_premium", Boolean, nullable=True),
     Column("effective_date", Date, nullable=True),
     Column("end_date", Date, nullable=True),
-    Column("import_batch_id", ID, nullable=True),
+    Column("import_batch_id", PublicId(), nullable=True),
     # the PO (snapshots and PoNumberSetV1, newest wins)
     Column("po_number", String(100), nullable=True),
     Column("po_contact_email", EMAIL, nullable=True),
@@ -101,7 +100,7 @@ assignments = Table(
     Column("cancelled", Boolean, nullable=False, default=False),
     Column("cancel_reason", String(500), nullable=True),
     # the coverage (CoverageBoundV1 / RetimedV1 / ExtendedV1 / CancelledV1, newest wins)
-    Column("coverage_id", ID, nullable=True),
+    Column("coverage_id", PublicId(), nullable=True),
     Column("coverage_effective_date", Date, nullable=True),
     Column("coverage_end_date", Date, nullable=True),
     Column("net_rate", Integer, nullable=False, default=0),
@@ -127,12 +126,12 @@ invoices = Table(
     "invoices",
     metadata,
     Column("seq", BigIntPK, primary_key=True, autoincrement=True),
-    Column("id", ID, nullable=False, unique=True),
-    Column("tenant_id", ID, nullable=False),
+    Column("id", PublicId(), nullable=False, unique=True),
+    Column("tenant_id", PublicId(), nullable=False),
     Column("number", String(40), nullable=False),
     Column("period", String(7), nullable=False),
     Column("po_number", String(100), nullable=False),
-    Column("supplements_id", ID, nullable=True),
+    Column("supplements_id", PublicId(), nullable=True),
     Column("to_email", EMAIL, nullable=False),
     Column("cc_emails", JSONDoc, nullable=False),
     Column("status", String(10), nullable=False),  # open | paid | void
@@ -163,12 +162,12 @@ invoice_lines = Table(
     "invoice_lines",
     metadata,
     Column("id", BigIntPK, primary_key=True, autoincrement=True),
-    Column("tenant_id", ID, nullable=False),
+    Column("tenant_id", PublicId(), nullable=False),
     Column("invoice_seq", BigIntPK, ForeignKey("invoices.seq"), nullable=False),
-    Column("assignment_id", ID, nullable=False),
+    Column("assignment_id", PublicId(), nullable=False),
     Column("charge_seq", Integer, nullable=False),
     Column("kind", String(20), nullable=False),  # coverage | extension | retime
-    Column("contractor_id", ID, nullable=True),
+    Column("contractor_id", PublicId(), nullable=True),
     Column("contractor_name", String(300), nullable=False),
     Column("description", String(1000), nullable=False),
     Column("wage_cents", Integer, nullable=False),
@@ -192,11 +191,11 @@ invoice_lines = Table(
 invoice_credits = Table(
     "invoice_credits",
     metadata,
-    Column("id", ID, primary_key=True),
-    Column("tenant_id", ID, nullable=False),
+    Column("id", PublicId(), primary_key=True),
+    Column("tenant_id", PublicId(), nullable=False),
     Column("invoice_seq", BigIntPK, ForeignKey("invoices.seq"), nullable=False),
     Column("line_id", BigIntPK, ForeignKey("invoice_lines.id"), nullable=False, unique=True),
-    Column("assignment_id", ID, nullable=False),
+    Column("assignment_id", PublicId(), nullable=False),
     Column("amount_cents", Money, nullable=False),
     Column("reason", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
@@ -206,8 +205,8 @@ invoice_credits = Table(
 import_batches = Table(
     "import_batches",
     metadata,
-    Column("tenant_id", ID, primary_key=True),
-    Column("import_batch_id", ID, primary_key=True),
+    Column("tenant_id", PublicId(), primary_key=True),
+    Column("import_batch_id", PublicId(), primary_key=True),
     Column("filename", String(300), nullable=False),
     Column("uploaded_at", UtcDateTime, nullable=False),
     Column("uploaded_by", String(320), nullable=True),

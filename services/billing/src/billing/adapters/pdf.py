@@ -1,21 +1,22 @@
 """The invoice PDF (fpdf2): one document per invoice, whatever its number of lines.
 
 Rows are drawn as plain cells (fpdf2's table helper is about ten times slower for a thousand
-rows); the column header repeats on every page. Core fonts only, so text is folded to Latin-1.
+rows); the column header repeats on every page. Core fonts only, so text is folded to Latin-1
+and measured by `ten99kit.pdftext`.
 """
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from fpdf import FPDF
 
 from ten99kit import warm_up_once
+from ten99kit.pdftext import fit, printable, text_width
 
 from ..domain.document import InvoiceDocument, InvoicePdfLine
-from ..domain.invoicing import latin1
 
 __all__ = ["InvoiceDocument", "InvoicePdfLine", "money", "render_invoice_pdf", "warm_up_in_background"]
 
@@ -39,7 +40,7 @@ def _pdf_class() -> type[FPDF]:
             self.set_y(-12)
             self.set_font("helvetica", size=7)
             self.set_text_color(110)
-            self.cell(0, 5, latin1(f"{self.footer_text} - page {self.page_no()}/{{nb}}"), align="C")
+            self.cell(0, 5, printable(f"{self.footer_text} - page {self.page_no()}/{{nb}}"), align="C")
             self.set_text_color(0)
 
     return _Pdf
@@ -64,20 +65,13 @@ _COLUMNS = (
 _ROW_H = 4.6
 
 
+#: a cell's text keeps this far from its edges (fpdf2's cell margin, both sides)
+_CELL_PADDING = 1.5
+
+
 def _fit(pdf: FPDF, text: str, width: float) -> str:
-    text = latin1(text)
-    if pdf.get_string_width(text) <= width - 1.5:
-        return text
-    while text and pdf.get_string_width(text + "...") > width - 1.5:
-        text = text[:-1]
-    return text + "..."
-
-
-def _fit_text(pdf: FPDF, text: str, width: float, widest_char: float) -> str:
-    text = latin1(text)
-    if len(text) * widest_char <= width - 1.5:  # cannot overflow even if every letter were a W
-        return text
-    return _fit(pdf, text, width)
+    """``text`` as the core font shows it, cut with an ellipsis to fit a cell ``width`` wide."""
+    return fit(printable(text), width - _CELL_PADDING, partial(text_width, pdf))
 
 
 def _table_header(pdf: FPDF) -> None:
@@ -94,17 +88,28 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
     pdf.footer_text = f"{doc.number} - PO {doc.po_number}"
     pdf.set_margins(10, 10, 10)
     pdf.set_auto_page_break(False)
-    pdf.set_title(latin1(f"Invoice {doc.number}"))
-    pdf.set_author(latin1(doc.issuer_name))
+    pdf.set_title(printable(f"Invoice {doc.number}"))
+    pdf.set_author(printable(doc.issuer_name))
     pdf.alias_nb_pages()
     pdf.add_page()
+    _letterhead(pdf, doc)
+    _facts_and_addressee(pdf, doc)
+    _note(pdf, doc)
+    _line_table(pdf, doc.lines)
+    _totals(pdf, doc)
+    return bytes(pdf.output())
 
+
+def _letterhead(pdf: Any, doc: InvoiceDocument) -> None:
     pdf.set_font("helvetica", style="B", size=18)
-    pdf.cell(120, 10, latin1(doc.issuer_name))
+    pdf.cell(120, 10, printable(doc.issuer_name))
     pdf.set_font("helvetica", style="B", size=14)
     pdf.cell(0, 10, "INVOICE", align="R")
     pdf.ln(12)
 
+
+def _facts_and_addressee(pdf: Any, doc: InvoiceDocument) -> None:
+    """The invoice's facts on the right, whom it is addressed to on the left."""
     pdf.set_font("helvetica", size=9)
     facts = [
         ("Invoice number", doc.number),
@@ -123,7 +128,7 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
         pdf.set_font("helvetica", style="B", size=9)
         pdf.cell(35, 5, label)
         pdf.set_font("helvetica", size=9)
-        pdf.cell(0, 5, latin1(value), align="R")
+        pdf.cell(0, 5, printable(value), align="R")
         pdf.ln(5)
     bottom = pdf.get_y()
     pdf.set_xy(10, top)
@@ -137,6 +142,8 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
             pdf.ln(5)
     pdf.set_y(max(bottom, pdf.get_y()) + 4)
 
+
+def _note(pdf: Any, doc: InvoiceDocument) -> None:
     pdf.set_font("helvetica", size=8)
     note = (
         "Insurance premium for each contractor's coverage during the assignment, and the platform access fee "
@@ -144,33 +151,35 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
     )
     if doc.premium_payer == "contractor":
         note += " Premiums marked 'paid by the contractor' are not charged on this invoice."
-    pdf.multi_cell(0, 4, latin1(note))
+    pdf.multi_cell(0, 4, printable(note))
     pdf.ln(2)
 
+
+def _line_table(pdf: Any, lines: list[InvoicePdfLine]) -> None:
+    """One row a line; the header again on every page."""
     _table_header(pdf)
-    # an upper bound of one character's width: short strings need no measuring
-    widest = max(pdf.get_string_width(c) for c in "W@M%")
     limit = pdf.h - 20
-    for line in doc.lines:
+    for line in lines:
         if pdf.get_y() + _ROW_H > limit:
             pdf.add_page()
             _table_header(pdf)
         values = (
-            line.contractor_name,
-            line.description,
+            # amounts are short ASCII: only the two text columns need fitting
+            _fit(pdf, line.contractor_name, _COLUMNS[0][1]),
+            _fit(pdf, line.description, _COLUMNS[1][1]),
             money(line.pay_cents),
             str(line.net_rate),
             money(line.premium_cents),
             money(line.platform_fee_cents),
             money(line.amount_cents),
         )
-        for i, ((_, width, align), value) in enumerate(zip(_COLUMNS, values, strict=True)):
-            # amounts are short ASCII: measure only the two text columns, and only when long
-            text = _fit_text(pdf, value, width, widest) if i < 2 else value
-            pdf.cell(width, _ROW_H, text, align=align)  # type: ignore[arg-type]
+        for (_, width, align), text in zip(_COLUMNS, values, strict=True):
+            pdf.cell(width, _ROW_H, text, align=align)
         pdf.ln(_ROW_H)
 
-    if pdf.get_y() + 32 > limit:
+
+def _totals(pdf: Any, doc: InvoiceDocument) -> None:
+    if pdf.get_y() + 32 > pdf.h - 20:
         pdf.add_page()
     pdf.ln(3)
     pdf.set_font("helvetica", size=9)
@@ -191,5 +200,4 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
     pdf.cell(0, 7, money(doc.total_cents), border="T", align="R")
     pdf.ln(9)
     pdf.set_font("helvetica", size=8)
-    pdf.cell(0, 4, latin1(f"Payment is due by {doc.due_date.isoformat()}. Please quote {doc.number} and PO {doc.po_number}."))
-    return bytes(pdf.output())
+    pdf.cell(0, 4, printable(f"Payment is due by {doc.due_date.isoformat()}. Please quote {doc.number} and PO {doc.po_number}."))

@@ -11,103 +11,102 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import ColumnElement, select, update
+from ten99_contracts import Message
 from ten99_contracts.billing_v1 import InvoicePaidV1, InvoiceVoidedV1
-from ten99kit import ApiError, Database, InvalidInput, NotFound
+from ten99kit import ApiError, Database, InvalidInput, NotFound, Page, PageRequest, UnitOfWork, fetch_page
+from ten99kit.db import Row
 
 from ..adapters.db import invoice_credits, invoice_lines, invoices
 
-__all__ = ["InvoicePage", "get_invoice", "get_invoice_pdf", "list_invoices", "mark_paid", "void_invoice"]
+__all__ = [
+    "InvoiceFilter",
+    "InvoiceRecord",
+    "get_invoice",
+    "get_invoice_pdf",
+    "list_invoices",
+    "mark_paid",
+    "void_invoice",
+]
 
-I = invoices.c  # noqa: E741
 STATUSES = ("open", "paid", "void")
+MAX_VOID_REASON = 500
 #: every column but the PDF
 SUMMARY_COLUMNS = [c for c in invoices.c if c.name != "pdf"]
 
+#: (what was asked, the invoice's status) -> (message, error code) of the refusal
+_REFUSALS = {
+    ("pay", "paid"): ("Invoice {number} is already paid", "invoice_already_paid"),
+    ("pay", "void"): ("Invoice {number} is void and cannot be paid", "invoice_void"),
+    ("void", "paid"): ("Invoice {number} is paid and cannot be voided", "invoice_already_paid"),
+    ("void", "void"): ("Invoice {number} is already void", "invoice_void"),
+}
+
 
 @dataclass(frozen=True)
-class InvoicePage:
-    rows: list[Any]
-    has_more: bool
+class InvoiceFilter:
+    """What a list of invoices is narrowed to (``?status=``, ``?po_number=``)."""
+
+    status: str | None = None
+    po_number: str | None = None
+
+    def where(self, tenant_id: str) -> list[ColumnElement[bool]]:
+        if self.status is not None and self.status not in STATUSES:
+            raise InvalidInput({"status": f"must be one of {', '.join(STATUSES)}"})
+        where = [invoices.c.tenant_id == tenant_id]
+        if self.status:
+            where.append(invoices.c.status == self.status)
+        if self.po_number:
+            where.append(invoices.c.po_number == self.po_number)
+        return where
+
+
+@dataclass(frozen=True)
+class InvoiceRecord:
+    """An invoice (without its PDF), its lines and its credits."""
+
+    invoice: Row
+    lines: list[Row]
+    credits: list[Row]
 
 
 def _not_found(invoice_id: str) -> NotFound:
     return NotFound(f"No invoice {invoice_id}")
 
 
-async def _seq_of(db: Database, tenant_id: str, invoice_id: str, param: str) -> int:
-    async with db.session() as s:
-        seq = (await s.execute(select(I.seq).where(I.tenant_id == tenant_id, I.id == invoice_id))).scalar()
-    if seq is None:
-        raise InvalidInput({param: f"no invoice {invoice_id}"})
-    return int(seq)
-
-
-async def list_invoices(
-    db: Database,
-    tenant_id: str,
-    *,
-    status: str | None = None,
-    po_number: str | None = None,
-    limit: int = 10,
-    starting_after: str | None = None,
-    ending_before: str | None = None,
-) -> InvoicePage:
+async def list_invoices(db: Database, tenant_id: str, filters: InvoiceFilter, request: PageRequest) -> Page:
     """Newest first, 1099Policy's cursor pagination."""
-    if status is not None and status not in STATUSES:
-        raise InvalidInput({"status": f"must be one of {', '.join(STATUSES)}"})
-    if not 1 <= limit <= 100:
-        raise InvalidInput({"limit": "must be from 1 to 100"})
-    if starting_after and ending_before:
-        raise InvalidInput("give starting_after or ending_before, not both")
-    q: Select[Any] = select(*SUMMARY_COLUMNS).where(I.tenant_id == tenant_id)
-    if status:
-        q = q.where(I.status == status)
-    if po_number:
-        q = q.where(I.po_number == po_number)
-    if ending_before:
-        seq = await _seq_of(db, tenant_id, ending_before, "ending_before")
-        q = q.where(I.seq > seq).order_by(I.seq.asc()).limit(limit + 1)
-    else:
-        if starting_after:
-            seq = await _seq_of(db, tenant_id, starting_after, "starting_after")
-            q = q.where(I.seq < seq)
-        q = q.order_by(I.seq.desc()).limit(limit + 1)
-    async with db.session() as s:
-        rows = list((await s.execute(q)).all())
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    if ending_before:
-        rows.reverse()
-    return InvoicePage(rows, has_more)
+    where = filters.where(tenant_id)
+    async with db.session() as session:
+        return await fetch_page(
+            session, select(*SUMMARY_COLUMNS), keys=(invoices.c.seq,), id_column=invoices.c.id, where=where, request=request
+        )
 
 
-async def get_invoice(db: Database, tenant_id: str, invoice_id: str) -> tuple[Any, list[Any], list[Any]]:
-    """The invoice, its lines and its credits."""
-    async with db.session() as s:
-        row = (await s.execute(select(*SUMMARY_COLUMNS).where(I.tenant_id == tenant_id, I.id == invoice_id))).first()
-        if row is None:
+async def get_invoice(db: Database, tenant_id: str, invoice_id: str) -> InvoiceRecord:
+    async with db.session() as session:
+        query = select(*SUMMARY_COLUMNS).where(invoices.c.tenant_id == tenant_id, invoices.c.id == invoice_id)
+        invoice = (await session.execute(query)).mappings().first()
+        if invoice is None:
             raise _not_found(invoice_id)
-        lines = (
-            await s.execute(
-                select(invoice_lines)
-                .where(invoice_lines.c.tenant_id == tenant_id, invoice_lines.c.invoice_seq == row.seq)
-                .order_by(invoice_lines.c.id)
-            )
-        ).all()
-        credits = (
-            await s.execute(
-                select(invoice_credits)
-                .where(invoice_credits.c.tenant_id == tenant_id, invoice_credits.c.invoice_seq == row.seq)
-                .order_by(invoice_credits.c.created_at, invoice_credits.c.id)
-            )
-        ).all()
-    return row, list(lines), list(credits)
+        lines = await session.execute(
+            select(invoice_lines)
+            .where(invoice_lines.c.tenant_id == tenant_id, invoice_lines.c.invoice_seq == invoice["seq"])
+            .order_by(invoice_lines.c.id)
+        )
+        credits = await session.execute(
+            select(invoice_credits)
+            .where(invoice_credits.c.tenant_id == tenant_id, invoice_credits.c.invoice_seq == invoice["seq"])
+            .order_by(invoice_credits.c.created_at, invoice_credits.c.id)
+        )
+        return InvoiceRecord(invoice, list(lines.mappings()), list(credits.mappings()))
 
 
 async def get_invoice_pdf(db: Database, tenant_id: str, invoice_id: str) -> tuple[str, bytes]:
-    async with db.session() as s:
-        row = (await s.execute(select(I.filename, I.pdf).where(I.tenant_id == tenant_id, I.id == invoice_id))).first()
+    """The PDF's file name and content."""
+    async with db.session() as session:
+        query = select(invoices.c.filename, invoices.c.pdf).where(invoices.c.tenant_id == tenant_id, invoices.c.id == invoice_id)
+        row = (await session.execute(query)).first()
     if row is None:
         raise _not_found(invoice_id)
     return row.filename, row.pdf
@@ -115,63 +114,56 @@ async def get_invoice_pdf(db: Database, tenant_id: str, invoice_id: str) -> tupl
 
 async def mark_paid(db: Database, tenant_id: str, invoice_id: str) -> None:
     async with db.uow() as uow:
-        row = (
-            await uow.session.execute(
-                select(I.seq, I.status, I.number, I.total_cents, I.credited_cents, I.version)
-                .where(I.tenant_id == tenant_id, I.id == invoice_id)
-                .with_for_update()
-            )
-        ).first()
-        if row is None:
-            raise _not_found(invoice_id)
-        if row.status == "paid":
-            raise ApiError(f"Invoice {row.number} is already paid", error_code="invoice_already_paid")
-        if row.status == "void":
-            raise ApiError(f"Invoice {row.number} is void and cannot be paid", error_code="invoice_void")
+        row = await _open_invoice(uow, tenant_id, invoice_id, "pay")
         now = uow.clock.now()
         amount = max(0, row.total_cents - row.credited_cents)
-        await uow.session.execute(
-            update(invoices)
-            .where(I.seq == row.seq)
-            .values(status="paid", paid_at=now, paid_amount_cents=amount, version=row.version + 1)
-        )
-        uow.emit(
-            InvoicePaidV1(invoice_id=invoice_id, invoice_number=row.number, paid_at=now, amount_cents=amount),
-            tenant_id=tenant_id,
-            aggregate_id=invoice_id,
-            aggregate_version=row.version + 1,
-        )
+        paid = InvoicePaidV1(invoice_id=invoice_id, invoice_number=row.number, paid_at=now, amount_cents=amount)
+        await _change_status(uow, tenant_id, invoice_id, row, paid, status="paid", paid_at=now, paid_amount_cents=amount)
         await uow.commit()
 
 
-async def void_invoice(db: Database, tenant_id: str, invoice_id: str, reason: Any) -> None:
-    if not isinstance(reason, str) or not reason.strip():
-        raise InvalidInput({"reason": "say why the invoice is void (1-500 characters)"})
+def void_reason(reason: str) -> str:
+    """The reason trimmed, or ``invalid_input``."""
     reason = reason.strip()
-    if len(reason) > 500:
-        raise InvalidInput({"reason": "at most 500 characters"})
+    if not reason:
+        raise InvalidInput({"reason": f"say why the invoice is void (1-{MAX_VOID_REASON} characters)"})
+    if len(reason) > MAX_VOID_REASON:
+        raise InvalidInput({"reason": f"at most {MAX_VOID_REASON} characters"})
+    return reason
+
+
+async def void_invoice(db: Database, tenant_id: str, invoice_id: str, reason: str) -> None:
+    reason = void_reason(reason)
     async with db.uow() as uow:
-        row = (
-            await uow.session.execute(
-                select(I.seq, I.status, I.number, I.version).where(I.tenant_id == tenant_id, I.id == invoice_id).with_for_update()
-            )
-        ).first()
-        if row is None:
-            raise _not_found(invoice_id)
-        if row.status == "paid":
-            raise ApiError(f"Invoice {row.number} is paid and cannot be voided", error_code="invoice_already_paid")
-        if row.status == "void":
-            raise ApiError(f"Invoice {row.number} is already void", error_code="invoice_void")
-        now = uow.clock.now()
-        await uow.session.execute(
-            update(invoices)
-            .where(I.seq == row.seq)
-            .values(status="void", voided_at=now, void_reason=reason, version=row.version + 1)
-        )
-        uow.emit(
-            InvoiceVoidedV1(invoice_id=invoice_id, invoice_number=row.number, reason=reason),
-            tenant_id=tenant_id,
-            aggregate_id=invoice_id,
-            aggregate_version=row.version + 1,
+        row = await _open_invoice(uow, tenant_id, invoice_id, "void")
+        voided = InvoiceVoidedV1(invoice_id=invoice_id, invoice_number=row.number, reason=reason)
+        await _change_status(
+            uow, tenant_id, invoice_id, row, voided, status="void", voided_at=uow.clock.now(), void_reason=reason
         )
         await uow.commit()
+
+
+async def _open_invoice(uow: UnitOfWork, tenant_id: str, invoice_id: str, action: str) -> Any:
+    """The invoice, locked, if it is open; else the refusal of ``action`` (pay, void)."""
+    columns = invoices.c
+    row: Any = (
+        await uow.session.execute(
+            select(columns.seq, columns.status, columns.number, columns.total_cents, columns.credited_cents, columns.version)
+            .where(columns.tenant_id == tenant_id, columns.id == invoice_id)
+            .with_for_update()
+        )
+    ).first()
+    if row is None:
+        raise _not_found(invoice_id)
+    refusal = _REFUSALS.get((action, row.status))
+    if refusal is not None:
+        message, error_code = refusal
+        raise ApiError(message.format(number=row.number), error_code=error_code)
+    return row
+
+
+async def _change_status(uow: UnitOfWork, tenant_id: str, invoice_id: str, row: Any, message: Message, **values: Any) -> None:
+    """Write the invoice's new status (and its next version) and emit ``message`` with it."""
+    version = row.version + 1
+    await uow.session.execute(update(invoices).where(invoices.c.seq == row.seq).values(version=version, **values))
+    uow.emit(message, tenant_id=tenant_id, aggregate_id=invoice_id, aggregate_version=version)

@@ -12,22 +12,21 @@ as the message.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, func, or_, select, update
 from ten99_contracts.billing_v1 import MissingPoAssignment, PoReminderDueV1
-from ten99kit import Database, get_logger
+from ten99kit import Database, UnitOfWork, get_logger
+from ten99kit.emails import is_email
 
 from ..adapters.db import assignments, import_batches
-from ..domain.settings import is_email
 from ..settings import BillingSettings
-from .settings import load_company_billing
+from .settings import CompanyBilling, load_company_billing
 
 __all__ = ["PoReminders", "reminder_recipients"]
 
 log = get_logger(__name__)
 
-A = assignments.c
-B = import_batches.c
 BATCHES_PER_RUN = 200
 
 
@@ -43,6 +42,18 @@ def reminder_recipients(*emails: str | None) -> list[str]:
     return out
 
 
+def _missing_po(batch: Row[Any]) -> ColumnElement[bool]:
+    """The batch's assignments (known, not cancelled) that still have no PO number."""
+    columns = assignments.c
+    return and_(
+        columns.tenant_id == batch.tenant_id,
+        columns.import_batch_id == batch.import_batch_id,
+        columns.snapshot_known.is_(True),
+        columns.cancelled.is_(False),
+        or_(columns.po_number.is_(None), columns.po_number == ""),
+    )
+
+
 class PoReminders:
     def __init__(self, db: Database, settings: BillingSettings) -> None:
         self.db = db
@@ -50,82 +61,74 @@ class PoReminders:
 
     async def job(self, now: datetime) -> int:
         """Send the reminders due at ``now``; returns how many were sent."""
-        sent = 0
         async with self.db.uow() as uow:
-            session = uow.session
-            batches = (
-                await session.execute(
-                    select(import_batches)
-                    .where(B.reminder_state == "pending", B.reminder_due_at <= now)
-                    .order_by(B.reminder_due_at)
-                    .limit(BATCHES_PER_RUN)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            batches = await _due_batches(uow, now)
             if not batches:
                 return 0
-            companies = await load_company_billing(session, {b.tenant_id for b in batches}, self.settings.defaults)
-            for batch in batches:
-                missing = and_(
-                    A.tenant_id == batch.tenant_id,
-                    A.import_batch_id == batch.import_batch_id,
-                    A.snapshot_known.is_(True),
-                    A.cancelled.is_(False),
-                    or_(A.po_number.is_(None), A.po_number == ""),
-                )
-                count = (await session.execute(select(func.count()).select_from(assignments).where(missing))).scalar_one()
-                state = "not_needed"
-                if count:
-                    to = reminder_recipients(batch.uploaded_by, companies[batch.tenant_id].settings.effective_billing_email)
-                    if not to:
-                        state = "no_recipient"
-                        log.warning("billing.po_reminder_without_recipient", import_batch_id=batch.import_batch_id)
-                    else:
-                        state = "sent"
-                        listed = (
-                            await session.execute(
-                                select(
-                                    A.assignment_id,
-                                    A.contractor_name,
-                                    A.contractor_email,
-                                    A.job_name,
-                                    A.effective_date,
-                                    A.end_date,
-                                )
-                                .where(missing)
-                                .order_by(A.contractor_name, A.assignment_id)
-                                .limit(self.settings.po_reminder.max_listed)
-                            )
-                        ).all()
-                        uow.emit(
-                            PoReminderDueV1(
-                                import_batch_id=batch.import_batch_id,
-                                filename=batch.filename,
-                                uploaded_at=batch.uploaded_at,
-                                to_emails=to,
-                                assignments=[
-                                    MissingPoAssignment(
-                                        assignment_id=r.assignment_id,
-                                        contractor_name=r.contractor_name,
-                                        contractor_email=r.contractor_email,
-                                        job_name=r.job_name,
-                                        effective_date=r.effective_date,
-                                        end_date=r.end_date,
-                                    )
-                                    for r in listed
-                                    if r.effective_date and r.end_date
-                                ],
-                                missing_count=count,
-                            ),
-                            tenant_id=batch.tenant_id,
-                            aggregate_id=batch.import_batch_id,
-                            aggregate_version=1,
-                        )
-                        sent += 1
-                await session.execute(
-                    update(import_batches)
-                    .where(B.tenant_id == batch.tenant_id, B.import_batch_id == batch.import_batch_id)
-                    .values(reminder_state=state, reminder_sent_at=now if state == "sent" else None, reminder_missing_count=count)
-                )
+            companies = await load_company_billing(uow.session, {b.tenant_id for b in batches}, self.settings.defaults)
+            states = [await self._remind(uow, batch, companies[batch.tenant_id], now) for batch in batches]
             await uow.commit()
-        return sent
+        return states.count("sent")
+
+    async def _remind(self, uow: UnitOfWork, batch: Row[Any], company: CompanyBilling, now: datetime) -> str:
+        """Emit the batch's reminder if it is needed and has someone to go to; returns (and
+        records) the batch's reminder state."""
+        missing = _missing_po(batch)
+        count = (await uow.session.execute(select(func.count()).select_from(assignments).where(missing))).scalar_one()
+        state = "not_needed"
+        if count:
+            to = reminder_recipients(batch.uploaded_by, company.settings.effective_billing_email)
+            if to:
+                state = "sent"
+                reminder = await self._reminder(uow, batch, missing, count, to)
+                uow.emit(reminder, tenant_id=batch.tenant_id, aggregate_id=batch.import_batch_id, aggregate_version=1)
+            else:
+                state = "no_recipient"
+                log.warning("billing.po_reminder_without_recipient", import_batch_id=batch.import_batch_id)
+        columns = import_batches.c
+        await uow.session.execute(
+            update(import_batches)
+            .where(columns.tenant_id == batch.tenant_id, columns.import_batch_id == batch.import_batch_id)
+            .values(reminder_state=state, reminder_sent_at=now if state == "sent" else None, reminder_missing_count=count)
+        )
+        return state
+
+    async def _reminder(
+        self, uow: UnitOfWork, batch: Row[Any], missing: ColumnElement[bool], count: int, to: list[str]
+    ) -> PoReminderDueV1:
+        """The reminder, listing the first ``max_listed`` assignments without a PO."""
+        columns = assignments.c
+        listed = await uow.session.execute(
+            select(
+                columns.assignment_id,
+                columns.contractor_name,
+                columns.contractor_email,
+                columns.job_name,
+                columns.effective_date,
+                columns.end_date,
+            )
+            .where(missing)
+            .order_by(columns.contractor_name, columns.assignment_id)
+            .limit(self.settings.po_reminder.max_listed)
+        )
+        return PoReminderDueV1(
+            import_batch_id=batch.import_batch_id,
+            filename=batch.filename,
+            uploaded_at=batch.uploaded_at,
+            to_emails=to,
+            assignments=[MissingPoAssignment(**row._asdict()) for row in listed if row.effective_date and row.end_date],
+            missing_count=count,
+        )
+
+
+async def _due_batches(uow: UnitOfWork, now: datetime) -> list[Row[Any]]:
+    """Uploads whose reminder is due, locked (another worker skips them)."""
+    columns = import_batches.c
+    rows = await uow.session.execute(
+        select(import_batches)
+        .where(columns.reminder_state == "pending", columns.reminder_due_at <= now)
+        .order_by(columns.reminder_due_at)
+        .limit(BATCHES_PER_RUN)
+        .with_for_update(skip_locked=True)
+    )
+    return list(rows.all())

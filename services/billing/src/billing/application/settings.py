@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +12,7 @@ from ten99_contracts.billing_v1 import BillingSettingsUpdatedV1
 from ten99kit import Database, InvalidInput, insert_ignore
 
 from ..adapters.db import billing_settings, companies
-from ..domain.settings import BillingSettingsValues, apply_change, validate_change
+from ..domain.settings import BillingSettingsValues, InvalidSettings, SettingsChange, apply_change, validate_change
 from ..settings import BillingDefaults
 
 __all__ = ["CompanyBilling", "get_settings", "load_company_billing", "update_settings"]
@@ -23,7 +23,7 @@ class CompanyBilling:
     settings: BillingSettingsValues
     company_name: str | None
     settings_version: int = 0
-    updated_at: Any = None
+    updated_at: datetime | None = None
 
 
 async def load_company_billing(
@@ -61,11 +61,12 @@ async def get_settings(db: Database, tenant_id: str, defaults: BillingDefaults) 
         return (await load_company_billing(session, [tenant_id], defaults))[tenant_id]
 
 
-async def update_settings(db: Database, tenant_id: str, body: Any, defaults: BillingDefaults) -> CompanyBilling:
+async def update_settings(db: Database, tenant_id: str, requested: SettingsChange, defaults: BillingDefaults) -> CompanyBilling:
     """Validate and apply a PUT; emits ``BillingSettingsUpdatedV1`` when something changed."""
-    change, errors = validate_change(body)
-    if change is None:
-        raise InvalidInput(errors)
+    try:
+        change = validate_change(requested)
+    except InvalidSettings as e:
+        raise InvalidInput(e.errors) from None
     async with db.uow() as uow:
         now = uow.clock.now()
         # make sure the company has a row, then lock it: two PUTs apply one after the other

@@ -32,7 +32,6 @@ one PO set on many assignments in one action lands on one invoice.
 
 from __future__ import annotations
 
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -53,7 +52,6 @@ __all__ = [
     "group_is_due",
     "group_waited_longest",
     "invoice_number",
-    "latin1",
     "line_description",
     "plan_billing",
     "premium_payer_for",
@@ -257,25 +255,3 @@ def chunked(items: Sequence[T], size: int) -> list[Sequence[T]]:
     if size <= 0:
         raise ValueError("chunk size must be positive")
     return [items[i : i + size] for i in range(0, len(items), size)] or [items]
-
-
-def latin1(text: str) -> str:
-    """Text the PDF core fonts can show: Latin-1 kept, other accented letters folded to their
-    base letter, anything else replaced by '?'."""
-    if text.isascii():
-        return text
-    out = []
-    for ch in unicodedata.normalize("NFC", text):
-        try:
-            ch.encode("latin-1")
-            out.append(ch)
-            continue
-        except UnicodeEncodeError:
-            pass
-        base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-        try:
-            base.encode("latin-1")
-            out.append(base or "?")
-        except UnicodeEncodeError:
-            out.append("?")
-    return "".join(out)

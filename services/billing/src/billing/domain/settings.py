@@ -11,20 +11,39 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
-__all__ = ["PREMIUM_PAYERS", "BillingSettingsValues", "SettingsChange", "apply_change", "is_email", "validate_change"]
+from ten99kit.emails import InvalidEmail, parse_email
 
-PREMIUM_PAYERS = ("company", "contractor")
+__all__ = [
+    "FIELD_RULES",
+    "MAX_FEE_BPS",
+    "PREMIUM_PAYERS",
+    "BillingSettingsValues",
+    "InvalidSettings",
+    "SettingsChange",
+    "apply_change",
+    "validate_change",
+]
+
+PremiumPayer = Literal["company", "contractor"]
+PREMIUM_PAYERS: tuple[PremiumPayer, ...] = ("company", "contractor")
 MAX_FEE_BPS = 10_000
-# one @, no spaces, a dot in the domain: what a mail server accepts in practice
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
+#: what each field must be, as a change that breaks the rule is told
+FIELD_RULES = {
+    "billing_email": "must be an email address like billing@example.com (or null for the default)",
+    "premium_payer": f"must be one of {', '.join(PREMIUM_PAYERS)}",
+    "platform_fee_bps": f"must be an integer from 0 to {MAX_FEE_BPS} (basis points of pay: 150 = 1.5 %)",
+}
 
 
-def is_email(value: str) -> bool:
-    return len(value) <= 254 and bool(_EMAIL.match(value))
+class InvalidSettings(ValueError):
+    """A change that breaks the rules: ``errors`` says what is wrong with which field."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(errors)
+        self.errors = errors
 
 
 @dataclass(frozen=True)
@@ -50,38 +69,31 @@ class SettingsChange:
     platform_fee_bps: int | None = None
 
 
-def validate_change(body: Any) -> tuple[SettingsChange | None, dict[str, str]]:
-    """Parse a PUT body; returns the change, or field errors (then nothing changes)."""
+def validate_change(change: SettingsChange) -> SettingsChange:
+    """The change with its billing email in its one stored form (an empty one goes back to the
+    default), or ``InvalidSettings`` naming every field at fault (then nothing changes)."""
+    if not change.set_billing_email and change.premium_payer is None and change.platform_fee_bps is None:
+        raise InvalidSettings({"body": f"give at least one of {', '.join(sorted(FIELD_RULES))}"})
     errors: dict[str, str] = {}
-    if not isinstance(body, dict):
-        return None, {"body": "expected a JSON object"}
-    known = {"billing_email", "premium_payer", "platform_fee_bps"}
-    if not known & body.keys():
-        return None, {"body": f"give at least one of {', '.join(sorted(known))}"}
-    change: dict[str, Any] = {}
-    if "billing_email" in body:
-        email = body["billing_email"]
-        if email is None or (isinstance(email, str) and not email.strip()):
-            change.update(billing_email=None, set_billing_email=True)
-        elif not isinstance(email, str) or not is_email(email.strip()):
-            errors["billing_email"] = "must be an email address like billing@example.com (or null for the default)"
-        else:
-            change.update(billing_email=email.strip(), set_billing_email=True)
-    if "premium_payer" in body:
-        payer = body["premium_payer"]
-        if payer not in PREMIUM_PAYERS:
-            errors["premium_payer"] = f"must be one of {', '.join(PREMIUM_PAYERS)}"
-        else:
-            change["premium_payer"] = payer
-    if "platform_fee_bps" in body:
-        bps = body["platform_fee_bps"]
-        if isinstance(bps, bool) or not isinstance(bps, int) or not 0 <= bps <= MAX_FEE_BPS:
-            errors["platform_fee_bps"] = f"must be an integer from 0 to {MAX_FEE_BPS} (basis points of pay: 150 = 1.5 %)"
-        else:
-            change["platform_fee_bps"] = bps
+    email = (change.billing_email or "").strip() or None
+    if change.set_billing_email and email is not None:
+        try:
+            email = parse_email(email)
+        except InvalidEmail:
+            errors["billing_email"] = FIELD_RULES["billing_email"]
+    if change.premium_payer is not None and change.premium_payer not in PREMIUM_PAYERS:
+        errors["premium_payer"] = FIELD_RULES["premium_payer"]
+    bps = change.platform_fee_bps
+    if bps is not None and (isinstance(bps, bool) or not isinstance(bps, int) or not 0 <= bps <= MAX_FEE_BPS):
+        errors["platform_fee_bps"] = FIELD_RULES["platform_fee_bps"]
     if errors:
-        return None, errors
-    return SettingsChange(**change), {}
+        raise InvalidSettings(errors)
+    return SettingsChange(
+        billing_email=email if change.set_billing_email else None,
+        set_billing_email=change.set_billing_email,
+        premium_payer=change.premium_payer,
+        platform_fee_bps=bps,
+    )
 
 
 def apply_change(current: BillingSettingsValues, change: SettingsChange) -> BillingSettingsValues:
