@@ -9,7 +9,7 @@ to it without a new email.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -266,124 +266,136 @@ async def current_invitation(db: Database, links: OptInLinks, tenant_id: str, co
     return invitation_view(latest, links, db.clock.now(), ids)
 
 
-async def expire_due_invitations(db: Database, now: datetime, batch: int) -> int:
-    """Close pending invitations whose time ran out (and the open sessions waiting on them)."""
+async def _in_batches(db: Database, batch: int, handle: Callable[[UnitOfWork], Awaitable[tuple[int, int]]]) -> int:
+    """Run ``handle`` (which reads at most ``batch`` due rows, handles them and says how many it
+    read and how many count) in one transaction after another until a batch comes back short."""
     total = 0
     while True:
         async with db.uow() as uow:
-            i = invitations.c
-            rows = (
-                (
-                    await uow.session.execute(
-                        select(i.id, i.tenant_id, i.contractor_id, i.version)
-                        .where(i.status == "pending", i.expires_at <= now)
-                        .order_by(i.expires_at)
-                        .limit(batch)
-                        .with_for_update(skip_locked=True)
-                    )
-                )
-                .mappings()
-                .all()
-            )
-            if not rows:
+            read, counted = await handle(uow)
+            if not read:
                 return total
-            await close_as_expired(uow, rows, now)
             await uow.commit()
-        total += len(rows)
-        if len(rows) < batch:
+        total += counted
+        if read < batch:
             return total
+
+
+async def expire_due_invitations(db: Database, now: datetime, batch: int) -> int:
+    """Close pending invitations whose time ran out (and the open sessions waiting on them)."""
+    inv = invitations.c
+    due = (
+        select(inv.id, inv.tenant_id, inv.contractor_id, inv.version)
+        .where(inv.status == "pending", inv.expires_at <= now)
+        .order_by(inv.expires_at)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    )
+
+    async def expire(uow: UnitOfWork) -> tuple[int, int]:
+        rows = (await uow.session.execute(due)).mappings().all()
+        if rows:
+            await close_as_expired(uow, rows, now)
+        return len(rows), len(rows)
+
+    return await _in_batches(db, batch, expire)
 
 
 async def close_as_expired(uow: UnitOfWork, rows: Sequence[Row], now: datetime) -> None:
     """Record that pending invitations ran out (and the open sessions waiting on them)."""
-    ids = [r["id"] for r in rows]
-    i = invitations.c
+    ids = [row["id"] for row in rows]
+    inv = invitations.c
     await uow.session.execute(
         update(invitations)
-        .where(i.id.in_(ids), i.status == "pending")
-        .values(status="expired", closed_at=now, next_reminder_at=None, version=i.version + 1)
+        .where(inv.id.in_(ids), inv.status == "pending")
+        .values(status="expired", closed_at=now, next_reminder_at=None, version=inv.version + 1)
     )
     await uow.session.execute(
         update(application_sessions)
         .where(application_sessions.c.invitation_id.in_(ids), application_sessions.c.status == "open")
         .values(status="expired", expired_at=now, version=application_sessions.c.version + 1)
     )
-    for r in rows:
+    for row in rows:
         uow.emit(
-            InvitationExpiredV1(invitation_id=r["id"], contractor_id=r["contractor_id"]),
-            tenant_id=r["tenant_id"],
-            aggregate_id=r["id"],
-            aggregate_version=r["version"] + 1,
+            InvitationExpiredV1(invitation_id=row["id"], contractor_id=row["contractor_id"]),
+            tenant_id=row["tenant_id"],
+            aggregate_id=row["id"],
+            aggregate_version=row["version"] + 1,
         )
+
+
+_RECORD_REMINDER = (
+    update(invitations)
+    .where(invitations.c.id == bindparam("b_id"))
+    .values(
+        reminders_sent=bindparam("b_sent"),
+        reminder_slot=bindparam("b_slot"),
+        next_reminder_at=bindparam("b_next"),
+        version=bindparam("b_version"),
+    )
+)
 
 
 async def send_due_reminders(db: Database, links: OptInLinks, now: datetime, batch: int) -> int:
     """One reminder per pending invitation whose next reminder is due. If the worker was away
     past several slots, only the latest due one is sent (never a burst of stale reminders)."""
-    sent = 0
-    while True:
-        async with db.uow() as uow:
-            i, c = invitations.c, contractors.c
-            rows = (
-                (
-                    await uow.session.execute(
-                        select(invitations, c.first_name, c.last_name, c.email.label("current_email"))
-                        .join(contractors, (c.tenant_id == i.tenant_id) & (c.contractor_id == i.contractor_id))
-                        .where(i.status == "pending", i.next_reminder_at <= now, i.expires_at > now)
-                        .order_by(i.next_reminder_at)
-                        .limit(batch)
-                        .with_for_update(of=invitations, skip_locked=True)
-                    )
-                )
-                .mappings()
-                .all()
-            )
-            if not rows:
-                return sent
-            updates = []
-            for r in rows:
-                slot = max(links.slots_due(r["issued_at"], now), r["reminder_slot"] + 1)
-                url = links.url_of(r)
-                emitted = url is not None
-                if emitted:
-                    uow.emit(
-                        InvitationReminderDueV1(
-                            invitation_id=r["id"],
-                            contractor_id=r["contractor_id"],
-                            email=r["current_email"],  # the company may have corrected it since
-                            first_name=r["first_name"],
-                            last_name=r["last_name"],
-                            opt_in_url=url or "",
-                            expires_at=r["expires_at"],
-                            reminder_number=slot,
-                        ),
-                        tenant_id=r["tenant_id"],
-                        aggregate_id=r["id"],
-                        aggregate_version=r["version"] + 1,
-                    )
-                    sent += 1
-                else:
-                    log.warning("invitation.reminder_skipped_secret_rotated", invitation_id=r["id"])
-                updates.append(
-                    {
-                        "b_id": r["id"],
-                        "b_sent": r["reminders_sent"] + (1 if emitted else 0),
-                        "b_slot": slot,
-                        "b_next": links.reminder_at(r["issued_at"], r["expires_at"], slot),
-                        "b_version": r["version"] + 1,
-                    }
-                )
-            await uow.session.execute(
-                update(invitations)
-                .where(invitations.c.id == bindparam("b_id"))
-                .values(
-                    reminders_sent=bindparam("b_sent"),
-                    reminder_slot=bindparam("b_slot"),
-                    next_reminder_at=bindparam("b_next"),
-                    version=bindparam("b_version"),
-                ),
-                updates,
-            )
-            await uow.commit()
-        if len(rows) < batch:
-            return sent
+    inv, person = invitations.c, contractors.c
+    due = (
+        select(invitations, person.first_name, person.last_name, person.email.label("current_email"))
+        .join(contractors, (person.tenant_id == inv.tenant_id) & (person.contractor_id == inv.contractor_id))
+        .where(inv.status == "pending", inv.next_reminder_at <= now, inv.expires_at > now)
+        .order_by(inv.next_reminder_at)
+        .limit(batch)
+        .with_for_update(of=invitations, skip_locked=True)
+    )
+
+    async def remind(uow: UnitOfWork) -> tuple[int, int]:
+        rows = (await uow.session.execute(due)).mappings().all()
+        if not rows:
+            return 0, 0
+        reminders = [_remind(uow, links, invitation, now) for invitation in rows]
+        await uow.session.execute(_RECORD_REMINDER, [r.record for r in reminders])
+        return len(rows), sum(1 for r in reminders if r.sent)
+
+    return await _in_batches(db, batch, remind)
+
+
+@dataclass(frozen=True)
+class _Reminder:
+    sent: bool
+    #: the parameters of `_RECORD_REMINDER`
+    record: dict[str, Any]
+
+
+def _remind(uow: UnitOfWork, links: OptInLinks, invitation: Row, now: datetime) -> _Reminder:
+    """Emit the invitation's reminder (unless its link cannot be recomputed since the secret
+    was rotated) and say how to record it."""
+    slot = max(links.slots_due(invitation["issued_at"], now), invitation["reminder_slot"] + 1)
+    url = links.url_of(invitation)
+    if url is not None:
+        uow.emit(
+            InvitationReminderDueV1(
+                invitation_id=invitation["id"],
+                contractor_id=invitation["contractor_id"],
+                email=invitation["current_email"],  # the company may have corrected it since
+                first_name=invitation["first_name"],
+                last_name=invitation["last_name"],
+                opt_in_url=url,
+                expires_at=invitation["expires_at"],
+                reminder_number=slot,
+            ),
+            tenant_id=invitation["tenant_id"],
+            aggregate_id=invitation["id"],
+            aggregate_version=invitation["version"] + 1,
+        )
+    else:
+        log.warning("invitation.reminder_skipped_secret_rotated", invitation_id=invitation["id"])
+    sent = url is not None
+    record = {
+        "b_id": invitation["id"],
+        "b_sent": invitation["reminders_sent"] + (1 if sent else 0),
+        "b_slot": slot,
+        "b_next": links.reminder_at(invitation["issued_at"], invitation["expires_at"], slot),
+        "b_version": invitation["version"] + 1,
+    }
+    return _Reminder(sent, record)

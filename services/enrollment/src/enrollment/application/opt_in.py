@@ -565,14 +565,14 @@ def _completed(uow: UnitOfWork, answering: _Answering, consent: Consent, pricing
             address=msgspec.convert(details.address, Address),
             date_of_birth=details.date_of_birth,
             consent=consent,
-            assignments=[assignment_quote(q.row) for q in pricing.quoted],
+            assignments=[assignment_quote(quoted.row) for quoted in pricing.quoted],
         ),
         version=2,
     )
     return OptInCompleted(
         session_id=answering.session_id,
         message="Thank you: you have opted in. Your certificate of insurance will arrive by email.",
-        quotes=[_quoted_view(q) for q in pricing.quoted],
+        quotes=[_quoted_view(quoted) for quoted in pricing.quoted],
         not_covered=pricing.not_covered,
     )
 

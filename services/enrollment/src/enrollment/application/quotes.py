@@ -109,51 +109,51 @@ class Quote(msgspec.Struct, kw_only=True):
     updated: int
 
 
-def quote_view(q: Row) -> Quote:
-    types = list(q["coverage_types"])
+def quote_view(quote: Row) -> Quote:
+    types = list(quote["coverage_types"])
     return Quote(
-        id=q["id"],
-        contractor=q["contractor_id"],
-        job=q["job_id"],
-        assignment=q["assignment_id"],
-        session=q["session_id"],
+        id=quote["id"],
+        contractor=quote["contractor_id"],
+        job=quote["job_id"],
+        assignment=quote["assignment_id"],
+        session=quote["session_id"],
         coverage_type=types,
-        effective_date=epoch(q["effective_date"]),
-        end_date=epoch(q["end_date"]),
-        eligible=q["eligible"],
-        eligibility_message=q["eligibility_message"],
-        net_rate=q["net_rate"],
-        gl_net_rate=q["gl_net_rate"],
-        wc_net_rate=q["wc_net_rate"],
+        effective_date=epoch(quote["effective_date"]),
+        end_date=epoch(quote["end_date"]),
+        eligible=quote["eligible"],
+        eligibility_message=quote["eligibility_message"],
+        net_rate=quote["net_rate"],
+        gl_net_rate=quote["gl_net_rate"],
+        wc_net_rate=quote["wc_net_rate"],
         quote_json=QuoteJson(
-            gl=GeneralLiabilityRates(net_rate=q["gl_net_rate"]) if "general" in types else UNSET,
-            wc=WorkersCompRates(net_rate=q["wc_net_rate"]) if "workers-comp" in types else UNSET,
+            gl=GeneralLiabilityRates(net_rate=quote["gl_net_rate"]) if "general" in types else UNSET,
+            wc=WorkersCompRates(net_rate=quote["wc_net_rate"]) if "workers-comp" in types else UNSET,
         ),
-        category_code=q["category_code"],
-        home_state=q["home_state"],
-        work_state=q["work_state"],
-        rate_table_version=q["rate_table_version"],
-        created=int(q["created_at"].timestamp()),
-        updated=int(q["updated_at"].timestamp()),
+        category_code=quote["category_code"],
+        home_state=quote["home_state"],
+        work_state=quote["work_state"],
+        rate_table_version=quote["rate_table_version"],
+        created=int(quote["created_at"].timestamp()),
+        updated=int(quote["updated_at"].timestamp()),
     )
 
 
 def _coverage_types(value: list[str] | str | None, default: list[str]) -> list[str]:
     if value is None:
-        return [t for t in COVERAGE_TYPES if t in default] or list(COVERAGE_TYPES)
+        return [kind for kind in COVERAGE_TYPES if kind in default] or list(COVERAGE_TYPES)
     given = [value] if isinstance(value, str) else list(value)
     if not given:
         raise ApiError({"coverage_type": "Give at least one coverage type."}, error_code="invalid_input", status_code=400)
-    for t in given:
-        if t in _NOT_OFFERED:
-            raise ApiError({"coverage_type": f"{t} coverage is not offered."}, error_code="invalid_input", status_code=400)
-        if t not in COVERAGE_TYPES:
+    for kind in given:
+        if kind in _NOT_OFFERED:
+            raise ApiError({"coverage_type": f"{kind} coverage is not offered."}, error_code="invalid_input", status_code=400)
+        if kind not in COVERAGE_TYPES:
             raise ApiError(
-                {"coverage_type": f"Unknown coverage type {t!r}; use general or workers-comp."},
+                {"coverage_type": f"Unknown coverage type {kind!r}; use general or workers-comp."},
                 error_code="invalid_input",
                 status_code=400,
             )
-    return [t for t in COVERAGE_TYPES if t in given]
+    return [kind for kind in COVERAGE_TYPES if kind in given]
 
 
 async def _job(uow: UnitOfWork, tenant_id: str, job_id: str, contractor_id: str) -> tuple[Row, Row | None]:

@@ -117,11 +117,11 @@ class Reactions:
     # -- handlers ----------------------------------------------------------------------------
 
     async def on_company_created(self, uow: UnitOfWork, envelope: Envelope[CompanyCreatedV1]) -> None:
-        d = envelope.data
+        message = envelope.data
         values = {
             "tenant_id": envelope.tenant_id,
-            "name": d.name,
-            "owner_email": d.owner_email,
+            "name": message.name,
+            "owner_email": message.owner_email,
             "updated_at": envelope.occurred_at,
         }
         stmt = store.dialect_insert(uow.session, companies).values(values)
@@ -140,15 +140,15 @@ class Reactions:
     async def on_assignment_state(
         self, uow: UnitOfWork, envelope: Envelope[AssignmentCreatedV1] | Envelope[AssignmentUpdatedV1]
     ) -> None:
-        d = envelope.data
+        message = envelope.data
         tenant_id = envelope.tenant_id
-        job = d.job
+        job = message.job
         # a snapshot inside another aggregate's message: only its time counts (version 0)
-        self._buffer_contractor(uow, tenant_id, d.contractor, envelope.occurred_at, 0)
+        self._buffer_contractor(uow, tenant_id, message.contractor, envelope.occurred_at, 0)
         values = {
             "tenant_id": tenant_id,
-            "assignment_id": d.assignment_id,
-            "contractor_id": d.contractor.contractor_id,
+            "assignment_id": message.assignment_id,
+            "contractor_id": message.contractor.contractor_id,
             "job_id": job.job_id,
             "job_name": job.name,
             "job_description": job.description,
@@ -157,44 +157,48 @@ class Reactions:
             "required_coverage": list(job.entity.required_coverage),
             "category_code": job.category_code,
             "job_work_state": job.work_state.upper() if job.work_state else None,
-            "coverage_types": list(d.coverage_types),
-            "effective_date": d.effective_date,
-            "end_date": d.end_date,
-            "status": "cancelled" if d.status == "cancelled" else "pending",
+            "coverage_types": list(message.coverage_types),
+            "effective_date": message.effective_date,
+            "end_date": message.end_date,
+            "status": "cancelled" if message.status == "cancelled" else "pending",
             "version": envelope.aggregate_version,
             "observed_at": envelope.occurred_at,
             "enrollment": None,
             "enrollment_note": None,
         }
-        self._batch(uow).keep_assignment((tenant_id, d.assignment_id), values)
+        self._batch(uow).keep_assignment((tenant_id, message.assignment_id), values)
 
     async def on_assignment_cancelled(self, uow: UnitOfWork, envelope: Envelope[AssignmentCancelledV1]) -> None:
-        d = envelope.data
+        message = envelope.data
         tenant_id = envelope.tenant_id
-        await store.contractor(uow.session, tenant_id, d.contractor_id, lock=True)  # the lock order: contractor first
+        await store.contractor(uow.session, tenant_id, message.contractor_id, lock=True)  # the lock order: contractor first
+        cancellation = {
+            "tenant_id": tenant_id,
+            "assignment_id": message.assignment_id,
+            "cancelled_at": message.cancelled_at,
+            "reason": message.reason,
+        }
         await uow.session.execute(
-            store.dialect_insert(uow.session, assignment_cancellations)
-            .values(tenant_id=tenant_id, assignment_id=d.assignment_id, cancelled_at=d.cancelled_at, reason=d.reason)
-            .on_conflict_do_nothing()
+            store.dialect_insert(uow.session, assignment_cancellations).values(cancellation).on_conflict_do_nothing()
         )
         await uow.session.execute(
             update(assignments)
-            .where(assignments.c.tenant_id == tenant_id, assignments.c.assignment_id == d.assignment_id)
+            .where(assignments.c.tenant_id == tenant_id, assignments.c.assignment_id == message.assignment_id)
             .values(status="cancelled")
         )
-        await self._withdraw(uow, tenant_id, d.assignment_id)
+        await self._withdraw(uow, tenant_id, message.assignment_id)
 
     async def on_assignment_extended(self, uow: UnitOfWork, envelope: Envelope[AssignmentExtendedV1]) -> None:
-        d = envelope.data
+        message = envelope.data
         # end dates only move later, so the later one wins whatever the order of arrival
         await uow.session.execute(
             update(assignments)
             .where(
                 assignments.c.tenant_id == envelope.tenant_id,
-                assignments.c.assignment_id == d.assignment_id,
-                assignments.c.end_date < d.end_date,
+                assignments.c.assignment_id == message.assignment_id,
+                assignments.c.end_date < message.end_date,
             )
-            .values(end_date=d.end_date)
+            .values(end_date=message.end_date)
         )
 
     def _buffer_contractor(

@@ -93,27 +93,27 @@ class ApplicationSession(msgspec.Struct, kw_only=True):
     completed: int | None
 
 
-def session_view(s: Row, links: OptInLinks, quote_ids: Sequence[str]) -> ApplicationSession:
+def session_view(row: Row, links: OptInLinks, quote_ids: Sequence[str]) -> ApplicationSession:
     url = None
-    if s.get("inv_nonce"):
-        url = links.url_of({"id": s["invitation_id"], "nonce": s["inv_nonce"], "token_hash": s["inv_token_hash"]})
+    if row.get("inv_nonce"):
+        url = links.url_of({"id": row["invitation_id"], "nonce": row["inv_nonce"], "token_hash": row["inv_token_hash"]})
     return ApplicationSession(
-        id=s["id"],
-        contractor=s["contractor_id"],
-        quote=s["quote_id"],
+        id=row["id"],
+        contractor=row["contractor_id"],
+        quote=row["quote_id"],
         quotes=list(quote_ids),
-        invitation=s["invitation_id"],
+        invitation=row["invitation_id"],
         url=url,
-        step=s["step"],
-        status=s["status"],
-        expired=s["status"] == "expired",
-        is_general_opt_in=s["is_general_opt_in"],
-        general_opt_in_work_state=s["general_opt_in_work_state"],
-        success_url=s["success_url"],
-        cancel_url=s["cancel_url"],
-        reasons=s["reasons"] or [],
-        created=_epoch(s["created_at"]),
-        completed=_epoch(s["completed_at"]),
+        step=row["step"],
+        status=row["status"],
+        expired=row["status"] == "expired",
+        is_general_opt_in=row["is_general_opt_in"],
+        general_opt_in_work_state=row["general_opt_in_work_state"],
+        success_url=row["success_url"],
+        cancel_url=row["cancel_url"],
+        reasons=row["reasons"] or [],
+        created=_epoch(row["created_at"]),
+        completed=_epoch(row["completed_at"]),
     )
 
 
