@@ -292,7 +292,7 @@ class ImportController(Controller):
     ) -> imports.ImportView:
         return await imports.read_import(ctx, tenant_id, import_id, errors_limit=max(0, min(errors_limit, 10_000)))
 
-    @get("/{import_id:str}/errors.csv")
+    @get("/{import_id:str}/errors.csv", media_type="text/csv; charset=utf-8")
     async def error_report(self, ctx: Ctx, tenant_id: Tenant, import_id: FromPath[str]) -> Response[str]:
         filename, body = await imports.error_report(ctx, tenant_id, import_id)
         return Response(

@@ -386,63 +386,86 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+_OPTIONAL = ("line2", "middle_name", "company_name", "po_number", "po_contact_email", "campaign", "tax_identification")
+
+
+@dataclass
+class _RowCheck:
+    """One row being checked: its cells as the headers map them, the values parsed so far and
+    the problems found."""
+
+    line: int
+    cells: Sequence[str]
+    headers: HeaderMap
+    got: dict[str, Any] = field(default_factory=dict)
+    errors: list[RowError] = field(default_factory=list)
+
+    def cell(self, name: str) -> str:
+        i = self.headers.index.get(name)
+        return self.cells[i] if i is not None and i < len(self.cells) else ""
+
+    def problem(self, name: str, reason: str, value: str = "") -> None:
+        self.errors.append(RowError(self.line, self.headers.label(name), reason, value))
+
+
 def parse_row(line: int, cells: Sequence[str], headers: HeaderMap, today: date) -> ImportRow | list[RowError]:
     """One data row: a validated `ImportRow`, or every problem it has (each with its column)."""
-    got: dict[str, Any] = {}
-    errors: list[RowError] = []
+    row = _RowCheck(line, cells, headers)
+    _parse_cells(row)
+    code = _category_code(row)
+    _check_dates(row, today)
+    if row.errors:
+        return row.errors
+    assert code is not None
+    return _import_row(row, code)
 
-    def cell(f: str) -> str:
-        i = headers.index.get(f)
-        return cells[i] if i is not None and i < len(cells) else ""
 
-    for f in headers.index:
-        raw = cell(f)
+def _parse_cells(row: _RowCheck) -> None:
+    cells, got, width = row.cells, row.got, len(row.cells)
+    for name, i in row.headers.index.items():
+        raw = cells[i] if i < width else ""
         try:
-            got[f] = _PARSERS[f](raw)
+            got[name] = _PARSERS[name](raw)
         except v.Invalid as e:
-            shown = "" if f == "tax_identification" else raw.strip()[:200]
-            errors.append(RowError(line, headers.label(f), str(e), shown))
-    for f in ("line2", "middle_name", "company_name", "po_number", "po_contact_email", "campaign", "tax_identification"):
-        got.setdefault(f, None)
+            row.problem(name, str(e), "" if name == "tax_identification" else raw.strip()[:200])
+    for name in _OPTIONAL:
+        got.setdefault(name, None)
 
-    # the job's category: an explicit code, else what the job title stands for
-    code: str | None = None
-    title = got.get("job_title")
-    given_code = got.get("category_code")
-    title_column = headers.label("job_title" if "job_title" in headers.index else "category_code")
+
+def _category_code(row: _RowCheck) -> str | None:
+    """The job's category: an explicit code, else what the job title stands for."""
+    title, given_code = row.got.get("job_title"), row.got.get("category_code")
+    title_column = "job_title" if "job_title" in row.headers.index else "category_code"
+    code = None
     if given_code:
         code = match_category(given_code)
         if code is None:
-            errors.append(RowError(line, headers.label("category_code"), "not a known job category code", given_code))
+            row.problem("category_code", "not a known job category code", given_code)
     elif title:
         code = match_category(title)
         if code is None:
-            errors.append(RowError(line, title_column, "job title matches no approved job category", title))
-    elif not errors_for(errors, title_column):
-        errors.append(RowError(line, title_column, "job title or category code is required"))
+            row.problem(title_column, "job title matches no approved job category", title)
+    elif not errors_for(row.errors, row.headers.label(title_column)):
+        row.problem(title_column, "job title or category code is required")
+    return code
 
-    eff, end = got.get("effective_date"), got.get("end_date")
+
+def _check_dates(row: _RowCheck, today: date) -> None:
+    eff, end = row.got.get("effective_date"), row.got.get("end_date")
     if isinstance(eff, date) and eff < today:
-        errors.append(
-            RowError(
-                line,
-                headers.label("effective_date"),
-                f"start date is in the past (today is {today.isoformat()})",
-                cell("effective_date"),
-            )
-        )
+        row.problem("effective_date", f"start date is in the past (today is {today.isoformat()})", row.cell("effective_date"))
     if isinstance(eff, date) and isinstance(end, date):
         problem = end_date_problem(eff, end)
         if problem:
-            errors.append(RowError(line, headers.label("end_date"), problem, cell("end_date")))
+            row.problem("end_date", problem, row.cell("end_date"))
 
-    if errors:
-        return errors
-    assert code is not None
+
+def _import_row(row: _RowCheck, code: str) -> ImportRow:
+    got = row.got
     cat = category(code)
     assert cat is not None
     return ImportRow(
-        line=line,
+        line=row.line,
         entity_name=got["entity_name"],
         first_name=got["first_name"],
         middle_name=got["middle_name"],
@@ -460,13 +483,13 @@ def parse_row(line: int, cells: Sequence[str], headers: HeaderMap, today: date) 
         company_name=got["company_name"],
         tax_identification=got["tax_identification"],
         category_code=code,
-        job_name=title or cat.name,
+        job_name=got.get("job_title") or cat.name,
         description=got["description"],
         work_state=got["work_state"],
         wage_cents=got["wage"],
         wage_type=got["wage_type"],
-        effective_date=eff,  # type: ignore[arg-type]
-        end_date=end,  # type: ignore[arg-type]
+        effective_date=got["effective_date"],
+        end_date=got["end_date"],
         po_number=got["po_number"],
         po_contact_email=got["po_contact_email"],
         campaign=got["campaign"],
