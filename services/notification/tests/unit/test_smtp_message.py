@@ -9,24 +9,26 @@ from typing import Any
 
 import aiosmtplib
 import pytest
-from notification.adapters.mime import build_message, build_message_with_library
+from notification.adapters.mime import MessageParts, build_message, build_message_with_library
 from notification.adapters.smtp import classify
 from notification.domain import Attachment
 
 
 def test_message_has_text_html_attachment_and_fixed_message_id() -> None:
     raw = build_message(
-        from_name="ten99",
-        from_address="no-reply@ten99.local",
-        to=["ada@example.com"],
-        cc=["billing@acme.test"],
-        subject="Invoice — 5 € due",
-        text="Hello Zoë\n",
-        html="<p>Hello Zoë</p>",
-        message_id="<dl_1@ten99.local>",
-        date=datetime(2026, 11, 2, 15, 4, 5, tzinfo=UTC),
-        attachments=[Attachment("invoice.pdf", "application/pdf", b"%PDF-1.4 data")],
-        headers={"X-Ten99-Delivery": "dl_1"},
+        MessageParts(
+            from_name="ten99",
+            from_address="no-reply@ten99.local",
+            to=["ada@example.com"],
+            cc=["billing@acme.test"],
+            subject="Invoice — 5 € due",
+            text="Hello Zoë\n",
+            html="<p>Hello Zoë</p>",
+            message_id="<dl_1@ten99.local>",
+            date=datetime(2026, 11, 2, 15, 4, 5, tzinfo=UTC),
+            attachments=[Attachment("invoice.pdf", "application/pdf", b"%PDF-1.4 data")],
+            headers={"X-Ten99-Delivery": "dl_1"},
+        )
     )
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     assert msg["From"] == "ten99 <no-reply@ten99.local>"
@@ -45,15 +47,17 @@ def test_message_has_text_html_attachment_and_fixed_message_id() -> None:
 
 def test_without_attachments_it_is_multipart_alternative() -> None:
     raw = build_message(
-        from_name="",
-        from_address="a@b.c",
-        to=["d@e.f"],
-        cc=[],
-        subject="s",
-        text="t",
-        html="<p>h</p>",
-        message_id="<x@b.c>",
-        date=datetime(2026, 1, 1, tzinfo=UTC),
+        MessageParts(
+            from_name="",
+            from_address="a@b.c",
+            to=["d@e.f"],
+            cc=[],
+            subject="s",
+            text="t",
+            html="<p>h</p>",
+            message_id="<x@b.c>",
+            date=datetime(2026, 1, 1, tzinfo=UTC),
+        )
     )
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     assert msg.get_content_type() == "multipart/alternative" and msg["Cc"] is None
@@ -95,8 +99,8 @@ def test_the_fast_writer_and_the_library_agree(case: dict) -> None:  # type: ign
         # SMTPUTF8 headers are raw UTF-8, which the bytes parser leaves undecoded
         return email.message_from_string(raw.decode("utf-8"), policy=email.policy.default)
 
-    fast = parse(build_message(**fields))  # type: ignore[arg-type]
-    slow = parse(build_message_with_library(**fields))  # type: ignore[arg-type]
+    fast = parse(build_message(MessageParts(**fields)))  # type: ignore[arg-type]
+    slow = parse(build_message_with_library(MessageParts(**fields)))  # type: ignore[arg-type]
     for m in (fast, slow):
         assert m["Subject"] == case["subject"]
         assert [a.addr_spec for a in m["To"].addresses] == fields["to"]
@@ -107,7 +111,7 @@ def test_the_fast_writer_and_the_library_agree(case: dict) -> None:  # type: ign
         [att] = list(m.iter_attachments())
         assert att.get_filename() == case.get("filename", "a.pdf") and att.get_content() == bytes(range(256)) * 10
         assert not m.defects and all(not p.defects for p in m.walk())
-    raw = build_message(**fields)  # type: ignore[arg-type]
+    raw = build_message(MessageParts(**fields))  # type: ignore[arg-type]
     assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from ten99kit import BigIntPK, JSONDoc, UtcDateTime, kit_tables, make_metadata
+from ten99kit import BigIntPK, JSONDoc, PublicId, UtcDateTime, kit_tables, make_metadata
 
 __all__ = ["caught_mail", "companies", "deliveries", "delivery_attachments", "metadata"]
 
@@ -31,7 +31,7 @@ outbox, inbox, dead_letters = kit_tables(metadata)
 companies = Table(
     "companies",
     metadata,
-    Column("tenant_id", String(40), primary_key=True),
+    Column("tenant_id", PublicId(), primary_key=True),
     Column("name", String(300), nullable=False),
     Column("owner_email", String(320), nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
@@ -44,13 +44,13 @@ deliveries = Table(
     metadata,
     #: internal order (newest first in lists, cursor pagination); ``id`` is the public id
     Column("seq", BigIntPK, primary_key=True, autoincrement=True),
-    Column("id", String(40), nullable=False, unique=True),
-    Column("tenant_id", String(40), nullable=False),
+    Column("id", PublicId(), nullable=False, unique=True),
+    Column("tenant_id", PublicId(), nullable=False),
     Column("template", String(40), nullable=False),
     #: "<template>:<business key>": the same business event never yields two emails
     Column("dedupe_key", String(300), nullable=False),
-    Column("related_id", String(64), nullable=True),
-    Column("contractor_id", String(40), nullable=True),
+    Column("related_id", PublicId(64), nullable=True),
+    Column("contractor_id", PublicId(), nullable=True),
     #: the envelope that caused it
     Column("source_message_id", String(64), nullable=True),
     Column("to_emails", JSONDoc, nullable=False),
@@ -82,8 +82,8 @@ delivery_attachments = Table(
     "delivery_attachments",
     metadata,
     Column("id", BigIntPK, primary_key=True, autoincrement=True),
-    Column("tenant_id", String(40), nullable=False),
-    Column("delivery_id", String(40), nullable=False),
+    Column("tenant_id", PublicId(), nullable=False),
+    Column("delivery_id", PublicId(), nullable=False),
     Column("position", Integer, nullable=False),
     Column("filename", String(255), nullable=False),
     Column("content_type", String(100), nullable=False),
@@ -95,7 +95,7 @@ caught_mail = Table(
     "caught_mail",
     metadata,
     Column("seq", BigIntPK, primary_key=True, autoincrement=True),
-    Column("id", String(40), nullable=False, unique=True),
+    Column("id", PublicId(), nullable=False, unique=True),
     Column("received_at", UtcDateTime, nullable=False),
     Column("mail_from", String(320), nullable=False),
     Column("rcpt_to", JSONDoc, nullable=False),

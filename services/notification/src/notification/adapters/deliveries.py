@@ -10,17 +10,18 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, event, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 from ten99kit import Database, dialect_insert, get_logger, insert_ignore
+from ten99kit.pagination import Page, PageRequest, fetch_page
 
 from ..domain import Attachment, DeliveryStatus, OutgoingEmail
 from .db import companies, deliveries, delivery_attachments
 
 __all__ = [
     "ClaimedDelivery",
-    "DeliveryPage",
+    "DeliveryFilters",
     "Outcome",
     "claim_due",
     "delivery_attachment_list",
@@ -359,75 +360,67 @@ async def mark_outcomes(
     ``finished_bodies``: (text, html) by seq, kept instead of the bodies of those marked sent or
     failed (links redacted), in the same transaction: a finished delivery never keeps the
     original, a retried one keeps it whole."""
-    d = deliveries
-    marked_sent: set[int] = set()
-    marked_failed: set[int] = set()
-    if sent:
-        result = await session.execute(
-            update(d)
-            .where(d.c.seq.in_([o.delivery.seq for o in sent]), d.c.status == DeliveryStatus.SENDING.value)
-            .values(
-                status=DeliveryStatus.SENT.value,
-                sent_at=now,
-                updated_at=now,
-                next_attempt_at=None,
-                last_error=None,
-            )
-            .returning(d.c.seq)
-        )
-        marked_sent = set(result.scalars())
-        # a partial refusal (some recipients refused) is worth keeping in the log
-        partial = [{"b_seq": o.delivery.seq, "b_error": o.error} for o in sent if o.error]
-        if partial:
-            await session.execute(
-                update(d)
-                .where(d.c.seq == bindparam("b_seq"))
-                .values(last_error=bindparam("b_error"))
-                .execution_options(synchronize_session=False),
-                partial,
-            )
+    marked_sent = await _mark_sent(session, now, sent) if sent else set()
     if retry:
-        await session.execute(
-            update(d)
-            .where(d.c.seq == bindparam("b_seq"), d.c.status == DeliveryStatus.SENDING.value)
-            .values(
-                status=DeliveryStatus.QUEUED.value,
-                next_attempt_at=bindparam("b_next"),
-                last_error=bindparam("b_error"),
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False),
-            [{"b_seq": o.delivery.seq, "b_next": at, "b_error": o.error} for o, at in retry],
-        )
-    if failed:
-        result = await session.execute(
-            update(d)
-            .where(d.c.seq.in_([o.delivery.seq for o in failed]), d.c.status == DeliveryStatus.SENDING.value)
-            .values(status=DeliveryStatus.FAILED.value, next_attempt_at=None, updated_at=now)
-            .returning(d.c.seq)
-        )
-        marked_failed = set(result.scalars())
-        await session.execute(
-            update(d)
-            .where(d.c.seq == bindparam("b_seq"))
-            .values(last_error=bindparam("b_error"))
-            .execution_options(synchronize_session=False),
-            [{"b_seq": o.delivery.seq, "b_error": o.error} for o in failed],
-        )
+        await _mark_for_retry(session, now, retry)
+    marked_failed = await _mark_failed(session, now, failed) if failed else set()
+    finished = marked_sent | marked_failed
     bodies = [
-        {"b_seq": seq, "b_text": text, "b_html": html}
-        for seq, (text, html) in (finished_bodies or {}).items()
-        if seq in marked_sent or seq in marked_failed
+        {"b_seq": seq, "b_text": text, "b_html": html} for seq, (text, html) in (finished_bodies or {}).items() if seq in finished
     ]
     if bodies:
-        await session.execute(
-            update(d)
-            .where(d.c.seq == bindparam("b_seq"))
-            .values(text_body=bindparam("b_text"), html_body=bindparam("b_html"))
-            .execution_options(synchronize_session=False),
-            bodies,
-        )
+        await _bulk_update(session, {"text_body": bindparam("b_text"), "html_body": bindparam("b_html")}, bodies)
     return marked_sent, marked_failed
+
+
+def _still_sending(outcomes: Sequence[Outcome]) -> ColumnElement[bool]:
+    """Those of ``outcomes`` whose claim this sender still holds."""
+    return and_(deliveries.c.seq.in_([o.delivery.seq for o in outcomes]), deliveries.c.status == DeliveryStatus.SENDING.value)
+
+
+async def _bulk_update(session: AsyncSession, values: Mapping[str, Any], params: list[dict[str, Any]], *where: Any) -> None:
+    """One UPDATE, executed for each of ``params`` (their ``b_seq`` names the delivery)."""
+    statement = update(deliveries).where(deliveries.c.seq == bindparam("b_seq"), *where).values(**values)
+    await session.execute(statement.execution_options(synchronize_session=False), params)
+
+
+async def _mark_sent(session: AsyncSession, now: datetime, sent: Sequence[Outcome]) -> set[int]:
+    finished = {
+        "status": DeliveryStatus.SENT.value,
+        "sent_at": now,
+        "updated_at": now,
+        "next_attempt_at": None,
+        "last_error": None,
+    }
+    result = await session.execute(update(deliveries).where(_still_sending(sent)).values(**finished).returning(deliveries.c.seq))
+    marked = set(result.scalars())
+    # a partial refusal (some recipients refused) is worth keeping in the log
+    partial = [{"b_seq": o.delivery.seq, "b_error": o.error} for o in sent if o.error]
+    if partial:
+        await _bulk_update(session, {"last_error": bindparam("b_error")}, partial)
+    return marked
+
+
+async def _mark_for_retry(session: AsyncSession, now: datetime, retry: Sequence[tuple[Outcome, datetime]]) -> None:
+    queued = {
+        "status": DeliveryStatus.QUEUED.value,
+        "next_attempt_at": bindparam("b_next"),
+        "last_error": bindparam("b_error"),
+        "updated_at": now,
+    }
+    params = [{"b_seq": o.delivery.seq, "b_next": at, "b_error": o.error} for o, at in retry]
+    await _bulk_update(session, queued, params, deliveries.c.status == DeliveryStatus.SENDING.value)
+
+
+async def _mark_failed(session: AsyncSession, now: datetime, failed: Sequence[Outcome]) -> set[int]:
+    given_up = {"status": DeliveryStatus.FAILED.value, "next_attempt_at": None, "updated_at": now}
+    result = await session.execute(
+        update(deliveries).where(_still_sending(failed)).values(**given_up).returning(deliveries.c.seq)
+    )
+    await _bulk_update(
+        session, {"last_error": bindparam("b_error")}, [{"b_seq": o.delivery.seq, "b_error": o.error} for o in failed]
+    )
+    return set(result.scalars())
 
 
 async def purge_attachments(db: Database, older_than: datetime) -> int:
@@ -447,12 +440,6 @@ async def purge_attachments(db: Database, older_than: datetime) -> int:
 
 
 # -- reading (tenant-scoped) ----------------------------------------------------------------------
-
-
-@dataclass
-class DeliveryPage:
-    rows: list[dict[str, Any]]
-    has_more: bool
 
 
 _LIST_COLUMNS = [
@@ -475,61 +462,43 @@ _LIST_COLUMNS = [
 ]
 
 
-async def _seq_of(session: AsyncSession, tenant_id: str, delivery_id: str) -> int | None:
-    d = deliveries
-    return (await session.execute(select(d.c.seq).where(d.c.tenant_id == tenant_id, d.c.id == delivery_id))).scalar_one_or_none()
+@dataclass(frozen=True)
+class DeliveryFilters:
+    """The list's filters: ``to`` matches any recipient (to or cc) exactly, case-insensitively."""
+
+    to: str | None = None
+    template: str | None = None
+    status: str | None = None
+    related_id: str | None = None
+    contractor_id: str | None = None
+
+    def conditions(self, tenant_id: str) -> list[ColumnElement[bool]]:
+        columns = deliveries.c
+        conditions = [columns.tenant_id == tenant_id]
+        if self.to:
+            conditions.append(columns.recipients.contains(f",{self.to.strip().lower()},", autoescape=True))
+        for column, value in (
+            (columns.template, self.template),
+            (columns.status, self.status),
+            (columns.related_id, self.related_id),
+            (columns.contractor_id, self.contractor_id),
+        ):
+            if value:
+                conditions.append(column == value)
+        return conditions
 
 
-async def list_deliveries(
-    db: Database,
-    tenant_id: str,
-    *,
-    to: str | None = None,
-    template: str | None = None,
-    status: str | None = None,
-    related_id: str | None = None,
-    contractor_id: str | None = None,
-    limit: int = 10,
-    starting_after: str | None = None,
-    ending_before: str | None = None,
-) -> DeliveryPage | None:
-    """Newest first. None if a cursor names no delivery of this tenant."""
-    d = deliveries
-    conditions: list[Any] = [d.c.tenant_id == tenant_id]
-    if to:
-        conditions.append(d.c.recipients.contains(f",{to.strip().lower()},", autoescape=True))
-    if template:
-        conditions.append(d.c.template == template)
-    if status:
-        conditions.append(d.c.status == status)
-    if related_id:
-        conditions.append(d.c.related_id == related_id)
-    if contractor_id:
-        conditions.append(d.c.contractor_id == contractor_id)
+async def list_deliveries(db: Database, tenant_id: str, filters: DeliveryFilters, request: PageRequest) -> Page:
+    """Newest first (by ``seq``). A cursor that names no delivery of this list is ``InvalidInput``."""
     async with db.session() as session:
-        ascending = False
-        if starting_after:
-            seq = await _seq_of(session, tenant_id, starting_after)
-            if seq is None:
-                return None
-            conditions.append(d.c.seq < seq)
-        elif ending_before:
-            seq = await _seq_of(session, tenant_id, ending_before)
-            if seq is None:
-                return None
-            conditions.append(d.c.seq > seq)
-            ascending = True
-        order = d.c.seq.asc() if ascending else d.c.seq.desc()
-        rows = (
-            (await session.execute(select(*_LIST_COLUMNS).where(and_(*conditions)).order_by(order).limit(limit + 1)))
-            .mappings()
-            .all()
+        return await fetch_page(
+            session,
+            select(*_LIST_COLUMNS),
+            keys=(deliveries.c.seq,),
+            id_column=deliveries.c.id,
+            where=filters.conditions(tenant_id),
+            request=request,
         )
-    has_more = len(rows) > limit
-    page = [dict(r) for r in rows[:limit]]
-    if ascending:
-        page.reverse()
-    return DeliveryPage(page, has_more)
 
 
 async def get_delivery(db: Database, tenant_id: str, delivery_id: str) -> dict[str, Any] | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import email.policy
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
@@ -15,7 +15,7 @@ from email.utils import encode_rfc2231, format_datetime, formataddr
 
 from ..domain import Attachment
 
-__all__ = ["SendResult", "all_ascii", "build_message", "build_message_with_library"]
+__all__ = ["MessageParts", "SendResult", "all_ascii", "build_message", "build_message_with_library"]
 
 _POLICY = email.policy.SMTP
 _POLICY_UTF8 = email.policy.SMTPUTF8
@@ -32,24 +32,28 @@ class SendResult:
     error: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class MessageParts:
+    """What an email says: its headers, its text and HTML bodies and its attached files."""
+
+    from_name: str
+    from_address: str
+    to: Sequence[str]
+    cc: Sequence[str]
+    subject: str
+    text: str
+    html: str
+    message_id: str
+    date: datetime
+    attachments: Sequence[Attachment] = ()
+    headers: Mapping[str, str] | None = None
+
+
 def all_ascii(values: Sequence[str]) -> bool:
     return all(v.isascii() for v in values)
 
 
-def build_message(
-    *,
-    from_name: str,
-    from_address: str,
-    to: Sequence[str],
-    cc: Sequence[str],
-    subject: str,
-    text: str,
-    html: str,
-    message_id: str,
-    date: datetime,
-    attachments: Sequence[Attachment] = (),
-    headers: dict[str, str] | None = None,
-) -> bytes:
+def build_message(message: MessageParts) -> bytes:
     """A multipart/alternative (text and HTML) email, in multipart/mixed when it has attachments.
 
     The common case (ASCII addresses, header lines that fit) is written directly with the standard
@@ -57,40 +61,28 @@ def build_message(
     `EmailMessage`, which spends ~2 ms per message parsing its own headers back — the difference
     between meeting and missing the 10,000-emails-a-minute target. Anything else goes through
     `EmailMessage` (`build_message_with_library`). Tests parse both with the ``email`` package."""
-    fields = dict(
-        from_name=from_name,
-        from_address=from_address,
-        to=to,
-        cc=cc,
-        subject=subject,
-        text=text,
-        html=html,
-        message_id=message_id,
-        date=date,
-        attachments=attachments,
-        headers=headers,
-    )
-    if not all_ascii([from_address, *to, *cc]):
-        return build_message_with_library(**fields)  # type: ignore[arg-type]
+    m = message
+    if not all_ascii([m.from_address, *m.to, *m.cc]):
+        return build_message_with_library(m)
     head: list[str] = [
-        f"From: {formataddr((from_name, from_address), charset='utf-8') if from_name else from_address}",
-        f"To: {', '.join(to)}",
+        f"From: {formataddr((m.from_name, m.from_address), charset='utf-8') if m.from_name else m.from_address}",
+        f"To: {', '.join(m.to)}",
     ]
-    if cc:
-        head.append(f"Cc: {', '.join(cc)}")
+    if m.cc:
+        head.append(f"Cc: {', '.join(m.cc)}")
     head += [
-        f"Subject: {_header_text(subject)}",
-        f"Date: {format_datetime(date)}",
-        f"Message-ID: {message_id}",
+        f"Subject: {_header_text(m.subject)}",
+        f"Date: {format_datetime(m.date)}",
+        f"Message-ID: {m.message_id}",
         "Auto-Submitted: auto-generated",
     ]
-    head += [f"{name}: {_header_text(value)}" for name, value in (headers or {}).items()]
+    head += [f"{name}: {_header_text(value)}" for name, value in (m.headers or {}).items()]
     head.append("MIME-Version: 1.0")
     if any(len(line) > 998 or "\r" in line or "\n" in line for line in head):
-        return build_message_with_library(**fields)  # type: ignore[arg-type]
+        return build_message_with_library(m)
 
-    alternative = _multipart("alternative", [_text_part(text, "plain"), _text_part(html, "html")])
-    body = _multipart("mixed", [alternative, *(_attachment_part(a) for a in attachments)]) if attachments else alternative
+    alternative = _multipart("alternative", [_text_part(m.text, "plain"), _text_part(m.html, "html")])
+    body = _multipart("mixed", [alternative, *(_attachment_part(a) for a in m.attachments)]) if m.attachments else alternative
     return "\r\n".join(head).encode("ascii") + b"\r\n" + body
 
 
@@ -134,37 +126,25 @@ def _attachment_part(a: Attachment) -> bytes:
     return head.encode() + encoded
 
 
-def build_message_with_library(
-    *,
-    from_name: str,
-    from_address: str,
-    to: Sequence[str],
-    cc: Sequence[str],
-    subject: str,
-    text: str,
-    html: str,
-    message_id: str,
-    date: datetime,
-    attachments: Sequence[Attachment] = (),
-    headers: dict[str, str] | None = None,
-) -> bytes:
+def build_message_with_library(message: MessageParts) -> bytes:
     """The same message built with `EmailMessage` (non-ASCII addresses need SMTPUTF8; long
     headers need folding)."""
-    policy = _POLICY if all_ascii([from_address, *to, *cc]) else _POLICY_UTF8
+    m = message
+    policy = _POLICY if all_ascii([m.from_address, *m.to, *m.cc]) else _POLICY_UTF8
     msg = EmailMessage(policy=policy)
-    msg["From"] = formataddr((from_name, from_address)) if from_name else from_address
-    msg["To"] = ", ".join(to)
-    if cc:
-        msg["Cc"] = ", ".join(cc)
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(date)
-    msg["Message-ID"] = message_id
+    msg["From"] = formataddr((m.from_name, m.from_address)) if m.from_name else m.from_address
+    msg["To"] = ", ".join(m.to)
+    if m.cc:
+        msg["Cc"] = ", ".join(m.cc)
+    msg["Subject"] = m.subject
+    msg["Date"] = format_datetime(m.date)
+    msg["Message-ID"] = m.message_id
     msg["Auto-Submitted"] = "auto-generated"
-    for name, value in (headers or {}).items():
+    for name, value in (m.headers or {}).items():
         msg[name] = value
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
-    for a in attachments:
+    msg.set_content(m.text)
+    msg.add_alternative(m.html, subtype="html")
+    for a in m.attachments:
         maintype, _, subtype = a.content_type.partition("/")
         msg.add_attachment(a.content, maintype=maintype or "application", subtype=subtype or "octet-stream", filename=a.filename)
     ascii_headers = all(str(v).isascii() for v in msg.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -9,9 +10,11 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from ten99kit import Database, InvalidInput, NotFound
+from ten99kit.pagination import ListEnvelope, PageRequest
 
-from ..adapters.deliveries import get_delivery, list_deliveries
+from ..adapters.deliveries import DeliveryFilters, get_delivery, list_deliveries
 from ..domain import TEMPLATES, DeliveryStatus
+from .schemas import AttachmentInfo, Delivery, DeliveryDetail
 
 __all__ = ["DeliveryController"]
 
@@ -22,10 +25,10 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _delivery(row: dict[str, Any]) -> dict[str, Any]:
-    out = {
+def _summary(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a delivery as the log shows it (list and detail)."""
+    return {
         "id": row["id"],
-        "object": "email_delivery",
         "template": row["template"],
         "to": row["to_emails"],
         "cc": row["cc_emails"],
@@ -41,14 +44,24 @@ def _delivery(row: dict[str, Any]) -> dict[str, Any]:
         "has_attachments": row["has_attachments"],
         "message_id": row["message_id"],
     }
-    if "text_body" in row:
-        out["text"] = row["text_body"]
-        out["html"] = row["html_body"]
-        out["attachments"] = [
-            {"index": a["position"], "filename": a["filename"], "content_type": a["content_type"], "size": a["size"]}
-            for a in row.get("attachments", [])
-        ]
-    return out
+
+
+def _detail(row: Mapping[str, Any]) -> DeliveryDetail:
+    attachments = [
+        AttachmentInfo(index=a["position"], filename=a["filename"], content_type=a["content_type"], size=a["size"])
+        for a in row["attachments"]
+    ]
+    return DeliveryDetail(**_summary(row), text=row["text_body"], html=row["html_body"], attachments=attachments)
+
+
+def _filters(
+    to: str | None, template: str | None, status: str | None, related_id: str | None, contractor: str | None
+) -> DeliveryFilters:
+    if template is not None and template not in TEMPLATES:
+        raise InvalidInput(f"template must be one of: {', '.join(TEMPLATES)}")
+    if status is not None and status not in _STATUSES:
+        raise InvalidInput(f"status must be one of: {', '.join(_STATUSES)}")
+    return DeliveryFilters(to=to, template=template, status=status, related_id=related_id, contractor_id=contractor)
 
 
 class DeliveryController(Controller):
@@ -68,39 +81,24 @@ class DeliveryController(Controller):
         limit: FromQuery[int] = 10,
         starting_after: FromQuery[str | None] = None,
         ending_before: FromQuery[str | None] = None,
-    ) -> dict[str, Any]:
+    ) -> ListEnvelope[Delivery]:
         """The tenant's emails, newest first. ``to`` matches any recipient (to or cc) exactly,
-        case-insensitively."""
-        if not 1 <= limit <= 100:
-            raise InvalidInput("limit must be between 1 and 100")
-        if template is not None and template not in TEMPLATES:
-            raise InvalidInput(f"template must be one of: {', '.join(TEMPLATES)}")
-        if status is not None and status not in _STATUSES:
-            raise InvalidInput(f"status must be one of: {', '.join(_STATUSES)}")
-        if starting_after and ending_before:
-            raise InvalidInput("give starting_after or ending_before, not both")
-        page = await list_deliveries(
-            db,
-            tenant_id,
-            to=to,
-            template=template,
-            status=status,
-            related_id=related_id,
-            contractor_id=contractor,
-            limit=limit,
-            starting_after=starting_after,
-            ending_before=ending_before,
-        )
-        if page is None:
-            raise NotFound(f"No such delivery: {starting_after or ending_before}")
-        return {"object": "list", "data": [_delivery(r) for r in page.rows], "has_more": page.has_more, "url": "/v1/deliveries"}
+        case-insensitively. A cursor naming no delivery of the list is 404 (as it always was)."""
+        request = PageRequest(limit, starting_after, ending_before)
+        filters = _filters(to, template, status, related_id, contractor)
+        try:
+            page = await list_deliveries(db, tenant_id, filters, request)
+        except InvalidInput:  # the request was checked above: only an unknown cursor is left
+            raise NotFound(f"No such delivery: {starting_after or ending_before}") from None
+        data = [Delivery(**_summary(row)) for row in page.rows]
+        return ListEnvelope(url="/v1/deliveries", has_more=page.has_more, data=data)
 
     @get("/{delivery_id:str}")
     async def get_delivery(
         self, db: NamedDependency[Database], tenant_id: NamedDependency[str], delivery_id: FromPath[str]
-    ) -> dict[str, Any]:
+    ) -> DeliveryDetail:
         """One email with its rendered text and HTML bodies and its attachments' names."""
         row = await get_delivery(db, tenant_id, delivery_id)
         if row is None:
             raise NotFound(f"No such delivery: {delivery_id}")
-        return _delivery(row)
+        return _detail(row)

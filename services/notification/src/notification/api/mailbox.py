@@ -11,12 +11,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+import msgspec
 from litestar import Controller, Response, delete, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from ten99kit import InvalidInput, NotFound
 
-from ..adapters.catcher import MailboxReader
+from ..adapters.catcher import MailboxReader, ParsedMail
+from .schemas import AttachmentInfo, CaughtMail, CaughtMailDetail, CaughtMailList, MailboxCleared, MailEnvelope
 
 __all__ = ["MailboxController"]
 
@@ -37,6 +39,40 @@ def _disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
+def _caught(row: dict[str, Any]) -> CaughtMail:
+    return CaughtMail(
+        id=row["id"],
+        received_at=row["received_at"].isoformat(),
+        from_=row["from_header"],
+        to=row["to_header"],
+        cc=row["cc_header"],
+        subject=row["subject"],
+        size=row["size"],
+        message_id=row["message_id"],
+    )
+
+
+def _read(mail: ParsedMail) -> CaughtMailDetail:
+    row, message = mail.row, mail.message
+    attachments = [
+        AttachmentInfo(
+            index=i,
+            filename=part.get_filename(),
+            content_type=part.get_content_type(),
+            size=len(part.get_payload(decode=True) or b""),
+        )
+        for i, part in enumerate(mail.attachments())
+    ]
+    return CaughtMailDetail(
+        **msgspec.structs.asdict(_caught(row)),
+        envelope=MailEnvelope(mail_from=row["mail_from"], rcpt_to=row["rcpt_to"]),
+        headers=[[name, str(value)] for name, value in message.items()],
+        text=_body(message, "plain"),
+        html=_body(message, "html"),
+        attachments=attachments,
+    )
+
+
 class MailboxController(Controller):
     path = "/v1/mailbox"
     tags = ["mailbox"]
@@ -49,61 +85,23 @@ class MailboxController(Controller):
         limit: FromQuery[int] = 50,
         offset: FromQuery[int] = 0,
         to: FromQuery[str | None] = None,
-    ) -> dict[str, Any]:
+    ) -> CaughtMailList:
         """The tenant's caught mail, newest first; ``to`` filters on the To and Cc headers (substring)."""
         if not 1 <= limit <= 200:
             raise InvalidInput("limit must be between 1 and 200")
         if offset < 0:
             raise InvalidInput("offset must not be negative")
         total, rows = await mailbox.list(tenant_id, limit=limit, offset=offset, to=to)
-        return {
-            "total": total,
-            "messages": [
-                {
-                    "id": r["id"],
-                    "received_at": r["received_at"].isoformat(),
-                    "from": r["from_header"],
-                    "to": r["to_header"],
-                    "cc": r["cc_header"],
-                    "subject": r["subject"],
-                    "size": r["size"],
-                    "message_id": r["message_id"],
-                }
-                for r in rows
-            ],
-        }
+        return CaughtMailList(total=total, messages=[_caught(row) for row in rows])
 
     @get("/{mail_id:str}")
     async def get_mail(
         self, mailbox: NamedDependency[MailboxReader], tenant_id: NamedDependency[str], mail_id: FromPath[str]
-    ) -> dict[str, Any]:
+    ) -> CaughtMailDetail:
         mail = await mailbox.get(tenant_id, mail_id)
         if mail is None:
             raise NotFound(f"No such message: {mail_id}")
-        row, message = mail.row, mail.message
-        return {
-            "id": row["id"],
-            "received_at": row["received_at"].isoformat(),
-            "envelope": {"mail_from": row["mail_from"], "rcpt_to": row["rcpt_to"]},
-            "from": row["from_header"],
-            "to": row["to_header"],
-            "cc": row["cc_header"],
-            "subject": row["subject"],
-            "message_id": row["message_id"],
-            "size": row["size"],
-            "headers": [[name, str(value)] for name, value in message.items()],
-            "text": _body(message, "plain"),
-            "html": _body(message, "html"),
-            "attachments": [
-                {
-                    "index": i,
-                    "filename": part.get_filename(),
-                    "content_type": part.get_content_type(),
-                    "size": len(part.get_payload(decode=True) or b""),
-                }
-                for i, part in enumerate(mail.attachments())
-            ],
-        }
+        return _read(mail)
 
     @get("/{mail_id:str}/attachments/{index:int}", media_type="application/octet-stream")
     async def get_attachment(
@@ -127,6 +125,6 @@ class MailboxController(Controller):
         )
 
     @delete("/", status_code=200)
-    async def clear_mail(self, mailbox: NamedDependency[MailboxReader], tenant_id: NamedDependency[str]) -> dict[str, int]:
+    async def clear_mail(self, mailbox: NamedDependency[MailboxReader], tenant_id: NamedDependency[str]) -> MailboxCleared:
         """Delete the tenant's caught mail (other companies' stays)."""
-        return {"deleted": await mailbox.clear(tenant_id)}
+        return MailboxCleared(deleted=await mailbox.clear(tenant_id))

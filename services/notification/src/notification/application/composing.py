@@ -3,25 +3,38 @@ Pure functions of the message, the company's name (None when unknown) and the da
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from ten99_contracts.billing_v1 import InvoiceIssuedV1, PoReminderDueV1
 from ten99_contracts.enrollment_v1 import InvitationIssuedV1, InvitationReminderDueV1
 from ten99_contracts.policy_v1 import CertificateIssuedV1, CoverageCancelledV1, CoverageExtendedV1
 
-from ..adapters.rendering import EmailRenderer
 from ..domain import Attachment, OutgoingEmail, clean_addresses
 
-__all__ = ["EmailComposer"]
+__all__ = ["EmailComposer", "Renderer"]
+
+
+class Rendered(Protocol):
+    @property
+    def subject(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def html(self) -> str: ...
+
+
+class Renderer(Protocol):
+    """Renders a template with its context (bootstrap gives the Jinja one, adapters/rendering.py)."""
+
+    def render(self, template: str, context: dict[str, Any]) -> Rendered: ...
+
 
 #: invoice lines listed in the email body (the PDF has them all)
 INVOICE_MAX_LINES = 50
 
 
 class EmailComposer:
-    def __init__(
-        self, renderer: EmailRenderer, *, dashboard_url: str, missing_po_path: str, po_reminder_max_rows: int = 50
-    ) -> None:
+    def __init__(self, renderer: Renderer, *, dashboard_url: str, missing_po_path: str, po_reminder_max_rows: int = 50) -> None:
         self.renderer = renderer
         self.dashboard_url = dashboard_url.rstrip("/")
         self.missing_po_path = "/" + missing_po_path.lstrip("/")
@@ -38,41 +51,38 @@ class EmailComposer:
             **fields,
         )
 
-    def invitation(self, m: InvitationIssuedV1, company_name: str | None) -> OutgoingEmail:
-        context = {
+    def _invitation_email(
+        self,
+        template: str,
+        key: str,
+        m: InvitationIssuedV1 | InvitationReminderDueV1,
+        company_name: str | None,
+        **context: Any,
+    ) -> OutgoingEmail:
+        """An invitation or its reminder: to the contractor, with the opt-in link."""
+        context |= {
             "company_name": company_name,
             "first_name": m.first_name,
             "last_name": m.last_name,
             "opt_in_url": m.opt_in_url,
             "expires_at": m.expires_at,
-            "reissue": m.reissue,
         }
         return self._email(
-            "invitation",
-            f"{m.invitation_id}:{'reissue' if m.reissue else 'first'}",
+            template,
+            key,
             context,
             to=clean_addresses([m.email]),
             related_id=m.invitation_id,
             contractor_id=m.contractor_id,
         )
 
+    def invitation(self, m: InvitationIssuedV1, company_name: str | None) -> OutgoingEmail:
+        key = f"{m.invitation_id}:{'reissue' if m.reissue else 'first'}"
+        return self._invitation_email("invitation", key, m, company_name, reissue=m.reissue)
+
     def invitation_reminder(self, m: InvitationReminderDueV1, company_name: str | None) -> OutgoingEmail:
-        context = {
-            "company_name": company_name,
-            "first_name": m.first_name,
-            "last_name": m.last_name,
-            "opt_in_url": m.opt_in_url,
-            "expires_at": m.expires_at,
-            "reminder_number": m.reminder_number,
-        }
-        return self._email(
-            "invitation_reminder",
-            f"{m.invitation_id}:{m.reminder_number}",
-            context,
-            to=clean_addresses([m.email]),
-            related_id=m.invitation_id,
-            contractor_id=m.contractor_id,
-        )
+        key = f"{m.invitation_id}:{m.reminder_number}"
+        return self._invitation_email("invitation_reminder", key, m, company_name, reminder_number=m.reminder_number)
 
     def certificate(self, m: CertificateIssuedV1, company_name: str | None) -> OutgoingEmail:
         context = {
@@ -98,43 +108,33 @@ class EmailComposer:
             contractor_id=m.contractor_id,
         )
 
-    def coverage_cancelled(self, m: CoverageCancelledV1, company_name: str | None) -> OutgoingEmail:
-        t = m.terms
-        context = {
+    def _coverage_email(
+        self, template: str, key: str, m: CoverageCancelledV1 | CoverageExtendedV1, company_name: str | None, **context: Any
+    ) -> OutgoingEmail:
+        """A change to a coverage, told to the contractor it covers."""
+        terms = m.terms
+        context |= {
             "company_name": company_name,
             "contractor_name": m.contractor_name,
-            "reason": m.reason,
-            "coverage_types": t.coverage_types,
-            "effective_date": t.effective_date,
-            "end_date": t.end_date,
+            "coverage_types": terms.coverage_types,
+            "effective_date": terms.effective_date,
+            "end_date": terms.end_date,
         }
         return self._email(
-            "coverage_cancelled",
-            t.coverage_id,
+            template,
+            key,
             context,
             to=clean_addresses([m.contractor_email]),
-            related_id=t.coverage_id,
-            contractor_id=t.contractor_id,
+            related_id=terms.coverage_id,
+            contractor_id=terms.contractor_id,
         )
 
+    def coverage_cancelled(self, m: CoverageCancelledV1, company_name: str | None) -> OutgoingEmail:
+        return self._coverage_email("coverage_cancelled", m.terms.coverage_id, m, company_name, reason=m.reason)
+
     def coverage_extended(self, m: CoverageExtendedV1, company_name: str | None) -> OutgoingEmail:
-        t = m.terms
-        context = {
-            "company_name": company_name,
-            "contractor_name": m.contractor_name,
-            "coverage_types": t.coverage_types,
-            "effective_date": t.effective_date,
-            "previous_end_date": m.previous_end_date,
-            "end_date": t.end_date,
-        }
-        return self._email(
-            "coverage_extended",
-            f"{t.coverage_id}:{t.end_date.isoformat()}",
-            context,
-            to=clean_addresses([m.contractor_email]),
-            related_id=t.coverage_id,
-            contractor_id=t.contractor_id,
-        )
+        key = f"{m.terms.coverage_id}:{m.terms.end_date.isoformat()}"
+        return self._coverage_email("coverage_extended", key, m, company_name, previous_end_date=m.previous_end_date)
 
     def po_reminder(self, m: PoReminderDueV1, company_name: str | None) -> OutgoingEmail:
         shown = m.assignments[: self.po_reminder_max_rows]

@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from ten99_contracts.notification_v1 import EmailDeliveredV1, EmailFailedV1
 from ten99kit import Database, get_logger
+from ten99kit.workers import Backoff, PollingWorker, wait_first
 
 from ..adapters.deliveries import ClaimedDelivery, Outcome, claim_due, mark_outcomes, next_due_at, renew_claims
-from ..adapters.mime import SendResult, build_message
+from ..adapters.mime import MessageParts, SendResult, build_message
 from ..domain import RetryPolicy
 from ..settings import DeliverySettings, SmtpSettings
 from .redaction import redacted_bodies
@@ -32,6 +35,17 @@ __all__ = ["DeliverySender"]
 log = get_logger(__name__)
 
 Transport = Callable[[str, Sequence[str], bytes], Awaitable[SendResult]]
+
+#: recording a sent batch is tried three times, 0.5 s then 1 s apart
+_RECORD_ATTEMPTS = 3
+
+
+@dataclass
+class _InFlight:
+    """The batches being sent (their claimed seqs, for renewing their leases) and the free slots."""
+
+    slots: asyncio.Semaphore
+    batches: dict[asyncio.Task[list[Outcome]], list[int]] = field(default_factory=dict)
 
 
 class DeliverySender:
@@ -65,21 +79,22 @@ class DeliverySender:
     async def deliver(self, batch: list[ClaimedDelivery]) -> list[Outcome]:
         """Send a claimed batch and record what happened, in one transaction."""
         outcomes = list(await asyncio.gather(*(self._send_one(d) for d in batch)))
-        for attempt in range(1, 4):
+        backoff = Backoff(0.5, 1.0)
+        for attempt in range(1, _RECORD_ATTEMPTS + 1):
             try:
                 await self._record(outcomes)
                 break
             except Exception as e:
                 # the emails are out: losing the record would send them again when the claims lapse
-                if attempt == 3:
+                if attempt == _RECORD_ATTEMPTS:
                     raise
                 log.warning("sender.record_failed", error=repr(e), attempt=attempt)
-                await asyncio.sleep(0.5 * attempt)
+                await asyncio.sleep(backoff.next())
         return outcomes
 
     async def _send_one(self, d: ClaimedDelivery) -> Outcome:
         try:
-            raw = build_message(
+            parts = MessageParts(
                 from_name=self.smtp.from_name,
                 from_address=self.smtp.from_address,
                 to=d.to,
@@ -92,6 +107,7 @@ class DeliverySender:
                 attachments=d.attachments,
                 headers={"X-Ten99-Delivery": d.id, "X-Ten99-Template": d.template},
             )
+            raw = build_message(parts)
         except Exception as e:  # a message that cannot be built will never be: give up on it
             return Outcome(d, sent=False, permanent=True, error=f"cannot build the message: {e!r}")
         result = await self.transport(self.smtp.from_address, [*d.to, *d.cc], raw)
@@ -160,67 +176,61 @@ class DeliverySender:
     # -- the loop -------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Claim and send batches until ``stop``, several in flight at once (``batches_in_flight``):
+        a poll loop (the kit's `PollingWorker`) whose step starts a batch without waiting for it,
+        beside a second one that renews the leases of the batches in flight."""
         if self.ready is not None:
-            await _first(stop, self.ready, None)
-        in_flight: dict[asyncio.Task[list[Outcome]], list[int]] = {}
-        slots = asyncio.Semaphore(max(1, self.settings.batches_in_flight))
-        backoff = 0.1
-        renewer = asyncio.create_task(self._renew_leases(in_flight), name="renew leases")
+            await wait_first(stop, self.ready, timeout=None)
+        flight = _InFlight(asyncio.Semaphore(max(1, self.settings.batches_in_flight)))
+        claims = PollingWorker(
+            "sender",
+            partial(self._start_next_batch, flight),
+            idle_s=self.settings.poll_interval_s,
+            backoff=Backoff(0.1, 5.0),
+            wake=self._wake,
+        )
+        leases = PollingWorker("sender.leases", partial(self._renew_leases, flight), idle_s=self.settings.lease_s / 3)
+        renewing = asyncio.Event()
+        renewer = asyncio.create_task(leases.run(renewing), name="renew leases")
         try:
-            while not stop.is_set():
-                self._wake.clear()
-                await slots.acquire()
-                try:
-                    batch = await self.claim()
-                except asyncio.CancelledError:
-                    slots.release()
-                    raise
-                except Exception as e:
-                    slots.release()
-                    log.warning("sender.claim_failed", error=repr(e), retry_in_s=backoff)
-                    await _first(stop, None, backoff)
-                    backoff = min(backoff * 2, 5.0)
-                    continue
-                backoff = 0.1
-                if not batch:
-                    slots.release()
-                    await _first(stop, self._wake, await self._idle_timeout())
-                    continue
-                task = asyncio.create_task(self.deliver(batch), name="deliver batch")
-                in_flight[task] = [d.seq for d in batch]
-                task.add_done_callback(lambda t: self._batch_done(t, in_flight, slots))
-                if len(batch) < self.settings.batch_size:
-                    # it took all that was due: wait for new deliveries (they wake the loop) rather
-                    # than claim again at once for nothing
-                    await _first(stop, self._wake, self.settings.poll_interval_s)
+            await claims.run(stop)
         finally:
             # let claimed batches finish (their claims would otherwise wait out the lease)
-            if in_flight:
-                await asyncio.wait(list(in_flight), timeout=10)
+            if flight.batches:
+                await asyncio.wait(list(flight.batches), timeout=10)
+            renewing.set()
             renewer.cancel()
 
-    async def _renew_leases(self, in_flight: dict[asyncio.Task[list[Outcome]], list[int]]) -> None:
-        """Keep the claims of the batches being sent. The lease can then be short, whatever SMTP's
-        timeouts, and the deliveries of a sender that died are sent again within one lease."""
-        lease = timedelta(seconds=self.settings.lease_s)
-        while True:
-            await asyncio.sleep(self.settings.lease_s / 3)
-            seqs = [seq for batch in in_flight.values() for seq in batch]
-            if not seqs:
-                continue
-            try:
-                await renew_claims(self.db, seqs, self.clock.now() + lease)
-            except Exception as e:  # the next round tries again; a lapse only risks a second send
-                log.warning("sender.renew_failed", error=repr(e))
+    async def _start_next_batch(self, flight: _InFlight) -> float | None:
+        """One step of the loop: claim a batch when a slot is free and start sending it. Returns
+        how long to wait for a wake (new deliveries) before claiming again."""
+        await flight.slots.acquire()
+        try:
+            batch = await self.claim()
+        except BaseException:
+            flight.slots.release()
+            raise
+        if not batch:
+            flight.slots.release()
+            return await self._idle_timeout()
+        task = asyncio.create_task(self.deliver(batch), name="deliver batch")
+        flight.batches[task] = [d.seq for d in batch]
+        task.add_done_callback(lambda done: self._batch_done(done, flight))
+        # a partial batch took all that was due: wait for new deliveries (they wake the loop)
+        # rather than claim again at once for nothing
+        return 0 if len(batch) >= self.settings.batch_size else None
 
-    def _batch_done(
-        self,
-        task: asyncio.Task[list[Outcome]],
-        in_flight: dict[asyncio.Task[list[Outcome]], list[int]],
-        slots: asyncio.Semaphore,
-    ) -> None:
-        in_flight.pop(task, None)
-        slots.release()
+    async def _renew_leases(self, flight: _InFlight) -> None:
+        """Keep the claims of the batches being sent, every third of a lease. The lease can then be
+        short, whatever SMTP's timeouts, and the deliveries of a sender that died are sent again
+        within one lease. A failure is retried by the worker; a lapse only risks a second send."""
+        seqs = [seq for batch in flight.batches.values() for seq in batch]
+        if seqs:
+            await renew_claims(self.db, seqs, self.clock.now() + timedelta(seconds=self.settings.lease_s))
+
+    def _batch_done(self, task: asyncio.Task[list[Outcome]], flight: _InFlight) -> None:
+        flight.batches.pop(task, None)
+        flight.slots.release()
         if task.cancelled():
             return
         if task.exception() is not None:
@@ -245,14 +255,3 @@ class DeliverySender:
         if due is None:
             return poll
         return max(0.01, min(poll, (due - self.clock.now()).total_seconds()))
-
-
-async def _first(stop: asyncio.Event, wake: asyncio.Event | None, timeout: float | None) -> None:
-    waiters = [asyncio.ensure_future(stop.wait())]
-    if wake is not None:
-        waiters.append(asyncio.ensure_future(wake.wait()))
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()
