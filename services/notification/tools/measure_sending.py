@@ -1,4 +1,4 @@
-# ruff: noqa: ASYNC110, ASYNC210, ASYNC220, ASYNC230, ASYNC251, E501
+# ruff: noqa: ASYNC110, ASYNC220, E501
 """Measure the notification service's sending speed (a quick measurement, not a test).
 
 Runs ``python -m notification all`` as a real process on a fresh PostgreSQL database and a private
@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import os
 import re
+import secrets
 import statistics
 import subprocess
 import sys
@@ -28,9 +29,10 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import asyncpg
 import httpx
@@ -111,174 +113,261 @@ async def publish_all(nats_url: str, payloads: list[tuple[str, bytes]]) -> None:
     await nc.close()
 
 
-async def main() -> int:
+@dataclass(frozen=True)
+class BenchDatabase:
+    """A fresh database for one run, created next to ``admin`` and dropped afterwards."""
+
+    admin: str  # asyncpg DSN of the server's admin database
+    name: str
+
+    @property
+    def dsn(self) -> str:
+        return self.admin.rsplit("/", 1)[0] + "/" + self.name
+
+    @classmethod
+    async def create(cls, admin_url: str) -> BenchDatabase:
+        database = cls(admin_url.replace("postgresql+asyncpg://", "postgresql://"), f"bench_notification_{uuid.uuid4().hex[:8]}")
+        conn = await asyncpg.connect(database.admin)
+        await conn.execute(f'CREATE DATABASE "{database.name}"')
+        await conn.close()
+        return database
+
+    async def drop(self) -> None:
+        conn = await asyncpg.connect(self.admin)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        await conn.close()
+
+
+@dataclass
+class Service:
+    """``python -m notification all`` as a process, logging to its work folder."""
+
+    proc: subprocess.Popen[bytes]
+    log: IO[bytes]
+    workdir: Path
+    http_port: int
+
+    @classmethod
+    def start(cls, args: argparse.Namespace, db_url: str, nats_url: str, smtp_port: int, workdir: Path) -> Service:
+        http_port = free_port()
+        env = {
+            **os.environ,
+            "NOTIFICATION_DB__URL": db_url,
+            "NOTIFICATION_NATS__URL": nats_url,
+            "NOTIFICATION_HTTP__PORT": str(http_port),
+            "NOTIFICATION_SMTP__HOST": "127.0.0.1",
+            "NOTIFICATION_SMTP__PORT": str(smtp_port),
+            "NOTIFICATION_SMTP__POOL_SIZE": str(args.pool),
+            "NOTIFICATION_LOG__LEVEL": "WARNING",
+            # a service that is not a development one refuses to start without them
+            "NOTIFICATION_INTERNAL_TOKEN": secrets.token_urlsafe(32),
+            "NOTIFICATION_OPERATOR_TOKEN": secrets.token_urlsafe(32),
+        }
+        log = open(workdir / "notification.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "notification", "all"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+        return cls(proc, log, workdir, http_port)
+
+    def wait_ready(self, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.http_port}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise SystemExit(f"service did not start; log in {self.workdir}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+@dataclass
+class InvitationRun:
+    """What the burst of invitations measured (seconds from the first publish; RSS in kB)."""
+
+    published_s: float
+    first_s: float
+    total_s: float
+    cpu_used_s: float
+    idle_rss: int
+    peak_sampled: int
+    peak_hwm: int
+
+
+def invitation(n: int) -> InvitationIssuedV1:
+    return InvitationIssuedV1(
+        invitation_id=f"inv_{n:022d}",
+        contractor_id=f"cn_{n:022d}",
+        email=f"contractor{n}@example.com",
+        first_name="Ada",
+        last_name=f"Lovelace {n}",
+        opt_in_url=f"http://127.0.0.1:8000/opt-in/{uuid.uuid4().hex}{uuid.uuid4().hex}",
+        expires_at=datetime(2026, 12, 31, tzinfo=UTC),
+        assignment_ids=[f"an_{n:022d}"],
+    )
+
+
+def certificate(n: int, pdf: bytes) -> CertificateIssuedV1:
+    return CertificateIssuedV1(
+        certificate_id=f"coi_{n:022d}",
+        certificate_number=f"COI-BENCH-{n}",
+        coverage_id=f"cv_{n:022d}",
+        assignment_id=f"an_{n:022d}",
+        contractor_id=f"cn_{n:022d}",
+        policy_id="pl_bench",
+        policy_number="T99-BENCH",
+        contractor_email=f"contractor{n}@example.com",
+        contractor_name="Ada Lovelace",
+        holder_name="Nike",
+        coverage_types=["general"],
+        effective_date=date(2026, 11, 10),
+        end_date=date(2026, 12, 9),
+        issued_at=datetime.now(UTC),
+        download_url=f"http://127.0.0.1:8000/certificates/coi_{n}.pdf?token=x",
+        filename=f"coi-{n}.pdf",
+        pdf=pdf,
+    )
+
+
+async def measure_invitations(args: argparse.Namespace, service: Service, nats_url: str, sink: CountingSink) -> InvitationRun:
+    """Publish ``--count`` invitations at once; time until SMTP accepted them all, sampling RSS."""
+    pid = service.proc.pid
+    idle_rss = rss_kb(pid)
+    company = CompanyCreatedV1(company_id=TENANT, name="Bench Company", owner_email="ops@bench.test")
+    await publish_all(nats_url, [(company.SUBJECT, envelope(company))])
+    await asyncio.sleep(0.5)
+    payloads = [(InvitationIssuedV1.SUBJECT, envelope(invitation(n))) for n in range(args.count)]
+    spy = None
+    if args.profile:
+        profile = str(service.workdir / "profile.txt")
+        spy = subprocess.Popen([args.profile, "record", "-p", str(pid), "-f", "raw", "-o", profile, "-r", "200"])
+        await asyncio.sleep(1)
+    cpu0 = cpu_seconds(pid)
+    t0 = time.perf_counter()
+    await publish_all(nats_url, payloads)
+    published_s = time.perf_counter() - t0
+    peak_sampled = idle_rss
+    while sink.count < args.count:
+        peak_sampled = max(peak_sampled, rss_kb(pid))
+        if time.perf_counter() - t0 > 300:
+            raise SystemExit(f"only {sink.count} of {args.count} emails after 300 s")
+        await asyncio.sleep(0.05)
+    peak_hwm = rss_kb(pid, "VmHWM")
+    await asyncio.sleep(1.0)  # let the relay publish the EmailDeliveredV1 messages too
+    cpu_used = cpu_seconds(pid) - cpu0
+    if spy is not None:
+        spy.send_signal(2)
+        spy.wait()
+        print(f"profile: {service.workdir / 'profile.txt'}")
+    return InvitationRun(
+        published_s=published_s,
+        first_s=(sink.first_at or t0) - t0,
+        total_s=sink.last_at - t0,
+        cpu_used_s=cpu_used,
+        idle_rss=idle_rss,
+        peak_sampled=peak_sampled,
+        peak_hwm=peak_hwm,
+    )
+
+
+async def measure_certificates(count: int, nats_url: str, sink: CountingSink) -> list[float]:
+    """Publish ``count`` certificates at 50 per second, one by one: each one's milliseconds from
+    publish to acceptance by SMTP, sorted."""
+    pdf = pdf_bytes()
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    sent_at: dict[int, float] = {}
+    for n in range(count):
+        message = certificate(n, pdf)
+        data = envelope(message)
+        sent_at[n] = time.perf_counter()
+        await js.publish(message.SUBJECT, data)
+        await asyncio.sleep(0.02)
+    deadline = time.monotonic() + 30
+    while len(sink.certificates) < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await nc.close()
+    return sorted((sink.certificates[n] - sent_at[n]) * 1000 for n in sink.certificates)
+
+
+async def delivery_summary(database: BenchDatabase) -> tuple[dict[str, int], Any]:
+    """Deliveries by status, and the spans in which the invitations were recorded and sent."""
+    conn = await asyncpg.connect(database.dsn)
+    by_status = dict(await conn.fetch("SELECT status, count(*) FROM deliveries GROUP BY status"))
+    spans = await conn.fetchrow(
+        "SELECT extract(epoch FROM max(created_at) - min(created_at)) AS recorded,"
+        " extract(epoch FROM max(sent_at) - min(created_at)) AS sent FROM deliveries WHERE template = 'invitation'"
+    )
+    await conn.close()
+    return by_status, spans
+
+
+def report(args: argparse.Namespace, run: InvitationRun, by_status: dict[str, int], spans: Any, latencies: list[float]) -> None:
+    count = args.count
+    print(f"invitations: {count} emails accepted by SMTP in {run.total_s:.2f} s from the first publish")
+    print(f"  = {count / run.total_s:.0f} emails/s end to end (JetStream -> inbox -> delivery log -> SMTP)")
+    print(f"  publishing to JetStream took {run.published_s:.2f} s; first email after {run.first_s:.2f} s")
+    print(f"  SMTP pool size {args.pool}; deliveries by status: {by_status}")
+    print(
+        f"  service CPU: {run.cpu_used_s:.1f} s = {run.cpu_used_s / count * 1000:.2f} ms per email"
+        f" (one core's worth: {count / run.cpu_used_s:.0f} emails/s)"
+    )
+    print(
+        f"  all recorded (consumer) within {spans['recorded']:.2f} s; all sent within {spans['sent']:.2f} s of the first record"
+    )
+    print(
+        f"memory: idle {run.idle_rss / 1024:.0f} MB, peak sampled {run.peak_sampled / 1024:.0f} MB, VmHWM {run.peak_hwm / 1024:.0f} MB"
+    )
+    if latencies:
+        p50 = statistics.median(latencies)
+        p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+        print(
+            f"certificates at 50/s: {len(latencies)} of {args.certificates}; publish -> SMTP accepted p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms"
+        )
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--pool", type=int, default=8)
     parser.add_argument("--certificates", type=int, default=200)
     parser.add_argument("--profile", help="py-spy binary: record the service during the invitations (collapsed stacks)")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+async def main() -> int:
+    args = parse_args()
     admin = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
-    dbname = f"bench_notification_{uuid.uuid4().hex[:8]}"
-    plain = admin.replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(plain)
-    await conn.execute(f'CREATE DATABASE "{dbname}"')
-    await conn.close()
-    db_url = admin.rsplit("/", 1)[0] + "/" + dbname
-
+    database = await BenchDatabase.create(admin)
     sink = CountingSink()
     smtp_port = free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
     controller.start()
     workdir = Path(tempfile.mkdtemp(prefix="ten99-notify-bench-"))
     nats_server = NatsServerProcess(workdir / "nats").start()
-    http_port = free_port()
-    env = {
-        **os.environ,
-        "NOTIFICATION_DB__URL": db_url,
-        "NOTIFICATION_NATS__URL": nats_server.url,
-        "NOTIFICATION_HTTP__PORT": str(http_port),
-        "NOTIFICATION_SMTP__HOST": "127.0.0.1",
-        "NOTIFICATION_SMTP__PORT": str(smtp_port),
-        "NOTIFICATION_SMTP__POOL_SIZE": str(args.pool),
-        "NOTIFICATION_LOG__LEVEL": "WARNING",
-    }
-    log = open(workdir / "notification.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "notification", "all"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
-    )
+    db_url = admin.rsplit("/", 1)[0] + "/" + database.name
+    service = Service.start(args, db_url, nats_server.url, smtp_port, workdir)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{http_port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit(f"service did not start; log in {workdir}")
-            time.sleep(0.1)
-        idle_rss = rss_kb(proc.pid)
-
-        company = CompanyCreatedV1(company_id=TENANT, name="Bench Company", owner_email="ops@bench.test")
-        await publish_all(nats_server.url, [(company.SUBJECT, envelope(company))])
-        await asyncio.sleep(0.5)
-
-        payloads = []
-        for n in range(args.count):
-            m = InvitationIssuedV1(
-                invitation_id=f"inv_{n:022d}",
-                contractor_id=f"cn_{n:022d}",
-                email=f"contractor{n}@example.com",
-                first_name="Ada",
-                last_name=f"Lovelace {n}",
-                opt_in_url=f"http://127.0.0.1:8000/opt-in/{uuid.uuid4().hex}{uuid.uuid4().hex}",
-                expires_at=datetime(2026, 12, 31, tzinfo=UTC),
-                assignment_ids=[f"an_{n:022d}"],
-            )
-            payloads.append((m.SUBJECT, envelope(m)))
-
-        peak_sampled = idle_rss
-        spy = None
-        if args.profile:
-            spy = subprocess.Popen(
-                [args.profile, "record", "-p", str(proc.pid), "-f", "raw", "-o", str(workdir / "profile.txt"), "-r", "200"]
-            )
-            await asyncio.sleep(1)
-        cpu0 = cpu_seconds(proc.pid)
-        t0 = time.perf_counter()
-        await publish_all(nats_server.url, payloads)
-        published_s = time.perf_counter() - t0
-        while sink.count < args.count:
-            peak_sampled = max(peak_sampled, rss_kb(proc.pid))
-            if time.perf_counter() - t0 > 300:
-                raise SystemExit(f"only {sink.count} of {args.count} emails after 300 s")
-            await asyncio.sleep(0.05)
-        total_s = sink.last_at - t0
-        first_s = (sink.first_at or t0) - t0
-        peak_hwm = rss_kb(proc.pid, "VmHWM")
-        await asyncio.sleep(1.0)  # let the relay publish the EmailDeliveredV1 messages too
-        cpu_used = cpu_seconds(proc.pid) - cpu0
-        if spy is not None:
-            spy.send_signal(2)
-            spy.wait()
-            print(f"profile: {workdir / 'profile.txt'}")
-
-        # certificate latency at 50 per second, one by one
-        pdf = pdf_bytes()
-        nc = await nats.connect(nats_server.url)
-        js = nc.jetstream()
-        sent_at: dict[int, float] = {}
-        for n in range(args.certificates):
-            m = CertificateIssuedV1(
-                certificate_id=f"coi_{n:022d}",
-                certificate_number=f"COI-BENCH-{n}",
-                coverage_id=f"cv_{n:022d}",
-                assignment_id=f"an_{n:022d}",
-                contractor_id=f"cn_{n:022d}",
-                policy_id="pl_bench",
-                policy_number="T99-BENCH",
-                contractor_email=f"contractor{n}@example.com",
-                contractor_name="Ada Lovelace",
-                holder_name="Nike",
-                coverage_types=["general"],
-                effective_date=date(2026, 11, 10),
-                end_date=date(2026, 12, 9),
-                issued_at=datetime.now(UTC),
-                download_url=f"http://127.0.0.1:8000/certificates/coi_{n}.pdf?token=x",
-                filename=f"coi-{n}.pdf",
-                pdf=pdf,
-            )
-            data = envelope(m)
-            sent_at[n] = time.perf_counter()
-            await js.publish(m.SUBJECT, data)
-            await asyncio.sleep(0.02)
-        deadline = time.monotonic() + 30
-        while len(sink.certificates) < args.certificates and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        await nc.close()
-        latencies = sorted((sink.certificates[n] - sent_at[n]) * 1000 for n in sink.certificates)
-
-        conn = await asyncpg.connect(plain.rsplit("/", 1)[0] + "/" + dbname)
-        by_status = dict(await conn.fetch("SELECT status, count(*) FROM deliveries GROUP BY status"))
-        spans = await conn.fetchrow(
-            "SELECT extract(epoch FROM max(created_at) - min(created_at)) AS recorded,"
-            " extract(epoch FROM max(sent_at) - min(created_at)) AS sent FROM deliveries WHERE template = 'invitation'"
-        )
-        await conn.close()
-
-        print(f"invitations: {args.count} emails accepted by SMTP in {total_s:.2f} s from the first publish")
-        print(f"  = {args.count / total_s:.0f} emails/s end to end (JetStream -> inbox -> delivery log -> SMTP)")
-        print(f"  publishing to JetStream took {published_s:.2f} s; first email after {first_s:.2f} s")
-        print(f"  SMTP pool size {args.pool}; deliveries by status: {by_status}")
-        print(
-            f"  service CPU: {cpu_used:.1f} s = {cpu_used / args.count * 1000:.2f} ms per email"
-            f" (one core's worth: {args.count / cpu_used:.0f} emails/s)"
-        )
-        print(
-            f"  all recorded (consumer) within {spans['recorded']:.2f} s; all sent within {spans['sent']:.2f} s of the first record"
-        )
-        print(f"memory: idle {idle_rss / 1024:.0f} MB, peak sampled {peak_sampled / 1024:.0f} MB, VmHWM {peak_hwm / 1024:.0f} MB")
-        if latencies:
-            p50 = statistics.median(latencies)
-            p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-            print(
-                f"certificates at 50/s: {len(latencies)} of {args.certificates}; publish -> SMTP accepted p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {latencies[-1]:.1f} ms"
-            )
+        service.wait_ready()
+        run = await measure_invitations(args, service, nats_server.url, sink)
+        latencies = await measure_certificates(args.certificates, nats_server.url, sink)
+        by_status, spans = await delivery_summary(database)
+        report(args, run, by_status, spans, latencies)
         return 0
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        service.stop()
         nats_server.stop()
         controller.stop()
-        conn = await asyncpg.connect(plain)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-        await conn.close()
+        await database.drop()
 
 
 if __name__ == "__main__":
