@@ -375,6 +375,9 @@ class _Pricing:
 
 
 async def _answer(uow: UnitOfWork, answering: _Answering, reasons: list[str], client: ClientInfo) -> OptInAnswer:
+    """Record the answer: the consent, the confirmed details, a quote per coverable assignment
+    (none when the answers already make the contractor ineligible), the completed session and the
+    answered invitation; then emit the outcome and say it."""
     consent = await _record_consent(uow, answering, client)
     await _record_confirmed_details(uow, answering)
     answering.emit(
