@@ -6,7 +6,24 @@ from datetime import timedelta
 from pathlib import Path
 from typing import cast
 
-from ten99kit import Runtime, ScheduledJob, ServiceDefinition, ServiceParts
+from ten99_contracts.contractor_v1 import (
+    AssignmentCancelledV1,
+    AssignmentCreatedV1,
+    AssignmentUpdatedV1,
+    ImportCompletedV1,
+    PoNumberSetV1,
+)
+from ten99_contracts.gateway_v1 import CompanyCreatedV1
+from ten99_contracts.policy_v1 import CoverageBoundV1, CoverageCancelledV1, CoverageExtendedV1, CoverageRetimedV1
+from ten99kit import (
+    Backoff,
+    PollingWorker,
+    Runtime,
+    ScheduledJob,
+    ServiceDefinition,
+    ServiceParts,
+    Subscription,
+)
 
 from .adapters.consumers import inputs_applied
 from .adapters.db import metadata
@@ -19,6 +36,29 @@ from .settings import BillingSettings
 
 __all__ = ["build", "definition"]
 
+#: No one waits on billing's copies of other contexts' facts (invoices are issued from them in
+#: the background): its consumers let messages gather this long after a fetch and apply them,
+#: and wake the issuer, in fewer transactions.
+LINGER_S = 0.2
+
+
+def subscriptions(reactions: Reactions) -> list[Subscription]:
+    return [
+        Subscription(subject, handler, linger_s=LINGER_S)
+        for subject, handler in (
+            (CompanyCreatedV1.SUBJECT, reactions.on_company_created),
+            (AssignmentCreatedV1.SUBJECT, reactions.on_assignment_state),
+            (AssignmentUpdatedV1.SUBJECT, reactions.on_assignment_state),
+            (AssignmentCancelledV1.SUBJECT, reactions.on_assignment_cancelled),
+            (PoNumberSetV1.SUBJECT, reactions.on_po_number_set),
+            (ImportCompletedV1.SUBJECT, reactions.on_import_completed),
+            (CoverageBoundV1.SUBJECT, reactions.on_coverage_changed),
+            (CoverageRetimedV1.SUBJECT, reactions.on_coverage_changed),
+            (CoverageExtendedV1.SUBJECT, reactions.on_coverage_changed),
+            (CoverageCancelledV1.SUBJECT, reactions.on_coverage_cancelled),
+        )
+    ]
+
 
 def build(runtime: Runtime) -> ServiceParts:
     settings = cast(BillingSettings, runtime.settings)
@@ -28,6 +68,13 @@ def build(runtime: Runtime) -> ServiceParts:
         return await inputs_applied(runtime.bus, runtime.consumer)
 
     issuer = InvoiceIssuer(runtime.db, settings, render_invoice_pdf, inputs_applied=consumers_caught_up)
+    issuer_worker = PollingWorker(
+        "invoice_issuer",
+        issuer.step,
+        idle_s=settings.invoicing.poll_interval_s,
+        backoff=Backoff(0.5, 2.0),  # the database or NATS is away: retry soon, at most 2 s apart
+        wake=issuer.wake_event,
+    )
     reminders = PoReminders(runtime.db, settings)
     reactions = Reactions(
         po_reminder_delay=timedelta(hours=settings.po_reminder.delay_hours),
@@ -36,10 +83,10 @@ def build(runtime: Runtime) -> ServiceParts:
     )
     return ServiceParts(
         route_handlers=route_handlers,
-        subscriptions=reactions.subscriptions(),
+        subscriptions=subscriptions(reactions),
         jobs=[ScheduledJob("issue_invoices", issuer.job), ScheduledJob("po_reminders", reminders.job)],
         dependencies={"db": runtime.db, "config": settings, "issuer": issuer},
-        background=[issuer.run],
+        background=[issuer_worker.run],
     )
 
 

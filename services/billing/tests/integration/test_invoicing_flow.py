@@ -365,10 +365,10 @@ async def test_redelivered_and_repeated_messages_duplicate_nothing(driver: Drive
 async def test_several_workers_issue_each_invoice_once(
     database_url: str, jetstream_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def no_loop(self: InvoiceIssuer, stop: asyncio.Event) -> None:
-        await stop.wait()
+    async def idle(self: InvoiceIssuer) -> None:
+        return None  # the background worker's step does nothing
 
-    monkeypatch.setattr(InvoiceIssuer, "run", no_loop)  # only the racing runs below issue
+    monkeypatch.setattr(InvoiceIssuer, "step", idle)  # only the racing runs below issue
     async with make_driver(database_url, jetstream_url, settle_s=0.2) as driver:
         # a second worker process on the same database: its own issuer, racing the first one
         async with running_service(

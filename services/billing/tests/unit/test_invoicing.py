@@ -269,10 +269,10 @@ def test_the_invoice_pdf_parses_and_lists_lines_totals_po_and_due_date() -> None
 
 
 def test_large_groups_are_split_by_line_count_and_by_message_size() -> None:
-    from billing.application.issuing import MESSAGE_LINES_BUDGET, _split_for_messages
+    from billing.application.issuing import MESSAGE_LINES_BUDGET, _PricedLine, _split_for_messages
     from ten99_contracts.billing_v1 import InvoiceLine
 
-    def priced(n: int, description: str) -> list[tuple[None, dict[str, int], InvoiceLine]]:
+    def priced(n: int, description: str) -> list[_PricedLine]:
         line = InvoiceLine(
             assignment_id="an_1",
             contractor_name="Ada Lovelace",
@@ -283,7 +283,7 @@ def test_large_groups_are_split_by_line_count_and_by_message_size() -> None:
             platform_fee_cents=0,
             amount_cents=0,
         )
-        return [(None, {}, line)] * n
+        return [_PricedLine({}, line)] * n
 
     assert [len(c) for c in _split_for_messages(priced(2500, "short"), 1000)] == [1000, 1000, 500]
     assert [len(c) for c in _split_for_messages(priced(10, "short"), 1000)] == [10]

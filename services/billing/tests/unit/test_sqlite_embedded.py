@@ -122,7 +122,7 @@ async def test_billing_on_sqlite(sqlite_url: str) -> None:
                 env(PoNumberSetV1(assignment_id=aid, contractor_id="cn_" + aid, po_number="PO-L"), version=2),
             )
         await apply(reactions.on_assignment_state, env(created("an_1", batch="ib_1"), version=1))
-        assert issuer._wake.is_set()  # woken after the consumer's commit
+        assert issuer.wake_event.is_set()  # woken after the consumer's commit
 
         result = await issuer.run_once()
         assert (result.invoices, result.lines) == (1, 2)

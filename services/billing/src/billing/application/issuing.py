@@ -15,9 +15,9 @@ single writer of lines, invoices and credits: each run, in one transaction,
    group that fails is logged and retried next run without holding up the others),
 6. clears the flags of the rows it planned, unless the row changed meanwhile (``revision``).
 
-It runs in the worker as a background loop (every ``poll_interval_s``, and at once after a
-consumer commit that touched a billable row), and as the scheduled job ``issue_invoices``
-(``POST /_ops/tick``).
+The worker runs it on the kit's ``PollingWorker`` (bootstrap declares it: `InvoiceIssuer.step`
+every ``poll_interval_s``, and at once after a consumer commit that touched a billable row), and
+as the scheduled job ``issue_invoices`` (``POST /_ops/tick``).
 
 Quiet is not enough. Billing's consumers apply each subject on its own, in batches, and lag behind
 on a busy machine: a PO's lines published together may be applied more than the settle window
@@ -36,9 +36,9 @@ from __future__ import annotations
 import asyncio
 import zlib
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, fields
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -55,6 +55,7 @@ from ..domain.invoicing import (
     ExistingLine,
     NewCharge,
     billing_period,
+    chunked,
     due_date,
     group_is_due,
     group_waited_longest,
@@ -72,7 +73,6 @@ __all__ = ["InputsApplied", "InvoiceIssuer", "RunResult"]
 
 log = get_logger(__name__)
 
-A = assignments.c
 ISSUER_LOCK_KEY = zlib.crc32(b"ten99-billing-invoice-issuer")
 #: flagged rows planned per run (a run that reads this many runs again at once)
 MAX_ROWS_PER_RUN = 10_000
@@ -80,10 +80,16 @@ MAX_ROWS_PER_RUN = 10_000
 MESSAGE_LINES_BUDGET = 600_000
 #: seconds between two questions to the consumers while quiet groups wait for them to catch up
 HELD_RECHECK_S = 0.1
+#: a failing group is retried after 2 s, 4 s, ... up to this
+GROUP_RETRY_CAP_S = 300.0
 _encoder = msgspec.json.Encoder()
 
 #: True when billing's consumers have applied every message published to them so far
 InputsApplied = Callable[[], Awaitable[bool]]
+#: (tenant, assignment): one row of billing's local copy
+RowKey = tuple[str, str]
+#: (tenant, PO number): one group of charges, one invoice (or a few when it is large)
+GroupKey = tuple[str, str]
 
 
 @dataclass
@@ -112,39 +118,97 @@ class RunResult:
 
 
 @dataclass(frozen=True)
-class _Item:
+class _Charge:
+    """A new charge planned for a flagged row."""
+
     row: Any
-    a: AssignmentBilling
+    assignment: AssignmentBilling
     charge: NewCharge
 
-
-def _billing_row(row: Any) -> AssignmentBilling:
-    return AssignmentBilling(
-        tenant_id=row.tenant_id,
-        assignment_id=row.assignment_id,
-        snapshot_known=row.snapshot_known,
-        cancelled=row.cancelled,
-        cancel_reason=row.cancel_reason,
-        contractor_id=row.contractor_id,
-        contractor_name=row.contractor_name,
-        job_name=row.job_name,
-        entity_name=row.entity_name,
-        wage_cents=row.wage_cents,
-        wage_type=row.wage_type,
-        withhold_premium=row.withhold_premium,
-        po_number=row.po_number,
-        po_contact_email=row.po_contact_email,
-        coverage_id=row.coverage_id,
-        coverage_effective_date=row.coverage_effective_date,
-        coverage_end_date=row.coverage_end_date,
-        net_rate=row.net_rate,
-        coverage_cancelled=row.coverage_cancelled,
-        coverage_cancel_reason=row.coverage_cancel_reason,
-    )
+    @property
+    def key(self) -> RowKey:
+        return (self.assignment.tenant_id, self.assignment.assignment_id)
 
 
-def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
+@dataclass(frozen=True)
+class _Credit:
+    """A credit planned for a flagged row."""
+
+    assignment: AssignmentBilling
+    decision: CreditDecision
+
+    @property
+    def key(self) -> RowKey:
+        return (self.assignment.tenant_id, self.assignment.assignment_id)
+
+
+@dataclass(frozen=True)
+class _Group:
+    tenant: str
+    po: str
+    charges: list[_Charge]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one pass read and decided: the flagged rows, their charges by group, their credits."""
+
+    rows: Sequence[Row[Any]]
+    truncated: bool
+    groups: dict[GroupKey, list[_Charge]]
+    credits: list[_Credit]
+    companies: dict[str, CompanyBilling]
+
+
+@dataclass(frozen=True)
+class _PricedLine:
+    """A charge priced: its ``invoice_lines`` row (but the invoice) and its line in the message."""
+
+    values: dict[str, Any]
+    message: InvoiceLine
+    po_contact_email: str | None = None
+
+
+@dataclass(frozen=True)
+class _Totals:
+    pay_cents: int
+    premium_cents: int
+    platform_fee_cents: int
+    total_cents: int
+
+    @classmethod
+    def of(cls, lines: Sequence[_PricedLine]) -> _Totals:
+        return cls(
+            pay_cents=sum(line.message.pay_cents for line in lines),
+            premium_cents=sum(line.message.premium_cents for line in lines),
+            platform_fee_cents=sum(line.message.platform_fee_cents for line in lines),
+            total_cents=sum(line.message.amount_cents for line in lines),
+        )
+
+
+@dataclass(frozen=True)
+class _InvoiceHeader:
+    """What every part of a group's invoice shares."""
+
+    tenant: str
+    po: str
+    period: str
+    issued_at: datetime
+    due: date
+    company: CompanyBilling
+
+
+_BILLING_FIELDS = tuple(f.name for f in fields(AssignmentBilling))
+
+
+def _billing_row(row: Row[Any]) -> AssignmentBilling:
+    """The domain's view of a row of billing's local copy (the columns of the same names)."""
+    mapping = row._mapping
+    return AssignmentBilling(**{name: mapping[name] for name in _BILLING_FIELDS})
+
+
+def _row_key(row: Row[Any]) -> RowKey:
+    return (row.tenant_id, row.assignment_id)
 
 
 class InvoiceIssuer:
@@ -162,15 +226,16 @@ class InvoiceIssuer:
         #: None: whoever runs the issuer has applied the messages itself (embedded, SQLite)
         self.inputs_applied = inputs_applied
         self.invoicing = settings.invoicing
-        self._wake = asyncio.Event()
+        #: the worker's wake-up (bootstrap gives it to the `PollingWorker` that runs `step`)
+        self.wake_event = asyncio.Event()
         self._lock = asyncio.Lock()
         #: (company, PO) -> (failures in a row, retry not before): a failing group backs off
-        self._failing: dict[tuple[str, str], tuple[int, datetime]] = {}
+        self._failing: dict[GroupKey, tuple[int, datetime]] = {}
 
     # -- triggering ------------------------------------------------------------------------
 
     def wake(self) -> None:
-        self._wake.set()
+        self.wake_event.set()
 
     def wake_after_commit(self, uow: UnitOfWork) -> None:
         """Run the issuer right after ``uow`` commits (consumers call this)."""
@@ -178,29 +243,19 @@ class InvoiceIssuer:
         if session.info.get("billing_wake_issuer"):
             return
         session.info["billing_wake_issuer"] = True
-        event.listen(session, "after_commit", lambda _s: self._wake.set(), once=True)
+        event.listen(session, "after_commit", lambda _s: self.wake_event.set(), once=True)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """The worker's loop."""
-        poll = self.invoicing.poll_interval_s
-        while not stop.is_set():
-            self._wake.clear()
-            delay = poll
-            try:
-                result = await self.run_once()
-                if result.more:
-                    delay = 0.0
-                elif result.held:
-                    delay = min(poll, HELD_RECHECK_S)  # consumer commits also wake the loop
-                elif result.next_due is not None:
-                    delay = min(poll, max(0.01, (result.next_due - self.db.clock.now()).total_seconds()))
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                log.exception("billing.issuer_failed", error=repr(e))
-                delay = 2.0
-            if delay > 0:
-                await _wait(stop, self._wake, delay)
+    async def step(self) -> float | None:
+        """One run of the worker; returns the seconds until the next one at the latest (None:
+        the poll interval)."""
+        result = await self.run_once()
+        if result.more:
+            return 0.0
+        if result.held:
+            return HELD_RECHECK_S  # consumer commits also wake the worker
+        if result.next_due is not None:
+            return max(0.01, (result.next_due - self.db.clock.now()).total_seconds())
+        return None
 
     async def job(self, now: datetime) -> int:
         """The scheduled job (``POST /_ops/tick``): invoices and credits made."""
@@ -242,379 +297,423 @@ class InvoiceIssuer:
             return False
 
     async def _run(self, uow: UnitOfWork, now: datetime, inputs_applied: bool) -> RunResult:
-        session = uow.session
+        """One pass: plan the flagged rows, issue the groups that are due, clear the flags of
+        what was done. One bad group must not stop billing for everyone: credits and each group
+        run in a savepoint, and the rows of a part that failed keep their flag (retried next
+        run, and logged)."""
+        result = RunResult()
+        plan = await self._plan_flagged(uow.session)
+        if plan is None:
+            return result
+        due_groups, deferred = self._due_groups(plan.groups, now, inputs_applied, result)
+        result.deferred = len(deferred)
+        # a row's credits and charges go together (a re-timing credits and charges at once)
+        credits = [credit for credit in plan.credits if credit.key not in deferred]
+        failed = await self._apply_credits_safely(uow, credits, now, result)
+        for group in due_groups:
+            charges = [charge for charge in group.charges if charge.key not in failed]
+            if charges:
+                failed |= await self._issue_group_safely(uow, _Group(group.tenant, group.po, charges), plan, now, result)
+        done = [(row.tenant_id, row.assignment_id, row.revision) for row in plan.rows if _row_key(row) not in deferred | failed]
+        # run again at once only if this run made progress (all-deferred rows wait for next_due)
+        result.more = plan.truncated and bool(done)
+        await _clear_flags(uow.session, done)
+        return result
+
+    async def _plan_flagged(self, session: AsyncSession) -> _Plan | None:
+        """Read the flagged rows (at most ``MAX_ROWS_PER_RUN``) and plan each against what was
+        already charged for it; None when nothing is flagged."""
+        columns = assignments.c
         rows = (
             await session.execute(
                 select(assignments)
-                .where(A.needs_billing == true())
-                .order_by(A.tenant_id, A.assignment_id)
+                .where(columns.needs_billing == true())
+                .order_by(columns.tenant_id, columns.assignment_id)
                 .limit(MAX_ROWS_PER_RUN + 1)
             )
         ).all()
         truncated = len(rows) > MAX_ROWS_PER_RUN
-        result = RunResult()
         rows = rows[:MAX_ROWS_PER_RUN]
         if not rows:
-            return result
+            return None
         existing = await _existing_lines(session, rows)
-        companies = await load_company_billing(session, {r.tenant_id for r in rows}, self.settings.defaults)
-
-        groups: dict[tuple[str, str], list[_Item]] = defaultdict(list)
-        credits: list[tuple[Any, AssignmentBilling, CreditDecision]] = []
+        companies = await load_company_billing(session, {row.tenant_id for row in rows}, self.settings.defaults)
+        groups: dict[GroupKey, list[_Charge]] = defaultdict(list)
+        credits: list[_Credit] = []
         for row in rows:
-            a = _billing_row(row)
-            plan = plan_billing(a, existing.get((row.tenant_id, row.assignment_id), []))
+            billing = _billing_row(row)
+            plan = plan_billing(billing, existing.get(_row_key(row), []))
             for charge in plan.charges:
-                assert a.po_number is not None
-                groups[(a.tenant_id, a.po_number)].append(_Item(row, a, charge))
-            credits.extend((row, a, c) for c in plan.credits)
-
-        due_groups, deferred = self._due_groups(groups, now, inputs_applied, result)
-        result.deferred = len(deferred)
-
-        # a row's credits and charges go together (a re-timing credits and charges at once)
-        credits = [c for c in credits if (c[0].tenant_id, c[0].assignment_id) not in deferred]
-        # one bad group must not stop billing for everyone: each part runs in a savepoint, and
-        # the rows of a part that failed keep their flag (retried next run, and logged)
-        failed: set[tuple[str, str]] = set()
-        if credits:
-            try:
-                async with uow.savepoint():
-                    result.credits = await self._apply_credits(uow, credits, now)
-            except Exception as e:
-                log.exception("billing.credits_failed", error=repr(e), rows=len(credits))
-                failed.update((row.tenant_id, row.assignment_id) for row, _, _ in credits)
-        for tenant, po, items in due_groups:
-            items = [i for i in items if (i.row.tenant_id, i.row.assignment_id) not in failed]
-            if not items:
-                continue
-            try:
-                async with uow.savepoint():
-                    made, lines = await self._issue_group(uow, tenant, po, items, companies[tenant], now)
-            except Exception as e:
-                failures = self._failing.get((tenant, po), (0, now))[0] + 1
-                retry_in = min(300.0, 2.0**failures)
-                self._failing[(tenant, po)] = (failures, now + timedelta(seconds=retry_in))
-                log.exception(
-                    "billing.invoice_failed",
-                    tenant_id=tenant,
-                    po_number=po,
-                    error=repr(e),
-                    failures=failures,
-                    retry_in_s=retry_in,
-                )
-                failed.update((i.row.tenant_id, i.row.assignment_id) for i in items)
-                continue
-            self._failing.pop((tenant, po), None)
-            result.invoices += made
-            result.lines += lines
-        skip = deferred | failed
-
-        planned = [(r.tenant_id, r.assignment_id, r.revision) for r in rows if (r.tenant_id, r.assignment_id) not in skip]
-        # run again at once only if this run made progress (all-deferred rows wait for next_due)
-        result.more = truncated and bool(planned)
-        for chunk in _chunks(planned, 1000):
-            # A row changed since it was read keeps its flag (revision), so the next run plans it
-            # again. Rows a consumer holds locked right now are skipped, not waited for: they are
-            # changing anyway, and waiting on consumers (who wait on us) could deadlock.
-            unlocked = (
-                select(A.tenant_id, A.assignment_id)
-                .where(tuple_(A.tenant_id, A.assignment_id, A.revision).in_(list(chunk)))
-                .with_for_update(skip_locked=True)
-            )
-            await session.execute(
-                update(assignments).where(tuple_(A.tenant_id, A.assignment_id).in_(unlocked)).values(needs_billing=False)
-            )
-        return result
+                assert billing.po_number is not None
+                groups[(billing.tenant_id, billing.po_number)].append(_Charge(row, billing, charge))
+            credits.extend(_Credit(billing, decision) for decision in plan.credits)
+        return _Plan(rows, truncated, groups, credits, companies)
 
     def _due_groups(
-        self, groups: dict[tuple[str, str], list[_Item]], now: datetime, inputs_applied: bool, result: RunResult
-    ) -> tuple[list[tuple[str, str, list[_Item]]], set[tuple[str, str]]]:
+        self, groups: dict[GroupKey, list[_Charge]], now: datetime, inputs_applied: bool, result: RunResult
+    ) -> tuple[list[_Group], set[RowKey]]:
         """The groups to issue now, and the rows of the others (they stay flagged). Sets
         ``result.next_due`` and ``result.held``."""
-        deferred: set[tuple[str, str]] = set()
-        due_groups: list[tuple[str, str, list[_Item]]] = []
-        for (tenant, po), items in groups.items():
-            changed = [i.row.changed_at for i in items]
+        deferred: set[RowKey] = set()
+        due_groups: list[_Group] = []
+        for (tenant, po), charges in groups.items():
+            changed = [charge.row.changed_at for charge in charges]
             due = group_is_due(changed, now, self.invoicing.settle_s, self.invoicing.max_wait_s)
             backoff = self._failing.get((tenant, po))
             if due is None and backoff is not None and backoff[1] > now:
                 due = backoff[1]  # it failed lately: retry later, not on every run
             if due is None and not inputs_applied and not group_waited_longest(changed, now, self.invoicing.max_wait_s):
                 result.held += 1  # quiet, but more of its lines may be waiting in billing's inbox
-                deferred.update((i.row.tenant_id, i.row.assignment_id) for i in items)
+                deferred.update(charge.key for charge in charges)
             elif due is None:
-                due_groups.append((tenant, po, items))
+                due_groups.append(_Group(tenant, po, charges))
             else:
-                deferred.update((i.row.tenant_id, i.row.assignment_id) for i in items)
+                deferred.update(charge.key for charge in charges)
                 result.next_due = due if result.next_due is None else min(result.next_due, due)
         return due_groups, deferred
 
-    # -- credits ---------------------------------------------------------------------------
-
-    async def _apply_credits(
-        self, uow: UnitOfWork, credits: list[tuple[Any, AssignmentBilling, CreditDecision]], now: datetime
-    ) -> int:
+    async def _apply_credits_safely(
+        self, uow: UnitOfWork, credits: list[_Credit], now: datetime, result: RunResult
+    ) -> set[RowKey]:
+        """Apply the credits in a savepoint; returns the rows they failed for."""
         if not credits:
-            return 0
-        session = uow.session
-        rows: list[dict[str, Any]] = [
-            {
-                "id": new_id("cr"),
-                "tenant_id": a.tenant_id,
-                "invoice_seq": c.line.invoice_seq,
-                "line_id": c.line.line_id,
-                "assignment_id": a.assignment_id,
-                "amount_cents": c.line.amount_cents,
-                "reason": c.reason,
-                "created_at": now,
-            }
-            for _, a, c in credits
-        ]
-        await session.execute(invoice_credits.insert(), rows)
-        for chunk in _chunks([c.line.line_id for _, _, c in credits], 1000):
-            await session.execute(update(invoice_lines).where(invoice_lines.c.id.in_(list(chunk))).values(credited=True))
-        per_invoice: dict[int, int] = defaultdict(int)
-        for _, _, c in credits:
-            per_invoice[c.line.invoice_seq] += c.line.amount_cents
-        versions: dict[int, int] = {}
-        for seq, amount in per_invoice.items():
-            versions[seq] = (
-                await session.execute(
-                    update(invoices)
-                    .where(invoices.c.seq == seq)
-                    .values(credited_cents=invoices.c.credited_cents + amount, version=invoices.c.version + 1)
-                    .returning(invoices.c.version)
-                )
-            ).scalar_one()
-        for credit, (_, a, c) in zip(rows, credits, strict=True):
-            uow.emit(
-                InvoiceCreditedV1(
-                    credit_id=str(credit["id"]),
-                    invoice_id=c.line.invoice_id,
-                    invoice_number=c.line.invoice_number,
-                    assignment_id=a.assignment_id,
-                    amount_cents=c.line.amount_cents,
-                    reason=c.reason,
-                ),
-                tenant_id=a.tenant_id,
-                aggregate_id=c.line.invoice_id,
-                aggregate_version=versions[c.line.invoice_seq],
+            return set()
+        try:
+            async with uow.savepoint():
+                result.credits = await _apply_credits(uow, credits, now)
+        except Exception as e:
+            log.exception("billing.credits_failed", error=repr(e), rows=len(credits))
+            return {credit.key for credit in credits}
+        return set()
+
+    async def _issue_group_safely(
+        self, uow: UnitOfWork, group: _Group, plan: _Plan, now: datetime, result: RunResult
+    ) -> set[RowKey]:
+        """Issue the group in a savepoint; returns its rows if it failed (then it backs off:
+        2 s, 4 s, ... up to ``GROUP_RETRY_CAP_S``)."""
+        key = (group.tenant, group.po)
+        try:
+            async with uow.savepoint():
+                made, lines = await self._issue_group(uow, group, plan.companies[group.tenant], now)
+        except Exception as e:
+            failures = self._failing.get(key, (0, now))[0] + 1
+            retry_in = min(GROUP_RETRY_CAP_S, 2.0**failures)
+            self._failing[key] = (failures, now + timedelta(seconds=retry_in))
+            log.exception(
+                "billing.invoice_failed",
+                tenant_id=group.tenant,
+                po_number=group.po,
+                error=repr(e),
+                failures=failures,
+                retry_in_s=retry_in,
             )
-        return len(credits)
+            return {charge.key for charge in group.charges}
+        self._failing.pop(key, None)
+        result.invoices += made
+        result.lines += lines
+        return set()
 
     # -- invoices --------------------------------------------------------------------------
 
-    async def _issue_group(
-        self, uow: UnitOfWork, tenant: str, po: str, items: list[_Item], company: CompanyBilling, now: datetime
-    ) -> tuple[int, int]:
-        session = uow.session
+    async def _issue_group(self, uow: UnitOfWork, group: _Group, company: CompanyBilling, now: datetime) -> tuple[int, int]:
+        """One invoice for the group's charges (several when it is larger than an invoice may
+        be: the rest supplement the first); returns (invoices, lines)."""
         period = billing_period(now)
-        first = (
-            await session.execute(
-                select(invoices.c.id, invoices.c.number)
-                .where(
-                    invoices.c.tenant_id == tenant,
-                    invoices.c.po_number == po,
-                    invoices.c.period == period,
-                    invoices.c.status != "void",
-                )
-                .order_by(invoices.c.seq)
-                .limit(1)
-            )
-        ).first()
-        issued_before = (
-            await session.execute(
-                select(func.count()).select_from(invoices).where(invoices.c.tenant_id == tenant, invoices.c.period == period)
-            )
-        ).scalar_one()
-        settings = company.settings
-        items = sorted(items, key=lambda i: (i.a.contractor_name.lower(), i.a.assignment_id, i.charge.charge_seq))
-
-        priced: list[tuple[_Item, dict[str, Any], InvoiceLine]] = []
-        for item in items:
-            a, charge = item.a, item.charge
-            payer = premium_payer_for(a, settings.premium_payer)
-            amounts = line_amounts(
-                charge.pay_cents, a.net_rate, settings.platform_fee_bps, company_pays_premium=payer == "company"
-            )
-            description = line_description(a, charge, payer)
-            row = {
-                "tenant_id": tenant,
-                "assignment_id": a.assignment_id,
-                "charge_seq": charge.charge_seq,
-                "kind": charge.kind,
-                "contractor_id": a.contractor_id,
-                "contractor_name": a.contractor_name,
-                "description": description[:1000],
-                "wage_cents": a.wage_cents,
-                "wage_type": a.wage_type,
-                "span_start": charge.span_start,
-                "span_end": charge.span_end,
-                "pay_cents": amounts.pay_cents,
-                "net_rate": a.net_rate,
-                "premium_payer": payer,
-                "premium_full_cents": amounts.premium_full_cents,
-                "premium_cents": amounts.premium_cents,
-                "platform_fee_bps": settings.platform_fee_bps,
-                "platform_fee_cents": amounts.platform_fee_cents,
-                "amount_cents": amounts.amount_cents,
-                "credited": False,
-            }
-            message_line = InvoiceLine(
-                assignment_id=a.assignment_id,
-                contractor_name=a.contractor_name,
-                description=description,
-                pay_cents=amounts.pay_cents,
-                net_rate=a.net_rate,
-                premium_cents=amounts.premium_cents,
-                platform_fee_cents=amounts.platform_fee_cents,
-                amount_cents=amounts.amount_cents,
-            )
-            priced.append((item, row, message_line))
-
-        chunks = _split_for_messages(priced, self.invoicing.max_lines)
-        supplements_id = first.id if first else None
-        supplements_number = first.number if first else None
-        for n, chunk in enumerate(chunks):
-            invoice_id = new_id("in")
+        supplements, issued_before = await _period_so_far(uow.session, group.tenant, group.po, period)
+        header = _InvoiceHeader(group.tenant, group.po, period, now, due_date(now, self.invoicing.due_days), company)
+        charges = sorted(
+            group.charges,
+            key=lambda c: (c.assignment.contractor_name.lower(), c.assignment.assignment_id, c.charge.charge_seq),
+        )
+        priced = [_price(charge, company) for charge in charges]
+        parts = _split_for_messages(priced, self.invoicing.max_lines)
+        for n, part in enumerate(parts):
             number = invoice_number(period, issued_before + n + 1)
-            to_email, cc_emails = recipients((i.a.po_contact_email for i, _, _ in chunk), settings.effective_billing_email)
-            lines = [m for _, _, m in chunk]
-            totals = {
-                "pay_cents": sum(r["pay_cents"] for _, r, _ in chunk),
-                "premium_cents": sum(r["premium_cents"] for _, r, _ in chunk),
-                "platform_fee_cents": sum(r["platform_fee_cents"] for _, r, _ in chunk),
-                "total_cents": sum(r["amount_cents"] for _, r, _ in chunk),
-            }
-            due = due_date(now, self.invoicing.due_days)
-            filename = f"ten99_invoice_{number}.pdf"
-            document = InvoiceDocument(
-                issuer_name=self.invoicing.issuer_name,
-                company_name=company.company_name or tenant,
-                number=number,
-                period=period,
-                po_number=po,
-                issued_at=now,
-                due_date=due,
-                to_email=to_email,
-                cc_emails=cc_emails,
-                premium_payer=settings.premium_payer,
-                platform_fee_bps=settings.platform_fee_bps,
-                lines=[
-                    InvoicePdfLine(
-                        contractor_name=m.contractor_name,
-                        description=m.description,
-                        pay_cents=m.pay_cents,
-                        net_rate=m.net_rate,
-                        premium_cents=m.premium_cents,
-                        platform_fee_cents=m.platform_fee_cents,
-                        amount_cents=m.amount_cents,
-                    )
-                    for m in lines
-                ],
-                supplements_number=supplements_number,
-                part=(n + 1, len(chunks)) if len(chunks) > 1 else None,
-                **totals,
-            )
-            pdf = await asyncio.to_thread(self.render, document)
-            seq = (
-                await session.execute(
-                    invoices.insert()
-                    .values(
-                        id=invoice_id,
-                        tenant_id=tenant,
-                        number=number,
-                        period=period,
-                        po_number=po,
-                        supplements_id=supplements_id,
-                        to_email=to_email,
-                        cc_emails=cc_emails,
-                        status="open",
-                        currency="usd",
-                        issued_at=now,
-                        due_date=due,
-                        premium_payer=settings.premium_payer,
-                        platform_fee_bps=settings.platform_fee_bps,
-                        line_count=len(chunk),
-                        credited_cents=0,
-                        version=1,
-                        filename=filename,
-                        pdf=pdf,
-                        **totals,
-                    )
-                    .returning(invoices.c.seq)
-                )
-            ).scalar_one()
-            await session.execute(invoice_lines.insert(), [{**r, "invoice_seq": seq} for _, r, _ in chunk])
-            uow.emit(
-                InvoiceIssuedV1(
-                    invoice_id=invoice_id,
-                    invoice_number=number,
-                    po_number=po,
-                    period=period,
+            invoice_id = await self._issue_invoice(uow, header, number, part, supplements, (n + 1, len(parts)))
+            supplements = supplements or (invoice_id, number)  # the rest of a split group supplements its first part
+        return len(parts), len(priced)
+
+    async def _issue_invoice(
+        self,
+        uow: UnitOfWork,
+        header: _InvoiceHeader,
+        number: str,
+        lines: list[_PricedLine],
+        supplements: tuple[str, str] | None,
+        part: tuple[int, int],
+    ) -> str:
+        """Render, store and emit one invoice; returns its id."""
+        settings = header.company.settings
+        invoice_id = new_id("in")
+        to_email, cc_emails = recipients((line.po_contact_email for line in lines), settings.effective_billing_email)
+        totals = _Totals.of(lines)
+        filename = f"ten99_invoice_{number}.pdf"
+        document = InvoiceDocument(
+            issuer_name=self.invoicing.issuer_name,
+            company_name=header.company.company_name or header.tenant,
+            number=number,
+            period=header.period,
+            po_number=header.po,
+            issued_at=header.issued_at,
+            due_date=header.due,
+            to_email=to_email,
+            cc_emails=cc_emails,
+            premium_payer=settings.premium_payer,
+            platform_fee_bps=settings.platform_fee_bps,
+            lines=[_pdf_line(line.message) for line in lines],
+            supplements_number=supplements[1] if supplements else None,
+            part=part if part[1] > 1 else None,
+            **asdict(totals),
+        )
+        pdf = await asyncio.to_thread(self.render, document)
+        seq = (
+            await uow.session.execute(
+                invoices.insert()
+                .values(
+                    id=invoice_id,
+                    tenant_id=header.tenant,
+                    number=number,
+                    period=header.period,
+                    po_number=header.po,
+                    supplements_id=supplements[0] if supplements else None,
                     to_email=to_email,
                     cc_emails=cc_emails,
-                    issued_at=now,
-                    due_date=due,
-                    premium_cents=totals["premium_cents"],
-                    platform_fee_cents=totals["platform_fee_cents"],
-                    total_cents=totals["total_cents"],
-                    lines=lines,
+                    status="open",
+                    currency="usd",
+                    issued_at=header.issued_at,
+                    due_date=header.due,
+                    premium_payer=settings.premium_payer,
+                    platform_fee_bps=settings.platform_fee_bps,
+                    line_count=len(lines),
+                    credited_cents=0,
+                    version=1,
                     filename=filename,
                     pdf=pdf,
-                ),
-                tenant_id=tenant,
-                aggregate_id=invoice_id,
-                aggregate_version=1,
+                    **asdict(totals),
+                )
+                .returning(invoices.c.seq)
             )
-            if supplements_id is None:  # the rest of a split group supplements its first part
-                supplements_id, supplements_number = invoice_id, number
-        return len(chunks), len(priced)
+        ).scalar_one()
+        await uow.session.execute(invoice_lines.insert(), [{**line.values, "invoice_seq": seq} for line in lines])
+        issued = InvoiceIssuedV1(
+            invoice_id=invoice_id,
+            invoice_number=number,
+            po_number=header.po,
+            period=header.period,
+            to_email=to_email,
+            cc_emails=cc_emails,
+            issued_at=header.issued_at,
+            due_date=header.due,
+            premium_cents=totals.premium_cents,
+            platform_fee_cents=totals.platform_fee_cents,
+            total_cents=totals.total_cents,
+            lines=[line.message for line in lines],
+            filename=filename,
+            pdf=pdf,
+        )
+        uow.emit(issued, tenant_id=header.tenant, aggregate_id=invoice_id, aggregate_version=1)
+        return invoice_id
 
 
-def _split_for_messages(priced: list[Any], max_lines: int) -> list[list[Any]]:
+def _price(item: _Charge, company: CompanyBilling) -> _PricedLine:
+    """The charge's amounts under the company's settings, as a stored line and a message line."""
+    billing, charge, settings = item.assignment, item.charge, company.settings
+    payer = premium_payer_for(billing, settings.premium_payer)
+    amounts = line_amounts(charge.pay_cents, billing.net_rate, settings.platform_fee_bps, company_pays_premium=payer == "company")
+    description = line_description(billing, charge, payer)
+    values = {
+        "tenant_id": billing.tenant_id,
+        "assignment_id": billing.assignment_id,
+        "charge_seq": charge.charge_seq,
+        "kind": charge.kind,
+        "contractor_id": billing.contractor_id,
+        "contractor_name": billing.contractor_name,
+        "description": description[:1000],
+        "wage_cents": billing.wage_cents,
+        "wage_type": billing.wage_type,
+        "span_start": charge.span_start,
+        "span_end": charge.span_end,
+        "pay_cents": amounts.pay_cents,
+        "net_rate": billing.net_rate,
+        "premium_payer": payer,
+        "premium_full_cents": amounts.premium_full_cents,
+        "premium_cents": amounts.premium_cents,
+        "platform_fee_bps": settings.platform_fee_bps,
+        "platform_fee_cents": amounts.platform_fee_cents,
+        "amount_cents": amounts.amount_cents,
+        "credited": False,
+    }
+    message = InvoiceLine(
+        assignment_id=billing.assignment_id,
+        contractor_name=billing.contractor_name,
+        description=description,
+        pay_cents=amounts.pay_cents,
+        net_rate=billing.net_rate,
+        premium_cents=amounts.premium_cents,
+        platform_fee_cents=amounts.platform_fee_cents,
+        amount_cents=amounts.amount_cents,
+    )
+    return _PricedLine(values, message, billing.po_contact_email)
+
+
+def _pdf_line(line: InvoiceLine) -> InvoicePdfLine:
+    return InvoicePdfLine(
+        contractor_name=line.contractor_name,
+        description=line.description,
+        pay_cents=line.pay_cents,
+        net_rate=line.net_rate,
+        premium_cents=line.premium_cents,
+        platform_fee_cents=line.platform_fee_cents,
+        amount_cents=line.amount_cents,
+    )
+
+
+def _split_for_messages(priced: list[_PricedLine], max_lines: int) -> list[list[_PricedLine]]:
     """Invoices of at most ``max_lines`` lines whose message stays within the byte budget."""
-    chunks: list[list[Any]] = [[]]
+    parts: list[list[_PricedLine]] = [[]]
     size = 0
-    for entry in priced:
-        line_size = len(_encoder.encode(entry[2])) + 80  # the line in JSON, and its share of the PDF
-        if chunks[-1] and (len(chunks[-1]) >= max_lines or size + line_size > MESSAGE_LINES_BUDGET):
-            chunks.append([])
+    for line in priced:
+        line_size = len(_encoder.encode(line.message)) + 80  # the line in JSON, and its share of the PDF
+        if parts[-1] and (len(parts[-1]) >= max_lines or size + line_size > MESSAGE_LINES_BUDGET):
+            parts.append([])
             size = 0
-        chunks[-1].append(entry)
+        parts[-1].append(line)
         size += line_size
-    return chunks
+    return parts
 
 
-async def _existing_lines(session: AsyncSession, rows: Sequence[Row[Any]]) -> dict[tuple[str, str], list[ExistingLine]]:
+async def _period_so_far(session: AsyncSession, tenant: str, po: str, period: str) -> tuple[tuple[str, str] | None, int]:
+    """The PO's first invoice of the period that is not void (id, number), if any, and how
+    many invoices the company was issued in the period (the next number follows them)."""
+    columns = invoices.c
+    first = (
+        await session.execute(
+            select(columns.id, columns.number)
+            .where(columns.tenant_id == tenant, columns.po_number == po, columns.period == period, columns.status != "void")
+            .order_by(columns.seq)
+            .limit(1)
+        )
+    ).first()
+    issued = select(func.count()).select_from(invoices).where(columns.tenant_id == tenant, columns.period == period)
+    issued_before = (await session.execute(issued)).scalar_one()
+    return ((first.id, first.number) if first else None), int(issued_before)
+
+
+# -- credits -------------------------------------------------------------------------------
+
+
+async def _apply_credits(uow: UnitOfWork, credits: list[_Credit], now: datetime) -> int:
+    """Store the credits, mark their lines credited, add them to their invoices and emit
+    ``InvoiceCreditedV1`` for each; returns how many."""
+    session = uow.session
+    credit_ids = [new_id("cr") for _ in credits]
+    await session.execute(
+        invoice_credits.insert(),
+        [
+            {
+                "id": credit_id,
+                "tenant_id": credit.assignment.tenant_id,
+                "invoice_seq": credit.decision.line.invoice_seq,
+                "line_id": credit.decision.line.line_id,
+                "assignment_id": credit.assignment.assignment_id,
+                "amount_cents": credit.decision.line.amount_cents,
+                "reason": credit.decision.reason,
+                "created_at": now,
+            }
+            for credit_id, credit in zip(credit_ids, credits, strict=True)
+        ],
+    )
+    for chunk in chunked([credit.decision.line.line_id for credit in credits], 1000):
+        await session.execute(update(invoice_lines).where(invoice_lines.c.id.in_(list(chunk))).values(credited=True))
+    versions = await _add_credits_to_invoices(session, (credit.decision.line for credit in credits))
+    for credit_id, credit in zip(credit_ids, credits, strict=True):
+        line = credit.decision.line
+        credited = InvoiceCreditedV1(
+            credit_id=credit_id,
+            invoice_id=line.invoice_id,
+            invoice_number=line.invoice_number,
+            assignment_id=credit.assignment.assignment_id,
+            amount_cents=line.amount_cents,
+            reason=credit.decision.reason,
+        )
+        uow.emit(
+            credited,
+            tenant_id=credit.assignment.tenant_id,
+            aggregate_id=line.invoice_id,
+            aggregate_version=versions[line.invoice_seq],
+        )
+    return len(credits)
+
+
+async def _add_credits_to_invoices(session: AsyncSession, lines: Iterable[ExistingLine]) -> dict[int, int]:
+    """Add the credited lines' amounts to their invoices; returns each invoice's new version."""
+    per_invoice: dict[int, int] = defaultdict(int)
+    for line in lines:
+        per_invoice[line.invoice_seq] += line.amount_cents
+    versions: dict[int, int] = {}
+    for seq, amount in per_invoice.items():
+        versions[seq] = (
+            await session.execute(
+                update(invoices)
+                .where(invoices.c.seq == seq)
+                .values(credited_cents=invoices.c.credited_cents + amount, version=invoices.c.version + 1)
+                .returning(invoices.c.version)
+            )
+        ).scalar_one()
+    return versions
+
+
+# -- reading and clearing flagged rows -----------------------------------------------------
+
+
+async def _clear_flags(session: AsyncSession, done: list[tuple[str, str, int]]) -> None:
+    """Clear the flag of the rows planned, as they were read: ``(tenant, assignment, revision)``.
+
+    A row changed since it was read keeps its flag (revision), so the next run plans it again.
+    Rows a consumer holds locked right now are skipped, not waited for: they are changing
+    anyway, and waiting on consumers (who wait on us) could deadlock."""
+    if not done:
+        return
+    columns = assignments.c
+    for chunk in chunked(done, 1000):
+        unlocked = (
+            select(columns.tenant_id, columns.assignment_id)
+            .where(tuple_(columns.tenant_id, columns.assignment_id, columns.revision).in_(list(chunk)))
+            .with_for_update(skip_locked=True)
+        )
+        await session.execute(
+            update(assignments).where(tuple_(columns.tenant_id, columns.assignment_id).in_(unlocked)).values(needs_billing=False)
+        )
+
+
+async def _existing_lines(session: AsyncSession, rows: Sequence[Row[Any]]) -> dict[RowKey, list[ExistingLine]]:
     """Lines already charged for the given assignments, with their invoice's status."""
     by_tenant: dict[str, list[str]] = defaultdict(list)
-    for r in rows:
-        by_tenant[r.tenant_id].append(r.assignment_id)
-    L = invoice_lines.c
-    out: dict[tuple[str, str], list[ExistingLine]] = defaultdict(list)
+    for row in rows:
+        by_tenant[row.tenant_id].append(row.assignment_id)
+    columns = invoice_lines.c
+    out: dict[RowKey, list[ExistingLine]] = defaultdict(list)
     for tenant, ids in by_tenant.items():
-        for chunk in _chunks(ids, 2000):
-            result = await session.execute(
+        for chunk in chunked(ids, 2000):
+            found = await session.execute(
                 select(
-                    L.id,
-                    L.assignment_id,
-                    L.charge_seq,
-                    L.kind,
-                    L.span_start,
-                    L.span_end,
-                    L.amount_cents,
-                    L.credited,
-                    L.invoice_seq,
+                    columns.id,
+                    columns.assignment_id,
+                    columns.charge_seq,
+                    columns.kind,
+                    columns.span_start,
+                    columns.span_end,
+                    columns.amount_cents,
+                    columns.credited,
+                    columns.invoice_seq,
                     invoices.c.status,
                     invoices.c.id.label("invoice_id"),
                     invoices.c.number,
                 )
-                .join(invoices, invoices.c.seq == L.invoice_seq)
-                .where(L.tenant_id == tenant, L.assignment_id.in_(list(chunk)))
+                .join(invoices, invoices.c.seq == columns.invoice_seq)
+                .where(columns.tenant_id == tenant, columns.assignment_id.in_(list(chunk)))
             )
-            for line in result:
+            for line in found:
                 out[(tenant, line.assignment_id)].append(
                     ExistingLine(
                         line_id=line.id,
@@ -631,12 +730,3 @@ async def _existing_lines(session: AsyncSession, rows: Sequence[Row[Any]]) -> di
                     )
                 )
     return out
-
-
-async def _wait(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
-    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()

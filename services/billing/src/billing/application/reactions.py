@@ -26,7 +26,7 @@ from ten99_contracts.contractor_v1 import (
 )
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
 from ten99_contracts.policy_v1 import CoverageBoundV1, CoverageCancelledV1, CoverageExtendedV1, CoverageRetimedV1
-from ten99kit import Subscription, UnitOfWork, insert_ignore
+from ten99kit import UnitOfWork, insert_ignore
 
 from ..adapters.db import import_batches
 from ..adapters.local_copy import upsert_assignment_part, upsert_company
@@ -39,11 +39,14 @@ def _clean(value: str | None) -> str | None:
     return value or None
 
 
-#: how long billing's consumers let messages gather after a fetch
-LINGER_S = 0.2
+def _po_part(po_number: str | None, contact: str | None, campaign: str | None) -> dict[str, Any]:
+    """The PO part of an assignment row (snapshots and ``PoNumberSetV1`` carry it)."""
+    return {"po_number": _clean(po_number), "po_contact_email": _clean(contact), "campaign": campaign}
 
 
 class Reactions:
+    """The handlers of the messages billing consumes (bootstrap subscribes them)."""
+
     def __init__(
         self,
         *,
@@ -57,25 +60,23 @@ class Reactions:
         #: library's import should not be their wait
         self.warm_up = warm_up
 
-    def subscriptions(self) -> list[Subscription]:
-        """No one waits on billing's copies of other contexts' facts (invoices are issued from
-        them in the background): its consumers let messages gather (``LINGER_S``) and apply
-        them, and wake the issuer, in fewer transactions."""
-        return [
-            Subscription(subject, handler, linger_s=LINGER_S)
-            for subject, handler in (
-                (CompanyCreatedV1.SUBJECT, self.on_company_created),
-                (AssignmentCreatedV1.SUBJECT, self.on_assignment_state),
-                (AssignmentUpdatedV1.SUBJECT, self.on_assignment_state),
-                (AssignmentCancelledV1.SUBJECT, self.on_assignment_cancelled),
-                (PoNumberSetV1.SUBJECT, self.on_po_number_set),
-                (ImportCompletedV1.SUBJECT, self.on_import_completed),
-                (CoverageBoundV1.SUBJECT, self.on_coverage_changed),
-                (CoverageRetimedV1.SUBJECT, self.on_coverage_changed),
-                (CoverageExtendedV1.SUBJECT, self.on_coverage_changed),
-                (CoverageCancelledV1.SUBJECT, self.on_coverage_cancelled),
-            )
-        ]
+    async def _apply(
+        self, uow: UnitOfWork, envelope: Envelope[Any], assignment_id: str, parts: dict[str, dict[str, Any]], **flags: Any
+    ) -> None:
+        """Apply the ``parts`` of one assignment the message carries (ordered by its version and
+        time), then wake the issuer after the commit: the row may have become billable."""
+        await upsert_assignment_part(
+            uow.session,
+            uow.db.dialect,
+            tenant_id=envelope.tenant_id,
+            assignment_id=assignment_id,
+            now=uow.clock.now(),
+            version=envelope.aggregate_version,
+            at=envelope.occurred_at,
+            parts=parts,
+            **flags,
+        )
+        self.wake_issuer(uow)
 
     async def on_company_created(self, uow: UnitOfWork, envelope: Envelope[CompanyCreatedV1]) -> None:
         data = envelope.data
@@ -89,97 +90,69 @@ class Reactions:
         )
 
     async def on_assignment_state(self, uow: UnitOfWork, envelope: Envelope[AssignmentCreatedV1 | AssignmentUpdatedV1]) -> None:
-        a = envelope.data
+        assignment = envelope.data
         self.warm_up()
-        contractor = a.contractor
+        contractor = assignment.contractor
         snapshot = {
             "snapshot_known": True,
             "contractor_id": contractor.contractor_id,
             "contractor_name": f"{contractor.first_name} {contractor.last_name}".strip()[:300],
             "contractor_email": contractor.email[:320],
-            "job_id": a.job.job_id,
-            "job_name": a.job.name[:300],
-            "entity_name": a.job.entity.name[:300],
-            "wage_cents": a.job.wage_cents,
-            "wage_type": a.job.wage_type,
-            "withhold_premium": a.job.withhold_premium,
-            "effective_date": a.effective_date,
-            "end_date": a.end_date,
-            "import_batch_id": a.import_batch_id,
+            "job_id": assignment.job.job_id,
+            "job_name": assignment.job.name[:300],
+            "entity_name": assignment.job.entity.name[:300],
+            "wage_cents": assignment.job.wage_cents,
+            "wage_type": assignment.job.wage_type,
+            "withhold_premium": assignment.job.withhold_premium,
+            "effective_date": assignment.effective_date,
+            "end_date": assignment.end_date,
+            "import_batch_id": assignment.import_batch_id,
         }
-        po = {"po_number": _clean(a.po_number), "po_contact_email": _clean(a.po_contact_email), "campaign": a.campaign}
-        await upsert_assignment_part(
-            uow.session,
-            uow.db.dialect,
-            tenant_id=envelope.tenant_id,
-            assignment_id=a.assignment_id,
-            now=uow.clock.now(),
-            version=envelope.aggregate_version,
-            at=envelope.occurred_at,
-            parts={"snapshot": snapshot, "po": po},
-            cancelled=a.status == "cancelled",
-            cancel_reason="cancelled" if a.status == "cancelled" else None,
+        po = _po_part(assignment.po_number, assignment.po_contact_email, assignment.campaign)
+        await self._apply(
+            uow,
+            envelope,
+            assignment.assignment_id,
+            {"snapshot": snapshot, "po": po},
+            cancelled=assignment.status == "cancelled",
+            cancel_reason="cancelled" if assignment.status == "cancelled" else None,
             contractor_id=contractor.contractor_id,
         )
-        self.wake_issuer(uow)
 
     async def on_assignment_cancelled(self, uow: UnitOfWork, envelope: Envelope[AssignmentCancelledV1]) -> None:
-        a = envelope.data
-        await upsert_assignment_part(
-            uow.session,
-            uow.db.dialect,
-            tenant_id=envelope.tenant_id,
-            assignment_id=a.assignment_id,
-            now=uow.clock.now(),
-            version=envelope.aggregate_version,
-            at=envelope.occurred_at,
-            parts={},
+        cancelled = envelope.data
+        await self._apply(
+            uow,
+            envelope,
+            cancelled.assignment_id,
+            {},
             cancelled=True,
-            cancel_reason=(a.reason or "cancelled")[:500],
-            contractor_id=a.contractor_id,
+            cancel_reason=(cancelled.reason or "cancelled")[:500],
+            contractor_id=cancelled.contractor_id,
         )
-        self.wake_issuer(uow)
 
     async def on_po_number_set(self, uow: UnitOfWork, envelope: Envelope[PoNumberSetV1]) -> None:
-        p = envelope.data
-        await upsert_assignment_part(
-            uow.session,
-            uow.db.dialect,
-            tenant_id=envelope.tenant_id,
-            assignment_id=p.assignment_id,
-            now=uow.clock.now(),
-            version=envelope.aggregate_version,
-            at=envelope.occurred_at,
-            parts={
-                "po": {"po_number": _clean(p.po_number), "po_contact_email": _clean(p.po_contact_email), "campaign": p.campaign}
-            },
-            contractor_id=p.contractor_id,
-        )
-        self.wake_issuer(uow)
+        po = envelope.data
+        part = _po_part(po.po_number, po.po_contact_email, po.campaign)
+        await self._apply(uow, envelope, po.assignment_id, {"po": part}, contractor_id=po.contractor_id)
 
     async def _coverage(self, uow: UnitOfWork, envelope: Envelope[Any], terms: CoverageTerms, cancel_reason: str | None) -> None:
         cancelled = cancel_reason is not None or terms.status == "cancelled"
-        await upsert_assignment_part(
-            uow.session,
-            uow.db.dialect,
-            tenant_id=envelope.tenant_id,
-            assignment_id=terms.assignment_id,
-            now=uow.clock.now(),
-            version=envelope.aggregate_version,
-            at=envelope.occurred_at,
-            parts={
-                "coverage": {
-                    "coverage_id": terms.coverage_id,
-                    "coverage_effective_date": terms.effective_date,
-                    "coverage_end_date": terms.end_date,
-                    "net_rate": terms.net_rate,
-                }
-            },
+        coverage = {
+            "coverage_id": terms.coverage_id,
+            "coverage_effective_date": terms.effective_date,
+            "coverage_end_date": terms.end_date,
+            "net_rate": terms.net_rate,
+        }
+        await self._apply(
+            uow,
+            envelope,
+            terms.assignment_id,
+            {"coverage": coverage},
             coverage_cancelled=cancelled,
             coverage_cancel_reason=(cancel_reason or "cancelled")[:500] if cancelled else None,
             contractor_id=terms.contractor_id,
         )
-        self.wake_issuer(uow)
 
     async def on_coverage_changed(
         self, uow: UnitOfWork, envelope: Envelope[CoverageBoundV1 | CoverageRetimedV1 | CoverageExtendedV1]
