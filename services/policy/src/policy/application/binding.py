@@ -52,31 +52,35 @@ _INSURED = (
 )
 
 
-def _insured(m: ApplicationCompletedV1 | ContractorUpdatedV1, as_of: datetime) -> dict[str, Any]:
+def _insured(data: ApplicationCompletedV1 | ContractorUpdatedV1, as_of: datetime) -> dict[str, Any]:
     """The policy's insured columns, as a message describes the contractor at ``as_of``."""
     return {
-        "insured_first_name": m.first_name,
-        "insured_last_name": m.last_name,
-        "insured_email": m.email,
-        "insured_phone": m.phone,
-        "insured_address": msgspec.to_builtins(m.address) if m.address is not None else None,
+        "insured_first_name": data.first_name,
+        "insured_last_name": data.last_name,
+        "insured_email": data.email,
+        "insured_phone": data.phone,
+        "insured_address": msgspec.to_builtins(data.address) if data.address is not None else None,
         "insured_as_of": as_of,
     }
 
 
 async def on_application_completed(ctx: PolicyContext, uow: UnitOfWork, envelope: Envelope[ApplicationCompletedV1]) -> None:
-    m = envelope.data
-    insured = _insured(m, envelope.occurred_at)
-    facts = await _lock_facts(uow, envelope.tenant_id, m.contractor_id, m.assignments)
-    policy = await _policy(uow, envelope.tenant_id, m.contractor_id, m.session_id, m.assignments, m.address.region, insured)
-    await bind_quotes(ctx, uow, envelope.tenant_id, policy, m.session_id, m.assignments, facts)
+    data = envelope.data
+    insured = _insured(data, envelope.occurred_at)
+    facts = await _lock_facts(uow, envelope.tenant_id, data.contractor_id, data.assignments)
+    policy = await _policy(
+        uow, envelope.tenant_id, data.contractor_id, data.session_id, data.assignments, data.address.region, insured
+    )
+    await bind_quotes(ctx, uow, envelope.tenant_id, policy, data.session_id, data.assignments, facts)
 
 
 async def on_assignment_enrolled(ctx: PolicyContext, uow: UnitOfWork, envelope: Envelope[AssignmentEnrolledV1]) -> None:
-    m = envelope.data
-    facts = await _lock_facts(uow, envelope.tenant_id, m.contractor_id, [m.quote])
-    policy = await _policy(uow, envelope.tenant_id, m.contractor_id, m.session_id, [m.quote], m.quote.home_state, None)
-    await bind_quotes(ctx, uow, envelope.tenant_id, policy, m.session_id, [m.quote], facts)
+    data = envelope.data
+    facts = await _lock_facts(uow, envelope.tenant_id, data.contractor_id, [data.quote])
+    policy = await _policy(
+        uow, envelope.tenant_id, data.contractor_id, data.session_id, [data.quote], data.quote.home_state, None
+    )
+    await bind_quotes(ctx, uow, envelope.tenant_id, policy, data.session_id, [data.quote], facts)
 
 
 async def on_contractor_updated(ctx: PolicyContext, uow: UnitOfWork, envelope: Envelope[ContractorUpdatedV1]) -> None:
@@ -85,18 +89,18 @@ async def on_contractor_updated(ctx: PolicyContext, uow: UnitOfWork, envelope: E
     extension's, a re-timing's) names them as they are now. Certificates already issued stay as
     they are. An update older than what the policy holds (the application completed later, or a
     newer update came first) changes nothing, so applying it again is harmless."""
-    m = envelope.data
-    s, tenant_id = uow.session, envelope.tenant_id
-    insured = _insured(m, envelope.occurred_at)
-    if m.address is None:  # no address now: keep the one the policy has
+    data = envelope.data
+    session, tenant_id = uow.session, envelope.tenant_id
+    insured = _insured(data, envelope.occurred_at)
+    if data.address is None:  # no address now: keep the one the policy has
         del insured["insured_address"]
     # the company's row first, as binding locks it: a policy cannot be created in between
-    await store.lock_company(s, uow.db.dialect, tenant_id, uow.clock.now())
-    if await store.update_insured_if_newer(s, tenant_id, m.contractor_id, insured, uow.clock.now()):
-        log.info("policy.insured_updated", contractor_id=m.contractor_id)
-    elif await store.policy_for_contractor(s, tenant_id, m.contractor_id) is None:
+    await store.lock_company(session, uow.db.dialect, tenant_id, uow.clock.now())
+    if await store.update_insured_if_newer(session, tenant_id, data.contractor_id, insured, uow.clock.now()):
+        log.info("policy.insured_updated", contractor_id=data.contractor_id)
+    elif await store.policy_for_contractor(session, tenant_id, data.contractor_id) is None:
         # the opt-in has not reached us yet: the policy takes the correction when it is created
-        await store.keep_insured_correction(s, uow.db.dialect, tenant_id, m.contractor_id, insured)
+        await store.keep_insured_correction(session, uow.db.dialect, tenant_id, data.contractor_id, insured)
 
 
 @dataclass(frozen=True)
@@ -127,12 +131,12 @@ async def _policy(
 ) -> dict[str, Any]:
     """The contractor's policy, created (``PolicyActivatedV1``) on first sight, else brought up to
     date with the latest application: the insured's confirmed details and the coverage types."""
-    s = uow.session
+    session = uow.session
     now, today = uow.clock.now(), uow.clock.today()
     types = sorted({t for q in quotes for t in q.coverage_types})
-    row = await store.policy_for_contractor(s, tenant_id, contractor_id, lock=True)
+    row = await store.policy_for_contractor(session, tenant_id, contractor_id, lock=True)
     if row is None:
-        corrected = await store.take_insured_correction(s, tenant_id, contractor_id)
+        corrected = await store.take_insured_correction(session, tenant_id, contractor_id)
         if corrected is not None and (insured is None or corrected["insured_as_of"] > insured["insured_as_of"]):
             insured = {**(insured or {}), **corrected}
         starts = [max(q.effective_date, today) for q in quotes]
@@ -153,11 +157,11 @@ async def _policy(
             "created_at": now,
             "updated_at": now,
         }
-        if await store.insert_policy(s, uow.db.dialect, values):
+        if await store.insert_policy(session, uow.db.dialect, values):
             _emit_activated(uow, values)
             return values
         # another transaction created it meanwhile: use theirs
-        row = await store.policy_for_contractor(s, tenant_id, contractor_id, lock=True)
+        row = await store.policy_for_contractor(session, tenant_id, contractor_id, lock=True)
         if row is None:  # the random policy number collided: the consumer retries with a new one
             raise RuntimeError(f"policy number {values['policy_number']} is taken")
     policy = dict(row._mapping)
@@ -171,7 +175,7 @@ async def _policy(
         changes["coverage_types"] = merged
     if changes:
         changes["updated_at"] = now
-        await store.update_policy(s, tenant_id, policy["id"], changes)
+        await store.update_policy(session, tenant_id, policy["id"], changes)
         policy.update(changes)
     return policy
 
@@ -205,7 +209,7 @@ async def bind_quotes(
     """Bind coverage for each quoted assignment that has none yet, and certify it at once when
     everything its certificate prints is known (else it stays due: see `certificates`).
     Returns the coverage ids bound."""
-    s = uow.session
+    session = uow.session
     now, today = uow.clock.now(), uow.clock.today()
     unique = list({q.assignment_id: q for q in quotes}.values())
     rows: list[dict[str, Any]] = []
@@ -228,7 +232,7 @@ async def bind_quotes(
             row.update(certificate_id=numbers[row["id"]][0], certificate_due=False)
         rows.append(row)
     # one coverage per assignment, ever: an assignment that has one already keeps it
-    inserted = await store.insert_coverages(s, uow.db.dialect, rows)
+    inserted = await store.insert_coverages(session, uow.db.dialect, rows)
     bound = [r for r in rows if r["id"] in inserted]
     if len(bound) < len(rows):
         log.info("coverage.already_bound", assignment_ids=[r["assignment_id"] for r in rows if r["id"] not in inserted])
@@ -241,7 +245,9 @@ async def bind_quotes(
             uow.emit(CoverageBoundV1(terms=terms(coverage)), tenant_id=tenant_id, aggregate_id=r["id"], aggregate_version=1)
     if bound and policy["status"] != ACTIVE:  # coverage again on a policy that had run out
         policy.update(status=ACTIVE, version=policy["version"] + 1, updated_at=now)
-        await store.update_policy(s, tenant_id, policy["id"], {"status": ACTIVE, "version": policy["version"], "updated_at": now})
+        await store.update_policy(
+            session, tenant_id, policy["id"], {"status": ACTIVE, "version": policy["version"], "updated_at": now}
+        )
         _emit_activated(uow, policy)
     # certificates in the same transaction, from what is in hand (no second look at the rows)
     holder = SimpleNamespace(**policy)

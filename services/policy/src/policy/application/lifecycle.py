@@ -59,10 +59,20 @@ JOB_BATCH = 500
 
 
 async def on_company_created(ctx: PolicyContext, uow: UnitOfWork, envelope: Envelope[CompanyCreatedV1]) -> None:
-    m = envelope.data
-    await store.upsert_company(uow.session, uow.db.dialect, envelope.tenant_id, m.name, m.owner_email, uow.clock.now())
+    data = envelope.data
+    await store.upsert_company(uow.session, uow.db.dialect, envelope.tenant_id, data.name, data.owner_email, uow.clock.now())
     # certificates that waited for the company's name
     await issue_due_certificates(ctx, uow, tenant_id=envelope.tenant_id)
+
+
+async def _lock_for_new_dates(
+    ctx: PolicyContext, uow: UnitOfWork, tenant_id: str, assignment_id: str, contractor_id: str, now: datetime
+) -> Any:
+    """Before a change that may draw a certificate: start loading the PDF renderer, lock the
+    company, then the assignment (lock order: see store.lock_company). Returns the assignment's row."""
+    ctx.warm_up()
+    await store.lock_company(uow.session, uow.db.dialect, tenant_id, now)
+    return await store.lock_assignment(uow.session, uow.db.dialect, tenant_id, assignment_id, contractor_id, now)
 
 
 async def on_assignment_changed(
@@ -70,48 +80,46 @@ async def on_assignment_changed(
 ) -> None:
     """A full snapshot of the assignment (created or updated). Keeps the newest; if its dates
     changed before the coverage started, the coverage follows them (re-timed, new certificate)."""
-    m = envelope.data
-    ctx.warm_up()
+    data = envelope.data
     tenant_id, version = envelope.tenant_id, envelope.aggregate_version
     now, today = uow.clock.now(), uow.clock.today()
-    s = uow.session
-    await store.lock_company(s, uow.db.dialect, tenant_id, now)  # lock order: see store.lock_company
-    row = await store.lock_assignment(s, uow.db.dialect, tenant_id, m.assignment_id, m.contractor.contractor_id, now)
+    session = uow.session
+    row = await _lock_for_new_dates(ctx, uow, tenant_id, data.assignment_id, data.contractor.contractor_id, now)
     values: dict[str, Any] = {}
     if row.snapshot_version is None or version >= row.snapshot_version:
-        entity = m.job.entity
+        entity = data.job.entity
         values.update(
             snapshot_version=version,
-            contractor_id=m.contractor.contractor_id,
-            contractor=msgspec.to_builtins(m.contractor),
-            job_id=m.job.job_id,
-            job_name=m.job.name,
-            work_state=m.job.work_state,
+            contractor_id=data.contractor.contractor_id,
+            contractor=msgspec.to_builtins(data.contractor),
+            job_id=data.job.job_id,
+            job_name=data.job.name,
+            work_state=data.job.work_state,
             entity_id=entity.entity_id,
             entity_name=entity.name,
             aggregate_limit_cents=entity.aggregate_limit_cents,
             occurrence_limit_cents=entity.occurrence_limit_cents,
-            coverage_types=list(m.coverage_types),
+            coverage_types=list(data.coverage_types),
         )
         if row.status != CANCELLED:  # a cancellation is final
-            values["status"] = m.status
+            values["status"] = data.status
     dates_moved = row.dates_version is None or version >= row.dates_version
     if dates_moved:
-        values.update(dates_version=version, effective_date=m.effective_date, end_date=m.end_date)
+        values.update(dates_version=version, effective_date=data.effective_date, end_date=data.end_date)
     if values:
         values["updated_at"] = now
-        await store.update_assignment(s, tenant_id, m.assignment_id, values)
+        await store.update_assignment(session, tenant_id, data.assignment_id, values)
 
-    coverage = await store.coverage_for_assignment(s, tenant_id, m.assignment_id)
+    coverage = await store.coverage_for_assignment(session, tenant_id, data.assignment_id)
     if coverage is None:
         return  # not bound (yet): binding will use these dates
     if dates_moved:
-        outcome = coverage.retime(m.effective_date, m.end_date, today)
+        outcome = coverage.retime(data.effective_date, data.end_date, today)
         if isinstance(outcome, Retimed):
             extra: dict[str, Any] = {"certificate_due": True, "certificate_reason": "retimed", "certificate_notify": True}
             if outcome.activated:
                 extra["activated_at"] = now
-            await store.save_coverage(s, coverage, now, **extra)
+            await store.save_coverage(session, coverage, now, **extra)
             first = coverage.version - (2 if outcome.activated else 1)
             uow.emit(
                 CoverageRetimedV1(
@@ -131,7 +139,7 @@ async def on_assignment_changed(
                     aggregate_version=coverage.version,
                 )
         elif isinstance(outcome, Refused):
-            log.info("coverage.retime_refused", assignment_id=m.assignment_id, reason=outcome.reason)
+            log.info("coverage.retime_refused", assignment_id=data.assignment_id, reason=outcome.reason)
     # the snapshot may be what a waiting certificate needed
     await issue_due_certificates(ctx, uow, tenant_id=tenant_id, coverage_ids=[coverage.id])
 
@@ -140,40 +148,42 @@ async def on_assignment_cancelled(ctx: PolicyContext, uow: UnitOfWork, envelope:
     """Cancelled before its start: the coverage is cancelled and its certificate voided. A
     cancellation made on or after the start (the contractor service refuses those, so this means
     a bug or a clock skew) leaves the coverage in place and is logged as a warning."""
-    m = envelope.data
+    data = envelope.data
     tenant_id = envelope.tenant_id
     now = uow.clock.now()
-    s = uow.session
-    row = await store.lock_assignment(s, uow.db.dialect, tenant_id, m.assignment_id, m.contractor_id, now)
+    session = uow.session
+    row = await store.lock_assignment(session, uow.db.dialect, tenant_id, data.assignment_id, data.contractor_id, now)
     if row.status != CANCELLED:
         await store.update_assignment(
-            s,
+            session,
             tenant_id,
-            m.assignment_id,
-            {"status": CANCELLED, "cancel_reason": m.reason, "cancelled_at": m.cancelled_at, "updated_at": now},
+            data.assignment_id,
+            {"status": CANCELLED, "cancel_reason": data.reason, "cancelled_at": data.cancelled_at, "updated_at": now},
         )
-    coverage = await store.coverage_for_assignment(s, tenant_id, m.assignment_id)
+    coverage = await store.coverage_for_assignment(session, tenant_id, data.assignment_id)
     if coverage is None:
         return  # binding will skip it
-    outcome = coverage.cancel(m.reason, m.cancelled_at.date())
+    outcome = coverage.cancel(data.reason, data.cancelled_at.date())
     if isinstance(outcome, Refused):
         log.warning(
-            "coverage.late_cancellation_kept", assignment_id=m.assignment_id, coverage_id=coverage.id, reason=outcome.reason
+            "coverage.late_cancellation_kept", assignment_id=data.assignment_id, coverage_id=coverage.id, reason=outcome.reason
         )
         return
     if not isinstance(outcome, Cancelled):
         return  # already cancelled
     current = await _current_certificate(uow, coverage.id)
-    await store.save_coverage(s, coverage, now, cancelled_at=m.cancelled_at, certificate_due=False)
-    contact = await store.contact_for(s, tenant_id, coverage.policy_id, coverage.assignment_id)
+    await store.save_coverage(session, coverage, now, cancelled_at=data.cancelled_at, certificate_due=False)
+    contact = await store.contact_for(session, tenant_id, coverage.policy_id, coverage.assignment_id)
     uow.emit(
-        CoverageCancelledV1(terms=terms(coverage), reason=m.reason, contractor_email=contact.email, contractor_name=contact.name),
+        CoverageCancelledV1(
+            terms=terms(coverage), reason=data.reason, contractor_email=contact.email, contractor_name=contact.name
+        ),
         tenant_id=tenant_id,
         aggregate_id=coverage.id,
         aggregate_version=coverage.version,
     )
     if current:
-        stamp = f"VOID: coverage cancelled on {m.cancelled_at.date().isoformat()} ({m.reason})"
+        stamp = f"VOID: coverage cancelled on {data.cancelled_at.date().isoformat()} ({data.reason})"
         await void_certificate(ctx, uow, tenant_id, current, stamp)
 
 
@@ -185,47 +195,45 @@ async def _current_certificate(uow: UnitOfWork, coverage_id: str) -> str | None:
 async def on_assignment_extended(ctx: PolicyContext, uow: UnitOfWork, envelope: Envelope[AssignmentExtendedV1]) -> None:
     """The end moved later: the coverage follows (at most one year after its start) and a new
     certificate supersedes the old one. The same end again changes nothing."""
-    m = envelope.data
-    ctx.warm_up()
+    data = envelope.data
     tenant_id, version = envelope.tenant_id, envelope.aggregate_version
     now, today = uow.clock.now(), uow.clock.today()
-    s = uow.session
-    await store.lock_company(s, uow.db.dialect, tenant_id, now)  # lock order: see store.lock_company
-    row = await store.lock_assignment(s, uow.db.dialect, tenant_id, m.assignment_id, m.contractor_id, now)
+    session = uow.session
+    row = await _lock_for_new_dates(ctx, uow, tenant_id, data.assignment_id, data.contractor_id, now)
     if row.dates_version is not None and version < row.dates_version:
-        log.info("assignment.stale_extension_ignored", assignment_id=m.assignment_id, version=version)
+        log.info("assignment.stale_extension_ignored", assignment_id=data.assignment_id, version=version)
         return
     await store.update_assignment(
-        s, tenant_id, m.assignment_id, {"end_date": m.end_date, "dates_version": version, "updated_at": now}
+        session, tenant_id, data.assignment_id, {"end_date": data.end_date, "dates_version": version, "updated_at": now}
     )
-    coverage = await store.coverage_for_assignment(s, tenant_id, m.assignment_id)
+    coverage = await store.coverage_for_assignment(session, tenant_id, data.assignment_id)
     if coverage is None:
         return
-    outcome = coverage.extend(m.end_date, today)
+    outcome = coverage.extend(data.end_date, today)
     if isinstance(outcome, Refused):
-        log.warning("coverage.extension_refused", assignment_id=m.assignment_id, reason=outcome.reason)
+        log.warning("coverage.extension_refused", assignment_id=data.assignment_id, reason=outcome.reason)
         return
     if not isinstance(outcome, Extended):
         return
-    extra: dict[str, Any] = {"certificate_due": True, "certificate_reason": "extended", "certificate_notify": m.send_email}
+    extra: dict[str, Any] = {"certificate_due": True, "certificate_reason": "extended", "certificate_notify": data.send_email}
     if outcome.reactivated:
         extra["expired_at"] = None
-    await store.save_coverage(s, coverage, now, **extra)
-    contact = await store.contact_for(s, tenant_id, coverage.policy_id, coverage.assignment_id)
+    await store.save_coverage(session, coverage, now, **extra)
+    contact = await store.contact_for(session, tenant_id, coverage.policy_id, coverage.assignment_id)
     uow.emit(
         CoverageExtendedV1(
             terms=terms(coverage),
             previous_end_date=outcome.previous_end_date,
             contractor_email=contact.email,
             contractor_name=contact.name,
-            send_email=m.send_email,
+            send_email=data.send_email,
         ),
         tenant_id=tenant_id,
         aggregate_id=coverage.id,
         aggregate_version=coverage.version,
     )
     if outcome.reactivated:
-        await store.update_policy(s, tenant_id, coverage.policy_id, {"status": ACTIVE, "updated_at": now})
+        await store.update_policy(session, tenant_id, coverage.policy_id, {"status": ACTIVE, "updated_at": now})
     await issue_due_certificates(ctx, uow, tenant_id=tenant_id, coverage_ids=[coverage.id])
 
 
