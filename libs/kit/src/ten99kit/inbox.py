@@ -30,6 +30,7 @@ from .db import BigIntPK, Database, JSONDoc, UtcDateTime, insert_ignore
 from .logging import bind_correlation, causation_id, get_logger
 from .settings import NatsSettings
 from .uow import UnitOfWork
+from .workers import Backoff, wait_first
 
 __all__ = ["DeadLetter", "Handler", "InboxConsumer", "Subscription", "inbox_tables"]
 
@@ -160,14 +161,14 @@ class InboxConsumer:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _run_one(self, sub: Subscription, stop: asyncio.Event) -> None:
-        backoff = 0.1
+        backoff = Backoff(0.1, 2.0)
         batch = sub.batch or self.settings.fetch_batch
         while not stop.is_set():
             psub = None
             try:
                 psub = await self._subscribe(sub.subject)
                 self._resubscribe.discard(sub.subject)
-                backoff = 0.1
+                backoff.reset()
                 idle = 0
                 while not stop.is_set() and sub.subject not in self._resubscribe:
                     try:
@@ -186,9 +187,9 @@ class InboxConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                log.warning("inbox.consumer_error", subject=sub.subject, error=repr(e), retry_in_s=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
+                retry_in = backoff.next()
+                log.warning("inbox.consumer_error", subject=sub.subject, error=repr(e), retry_in_s=retry_in)
+                await wait_first(stop, timeout=retry_in)
             finally:
                 if psub is not None:
                     try:

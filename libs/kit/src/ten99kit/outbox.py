@@ -53,6 +53,7 @@ from .db import BigIntPK, Database, UtcDateTime
 from .logging import get_logger
 from .redaction import redacted_payload, secret_fields
 from .settings import RelaySettings
+from .workers import Backoff, PollingWorker
 
 __all__ = ["OutboxRelay", "PublishFailed", "outbox_table"]
 
@@ -309,31 +310,31 @@ class OutboxRelay:
                 return total
             total += n
 
-    async def run(self, stop: asyncio.Event) -> None:
-        backoff = 0.05
-        while not stop.is_set():
-            self._wake.clear()
+    async def step(self) -> float | None:
+        """One run of the relay's loop: a batch published; at once again if the batch was full;
+        soon if what it sent is still to be marked (even if nothing else is written meanwhile)."""
+        n = await self.publish_batch()
+        if n >= self.settings.batch_size:
+            return 0.0
+        if time.monotonic() - self._last_purge > 3600:
+            self._last_purge = time.monotonic()
             try:
-                n = await self.publish_batch()
-                backoff = 0.05
-            except asyncio.CancelledError:
-                raise
+                await self.purge_sent()
             except Exception as e:
-                log.warning("outbox.publish_failed", error=str(e), retry_in_s=backoff)
-                await _wait(stop, self._wake if self.bus.is_connected else self.bus.reconnected, backoff)
-                self.bus.reconnected.clear()
-                backoff = min(backoff * 2, 2.0)
-                continue
-            if n >= self.settings.batch_size:
-                continue
-            if time.monotonic() - self._last_purge > 3600:
-                self._last_purge = time.monotonic()
-                try:
-                    await self.purge_sent()
-                except Exception as e:
-                    log.warning("outbox.purge_failed", error=str(e))
-            # what was just published is marked soon even if nothing else is written meanwhile
-            await _wait(stop, self._wake, MARK_WITHIN_S if self._pending else self.settings.poll_interval_s)
+                log.warning("outbox.purge_failed", error=str(e))
+        return MARK_WITHIN_S if self._pending else None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        worker = PollingWorker(
+            "outbox",
+            self.step,
+            idle_s=self.settings.poll_interval_s,
+            backoff=Backoff(0.05, 2.0),
+            wake=self._wake,
+            # while NATS is away, new writes do not make it retry: its reconnection does
+            retry_wake=lambda: self._wake if self.bus.is_connected else self.bus.reconnected,
+        )
+        await worker.run(stop)
         await self.close()
 
     async def close(self) -> None:
@@ -343,12 +344,3 @@ class OutboxRelay:
             except Exception as e:
                 log.warning("outbox.mark_on_close_failed", error=repr(e))
         await self._resign()
-
-
-async def _wait(stop: asyncio.Event, wake: asyncio.Event, timeout: float) -> None:
-    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waiters:
-            w.cancel()

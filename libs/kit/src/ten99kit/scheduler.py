@@ -12,6 +12,7 @@ from typing import Any
 
 from .clock import Clock
 from .logging import get_logger
+from .workers import PollingWorker
 
 __all__ = ["ScheduledJob", "Scheduler"]
 
@@ -48,9 +49,8 @@ class Scheduler:
     async def run(self, stop: asyncio.Event) -> None:
         if not self.jobs:
             return
-        while not stop.is_set():
-            await self.run_due()
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=self.interval_s)
-            except TimeoutError:
-                pass
+
+        async def step() -> None:
+            await self.run_due()  # each job's failure is caught and logged by run_due
+
+        await PollingWorker("scheduler", step, idle_s=self.interval_s).run(stop)

@@ -14,13 +14,13 @@ skipped by the others (``SKIP_LOCKED``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .logging import get_logger
 from .settings import DatabaseSettings
+from .workers import Backoff, PollingWorker
 
 __all__ = ["StatisticsKeeper"]
 
@@ -65,10 +65,9 @@ class StatisticsKeeper:
     async def run(self, stop: asyncio.Event) -> None:
         if not self.enabled:
             return
-        while not stop.is_set():
-            try:
-                await self.analyze_stale()
-            except Exception as e:  # the database may be away for a while; the next round retries
-                log.warning("statistics.failed", error=repr(e))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.settings.analyze_interval_s)
+
+        async def step() -> None:
+            await self.analyze_stale()  # a failure (the database away for a while) is retried
+
+        interval = self.settings.analyze_interval_s
+        await PollingWorker("statistics", step, idle_s=interval, backoff=Backoff(min(5.0, interval), interval)).run(stop)

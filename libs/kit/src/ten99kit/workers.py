@@ -81,7 +81,9 @@ class PollingWorker:
         self.idle_s = idle_s
         self.backoff = backoff or Backoff(0.1, 5.0)
         self.wake_event = wake or asyncio.Event()
-        #: after a failure, what may end the backoff early besides a wake (e.g. a reconnect)
+        #: after a failure, the event that may end the backoff early instead of a wake (e.g. a
+        #: reconnect, so that a burst of wakes while a server is away does not retry each time);
+        #: the worker clears it after the wait
         self.retry_wake = retry_wake
         self.runs = 0
         self.failures = 0
@@ -102,8 +104,10 @@ class PollingWorker:
                 self.failures += 1
                 retry_in = self.backoff.next()
                 log.warning("worker.step_failed", worker=self.name, error=repr(e), retry_in_s=retry_in)
-                extra = self.retry_wake() if self.retry_wake is not None else None
-                await wait_first(stop, self.wake_event, extra, timeout=retry_in)
+                retry_event = self.retry_wake() if self.retry_wake is not None else None
+                await wait_first(stop, retry_event or self.wake_event, timeout=retry_in)
+                if retry_event is not None and retry_event is not self.wake_event:
+                    retry_event.clear()
                 continue
             wait_s = self.idle_s if delay is None else min(delay, self.idle_s)
             if wait_s > 0:
