@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import Table, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from ten99kit import ApiError, UnitOfWork, new_id
 from ten99kit.crypto import mask_tax_id
@@ -176,20 +176,14 @@ async def update_entity(ctx: Context, tenant_id: str, entity_id: str, command: E
                 update(entities).where(entities.c.tenant_id == tenant_id, entities.c.id == entity_id).values(**changes)
             )
             if set(changes) & {"name", "required_coverage", "aggregate_limit", "occurrence_limit"}:
-                ids = await _live_assignment_ids(uow, tenant_id, jobs.c.entity_id == entity_id, ctx)
-                await _bump_and_emit(uow, tenant_id, ids, ctx)
+                await _republish_live_assignments(uow, ctx, tenant_id, jobs.c.entity_id == entity_id)
             await uow.commit()
     return await _reload(ctx, entities, tenant_id, entity_id, "entity")
 
 
 async def delete_entity(ctx: Context, tenant_id: str, entity_id: str) -> None:
-    async with ctx.db.uow() as uow:
-        await get_row(uow.session, entities, tenant_id, entity_id, "entity")
-        used = (await uow.session.execute(select(exists().where(jobs.c.entity_id == entity_id)))).scalar()
-        if used:
-            raise ApiError("The entity has jobs and cannot be deleted", error_code="invalid_input")
-        await uow.session.execute(delete(entities).where(entities.c.tenant_id == tenant_id, entities.c.id == entity_id))
-        await uow.commit()
+    in_use = ApiError("The entity has jobs and cannot be deleted", error_code="invalid_input")
+    await _delete_unused(ctx, entities, tenant_id, entity_id, "entity", exists().where(jobs.c.entity_id == entity_id), in_use)
 
 
 # -- contractors ---------------------------------------------------------------------------
@@ -420,28 +414,33 @@ async def update_job(ctx: Context, tenant_id: str, job_id: str, command: JobIn) 
             changes["updated_at"] = ctx.now()
             await uow.session.execute(update(jobs).where(jobs.c.tenant_id == tenant_id, jobs.c.id == job_id).values(**changes))
             if set(changes) - {"custom_metadata", "years_experience", "updated_at", "version"}:
-                ids = await _live_assignment_ids(uow, tenant_id, jobs.c.id == job_id, ctx)
-                await _bump_and_emit(uow, tenant_id, ids, ctx)
+                await _republish_live_assignments(uow, ctx, tenant_id, jobs.c.id == job_id)
             await uow.commit()
     return await _reload(ctx, jobs, tenant_id, job_id, "job")
 
 
 async def delete_job(ctx: Context, tenant_id: str, job_id: str) -> None:
-    async with ctx.db.uow() as uow:
-        await get_row(uow.session, jobs, tenant_id, job_id, "job")
-        used = (await uow.session.execute(select(exists().where(assignments.c.job_id == job_id)))).scalar()
-        if used:
-            raise ApiError("The job has assignments and cannot be deleted", error_code="job_is_used")
-        await uow.session.execute(delete(jobs).where(jobs.c.tenant_id == tenant_id, jobs.c.id == job_id))
-        await uow.commit()
+    in_use = ApiError("The job has assignments and cannot be deleted", error_code="job_is_used")
+    await _delete_unused(ctx, jobs, tenant_id, job_id, "job", exists().where(assignments.c.job_id == job_id), in_use)
 
 
 # -- shared ----------------------------------------------------------------------------------
 
 
-async def _live_assignment_ids(uow: UnitOfWork, tenant_id: str, job_filter: Any, ctx: Context) -> list[str]:
-    """Pending assignments not yet over, of the jobs matching ``job_filter``."""
-    q = (
+async def _delete_unused(ctx: Context, table: Table, tenant_id: str, id_: str, what: str, used: Any, in_use: ApiError) -> None:
+    """Delete the company's ``what`` ``id_`` unless ``used`` (an EXISTS clause) holds: then ``in_use``."""
+    async with ctx.db.uow() as uow:
+        await get_row(uow.session, table, tenant_id, id_, what)
+        if (await uow.session.execute(select(used))).scalar():
+            raise in_use
+        await uow.session.execute(delete(table).where(table.c.tenant_id == tenant_id, table.c.id == id_))
+        await uow.commit()
+
+
+async def _republish_live_assignments(uow: UnitOfWork, ctx: Context, tenant_id: str, job_filter: Any) -> None:
+    """The pending assignments not yet over, of the jobs matching ``job_filter``, carry a changed job
+    or end client in their snapshots: bump their versions and publish their state again."""
+    query = (
         select(assignments.c.id)
         .join(jobs, jobs.c.id == assignments.c.job_id)
         .where(
@@ -452,10 +451,7 @@ async def _live_assignment_ids(uow: UnitOfWork, tenant_id: str, job_filter: Any,
             assignments.c.end_date >= ctx.today(),
         )
     )
-    return list((await uow.session.execute(q)).scalars())
-
-
-async def _bump_and_emit(uow: UnitOfWork, tenant_id: str, ids: list[str], ctx: Context) -> None:
+    ids = list((await uow.session.execute(query)).scalars())
     if not ids:
         return
     await uow.session.execute(
@@ -469,8 +465,3 @@ async def _bump_and_emit(uow: UnitOfWork, tenant_id: str, ids: list[str], ctx: C
 async def _reload(ctx: Context, table: Any, tenant_id: str, id_: str, what: str) -> dict[str, Any]:
     async with ctx.db.session() as s:
         return await get_row(s, table, tenant_id, id_, what)
-
-
-async def count(ctx: Context, table: Any, tenant_id: str) -> int:
-    async with ctx.db.session() as s:
-        return int((await s.execute(select(func.count()).select_from(table).where(table.c.tenant_id == tenant_id))).scalar_one())

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 from msgspec import UNSET, UnsetType
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from ten99_contracts import JobSnapshot
 from ten99_contracts.contractor_v1 import AssignmentExtendedV1
 from ten99kit import ApiError, NotFound, UnitOfWork, get_logger, insert_ignore, new_id, utcnow
@@ -209,13 +209,18 @@ async def _sync(uow: UnitOfWork, ctx: Context, tenant_id: str, event: IntakeEven
     )
 
 
+async def _linked(sync: _Sync, table: Table, link_column: str) -> Row | None:
+    """The row an earlier delivery of this external id made (if it is still there)."""
+    if sync.link is None:
+        return None
+    query = select(table).where(table.c.id == sync.link[link_column])
+    return (await sync.uow.session.execute(query)).mappings().first()
+
+
 async def _sync_contractor(sync: _Sync) -> dict[str, Any]:
     """The linked contractor, else the one with this email (details updated), else a new one."""
     session, event = sync.uow.session, sync.event
-    contractor = None
-    if sync.link:
-        query = select(contractors).where(contractors.c.id == sync.link["contractor_id"])
-        contractor = (await session.execute(query)).mappings().first()
+    contractor = await _linked(sync, contractors, "contractor_id")
     if contractor is None:
         query = select(contractors).where(
             contractors.c.tenant_id == sync.tenant_id, contractors.c.email_key == email_key(event.email)
@@ -327,10 +332,7 @@ async def _sync_assignment(
     """The linked assignment (updated while it may change), else a new one; and the delivery's
     status: created, updated or unchanged."""
     session, event = sync.uow.session, sync.event
-    current = None
-    if sync.link:
-        query = select(assignments).where(assignments.c.id == sync.link["assignment_id"])
-        current = (await session.execute(query)).mappings().first()
+    current = await _linked(sync, assignments, "assignment_id")
     if current is None:
         row = new_assignment(
             tenant_id=sync.tenant_id,
