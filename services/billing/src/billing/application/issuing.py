@@ -118,12 +118,10 @@ class RunResult:
 
 
 @dataclass(frozen=True)
-class _Charge:
-    """A new charge planned for a flagged row."""
+class _Planned:
+    """Something planned for a flagged row of billing's local copy."""
 
-    row: Any
     assignment: AssignmentBilling
-    charge: NewCharge
 
     @property
     def key(self) -> RowKey:
@@ -131,15 +129,15 @@ class _Charge:
 
 
 @dataclass(frozen=True)
-class _Credit:
-    """A credit planned for a flagged row."""
+class _Charge(_Planned):
+    charge: NewCharge
+    #: when the row last changed (a group is due once quiet for the settle window)
+    changed_at: datetime
 
-    assignment: AssignmentBilling
+
+@dataclass(frozen=True)
+class _Credit(_Planned):
     decision: CreditDecision
-
-    @property
-    def key(self) -> RowKey:
-        return (self.assignment.tenant_id, self.assignment.assignment_id)
 
 
 @dataclass(frozen=True)
@@ -199,6 +197,7 @@ class _InvoiceHeader:
 
 
 _BILLING_FIELDS = tuple(f.name for f in fields(AssignmentBilling))
+_EXISTING_FIELDS = tuple(f.name for f in fields(ExistingLine))
 
 
 def _billing_row(row: Row[Any]) -> AssignmentBilling:
@@ -345,7 +344,7 @@ class InvoiceIssuer:
             plan = plan_billing(billing, existing.get(_row_key(row), []))
             for charge in plan.charges:
                 assert billing.po_number is not None
-                groups[(billing.tenant_id, billing.po_number)].append(_Charge(row, billing, charge))
+                groups[(billing.tenant_id, billing.po_number)].append(_Charge(billing, charge, row.changed_at))
             credits.extend(_Credit(billing, decision) for decision in plan.credits)
         return _Plan(rows, truncated, groups, credits, companies)
 
@@ -357,7 +356,7 @@ class InvoiceIssuer:
         deferred: set[RowKey] = set()
         due_groups: list[_Group] = []
         for (tenant, po), charges in groups.items():
-            changed = [charge.row.changed_at for charge in charges]
+            changed = [charge.changed_at for charge in charges]
             due = group_is_due(changed, now, self.invoicing.settle_s, self.invoicing.max_wait_s)
             backoff = self._failing.get((tenant, po))
             if due is None and backoff is not None and backoff[1] > now:
@@ -443,76 +442,113 @@ class InvoiceIssuer:
         part: tuple[int, int],
     ) -> str:
         """Render, store and emit one invoice; returns its id."""
-        settings = header.company.settings
-        invoice_id = new_id("in")
-        to_email, cc_emails = recipients((line.po_contact_email for line in lines), settings.effective_billing_email)
-        totals = _Totals.of(lines)
-        filename = f"ten99_invoice_{number}.pdf"
-        document = InvoiceDocument(
-            issuer_name=self.invoicing.issuer_name,
-            company_name=header.company.company_name or header.tenant,
+        invoice = _Invoice(
+            id=new_id("in"),
             number=number,
-            period=header.period,
-            po_number=header.po,
-            issued_at=header.issued_at,
-            due_date=header.due,
-            to_email=to_email,
-            cc_emails=cc_emails,
+            header=header,
+            lines=lines,
+            recipients=recipients((line.po_contact_email for line in lines), header.company.settings.effective_billing_email),
+            totals=_Totals.of(lines),
+            supplements=supplements,
+        )
+        document = invoice.document(self.invoicing.issuer_name, part if part[1] > 1 else None)
+        pdf = await asyncio.to_thread(self.render, document)
+        await _store_invoice(uow.session, invoice, pdf)
+        uow.emit(invoice.issued(pdf), tenant_id=header.tenant, aggregate_id=invoice.id, aggregate_version=1)
+        return invoice.id
+
+
+@dataclass(frozen=True)
+class _Invoice:
+    """One invoice being issued: what the PDF, the row and the message are made of."""
+
+    id: str
+    number: str
+    header: _InvoiceHeader
+    lines: list[_PricedLine]
+    #: (to, cc)
+    recipients: tuple[str, list[str]]
+    totals: _Totals
+    #: the first invoice of the PO and period (id, number), if this one supplements it
+    supplements: tuple[str, str] | None
+
+    @property
+    def filename(self) -> str:
+        return f"ten99_invoice_{self.number}.pdf"
+
+    def _addressed(self) -> dict[str, Any]:
+        """What the PDF and the message both say, under the same names: PO, period, dates, recipients."""
+        header = self.header
+        return {
+            "po_number": header.po,
+            "period": header.period,
+            "issued_at": header.issued_at,
+            "due_date": header.due,
+            "to_email": self.recipients[0],
+            "cc_emails": self.recipients[1],
+        }
+
+    def document(self, issuer_name: str, part: tuple[int, int] | None) -> InvoiceDocument:
+        header, settings = self.header, self.header.company.settings
+        return InvoiceDocument(
+            issuer_name=issuer_name,
+            company_name=header.company.company_name or header.tenant,
+            number=self.number,
             premium_payer=settings.premium_payer,
             platform_fee_bps=settings.platform_fee_bps,
-            lines=[_pdf_line(line.message) for line in lines],
-            supplements_number=supplements[1] if supplements else None,
-            part=part if part[1] > 1 else None,
-            **asdict(totals),
+            lines=[_pdf_line(line.message) for line in self.lines],
+            supplements_number=self.supplements[1] if self.supplements else None,
+            part=part,
+            **asdict(self.totals),
+            **self._addressed(),
         )
-        pdf = await asyncio.to_thread(self.render, document)
-        seq = (
-            await uow.session.execute(
-                invoices.insert()
-                .values(
-                    id=invoice_id,
-                    tenant_id=header.tenant,
-                    number=number,
-                    period=header.period,
-                    po_number=header.po,
-                    supplements_id=supplements[0] if supplements else None,
-                    to_email=to_email,
-                    cc_emails=cc_emails,
-                    status="open",
-                    currency="usd",
-                    issued_at=header.issued_at,
-                    due_date=header.due,
-                    premium_payer=settings.premium_payer,
-                    platform_fee_bps=settings.platform_fee_bps,
-                    line_count=len(lines),
-                    credited_cents=0,
-                    version=1,
-                    filename=filename,
-                    pdf=pdf,
-                    **asdict(totals),
-                )
-                .returning(invoices.c.seq)
-            )
-        ).scalar_one()
-        await uow.session.execute(invoice_lines.insert(), [{**line.values, "invoice_seq": seq} for line in lines])
-        issued = InvoiceIssuedV1(
-            invoice_id=invoice_id,
-            invoice_number=number,
-            po_number=header.po,
-            period=header.period,
-            to_email=to_email,
-            cc_emails=cc_emails,
-            issued_at=header.issued_at,
-            due_date=header.due,
-            premium_cents=totals.premium_cents,
-            platform_fee_cents=totals.platform_fee_cents,
-            total_cents=totals.total_cents,
-            lines=[line.message for line in lines],
-            filename=filename,
+
+    def issued(self, pdf: bytes) -> InvoiceIssuedV1:
+        return InvoiceIssuedV1(
+            invoice_id=self.id,
+            invoice_number=self.number,
+            premium_cents=self.totals.premium_cents,
+            platform_fee_cents=self.totals.platform_fee_cents,
+            total_cents=self.totals.total_cents,
+            lines=[line.message for line in self.lines],
+            filename=self.filename,
             pdf=pdf,
+            **self._addressed(),
         )
-        uow.emit(issued, tenant_id=header.tenant, aggregate_id=invoice_id, aggregate_version=1)
-        return invoice_id
+
+
+async def _store_invoice(session: AsyncSession, invoice: _Invoice, pdf: bytes) -> None:
+    """The invoice's row (status ``open``, version 1) and its lines."""
+    header, settings = invoice.header, invoice.header.company.settings
+    seq = (
+        await session.execute(
+            invoices.insert()
+            .values(
+                id=invoice.id,
+                tenant_id=header.tenant,
+                number=invoice.number,
+                period=header.period,
+                po_number=header.po,
+                supplements_id=invoice.supplements[0] if invoice.supplements else None,
+                to_email=invoice.recipients[0],
+                cc_emails=invoice.recipients[1],
+                status="open",
+                currency="usd",
+                issued_at=header.issued_at,
+                due_date=header.due,
+                premium_payer=settings.premium_payer,
+                platform_fee_bps=settings.platform_fee_bps,
+                line_count=len(invoice.lines),
+                credited_cents=0,
+                version=1,
+                filename=invoice.filename,
+                pdf=pdf,
+                **asdict(invoice.totals),
+            )
+            .returning(invoices.c.seq)
+        )
+    ).scalar_one()
+    await session.execute(invoice_lines.insert(), [{**line.values, "invoice_seq": seq} for line in invoice.lines])
 
 
 def _price(item: _Charge, company: CompanyBilling) -> _PricedLine:
@@ -556,16 +592,12 @@ def _price(item: _Charge, company: CompanyBilling) -> _PricedLine:
     return _PricedLine(values, message, billing.po_contact_email)
 
 
+_PDF_LINE_FIELDS = tuple(f.name for f in fields(InvoicePdfLine))
+
+
 def _pdf_line(line: InvoiceLine) -> InvoicePdfLine:
-    return InvoicePdfLine(
-        contractor_name=line.contractor_name,
-        description=line.description,
-        pay_cents=line.pay_cents,
-        net_rate=line.net_rate,
-        premium_cents=line.premium_cents,
-        platform_fee_cents=line.platform_fee_cents,
-        amount_cents=line.amount_cents,
-    )
+    """The PDF shows what the message says (the fields of the same names)."""
+    return InvoicePdfLine(**{name: getattr(line, name) for name in _PDF_LINE_FIELDS})
 
 
 def _split_for_messages(priced: list[_PricedLine], max_lines: int) -> list[list[_PricedLine]]:
@@ -697,36 +729,23 @@ async def _existing_lines(session: AsyncSession, rows: Sequence[Row[Any]]) -> di
         for chunk in chunked(ids, 2000):
             found = await session.execute(
                 select(
-                    columns.id,
                     columns.assignment_id,
+                    columns.id.label("line_id"),
                     columns.charge_seq,
                     columns.kind,
                     columns.span_start,
                     columns.span_end,
                     columns.amount_cents,
                     columns.credited,
+                    (invoices.c.status == "void").label("invoice_void"),
                     columns.invoice_seq,
-                    invoices.c.status,
                     invoices.c.id.label("invoice_id"),
-                    invoices.c.number,
+                    invoices.c.number.label("invoice_number"),
                 )
                 .join(invoices, invoices.c.seq == columns.invoice_seq)
                 .where(columns.tenant_id == tenant, columns.assignment_id.in_(list(chunk)))
             )
             for line in found:
-                out[(tenant, line.assignment_id)].append(
-                    ExistingLine(
-                        line_id=line.id,
-                        charge_seq=line.charge_seq,
-                        kind=line.kind,
-                        span_start=line.span_start,
-                        span_end=line.span_end,
-                        amount_cents=line.amount_cents,
-                        credited=line.credited,
-                        invoice_void=line.status == "void",
-                        invoice_seq=line.invoice_seq,
-                        invoice_id=line.invoice_id,
-                        invoice_number=line.number,
-                    )
-                )
+                mapping = line._mapping
+                out[(tenant, line.assignment_id)].append(ExistingLine(**{name: mapping[name] for name in _EXISTING_FIELDS}))
     return out
