@@ -21,7 +21,8 @@ from .db import assignments, companies
 
 __all__ = ["upsert_assignment_part", "upsert_company"]
 
-T = assignments.c
+#: the row as stored (``excluded`` is the incoming one)
+stored = assignments.c
 
 SNAPSHOT_COLUMNS = (
     "snapshot_known",
@@ -98,29 +99,29 @@ def _upsert_statement(dialect: str, parts: tuple[str, ...], versioned: bool, can
     excluded = stmt.excluded
     for part in parts:
         part_columns, version_col, at_col = PARTS[part]
-        newer = _newer(versioned, T[version_col], T[at_col])
+        newer = _newer(versioned, stored[version_col], stored[at_col])
         conditions.append(newer)
         for col in (*part_columns, version_col, at_col):
             if col not in columns:
                 columns.append(col)
             if col != "contractor_id":  # handled below: any message may fill it in
-                updates[col] = case((newer, excluded[col]), else_=T[col])
+                updates[col] = case((newer, excluded[col]), else_=stored[col])
     if cancelled:
-        conditions.append(not_(T.cancelled))
+        conditions.append(not_(stored.cancelled))
     if coverage_cancelled:
-        conditions.append(not_(T.coverage_cancelled))
+        conditions.append(not_(stored.coverage_cancelled))
     updates.update(
-        contractor_id=func.coalesce(excluded.contractor_id, T.contractor_id),
-        cancelled=or_(T.cancelled, excluded.cancelled),
-        cancel_reason=func.coalesce(T.cancel_reason, excluded.cancel_reason),
-        coverage_cancelled=or_(T.coverage_cancelled, excluded.coverage_cancelled),
-        coverage_cancel_reason=func.coalesce(T.coverage_cancel_reason, excluded.coverage_cancel_reason),
-        revision=T.revision + 1,
+        contractor_id=func.coalesce(excluded.contractor_id, stored.contractor_id),
+        cancelled=or_(stored.cancelled, excluded.cancelled),
+        cancel_reason=func.coalesce(stored.cancel_reason, excluded.cancel_reason),
+        coverage_cancelled=or_(stored.coverage_cancelled, excluded.coverage_cancelled),
+        coverage_cancel_reason=func.coalesce(stored.coverage_cancel_reason, excluded.coverage_cancel_reason),
+        revision=stored.revision + 1,
         changed_at=excluded.changed_at,
         needs_billing=true(),
     )
-    return stmt.values({col: bindparam(col, type_=T[col].type) for col in columns}).on_conflict_do_update(
-        index_elements=[T.tenant_id, T.assignment_id],
+    return stmt.values({col: bindparam(col, type_=stored[col].type) for col in columns}).on_conflict_do_update(
+        index_elements=[stored.tenant_id, stored.assignment_id],
         set_=updates,
         where=or_(*conditions) if conditions else true(),
     )

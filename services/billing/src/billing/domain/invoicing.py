@@ -131,33 +131,30 @@ class Plan:
     waiting: str | None = None
 
 
-def plan_billing(a: AssignmentBilling, lines: Sequence[ExistingLine]) -> Plan:
-    """Charges and credits that bring what was billed for ``a`` in line with its state."""
+def plan_billing(assignment: AssignmentBilling, lines: Sequence[ExistingLine]) -> Plan:
+    """Charges and credits that bring what was billed for ``assignment`` in line with its state."""
     if any(line.invoice_void for line in lines):
         return Plan(waiting="voided")
     live = [line for line in lines if not line.credited]
     next_seq = max((line.charge_seq for line in lines), default=0) + 1
 
-    if a.cancelled or a.coverage_cancelled:
-        if a.cancelled:
-            reason = "assignment cancelled before its start" + (f": {a.cancel_reason}" if a.cancel_reason else "")
-        else:
-            reason = "coverage cancelled" + (f": {a.coverage_cancel_reason}" if a.coverage_cancel_reason else "")
+    if assignment.cancelled or assignment.coverage_cancelled:
+        reason = _why_cancelled(assignment)
         return Plan(credits=[CreditDecision(line, reason) for line in live], waiting="cancelled")
-    if not a.snapshot_known:
+    if not assignment.snapshot_known:
         return Plan(waiting="snapshot_unknown")
-    if not a.coverage_bound:
+    if not assignment.coverage_bound:
         return Plan(waiting="not_bound")
-    if not a.po_number:
+    if not assignment.po_number:
         return Plan(waiting="no_po")
-    assert a.coverage_effective_date is not None and a.coverage_end_date is not None
-    start, end = a.coverage_effective_date, a.coverage_end_date
+    assert assignment.coverage_effective_date is not None and assignment.coverage_end_date is not None
+    start, end = assignment.coverage_effective_date, assignment.coverage_end_date
 
     if not live:
         kind = KIND_COVERAGE if not lines else KIND_RETIME
-        pay = pay_for_span(a.wage_cents, a.wage_type, start, end, first_charge=True)
+        pay = pay_for_span(assignment.wage_cents, assignment.wage_type, start, end, first_charge=True)
         return Plan(charges=[NewCharge(kind, next_seq, start, end, pay)])
-    if not is_time_based(a.wage_type):
+    if not is_time_based(assignment.wage_type):
         return Plan()  # pay does not depend on the dates: what was charged stands
 
     billed_start = min(line.span_start for line in live)
@@ -166,31 +163,39 @@ def plan_billing(a: AssignmentBilling, lines: Sequence[ExistingLine]) -> Plan:
         return Plan()
     if billed_start == start and end > billed_end:
         added_from = billed_end + timedelta(days=1)
-        pay = pay_for_span(a.wage_cents, a.wage_type, added_from, end, first_charge=False)
+        pay = pay_for_span(assignment.wage_cents, assignment.wage_type, added_from, end, first_charge=False)
         if pay <= 0:
             return Plan(waiting="extension_without_workdays")
         return Plan(charges=[NewCharge(KIND_EXTENSION, next_seq, added_from, end, pay)])
-    pay = pay_for_span(a.wage_cents, a.wage_type, start, end, first_charge=True)
+    pay = pay_for_span(assignment.wage_cents, assignment.wage_type, start, end, first_charge=True)
     return Plan(
         charges=[NewCharge(KIND_RETIME, next_seq, start, end, pay)],
         credits=[CreditDecision(line, f"coverage re-timed to {start.isoformat()} - {end.isoformat()}") for line in live],
     )
 
 
-def premium_payer_for(a: AssignmentBilling, company_default: str) -> str:
+def _why_cancelled(assignment: AssignmentBilling) -> str:
+    if assignment.cancelled:
+        what, why = "assignment cancelled before its start", assignment.cancel_reason
+    else:
+        what, why = "coverage cancelled", assignment.coverage_cancel_reason
+    return f"{what}: {why}" if why else what
+
+
+def premium_payer_for(assignment: AssignmentBilling, company_default: str) -> str:
     """The job's ``withhold_premium`` wins over the company setting (1099Policy's precedence):
     True = the company remits the premium, False = the contractor pays it."""
-    if a.withhold_premium is True:
+    if assignment.withhold_premium is True:
         return "company"
-    if a.withhold_premium is False:
+    if assignment.withhold_premium is False:
         return "contractor"
     return company_default
 
 
-def line_description(a: AssignmentBilling, charge: NewCharge, premium_payer: str) -> str:
-    what = a.job_name or "Assignment"
-    if a.entity_name:
-        what = f"{what} for {a.entity_name}"
+def line_description(assignment: AssignmentBilling, charge: NewCharge, premium_payer: str) -> str:
+    what = assignment.job_name or "Assignment"
+    if assignment.entity_name:
+        what = f"{what} for {assignment.entity_name}"
     text = f"{what}, {charge.span_start.isoformat()} to {charge.span_end.isoformat()}"
     if charge.kind == KIND_EXTENSION:
         text += " (extension)"
