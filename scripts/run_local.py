@@ -131,7 +131,7 @@ def _state(data: Path) -> dict[str, str]:
     defaults = {
         "internal_token": secrets.token_urlsafe(24),
         "operator_token": secrets.token_urlsafe(24),  # added to a var/local.json written before it existed
-        "email": "demo@ten99.local",
+        "email": "demo@ten99.test",
         "password": secrets.token_urlsafe(9),
         "company": "Demo Company",
     }

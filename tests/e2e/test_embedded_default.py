@@ -335,7 +335,7 @@ def test_make_run_seeds_serves_mails_and_stops_cleanly(tmp_path: Path) -> None:
     with running_launcher(data, tmp_path / "first.stderr") as first:
         procs = expected_processes(first)
         step("first start: seeded and ready")
-        assert first.email == "demo@ten99.local" and first.api_key
+        assert first.email == "demo@ten99.test" and first.api_key
         assert (data / "contractor.db").exists() and (data / "nats").is_dir()  # SQLite and NATS's store in the data folder
 
         with closing(log_in(first.dashboard, first.email, first.password)) as dashboard, api(first) as public:

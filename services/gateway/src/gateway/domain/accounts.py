@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from ten99kit.emails import InvalidEmail, parse_email
 
 __all__ = [
     "ROLES",
@@ -25,8 +26,6 @@ __all__ = [
 
 ROLES = ("owner", "member")
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
 
 class AccountError(ValueError):
     """Bad input for an account operation; ``field`` names the form field."""
@@ -38,10 +37,11 @@ class AccountError(ValueError):
 
 
 def normalize_email(email: str) -> str:
-    value = (email or "").strip().lower()
-    if len(value) > 320 or not _EMAIL.match(value):
-        raise AccountError("Enter a valid email address", "email")
-    return value
+    """The address in its stored form (the kit's one parsing of email addresses)."""
+    try:
+        return parse_email(email)
+    except InvalidEmail:
+        raise AccountError("Enter a valid email address", "email") from None
 
 
 def validate_password(password: str) -> str:

@@ -183,37 +183,32 @@ def _field_of(key: str) -> str:
     return key
 
 
-@post("/opt-in/{token:str}", include_in_schema=False)
-async def opt_in_submit(request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
-    """Submit straight to enrollment (one call on the happy path, which a steady stream of opt-ins
-    needs); the form's data is fetched only to show the form again with what needs fixing."""
-    if not is_opt_in_token(token):
-        return _state_page(request, "invalid", status_code=404)
-    form = await request.form()
-    values = {k: str(v).strip() for k, v in form.items() if isinstance(v, str)}
-    values.pop("email", None)
-    errors: dict[str, str] = {}
-    for required in (
-        "first_name",
-        "last_name",
-        "address_line1",
-        "address_locality",
-        "address_region",
-        "address_postalcode",
-        "signed_name",
-    ):
-        if not values.get(required):
-            errors[required] = "Required"
+_REQUIRED = (
+    "first_name",
+    "last_name",
+    "address_line1",
+    "address_locality",
+    "address_region",
+    "address_postalcode",
+    "signed_name",
+)
+
+
+def _form_errors(values: dict[str, str]) -> dict[str, str]:
+    """What the form itself can tell is missing (enrollment checks the rest)."""
+    errors = {name: "Required" for name in _REQUIRED if not values.get(name)}
     if values.get("consent") != "yes":
         errors["consent"] = "Tick the box to give your consent"
+    return errors
+
+
+def _submission(request: Request[Any, Any, Any], values: dict[str, str]) -> dict[str, Any]:
+    """Enrollment's OptInSubmission from the form; the email is the company's and not editable here."""
     answers: dict[str, Any] = {}
     for name, raw in values.items():
         if name.startswith("q_"):
             answers[name[2:]] = True if raw == "yes" else False if raw == "no" else raw
-    if errors:
-        return await _form_again(request, token, values, errors)
-    # enrollment's OptInSubmission; the email is the company's and not editable here
-    body = {
+    return {
         "first_name": values["first_name"],
         "last_name": values["last_name"],
         "phone": values.get("phone") or None,
@@ -224,29 +219,24 @@ async def opt_in_submit(request: Request[Any, Any, Any], token: FromPath[str]) -
         "ip_address": client_ip(request),
         "user_agent": (request.headers.get("user-agent") or "")[:300] or None,
     }
+
+
+def _forwarded_headers(body: dict[str, Any]) -> dict[str, str]:
     headers = {
         "User-Agent": body["user_agent"] or "",
         "X-Forwarded-User-Agent": body["user_agent"] or "",
         "X-Forwarded-For": body["ip_address"] or "",
     }
-    enrollment = gateway_of(request).services.enrollment
-    try:
-        answer = await enrollment.post(
-            f"/v1/opt-in/{token}", tenant=None, json=body, headers={k: v for k, v in headers.items() if v}
-        )
-    except ServiceError as e:
-        if e.error_code in STATE_PAGES or e.status_code in (404, 410):
-            state = e.error_code if e.error_code in STATE_PAGES else {404: "invalid"}.get(e.status_code, "expired")
-            return _state_page(request, state, status_code=e.status_code)
-        field_errors = {_field_of(k): v for k, v in e.field_errors.items()}
-        return await _form_again(request, token, values, field_errors or {"form": e.text})
-    except ServiceUnavailable:
-        return _state_page(request, "unavailable", status_code=503)
-    state = str((answer or {}).get("state") or "completed")
+    return {k: v for k, v in headers.items() if v}
+
+
+def _answer_page(request: Request[Any, Any, Any], answer: Any) -> Template:
+    """What the contractor sees after enrollment took the answer."""
+    answer = answer or {}
+    state = str(answer.get("state") or "completed")
     if state in ("expired", "revoked", "answered"):  # a repeated POST shows what the link is now
-        return _state_page(
-            request, state, status_code=410 if state != "answered" else 200, company_name=(answer or {}).get("company_name")
-        )
+        status = 410 if state != "answered" else 200
+        return _state_page(request, state, status_code=status, company_name=answer.get("company_name"))
     if state == "ineligible":
         return page(
             request,
@@ -254,7 +244,7 @@ async def opt_in_submit(request: Request[Any, Any, Any], token: FromPath[str]) -
             state="ineligible",
             title="We cannot offer coverage",
             message=str(
-                (answer or {}).get("message")
+                answer.get("message")
                 or "Based on your answers, we cannot offer you coverage for these assignments. The company has been told."
             ),
         )
@@ -264,12 +254,40 @@ async def opt_in_submit(request: Request[Any, Any, Any], token: FromPath[str]) -
         state="done",
         title="Thank you: you have opted in",
         message=str(
-            (answer or {}).get("message")
+            answer.get("message")
             or "Your coverage starts on the first day of each assignment. Your certificate of insurance comes by email."
         ),
-        session_id=(answer or {}).get("session_id"),
+        session_id=answer.get("session_id"),
         quotes=items(answer, "quotes"),
     )
+
+
+@post("/opt-in/{token:str}", include_in_schema=False)
+async def opt_in_submit(request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
+    """Submit straight to enrollment (one call on the happy path, which a steady stream of opt-ins
+    needs); the form's data is fetched only to show the form again with what needs fixing."""
+    if not is_opt_in_token(token):
+        return _state_page(request, "invalid", status_code=404)
+    form = await request.form()
+    values = {k: str(v).strip() for k, v in form.items() if isinstance(v, str)}
+    values.pop("email", None)
+    errors = _form_errors(values)
+    if errors:
+        return await _form_again(request, token, values, errors)
+    body = _submission(request, values)
+    try:
+        answer = await gateway_of(request).services.enrollment.post(
+            f"/v1/opt-in/{token}", tenant=None, json=body, headers=_forwarded_headers(body)
+        )
+    except ServiceError as e:
+        if e.error_code in STATE_PAGES or e.status_code in (404, 410):
+            state = e.error_code if e.error_code in STATE_PAGES else {404: "invalid"}.get(e.status_code, "expired")
+            return _state_page(request, state, status_code=e.status_code)
+        field_errors = {_field_of(k): v for k, v in e.field_errors.items()}
+        return await _form_again(request, token, values, field_errors or {"form": e.text})
+    except ServiceUnavailable:
+        return _state_page(request, "unavailable", status_code=503)
+    return _answer_page(request, answer)
 
 
 @get("/{unknown:path}", include_in_schema=False)
