@@ -16,6 +16,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, RawBody
 from sqlalchemy import Table
 from ten99kit import ApiError
+from ten99kit.db import Row
 from ten99kit.pagination import DEFAULT_LIMIT, ListEnvelope, Page, PageRequest
 from ten99kit.request_keys import request_key_of
 
@@ -74,7 +75,7 @@ async def _page(ctx: Context, table: Table, where: list[Any], paging: PageReques
         return await page(s, table, where, paging, invalid_cursor_code=invalid_cursor_code)
 
 
-async def _read(ctx: Context, table: Table, tenant_id: str, id_: str, what: str) -> dict[str, Any]:
+async def _read(ctx: Context, table: Table, tenant_id: str, id_: str, what: str) -> Row:
     async with ctx.db.session() as s:
         return await get_row(s, table, tenant_id, id_, what)
 

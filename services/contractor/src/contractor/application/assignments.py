@@ -167,7 +167,7 @@ async def _store_new(uow: UnitOfWork, row: dict[str, Any]) -> None:
 
 async def create_assignment(
     ctx: Context, tenant_id: str, command: AssignmentIn, *, source: str = "api", request_key: str | None = None
-) -> dict[str, Any]:
+) -> Row:
     wanted = _check_create(provided(command), ctx.today())
     new_assignment_id = new_id("an")
     async with ctx.db.uow() as uow:
@@ -195,7 +195,7 @@ async def create_assignment(
     return await _reload(ctx, tenant_id, new_assignment_id)
 
 
-async def update_assignment(ctx: Context, tenant_id: str, assignment_id: str, command: AssignmentIn) -> dict[str, Any]:
+async def update_assignment(ctx: Context, tenant_id: str, assignment_id: str, command: AssignmentIn) -> Row:
     data = provided(command)
     today = ctx.today()
     po = _po_fields(data)
@@ -247,7 +247,7 @@ async def update_assignment(ctx: Context, tenant_id: str, assignment_id: str, co
     return await _reload(ctx, tenant_id, assignment_id)
 
 
-async def cancel_assignment(ctx: Context, tenant_id: str, assignment_id: str, reason: str | None) -> dict[str, Any]:
+async def cancel_assignment(ctx: Context, tenant_id: str, assignment_id: str, reason: str | None) -> Row:
     reason_text = v.text(reason, required=False, what="reason") or "client_request"
     async with ctx.db.uow() as uow:
         a = await _load_for_update(uow, tenant_id, assignment_id)
@@ -275,9 +275,7 @@ async def _cancel(uow: UnitOfWork, ctx: Context, a: dict[str, Any], reason: str,
     )
 
 
-async def extend_assignment(
-    ctx: Context, tenant_id: str, assignment_id: str, end_date: Any, *, send_email: bool = True
-) -> dict[str, Any]:
+async def extend_assignment(ctx: Context, tenant_id: str, assignment_id: str, end_date: Any, *, send_email: bool = True) -> Row:
     if end_date is None:
         raise ApiError("end_date is required", error_code="end_date_invalid")
     new_end = _date_or_error(end_date, "end_date_invalid", "end_date")
@@ -323,7 +321,7 @@ async def delete_assignment(ctx: Context, tenant_id: str, assignment_id: str) ->
     return now
 
 
-async def _reload(ctx: Context, tenant_id: str, assignment_id: str) -> dict[str, Any]:
+async def _reload(ctx: Context, tenant_id: str, assignment_id: str) -> Row:
     async with ctx.db.session() as s:
         return await get_row(s, assignments, tenant_id, assignment_id, "assignment")
 

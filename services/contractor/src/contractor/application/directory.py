@@ -13,6 +13,7 @@ from sqlalchemy import Table, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from ten99kit import ApiError, UnitOfWork, new_id
 from ten99kit.crypto import mask_tax_id
+from ten99kit.db import Row
 from ten99kit.request_keys import claim_request_key
 
 from ..adapters.db import assignments, contractors, entities, jobs, request_keys
@@ -151,7 +152,7 @@ def _entity_fields(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     return out
 
 
-async def create_entity(ctx: Context, tenant_id: str, command: EntityIn, *, request_key: str | None = None) -> dict[str, Any]:
+async def create_entity(ctx: Context, tenant_id: str, command: EntityIn, *, request_key: str | None = None) -> Row:
     """``request_key``: the public request's idempotency key; a retry with it gets the entity the
     first request made (`ten99kit.request_keys`)."""
     fields = _entity_fields(provided(command), partial=False)
@@ -165,7 +166,7 @@ async def create_entity(ctx: Context, tenant_id: str, command: EntityIn, *, requ
     return await _reload(ctx, entities, tenant_id, earlier or row["id"], "entity")
 
 
-async def update_entity(ctx: Context, tenant_id: str, entity_id: str, command: EntityIn) -> dict[str, Any]:
+async def update_entity(ctx: Context, tenant_id: str, entity_id: str, command: EntityIn) -> Row:
     fields = _entity_fields(provided(command), partial=True)
     async with ctx.db.uow() as uow:
         current = await get_row(uow.session, entities, tenant_id, entity_id, "entity")
@@ -266,7 +267,7 @@ def _new_row(prefix: str, tenant_id: str, defaults: dict[str, Any], fields: dict
 
 async def create_contractor(
     ctx: Context, tenant_id: str, command: ContractorIn, *, source: str = "api", request_key: str | None = None
-) -> dict[str, Any]:
+) -> Row:
     fields = _contractor_fields(ctx, provided(command), partial=False)
     row = _new_row("cn", tenant_id, {**_CONTRACTOR_DEFAULTS, "source": source}, fields, ctx.now())
     async with ctx.db.uow() as uow:
@@ -284,7 +285,7 @@ async def create_contractor(
     return await _reload(ctx, contractors, tenant_id, earlier or row["id"], "contractor")
 
 
-async def update_contractor(ctx: Context, tenant_id: str, contractor_id: str, command: ContractorIn) -> dict[str, Any]:
+async def update_contractor(ctx: Context, tenant_id: str, contractor_id: str, command: ContractorIn) -> Row:
     fields = _contractor_fields(ctx, provided(command), partial=True)
     async with ctx.db.uow() as uow:
         current = await get_row(uow.session, contractors, tenant_id, contractor_id, "contractor")
@@ -390,7 +391,7 @@ async def _job_fields(uow: UnitOfWork, tenant_id: str, data: dict[str, Any], *, 
     return out
 
 
-async def create_job(ctx: Context, tenant_id: str, command: JobIn, *, request_key: str | None = None) -> dict[str, Any]:
+async def create_job(ctx: Context, tenant_id: str, command: JobIn, *, request_key: str | None = None) -> Row:
     now = ctx.now()
     async with ctx.db.uow() as uow:
         fields = await _job_fields(uow, tenant_id, provided(command), partial=False)
@@ -402,7 +403,7 @@ async def create_job(ctx: Context, tenant_id: str, command: JobIn, *, request_ke
     return await _reload(ctx, jobs, tenant_id, earlier or row["id"], "job")
 
 
-async def update_job(ctx: Context, tenant_id: str, job_id: str, command: JobIn) -> dict[str, Any]:
+async def update_job(ctx: Context, tenant_id: str, job_id: str, command: JobIn) -> Row:
     async with ctx.db.uow() as uow:
         current = await get_row(uow.session, jobs, tenant_id, job_id, "job")
         fields = await _job_fields(uow, tenant_id, provided(command), partial=True)
@@ -462,6 +463,6 @@ async def _republish_live_assignments(uow: UnitOfWork, ctx: Context, tenant_id: 
     await emit_assignment_states(uow, tenant_id, ids, created=False)
 
 
-async def _reload(ctx: Context, table: Any, tenant_id: str, id_: str, what: str) -> dict[str, Any]:
+async def _reload(ctx: Context, table: Any, tenant_id: str, id_: str, what: str) -> Row:
     async with ctx.db.session() as s:
         return await get_row(s, table, tenant_id, id_, what)
