@@ -8,7 +8,11 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from ten99kit import Runtime, ServiceDefinition, ServiceParts
+from ten99_contracts.billing_v1 import InvoiceIssuedV1, PoReminderDueV1
+from ten99_contracts.enrollment_v1 import InvitationIssuedV1, InvitationReminderDueV1
+from ten99_contracts.gateway_v1 import CompanyCreatedV1
+from ten99_contracts.policy_v1 import CertificateIssuedV1, CoverageCancelledV1, CoverageExtendedV1
+from ten99kit import Runtime, ServiceDefinition, ServiceParts, Subscription
 
 from .adapters.catcher import MailboxReader, MailCatcher
 from .adapters.db import metadata
@@ -53,7 +57,16 @@ def build(runtime: Runtime) -> ServiceParts:
         background.insert(0, catcher.run)
     return ServiceParts(
         route_handlers=[DeliveryController, MailboxController],
-        subscriptions=reactions.subscriptions(),
+        subscriptions=[
+            Subscription(CompanyCreatedV1.SUBJECT, reactions.on_company_created),
+            Subscription(InvitationIssuedV1.SUBJECT, reactions.on_invitation_issued),
+            Subscription(InvitationReminderDueV1.SUBJECT, reactions.on_invitation_reminder_due),
+            Subscription(CertificateIssuedV1.SUBJECT, reactions.on_certificate_issued),
+            Subscription(CoverageCancelledV1.SUBJECT, reactions.on_coverage_cancelled),
+            Subscription(CoverageExtendedV1.SUBJECT, reactions.on_coverage_extended),
+            Subscription(PoReminderDueV1.SUBJECT, reactions.on_po_reminder_due),
+            Subscription(InvoiceIssuedV1.SUBJECT, reactions.on_invoice_issued),
+        ],
         # "sender" is not used by routes: tests and operators reach it as parts.dependencies["sender"]
         dependencies={"db": runtime.db, "mailbox": mailbox, "sender": sender},
         jobs=[housekeeping],

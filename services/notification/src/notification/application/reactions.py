@@ -13,7 +13,7 @@ from ten99_contracts.enrollment_v1 import InvitationIssuedV1, InvitationReminder
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
 from ten99_contracts.notification_v1 import EmailFailedV1
 from ten99_contracts.policy_v1 import CertificateIssuedV1, CoverageCancelledV1, CoverageExtendedV1
-from ten99kit import Subscription, UnitOfWork, get_logger, new_id
+from ten99kit import UnitOfWork, get_logger, new_id
 
 from ..adapters.deliveries import delivery_row, find_company_name, insert_delivery, queue_delivery, upsert_company
 from ..domain import DeliveryStatus, OutgoingEmail
@@ -60,18 +60,6 @@ class Reactions:
         self.directory = directory
         self.from_address = from_address
         self.wake_sender = wake_sender
-
-    def subscriptions(self) -> list[Subscription]:
-        return [
-            Subscription(CompanyCreatedV1.SUBJECT, self.on_company_created),
-            Subscription(InvitationIssuedV1.SUBJECT, self.on_invitation_issued),
-            Subscription(InvitationReminderDueV1.SUBJECT, self.on_invitation_reminder_due),
-            Subscription(CertificateIssuedV1.SUBJECT, self.on_certificate_issued),
-            Subscription(CoverageCancelledV1.SUBJECT, self.on_coverage_cancelled),
-            Subscription(CoverageExtendedV1.SUBJECT, self.on_coverage_extended),
-            Subscription(PoReminderDueV1.SUBJECT, self.on_po_reminder_due),
-            Subscription(InvoiceIssuedV1.SUBJECT, self.on_invoice_issued),
-        ]
 
     # -- the company directory --------------------------------------------------------------
 
