@@ -313,7 +313,8 @@ class InvoiceIssuer:
             charges = [charge for charge in group.charges if charge.key not in failed]
             if charges:
                 failed |= await self._issue_group_safely(uow, _Group(group.tenant, group.po, charges), plan, now, result)
-        done = [(row.tenant_id, row.assignment_id, row.revision) for row in plan.rows if _row_key(row) not in deferred | failed]
+        skip = deferred | failed
+        done = [(row.tenant_id, row.assignment_id, row.revision) for row in plan.rows if _row_key(row) not in skip]
         # run again at once only if this run made progress (all-deferred rows wait for next_due)
         result.more = plan.truncated and bool(done)
         await _clear_flags(uow.session, done)
