@@ -177,111 +177,111 @@ def _address(addr: Row | None) -> AddressInput | None:
     return AddressInput(**{k: addr.get(k) for k in _ADDRESS_PARTS})
 
 
-def _coverage_status(a: Row, today: date) -> str:
+def _coverage_status(assignment: Row, today: date) -> str:
     return rules.coverage_status(
-        cancelled=a["status"] == "cancelled",
-        bound=a["coverage_bound_at"] is not None,
-        effective=a["effective_date"],
-        end=a["end_date"],
+        cancelled=assignment["status"] == "cancelled",
+        bound=assignment["coverage_bound_at"] is not None,
+        effective=assignment["effective_date"],
+        end=assignment["end_date"],
         today=today,
     )
 
 
-def entity_view(e: Row) -> EntityView:
+def entity_view(entity: Row) -> EntityView:
     return EntityView(
-        id=e["id"],
-        created=_epoch(e["created_at"]),
-        name=e["name"],
-        address=_address(e["address"]),
-        coverage_limit=CoverageLimit(aggregate_limit=e["aggregate_limit"], occurrence_limit=e["occurrence_limit"]),
-        required_coverage=list(e["required_coverage"] or []),
+        id=entity["id"],
+        created=_epoch(entity["created_at"]),
+        name=entity["name"],
+        address=_address(entity["address"]),
+        coverage_limit=CoverageLimit(aggregate_limit=entity["aggregate_limit"], occurrence_limit=entity["occurrence_limit"]),
+        required_coverage=list(entity["required_coverage"] or []),
     )
 
 
-def contractor_view(c: Row) -> ContractorView:
+def contractor_view(contractor: Row) -> ContractorView:
     return ContractorView(
-        id=c["id"],
-        created=_epoch(c["created_at"]),
-        first_name=c["first_name"],
-        middle_name=c["middle_name"],
-        last_name=c["last_name"],
-        email=c["email"],
-        phone=c["phone"],
-        address=_address(c["address"]),
-        company_name=c["company_name"],
-        tax_identification=c["tax_id_masked"],
-        custom_metadata=dict(c["custom_metadata"] or {}),
-        withhold_premium=c["withhold_premium"],
+        id=contractor["id"],
+        created=_epoch(contractor["created_at"]),
+        first_name=contractor["first_name"],
+        middle_name=contractor["middle_name"],
+        last_name=contractor["last_name"],
+        email=contractor["email"],
+        phone=contractor["phone"],
+        address=_address(contractor["address"]),
+        company_name=contractor["company_name"],
+        tax_identification=contractor["tax_id_masked"],
+        custom_metadata=dict(contractor["custom_metadata"] or {}),
+        withhold_premium=contractor["withhold_premium"],
     )
 
 
-def job_view(j: Row) -> JobView:
+def job_view(job: Row) -> JobView:
     return JobView(
-        id=j["id"],
-        created=_epoch(j["created_at"]),
-        entity=j["entity_id"],
-        category_code=j["category_code"],
-        name=j["name"],
-        description=j["description"],
-        wage=j["wage"],
-        wage_type=j["wage_type"],
-        years_experience=j["years_experience"],
-        address=_address(j["address"]),
-        work_state=j["work_state"],
-        custom_metadata=dict(j["custom_metadata"] or {}),
-        withhold_premium=j["withhold_premium"],
+        id=job["id"],
+        created=_epoch(job["created_at"]),
+        entity=job["entity_id"],
+        category_code=job["category_code"],
+        name=job["name"],
+        description=job["description"],
+        wage=job["wage"],
+        wage_type=job["wage_type"],
+        years_experience=job["years_experience"],
+        address=_address(job["address"]),
+        work_state=job["work_state"],
+        custom_metadata=dict(job["custom_metadata"] or {}),
+        withhold_premium=job["withhold_premium"],
     )
 
 
-def assignment_view(a: Row, today: date) -> AssignmentView:
+def assignment_view(assignment: Row, today: date) -> AssignmentView:
     return AssignmentView(
-        id=a["id"],
-        created=_epoch(a["created_at"]),
-        contractor=a["contractor_id"],
-        job=a["job_id"],
-        effective_date=date_to_epoch(a["effective_date"]),
-        end_date=date_to_epoch(a["end_date"]),
-        coverage_type=list(a["coverage_types"]),
-        status=a["status"],
-        coverage_status=_coverage_status(a, today),
-        po_number=a["po_number"],
-        purchase_order_number=a["po_number"],
-        po_contact_email=a["po_contact_email"],
-        campaign=a["campaign"],
-        cancel_reason=a["cancel_reason"],
-        cancelled_at=_epoch(a["cancelled_at"]) if a["cancelled_at"] else None,
-        import_batch=a["import_batch_id"],
-        source=a["source"],
+        id=assignment["id"],
+        created=_epoch(assignment["created_at"]),
+        contractor=assignment["contractor_id"],
+        job=assignment["job_id"],
+        effective_date=date_to_epoch(assignment["effective_date"]),
+        end_date=date_to_epoch(assignment["end_date"]),
+        coverage_type=list(assignment["coverage_types"]),
+        status=assignment["status"],
+        coverage_status=_coverage_status(assignment, today),
+        po_number=assignment["po_number"],
+        purchase_order_number=assignment["po_number"],
+        po_contact_email=assignment["po_contact_email"],
+        campaign=assignment["campaign"],
+        cancel_reason=assignment["cancel_reason"],
+        cancelled_at=_epoch(assignment["cancelled_at"]) if assignment["cancelled_at"] else None,
+        import_batch=assignment["import_batch_id"],
+        source=assignment["source"],
     )
 
 
-def profile_assignment_view(r: Row, today: date) -> ProfileAssignmentView:
+def profile_assignment_view(row: Row, today: date) -> ProfileAssignmentView:
     """``r``: an assignment row with its job's and end client's columns (``job_name``, ``entity_name``, ...)."""
     return ProfileAssignmentView(
-        id=r["id"],
+        id=row["id"],
         job=ProfileJob(
-            id=r["job_id"],
-            name=r["job_name"],
-            category_code=r["category_code"],
-            wage=r["wage"],
-            wage_type=r["wage_type"],
-            work_state=r["work_state"],
+            id=row["job_id"],
+            name=row["job_name"],
+            category_code=row["category_code"],
+            wage=row["wage"],
+            wage_type=row["wage_type"],
+            work_state=row["work_state"],
         ),
-        entity=ProfileEntity(id=r["entity_id"], name=r["entity_name"]),
-        effective_date=r["effective_date"].isoformat(),
-        end_date=r["end_date"].isoformat(),
-        coverage_types=list(r["coverage_types"]),
-        status=r["status"],
-        coverage_status=_coverage_status(r, today),
-        po_number=r["po_number"],
-        po_contact_email=r["po_contact_email"],
-        campaign=r["campaign"],
-        cancel_reason=r["cancel_reason"],
-        source=r["source"],
-        import_batch_id=r["import_batch_id"],
-        created_at=r["created_at"].isoformat(),
+        entity=ProfileEntity(id=row["entity_id"], name=row["entity_name"]),
+        effective_date=row["effective_date"].isoformat(),
+        end_date=row["end_date"].isoformat(),
+        coverage_types=list(row["coverage_types"]),
+        status=row["status"],
+        coverage_status=_coverage_status(row, today),
+        po_number=row["po_number"],
+        po_contact_email=row["po_contact_email"],
+        campaign=row["campaign"],
+        cancel_reason=row["cancel_reason"],
+        source=row["source"],
+        import_batch_id=row["import_batch_id"],
+        created_at=row["created_at"].isoformat(),
     )
 
 
-def category_code_view(c: JobCategory) -> CategoryCodeView:
-    return CategoryCodeView(id=c.code, code=c.code, name=c.name, description=c.description)
+def category_code_view(category: JobCategory) -> CategoryCodeView:
+    return CategoryCodeView(id=category.code, code=category.code, name=category.name, description=category.description)

@@ -49,17 +49,19 @@ def _date_or_error(value: Any, code: str, what: str) -> Any:
 
 
 def _po_fields(data: dict[str, Any]) -> dict[str, Any]:
-    f = FieldErrors()
+    problems = FieldErrors()
     out: dict[str, Any] = {}
     po_key = "po_number" if "po_number" in data else "purchase_order_number" if "purchase_order_number" in data else None
     if po_key:
-        out["po_number"] = f.take(po_key, lambda x: v.text(x, max_length=100, required=False, what="PO number"), data[po_key])
+        out["po_number"] = problems.take(
+            po_key, lambda x: v.text(x, max_length=100, required=False, what="PO number"), data[po_key]
+        )
     if "po_contact_email" in data:
         raw = data["po_contact_email"]
-        out["po_contact_email"] = None if raw in (None, "") else f.take("po_contact_email", v.parse_email, raw)
+        out["po_contact_email"] = None if raw in (None, "") else problems.take("po_contact_email", v.parse_email, raw)
     if "campaign" in data:
-        out["campaign"] = f.take("campaign", lambda x: v.text(x, required=False, what="campaign"), data["campaign"])
-    f.check()
+        out["campaign"] = problems.take("campaign", lambda x: v.text(x, required=False, what="campaign"), data["campaign"])
+    problems.check()
     return out
 
 
@@ -201,48 +203,48 @@ async def update_assignment(ctx: Context, tenant_id: str, assignment_id: str, co
     po = _po_fields(data)
     coverage = _coverage(data)
     async with ctx.db.uow() as uow:
-        a = await _load_for_update(uow, tenant_id, assignment_id)
-        if a["status"] == "cancelled":
+        current = await _load_for_update(uow, tenant_id, assignment_id)
+        if current["status"] == "cancelled":
             raise ApiError("A cancelled assignment cannot be updated", error_code="invalid_input")
         for key, column in (("contractor", "contractor_id"), ("job", "job_id")):
-            if data.get(key) not in (None, a[column]):
+            if data.get(key) not in (None, current[column]):
                 raise ApiError(f"An assignment's {key} cannot change: cancel it and create a new one", error_code="invalid_input")
         changes: dict[str, Any] = {}
-        effective = a["effective_date"]
-        end = a["end_date"]
+        effective = current["effective_date"]
+        end = current["end_date"]
         if data.get("effective_date") is not None:
             effective = _date_or_error(data["effective_date"], "effective_date_invalid", "effective_date")
         if data.get("end_date") is not None:
             end = _date_or_error(data["end_date"], "end_date_invalid", "end_date")
-        dates_changed = (effective, end) != (a["effective_date"], a["end_date"])
-        if dates_changed or (coverage is not None and coverage != a["coverage_types"]):
-            if today >= a["effective_date"]:
+        dates_changed = (effective, end) != (current["effective_date"], current["end_date"])
+        if dates_changed or (coverage is not None and coverage != current["coverage_types"]):
+            if today >= current["effective_date"]:
                 raise ApiError(
                     "The assignment has started: its dates and coverage can no longer change (use extend to move the end date)",
                     error_code="effective_date_invalid",
                 )
-            if a["coverage_bound_at"] is not None and end != a["end_date"]:
+            if current["coverage_bound_at"] is not None and end != current["end_date"]:
                 raise ApiError("Coverage is bound: the end date changes only through extend", error_code="end_date_invalid")
         if dates_changed:
             rules.check_new_dates(effective, end, today)
             changes.update(effective_date=effective, end_date=end)
-        if coverage is not None and coverage != a["coverage_types"]:
+        if coverage is not None and coverage != current["coverage_types"]:
             changes["coverage_types"] = coverage
         for key, value in po.items():
-            if a[key] != value:
+            if current[key] != value:
                 changes[key] = value
         if not changes:
             return await _reload(ctx, tenant_id, assignment_id)
         po_changed = bool({"po_number", "po_contact_email"} & set(changes))
         now = ctx.now()
-        changes.update(version=a["version"] + 1, updated_at=now)
-        if po_changed and changes.get("po_number", a["po_number"]):
+        changes.update(version=current["version"] + 1, updated_at=now)
+        if po_changed and changes.get("po_number", current["po_number"]):
             changes.update(po_set_at=now, po_set_by=data.get("set_by"))
         await uow.session.execute(update(assignments).where(assignments.c.id == assignment_id).values(**changes))
-        new = {**a, **changes}
+        new = {**current, **changes}
         await _emit_state(uow, tenant_id, new, created=False)
         if po_changed and new["po_number"]:
-            emit_po_set(uow, new, previous_po_number=a["po_number"], set_by=data.get("set_by"))
+            emit_po_set(uow, new, previous_po_number=current["po_number"], set_by=data.get("set_by"))
         await uow.commit()
     return await _reload(ctx, tenant_id, assignment_id)
 
@@ -258,19 +260,21 @@ async def cancel_assignment(ctx: Context, tenant_id: str, assignment_id: str, re
     return await _reload(ctx, tenant_id, assignment_id)
 
 
-async def _cancel(uow: UnitOfWork, ctx: Context, a: dict[str, Any], reason: str, **extra: Any) -> None:
-    rules.check_cancellable(a["effective_date"], ctx.today())
+async def _cancel(uow: UnitOfWork, ctx: Context, assignment: dict[str, Any], reason: str, **extra: Any) -> None:
+    rules.check_cancellable(assignment["effective_date"], ctx.today())
     now = ctx.now()
-    version = a["version"] + 1
+    version = assignment["version"] + 1
     await uow.session.execute(
         update(assignments)
-        .where(assignments.c.id == a["id"])
+        .where(assignments.c.id == assignment["id"])
         .values(status="cancelled", cancel_reason=reason, cancelled_at=now, version=version, updated_at=now, **extra)
     )
     uow.emit(
-        AssignmentCancelledV1(assignment_id=a["id"], contractor_id=a["contractor_id"], reason=reason, cancelled_at=now),
-        tenant_id=a["tenant_id"],
-        aggregate_id=a["id"],
+        AssignmentCancelledV1(
+            assignment_id=assignment["id"], contractor_id=assignment["contractor_id"], reason=reason, cancelled_at=now
+        ),
+        tenant_id=assignment["tenant_id"],
+        aggregate_id=assignment["id"],
         aggregate_version=version,
     )
 
@@ -280,22 +284,22 @@ async def extend_assignment(ctx: Context, tenant_id: str, assignment_id: str, en
         raise ApiError("end_date is required", error_code="end_date_invalid")
     new_end = _date_or_error(end_date, "end_date_invalid", "end_date")
     async with ctx.db.uow() as uow:
-        a = await _load_for_update(uow, tenant_id, assignment_id)
-        if a["status"] == "cancelled":
+        current = await _load_for_update(uow, tenant_id, assignment_id)
+        if current["status"] == "cancelled":
             raise ApiError("A cancelled assignment cannot be extended", error_code="invalid_input")
-        rules.check_extension(a["effective_date"], a["end_date"], new_end, ctx.today())
-        if new_end == a["end_date"]:
+        rules.check_extension(current["effective_date"], current["end_date"], new_end, ctx.today())
+        if new_end == current["end_date"]:
             return await _reload(ctx, tenant_id, assignment_id)  # the same end again: nothing to do
         now = ctx.now()
-        version = a["version"] + 1
+        version = current["version"] + 1
         await uow.session.execute(
             update(assignments).where(assignments.c.id == assignment_id).values(end_date=new_end, version=version, updated_at=now)
         )
         uow.emit(
             AssignmentExtendedV1(
                 assignment_id=assignment_id,
-                contractor_id=a["contractor_id"],
-                previous_end_date=a["end_date"],
+                contractor_id=current["contractor_id"],
+                previous_end_date=current["end_date"],
                 end_date=new_end,
                 send_email=send_email,
             ),
@@ -329,22 +333,23 @@ async def _reload(ctx: Context, tenant_id: str, assignment_id: str) -> Row:
 async def profile_assignments(ctx: Context, tenant_id: str, contractor_id: str) -> list[Row]:
     """The contractor's assignments (deleted ones left out) with their job's and end client's
     columns, latest start first: the profile page."""
-    a, j, e = assignments.c, jobs.c, entities.c
     query = (
         select(
             assignments,
-            j.name.label("job_name"),
-            j.category_code,
-            j.wage,
-            j.wage_type,
-            j.work_state,
-            e.id.label("entity_id"),
-            e.name.label("entity_name"),
+            jobs.c.name.label("job_name"),
+            jobs.c.category_code,
+            jobs.c.wage,
+            jobs.c.wage_type,
+            jobs.c.work_state,
+            entities.c.id.label("entity_id"),
+            entities.c.name.label("entity_name"),
         )
-        .join(jobs, j.id == a.job_id)
-        .join(entities, e.id == j.entity_id)
-        .where(a.tenant_id == tenant_id, a.contractor_id == contractor_id, a.deleted_at.is_(None))
-        .order_by(a.effective_date.desc(), a.pk.desc())
+        .join(jobs, jobs.c.id == assignments.c.job_id)
+        .join(entities, entities.c.id == jobs.c.entity_id)
+        .where(
+            assignments.c.tenant_id == tenant_id, assignments.c.contractor_id == contractor_id, assignments.c.deleted_at.is_(None)
+        )
+        .order_by(assignments.c.effective_date.desc(), assignments.c.pk.desc())
     )
     async with ctx.db.session() as s:
         await get_row(s, contractors, tenant_id, contractor_id, "contractor")

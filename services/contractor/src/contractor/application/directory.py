@@ -125,30 +125,30 @@ def _limit(value: Any) -> int:
 
 
 def _entity_fields(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
-    f = FieldErrors()
+    problems = FieldErrors()
     out: dict[str, Any] = {}
     if "name" in data or not partial:
-        out["name"] = f.take("name", lambda x: v.text(x, what="name"), data.get("name"))
+        out["name"] = problems.take("name", lambda x: v.text(x, what="name"), data.get("name"))
         if out["name"]:
             out["name_key"] = v.name_key(out["name"])
     if "address" in data:
-        out["address"] = None if data["address"] is None else f.take("address", v.parse_address, data["address"])
+        out["address"] = None if data["address"] is None else problems.take("address", v.parse_address, data["address"])
     if "coverage_limit" in data or not partial:
         limits = data.get("coverage_limit")
         if limits is None:
             if not partial:
                 out["aggregate_limit"], out["occurrence_limit"] = DEFAULT_AGGREGATE_LIMIT, DEFAULT_OCCURRENCE_LIMIT
         elif not isinstance(limits, dict):
-            f.errors["coverage_limit"] = "must be an object with aggregate_limit and occurrence_limit"
+            problems.errors["coverage_limit"] = "must be an object with aggregate_limit and occurrence_limit"
         else:
-            out["aggregate_limit"] = f.take("coverage_limit.aggregate_limit", _limit, limits.get("aggregate_limit"))
-            out["occurrence_limit"] = f.take("coverage_limit.occurrence_limit", _limit, limits.get("occurrence_limit"))
+            out["aggregate_limit"] = problems.take("coverage_limit.aggregate_limit", _limit, limits.get("aggregate_limit"))
+            out["occurrence_limit"] = problems.take("coverage_limit.occurrence_limit", _limit, limits.get("occurrence_limit"))
             if out["aggregate_limit"] and out["occurrence_limit"] and out["occurrence_limit"] > out["aggregate_limit"]:
-                f.errors["coverage_limit"] = "occurrence_limit cannot exceed aggregate_limit"
+                problems.errors["coverage_limit"] = "occurrence_limit cannot exceed aggregate_limit"
     if "required_coverage" in data or not partial:
         rc = data.get("required_coverage")
-        out["required_coverage"] = [] if rc in (None, []) else f.take("required_coverage", v.parse_coverage_types, rc)
-    f.check()
+        out["required_coverage"] = [] if rc in (None, []) else problems.take("required_coverage", v.parse_coverage_types, rc)
+    problems.check()
     return out
 
 
@@ -191,42 +191,46 @@ async def delete_entity(ctx: Context, tenant_id: str, entity_id: str) -> None:
 
 
 def _contractor_fields(ctx: Context, data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
-    f = FieldErrors()
+    problems = FieldErrors()
     out: dict[str, Any] = {}
 
     def want(name: str) -> bool:
         return name in data or not partial
 
     if want("first_name"):
-        out["first_name"] = f.take("first_name", lambda x: v.text(x, max_length=100, what="first_name"), data.get("first_name"))
+        out["first_name"] = problems.take(
+            "first_name", lambda x: v.text(x, max_length=100, what="first_name"), data.get("first_name")
+        )
     if want("last_name"):
-        out["last_name"] = f.take("last_name", lambda x: v.text(x, max_length=100, what="last_name"), data.get("last_name"))
+        out["last_name"] = problems.take(
+            "last_name", lambda x: v.text(x, max_length=100, what="last_name"), data.get("last_name")
+        )
     if "middle_name" in data:
-        out["middle_name"] = f.take(
+        out["middle_name"] = problems.take(
             "middle_name", lambda x: v.text(x, max_length=100, required=False, what="middle_name"), data["middle_name"]
         )
     if want("email"):
-        out["email"] = f.take("email", v.parse_email, data.get("email"))
+        out["email"] = problems.take("email", v.parse_email, data.get("email"))
         if out["email"]:
             out["email_key"] = v.email_key(out["email"])
     if "phone" in data:
-        out["phone"] = f.take("phone", lambda x: v.text(x, max_length=40, required=False, what="phone"), data["phone"])
+        out["phone"] = problems.take("phone", lambda x: v.text(x, max_length=40, required=False, what="phone"), data["phone"])
     if want("address"):
-        out["address"] = f.take("address", v.parse_address, data.get("address"))
+        out["address"] = problems.take("address", v.parse_address, data.get("address"))
     if "company_name" in data:
-        out["company_name"] = f.take(
+        out["company_name"] = problems.take(
             "company_name", lambda x: v.text(x, required=False, what="company_name"), data["company_name"]
         )
     if "tax_identification" in data:
-        tax = f.take("tax_identification", v.parse_tax_id, data["tax_identification"])
-        if "tax_identification" not in f.errors:
+        tax = problems.take("tax_identification", v.parse_tax_id, data["tax_identification"])
+        if "tax_identification" not in problems.errors:
             out["tax_id_encrypted"] = ctx.tax_ids.encrypt(tax) if tax else None
             out["tax_id_masked"] = mask_tax_id(tax)
     if "custom_metadata" in data:
-        out["custom_metadata"] = f.take("custom_metadata", parse_metadata, data["custom_metadata"])
+        out["custom_metadata"] = problems.take("custom_metadata", parse_metadata, data["custom_metadata"])
     if "withhold_premium" in data:
-        out["withhold_premium"] = f.take("withhold_premium", _bool, data["withhold_premium"])
-    f.check()
+        out["withhold_premium"] = problems.take("withhold_premium", _bool, data["withhold_premium"])
+    problems.check()
     return out
 
 
@@ -355,39 +359,39 @@ async def _job_fields(uow: UnitOfWork, tenant_id: str, data: dict[str, Any], *, 
         )
         if not found:
             raise ApiError(f"No entity with id {entity_id!r}", error_code="invalid_entity_id")
-    f = FieldErrors()
+    problems = FieldErrors()
     out: dict[str, Any] = {}
     if want("entity"):
         out["entity_id"] = data["entity"]
     if want("category_code"):
         out["category_code"] = data["category_code"]
     if want("name"):
-        out["name"] = f.take("name", lambda x: v.text(x, what="name"), data.get("name"))
+        out["name"] = problems.take("name", lambda x: v.text(x, what="name"), data.get("name"))
     if want("description"):
-        out["description"] = f.take(
+        out["description"] = problems.take(
             "description", lambda x: v.text(x, max_length=2000, what="description"), data.get("description")
         )
     if want("wage"):
-        out["wage"] = f.take("wage", _wage, data.get("wage"))
+        out["wage"] = problems.take("wage", _wage, data.get("wage"))
     if want("wage_type"):
         wt = data.get("wage_type")
-        out["wage_type"] = f.take("wage_type", v.parse_wage_type, wt)
+        out["wage_type"] = problems.take("wage_type", v.parse_wage_type, wt)
     if "years_experience" in data:
-        out["years_experience"] = f.take("years_experience", _years, data["years_experience"])
+        out["years_experience"] = problems.take("years_experience", _years, data["years_experience"])
     if "address" in data or "work_state" in data:
-        address = None if data.get("address") is None else f.take("address", v.parse_address, data["address"])
+        address = None if data.get("address") is None else problems.take("address", v.parse_address, data["address"])
         state = data.get("work_state")
         if state is not None:
-            state = None if str(state).lower() == "remote" else f.take("work_state", v.parse_state, state)
+            state = None if str(state).lower() == "remote" else problems.take("work_state", v.parse_state, state)
         if address and state and address["region"] != state:
-            f.errors["work_state"] = "differs from address.region (the work address's state is the work state)"
+            problems.errors["work_state"] = "differs from address.region (the work address's state is the work state)"
         out["address"] = address
         out["work_state"] = address["region"] if address else state
     if "custom_metadata" in data:
-        out["custom_metadata"] = f.take("custom_metadata", parse_metadata, data["custom_metadata"])
+        out["custom_metadata"] = problems.take("custom_metadata", parse_metadata, data["custom_metadata"])
     if "withhold_premium" in data:
-        out["withhold_premium"] = f.take("withhold_premium", _bool, data["withhold_premium"])
-    f.check()
+        out["withhold_premium"] = problems.take("withhold_premium", _bool, data["withhold_premium"])
+    problems.check()
     return out
 
 

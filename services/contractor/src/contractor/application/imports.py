@@ -451,8 +451,8 @@ class ImportWorker:
         tax_column = parsed.headers.index.get("tax_identification")
         rows = []
         for i in range(start, end):
-            r = results[i]
-            if isinstance(r, ImportRow):
+            problems = results[i]
+            if isinstance(problems, ImportRow):
                 continue
             line, cells = parsed.rows[i]
             cells = list(cells)
@@ -464,7 +464,7 @@ class ImportWorker:
                     "import_id": import_id,
                     "line": line,
                     "cells": cells,
-                    "errors": [{"column": e.column, "reason": e.reason, "value": e.value} for e in r],
+                    "errors": [{"column": e.column, "reason": e.reason, "value": e.value} for e in problems],
                 }
             )
         if rows:
@@ -473,18 +473,18 @@ class ImportWorker:
     async def _progress(
         self, uow: Any, claim: _Claim, *, rows_done: int, rows_failed: int, rows_imported: int, counters: ChunkResult
     ) -> None:
-        t = import_batches.c
+        batch = import_batches.c
         result = await uow.session.execute(
             update(import_batches)
-            .where(t.id == claim.batch["id"], t.attempts == claim.attempt, t.status == "running")
+            .where(batch.id == claim.batch["id"], batch.attempts == claim.attempt, batch.status == "running")
             .values(
                 rows_done=rows_done,
-                rows_failed=t.rows_failed + rows_failed,
-                rows_imported=t.rows_imported + rows_imported,
-                contractors_created=t.contractors_created + counters.contractors_created,
-                contractors_updated=t.contractors_updated + counters.contractors_updated,
-                assignments_created=t.assignments_created + counters.assignments_created,
-                assignments_updated=t.assignments_updated + counters.assignments_updated,
+                rows_failed=batch.rows_failed + rows_failed,
+                rows_imported=batch.rows_imported + rows_imported,
+                contractors_created=batch.contractors_created + counters.contractors_created,
+                contractors_updated=batch.contractors_updated + counters.contractors_updated,
+                assignments_created=batch.assignments_created + counters.assignments_created,
+                assignments_updated=batch.assignments_updated + counters.assignments_updated,
                 claimed_at=self.ctx.now(),
             )
         )

@@ -192,19 +192,19 @@ async def apply_rows(
 # -- contractors -------------------------------------------------------------------------------
 
 
-def _contractor_values(r: ImportRow) -> dict[str, Any]:
+def _contractor_values(row: ImportRow) -> dict[str, Any]:
     """What a row says about its contractor; the email's spelling is not among it (the key is
     case-insensitive, and a differently capitalised copy must not rewrite the stored address)."""
     values: dict[str, Any] = {
-        "first_name": r.first_name,
-        "last_name": r.last_name,
-        "phone": r.phone,
-        "address": r.address,
+        "first_name": row.first_name,
+        "last_name": row.last_name,
+        "phone": row.phone,
+        "address": row.address,
     }
-    if r.middle_name:
-        values["middle_name"] = r.middle_name
-    if r.company_name:
-        values["company_name"] = r.company_name
+    if row.middle_name:
+        values["middle_name"] = row.middle_name
+    if row.company_name:
+        values["company_name"] = row.company_name
     return values
 
 
@@ -357,9 +357,9 @@ def _plan_assignments(
     new_rows: list[dict[str, Any]] = []
     po_updates: list[tuple[dict[str, Any], dict[str, Any]]] = []
     seen: set[_Key] = set()
-    for r in chunk.rows:
-        person, job = chunk.people[r.email_key], chunk.jobs[r.job_key]
-        key = (person["id"], job["id"], dedupe_key(r.effective_date, r.end_date))
+    for row in chunk.rows:
+        person, job = chunk.people[row.email_key], chunk.jobs[row.job_key]
+        key = (person["id"], job["id"], dedupe_key(row.effective_date, row.end_date))
         if key in seen:
             continue
         seen.add(key)
@@ -370,17 +370,17 @@ def _plan_assignments(
                     tenant_id=chunk.tenant_id,
                     contractor_id=person["id"],
                     job_id=job["id"],
-                    effective=r.effective_date,
-                    end=r.end_date,
-                    required_coverage=chunk.entities[r.entity_key]["required_coverage"],
-                    po=PoFields(r.po_number, r.po_contact_email, r.campaign),
+                    effective=row.effective_date,
+                    end=row.end_date,
+                    required_coverage=chunk.entities[row.entity_key]["required_coverage"],
+                    po=PoFields(row.po_number, row.po_contact_email, row.campaign),
                     source=chunk.source,
                     import_batch_id=chunk.batch_id,
                     now=chunk.now,
                 )
             )
         elif current["status"] == "pending" and current["deleted_at"] is None:
-            brought = zip(_PO_FIELDS, (r.po_number, r.po_contact_email, r.campaign), strict=True)
+            brought = zip(_PO_FIELDS, (row.po_number, row.po_contact_email, row.campaign), strict=True)
             change = {k: val for k, val in brought if val and current[k] != val}
             if change:
                 po_updates.append((current, change))

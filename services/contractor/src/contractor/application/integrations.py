@@ -369,50 +369,50 @@ class _AssignmentChange:
     extended_from: date | None
 
 
-def _assignment_change(sync: _Sync, a: Row) -> _AssignmentChange:
+def _assignment_change(sync: _Sync, assignment: Row) -> _AssignmentChange:
     """What the delivery changes of a live assignment: its dates while it has not started, a later
     end date (within the year) as an extension once it has, and the PO fields it brings."""
     event = sync.event
     values: dict[str, Any] = {}
     extended_from = None
-    started = sync.today >= a["effective_date"] or a["coverage_bound_at"] is not None
-    if not started and (event.effective_date, event.end_date) != (a["effective_date"], a["end_date"]):
+    started = sync.today >= assignment["effective_date"] or assignment["coverage_bound_at"] is not None
+    if not started and (event.effective_date, event.end_date) != (assignment["effective_date"], assignment["end_date"]):
         values.update(effective_date=event.effective_date, end_date=event.end_date)
-    elif started and a["end_date"] < event.end_date <= rules.latest_end(a["effective_date"]):
-        extended_from = a["end_date"]
+    elif started and assignment["end_date"] < event.end_date <= rules.latest_end(assignment["effective_date"]):
+        extended_from = assignment["end_date"]
         values["end_date"] = event.end_date
     for key, val in (("po_number", event.po_number), ("po_contact_email", event.po_contact_email), ("campaign", event.campaign)):
-        if val and a[key] != val:
+        if val and assignment[key] != val:
             values[key] = val
     return _AssignmentChange(values, extended_from)
 
 
-async def _update_assignment(sync: _Sync, a: dict[str, Any], contractor: Row, snapshot: JobSnapshot) -> None:
+async def _update_assignment(sync: _Sync, assignment: dict[str, Any], contractor: Row, snapshot: JobSnapshot) -> None:
     """Apply the delivery's change to live assignment ``a`` (in place) and say what changed: an
     extension, the new state, the PO."""
-    change = _assignment_change(sync, a)
+    change = _assignment_change(sync, assignment)
     diff = dict(change.values)
     if not diff and "job" not in sync.changed:
         return
-    previous_po_number = a["po_number"]
-    diff.update(version=a["version"] + 1, updated_at=sync.now)
+    previous_po_number = assignment["po_number"]
+    diff.update(version=assignment["version"] + 1, updated_at=sync.now)
     if "po_number" in diff:
         diff.update(po_set_at=sync.now, po_set_by=sync.event.provider)
-    await sync.uow.session.execute(update(assignments).where(assignments.c.id == a["id"]).values(**diff))
-    a.update(diff)
+    await sync.uow.session.execute(update(assignments).where(assignments.c.id == assignment["id"]).values(**diff))
+    assignment.update(diff)
     if change.extended_from is not None:
         extended = AssignmentExtendedV1(
-            assignment_id=a["id"],
-            contractor_id=a["contractor_id"],
+            assignment_id=assignment["id"],
+            contractor_id=assignment["contractor_id"],
             previous_end_date=change.extended_from,
-            end_date=a["end_date"],
+            end_date=assignment["end_date"],
         )
-        sync.uow.emit(extended, tenant_id=sync.tenant_id, aggregate_id=a["id"], aggregate_version=a["version"])
+        sync.uow.emit(extended, tenant_id=sync.tenant_id, aggregate_id=assignment["id"], aggregate_version=assignment["version"])
     state_changed = set(diff) - {"version", "updated_at", "po_set_at", "po_set_by", "end_date", "po_number", "po_contact_email"}
     if state_changed or "job" in sync.changed or ("end_date" in diff and change.extended_from is None):
-        emit_assignment_state(sync.uow, a, contractor, snapshot, created=False)
-    if {"po_number", "po_contact_email", "campaign"} & set(diff) and a["po_number"]:
-        emit_po_set(sync.uow, a, previous_po_number=previous_po_number, set_by=sync.event.provider)
+        emit_assignment_state(sync.uow, assignment, contractor, snapshot, created=False)
+    if {"po_number", "po_contact_email", "campaign"} & set(diff) and assignment["po_number"]:
+        emit_po_set(sync.uow, assignment, previous_po_number=previous_po_number, set_by=sync.event.provider)
     sync.changed.add("assignment")
 
 

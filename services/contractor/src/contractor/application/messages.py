@@ -47,61 +47,61 @@ def address_struct(addr: Mapping[str, Any] | None) -> Address | None:
     )
 
 
-def contractor_snapshot(c: Row) -> ContractorSnapshot:
+def contractor_snapshot(contractor: Row) -> ContractorSnapshot:
     return ContractorSnapshot(
-        contractor_id=c["id"],
-        first_name=c["first_name"],
-        last_name=c["last_name"],
-        email=c["email"],
-        phone=c["phone"],
-        address=address_struct(c["address"]),
-        company_name=c["company_name"],
+        contractor_id=contractor["id"],
+        first_name=contractor["first_name"],
+        last_name=contractor["last_name"],
+        email=contractor["email"],
+        phone=contractor["phone"],
+        address=address_struct(contractor["address"]),
+        company_name=contractor["company_name"],
     )
 
 
-def entity_snapshot(e: Row) -> EntitySnapshot:
+def entity_snapshot(entity: Row) -> EntitySnapshot:
     return EntitySnapshot(
-        entity_id=e["id"],
-        name=e["name"],
-        required_coverage=list(e["required_coverage"] or []),
-        aggregate_limit_cents=e["aggregate_limit"],
-        occurrence_limit_cents=e["occurrence_limit"],
+        entity_id=entity["id"],
+        name=entity["name"],
+        required_coverage=list(entity["required_coverage"] or []),
+        aggregate_limit_cents=entity["aggregate_limit"],
+        occurrence_limit_cents=entity["occurrence_limit"],
     )
 
 
-def job_snapshot(j: Row, e: Row) -> JobSnapshot:
+def job_snapshot(job: Row, entity: Row) -> JobSnapshot:
     return JobSnapshot(
-        job_id=j["id"],
-        name=j["name"],
-        description=j["description"],
-        category_code=j["category_code"],
-        wage_cents=j["wage"],
-        wage_type=j["wage_type"],
-        work_state=j["work_state"],
-        entity=entity_snapshot(e),
-        withhold_premium=j["withhold_premium"],
+        job_id=job["id"],
+        name=job["name"],
+        description=job["description"],
+        category_code=job["category_code"],
+        wage_cents=job["wage"],
+        wage_type=job["wage_type"],
+        work_state=job["work_state"],
+        entity=entity_snapshot(entity),
+        withhold_premium=job["withhold_premium"],
     )
 
 
-def emit_contractor(uow: UnitOfWork, c: Row, *, created: bool) -> None:
+def emit_contractor(uow: UnitOfWork, contractor: Row, *, created: bool) -> None:
     cls = ContractorRegisteredV1 if created else ContractorUpdatedV1
-    snapshot = contractor_snapshot(c)
+    snapshot = contractor_snapshot(contractor)
     uow.emit(
         cls(
             **structs.asdict(snapshot),
-            withhold_premium=c["withhold_premium"],
-            custom_metadata=dict(c["custom_metadata"] or {}),
+            withhold_premium=contractor["withhold_premium"],
+            custom_metadata=dict(contractor["custom_metadata"] or {}),
         ),
-        tenant_id=c["tenant_id"],
-        aggregate_id=c["id"],
-        aggregate_version=c["version"],
+        tenant_id=contractor["tenant_id"],
+        aggregate_id=contractor["id"],
+        aggregate_version=contractor["version"],
     )
 
 
 def emit_assignment_state(
     uow: UnitOfWork,
-    a: Row,
-    c: Row,
+    assignment: Row,
+    contractor_row: Row,
     job: JobSnapshot,
     *,
     created: bool,
@@ -110,54 +110,54 @@ def emit_assignment_state(
     cls = AssignmentCreatedV1 if created else AssignmentUpdatedV1
     uow.emit(
         cls(
-            assignment_id=a["id"],
-            contractor=contractor or contractor_snapshot(c),
+            assignment_id=assignment["id"],
+            contractor=contractor or contractor_snapshot(contractor_row),
             job=job,
-            effective_date=a["effective_date"],
-            end_date=a["end_date"],
-            coverage_types=list(a["coverage_types"]),
-            status=a["status"],
-            po_number=a["po_number"],
-            po_contact_email=a["po_contact_email"],
-            campaign=a["campaign"],
-            import_batch_id=a["import_batch_id"],
-            source=a["source"],
+            effective_date=assignment["effective_date"],
+            end_date=assignment["end_date"],
+            coverage_types=list(assignment["coverage_types"]),
+            status=assignment["status"],
+            po_number=assignment["po_number"],
+            po_contact_email=assignment["po_contact_email"],
+            campaign=assignment["campaign"],
+            import_batch_id=assignment["import_batch_id"],
+            source=assignment["source"],
         ),
-        tenant_id=a["tenant_id"],
-        aggregate_id=a["id"],
-        aggregate_version=a["version"],
+        tenant_id=assignment["tenant_id"],
+        aggregate_id=assignment["id"],
+        aggregate_version=assignment["version"],
     )
 
 
 def announce_new_assignment(
     uow: UnitOfWork,
-    a: Row,
-    c: Row,
+    assignment: Row,
+    contractor_row: Row,
     job: JobSnapshot,
     *,
     set_by: str | None,
     contractor: ContractorSnapshot | None = None,
 ) -> None:
     """What every new assignment says, whichever path made it: its state, and its PO if it has one."""
-    emit_assignment_state(uow, a, c, job, created=True, contractor=contractor)
-    if a["po_number"]:
-        emit_po_set(uow, a, previous_po_number=None, set_by=set_by)
+    emit_assignment_state(uow, assignment, contractor_row, job, created=True, contractor=contractor)
+    if assignment["po_number"]:
+        emit_po_set(uow, assignment, previous_po_number=None, set_by=set_by)
 
 
-def emit_po_set(uow: UnitOfWork, a: Row, *, previous_po_number: str | None, set_by: str | None) -> None:
+def emit_po_set(uow: UnitOfWork, assignment: Row, *, previous_po_number: str | None, set_by: str | None) -> None:
     uow.emit(
         PoNumberSetV1(
-            assignment_id=a["id"],
-            contractor_id=a["contractor_id"],
-            po_number=a["po_number"],
-            po_contact_email=a["po_contact_email"],
-            campaign=a["campaign"],
+            assignment_id=assignment["id"],
+            contractor_id=assignment["contractor_id"],
+            po_number=assignment["po_number"],
+            po_contact_email=assignment["po_contact_email"],
+            campaign=assignment["campaign"],
             previous_po_number=previous_po_number,
             set_by=set_by,
         ),
-        tenant_id=a["tenant_id"],
-        aggregate_id=a["id"],
-        aggregate_version=a["version"],
+        tenant_id=assignment["tenant_id"],
+        aggregate_id=assignment["id"],
+        aggregate_version=assignment["version"],
     )
 
 
@@ -165,32 +165,43 @@ async def load_states(uow: UnitOfWork, tenant_id: str, assignment_ids: list[str]
     """Assignments with their contractor, job and entity: four queries whatever the count."""
     if not assignment_ids:
         return []
-    s = uow.session
+    session = uow.session
     a_rows = (
-        (await s.execute(select(assignments).where(assignments.c.tenant_id == tenant_id, assignments.c.id.in_(assignment_ids))))
+        (
+            await session.execute(
+                select(assignments).where(assignments.c.tenant_id == tenant_id, assignments.c.id.in_(assignment_ids))
+            )
+        )
         .mappings()
         .all()
     )
-    c_ids = {a["contractor_id"] for a in a_rows}
-    j_ids = {a["job_id"] for a in a_rows}
+    c_ids = {assignment["contractor_id"] for assignment in a_rows}
+    j_ids = {assignment["job_id"] for assignment in a_rows}
     cs = {
-        r["id"]: r
-        for r in (await s.execute(select(contractors).where(contractors.c.tenant_id == tenant_id, contractors.c.id.in_(c_ids))))
+        row["id"]: row
+        for row in (
+            await session.execute(select(contractors).where(contractors.c.tenant_id == tenant_id, contractors.c.id.in_(c_ids)))
+        )
         .mappings()
         .all()
     }
     js = {
-        r["id"]: r
-        for r in (await s.execute(select(jobs).where(jobs.c.tenant_id == tenant_id, jobs.c.id.in_(j_ids)))).mappings().all()
-    }
-    e_ids = {j["entity_id"] for j in js.values()}
-    es = {
-        r["id"]: r
-        for r in (await s.execute(select(entities).where(entities.c.tenant_id == tenant_id, entities.c.id.in_(e_ids))))
+        row["id"]: row
+        for row in (await session.execute(select(jobs).where(jobs.c.tenant_id == tenant_id, jobs.c.id.in_(j_ids))))
         .mappings()
         .all()
     }
-    return [(a, cs[a["contractor_id"]], js[a["job_id"]], es[js[a["job_id"]]["entity_id"]]) for a in a_rows]
+    e_ids = {j["entity_id"] for j in js.values()}
+    es = {
+        row["id"]: row
+        for row in (await session.execute(select(entities).where(entities.c.tenant_id == tenant_id, entities.c.id.in_(e_ids))))
+        .mappings()
+        .all()
+    }
+    return [
+        (assignment, cs[assignment["contractor_id"]], js[assignment["job_id"]], es[js[assignment["job_id"]]["entity_id"]])
+        for assignment in a_rows
+    ]
 
 
 async def emit_assignment_states(uow: UnitOfWork, tenant_id: str, assignment_ids: list[str], *, created: bool) -> None:

@@ -62,27 +62,32 @@ class BulkPoResult(msgspec.Struct, kw_only=True):
     assignment_ids: list[str]
 
 
+#: what the bulk action reads (and locks) of each assignment it may change
+_LOCKED_COLUMNS = ("id", "tenant_id", "contractor_id", "po_number", "po_contact_email", "campaign", "status", "version")
+
+
 def _missing_filter(tenant_id: str) -> Any:
-    a = assignments.c
-    return and_(a.tenant_id == tenant_id, a.po_number.is_(None), a.status == "pending", a.deleted_at.is_(None))
+    columns = assignments.c
+    return and_(
+        columns.tenant_id == tenant_id, columns.po_number.is_(None), columns.status == "pending", columns.deleted_at.is_(None)
+    )
 
 
 async def missing_po(ctx: Context, tenant_id: str, *, limit: int, offset: int, campaign: str | None = None) -> MissingPoPage:
     if not 1 <= limit <= 1000 or offset < 0:
         raise ApiError("limit must be 1-1000 and offset 0 or more", error_code="invalid_input")
-    a = assignments.c
     where = [_missing_filter(tenant_id)]
     if campaign:
-        where.append(a.campaign == campaign)
+        where.append(assignments.c.campaign == campaign)
     rows_q = (
         select(
-            a.id,
-            a.contractor_id,
-            a.effective_date,
-            a.end_date,
-            a.campaign,
-            a.import_batch_id,
-            a.created_at,
+            assignments.c.id,
+            assignments.c.contractor_id,
+            assignments.c.effective_date,
+            assignments.c.end_date,
+            assignments.c.campaign,
+            assignments.c.import_batch_id,
+            assignments.c.created_at,
             contractors.c.first_name,
             contractors.c.last_name,
             contractors.c.email,
@@ -92,11 +97,11 @@ async def missing_po(ctx: Context, tenant_id: str, *, limit: int, offset: int, c
             entities.c.name.label("entity_name"),
             func.count().over().label("total"),
         )
-        .join(contractors, contractors.c.id == a.contractor_id)
-        .join(jobs, jobs.c.id == a.job_id)
+        .join(contractors, contractors.c.id == assignments.c.contractor_id)
+        .join(jobs, jobs.c.id == assignments.c.job_id)
         .join(entities, entities.c.id == jobs.c.entity_id)
         .where(*where)
-        .order_by(a.pk.desc())
+        .order_by(assignments.c.pk.desc())
         .limit(limit)
         .offset(offset)
     )
@@ -109,22 +114,22 @@ async def missing_po(ctx: Context, tenant_id: str, *, limit: int, offset: int, c
     return MissingPoPage(count=count, limit=limit, offset=offset, assignments=[_missing_row(r) for r in rows])
 
 
-def _missing_row(r: Any) -> MissingPoRow:
+def _missing_row(row: Any) -> MissingPoRow:
     return MissingPoRow(
-        assignment_id=r["id"],
-        contractor_id=r["contractor_id"],
-        contractor_name=f"{r['first_name']} {r['last_name']}",
-        email=r["email"],
-        job_id=r["job_id"],
-        job_name=r["job_name"],
-        entity_id=r["entity_id"],
-        entity_name=r["entity_name"],
-        campaign=r["campaign"],
-        effective_date=r["effective_date"].isoformat(),
-        end_date=r["end_date"].isoformat(),
-        import_batch_id=r["import_batch_id"],
-        import_id=r["import_batch_id"],
-        created_at=r["created_at"].isoformat(),
+        assignment_id=row["id"],
+        contractor_id=row["contractor_id"],
+        contractor_name=f"{row['first_name']} {row['last_name']}",
+        email=row["email"],
+        job_id=row["job_id"],
+        job_name=row["job_name"],
+        entity_id=row["entity_id"],
+        entity_name=row["entity_name"],
+        campaign=row["campaign"],
+        effective_date=row["effective_date"].isoformat(),
+        end_date=row["end_date"].isoformat(),
+        import_batch_id=row["import_batch_id"],
+        import_id=row["import_batch_id"],
+        created_at=row["created_at"].isoformat(),
     )
 
 
@@ -139,7 +144,7 @@ async def bulk_set_po(ctx: Context, tenant_id: str, command: BulkPoIn) -> BulkPo
     except v.Invalid as e:
         raise ApiError(str(e), error_code="invalid_input") from None
     ids = data.get("assignment_ids")
-    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, str) for i in ids)):
+    if ids is not None and (not isinstance(ids, list) or not all(isinstance(assignment_id, str) for assignment_id in ids)):
         raise ApiError("assignment_ids must be a list of assignment ids", error_code="invalid_input")
     if not ids and not campaign:
         raise ApiError("Give assignment_ids, or a campaign whose assignments lack a PO", error_code="invalid_input")
@@ -147,29 +152,30 @@ async def bulk_set_po(ctx: Context, tenant_id: str, command: BulkPoIn) -> BulkPo
     if len(ids) > MAX_BULK:
         raise ApiError(f"At most {MAX_BULK} assignments per action", error_code="invalid_input")
 
-    a = assignments.c
-    cols = (a.id, a.tenant_id, a.contractor_id, a.po_number, a.po_contact_email, a.campaign, a.status, a.version)
+    selected = [assignments.c[name] for name in _LOCKED_COLUMNS]
     now = ctx.now()
     async with ctx.db.uow() as uow:
-        s = uow.session
+        session = uow.session
         if ids:
-            q = select(*cols).where(a.tenant_id == tenant_id, a.id.in_(ids), a.deleted_at.is_(None))
+            q = select(*selected).where(
+                assignments.c.tenant_id == tenant_id, assignments.c.id.in_(ids), assignments.c.deleted_at.is_(None)
+            )
         else:
-            q = select(*cols).where(_missing_filter(tenant_id), a.campaign == campaign)
-        q = q.order_by(a.id).with_for_update()  # rows locked in id order, as the import updates them
-        found = {r["id"]: dict(r) for r in (await s.execute(q)).mappings()}
-        unknown = [i for i in ids if i not in found]
+            q = select(*selected).where(_missing_filter(tenant_id), assignments.c.campaign == campaign)
+        q = q.order_by(assignments.c.id).with_for_update()  # rows locked in id order, as the import updates them
+        found = {row["id"]: dict(row) for row in (await session.execute(q)).mappings()}
+        unknown = [assignment_id for assignment_id in ids if assignment_id not in found]
         if unknown:
             shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
             raise ApiError(f"No such assignment(s): {shown}", error_code="invalid_assignment_id")
-        cancelled = [i for i, r in found.items() if r["status"] != "pending"]
+        cancelled = [assignment_id for assignment_id, row in found.items() if row["status"] != "pending"]
         if cancelled:
             raise ApiError(f"Cancelled assignments cannot take a PO: {', '.join(cancelled[:10])}", error_code="invalid_input")
-        target_campaign = (lambda r: campaign) if campaign else (lambda r: r["campaign"])
+        target_campaign = (lambda row: campaign) if campaign else (lambda row: row["campaign"])
         changing = [
-            r
-            for r in found.values()
-            if (r["po_number"], r["po_contact_email"], r["campaign"]) != (po_number, contact, target_campaign(r))
+            row
+            for row in found.values()
+            if (row["po_number"], row["po_contact_email"], row["campaign"]) != (po_number, contact, target_campaign(row))
         ]
         if changing:
             values: dict[str, Any] = {
@@ -177,25 +183,27 @@ async def bulk_set_po(ctx: Context, tenant_id: str, command: BulkPoIn) -> BulkPo
                 "po_contact_email": contact,
                 "po_set_at": now,
                 "po_set_by": set_by,
-                "version": a.version + 1,
+                "version": assignments.c.version + 1,
                 "updated_at": now,
             }
             if campaign:
                 values["campaign"] = campaign
-            await s.execute(
+            await session.execute(
                 update(assignments)
-                .where(a.tenant_id == tenant_id, a.id.in_([r["id"] for r in changing]))
+                .where(assignments.c.tenant_id == tenant_id, assignments.c.id.in_([row["id"] for row in changing]))
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
-            for r in changing:
+            for row in changing:
                 new = {
-                    **r,
+                    **row,
                     "po_number": po_number,
                     "po_contact_email": contact,
-                    "campaign": target_campaign(r),
-                    "version": r["version"] + 1,
+                    "campaign": target_campaign(row),
+                    "version": row["version"] + 1,
                 }
-                emit_po_set(uow, new, previous_po_number=r["po_number"], set_by=set_by)
+                emit_po_set(uow, new, previous_po_number=row["po_number"], set_by=set_by)
         await uow.commit()
-    return BulkPoResult(updated=len(changing), unchanged=len(found) - len(changing), assignment_ids=[r["id"] for r in changing])
+    return BulkPoResult(
+        updated=len(changing), unchanged=len(found) - len(changing), assignment_ids=[row["id"] for row in changing]
+    )

@@ -103,19 +103,19 @@ async def _take_confirmed_details(uow: UnitOfWork, envelope: Envelope[Applicatio
     their record, announced with ContractorUpdated, unless the company edited the contractor after
     the contractor confirmed (the later edit stands). Applying it again changes nothing: the
     record already holds those values."""
-    d = envelope.data
-    params = {"tid": envelope.tenant_id, "cid": d.contractor_id}
+    form = envelope.data
+    params = {"tid": envelope.tenant_id, "cid": form.contractor_id}
     current = (await uow.session.execute(_CONTRACTOR_LOCKED, params)).mappings().first()
     if current is None or current["updated_at"] >= envelope.occurred_at:
         return
-    confirmed: dict[str, Any] = {"first_name": d.first_name[:100], "last_name": d.last_name[:100]}
-    if d.phone:
-        confirmed["phone"] = d.phone[:40]
-    if d.address is not None:
+    confirmed: dict[str, Any] = {"first_name": form.first_name[:100], "last_name": form.last_name[:100]}
+    if form.phone:
+        confirmed["phone"] = form.phone[:40]
+    if form.address is not None:
         try:
-            confirmed["address"] = values.parse_address(msgspec.to_builtins(d.address))
+            confirmed["address"] = values.parse_address(msgspec.to_builtins(form.address))
         except values.Invalid as e:
-            log.warning("contractor.confirmed_address_ignored", contractor_id=d.contractor_id, reason=str(e))
+            log.warning("contractor.confirmed_address_ignored", contractor_id=form.contractor_id, reason=str(e))
     changes = {k: val for k, val in confirmed.items() if val and current[k] != val}
     if not changes:
         return
@@ -123,7 +123,7 @@ async def _take_confirmed_details(uow: UnitOfWork, envelope: Envelope[Applicatio
     changes["updated_at"] = uow.clock.now()
     await uow.session.execute(
         update(contractors)
-        .where(contractors.c.tenant_id == envelope.tenant_id, contractors.c.id == d.contractor_id)
+        .where(contractors.c.tenant_id == envelope.tenant_id, contractors.c.id == form.contractor_id)
         .values(**changes)
     )
     emit_contractor(uow, {**current, **changes}, created=False)
@@ -204,27 +204,26 @@ class RosterPage(msgspec.Struct, kw_only=True):
 
 def _per_contractor(tenant_id: str) -> Any:
     """Each contractor of the company with its status and assignment counts (a CTE)."""
-    a, c = assignments.c, contractors.c
-    live = and_(a.status == "pending", a.deleted_at.is_(None))
+    live = and_(assignments.c.status == "pending", assignments.c.deleted_at.is_(None))
     counts = (
         select(
-            a.contractor_id.label("contractor_id"),
-            func.sum(case((a.deleted_at.is_(None), 1), else_=0)).label("n"),
-            func.sum(case((and_(live, a.po_number.is_(None)), 1), else_=0)).label("missing"),
+            assignments.c.contractor_id.label("contractor_id"),
+            func.sum(case((assignments.c.deleted_at.is_(None), 1), else_=0)).label("n"),
+            func.sum(case((and_(live, assignments.c.po_number.is_(None)), 1), else_=0)).label("missing"),
         )
-        .where(a.tenant_id == tenant_id)
-        .group_by(a.contractor_id)
+        .where(assignments.c.tenant_id == tenant_id)
+        .group_by(assignments.c.contractor_id)
         .cte("counts")
     )
     return (
         select(
-            c.pk,
-            c.id,
-            c.first_name,
-            c.last_name,
-            c.email,
-            c.company_name,
-            c.created_at,
+            contractors.c.pk,
+            contractors.c.id,
+            contractors.c.first_name,
+            contractors.c.last_name,
+            contractors.c.email,
+            contractors.c.company_name,
+            contractors.c.created_at,
             status_expression().label("status"),
             roster_status.c.invited_at,
             roster_status.c.opted_in_at,
@@ -234,15 +233,16 @@ def _per_contractor(tenant_id: str) -> Any:
         )
         .select_from(
             contractors.outerjoin(
-                roster_status, and_(roster_status.c.tenant_id == c.tenant_id, roster_status.c.contractor_id == c.id)
-            ).outerjoin(counts, counts.c.contractor_id == c.id)
+                roster_status,
+                and_(roster_status.c.tenant_id == contractors.c.tenant_id, roster_status.c.contractor_id == contractors.c.id),
+            ).outerjoin(counts, counts.c.contractor_id == contractors.c.id)
         )
-        .where(c.tenant_id == tenant_id)
+        .where(contractors.c.tenant_id == tenant_id)
         .cte("per")
     )
 
 
-def _roster_statement(tenant_id: str, *, q: str | None, status: str | None, limit: int, offset: int) -> Any:
+def _roster_statement(tenant_id: str, *, search: str | None, status: str | None, limit: int, offset: int) -> Any:
     """One statement: the summary row joined with the page's rows (none when nothing matches)."""
     per = _per_contractor(tenant_id)
     summary = select(
@@ -253,8 +253,8 @@ def _roster_statement(tenant_id: str, *, q: str | None, status: str | None, limi
     filters = []
     if status:
         filters.append(per.c.status == status)
-    if q and q.strip():
-        pattern = f"%{q.strip().lower()}%"
+    if search and search.strip():
+        pattern = f"%{search.strip().lower()}%"
         full_name = func.lower(per.c.first_name + literal(" ") + per.c.last_name)
         filters.append(or_(full_name.like(pattern), func.lower(per.c.email).like(pattern)))
     page = (
@@ -268,21 +268,21 @@ def _roster_statement(tenant_id: str, *, q: str | None, status: str | None, limi
     return select(summary, page).select_from(summary.outerjoin(page, true())).order_by(page.c.pk.desc())
 
 
-def _roster_row(r: Any) -> RosterRow:
+def _roster_row(row: Any) -> RosterRow:
     return RosterRow(
-        contractor_id=r["id"],
-        name=f"{r['first_name']} {r['last_name']}",
-        first_name=r["first_name"],
-        last_name=r["last_name"],
-        email=r["email"],
-        company_name=r["company_name"],
-        status=r["status"],
-        assignments=int(r["assignments"]),
-        assignments_missing_po=int(r["missing"]),
-        invited_at=_iso(r["invited_at"]),
-        opted_in_at=_iso(r["opted_in_at"]),
-        covered_at=_iso(r["covered_at"]),
-        created_at=_iso(r["created_at"]),
+        contractor_id=row["id"],
+        name=f"{row['first_name']} {row['last_name']}",
+        first_name=row["first_name"],
+        last_name=row["last_name"],
+        email=row["email"],
+        company_name=row["company_name"],
+        status=row["status"],
+        assignments=int(row["assignments"]),
+        assignments_missing_po=int(row["missing"]),
+        invited_at=_iso(row["invited_at"]),
+        opted_in_at=_iso(row["opted_in_at"]),
+        covered_at=_iso(row["covered_at"]),
+        created_at=_iso(row["created_at"]),
     )
 
 
@@ -291,7 +291,7 @@ async def read_roster(ctx: Context, tenant_id: str, *, q: str | None, status: st
         raise ApiError(f"status must be one of {', '.join(STATUSES)}", error_code="invalid_input")
     if not 1 <= limit <= 500 or offset < 0:
         raise ApiError("limit must be 1-500 and offset 0 or more", error_code="invalid_input")
-    stmt = _roster_statement(tenant_id, q=q, status=status, limit=limit, offset=offset)
+    stmt = _roster_statement(tenant_id, search=q, status=status, limit=limit, offset=offset)
     async with ctx.db.session() as session:
         rows = (await session.execute(stmt)).mappings().all()
     head = rows[0]

@@ -191,17 +191,17 @@ def _opt_date(value: Any) -> date | None:
     return None if value in (None, "") else v.parse_date(value)
 
 
-def _finish(p: _Problems, today: date, fields: dict[str, Any]) -> IntakeEvent:
+def _finish(problems: _Problems, today: date, fields: dict[str, Any]) -> IntakeEvent:
     eff, end = fields.pop("effective_date"), fields.pop("end_date")
-    if not p.items:
+    if not problems.items:
         if eff is not None and eff < today:
             eff = today
         eff, end = default_dates(today, eff, end)
         problem = end_date_problem(eff, end)
         if problem:
             raise ApiError(problem, error_code="end_date_invalid")
-    if p.items:
-        raise ApiError("The payload cannot be synced: " + "; ".join(p.items), error_code="invalid_input")
+    if problems.items:
+        raise ApiError("The payload cannot be synced: " + "; ".join(problems.items), error_code="invalid_input")
     return IntakeEvent(effective_date=eff, end_date=end, **fields)
 
 
@@ -210,30 +210,32 @@ def _worksuite(body: dict[str, Any], today: date) -> IntakeEvent:
     worker, task = _obj(data.get("worker")), _obj(data.get("task"))
     addr, rate = _obj(worker.get("address")), _obj(task.get("rate"))
     po, project, client = _obj(task.get("purchase_order")), _obj(task.get("project")), _obj(task.get("client"))
-    p = _Problems()
+    problems = _Problems()
     worker_id, task_id = _ext_id(worker.get("id")), _ext_id(task.get("id"))
     if not worker_id:
-        p.items.append("data.worker.id is required")
+        problems.items.append("data.worker.id is required")
     if not task_id:
-        p.items.append("data.task.id is required")
-    title = p.take("data.task.title", lambda x: v.text(x, what="title"), task.get("title"))
+        problems.items.append("data.task.id is required")
+    title = problems.take("data.task.title", lambda x: v.text(x, what="title"), task.get("title"))
     code_text = task.get("category_code") or title or ""
     code = match_category(code_text) if code_text else None
     if title and code is None:
-        p.items.append(f"data.task: {code_text!r} matches no approved job category (send category_code)")
+        problems.items.append(f"data.task: {code_text!r} matches no approved job category (send category_code)")
     fields = dict(
         provider="worksuite",
         external_id=f"{task_id}:{worker_id}",
         accepted=str(data.get("status") or body.get("status") or "").strip().lower() == "accepted",
         contractor_external_id=worker_id or "",
         job_external_id=task_id or "",
-        first_name=p.take(
+        first_name=problems.take(
             "data.worker.first_name", lambda x: v.text(x, max_length=100, what="first name"), worker.get("first_name")
         ),
-        last_name=p.take("data.worker.last_name", lambda x: v.text(x, max_length=100, what="last name"), worker.get("last_name")),
-        email=p.take("data.worker.email", v.parse_email, worker.get("email")),
-        phone=p.take("data.worker.phone", lambda x: v.text(x, max_length=40, required=False), worker.get("phone")),
-        address=p.take(
+        last_name=problems.take(
+            "data.worker.last_name", lambda x: v.text(x, max_length=100, what="last name"), worker.get("last_name")
+        ),
+        email=problems.take("data.worker.email", v.parse_email, worker.get("email")),
+        phone=problems.take("data.worker.phone", lambda x: v.text(x, max_length=40, required=False), worker.get("phone")),
+        address=problems.take(
             "data.worker.address",
             v.parse_address,
             {
@@ -245,40 +247,40 @@ def _worksuite(body: dict[str, Any], today: date) -> IntakeEvent:
                 "country": addr.get("country"),
             },
         ),
-        company_name=p.take("data.worker.company_name", lambda x: v.text(x, required=False), worker.get("company_name")),
-        entity_name=p.take("data.task.client.name", lambda x: v.text(x, what="client name"), client.get("name")),
+        company_name=problems.take("data.worker.company_name", lambda x: v.text(x, required=False), worker.get("company_name")),
+        entity_name=problems.take("data.task.client.name", lambda x: v.text(x, what="client name"), client.get("name")),
         job_name=title or "",
-        description=p.take(
+        description=problems.take(
             "data.task.description", lambda x: v.text(x, max_length=2000, what="description"), task.get("description") or title
         ),
         category_code=code or "",
-        wage_cents=p.take("data.task.rate.amount", _dollars, rate.get("amount")),
-        wage_type=p.take("data.task.rate.type", v.parse_wage_type, rate.get("type") or "fixed"),
-        work_state=p.take("data.task.work_state", _work_state, task.get("work_state")),
-        effective_date=p.take("data.task.start_date", _opt_date, task.get("start_date")),
-        end_date=p.take("data.task.end_date", _opt_date, task.get("end_date")),
-        po_number=p.take(
+        wage_cents=problems.take("data.task.rate.amount", _dollars, rate.get("amount")),
+        wage_type=problems.take("data.task.rate.type", v.parse_wage_type, rate.get("type") or "fixed"),
+        work_state=problems.take("data.task.work_state", _work_state, task.get("work_state")),
+        effective_date=problems.take("data.task.start_date", _opt_date, task.get("start_date")),
+        end_date=problems.take("data.task.end_date", _opt_date, task.get("end_date")),
+        po_number=problems.take(
             "data.task.purchase_order.number", lambda x: v.text(x, max_length=100, required=False), po.get("number")
         ),
-        po_contact_email=p.take("data.task.purchase_order.contact_email", _opt_email, po.get("contact_email")),
-        campaign=p.take("data.task.project.name", lambda x: v.text(x, required=False), project.get("name")),
+        po_contact_email=problems.take("data.task.purchase_order.contact_email", _opt_email, po.get("contact_email")),
+        campaign=problems.take("data.task.project.name", lambda x: v.text(x, required=False), project.get("name")),
     )
-    return _finish(p, today, fields)
+    return _finish(problems, today, fields)
 
 
 def _creatoriq(body: dict[str, Any], today: date) -> IntakeEvent:
     creator = _obj(body.get("Creator"))
     addr = _obj(creator.get("Address"))
-    p = _Problems()
+    problems = _Problems()
     creator_id, campaign_id = _ext_id(creator.get("CreatorId")), _ext_id(body.get("CampaignId"))
     if not creator_id:
-        p.items.append("Creator.CreatorId is required")
+        problems.items.append("Creator.CreatorId is required")
     if not campaign_id:
-        p.items.append("CampaignId is required")
+        problems.items.append("CampaignId is required")
     code = match_category(str(body.get("CategoryCode") or "jc_creator"))
     if code is None:
-        p.items.append(f"CategoryCode: {body.get('CategoryCode')!r} is not an approved job category")
-    campaign_name = p.take("CampaignName", lambda x: v.text(x, required=False), body.get("CampaignName"))
+        problems.items.append(f"CategoryCode: {body.get('CategoryCode')!r} is not an approved job category")
+    campaign_name = problems.take("CampaignName", lambda x: v.text(x, required=False), body.get("CampaignName"))
     cat = category(code or "jc_creator")
     assert cat is not None
     description = body.get("CampaignDescription") or (
@@ -290,11 +292,15 @@ def _creatoriq(body: dict[str, Any], today: date) -> IntakeEvent:
         accepted=str(body.get("Status") or "").strip().lower() == "accepted",
         contractor_external_id=creator_id or "",
         job_external_id=campaign_id or "",
-        first_name=p.take("Creator.FirstName", lambda x: v.text(x, max_length=100, what="first name"), creator.get("FirstName")),
-        last_name=p.take("Creator.LastName", lambda x: v.text(x, max_length=100, what="last name"), creator.get("LastName")),
-        email=p.take("Creator.Email", v.parse_email, creator.get("Email")),
-        phone=p.take("Creator.Phone", lambda x: v.text(x, max_length=40, required=False), creator.get("Phone")),
-        address=p.take(
+        first_name=problems.take(
+            "Creator.FirstName", lambda x: v.text(x, max_length=100, what="first name"), creator.get("FirstName")
+        ),
+        last_name=problems.take(
+            "Creator.LastName", lambda x: v.text(x, max_length=100, what="last name"), creator.get("LastName")
+        ),
+        email=problems.take("Creator.Email", v.parse_email, creator.get("Email")),
+        phone=problems.take("Creator.Phone", lambda x: v.text(x, max_length=40, required=False), creator.get("Phone")),
+        address=problems.take(
             "Creator.Address",
             v.parse_address,
             {
@@ -307,20 +313,20 @@ def _creatoriq(body: dict[str, Any], today: date) -> IntakeEvent:
             },
         ),
         company_name=None,
-        entity_name=p.take("BrandName", lambda x: v.text(x, what="brand name"), body.get("BrandName")),
+        entity_name=problems.take("BrandName", lambda x: v.text(x, what="brand name"), body.get("BrandName")),
         job_name=campaign_name or cat.name,
-        description=p.take("CampaignDescription", lambda x: v.text(x, max_length=2000, what="description"), description),
+        description=problems.take("CampaignDescription", lambda x: v.text(x, max_length=2000, what="description"), description),
         category_code=code or "",
-        wage_cents=p.take("PaymentAmount", _dollars, body.get("PaymentAmount")),
-        wage_type=p.take("PaymentType", v.parse_wage_type, body.get("PaymentType") or "flatfee"),
-        work_state=p.take("WorkState", _work_state, body.get("WorkState")),
-        effective_date=p.take("StartDate", _opt_date, body.get("StartDate")),
-        end_date=p.take("EndDate", _opt_date, body.get("EndDate")),
-        po_number=p.take("CustomField3", lambda x: v.text(x, max_length=100, required=False), body.get("CustomField3")),
-        po_contact_email=p.take("CustomField4", _opt_email, body.get("CustomField4")),
+        wage_cents=problems.take("PaymentAmount", _dollars, body.get("PaymentAmount")),
+        wage_type=problems.take("PaymentType", v.parse_wage_type, body.get("PaymentType") or "flatfee"),
+        work_state=problems.take("WorkState", _work_state, body.get("WorkState")),
+        effective_date=problems.take("StartDate", _opt_date, body.get("StartDate")),
+        end_date=problems.take("EndDate", _opt_date, body.get("EndDate")),
+        po_number=problems.take("CustomField3", lambda x: v.text(x, max_length=100, required=False), body.get("CustomField3")),
+        po_contact_email=problems.take("CustomField4", _opt_email, body.get("CustomField4")),
         campaign=campaign_name,
     )
-    return _finish(p, today, fields)
+    return _finish(problems, today, fields)
 
 
 def is_accepted(provider: str, body: Any) -> bool:

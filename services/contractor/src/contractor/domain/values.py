@@ -76,20 +76,20 @@ _WAGE_TYPES = {
 def text(value: Any, *, max_length: int = 200, required: bool = True, what: str = "a value") -> str | None:
     """A trimmed string; empty is None (or `Invalid` when required)."""
     if value is None:
-        s = ""
+        given = ""
     elif isinstance(value, str):
-        s = value.strip()
+        given = value.strip()
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        s = str(value)
+        given = str(value)
     else:
         raise Invalid(f"{what} must be text")
-    if not s:
+    if not given:
         if required:
             raise Invalid(f"{what} is required")
         return None
-    if len(s) > max_length:
+    if len(given) > max_length:
         raise Invalid(f"{what} is longer than {max_length} characters")
-    return s
+    return given
 
 
 def name_key(name: str) -> str:
@@ -191,17 +191,17 @@ def parse_money_cents(value: Any, *, what: str = "wage") -> int:
         raise Invalid(f"{what} must be an amount")
     if isinstance(value, int):
         return value
-    s = text(value, max_length=40, what=what)
-    assert s is not None
-    cleaned = re.sub(r"^(usd|us\$|\$)\s*|\s*(usd)$", "", s.strip().lower()).replace("$", "").replace(" ", "")
+    given = text(value, max_length=40, what=what)
+    assert given is not None
+    cleaned = re.sub(r"^(usd|us\$|\$)\s*|\s*(usd)$", "", given.strip().lower()).replace("$", "").replace(" ", "")
     if cleaned.startswith(("-", "(")):
         raise Invalid(f"{what} cannot be negative")
     if not _MONEY.match(cleaned):
-        raise Invalid(f"{s!r} is not an amount in dollars (e.g. 2500 or $2,500.00)")
+        raise Invalid(f"{given!r} is not an amount in dollars (e.g. 2500 or $2,500.00)")
     try:
         cents = int((Decimal(cleaned.replace(",", "")) * 100).to_integral_exact())
     except (InvalidOperation, ArithmeticError):
-        raise Invalid(f"{s!r} is not an amount in dollars") from None
+        raise Invalid(f"{given!r} is not an amount in dollars") from None
     return cents
 
 
@@ -230,26 +230,26 @@ def parse_date(value: Any, *, what: str = "date") -> date:
             raise Invalid(f"{value!r} is not a valid epoch timestamp") from None
     if isinstance(value, date | datetime):
         return value.date() if isinstance(value, datetime) else value
-    s = text(value, max_length=40, what=what)
-    assert s is not None
+    given = text(value, max_length=40, what=what)
+    assert given is not None
     try:
-        if s.isdigit() and len(s) >= 9:  # epoch seconds sent as a string
-            return datetime.fromtimestamp(int(s), UTC).date()
-        m = _US_DATE.match(s)
+        if given.isdigit() and len(given) >= 9:  # epoch seconds sent as a string
+            return datetime.fromtimestamp(int(given), UTC).date()
+        m = _US_DATE.match(given)
         if m:
             month, day, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
             if year < 100:
                 year += 2000
             return date(year, month, day)
-        m = _SLASH_ISO.match(s)
+        m = _SLASH_ISO.match(given)
         if m:
             return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        if "T" in s or " " in s:
-            parsed = datetime.fromisoformat(s.replace("Z", "+00:00"))
+        if "T" in given or " " in given:
+            parsed = datetime.fromisoformat(given.replace("Z", "+00:00"))
             return (parsed.astimezone(UTC) if parsed.tzinfo else parsed).date()
-        return date.fromisoformat(s)
+        return date.fromisoformat(given)
     except (ValueError, OverflowError, OSError):
-        raise Invalid(f"{s!r} is not a date (use YYYY-MM-DD or MM/DD/YYYY)") from None
+        raise Invalid(f"{given!r} is not a date (use YYYY-MM-DD or MM/DD/YYYY)") from None
 
 
 def date_to_epoch(day: date | None) -> int | None:
