@@ -63,3 +63,11 @@ async def test_every_operation_documents_its_response_body_and_the_error_schema(
     for path in ("/v1/entities", "/v1/contractors", "/v1/jobs", "/v1/assignments"):
         names = {p["name"] for p in schema["paths"][path]["get"]["parameters"]}
         assert {"limit", "starting_after", "ending_before"} <= names, path
+    # request bodies are documented too, the upload's multipart form among them
+    upload = schema["paths"]["/v1/imports"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    form = components[upload["$ref"].rsplit("/", 1)[-1]]
+    assert {"file", "all_or_nothing", "uploaded_by"} <= set(form["properties"])
+    body = schema["paths"]["/v1/contractors"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert {"first_name", "email", "address", "tax_identification"} <= set(
+        components[body["$ref"].rsplit("/", 1)[-1]]["properties"]
+    )

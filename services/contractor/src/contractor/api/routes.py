@@ -8,6 +8,7 @@ token (the kit does both).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post, put
@@ -261,24 +262,31 @@ class AssignmentController(Controller):
 _TRUE = {"1", "true", "yes", "on"}
 
 
+@dataclass
+class ImportUpload:
+    """The multipart form of an upload: the CSV in ``file``; ``all_or_nothing`` true/false."""
+
+    file: UploadFile | None = None
+    all_or_nothing: str | None = None
+    uploaded_by: str | None = None
+
+
 class ImportController(Controller):
     path = "/v1/imports"
     tags = ["imports"]
 
     @post("/", status_code=202)
-    async def upload(self, ctx: Ctx, tenant_id: Tenant, data: MultipartBody[dict[str, Any]]) -> imports.ImportView:
-        """Multipart: ``file`` (the CSV), ``all_or_nothing`` (true/false), ``uploaded_by``."""
-        file = data.get("file")
-        if not isinstance(file, UploadFile):
+    async def upload(self, ctx: Ctx, tenant_id: Tenant, data: MultipartBody[ImportUpload]) -> imports.ImportView:
+        if not isinstance(data.file, UploadFile):
             raise ApiError("Send the CSV as the multipart field 'file'", error_code="invalid_input")
-        content = await file.read()
+        content = await data.file.read()
         return await imports.upload_import(
             ctx,
             tenant_id,
-            filename=file.filename or "upload.csv",
+            filename=data.file.filename or "upload.csv",
             content=content,
-            all_or_nothing=str(data.get("all_or_nothing", "")).strip().lower() in _TRUE,
-            uploaded_by=str(data["uploaded_by"]) if data.get("uploaded_by") else None,
+            all_or_nothing=(data.all_or_nothing or "").strip().lower() in _TRUE,
+            uploaded_by=data.uploaded_by or None,
         )
 
     @get("/")
