@@ -156,13 +156,13 @@ class _Chunk:
     def _entities_by_id(self) -> dict[str, dict[str, Any]]:
         return {e["id"]: e for e in self.entities.values()}
 
-    def snapshots(self, a: Row) -> tuple[Row, ContractorSnapshot, JobSnapshot]:
-        """The contractor of assignment ``a`` and the snapshots its messages carry, made once per
+    def snapshots(self, assignment: Row) -> tuple[Row, ContractorSnapshot, JobSnapshot]:
+        """The contractor of ``assignment`` and the snapshots its messages carry, made once per
         chunk (read only after the contractors and jobs are settled)."""
-        person = self._people_by_id[a["contractor_id"]]
+        person = self._people_by_id[assignment["contractor_id"]]
         if person["id"] not in self._contractor_snaps:
             self._contractor_snaps[person["id"]] = contractor_snapshot(person)
-        job_id = a["job_id"]
+        job_id = assignment["job_id"]
         if job_id not in self._job_snaps:
             job = self._jobs_by_id[job_id]
             self._job_snaps[job_id] = job_snapshot(job, self._entities_by_id[job["entity_id"]])
