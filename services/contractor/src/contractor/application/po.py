@@ -11,11 +11,13 @@ and nothing changes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 from sqlalchemy import and_, func, select, update
-from ten99kit import ApiError
+from ten99kit import ApiError, UnitOfWork
+from ten99kit.db import Row
 
 from ..adapters.db import assignments, contractors, entities, jobs
 from ..domain import values as v
@@ -133,7 +135,23 @@ def _missing_row(row: Any) -> MissingPoRow:
     )
 
 
-async def bulk_set_po(ctx: Context, tenant_id: str, command: BulkPoIn) -> BulkPoResult:
+@dataclass(frozen=True)
+class _BulkPo:
+    """A bulk PO action, checked: the PO to set and which assignments take it."""
+
+    po_number: str
+    contact: str | None
+    campaign: str | None
+    set_by: str | None
+    #: explicit ids (deduplicated), or none: then the campaign's assignments still missing a PO
+    ids: list[str]
+
+    def campaign_of(self, row: Row) -> str | None:
+        """The campaign an assignment has after the action (the action's, else its own)."""
+        return self.campaign or row["campaign"]
+
+
+def _check_bulk(command: BulkPoIn) -> _BulkPo:
     data = provided(command)
     try:
         po_number = v.text(data.get("po_number"), max_length=100, what="po_number")
@@ -144,51 +162,62 @@ async def bulk_set_po(ctx: Context, tenant_id: str, command: BulkPoIn) -> BulkPo
     except v.Invalid as e:
         raise ApiError(str(e), error_code="invalid_input") from None
     ids = data.get("assignment_ids")
-    if ids is not None and (not isinstance(ids, list) or not all(isinstance(assignment_id, str) for assignment_id in ids)):
+    if ids is not None and (not isinstance(ids, list) or not all(isinstance(one, str) for one in ids)):
         raise ApiError("assignment_ids must be a list of assignment ids", error_code="invalid_input")
     if not ids and not campaign:
         raise ApiError("Give assignment_ids, or a campaign whose assignments lack a PO", error_code="invalid_input")
     ids = list(dict.fromkeys(ids or []))
     if len(ids) > MAX_BULK:
         raise ApiError(f"At most {MAX_BULK} assignments per action", error_code="invalid_input")
+    assert po_number is not None
+    return _BulkPo(po_number, contact, campaign, set_by, ids)
 
-    selected = [assignments.c[name] for name in _LOCKED_COLUMNS]
+
+async def _lock_targets(uow: UnitOfWork, tenant_id: str, action: _BulkPo) -> dict[str, dict[str, Any]]:
+    """The assignments the action names, locked (in id order, as the import updates them); an
+    unknown or cancelled one fails the whole action."""
+    query = select(*[assignments.c[name] for name in _LOCKED_COLUMNS])
+    if action.ids:
+        query = query.where(
+            assignments.c.tenant_id == tenant_id, assignments.c.id.in_(action.ids), assignments.c.deleted_at.is_(None)
+        )
+    else:
+        query = query.where(_missing_filter(tenant_id), assignments.c.campaign == action.campaign)
+    query = query.order_by(assignments.c.id).with_for_update()
+    found = {row["id"]: dict(row) for row in (await uow.session.execute(query)).mappings()}
+    unknown = [one for one in action.ids if one not in found]
+    if unknown:
+        shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+        raise ApiError(f"No such assignment(s): {shown}", error_code="invalid_assignment_id")
+    cancelled = [one for one, row in found.items() if row["status"] != "pending"]
+    if cancelled:
+        raise ApiError(f"Cancelled assignments cannot take a PO: {', '.join(cancelled[:10])}", error_code="invalid_input")
+    return found
+
+
+async def bulk_set_po(ctx: Context, tenant_id: str, command: BulkPoIn) -> BulkPoResult:
+    action = _check_bulk(command)
     now = ctx.now()
     async with ctx.db.uow() as uow:
-        session = uow.session
-        if ids:
-            q = select(*selected).where(
-                assignments.c.tenant_id == tenant_id, assignments.c.id.in_(ids), assignments.c.deleted_at.is_(None)
-            )
-        else:
-            q = select(*selected).where(_missing_filter(tenant_id), assignments.c.campaign == campaign)
-        q = q.order_by(assignments.c.id).with_for_update()  # rows locked in id order, as the import updates them
-        found = {row["id"]: dict(row) for row in (await session.execute(q)).mappings()}
-        unknown = [assignment_id for assignment_id in ids if assignment_id not in found]
-        if unknown:
-            shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
-            raise ApiError(f"No such assignment(s): {shown}", error_code="invalid_assignment_id")
-        cancelled = [assignment_id for assignment_id, row in found.items() if row["status"] != "pending"]
-        if cancelled:
-            raise ApiError(f"Cancelled assignments cannot take a PO: {', '.join(cancelled[:10])}", error_code="invalid_input")
-        target_campaign = (lambda row: campaign) if campaign else (lambda row: row["campaign"])
+        found = await _lock_targets(uow, tenant_id, action)
+        wanted = (action.po_number, action.contact)
         changing = [
             row
             for row in found.values()
-            if (row["po_number"], row["po_contact_email"], row["campaign"]) != (po_number, contact, target_campaign(row))
+            if (row["po_number"], row["po_contact_email"], row["campaign"]) != (*wanted, action.campaign_of(row))
         ]
         if changing:
             values: dict[str, Any] = {
-                "po_number": po_number,
-                "po_contact_email": contact,
+                "po_number": action.po_number,
+                "po_contact_email": action.contact,
                 "po_set_at": now,
-                "po_set_by": set_by,
+                "po_set_by": action.set_by,
                 "version": assignments.c.version + 1,
                 "updated_at": now,
             }
-            if campaign:
-                values["campaign"] = campaign
-            await session.execute(
+            if action.campaign:
+                values["campaign"] = action.campaign
+            await uow.session.execute(
                 update(assignments)
                 .where(assignments.c.tenant_id == tenant_id, assignments.c.id.in_([row["id"] for row in changing]))
                 .values(**values)
@@ -197,12 +226,12 @@ async def bulk_set_po(ctx: Context, tenant_id: str, command: BulkPoIn) -> BulkPo
             for row in changing:
                 new = {
                     **row,
-                    "po_number": po_number,
-                    "po_contact_email": contact,
-                    "campaign": target_campaign(row),
+                    "po_number": action.po_number,
+                    "po_contact_email": action.contact,
+                    "campaign": action.campaign_of(row),
                     "version": row["version"] + 1,
                 }
-                emit_po_set(uow, new, previous_po_number=row["po_number"], set_by=set_by)
+                emit_po_set(uow, new, previous_po_number=row["po_number"], set_by=action.set_by)
         await uow.commit()
     return BulkPoResult(
         updated=len(changing), unchanged=len(found) - len(changing), assignment_ids=[row["id"] for row in changing]
