@@ -319,3 +319,24 @@ async def test_bound_assignment_end_date_changes_only_through_extend(svc: Runnin
     assert (r.status_code, r.json()["error_code"]) == (400, "end_date_invalid")
     r = await svc.client.post(f"/v1/assignments/{a['id']}/extend", json={"end_date": "2026-12-20"})
     assert r.status_code == 200
+
+
+async def test_the_same_assignment_twice_is_refused_naming_the_first(svc: RunningService, stream: Any) -> None:
+    c = svc.client
+    entity = await make_entity(svc)
+    person = await make_contractor(svc)
+    job = await make_job(svc, entity["id"])
+    first = await make_assignment(svc, person["id"], job["id"], po_number="PO-1")
+    body = {
+        "contractor": person["id"],
+        "job": job["id"],
+        "effective_date": first["effective_date"],
+        "end_date": first["end_date"],
+    }
+    r = await c.post("/v1/assignments", json=body)
+    assert (r.status_code, r.json()["error_code"]) == (400, "invalid_input")
+    assert first["id"] in r.json()["message"]
+    listed = (await c.get("/v1/assignments", params={"contractor": person["id"]})).json()["data"]
+    assert [a["id"] for a in listed] == [first["id"]]
+    await quiescent(svc)
+    assert subjects(await stream.messages()).count("assignment_created") == 1
