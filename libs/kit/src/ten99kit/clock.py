@@ -4,9 +4,9 @@ so tests (and demos, through ``PUT /_ops/clock``) can move it."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, overload
 
-__all__ = ["Clock", "SettableClock", "SystemClock", "utcnow"]
+__all__ = ["Clock", "SettableClock", "SystemClock", "epoch", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -65,3 +65,18 @@ def _aware(instant: datetime) -> datetime:
     if instant.tzinfo is None:
         raise ValueError("times are UTC and timezone-aware")
     return instant.astimezone(UTC)
+
+
+@overload
+def epoch(value: date | datetime) -> int: ...
+@overload
+def epoch(value: None) -> None: ...
+@overload
+def epoch(value: date | datetime | None) -> int | None: ...
+def epoch(value: date | datetime | None) -> int | None:
+    """A time as 1099Policy sends it: Unix seconds; a day is its midnight, UTC."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    return int(datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp())

@@ -103,7 +103,7 @@ class PollingWorker:
             except Exception as e:
                 self.failures += 1
                 retry_in = self.backoff.next()
-                log.warning("worker.step_failed", worker=self.name, error=repr(e), retry_in_s=retry_in)
+                log.warning("worker.step_failed", worker=self.name, error=repr(e), retry_in_s=retry_in, exc_info=True)
                 retry_event = self.retry_wake() if self.retry_wake is not None else None
                 await wait_first(stop, retry_event or self.wake_event, timeout=retry_in)
                 if retry_event is not None and retry_event is not self.wake_event:

@@ -4,13 +4,19 @@ parsing, PDF text, and the error schema in every OpenAPI document."""
 from __future__ import annotations
 
 import asyncio
+import random
+import string
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from email_validator import validate_email
 from fpdf import FPDF
 from litestar import Litestar, get
 from litestar.params import FromPath, FromQuery
 from ten99_testing.waiting import wait_until
+from ten99kit import emails
+from ten99kit.clock import epoch
 from ten99kit.emails import InvalidEmail, is_email, parse_email
 from ten99kit.http import document_errors
 from ten99kit.pdftext import fit, printable, text_width, wrap
@@ -162,3 +168,36 @@ def test_every_operation_documents_the_error_body() -> None:
     error = {"$ref": "#/components/schemas/Error"}
     assert responses["default"]["content"]["application/json"]["schema"] == error
     assert responses["400"]["content"]["application/json"]["schema"] == error  # not Litestar's own body
+
+
+def test_the_plain_address_shortcut_agrees_with_email_validator() -> None:
+    """``parse_email`` skips the full parse for plain ASCII addresses (an import's hot path): every
+    address it lets through that way must be one email-validator accepts, unchanged but for case."""
+    rng = random.Random(12)
+    local_chars = string.ascii_letters + string.digits + "._+-"
+    domain_chars = string.ascii_letters + string.digits + "-"
+    tlds = ["com", "Com", "org", "test", "TEST", "local", "localhost", "invalid", "arpa", "co", "c", "io", "example"]
+    samples = [
+        "Ada@Example.com", "a..b@example.com", ".a@example.com", "a.@example.com", "a@-x.com", "a@x-.com",
+        "a@ab--cd.com", "a@xn--e1afmkfd.com", "a@b.local", "a@host.localhost", "x" * 65 + "@example.com",
+    ]  # fmt: skip
+    for _ in range(5000):
+        local = "".join(rng.choice(local_chars) for _ in range(rng.randint(0, 70)))
+        labels = ["".join(rng.choice(domain_chars) for _ in range(rng.randint(0, 8))) for _ in range(rng.randint(1, 3))]
+        samples.append(f"{local}@{'.'.join([*labels, rng.choice(tlds)])}")
+    shortcut = 0
+    for address in samples:
+        if not emails._PLAIN.fullmatch(address.lower()):
+            continue
+        shortcut += 1
+        full = validate_email(address, check_deliverability=False, test_environment=True).normalized.lower()
+        assert full == address.lower() == parse_email(address), address
+    assert shortcut > 1000
+    for refused in ("a..b@example.com", "a@ab--cd.com", "a@b.local", "a@host.localhost"):
+        assert not is_email(refused)
+
+
+def test_epoch_is_unix_seconds_and_a_day_its_midnight_utc() -> None:
+    assert epoch(date(2030, 3, 1)) == 1898553600
+    assert epoch(datetime(2030, 3, 1, 12, tzinfo=UTC)) == 1898553600 + 12 * 3600
+    assert epoch(None) is None

@@ -40,6 +40,7 @@ from ten99_contracts.enrollment_v1 import (
     InvitationRevokedV1,
 )
 from ten99_testing import quiescent, wait_until
+from ten99_testing.openapi import assert_documented, component
 from ten99_testing.service import RunningService
 from ten99kit.migrations import schema_drift, upgrade
 
@@ -568,41 +569,14 @@ async def test_companies_never_see_each_other_even_with_the_same_ids(svc: Runnin
     assert [e.tenant_id for e in enrolled] == [TENANT]
 
 
-_OPS_PATHS = ("/_ops", "/livez", "/readyz", "/metrics", "/schema")
-
-
 async def test_the_openapi_documents_every_response_body_and_the_error_shape(svc: RunningService) -> None:
     schema = (await svc.ops.get("/schema/openapi.json")).json()
-    components = schema["components"]["schemas"]
-    assert set(components["Error"]["required"]) == {"error_code", "message"}
-    error = {"$ref": "#/components/schemas/Error"}
-
-    def resolve(body: dict[str, Any]) -> dict[str, Any]:
-        ref = body.get("$ref")
-        return components[ref.rsplit("/", 1)[1]] if ref else body
-
-    operations = 0
-    for path, item in schema["paths"].items():
-        if path.startswith(_OPS_PATHS):
-            continue
-        for method, operation in item.items():
-            if method not in ("get", "post", "put", "delete", "patch"):
-                continue
-            operations += 1
-            where = f"{method.upper()} {path}"
-            ok = [r for status, r in operation["responses"].items() if status.startswith("2")]
-            assert len(ok) == 1, where
-            body = resolve(ok[0]["content"]["application/json"]["schema"])
-            # a documented object (or a union of them), not an untyped dict
-            variants = [resolve(v) for v in body.get("oneOf", [body])]
-            assert all(v.get("type") == "object" and v.get("properties") for v in variants), where
-            assert operation["responses"]["default"]["content"]["application/json"]["schema"] == error, where
-    assert operations == 14
+    assert len(assert_documented(schema)) == 14
 
     def properties(path: str, method: str) -> set[str]:
         ok = schema["paths"][path][method]["responses"]
         body = next(r for status, r in ok.items() if status.startswith("2"))
-        return set(resolve(body["content"]["application/json"]["schema"])["properties"])
+        return set(component(schema, body["content"]["application/json"]["schema"])["properties"])
 
     assert {"object", "url", "has_more", "data"} <= properties("/v1/quotes", "get")
     assert {"id", "object", "quote_json", "net_rate", "created"} <= properties("/v1/quotes/{quote_id}", "get")

@@ -23,7 +23,8 @@ from gateway.domain.accounts import (
 )
 from gateway.web.common import _date, _money, safe_next
 from gateway.web.settings_page import _bps, _pct
-from gateway.web.shapes import epoch_of_day, items, pick
+from gateway.web.shapes import items, pick
+from ten99kit.clock import epoch
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 
@@ -124,7 +125,7 @@ def test_reading_service_answers() -> None:
     assert items(None) == []
     assert pick({"job": {"entity": {"name": "Nike"}}}, "entity_name", "job.entity.name") == "Nike"
     assert pick({"a": ""}, "a", default="-") == "-"
-    assert epoch_of_day(date(2030, 3, 1)) == 1898553600
+    assert epoch(date(2030, 3, 1)) == 1898553600
 
 
 def test_formatting_and_safe_redirects() -> None:

@@ -6,11 +6,12 @@ epoch seconds (dates at 00:00 UTC), money in integer cents. Every field is alway
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
+from ten99kit.clock import epoch
 from ten99kit.db import Row
 
 from ..application.invoices import InvoiceRecord
@@ -28,14 +29,6 @@ __all__ = [
     "epoch",
     "invoice_detail",
 ]
-
-
-def epoch(value: datetime | date | None) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day, tzinfo=UTC)
-    return int(value.timestamp())
 
 
 # -- requests ------------------------------------------------------------------------------

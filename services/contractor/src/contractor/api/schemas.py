@@ -4,12 +4,13 @@ Request bodies are the application's commands (`application.commands`), re-expor
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
 from ten99_contracts.common import AddressInput
+from ten99kit.clock import epoch
 from ten99kit.db import Row
 
 from ..application.commands import AssignmentIn, BulkPoIn, CancelIn, ContractorIn, EntityIn, ExtendIn, JobIn
@@ -167,10 +168,6 @@ class ProfileAssignmentView(msgspec.Struct, kw_only=True):
     created_at: str
 
 
-def _epoch(value: datetime) -> int:
-    return int(value.timestamp())
-
-
 def _address(addr: Row | None) -> AddressInput | None:
     if not addr:
         return None
@@ -190,7 +187,7 @@ def _coverage_status(assignment: Row, today: date) -> str:
 def entity_view(entity: Row) -> EntityView:
     return EntityView(
         id=entity["id"],
-        created=_epoch(entity["created_at"]),
+        created=epoch(entity["created_at"]),
         name=entity["name"],
         address=_address(entity["address"]),
         coverage_limit=CoverageLimit(aggregate_limit=entity["aggregate_limit"], occurrence_limit=entity["occurrence_limit"]),
@@ -201,7 +198,7 @@ def entity_view(entity: Row) -> EntityView:
 def contractor_view(contractor: Row) -> ContractorView:
     return ContractorView(
         id=contractor["id"],
-        created=_epoch(contractor["created_at"]),
+        created=epoch(contractor["created_at"]),
         first_name=contractor["first_name"],
         middle_name=contractor["middle_name"],
         last_name=contractor["last_name"],
@@ -218,7 +215,7 @@ def contractor_view(contractor: Row) -> ContractorView:
 def job_view(job: Row) -> JobView:
     return JobView(
         id=job["id"],
-        created=_epoch(job["created_at"]),
+        created=epoch(job["created_at"]),
         entity=job["entity_id"],
         category_code=job["category_code"],
         name=job["name"],
@@ -236,7 +233,7 @@ def job_view(job: Row) -> JobView:
 def assignment_view(assignment: Row, today: date) -> AssignmentView:
     return AssignmentView(
         id=assignment["id"],
-        created=_epoch(assignment["created_at"]),
+        created=epoch(assignment["created_at"]),
         contractor=assignment["contractor_id"],
         job=assignment["job_id"],
         effective_date=date_to_epoch(assignment["effective_date"]),
@@ -249,7 +246,7 @@ def assignment_view(assignment: Row, today: date) -> AssignmentView:
         po_contact_email=assignment["po_contact_email"],
         campaign=assignment["campaign"],
         cancel_reason=assignment["cancel_reason"],
-        cancelled_at=_epoch(assignment["cancelled_at"]) if assignment["cancelled_at"] else None,
+        cancelled_at=epoch(assignment["cancelled_at"]) if assignment["cancelled_at"] else None,
         import_batch=assignment["import_batch_id"],
         source=assignment["source"],
     )

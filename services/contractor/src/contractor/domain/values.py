@@ -101,25 +101,10 @@ def email_key(email: str) -> str:
     return email.strip().casefold()
 
 
-#: The kit's parse_email costs some 50 µs an address, and a 100,000-row import checks one per row.
-#: An address of this plain ASCII shape (dot-atom local part of at most 64 characters; domain
-#: labels without a double hyphen, under a common top-level domain) is one the kit accepts as it
-#: is, lower-cased, so it skips the full parse; every other address goes through the kit, which
-#: alone decides what is refused. tests/unit/test_domain_rules.py checks the two agree.
-_PLAIN_EMAIL = re.compile(
-    r"(?=[^@]{1,64}@)[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@(?:(?!-)(?!.*--)[a-z0-9-]{1,63}(?<!-)\.)+"
-    r"(?:com|org|net|edu|gov|us|io|co|biz|info|test)",
-    re.ASCII,
-)
-
-
 def parse_email(value: Any, *, what: str = "email") -> str:
     """An address in its one stored form (the kit's rules: lower-cased, ``.test`` accepted)."""
     s = text(value, max_length=MAX_EMAIL_LENGTH, what=what)
     assert s is not None
-    lowered = s.lower()
-    if _PLAIN_EMAIL.fullmatch(lowered):
-        return lowered
     try:
         return kit_parse_email(s)
     except InvalidEmail:

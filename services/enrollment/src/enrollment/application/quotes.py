@@ -15,6 +15,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 from sqlalchemy import select, update
 from ten99kit import ApiError, Database, UnitOfWork
+from ten99kit.clock import epoch
 from ten99kit.db import Row
 from ten99kit.pagination import ListEnvelope, PageRequest, fetch_page
 
@@ -53,10 +54,6 @@ class QuoteRequest(msgspec.Struct, kw_only=True):
 
 class QuoteChange(QuoteRequest, kw_only=True):
     """A change to an unused quote: coverage types and dates (the contractor and job cannot change)."""
-
-
-def epoch(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
 
 
 def _day(value: int, field: str) -> date:

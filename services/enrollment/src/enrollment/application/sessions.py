@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 import msgspec
 from sqlalchemy import select, update
 from ten99kit import ApiError, Database, UnitOfWork, new_ulid_id
+from ten99kit.clock import epoch
 from ten99kit.db import Row
 from ten99kit.pagination import ListEnvelope, PageRequest, fetch_page
 
@@ -67,10 +68,6 @@ def _check_url(value: str | None, field: str) -> str | None:
     return value
 
 
-def _epoch(value: Any) -> int | None:
-    return int(value.timestamp()) if value is not None else None
-
-
 class ApplicationSession(msgspec.Struct, kw_only=True):
     """An insurance application session in 1099Policy's shape (epoch seconds)."""
 
@@ -112,8 +109,8 @@ def session_view(row: Row, links: OptInLinks, quote_ids: Sequence[str]) -> Appli
         success_url=row["success_url"],
         cancel_url=row["cancel_url"],
         reasons=row["reasons"] or [],
-        created=_epoch(row["created_at"]),
-        completed=_epoch(row["completed_at"]),
+        created=epoch(row["created_at"]),
+        completed=epoch(row["completed_at"]),
     )
 
 

@@ -12,12 +12,13 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
+from ten99kit.clock import epoch
 
 from ..adapters.services import ServiceError, ServiceUnavailable
 from ..api.ids import is_id, require_id
 from .common import gateway_of, page, redirect, user_of
 from .downloads import relay_download
-from .shapes import epoch_of_day, items, pick, ref_id, ref_name
+from .shapes import items, pick, ref_id, ref_name
 
 __all__ = ["cancel_assignment", "contractor_profile", "download_certificate", "extend_assignment", "resend_invitation", "roster"]
 
@@ -175,7 +176,7 @@ async def extend_assignment(request: Request[Any, Any, Any], assignment_id: From
         return redirect(_back(form), error="Enter the new end date as YYYY-MM-DD.")
     try:
         await gateway.services.contractor.post(
-            f"/v1/assignments/{assignment_id}/extend", tenant=user.company_id, json={"end_date": epoch_of_day(end)}
+            f"/v1/assignments/{assignment_id}/extend", tenant=user.company_id, json={"end_date": epoch(end)}
         )
     except ServiceError as e:
         return redirect(_back(form), error=f"The assignment was not extended: {e.text}")

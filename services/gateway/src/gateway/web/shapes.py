@@ -4,10 +4,9 @@ seconds or ISO strings. These helpers take either, so a page never breaks on a d
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
 from typing import Any
 
-__all__ = ["epoch_of_day", "items", "pick", "ref_id", "ref_name"]
+__all__ = ["items", "pick", "ref_id", "ref_name"]
 
 
 def items(payload: Any, *keys: str) -> list[dict[str, Any]]:
@@ -48,8 +47,3 @@ def ref_name(value: Any) -> str | None:
     if isinstance(value, dict):
         return value.get("name") or value.get("title")
     return None
-
-
-def epoch_of_day(day: date) -> int:
-    """Midnight UTC of ``day`` as Unix seconds (1099Policy's date form)."""
-    return int(datetime.combine(day, time(0, 0), tzinfo=UTC).timestamp())

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
 import msgspec
@@ -19,6 +19,7 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from ten99kit import ApiError, Database, NotFound
+from ten99kit.clock import epoch
 from ten99kit.pagination import ListEnvelope, PageRequest
 
 from ..adapters import queries
@@ -30,15 +31,6 @@ __all__ = ["CertificateController", "CoverageController", "PolicyController", "P
 S = TypeVar("S", bound=msgspec.Struct)
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100)]
-
-
-def epoch(value: date | datetime | None) -> int | None:
-    """Dates as 1099Policy sends them: Unix seconds (a day is its midnight, UTC)."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return int(value.timestamp())
-    return int(datetime.combine(value, time(), UTC).timestamp())
 
 
 def _iso(value: date | datetime | None) -> str | None:
