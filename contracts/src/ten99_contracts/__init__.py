@@ -2,7 +2,16 @@
 
 from . import billing_v1, contractor_v1, enrollment_v1, gateway_v1, notification_v1, policy_v1
 from .base import REGISTRY, Envelope, Message, decode_envelope, encode_envelope, message_type
-from .common import Address, AssignmentQuote, ContractorSnapshot, CoverageTerms, EntitySnapshot, JobSnapshot
+from .common import (
+    Address,
+    AssignmentQuote,
+    AssignmentRefusal,
+    ContractorSnapshot,
+    CoverageTerms,
+    EntitySnapshot,
+    JobSnapshot,
+    QuotedCoverage,
+)
 from .streams import STREAMS, StreamSpec, stream_for_subject
 
 __all__ = [
@@ -10,12 +19,14 @@ __all__ = [
     "STREAMS",
     "Address",
     "AssignmentQuote",
+    "AssignmentRefusal",
     "ContractorSnapshot",
     "CoverageTerms",
     "EntitySnapshot",
     "Envelope",
     "JobSnapshot",
     "Message",
+    "QuotedCoverage",
     "StreamSpec",
     "billing_v1",
     "contractor_v1",

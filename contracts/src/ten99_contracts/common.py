@@ -6,7 +6,17 @@ from datetime import date
 
 import msgspec
 
-__all__ = ["Address", "AddressInput", "AssignmentQuote", "ContractorSnapshot", "CoverageTerms", "EntitySnapshot", "JobSnapshot"]
+__all__ = [
+    "Address",
+    "AddressInput",
+    "AssignmentQuote",
+    "AssignmentRefusal",
+    "ContractorSnapshot",
+    "CoverageTerms",
+    "EntitySnapshot",
+    "JobSnapshot",
+    "QuotedCoverage",
+]
 
 
 class Address(msgspec.Struct, frozen=True, kw_only=True):
@@ -77,6 +87,38 @@ class AssignmentQuote(msgspec.Struct, frozen=True, kw_only=True):
     assignment_id: str
     quote_id: str
     job_id: str
+    category_code: str
+    coverage_types: list[str]
+    home_state: str
+    work_state: str
+    effective_date: date
+    end_date: date
+    net_rate: int
+    gl_net_rate: int = 0
+    wc_net_rate: int = 0
+    #: why it is eligible, as 1099Policy's assignment ``eligible.message`` says it (notes included)
+    eligibility_message: str | None = None
+
+
+class AssignmentRefusal(msgspec.Struct, frozen=True, kw_only=True):
+    """An assignment enrollment could not cover, and why (1099Policy's ``eligible.message``)."""
+
+    assignment_id: str
+    reason: str
+
+
+class QuotedCoverage(msgspec.Struct, frozen=True, kw_only=True):
+    """A quote for a job and a contractor (1099Policy's ``/quotes``), bound exactly as priced when the
+    contractor completes the application opened from it. ``assignment_id`` is set only when the
+    contractor had a live assignment for the job when the quote was made; the assignment then also
+    appears, with the same quote id and terms, among the application's assignments.
+
+    Rates are cents per $100 of pay; ``net_rate`` = gl + wc. Dates are inclusive UTC days.
+    """
+
+    quote_id: str
+    job_id: str
+    assignment_id: str | None = None
     category_code: str
     coverage_types: list[str]
     home_state: str

@@ -5,16 +5,19 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from .base import Message
-from .common import Address, ContractorSnapshot, JobSnapshot
+from .common import Address, ContractorSnapshot, EntitySnapshot, JobSnapshot
 
 __all__ = [
     "AssignmentCancelledV1",
     "AssignmentCreatedV1",
     "AssignmentExtendedV1",
     "AssignmentUpdatedV1",
+    "ContractorDeletedV1",
     "ContractorRegisteredV1",
     "ContractorUpdatedV1",
     "ImportCompletedV1",
+    "JobDeletedV1",
+    "JobUpsertedV1",
     "PoNumberSetV1",
 ]
 
@@ -47,6 +50,50 @@ class ContractorUpdatedV1(Message, frozen=True, kw_only=True):
     company_name: str | None = None
     withhold_premium: bool | None = None
     custom_metadata: dict[str, str] = {}
+
+
+class ContractorDeletedV1(Message, frozen=True, kw_only=True):
+    """The company deleted a contractor who had no live assignment and no coverage."""
+
+    SUBJECT = "ten99.contractor.contractor_deleted.v1"
+
+    contractor_id: str
+    email: str
+
+
+class JobUpsertedV1(Message, frozen=True, kw_only=True):
+    """A job's full state after it was created or changed (state transfer, not a diff), from any
+    write path (API, CSV import, integration sync); also sent again when its end client changes.
+    The envelope's ``aggregate_version`` is the job's version: a consumer keeps the highest."""
+
+    SUBJECT = "ten99.contractor.job_upserted.v1"
+
+    job_id: str
+    name: str
+    description: str
+    entity: EntitySnapshot
+    category_code: str
+    #: the work state (drives workers' comp); None: remote, the contractor's home state applies
+    work_state: str | None = None
+    address: Address | None = None
+    #: cents per ``wage_type`` unit
+    wage_cents: int
+    wage_type: str  # flatfee | hourly | unit | blended
+    years_experience: int | None = None
+    withhold_premium: bool | None = None
+    custom_metadata: dict[str, str] = {}
+    #: ``custom_metadata["purchase_order_number"]``: the job's default PO for invoices
+    purchase_order_number: str | None = None
+    created: bool = False
+    source: str = "api"  # api | csv | worksuite | creatoriq
+
+
+class JobDeletedV1(Message, frozen=True, kw_only=True):
+    """The job was deleted (only a job without assignments can be)."""
+
+    SUBJECT = "ten99.contractor.job_deleted.v1"
+
+    job_id: str
 
 
 class _AssignmentState(Message, frozen=True, kw_only=True):

@@ -7,7 +7,7 @@ from datetime import date, datetime
 import msgspec
 
 from .base import Message
-from .common import Address, AssignmentQuote
+from .common import Address, AssignmentQuote, AssignmentRefusal, QuotedCoverage
 
 __all__ = [
     "ApplicationCompletedV1",
@@ -103,6 +103,12 @@ class ApplicationCompletedV1(Message, frozen=True, kw_only=True):
     date_of_birth: date | None = None
     consent: Consent
     assignments: list[AssignmentQuote]
+    #: the quote the application was opened from (``POST /apply/sessions {quote}``), bound as
+    #: priced: its coverage types, rates and dates are what the contractor accepted. None for an
+    #: opt-in through an invitation link alone (then ``assignments`` says everything)
+    quote: QuotedCoverage | None = None
+    #: the link's assignments that could not be covered, with the reason
+    not_covered: list[AssignmentRefusal] = []
 
 
 class ApplicationIneligibleV1(Message, frozen=True, kw_only=True):
@@ -112,6 +118,10 @@ class ApplicationIneligibleV1(Message, frozen=True, kw_only=True):
     contractor_id: str
     invitation_id: str | None = None
     reasons: list[str]
+    #: the assignments the application was for (each is now ineligible)
+    assignment_ids: list[str] = []
+    #: the quote the application was opened from, if any
+    quote_id: str | None = None
 
 
 class AssignmentEnrolledV1(Message, frozen=True, kw_only=True):

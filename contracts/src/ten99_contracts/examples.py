@@ -13,7 +13,16 @@ from . import gateway_v1 as g
 from . import notification_v1 as n
 from . import policy_v1 as p
 from .base import Message
-from .common import Address, AssignmentQuote, ContractorSnapshot, CoverageTerms, EntitySnapshot, JobSnapshot
+from .common import (
+    Address,
+    AssignmentQuote,
+    AssignmentRefusal,
+    ContractorSnapshot,
+    CoverageTerms,
+    EntitySnapshot,
+    JobSnapshot,
+    QuotedCoverage,
+)
 
 __all__ = ["EXAMPLES"]
 
@@ -51,6 +60,20 @@ _QUOTE = AssignmentQuote(
     net_rate=65,
     gl_net_rate=20,
     wc_net_rate=45,
+    eligibility_message="Contractor is eligible for coverage.",
+)
+_JOB_QUOTE = QuotedCoverage(
+    quote_id="qt_5Rr6Ss7Tt8Uu9Vv0Ww1Xx2",
+    job_id=_JOB.job_id,
+    category_code="jc_creator",
+    coverage_types=["general", "workers-comp"],
+    home_state="CA",
+    work_state="CA",
+    effective_date=date(2026, 11, 10),
+    end_date=date(2026, 12, 9),
+    net_rate=82,
+    gl_net_rate=23,
+    wc_net_rate=59,
 )
 _TERMS = CoverageTerms(
     coverage_id="cv_1Aa2Bb3Cc4Dd5Ee6Ff7Gg8",
@@ -104,6 +127,22 @@ EXAMPLES: list[Message] = [
     g.CompanyCreatedV1(company_id="co_5Xx6Yy7Zz8Aa9Bb0Cc1Dd2", name="Acme Talent", owner_email="ops@acme.test"),
     c.ContractorRegisteredV1(**_CONTRACTOR_STATE),
     c.ContractorUpdatedV1(**_CONTRACTOR_STATE),
+    c.ContractorDeletedV1(contractor_id=_CONTRACTOR.contractor_id, email="ada@example.com"),
+    c.JobUpsertedV1(
+        job_id=_JOB.job_id,
+        name=_JOB.name,
+        description=_JOB.description,
+        entity=_JOB.entity,
+        category_code="jc_creator",
+        work_state="CA",
+        address=_ADDR,
+        wage_cents=250_000,
+        wage_type="flatfee",
+        custom_metadata={"campaign": "Spring 2027", "purchase_order_number": "PO-2026-0042"},
+        purchase_order_number="PO-2026-0042",
+        created=True,
+    ),
+    c.JobDeletedV1(job_id=_JOB.job_id),
     c.AssignmentCreatedV1(**_ASSIGNMENT_STATE),
     c.AssignmentUpdatedV1(**_ASSIGNMENT_STATE),
     c.AssignmentCancelledV1(
@@ -176,11 +215,14 @@ EXAMPLES: list[Message] = [
         address=_ADDR,
         consent=e.Consent(signed_name="Ada Lovelace", signed_at=_AT, text_version="2026-11", ip_address="203.0.113.7"),
         assignments=[_QUOTE],
+        quote=_JOB_QUOTE,
+        not_covered=[AssignmentRefusal(assignment_id="an_7Uu8Vv9Ww0Xx1Yy2Zz3Aa4", reason="The assignment ended on 2026-10-31.")],
     ),
     e.ApplicationIneligibleV1(
         session_id="ias_01JC3ZQ7W8X9Y0Z1A2B3C4D5E6",
         contractor_id=_CONTRACTOR.contractor_id,
         reasons=["Contractor must be at least 18 years old."],
+        assignment_ids=[_QUOTE.assignment_id],
     ),
     e.AssignmentEnrolledV1(session_id="ias_01JC3ZQ7W8X9Y0Z1A2B3C4D5E6", contractor_id=_CONTRACTOR.contractor_id, quote=_QUOTE),
     p.PolicyActivatedV1(
