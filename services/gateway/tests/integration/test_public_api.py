@@ -19,6 +19,7 @@ from ten99_testing.hostile import INTERNAL_TARGETS, PUBLIC_RESOURCES, UP
 pytestmark = pytest.mark.integration
 
 EN_1, JB_1, QT_1, PL_1 = ident("en", "1"), ident("jb", "1"), ident("qt", "1"), ident("pl", "1")
+JC_1, EV_1, WHE_1 = ident("jc", "1"), ident("ev", "1"), ident("whe", "1")
 IAS_1 = "ias_01JD8X3Z9K4M7Q2W5E8R1T6Y0U"  # a ULID, as `new_ulid_id` makes them
 
 #: every operation of the public API: (method, path under /api/v1) -> (service, method, service path)
@@ -32,9 +33,11 @@ FORWARDED = [
     ("POST", "/contractors", "contractor", "POST", "/v1/contractors"),
     ("GET", f"/contractors/{CN_1}", "contractor", "GET", f"/v1/contractors/{CN_1}"),
     ("PUT", f"/contractors/{CN_1}", "contractor", "PUT", f"/v1/contractors/{CN_1}"),
+    ("DELETE", f"/contractors/{CN_1}", "contractor", "DELETE", f"/v1/contractors/{CN_1}"),
     ("GET", f"/contractors/{CN_1}/policies", "policy", "GET", "/v1/policies"),
     ("GET", f"/contractors/{CN_1}/assignments", "contractor", "GET", f"/v1/contractors/{CN_1}/assignments"),
     ("GET", "/category_codes", "contractor", "GET", "/v1/category_codes"),
+    ("GET", f"/category_codes/{JC_1}", "contractor", "GET", f"/v1/category_codes/{JC_1}"),
     ("GET", "/jobs", "contractor", "GET", "/v1/jobs"),
     ("POST", "/jobs", "contractor", "POST", "/v1/jobs"),
     ("GET", f"/jobs/{JB_1}", "contractor", "GET", f"/v1/jobs/{JB_1}"),
@@ -61,10 +64,18 @@ FORWARDED = [
     ("GET", "/policies", "policy", "GET", "/v1/policies"),
     ("GET", f"/policies/{PL_1}", "policy", "GET", f"/v1/policies/{PL_1}"),
     ("GET", "/invoices", "billing", "GET", "/v1/invoices"),
+    ("POST", "/invoices", "billing", "POST", "/v1/invoices"),
     ("GET", f"/invoices/{IN_1}", "billing", "GET", f"/v1/invoices/{IN_1}"),
     ("GET", f"/invoices/{IN_1}/pdf", "billing", "GET", f"/v1/invoices/{IN_1}/pdf"),
     ("POST", f"/invoices/{IN_1}/void", "billing", "POST", f"/v1/invoices/{IN_1}/void"),
     ("POST", f"/invoices/{IN_1}/mark-paid", "billing", "POST", f"/v1/invoices/{IN_1}/mark-paid"),
+    ("GET", "/events", "notification", "GET", "/v1/events"),
+    ("GET", f"/events/{EV_1}", "notification", "GET", f"/v1/events/{EV_1}"),
+    ("GET", "/webhook_endpoints", "notification", "GET", "/v1/webhook_endpoints"),
+    ("POST", "/webhook_endpoints", "notification", "POST", "/v1/webhook_endpoints"),
+    ("GET", f"/webhook_endpoints/{WHE_1}", "notification", "GET", f"/v1/webhook_endpoints/{WHE_1}"),
+    ("PUT", f"/webhook_endpoints/{WHE_1}", "notification", "PUT", f"/v1/webhook_endpoints/{WHE_1}"),
+    ("DELETE", f"/webhook_endpoints/{WHE_1}", "notification", "DELETE", f"/v1/webhook_endpoints/{WHE_1}"),
 ]
 
 #: what an attacker aims at behind a service's /v1 prefix (the first five of the shared list)
@@ -136,6 +147,9 @@ ID_RESOURCES = {
     "apply/sessions": "invalid_session_id",
     "policies": "invalid_policy_id",
     "invoices": "invalid_invoice_id",
+    "category_codes": "invalid_job_category_code",
+    "events": "invalid_event_id",
+    "webhook_endpoints": "invalid_webhook_endpoint_id",
 }
 
 
@@ -242,8 +256,16 @@ async def test_list_filters_are_passed_on_by_name_in_both_query_forms(
     # an operation that is not a list passes no query on
     await client.get(f"/api/v1/invoices/{IN_1}?expand=lines&tenant=x", headers=bearer(keys["ka"]))
     assert fake_services.calls("billing", "GET", f"/v1/invoices/{IN_1}")[-1].query == ""
-    await client.get("/api/v1/invoices?status=open&po_number=PO-1&contractor=cn_x", headers=bearer(keys["ka"]))
-    assert fake_services.calls("billing", "GET", "/v1/invoices")[-1].query == "status=open&po_number=PO-1"
+    query = "status=open&po_number=PO-1&contractor=cn_x&job=jb_y"
+    await client.get(f"/api/v1/invoices?{query}&x=1", headers=bearer(keys["ka"]))
+    assert fake_services.calls("billing", "GET", "/v1/invoices")[-1].query == query
+    await client.get("/api/v1/policies?quote=qt_1&status=active&contractor=cn_1&is_active=1", headers=bearer(keys["ka"]))
+    assert fake_services.calls("policy", "GET", "/v1/policies")[-1].query == "quote=qt_1&status=active&contractor=cn_1"
+    query = "type=policy.active&created_gte=1&created_lte=2&limit=3&starting_after=ev_1&ending_before=ev_2&tenant_id=x"
+    await client.get(f"/api/v1/events?{query}", headers=bearer(keys["ka"]))
+    assert fake_services.calls("notification", "GET", "/v1/events")[-1].query == query.removesuffix("&tenant_id=x")
+    await client.get("/api/v1/webhook_endpoints?limit=2&status=enabled", headers=bearer(keys["ka"]))
+    assert fake_services.calls("notification", "GET", "/v1/webhook_endpoints")[-1].query == "limit=2"
 
 
 async def test_dirty_query_strings_are_a_400_and_reach_nothing(
@@ -318,18 +340,21 @@ async def test_malformed_ids_are_a_404_before_anything_is_forwarded(
     assert fake_services.seen == [], [(s.service, s.method, s.path) for s in fake_services.seen]
 
 
-async def test_resources_no_service_offers_yet_and_methods_not_offered(
+async def test_methods_not_offered_are_a_405_and_reach_nothing(
     gateway: Any, fake_services: FakeServices, keys: dict[str, Any]
 ) -> None:
     headers = bearer(keys["ka"])
-    for path in ("/api/v1/events", "/api/v1/events/ev_0000000000000000000001", "/api/v1/webhook_endpoints"):
-        for method in ("GET", "POST", "PUT", "DELETE"):
-            r = await gateway.client.request(method, path, headers=headers)
-            assert r.status_code == 404 and r.json()["error_code"] == "resource_not_found"
-            assert "not available" in r.json()["message"]
     for method, path in (
-        ("DELETE", f"/contractors/{CN_1}"),
+        ("POST", f"/contractors/{CN_1}"),
         ("DELETE", f"/quotes/{QT_1}"),
+        ("POST", "/events"),
+        ("PUT", f"/events/{EV_1}"),
+        ("DELETE", f"/events/{EV_1}"),
+        ("POST", f"/webhook_endpoints/{WHE_1}"),
+        ("PUT", "/webhook_endpoints"),
+        ("POST", "/category_codes"),
+        ("DELETE", f"/category_codes/{JC_1}"),
+        ("PUT", "/invoices"),
         ("DELETE", f"/apply/sessions/{IAS_1}"),
         ("DELETE", f"/policies/{PL_1}"),
         ("PATCH", f"/entities/{EN_1}"),

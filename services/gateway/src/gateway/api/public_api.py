@@ -9,7 +9,6 @@
     ``resource_not_found``;
   - a malformed id: 404 with the resource's code (``invalid_contractor_id``, ...), as an unknown id;
   - a path on the list with a method it does not offer: 405 ``bad_request`` with ``Allow``.
-  ``events`` and ``webhook_endpoints`` are 1099Policy resources that no service offers yet: 404.
 - Query strings: a list passes on only the parameters it knows (pagination and its filters; others
   are dropped, as the services would ignore them anyway); other operations pass on none. A query
   that is not ASCII, not UTF-8 once decoded, or holds a control character or NUL is a 400
@@ -84,6 +83,9 @@ ID_PARAMS = {
     "policy_id": IdKind("pl", "invalid_policy_id", "policy"),
     "assignment_id": IdKind("an", "invalid_assignment_id", "assignment"),
     "invoice_id": IdKind("in", "invalid_invoice_id", "invoice"),
+    "code_id": IdKind("jc", "invalid_job_category_code", "category code"),
+    "event_id": IdKind("ev", "invalid_event_id", "event"),
+    "endpoint_id": IdKind("whe", "invalid_webhook_endpoint_id", "webhook endpoint"),
 }
 
 
@@ -130,7 +132,7 @@ def _crud(
 #: everything the public API offers: the services' /v1 operations on 1099Policy's resources
 OPERATIONS: tuple[Operation, ...] = (
     *_crud("entities", "contractor", "entity_id", (), remove=True, replayable=True),
-    *_crud("contractors", "contractor", "contractor_id", ("email",), replayable=True),
+    *_crud("contractors", "contractor", "contractor_id", ("email",), remove=True, replayable=True),
     Operation(
         "list_contractor_policies",
         GET,
@@ -142,6 +144,7 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation("list_contractor_assignments", GET, "/contractors/{contractor_id:str}/assignments", "contractor"),
     Operation("list_category_codes", GET, "/category_codes", "contractor"),
+    Operation("retrieve_category_code", GET, "/category_codes/{code_id:str}", "contractor"),
     *_crud("jobs", "contractor", "job_id", ("entity",), remove=True, replayable=True),
     *_crud("assignments", "contractor", "assignment_id", ("contractor", "job"), remove=True, replayable=True),
     # cancelling a cancelled assignment, or extending to the end it has, changes nothing: replayable
@@ -168,17 +171,19 @@ OPERATIONS: tuple[Operation, ...] = (
     *_crud("quotes", "enrollment", "quote_id", ("contractor", "job")),
     *_crud("apply/sessions", "enrollment", "session_id", ("contractor",)),
     Operation("expire_apply_session", POST, "/apply/sessions/{session_id:str}/expire", "enrollment"),
-    Operation("list_policies", GET, "/policies", "policy", (*PAGE, "contractor")),
+    Operation("list_policies", GET, "/policies", "policy", (*PAGE, "quote", "contractor", "status")),
     Operation("retrieve_policy", GET, "/policies/{policy_id:str}", "policy"),
-    Operation("list_invoices", GET, "/invoices", "billing", (*PAGE, "status", "po_number")),
+    Operation("list_invoices", GET, "/invoices", "billing", (*PAGE, "status", "po_number", "contractor", "job")),
+    # a usage invoice: not deduplicated by the key at billing (yet), so a retry waits for the first
+    Operation("create_invoice", POST, "/invoices", "billing"),
     Operation("retrieve_invoice", GET, "/invoices/{invoice_id:str}", "billing"),
     Operation("invoice_pdf", GET, "/invoices/{invoice_id:str}/pdf", "billing"),
     Operation("void_invoice", POST, "/invoices/{invoice_id:str}/void", "billing"),
     Operation("mark_invoice_paid", POST, "/invoices/{invoice_id:str}/mark-paid", "billing"),
+    Operation("list_events", GET, "/events", "notification", (*PAGE, "type", "created_gte", "created_lte")),
+    Operation("retrieve_event", GET, "/events/{event_id:str}", "notification"),
+    *_crud("webhook_endpoints", "notification", "endpoint_id", (), remove=True),
 )
-
-#: 1099Policy resources that no service offers yet
-NOT_YET = {"events": "Events", "webhook_endpoints": "Webhook endpoints"}
 
 #: an API path holds resource names, ids and slashes only: nothing to decode, resolve or split
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9_/-]+")
@@ -514,9 +519,6 @@ def _route(op: Operation) -> HTTPRouteHandler:
 @route("/{rest:path}", http_method=[GET, POST, PUT, DELETE, HttpMethod.PATCH], name="public_api.unknown")
 async def unknown_resource(request: Request[Any, Any, Any]) -> Response[Any]:
     """Whatever is not one of the API's resources: a 404, forwarded nowhere."""
-    first = str(request.path_params.get("rest") or "").strip("/").split("/")[0]
-    if first in NOT_YET:
-        return _error(404, "resource_not_found", f"{NOT_YET[first]} are not available in this API yet")
     return _error(404, "resource_not_found", "No such resource: the path is not one of the API's")
 
 
