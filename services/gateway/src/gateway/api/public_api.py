@@ -29,6 +29,7 @@
   creates (`ten99kit.request_keys`); cancel and extend are harmless to repeat. For those
   (`Operation.replayable`) a retry never waits for the first (the service answers both alike), and
   a 5xx or an unanswered call is not remembered (the retry asks the service again).
+- ``GET /api/v1/openapi.json`` is the API's OpenAPI 3.1 document (no key needed: `reference.py`).
 - Every response has a ``request-id`` header (the correlation id, also sent to the services).
 """
 
@@ -56,6 +57,7 @@ from ..application.api_keys import authenticate_api_key
 from ..application.idempotency import abandon, claim, record_response, request_fingerprint
 from ..web.common import gateway_of
 from .ids import is_id
+from .reference import openapi_document
 
 __all__ = ["OPERATIONS", "Operation", "api_key_of", "public_api_router", "query_pairs"]
 
@@ -526,4 +528,4 @@ def public_api_router() -> Router:
     for op in OPERATIONS:  # every path parameter has a known id shape, or it could not be checked
         assert set(re.findall(r"\{(\w+):str\}", op.path)) <= set(ID_PARAMS), op
     handlers: list[Any] = [_route(op) for op in OPERATIONS]
-    return Router(path="/api/v1", route_handlers=[*handlers, unknown_resource], include_in_schema=False)
+    return Router(path="/api/v1", route_handlers=[openapi_document, *handlers, unknown_resource], include_in_schema=False)
