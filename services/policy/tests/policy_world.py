@@ -20,6 +20,7 @@ from ten99_contracts import (
     Envelope,
     JobSnapshot,
     Message,
+    QuotedCoverage,
     decode_envelope,
     encode_envelope,
 )
@@ -180,7 +181,27 @@ class World:
             wc_net_rate=45,
         )
 
-    def completion(self, contractor: ContractorSnapshot, quotes: list[AssignmentQuote]) -> ApplicationCompletedV1:
+    def job_quote(
+        self, *, start: date, end: date, coverage_types: tuple[str, ...] = ("general", "workers-comp"), job_id: str | None = None
+    ) -> QuotedCoverage:
+        """A quote for a job and a contractor, with no assignment (1099Policy's ``/quotes``)."""
+        return QuotedCoverage(
+            quote_id=new_id("qt"),
+            job_id=job_id or new_id("jb"),
+            category_code="jc_creator",
+            coverage_types=list(coverage_types),
+            home_state="CA",
+            work_state="CA",
+            effective_date=start,
+            end_date=end,
+            net_rate=82,
+            gl_net_rate=23,
+            wc_net_rate=59,
+        )
+
+    def completion(
+        self, contractor: ContractorSnapshot, quotes: list[AssignmentQuote], *, quote: QuotedCoverage | None = None
+    ) -> ApplicationCompletedV1:
         assert contractor.address is not None
         return ApplicationCompletedV1(
             session_id="ias_" + uuid.uuid4().hex[:26].upper(),
@@ -192,6 +213,7 @@ class World:
             address=contractor.address,
             consent=Consent(signed_name=f"{contractor.first_name} {contractor.last_name}", signed_at=NOW, text_version="v1"),
             assignments=quotes,
+            quote=quote,
         )
 
     def company(self, name: str = "Acme Talent Agency", tenant: str | None = None) -> CompanyCreatedV1:

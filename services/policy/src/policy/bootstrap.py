@@ -27,6 +27,7 @@ from .application.context import PolicyContext
 from .application.lifecycle import (
     activate_due_coverages,
     expire_ended_coverages,
+    expire_quote_only_policies,
     issue_waiting_certificates,
     on_assignment_cancelled,
     on_assignment_changed,
@@ -55,7 +56,8 @@ def build(runtime: Runtime) -> ServiceParts:
 
     async def coverage_lifecycle(now: datetime) -> int:
         # activation first: a coverage whose whole span passed while no worker ran is activated, then expired
-        return await activate_due_coverages(runtime.db, now) + await expire_ended_coverages(runtime.db, now)
+        activated = await activate_due_coverages(runtime.db, now)
+        return activated + await expire_ended_coverages(runtime.db, now) + await expire_quote_only_policies(runtime.db, now)
 
     async def waiting_certificates(now: datetime) -> int:
         return await issue_waiting_certificates(ctx, runtime.db, now)

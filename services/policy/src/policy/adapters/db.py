@@ -5,6 +5,9 @@
 - ``certificates``: every Certificate of Insurance issued, with its PDF and what it says.
 - ``assignments`` and ``companies``: local copies of other contexts' facts that a certificate
   prints (kept from their events, newest by ``aggregate_version``).
+- ``quote_bindings``: a quote bound as priced on an application that named no assignment
+  (1099Policy's flow: entity, job, contractor, quote, session, completion): its job, coverage
+  types, dates and rates, on the contractor's policy. One per quote, ever.
 - ``insured_corrections``: a contractor's details corrected by the company before their policy
   exists here (the opt-in is still on its way); the policy takes them when it is created.
 """
@@ -16,13 +19,22 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, LargeBinary, String, Table, UniqueConstraint
 from ten99kit import JSONDoc, PublicId, UtcDateTime, kit_tables, make_metadata
 
-__all__ = ["assignments", "certificates", "companies", "coverages", "insured_corrections", "metadata", "policies"]
+__all__ = [
+    "assignments",
+    "certificates",
+    "companies",
+    "coverages",
+    "insured_corrections",
+    "metadata",
+    "policies",
+    "quote_bindings",
+]
 
 metadata = make_metadata()
 outbox, inbox, dead_letters = kit_tables(metadata)
 
 
-def _keyed_by_tenant(name: str, keys: tuple[str, ...], *columns: Column[Any]) -> Table:
+def _keyed_by_tenant(name: str, keys: tuple[str, ...], *columns: Column[Any] | Index) -> Table:
     """A table whose rows are keyed by the tenant and the public ids named in ``keys``."""
     key_columns: list[Column[Any]] = [Column(key, PublicId(), primary_key=True) for key in ("tenant_id", *keys)]
     return Table(name, metadata, *key_columns, *columns)
@@ -172,4 +184,21 @@ certificates = Table(
     Column("pdf_sha256", String(64), nullable=False),
     Index(None, "tenant_id", "coverage_id"),
     Index(None, "tenant_id", "contractor_id"),
+)
+
+quote_bindings = _keyed_by_tenant(
+    "quote_bindings",
+    ("quote_id",),
+    Column("policy_id", PublicId(), nullable=False),
+    Column("contractor_id", PublicId(), nullable=False),
+    Column("job_id", PublicId(), nullable=True),
+    Column("session_id", String(64), nullable=False),
+    Column("coverage_types", JSONDoc, nullable=False),
+    Column("effective_date", Date, nullable=False),
+    Column("end_date", Date, nullable=False),
+    Column("net_rate", Integer, nullable=False),
+    Column("gl_net_rate", Integer, nullable=False),
+    Column("wc_net_rate", Integer, nullable=False),
+    Column("bound_at", UtcDateTime, nullable=False),
+    Index(None, "tenant_id", "policy_id"),
 )

@@ -7,17 +7,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from ten99kit.db import Row
 from ten99kit.pagination import Page, PageRequest, fetch_page
 
 from ..domain.coverage import CANCELLED
-from .db import certificates, coverages, policies
+from .db import certificates, coverages, policies, quote_bindings
 
 __all__ = [
     "Page",
     "PageRequest",
+    "PolicyFilter",
     "certificate_file",
     "certificate_history",
     "coverages_page",
@@ -30,11 +31,38 @@ __all__ = [
 _CERT = [c for c in certificates.c if c.name not in ("pdf", "document")]
 
 
-async def policies_page(session: AsyncSession, tenant_id: str, *, contractor: str | None, request: PageRequest) -> Page:
-    """The tenant's policies, newest first (of one contractor, if given)."""
-    where = [policies.c.tenant_id == tenant_id]
-    if contractor:
-        where.append(policies.c.contractor_id == contractor)
+@dataclass(frozen=True)
+class PolicyFilter:
+    """What a list of policies is narrowed to (each optional, combinable)."""
+
+    contractor: str | None = None
+    #: a quote bound on the policy: its first, one of its coverages', or a quote bound alone
+    quote: str | None = None
+    status: str | None = None
+
+
+def _has_quote(quote: str) -> ColumnElement[bool]:
+    """SQL: ``quote`` was bound on the policy (as its first quote, a coverage's or a quote's alone)."""
+    by_coverage = exists().where(
+        coverages.c.tenant_id == policies.c.tenant_id, coverages.c.policy_id == policies.c.id, coverages.c.quote_id == quote
+    )
+    by_quote = exists().where(
+        quote_bindings.c.tenant_id == policies.c.tenant_id,
+        quote_bindings.c.policy_id == policies.c.id,
+        quote_bindings.c.quote_id == quote,
+    )
+    return or_(policies.c.quote_id == quote, by_coverage, by_quote)
+
+
+async def policies_page(session: AsyncSession, tenant_id: str, filters: PolicyFilter, request: PageRequest) -> Page:
+    """The tenant's policies, newest first, narrowed by ``filters``."""
+    where: list[ColumnElement[bool]] = [policies.c.tenant_id == tenant_id]
+    if filters.contractor:
+        where.append(policies.c.contractor_id == filters.contractor)
+    if filters.status:
+        where.append(policies.c.status == filters.status)
+    if filters.quote:
+        where.append(_has_quote(filters.quote))
     return await fetch_page(
         session,
         select(policies),
@@ -76,6 +104,7 @@ async def policy_rollups(session: AsyncSession, tenant_id: str, policy_ids: Sequ
     )
     for pid, start, end, n in await session.execute(spans):
         out[pid].effective_date, out[pid].expiration_date, out[pid].assignments = start, end, n
+    await _widen_by_quotes(session, tenant_id, policy_ids, out)
     current = (
         select(certificates.c.id, certificates.c.policy_id, certificates.c.coverage_types)
         .where(
@@ -91,6 +120,21 @@ async def policy_rollups(session: AsyncSession, tenant_id: str, policy_ids: Sequ
         for t in types:
             found.setdefault(t, cid)
     return out
+
+
+async def _widen_by_quotes(
+    session: AsyncSession, tenant_id: str, policy_ids: Sequence[str], out: dict[str, PolicyRollup]
+) -> None:
+    """Quotes bound without an assignment count in a policy's span too."""
+    spans = (
+        select(quote_bindings.c.policy_id, func.min(quote_bindings.c.effective_date), func.max(quote_bindings.c.end_date))
+        .where(quote_bindings.c.tenant_id == tenant_id, quote_bindings.c.policy_id.in_(policy_ids))
+        .group_by(quote_bindings.c.policy_id)
+    )
+    for pid, start, end in await session.execute(spans):
+        rollup = out[pid]
+        rollup.effective_date = start if rollup.effective_date is None else min(start, rollup.effective_date)
+        rollup.expiration_date = end if rollup.expiration_date is None else max(end, rollup.expiration_date)
 
 
 async def coverages_page(

@@ -17,7 +17,7 @@ from ten99_contracts import ContractorSnapshot
 from ten99kit import dialect_insert, insert_ignore
 
 from ..domain.coverage import CANCELLED, Coverage
-from .db import assignments, certificates, companies, coverages, insured_corrections, policies
+from .db import assignments, certificates, companies, coverages, insured_corrections, policies, quote_bindings
 
 __all__ = [
     "AssignmentFacts",
@@ -29,6 +29,7 @@ __all__ = [
     "coverage_for_assignment",
     "insert_certificates",
     "insert_coverages",
+    "insert_quote_binding",
     "keep_insured_correction",
     "lock_assignment",
     "lock_assignments",
@@ -237,6 +238,12 @@ async def take_insured_correction(s: AsyncSession, tenant_id: str, contractor_id
 
 async def update_policy(s: AsyncSession, tenant_id: str, policy_id: str, values: dict[str, Any]) -> None:
     await s.execute(update(policies).where(policies.c.tenant_id == tenant_id, policies.c.id == policy_id).values(**values))
+
+
+async def insert_quote_binding(s: AsyncSession, dialect: str, values: dict[str, Any]) -> bool:
+    """False if the quote was bound already (one binding per quote, ever)."""
+    result = await s.execute(_insert_ignore(quote_bindings, dialect), values)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 # -- coverages ------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The policy service's internal HTTP API (called by the gateway; see docs/service-guide.md).
 
-- ``GET /v1/policies`` (``?contractor=``), ``GET /v1/policies/{id}``: 1099Policy's policy shape.
+- ``GET /v1/policies`` (``?contractor=&quote=&status=active|cancelled|expired``, combinable),
+  ``GET /v1/policies/{id}``: 1099Policy's policy shape.
 - ``GET /v1/coverages?contractor=|assignment=``: each assignment's coverage and current certificate.
 - ``GET /v1/certificates?assignment=|contractor=``: every certificate issued, superseded ones too.
 - ``GET /v1/certificates/{id}/pdf``: the company's download (tenant-scoped).
@@ -18,7 +19,7 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
-from ten99kit import ApiError, Database, NotFound
+from ten99kit import ApiError, Database, InvalidInput, NotFound
 from ten99kit.clock import epoch
 from ten99kit.pagination import ListEnvelope, PageRequest
 
@@ -31,6 +32,9 @@ __all__ = ["CertificateController", "CoverageController", "PolicyController", "P
 S = TypeVar("S", bound=msgspec.Struct)
 
 Limit = Annotated[int, QueryParameter(ge=1, le=100)]
+
+#: a policy's statuses, as 1099Policy names them (the ``?status=`` filter takes one)
+POLICY_STATUSES = ("active", "cancelled", "expired")
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -97,13 +101,18 @@ class PolicyController(Controller):
         links: NamedDependency[CertificateLinks],
         tenant_id: NamedDependency[str],
         contractor: FromQuery[str | None] = None,
+        quote: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
         limit: Limit = 10,
         starting_after: FromQuery[str | None] = None,
         ending_before: FromQuery[str | None] = None,
     ) -> ListEnvelope[Policy]:
+        if status is not None and status not in POLICY_STATUSES:
+            raise InvalidInput({"status": f"must be one of {', '.join(POLICY_STATUSES)}"})
         request = PageRequest(limit, starting_after, ending_before)
+        filters = queries.PolicyFilter(contractor=contractor, quote=quote, status=status)
         async with db.session() as session:
-            page = await queries.policies_page(session, tenant_id, contractor=contractor, request=request)
+            page = await queries.policies_page(session, tenant_id, filters, request)
             rollups = await queries.policy_rollups(session, tenant_id, [row["id"] for row in page.rows])
         data = [_policy(row, rollups[row["id"]], links) for row in page.rows]
         return ListEnvelope(url="/v1/policies", has_more=page.has_more, data=data)

@@ -19,13 +19,14 @@ the same transaction when everything they print is known.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
-from ten99_contracts import AssignmentQuote, Envelope
+from ten99_contracts import AssignmentQuote, Envelope, QuotedCoverage
 from ten99_contracts.contractor_v1 import ContractorUpdatedV1
 from ten99_contracts.enrollment_v1 import ApplicationCompletedV1, AssignmentEnrolledV1
 from ten99_contracts.policy_v1 import CoverageActivatedV1, CoverageBoundV1, PolicyActivatedV1
@@ -38,7 +39,14 @@ from .certificates import issue_certificates
 from .context import PolicyContext
 from .messages import terms
 
-__all__ = ["bind_quotes", "on_application_completed", "on_assignment_enrolled", "on_contractor_updated"]
+__all__ = [
+    "bind_priced_quote",
+    "bind_quotes",
+    "on_application_completed",
+    "on_assignment_enrolled",
+    "on_contractor_updated",
+    "priced_quote_of",
+]
 
 log = get_logger(__name__)
 
@@ -65,13 +73,70 @@ def _insured(data: ApplicationCompletedV1 | ContractorUpdatedV1, as_of: datetime
 
 
 async def on_application_completed(ctx: PolicyContext, uow: UnitOfWork, envelope: Envelope[ApplicationCompletedV1]) -> None:
+    """Coverage for every quoted assignment (as always) and, when the application was completed
+    on a quote that names no assignment, that quote bound as priced."""
     data = envelope.data
     insured = _insured(data, envelope.occurred_at)
     facts = await _lock_facts(uow, envelope.tenant_id, data.contractor_id, data.assignments)
-    policy = await _policy(
-        uow, envelope.tenant_id, data.contractor_id, data.session_id, data.assignments, data.address.region, insured
+    priced = priced_quote_of(data)
+    # a quote that ended before it could be bound names nothing on the policy
+    named = priced is not None and not isinstance(
+        span_to_bind(priced.effective_date, priced.end_date, uow.clock.today()), Refused
     )
+    quoted: list[Quoted] = [*data.assignments, *([priced] if priced is not None and named else [])]
+    policy = await _policy(uow, envelope.tenant_id, data.contractor_id, data.session_id, quoted, data.address.region, insured)
     await bind_quotes(ctx, uow, envelope.tenant_id, policy, data.session_id, data.assignments, facts)
+    if priced is not None:
+        await bind_priced_quote(uow, envelope.tenant_id, policy, data.session_id, priced)
+
+
+def priced_quote_of(data: ApplicationCompletedV1) -> QuotedCoverage | None:
+    """The quote the application was completed on, as priced, when it names no assignment (an
+    assignment's quote travels among ``assignments`` too, and is bound as its coverage)."""
+    quote = data.quote
+    if quote is None or quote.assignment_id is not None:
+        return None
+    if any(q.quote_id == quote.quote_id for q in data.assignments):
+        return None
+    return quote
+
+
+async def bind_priced_quote(
+    uow: UnitOfWork, tenant_id: str, policy: dict[str, Any], session_id: str, quote: QuotedCoverage
+) -> bool:
+    """Bind a quote completed without an assignment on the contractor's policy, with its coverage
+    types, dates and rates: once per quote (a repeated message binds nothing), never retroactive
+    (a start in the past starts today), not at all once its end has passed. A policy that had run
+    out is active again (``PolicyActivatedV1``). False if nothing was bound."""
+    now, today = uow.clock.now(), uow.clock.today()
+    span = span_to_bind(quote.effective_date, quote.end_date, today)
+    if isinstance(span, Refused):
+        log.warning("quote.not_bound", quote_id=quote.quote_id, reason=span.reason)
+        return False
+    values = {
+        "tenant_id": tenant_id,
+        "quote_id": quote.quote_id,
+        "policy_id": policy["id"],
+        "contractor_id": policy["contractor_id"],
+        "job_id": quote.job_id,
+        "session_id": session_id,
+        "coverage_types": sorted(quote.coverage_types),
+        "effective_date": span.effective_date,
+        "end_date": span.end_date,
+        "net_rate": quote.net_rate,
+        "gl_net_rate": quote.gl_net_rate,
+        "wc_net_rate": quote.wc_net_rate,
+        "bound_at": now,
+    }
+    if not await store.insert_quote_binding(uow.session, uow.db.dialect, values):
+        log.info("quote.already_bound", quote_id=quote.quote_id)
+        return False
+    if policy["status"] != ACTIVE:  # a quote again on a policy that had run out
+        policy.update(status=ACTIVE, version=policy["version"] + 1, updated_at=now)
+        changes = {"status": ACTIVE, "version": policy["version"], "updated_at": now}
+        await store.update_policy(uow.session, tenant_id, policy["id"], changes)
+        _emit_activated(uow, policy)
+    return True
 
 
 async def on_assignment_enrolled(ctx: PolicyContext, uow: UnitOfWork, envelope: Envelope[AssignmentEnrolledV1]) -> None:
@@ -103,6 +168,17 @@ async def on_contractor_updated(ctx: PolicyContext, uow: UnitOfWork, envelope: E
         await store.keep_insured_correction(session, uow.db.dialect, tenant_id, data.contractor_id, insured)
 
 
+class Quoted(Protocol):
+    """What a policy takes from a quote it is created or widened by."""
+
+    @property
+    def quote_id(self) -> str: ...
+    @property
+    def coverage_types(self) -> list[str]: ...
+    @property
+    def effective_date(self) -> date: ...
+
+
 @dataclass(frozen=True)
 class Facts:
     """What binding knows, locked: the company's name and the local copies of the assignments."""
@@ -125,7 +201,7 @@ async def _policy(
     tenant_id: str,
     contractor_id: str,
     session_id: str,
-    quotes: list[AssignmentQuote],
+    quotes: Sequence[Quoted],
     home_state: str,
     insured: dict[str, Any] | None,
 ) -> dict[str, Any]:

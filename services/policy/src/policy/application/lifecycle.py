@@ -11,7 +11,7 @@ apply a transition twice.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import msgspec
@@ -34,7 +34,7 @@ from ten99_contracts.policy_v1 import (
 from ten99kit import Database, UnitOfWork, get_logger
 
 from ..adapters import store
-from ..adapters.db import coverages, policies
+from ..adapters.db import coverages, policies, quote_bindings
 from ..domain.coverage import ACTIVE, CANCELLED, EXPIRED, LIVE, SCHEDULED, Cancelled, Extended, Refused, Retimed
 from .certificates import issue_due_certificates, void_certificate
 from .context import PolicyContext
@@ -43,6 +43,7 @@ from .messages import terms
 __all__ = [
     "activate_due_coverages",
     "expire_ended_coverages",
+    "expire_quote_only_policies",
     "issue_waiting_certificates",
     "on_assignment_cancelled",
     "on_assignment_changed",
@@ -280,13 +281,37 @@ async def _transition(db: Database, now: datetime, source: str, target: str, due
             return total
 
 
+def _running_quote(today: date) -> Any:
+    """SQL: the policy has a quote bound without an assignment that has not ended by ``today``."""
+    return exists().where(
+        quote_bindings.c.tenant_id == policies.c.tenant_id,
+        quote_bindings.c.policy_id == policies.c.id,
+        quote_bindings.c.end_date >= today,
+    )
+
+
 async def _expire_policies(uow: UnitOfWork, policy_ids: set[str], now: datetime) -> None:
     live = exists().where(coverages.c.policy_id == policies.c.id, coverages.c.status.in_(LIVE))
     await uow.session.execute(
         update(policies)
-        .where(and_(policies.c.id.in_(policy_ids), policies.c.status == ACTIVE, ~live))
+        .where(and_(policies.c.id.in_(policy_ids), policies.c.status == ACTIVE, ~live, ~_running_quote(now.date())))
         .values(status=EXPIRED, version=policies.c.version + 1, updated_at=now)
     )
+
+
+async def expire_quote_only_policies(db: Database, now: datetime) -> int:
+    """A policy whose quotes bound without an assignment have all ended, and that has no coverage
+    scheduled or active, expires (one conditional UPDATE: a repeated tick changes nothing)."""
+    live = exists().where(coverages.c.policy_id == policies.c.id, coverages.c.status.in_(LIVE))
+    bound = exists().where(quote_bindings.c.tenant_id == policies.c.tenant_id, quote_bindings.c.policy_id == policies.c.id)
+    async with db.uow() as uow:
+        result = await uow.session.execute(
+            update(policies)
+            .where(policies.c.status == ACTIVE, bound, ~live, ~_running_quote(now.date()))
+            .values(status=EXPIRED, version=policies.c.version + 1, updated_at=now)
+        )
+        await uow.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def issue_waiting_certificates(ctx: PolicyContext, db: Database, now: datetime) -> int:
