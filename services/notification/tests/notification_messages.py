@@ -8,11 +8,33 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from fpdf import FPDF
-from ten99_contracts import CoverageTerms, Envelope
-from ten99_contracts.billing_v1 import InvoiceIssuedV1, InvoiceLine, MissingPoAssignment, PoReminderDueV1
-from ten99_contracts.enrollment_v1 import InvitationIssuedV1, InvitationReminderDueV1
+from ten99_contracts import Address, AssignmentQuote, CoverageTerms, Envelope
+from ten99_contracts.billing_v1 import (
+    InvoiceIssuedV1,
+    InvoiceLine,
+    InvoicePaidV1,
+    InvoiceVoidedV1,
+    MissingPoAssignment,
+    PoReminderDueV1,
+)
+from ten99_contracts.contractor_v1 import AssignmentCancelledV1, ContractorRegisteredV1, ContractorUpdatedV1
+from ten99_contracts.enrollment_v1 import (
+    ApplicationCompletedV1,
+    ApplicationIneligibleV1,
+    ApplicationStartedV1,
+    Consent,
+    InvitationExpiredV1,
+    InvitationIssuedV1,
+    InvitationReminderDueV1,
+)
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
-from ten99_contracts.policy_v1 import CertificateIssuedV1, CoverageCancelledV1, CoverageExtendedV1
+from ten99_contracts.policy_v1 import (
+    CertificateIssuedV1,
+    CoverageActivatedV1,
+    CoverageCancelledV1,
+    CoverageExtendedV1,
+    PolicyActivatedV1,
+)
 
 AT = datetime(2026, 11, 2, 15, 4, 5, tzinfo=UTC)
 
@@ -170,3 +192,91 @@ def envelope(message: Any, tenant_id: str = "co_acme", envelope_id: str | None =
         aggregate_id="agg",
         data=message,
     )
+
+
+# -- messages that become public events ------------------------------------------------------------
+
+ADDRESS = Address(line1="1 Main St", locality="Oakland", region="CA", postalcode="94607")
+
+
+def contractor_registered(n: int = 1, *, updated: bool = False) -> ContractorRegisteredV1 | ContractorUpdatedV1:
+    kind = ContractorUpdatedV1 if updated else ContractorRegisteredV1
+    return kind(
+        contractor_id=f"cn_{n:022d}",
+        first_name="Ada",
+        last_name="Lovelace" if not updated else "King",
+        email=f"contractor{n}@example.com",
+        phone="+15555550100",
+        address=ADDRESS,
+        custom_metadata={"campaign": "spring"},
+    )
+
+
+def invitation_expired(n: int = 1) -> InvitationExpiredV1:
+    return InvitationExpiredV1(invitation_id=f"inv_{n:022d}", contractor_id=f"cn_{n:022d}")
+
+
+def application_started(n: int = 1) -> ApplicationStartedV1:
+    return ApplicationStartedV1(session_id=f"ias_{n:026d}", contractor_id=f"cn_{n:022d}", invitation_id=f"inv_{n:022d}")
+
+
+def application_completed(n: int = 1) -> ApplicationCompletedV1:
+    quote = AssignmentQuote(
+        assignment_id=f"an_{n:022d}",
+        quote_id=f"qt_{n:022d}",
+        job_id=f"jb_{n:022d}",
+        category_code="jc_0000000000000000000001",
+        coverage_types=["general", "workers-comp"],
+        home_state="CA",
+        work_state="CA",
+        effective_date=date(2026, 11, 10),
+        end_date=date(2026, 12, 9),
+        net_rate=65,
+        gl_net_rate=20,
+        wc_net_rate=45,
+    )
+    return ApplicationCompletedV1(
+        session_id=f"ias_{n:026d}",
+        contractor_id=f"cn_{n:022d}",
+        first_name="Ada",
+        last_name="Lovelace",
+        email=f"contractor{n}@example.com",
+        address=ADDRESS,
+        date_of_birth=date(1990, 1, 1),
+        consent=Consent(signed_name="Ada Lovelace", signed_at=AT, text_version="v1", ip_address="203.0.113.9"),
+        assignments=[quote],
+    )
+
+
+def application_ineligible(n: int = 1) -> ApplicationIneligibleV1:
+    return ApplicationIneligibleV1(session_id=f"ias_{n:026d}", contractor_id=f"cn_{n:022d}", reasons=["under 18"])
+
+
+def policy_activated(n: int = 1) -> PolicyActivatedV1:
+    return PolicyActivatedV1(
+        policy_id=f"pl_{n:022d}",
+        policy_number="T99-GL-2026-000123",
+        contractor_id=f"cn_{n:022d}",
+        session_id=f"ias_{n:026d}",
+        coverage_types=["general"],
+        home_state="CA",
+        effective_date=date(2026, 11, 10),
+    )
+
+
+def coverage_activated(n: int = 1) -> CoverageActivatedV1:
+    return CoverageActivatedV1(terms=terms(n))
+
+
+def assignment_cancelled(n: int = 1) -> AssignmentCancelledV1:
+    return AssignmentCancelledV1(
+        assignment_id=f"an_{n:022d}", contractor_id=f"cn_{n:022d}", reason="client_request", cancelled_at=AT
+    )
+
+
+def invoice_paid(n: int = 1) -> InvoicePaidV1:
+    return InvoicePaidV1(invoice_id=f"in_{n:022d}", invoice_number=f"INV-2026-11-{n:04d}", paid_at=AT, amount_cents=5_375)
+
+
+def invoice_voided(n: int = 1) -> InvoiceVoidedV1:
+    return InvoiceVoidedV1(invoice_id=f"in_{n:022d}", invoice_number=f"INV-2026-11-{n:04d}", reason="duplicate")

@@ -1,5 +1,5 @@
 """Composition root of the notification service: the only place that knows concrete adapters
-(the SMTP pool, the Jinja renderer, the development catcher)."""
+(the SMTP pool, the Jinja renderer, the development catcher, the webhook poster)."""
 
 from __future__ import annotations
 
@@ -13,19 +13,78 @@ from ten99_contracts.enrollment_v1 import InvitationIssuedV1, InvitationReminder
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
 from ten99_contracts.policy_v1 import CertificateIssuedV1, CoverageCancelledV1, CoverageExtendedV1
 from ten99kit import Runtime, ServiceDefinition, ServiceParts, Subscription
+from ten99kit.crypto import FieldCipher, derive_key
+from ten99kit.inbox import Handler
 
 from .adapters.catcher import MailboxReader, MailCatcher
 from .adapters.db import metadata
 from .adapters.rendering import EmailRenderer
 from .adapters.smtp import SmtpPool
-from .api import DeliveryController, MailboxController
+from .adapters.webhook_http import WebhookPoster
+from .api import (
+    DeliveryController,
+    EventController,
+    MailboxController,
+    WebhookDeliveryController,
+    WebhookEndpointController,
+)
 from .application.composing import EmailComposer
+from .application.endpoints import EndpointRules, Endpoints
+from .application.events import EventRecorder, both
 from .application.housekeeping import housekeeping_job
 from .application.reactions import CompanyDirectory, Reactions
 from .application.sending import DeliverySender
+from .application.webhooks import WebhookDeliverer
+from .domain.public_events import MAPPINGS
 from .settings import NotificationSettings
 
 __all__ = ["build", "definition"]
+
+
+def _subscriptions(reactions: Reactions, recorder: EventRecorder) -> list[Subscription]:
+    """One subscription per subject: the email reaction, the public event, or both in turn."""
+    emails: dict[str, Handler] = {
+        CompanyCreatedV1.SUBJECT: reactions.on_company_created,
+        InvitationIssuedV1.SUBJECT: reactions.on_invitation_issued,
+        InvitationReminderDueV1.SUBJECT: reactions.on_invitation_reminder_due,
+        CertificateIssuedV1.SUBJECT: reactions.on_certificate_issued,
+        CoverageCancelledV1.SUBJECT: reactions.on_coverage_cancelled,
+        CoverageExtendedV1.SUBJECT: reactions.on_coverage_extended,
+        PoReminderDueV1.SUBJECT: reactions.on_po_reminder_due,
+        InvoiceIssuedV1.SUBJECT: reactions.on_invoice_issued,
+    }
+    handlers: dict[str, Handler] = dict(emails)
+    for subject in MAPPINGS:
+        handlers[subject] = both(emails[subject], recorder.on_message) if subject in emails else recorder.on_message
+    return [Subscription(subject, handler) for subject, handler in handlers.items()]
+
+
+def _webhooks(
+    runtime: Runtime, settings: NotificationSettings, composer: EmailComposer, sender: DeliverySender
+) -> tuple[WebhookPoster, WebhookDeliverer, Endpoints]:
+    hooks = settings.webhooks
+    development = settings.development
+    poster = WebhookPoster(
+        allow_private=development if hooks.allow_private_targets is None else hooks.allow_private_targets,
+        connect_timeout_s=hooks.connect_timeout_s,
+        total_timeout_s=hooks.total_timeout_s,
+        excerpt_bytes=hooks.response_excerpt_bytes,
+        max_connections=hooks.max_in_flight,
+    )
+    cipher = FieldCipher([derive_key(k.get_secret_value(), "notification-webhook-secret") for k in settings.webhook_secret_keys])
+    deliverer = WebhookDeliverer(
+        runtime.db,
+        poster.post,
+        cipher,
+        hooks,
+        composer=composer,
+        from_address=settings.smtp.from_address,
+        wake_sender=sender.wake,
+    )
+    rules = EndpointRules(
+        allow_http=development if hooks.allow_http is None else hooks.allow_http, max_url_length=hooks.max_url_length
+    )
+    return poster, deliverer, Endpoints(runtime.db, cipher, rules, deliverer.wake)
 
 
 def build(runtime: Runtime) -> ServiceParts:
@@ -44,34 +103,34 @@ def build(runtime: Runtime) -> ServiceParts:
         missing_po_path=settings.missing_po_path,
         po_reminder_max_rows=settings.delivery.po_reminder_max_rows,
     )
+    poster, deliverer, endpoints = _webhooks(runtime, settings, composer, sender)
     mailbox = MailboxReader(runtime.db)
     housekeeping = housekeeping_job(
         runtime.db,
         attachment_retention_days=settings.delivery.attachment_retention_days,
+        event_retention_days=settings.webhooks.event_retention_days,
         mailbox=mailbox if catcher else None,
         catcher_keep=smtp.catcher_keep,
     )
     reactions = Reactions(composer, CompanyDirectory(), from_address=smtp.from_address, wake_sender=sender.wake)
-    background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = [sender.run]
+    background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = [sender.run, deliverer.run]
     if catcher is not None:
         background.insert(0, catcher.run)
     return ServiceParts(
-        route_handlers=[DeliveryController, MailboxController],
-        subscriptions=[
-            Subscription(CompanyCreatedV1.SUBJECT, reactions.on_company_created),
-            Subscription(InvitationIssuedV1.SUBJECT, reactions.on_invitation_issued),
-            Subscription(InvitationReminderDueV1.SUBJECT, reactions.on_invitation_reminder_due),
-            Subscription(CertificateIssuedV1.SUBJECT, reactions.on_certificate_issued),
-            Subscription(CoverageCancelledV1.SUBJECT, reactions.on_coverage_cancelled),
-            Subscription(CoverageExtendedV1.SUBJECT, reactions.on_coverage_extended),
-            Subscription(PoReminderDueV1.SUBJECT, reactions.on_po_reminder_due),
-            Subscription(InvoiceIssuedV1.SUBJECT, reactions.on_invoice_issued),
+        route_handlers=[
+            DeliveryController,
+            MailboxController,
+            EventController,
+            WebhookEndpointController,
+            WebhookDeliveryController,
         ],
-        # "sender" is not used by routes: tests and operators reach it as parts.dependencies["sender"]
-        dependencies={"db": runtime.db, "mailbox": mailbox, "sender": sender},
+        subscriptions=_subscriptions(reactions, EventRecorder(deliverer.wake)),
+        # "sender" and "deliverer" are not used by routes: tests and operators reach them as
+        # parts.dependencies[...]
+        dependencies={"db": runtime.db, "mailbox": mailbox, "sender": sender, "deliverer": deliverer, "endpoints": endpoints},
         jobs=[housekeeping],
         background=background,
-        on_shutdown=[pool.close],
+        on_shutdown=[pool.close, poster.close],
     )
 
 

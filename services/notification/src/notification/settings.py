@@ -6,16 +6,27 @@ NOTIFICATION_SMTP__CATCHER_PORT      (1025)
 NOTIFICATION_SMTP__POOL_SIZE         persistent SMTP connections used concurrently
 NOTIFICATION_DELIVERY__MAX_ATTEMPTS / __BACKOFF_BASE_S / __BACKOFF_MAX_S / __BATCH_SIZE ...
 NOTIFICATION_DASHBOARD_URL           base URL of the dashboard, for links in emails
+NOTIFICATION_WEBHOOK_SECRET_KEYS     JSON list of secrets deriving the keys that encrypt webhook signing
+                                     secrets at rest (the first encrypts, all decrypt: rotate by prepending)
+NOTIFICATION_WEBHOOKS__ALLOW_PRIVATE_TARGETS  deliver to private/loopback addresses (default: only in development)
+NOTIFICATION_WEBHOOKS__... timeouts, concurrency, retry window, event retention (see `WebhookSettings`)
+
+The default webhook secret key is for development only: outside development
+(``NOTIFICATION_DEVELOPMENT`` unset) the service refuses to start with it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from pydantic import BaseModel, Field, SecretStr
 from ten99kit.settings import ServiceSettings, service_settings_config
 
-__all__ = ["DeliverySettings", "NotificationSettings", "SmtpSettings"]
+__all__ = ["DEV_WEBHOOK_SECRET_KEY", "DeliverySettings", "NotificationSettings", "SmtpSettings", "WebhookSettings"]
+
+#: DEVELOPMENT ONLY: set NOTIFICATION_WEBHOOK_SECRET_KEYS in production.
+DEV_WEBHOOK_SECRET_KEY = "ten99-development-only-webhook-secret-key"  # noqa: S105
 
 
 class SmtpSettings(BaseModel):
@@ -62,14 +73,47 @@ class DeliverySettings(BaseModel):
     attachment_retention_days: float = 30.0
 
 
+class WebhookSettings(BaseModel):
+    #: deliver to private, loopback, link-local and reserved addresses; None: only in development
+    allow_private_targets: bool | None = None
+    #: http:// endpoint URLs; None: only in development (https is always accepted)
+    allow_http: bool | None = None
+    connect_timeout_s: float = 5.0
+    #: the whole attempt (resolving, connecting, sending, reading the answer's start)
+    total_timeout_s: float = 10.0
+    #: bytes of the answer kept with an attempt (the rest is not read)
+    response_excerpt_bytes: int = 1024
+    #: attempts under way at once, all endpoints together
+    max_in_flight: int = 32
+    #: attempts under way at once for one endpoint (a slow one holds only these)
+    max_in_flight_per_endpoint: int = 2
+    #: waits between attempts (seconds); the last one repeats until ``retry_for_s`` is over
+    retry_schedule_s: list[float] = Field(default_factory=lambda: [5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0, 10800.0])
+    #: a delivery is retried for this long after its first attempt, then marked failed
+    retry_for_s: float = 3 * 86400
+    #: an endpoint whose attempts have all failed for this long is disabled (and the company told)
+    disable_after_s: float = 5 * 86400
+    #: a claimed delivery whose worker vanished is claimed again after this long
+    lease_s: float = 60.0
+    #: the worker wakes on new deliveries in this process; this is the fallback poll
+    poll_interval_s: float = 1.0
+    #: events are kept this many days
+    event_retention_days: float = 30.0
+    max_url_length: int = 2048
+
+
 class NotificationSettings(ServiceSettings):
     model_config = service_settings_config("NOTIFICATION_")
 
     service_name: ClassVar[str] = "notification"
     default_port: ClassVar[int] = 8005
+    development_secrets: ClassVar[Mapping[str, str]] = {"webhook_secret_keys": DEV_WEBHOOK_SECRET_KEY}
 
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    #: secrets from which the Fernet keys encrypting endpoints' signing secrets are derived
+    webhook_secret_keys: list[SecretStr] = Field(default_factory=lambda: [SecretStr(DEV_WEBHOOK_SECRET_KEY)])
     #: the gateway's public URL; links to dashboard pages in emails start with it
     dashboard_url: str = "http://127.0.0.1:8000"
     #: the dashboard page listing assignments without a PO number (linked from the PO reminder)

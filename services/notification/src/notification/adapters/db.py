@@ -5,6 +5,11 @@
   sending state; ``delivery_attachments`` keeps the attached files so that a retry can resend them.
 - ``caught_mail``: what the development SMTP catcher received. Not tenant-scoped on purpose: it is
   the developer's inbox, like a real mailbox, and holds mail for every tenant.
+- ``events``: the public event log (1099Policy's ``ev_`` events), one per (tenant, message or
+  business fact), kept 30 days.
+- ``webhook_endpoints``: a company's endpoints, the signing secret encrypted (Fernet).
+- ``webhook_deliveries``: one per (endpoint, event), with its retry state; ``webhook_attempts``:
+  every attempt (status code, latency, an excerpt of the answer, the error).
 """
 
 from __future__ import annotations
@@ -23,7 +28,17 @@ from sqlalchemy import (
 )
 from ten99kit import BigIntPK, JSONDoc, PublicId, UtcDateTime, kit_tables, make_metadata
 
-__all__ = ["caught_mail", "companies", "deliveries", "delivery_attachments", "metadata"]
+__all__ = [
+    "caught_mail",
+    "companies",
+    "deliveries",
+    "delivery_attachments",
+    "events",
+    "metadata",
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhook_endpoints",
+]
 
 metadata = make_metadata()
 outbox, inbox, dead_letters = kit_tables(metadata)
@@ -106,4 +121,100 @@ caught_mail = Table(
     Column("message_id", String(255), nullable=True),
     Column("size", Integer, nullable=False),
     Column("raw", LargeBinary, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    #: internal order (newest first in lists, cursor pagination); ``id`` is the public ``ev_`` id
+    Column("seq", BigIntPK, primary_key=True, autoincrement=True),
+    Column("id", PublicId(), nullable=False, unique=True),
+    Column("tenant_id", PublicId(), nullable=False),
+    Column("type", String(60), nullable=False),
+    #: the envelope id, or the business fact two messages may both tell ("assignment.cancelled:an_...")
+    Column("dedupe_key", String(200), nullable=False),
+    Column("source_subject", String(200), nullable=False),
+    #: ``data.object``: the object's state as the message told it
+    Column("object", JSONDoc, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "dedupe_key"),
+    Index("ix_events_tenant_id_seq", "tenant_id", "seq"),
+    Index("ix_events_tenant_id_type_seq", "tenant_id", "type", "seq"),
+    Index("ix_events_created_at", "created_at"),
+)
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("seq", BigIntPK, primary_key=True, autoincrement=True),
+    Column("id", PublicId(), nullable=False, unique=True),
+    Column("tenant_id", PublicId(), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("description", String(500), nullable=True),
+    #: subscribed types, ``["*"]`` for all
+    Column("events", JSONDoc, nullable=False),
+    Column("status", String(16), nullable=False),
+    #: Fernet token of the ``whsec_...`` secret; the clear value is shown once and never stored
+    Column("secret_encrypted", Text, nullable=False),
+    #: the first failed attempt since the last success (None: the last attempt succeeded, or none yet)
+    Column("failing_since", UtcDateTime, nullable=True),
+    Column("disabled_reason", String(200), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_webhook_endpoints_tenant_id_seq", "tenant_id", "seq"),
+)
+
+_DUE_WEBHOOK = "status IN ('pending', 'delivering')"
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("seq", BigIntPK, primary_key=True, autoincrement=True),
+    Column("id", PublicId(), nullable=False, unique=True),
+    Column("tenant_id", PublicId(), nullable=False),
+    Column("endpoint_id", PublicId(), nullable=False),
+    Column("event_id", PublicId(), nullable=False),
+    Column("event_type", String(60), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    #: attempts since the round began (a resend begins a new round); the backoff counts these
+    Column("round_attempts", Integer, nullable=False),
+    Column("round_started_at", UtcDateTime, nullable=False),
+    #: pending: when the next attempt is due; delivering: when the claim lapses
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("endpoint_id", "event_id"),
+    Index("ix_webhook_deliveries_endpoint_id_seq", "endpoint_id", "seq"),
+    Index("ix_webhook_deliveries_event_id", "event_id"),
+    Index(
+        "ix_webhook_deliveries_due",
+        "next_attempt_at",
+        postgresql_where=text(_DUE_WEBHOOK),
+        sqlite_where=text(_DUE_WEBHOOK),
+    ),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("seq", BigIntPK, primary_key=True, autoincrement=True),
+    #: ``<delivery id>.<attempt number>``
+    Column("id", String(80), nullable=False, unique=True),
+    Column("tenant_id", PublicId(), nullable=False),
+    Column("endpoint_id", PublicId(), nullable=False),
+    Column("delivery_id", PublicId(), nullable=False),
+    Column("event_id", PublicId(), nullable=False),
+    Column("event_type", String(60), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("attempted_at", UtcDateTime, nullable=False),
+    Column("succeeded", Boolean, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("latency_ms", Integer, nullable=False),
+    Column("response_excerpt", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Index("ix_webhook_attempts_endpoint_id_seq", "endpoint_id", "seq"),
+    Index("ix_webhook_attempts_delivery_id", "delivery_id"),
 )

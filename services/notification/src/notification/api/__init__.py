@@ -1,6 +1,8 @@
 """The notification service's HTTP API (called by the gateway only)."""
 
 from .deliveries import DeliveryController
+from .events import EventController
 from .mailbox import MailboxController
+from .webhooks import WebhookDeliveryController, WebhookEndpointController
 
-__all__ = ["DeliveryController", "MailboxController"]
+__all__ = ["DeliveryController", "EventController", "MailboxController", "WebhookDeliveryController", "WebhookEndpointController"]

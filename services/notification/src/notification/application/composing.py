@@ -3,6 +3,7 @@ Pure functions of the message, the company's name (None when unknown) and the da
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
 from ten99_contracts.billing_v1 import InvoiceIssuedV1, PoReminderDueV1
@@ -181,3 +182,24 @@ class EmailComposer:
             attachments=[Attachment(m.filename or f"invoice-{m.invoice_number}.pdf", "application/pdf", m.pdf)],
             related_id=m.invoice_id,
         )
+
+    def webhook_disabled(
+        self,
+        *,
+        endpoint_id: str,
+        url: str,
+        failing_since: datetime,
+        disabled_at: datetime,
+        company_name: str | None,
+        to: list[str],
+    ) -> OutgoingEmail:
+        """To the company's owner: an endpoint failed for days and was disabled."""
+        context = {
+            "company_name": company_name,
+            "endpoint_id": endpoint_id,
+            "url": url,
+            "failing_since": failing_since,
+            "disabled_at": disabled_at,
+            "webhooks_url": f"{self.dashboard_url}/webhooks",
+        }
+        return self._email("webhook_disabled", f"{endpoint_id}:{disabled_at.isoformat()}", context, to=to, related_id=endpoint_id)

@@ -19,6 +19,7 @@ TEMPLATES = (
     "coverage_extended",
     "po_reminder",
     "invoice",
+    "webhook_disabled",
 )
 
 
