@@ -103,8 +103,15 @@ async def test_create_read_and_validate_resources_in_1099policy_shape(svc: Runni
 
     # messages: registered contractor, and each assignment's full snapshot (no tax id anywhere)
     await quiescent(svc)
-    msgs = await stream.messages()
-    assert subjects(msgs) == ["contractor_registered", "assignment_created", "assignment_created"]
+    everything = await stream.messages()
+    assert subjects(everything) == [
+        "contractor_registered",
+        "job_upserted",
+        "assignment_created",
+        "job_upserted",
+        "assignment_created",
+    ]
+    msgs = [m for m in everything if ".job_" not in m[0]]
     registered = msgs[0][1]
     assert (
         registered["tenant_id"] == TENANT and registered["aggregate_id"] == person["id"] and registered["aggregate_version"] == 1
@@ -205,17 +212,24 @@ async def test_updates_follow_1099policy_rules_and_publish_full_state(svc: Runni
     assert r.json()["wage"] == 300_000
 
     await quiescent(svc)
-    msgs = await stream.messages()
-    assert subjects(msgs) == [
+    everything = await stream.messages()
+    assert subjects(everything) == [
         "contractor_registered",
         "contractor_updated",
         "contractor_updated",
         "contractor_registered",
+        "job_upserted",
         "assignment_created",
         "assignment_updated",
         "po_number_set",
+        "job_upserted",
         "assignment_updated",
     ]
+    job_versions = [
+        (m["aggregate_version"], m["data"]["created"], m["data"]["wage_cents"]) for s, m in everything if ".job_" in s
+    ]
+    assert job_versions == [(1, True, 250_000), (2, False, 300_000)]
+    msgs = [m for m in everything if ".job_" not in m[0]]
     versions = [m["aggregate_version"] for _, m in msgs if m["aggregate_id"] == person["id"]]
     assert versions == [1, 2, 3]
     updated = msgs[5][1]
@@ -273,7 +287,7 @@ async def test_cancel_and_extend_rules(svc: RunningService, stream: Any, clock: 
     assert r.status_code == 400
 
     await quiescent(svc)
-    msgs = await stream.messages()
+    msgs = [m for m in await stream.messages() if ".job_" not in m[0]]
     assert subjects(msgs)[3:] == ["assignment_extended", "assignment_cancelled", "assignment_updated", "po_number_set"]
     extended = msgs[3][1]
     assert extended["data"] == {

@@ -107,6 +107,12 @@ async def test_csv_import_end_to_end(svc: RunningService, stream: Any) -> None:
     names = subjects(msgs)
     assert names.count("contractor_registered") == 3 and names.count("assignment_created") == 4
     assert names.count("po_number_set") == 1 and names[-1] == "import_completed"
+    # each new job announced once, before the assignments that name it
+    jobs_upserted = [m for s, m in msgs if s.endswith("job_upserted.v1")]
+    assert sorted(m["data"]["name"] for m in jobs_upserted) == ["Content creator", "Photographer"]
+    assert all(m["data"]["source"] == "csv" and m["data"]["created"] and m["aggregate_version"] == 1 for m in jobs_upserted)
+    assert all(m["data"]["entity"]["entity_id"] == nike["id"] for m in jobs_upserted)
+    assert names.index("job_upserted") < names.index("assignment_created")
     created = [m["data"] for s, m in msgs if s.endswith("assignment_created.v1")]
     assert all(d["import_batch_id"] == accepted["id"] and d["source"] == "csv" for d in created)
     assert all(d["job"]["entity"]["entity_id"] == nike["id"] for d in created)

@@ -141,7 +141,10 @@ async def test_creatoriq_sync_is_idempotent_per_external_id(svc: RunningService,
     assert again["status"] == "unchanged" and again["assignment"] == first["assignment"]
     await quiescent(svc)
     before = await stream.messages()
-    assert subjects(before) == ["contractor_registered", "assignment_created", "po_number_set"]
+    assert subjects(before) == ["contractor_registered", "job_upserted", "assignment_created", "po_number_set"]
+    job_upserted = before[1][1]
+    assert job_upserted["aggregate_id"] == job["id"] and job_upserted["data"]["source"] == "creatoriq"
+    assert job_upserted["data"]["custom_metadata"] == {"creatoriq_campaign_id": "4412"}
 
     # an updated delivery (new address, later end, new PO) updates in place
     changed = copy.deepcopy(CREATOR)
@@ -193,4 +196,9 @@ async def test_worksuite_matches_an_existing_contractor_by_email(svc: RunningSer
     assert len((await c.get("/v1/contractors")).json()["data"]) == 1
     assert (await deliver(svc, "worksuite", WORKER, secret)).json()["status"] == "unchanged"
     await quiescent(svc)
-    assert subjects(await stream.messages()) == ["contractor_registered", "contractor_updated", "assignment_created"]
+    assert subjects(await stream.messages()) == [
+        "contractor_registered",
+        "contractor_updated",
+        "job_upserted",
+        "assignment_created",
+    ]

@@ -147,6 +147,17 @@ assignments = Table(
     Column("version", Integer, nullable=False),
     #: when the policy service reported coverage bound (CoverageBoundV1 / CoverageActivatedV1)
     Column("coverage_bound_at", UtcDateTime, nullable=True),
+    #: enrollment's verdict, 1099Policy's ``eligible {result, message}`` (AssignmentEnrolledV1,
+    #: ApplicationCompletedV1, ApplicationIneligibleV1); the newest verdict (``eligible_at``) wins
+    Column("eligible", Boolean, nullable=True),
+    Column("eligible_message", Text, nullable=True),
+    Column("eligible_at", UtcDateTime, nullable=True),
+    #: the policy its coverage is bound on (CoverageBoundV1 / CoverageActivatedV1 / CertificateIssuedV1)
+    Column("policy_id", PublicId(), nullable=True),
+    #: the newest certificate of insurance (CertificateIssuedV1, by ``issued_at``):
+    #: ``{certificate_id, certificate_number, gl_coi_pdf_url?, wc_coi_pdf_url?}``
+    Column("certificates", JSONDoc, nullable=True),
+    Column("certificate_issued_at", UtcDateTime, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("tenant_id", "contractor_id", "job_id", "dedupe_key"),

@@ -27,7 +27,7 @@ from ..application import assignments as assignment_cases
 from ..application import directory, imports, integrations, po, roster
 from ..application.context import Context
 from ..domain import values as v
-from ..domain.catalogue import CATALOGUE
+from ..domain.catalogue import CATALOGUE, category
 from .schemas import (
     AssignmentIn,
     AssignmentView,
@@ -144,6 +144,12 @@ class ContractorController(Controller):
     ) -> ContractorView:
         return contractor_view(await directory.update_contractor(ctx, tenant_id, contractor_id, data))
 
+    @delete("/{contractor_id:str}", status_code=200)
+    async def delete_contractor(self, ctx: Ctx, tenant_id: Tenant, contractor_id: FromPath[str]) -> DeletedView:
+        """Only a contractor without assignments (live or past) can be deleted: else ``400 invalid_input``."""
+        await directory.delete_contractor(ctx, tenant_id, contractor_id)
+        return DeletedView(id=contractor_id, object="contractor")
+
     @get("/{contractor_id:str}/assignments")
     async def contractor_assignments(
         self, ctx: Ctx, tenant_id: Tenant, contractor_id: FromPath[str]
@@ -158,6 +164,15 @@ class ContractorController(Controller):
 @get("/v1/category_codes", tags=["jobs"])
 async def list_category_codes() -> ListEnvelope[CategoryCodeView]:
     return ListEnvelope(url="/v1/category_codes", has_more=False, data=[category_code_view(c) for c in CATALOGUE])
+
+
+@get("/v1/category_codes/{code_id:str}", tags=["jobs"])
+async def get_category_code(code_id: FromPath[str]) -> CategoryCodeView:
+    """One approved job category (the catalogue is the same for every company)."""
+    found = category(code_id)
+    if found is None:
+        raise ApiError(f"No job category code {code_id!r}", error_code="invalid_job_category_code", status_code=404)
+    return category_code_view(found)
 
 
 class JobController(Controller):
@@ -369,6 +384,7 @@ ROUTES: list[Any] = [
     EntityController,
     ContractorController,
     list_category_codes,
+    get_category_code,
     JobController,
     AssignmentController,
     ImportController,

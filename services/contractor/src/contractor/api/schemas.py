@@ -27,6 +27,7 @@ __all__ = [
     "ContractorIn",
     "ContractorView",
     "DeletedView",
+    "EligibleView",
     "EntityIn",
     "EntityView",
     "ExtendIn",
@@ -95,6 +96,13 @@ class JobView(msgspec.Struct, kw_only=True):
     withhold_premium: bool | None
 
 
+class EligibleView(msgspec.Struct, kw_only=True):
+    """Enrollment's verdict on the assignment (1099Policy's ``eligible``)."""
+
+    result: bool
+    message: str
+
+
 class AssignmentView(msgspec.Struct, kw_only=True):
     id: str
     object: Literal["assignment"] = "assignment"
@@ -115,6 +123,13 @@ class AssignmentView(msgspec.Struct, kw_only=True):
     cancelled_at: int | None
     import_batch: str | None
     source: str
+    #: null until enrollment decided (the contractor has not opted in yet)
+    eligible: EligibleView | None = None
+    #: the policy (``pl_``) the assignment's coverage is bound on, once bound
+    policy: str | None = None
+    #: the newest certificate of insurance: ``gl_coi_pdf_url``/``wc_coi_pdf_url`` (one document
+    #: covering both lines), ``certificate_id``, ``certificate_number``; empty before one is issued
+    certificates: dict[str, str] = {}
 
 
 class DeletedView(msgspec.Struct, kw_only=True):
@@ -249,6 +264,13 @@ def assignment_view(assignment: Row, today: date) -> AssignmentView:
         cancelled_at=epoch(assignment["cancelled_at"]) if assignment["cancelled_at"] else None,
         import_batch=assignment["import_batch_id"],
         source=assignment["source"],
+        eligible=(
+            EligibleView(result=assignment["eligible"], message=assignment["eligible_message"] or "")
+            if assignment["eligible"] is not None
+            else None
+        ),
+        policy=assignment["policy_id"],
+        certificates={k: str(val) for k, val in (assignment["certificates"] or {}).items()},
     )
 
 

@@ -5,30 +5,38 @@ state of its live assignments (``AssignmentUpdatedV1``) since their snapshots ca
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from ten99kit import ApiError, UnitOfWork, new_id
+from ten99kit import ApiError, NotFound, UnitOfWork, new_id
 from ten99kit.crypto import mask_tax_id
 from ten99kit.db import Row
 from ten99kit.request_keys import claim_request_key
 
-from ..adapters.db import assignments, contractors, entities, jobs, request_keys
+from ..adapters.db import assignments, contractors, entities, jobs, request_keys, roster_status
 from ..adapters.queries import get_row
 from ..domain import values as v
 from ..domain.catalogue import category
 from .commands import ContractorIn, EntityIn, JobIn, provided
 from .context import Context
-from .messages import emit_assignment_states, emit_contractor
+from .messages import (
+    emit_assignment_states,
+    emit_contractor,
+    emit_contractor_deleted,
+    emit_job,
+    emit_job_deleted,
+    emit_jobs_of,
+)
 
 __all__ = [
     "FieldErrors",
     "create_contractor",
     "create_entity",
     "create_job",
+    "delete_contractor",
     "delete_entity",
     "delete_job",
     "email_taken",
@@ -177,6 +185,7 @@ async def update_entity(ctx: Context, tenant_id: str, entity_id: str, command: E
                 update(entities).where(entities.c.tenant_id == tenant_id, entities.c.id == entity_id).values(**changes)
             )
             if set(changes) & {"name", "required_coverage", "aggregate_limit", "occurrence_limit"}:
+                await _republish_jobs_of_entity(uow, ctx, tenant_id, entity_id)
                 await _republish_live_assignments(uow, ctx, tenant_id, jobs.c.entity_id == entity_id)
             await uow.commit()
     return await _reload(ctx, entities, tenant_id, entity_id, "entity")
@@ -403,6 +412,7 @@ async def create_job(ctx: Context, tenant_id: str, command: JobIn, *, request_ke
         earlier = await claim_request_key(uow, request_keys, tenant_id, request_key, row["id"])
         if earlier is None:
             await uow.session.execute(insert(jobs).values(**row))
+            emit_job(uow, row, await get_row(uow.session, entities, tenant_id, row["entity_id"], "entity"), created=True)
             await uow.commit()
     return await _reload(ctx, jobs, tenant_id, earlier or row["id"], "job")
 
@@ -418,6 +428,8 @@ async def update_job(ctx: Context, tenant_id: str, job_id: str, command: JobIn) 
             changes["version"] = current["version"] + 1
             changes["updated_at"] = ctx.now()
             await uow.session.execute(update(jobs).where(jobs.c.tenant_id == tenant_id, jobs.c.id == job_id).values(**changes))
+            changed = {**current, **changes}
+            emit_job(uow, changed, await get_row(uow.session, entities, tenant_id, changed["entity_id"], "entity"), created=False)
             if set(changes) - {"custom_metadata", "years_experience", "updated_at", "version"}:
                 await _republish_live_assignments(uow, ctx, tenant_id, jobs.c.id == job_id)
             await uow.commit()
@@ -426,20 +438,80 @@ async def update_job(ctx: Context, tenant_id: str, job_id: str, command: JobIn) 
 
 async def delete_job(ctx: Context, tenant_id: str, job_id: str) -> None:
     in_use = ApiError("The job has assignments and cannot be deleted", error_code="job_is_used")
-    await _delete_unused(ctx, jobs, tenant_id, job_id, "job", exists().where(assignments.c.job_id == job_id), in_use)
+    used = exists().where(assignments.c.job_id == job_id)
+    await _delete_unused(ctx, jobs, tenant_id, job_id, "job", used, in_use, announce=emit_job_deleted)
+
+
+async def delete_contractor(ctx: Context, tenant_id: str, contractor_id: str) -> None:
+    """Delete a contractor who has no assignment at all. Assignments (live, past, cancelled or
+    deleted) are the record coverage, certificates and invoices refer to, so a contractor with any
+    is refused (``invalid_input``): cancel what is live; the record of past work stays."""
+    in_use = ApiError("The contractor has assignments (live or past coverage) and cannot be deleted", error_code="invalid_input")
+    used = exists().where(assignments.c.tenant_id == tenant_id, assignments.c.contractor_id == contractor_id)
+    await _delete_unused(
+        ctx,
+        contractors,
+        tenant_id,
+        contractor_id,
+        "contractor",
+        used,
+        in_use,
+        announce=emit_contractor_deleted,
+        before=[roster_status],
+    )
 
 
 # -- shared ----------------------------------------------------------------------------------
 
 
-async def _delete_unused(ctx: Context, table: Table, tenant_id: str, id_: str, what: str, used: Any, in_use: ApiError) -> None:
-    """Delete the company's ``what`` ``id_`` unless ``used`` (an EXISTS clause) holds: then ``in_use``."""
+async def _delete_unused(
+    ctx: Context,
+    table: Table,
+    tenant_id: str,
+    id_: str,
+    what: str,
+    used: Any,
+    in_use: ApiError,
+    *,
+    announce: Callable[[UnitOfWork, Row], None] | None = None,
+    before: Sequence[Table] = (),
+) -> None:
+    """Delete the company's ``what`` ``id_`` unless ``used`` (an EXISTS clause) holds: then ``in_use``.
+    ``before``: tables keyed by (tenant_id, <what>_id) cleared first; ``announce`` emits the deletion."""
     async with ctx.db.uow() as uow:
-        await get_row(uow.session, table, tenant_id, id_, what)
+        row = (
+            (await uow.session.execute(select(table).where(table.c.tenant_id == tenant_id, table.c.id == id_).with_for_update()))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise NotFound(f"No {what} with id {id_!r}")
         if (await uow.session.execute(select(used))).scalar():
             raise in_use
+        for dependent in before:
+            key = dependent.c[f"{what}_id"]
+            await uow.session.execute(delete(dependent).where(dependent.c.tenant_id == tenant_id, key == id_))
         await uow.session.execute(delete(table).where(table.c.tenant_id == tenant_id, table.c.id == id_))
+        if announce is not None:
+            announce(uow, row)
         await uow.commit()
+
+
+async def _republish_jobs_of_entity(uow: UnitOfWork, ctx: Context, tenant_id: str, entity_id: str) -> None:
+    """The end client's jobs carry it in their state: bump their versions and publish them again."""
+    ids = list(
+        (
+            await uow.session.execute(select(jobs.c.id).where(jobs.c.tenant_id == tenant_id, jobs.c.entity_id == entity_id))
+        ).scalars()
+    )
+    if not ids:
+        return
+    await uow.session.execute(
+        update(jobs)
+        .where(jobs.c.tenant_id == tenant_id, jobs.c.id.in_(ids))
+        .values(version=jobs.c.version + 1, updated_at=ctx.now())
+    )
+    await emit_jobs_of(uow, tenant_id, ids)
 
 
 async def _republish_live_assignments(uow: UnitOfWork, ctx: Context, tenant_id: str, job_filter: Any) -> None:

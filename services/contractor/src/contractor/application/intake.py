@@ -39,6 +39,7 @@ from .messages import (
     contractor_snapshot,
     emit_assignment_state,
     emit_contractor,
+    emit_job,
     emit_po_set,
     job_snapshot,
 )
@@ -330,10 +331,13 @@ async def _ensure_jobs(chunk: _Chunk) -> dict[str, dict[str, Any]]:
     found = {m["natural_key"]: dict(m) for m in await _rows_among(uow, chunk.tenant_id, jobs.c.natural_key, wanted)}
     new_rows = [_new_job(chunk, key, row) for key, row in wanted.items() if key not in found]
     if new_rows:
-        await insert_rows(uow.session, jobs, new_rows, uow.db.dialect)
-        # re-read: a concurrent intake may have made some of them first
+        inserted = await insert_rows(uow.session, jobs, new_rows, uow.db.dialect)
+        # re-read: a concurrent intake may have made some of them first (it announced those)
         created = [r["natural_key"] for r in new_rows]
         found.update({m["natural_key"]: dict(m) for m in await _rows_among(uow, chunk.tenant_id, jobs.c.natural_key, created)})
+        for job in new_rows:
+            if job["id"] in inserted:
+                emit_job(uow, job, chunk._entities_by_id[job["entity_id"]], created=True, source=chunk.source)
     return found
 
 

@@ -34,7 +34,7 @@ from ..domain.values import email_key, name_key
 from .context import Context, lock_intake
 from .directory import email_taken
 from .intake import ensure_entities
-from .messages import announce_new_assignment, emit_assignment_state, emit_contractor, emit_po_set, job_snapshot
+from .messages import announce_new_assignment, emit_assignment_state, emit_contractor, emit_job, emit_po_set, job_snapshot
 
 __all__ = ["IntegrationSecretView", "WebhookAnswer", "read_secret", "receive_webhook", "rotate_secret"]
 
@@ -315,6 +315,7 @@ async def _sync_job(sync: _Sync) -> tuple[dict[str, Any], dict[str, Any]]:
             "updated_at": sync.now,
         }
         await session.execute(insert(jobs).values(**job))
+        emit_job(sync.uow, job, entity, created=True, source=event.provider)
         return entity, job
     job = dict(found)
     diff: dict[str, Any] = {k: val for k, val in values.items() if job.get(k) != val}
@@ -322,6 +323,7 @@ async def _sync_job(sync: _Sync) -> tuple[dict[str, Any], dict[str, Any]]:
         diff.update(version=job["version"] + 1, updated_at=sync.now)
         await session.execute(update(jobs).where(jobs.c.id == job["id"]).values(**diff))
         job.update(diff)
+        emit_job(sync.uow, job, entity, created=False, source=event.provider)
         sync.changed.add("job")
     return entity, job
 

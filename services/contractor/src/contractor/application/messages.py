@@ -12,8 +12,11 @@ from ten99_contracts import Address, ContractorSnapshot, EntitySnapshot, JobSnap
 from ten99_contracts.contractor_v1 import (
     AssignmentCreatedV1,
     AssignmentUpdatedV1,
+    ContractorDeletedV1,
     ContractorRegisteredV1,
     ContractorUpdatedV1,
+    JobDeletedV1,
+    JobUpsertedV1,
     PoNumberSetV1,
 )
 from ten99kit import UnitOfWork
@@ -28,6 +31,10 @@ __all__ = [
     "emit_assignment_state",
     "emit_assignment_states",
     "emit_contractor",
+    "emit_contractor_deleted",
+    "emit_job",
+    "emit_job_deleted",
+    "emit_jobs_of",
     "emit_po_set",
     "job_snapshot",
     "load_states",
@@ -96,6 +103,72 @@ def emit_contractor(uow: UnitOfWork, contractor: Row, *, created: bool) -> None:
         aggregate_id=contractor["id"],
         aggregate_version=contractor["version"],
     )
+
+
+def emit_contractor_deleted(uow: UnitOfWork, contractor: Row) -> None:
+    uow.emit(
+        ContractorDeletedV1(contractor_id=contractor["id"], email=contractor["email"]),
+        tenant_id=contractor["tenant_id"],
+        aggregate_id=contractor["id"],
+        aggregate_version=contractor["version"] + 1,
+    )
+
+
+def emit_job(uow: UnitOfWork, job: Row, entity: Row, *, created: bool, source: str = "api") -> None:
+    """A job's full state (``JobUpsertedV1``), whichever path wrote it; ``aggregate_version`` is
+    the job's version, so consumers keep the newest."""
+    metadata = dict(job["custom_metadata"] or {})
+    uow.emit(
+        JobUpsertedV1(
+            job_id=job["id"],
+            name=job["name"],
+            description=job["description"],
+            entity=entity_snapshot(entity),
+            category_code=job["category_code"],
+            work_state=job["work_state"],
+            address=address_struct(job["address"]),
+            wage_cents=job["wage"],
+            wage_type=job["wage_type"],
+            years_experience=job["years_experience"],
+            withhold_premium=job["withhold_premium"],
+            custom_metadata=metadata,
+            purchase_order_number=metadata.get("purchase_order_number") or None,
+            created=created,
+            source=source,
+        ),
+        tenant_id=job["tenant_id"],
+        aggregate_id=job["id"],
+        aggregate_version=job["version"],
+    )
+
+
+def emit_job_deleted(uow: UnitOfWork, job: Row) -> None:
+    uow.emit(
+        JobDeletedV1(job_id=job["id"]),
+        tenant_id=job["tenant_id"],
+        aggregate_id=job["id"],
+        # after every upsert of it, so that a consumer's version check keeps the deletion
+        aggregate_version=job["version"] + 1,
+    )
+
+
+async def emit_jobs_of(uow: UnitOfWork, tenant_id: str, job_ids: list[str]) -> None:
+    """Publish the current state of ``job_ids`` (with their end clients), read in two queries."""
+    if not job_ids:
+        return
+    session = uow.session
+    found = (await session.execute(select(jobs).where(jobs.c.tenant_id == tenant_id, jobs.c.id.in_(job_ids)))).mappings().all()
+    entity_ids = {job["entity_id"] for job in found}
+    by_id = {
+        row["id"]: row
+        for row in (
+            await session.execute(select(entities).where(entities.c.tenant_id == tenant_id, entities.c.id.in_(entity_ids)))
+        )
+        .mappings()
+        .all()
+    }
+    for job in found:
+        emit_job(uow, job, by_id[job["entity_id"]], created=False)
 
 
 def emit_assignment_state(

@@ -37,6 +37,7 @@ from ten99kit import ApiError, Subscription, UnitOfWork, dialect_insert, get_log
 
 from ..adapters.db import assignments, contractors, roster_status
 from ..domain import values
+from . import assignment_facts
 from .context import Context
 from .messages import emit_contractor
 
@@ -95,6 +96,7 @@ async def on_invitation_expired(uow: UnitOfWork, envelope: Envelope[InvitationEx
 
 async def on_application_completed(uow: UnitOfWork, envelope: Envelope[ApplicationCompletedV1]) -> None:
     await _record(uow, envelope.tenant_id, envelope.data.contractor_id, "opted_in_at", envelope.occurred_at)
+    await assignment_facts.record_application_completed(uow, envelope)
     await _take_confirmed_details(uow, envelope)
 
 
@@ -131,6 +133,7 @@ async def _take_confirmed_details(uow: UnitOfWork, envelope: Envelope[Applicatio
 
 async def on_application_ineligible(uow: UnitOfWork, envelope: Envelope[ApplicationIneligibleV1]) -> None:
     await _record(uow, envelope.tenant_id, envelope.data.contractor_id, "ineligible_at", envelope.occurred_at)
+    await assignment_facts.record_application_ineligible(uow, envelope)
 
 
 async def _on_coverage(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
@@ -138,12 +141,13 @@ async def _on_coverage(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
     await _record(uow, envelope.tenant_id, terms.contractor_id, "covered_at", envelope.occurred_at)
     params = {"tid": envelope.tenant_id, "aid": terms.assignment_id, "at": envelope.occurred_at}
     await uow.session.execute(_MARK_BOUND, params)
+    await assignment_facts.record_coverage(uow, envelope.tenant_id, terms.assignment_id, terms.policy_id, envelope.occurred_at)
 
 
 def subscriptions() -> list[Subscription]:
     """The roster is a read model: its consumers let messages gather (``READ_MODEL_LINGER_S``) and
     apply them in fewer transactions."""
-    return [
+    return assignment_facts.subscriptions() + [
         Subscription(subject, handler, linger_s=READ_MODEL_LINGER_S)
         for subject, handler in (
             (InvitationIssuedV1.SUBJECT, on_invitation_issued),
