@@ -12,12 +12,15 @@ from ten99_contracts.contractor_v1 import (
     AssignmentUpdatedV1,
     ContractorRegisteredV1,
     ContractorUpdatedV1,
+    JobDeletedV1,
+    JobUpsertedV1,
 )
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
 from ten99kit import Runtime, ScheduledJob, ServiceDefinition, ServiceParts, Subscription
 
 from .adapters.db import metadata
 from .api.routes import ROUTES
+from .application import jobs
 from .application.invitations import expire_due_invitations, send_due_reminders
 from .application.links import OptInLinks
 from .application.reactions import Reactions
@@ -36,6 +39,8 @@ def subscriptions(reactions: Reactions) -> list[Subscription]:
         Subscription(AssignmentUpdatedV1.SUBJECT, reactions.on_assignment_state),
         Subscription(AssignmentCancelledV1.SUBJECT, reactions.on_assignment_cancelled),
         Subscription(AssignmentExtendedV1.SUBJECT, reactions.on_assignment_extended),
+        Subscription(JobUpsertedV1.SUBJECT, jobs.on_job_upserted),
+        Subscription(JobDeletedV1.SUBJECT, jobs.on_job_deleted),
     ]
 
 

@@ -406,12 +406,17 @@ async def test_quotes_api(svc: RunningService) -> None:
     assert r.status_code == 200, r.text
     quote = r.json()
     table = await rates(svc)
-    assert quote["object"] == "quote" and quote["id"].startswith("qt_") and quote["eligible"] is True
-    assert quote["coverage_type"] == ["general"] and "not offered" in quote["eligibility_message"]  # WA: no WC
+    # WA is monopolistic for workers' comp: the quote says so and cannot be bound
+    assert quote["object"] == "quote" and quote["id"].startswith("qt_") and quote["eligible"] is False
+    assert quote["coverage_type"] == ["general", "workers-comp"] and "not offered" in quote["eligibility_message"]
     assert quote["net_rate"] == quote["gl_net_rate"] == table[("jc_designer", "TX", "general")] and quote["wc_net_rate"] == 0
     assert quote["quote_json"] == {
-        "gl": {"net_rate": quote["gl_net_rate"], "stamping_fee": None, "risk_purchasing_group_fee": None}
+        "gl": {"net_rate": quote["gl_net_rate"], "stamping_fee": None, "risk_purchasing_group_fee": None},
+        "wc": {"net_rate": 0},
     }
+    r = await svc.client.post("/v1/apply/sessions", json={"quote": quote["id"]}, headers=H)
+    assert (r.status_code, r.json()["error_code"]) == (400, "invalid_input") and "not eligible" in r.text
+
     assert quote["effective_date"] == start and quote["end_date"] == start + 30 * 86400
     assert quote["assignment"] == assignment(1, ada, job(1)).assignment_id
     assert (await svc.client.get(f"/v1/quotes/{quote['id']}", headers=H)).json() == quote
@@ -423,7 +428,6 @@ async def test_quotes_api(svc: RunningService) -> None:
         ({**body, "effective_date": start - 5 * 86400}, "effective_date_invalid"),
         ({**body, "end_date": start - 86400}, "end_date_invalid"),
         ({**body, "end_date": start + 400 * 86400}, "end_date_invalid"),
-        ({**body, "coverage_type": ["workers-comp"]}, "invalid_input"),  # only WC, in WA
         ({**body, "coverage_type": ["professional"]}, "invalid_input"),
         ({**body, "job": "jb_unknown00000000000000"}, "invalid_job_id"),
         ({**body, "contractor": "cn_unknown00000000000000"}, "invalid_contractor_id"),
@@ -487,7 +491,7 @@ async def test_sessions_api(svc: RunningService) -> None:
     r = await svc.client.post(f"/v1/apply/sessions/{session['id']}/expire", headers=H)
     assert r.status_code == 400 and r.json()["error_code"] == "application_already_complete"
     r = await svc.client.post("/v1/apply/sessions", json={"quote": quote["id"]}, headers=H)
-    assert r.json()["error_code"] == "contractor_has_matching_policy"
+    assert r.json()["error_code"] == "application_already_complete"  # the session bound this very quote
     r = await svc.client.post("/v1/quotes", json={"contractor": ada.contractor_id, "job": job(1).job_id}, headers=H)
     assert r.json()["error_code"] == "contractor_has_matching_policy"
     r = await svc.client.put(f"/v1/quotes/{done['quotes'][0]}", json={"end_date": 0}, headers=H)

@@ -3,6 +3,7 @@
 Local copies of other contexts (kept from their events, newest state wins):
 - ``companies`` (gateway's CompanyCreatedV1): the name shown on the opt-in page;
 - ``contractors`` and ``assignments`` (contractor's events): who to invite, what to prefill and price;
+- ``jobs`` (contractor's JobUpsertedV1/JobDeletedV1): what a quote for a job and a contractor prices;
 - ``assignment_cancellations``: a cancellation that may arrive before the assignment it cancels.
 
 Our own:
@@ -15,7 +16,7 @@ Our own:
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, Index, Integer, String, Table, Text, text
+from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, String, Table, Text, text
 from ten99kit import JSONDoc, UtcDateTime, kit_tables, make_metadata
 from ten99kit.db import PublicId
 
@@ -28,6 +29,7 @@ __all__ = [
     "contractors",
     "invitation_assignments",
     "invitations",
+    "jobs",
     "metadata",
     "quotes",
 ]
@@ -91,6 +93,29 @@ assignments = Table(
     Column("enrollment_note", Text, nullable=True),
     Index("ix_assignments_contractor", "tenant_id", "contractor_id"),
     Index("ix_assignments_job", "tenant_id", "job_id"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("tenant_id", PublicId(64), primary_key=True),
+    Column("job_id", PublicId(64), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("entity_id", PublicId(64), nullable=False),
+    Column("entity_name", String(300), nullable=False),
+    Column("required_coverage", JSONDoc, nullable=False),
+    Column("category_code", PublicId(64), nullable=False),
+    #: the work state; NULL for remote work (the home state applies)
+    Column("work_state", String(8), nullable=True),
+    Column("wage_cents", BigInteger, nullable=False),
+    Column("wage_type", String(16), nullable=False),
+    Column("purchase_order_number", String(200), nullable=True),
+    #: JobDeletedV1 arrived (kept, so that an older upsert arriving later cannot revive it)
+    Column("deleted", Boolean, nullable=False),
+    #: the job's version (the envelope's aggregate_version): the highest wins
+    Column("version", Integer, nullable=False),
+    Column("observed_at", UtcDateTime, nullable=False),
 )
 
 assignment_cancellations = Table(

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 from sqlalchemy import bindparam, select, update
-from ten99_contracts import Address
+from ten99_contracts import Address, AssignmentRefusal
 from ten99_contracts.common import AddressInput
 from ten99_contracts.enrollment_v1 import (
     ApplicationCompletedV1,
@@ -37,8 +37,9 @@ from ..adapters.store import EnrollmentMark
 from ..domain.eligibility import CONSENT_TEXT, CONSENT_TEXT_VERSION, QUESTIONS, NotCoverable
 from ..domain.tokens import hash_token, looks_like_token
 from .invitations import effective_status
+from .opened_sessions import Opened, latest_session_of_invitation, open_session_of_invitation, opened
 from .opt_in_form import ClientInfo, ConfirmedDetails, OptInSubmission, check_submission
-from .quoting import accepted_quote, assignment_quote, home_state_of, price_row
+from .quoting import accepted_quote, assignment_quote, home_state_of, price_row, quoted_coverage
 
 __all__ = [
     "ClientInfo",
@@ -100,6 +101,23 @@ class Prefill(msgspec.Struct, kw_only=True):
     assignments: list[PrefillAssignment]
 
 
+class QuotedAssignment(msgspec.Struct, kw_only=True):
+    """A quote of the application: one per coverable assignment, and the quote the session was
+    opened from (``assignment_id`` null when it is for a job alone), bound as priced."""
+
+    quote_id: str
+    assignment_id: str | None
+    job: str
+    entity: str
+    coverage_types: list[str]
+    effective_date: str
+    end_date: str
+    net_rate: int
+    gl_net_rate: int
+    wc_net_rate: int
+    notes: list[str]
+
+
 class OptInPage(msgspec.Struct, kw_only=True):
     """The form's content (``state`` open), or what a link that can no longer be answered shows
     (``expired`` | ``revoked`` | ``answered``: no personal data; an answered one says how)."""
@@ -116,20 +134,16 @@ class OptInPage(msgspec.Struct, kw_only=True):
     outcome: str | UnsetType | None = UNSET
     session_id: str | UnsetType = UNSET
     answered_at: str | UnsetType | None = UNSET
-
-
-class QuotedAssignment(msgspec.Struct, kw_only=True):
-    quote_id: str
-    assignment_id: str
-    job: str
-    entity: str
-    coverage_types: list[str]
-    effective_date: str
-    end_date: str
-    net_rate: int
-    gl_net_rate: int
-    wc_net_rate: int
-    notes: list[str]
+    #: the quote the application binds as priced (an open link whose session an API caller
+    #: opened from a quote), shown beside the assignments
+    quote: QuotedAssignment | None = None
+    #: where the API caller wants the contractor sent: ``success_url`` after completing,
+    #: ``cancel_url`` if ineligible, abandoning or expired (1099Policy's session URLs)
+    success_url: str | None = None
+    cancel_url: str | None = None
+    #: for a link that can no longer be answered: where to send the contractor now (the
+    #: ``success_url`` of a completed application, else the ``cancel_url``), if the caller gave one
+    redirect_url: str | None = None
 
 
 class NotCovered(msgspec.Struct, kw_only=True):
@@ -147,6 +161,9 @@ class OptInCompleted(msgspec.Struct, kw_only=True):
     message: str
     quotes: list[QuotedAssignment]
     not_covered: list[NotCovered]
+    #: the session's ``success_url``: where the hosted page sends the contractor now (null: stay)
+    success_url: str | None = None
+    redirect_url: str | None = None
 
 
 class OptInIneligible(msgspec.Struct, kw_only=True):
@@ -157,6 +174,9 @@ class OptInIneligible(msgspec.Struct, kw_only=True):
     session_id: str
     message: str
     reasons: list[str]
+    #: the session's ``cancel_url``: where the hosted page sends the contractor now (null: stay)
+    cancel_url: str | None = None
+    redirect_url: str | None = None
 
 
 #: what a submit answers: the outcome, or (for a link that can no longer be answered) its page
@@ -212,7 +232,10 @@ async def _company_name(session: Any, tenant_id: str) -> str | None:
 
 
 async def _closed_view(session: Any, invitation: Row, state: str) -> OptInPage:
-    """What a link that can no longer be answered shows: the state, never personal data."""
+    """What a link that can no longer be answered shows: the state, never personal data; and
+    where the API caller wants the contractor sent (if it opened a session on the link)."""
+    sid = invitation["session_id"] or await latest_session_of_invitation(session, invitation["tenant_id"], invitation["id"])
+    wishes = await opened(session, invitation["tenant_id"], sid)
     view = OptInPage(
         state=state,
         message=_MESSAGES[state],
@@ -235,6 +258,8 @@ async def _closed_view(session: Any, invitation: Row, state: str) -> OptInPage:
         view.outcome = "completed" if status == "complete" else status
         view.session_id = invitation["session_id"]
         view.answered_at = invitation["answered_at"].isoformat() if invitation["answered_at"] else None
+    view.success_url, view.cancel_url = wishes.success_url, wishes.cancel_url
+    view.redirect_url = wishes.redirect_for(view.outcome if isinstance(view.outcome, str) else None)
     return view
 
 
@@ -288,6 +313,7 @@ async def view_opt_in(db: Database, token: str) -> OptInPage:
         contractor = await store.contractor(s, tenant_id, invitation["contractor_id"])
         live = await store.live_assignments_of_invitation(s, tenant_id, invitation["id"])
         company_name = await _company_name(s, tenant_id)
+        wishes = await opened(s, tenant_id, await open_session_of_invitation(s, tenant_id, invitation["id"]))
     assert contractor is not None
     return OptInPage(
         state="open",
@@ -298,6 +324,28 @@ async def view_opt_in(db: Database, token: str) -> OptInPage:
         questions=[QuestionView(id=q.id, text=q.text) for q in QUESTIONS],
         consent_text=CONSENT_TEXT,
         consent_version=CONSENT_TEXT_VERSION,
+        quote=_opened_quote_view(wishes, wishes.quote, live) if wishes.quote is not None else None,
+        success_url=wishes.success_url,
+        cancel_url=wishes.cancel_url,
+    )
+
+
+def _opened_quote_view(wishes: Opened, quote: Row, live: Sequence[Row]) -> QuotedAssignment:
+    """The session's quote as the form and the answer show it (the job's names from the job,
+    else from its assignment)."""
+    assignment = next((a for a in live if a["assignment_id"] == quote["assignment_id"]), None)
+    return QuotedAssignment(
+        quote_id=quote["id"],
+        assignment_id=quote["assignment_id"],
+        job=wishes.job_name or (assignment["job_name"] if assignment else ""),
+        entity=wishes.entity_name or (assignment["entity_name"] if assignment else ""),
+        coverage_types=list(quote["coverage_types"]),
+        effective_date=quote["effective_date"].isoformat(),
+        end_date=quote["end_date"].isoformat(),
+        net_rate=quote["net_rate"],
+        gl_net_rate=quote["gl_net_rate"],
+        wc_net_rate=quote["wc_net_rate"],
+        notes=[],
     )
 
 
@@ -324,6 +372,7 @@ async def submit_opt_in(db: Database, token: str, form: OptInSubmission, client:
             # the open session an API caller created for this link, else one created below
             session_id=invitation["open_session_id"] or new_ulid_id("ias"),
             now=now,
+            wishes=await opened(uow.session, invitation["tenant_id"], invitation["open_session_id"]),
         )
         result = await _answer(uow, answering, reasons, client)
         await uow.commit()
@@ -339,6 +388,8 @@ class _Answering:
     details: ConfirmedDetails
     session_id: str
     now: datetime
+    #: what the API caller opened the session with (its quote, its redirect addresses)
+    wishes: Opened = field(default_factory=Opened)
 
     @property
     def tenant_id(self) -> str:
@@ -358,20 +409,23 @@ class _Answering:
 
 @dataclass(frozen=True)
 class _Quoted:
-    """A quote written for a live assignment, with what the answer shows of it."""
+    """A quote written for a live assignment (or the session's quote, accepted as priced), with
+    what the answer shows of it."""
 
     row: Row
-    assignment: Row
+    assignment: Row | None
     notes: list[str]
 
 
 @dataclass
 class _Pricing:
-    """The live assignments priced: quoted, or not coverable (and why)."""
+    """The live assignments priced: quoted, or not coverable (and why); and the session's quote
+    bound as priced (``bound``; also among ``quoted`` when it is for one of the assignments)."""
 
     quoted: list[_Quoted] = field(default_factory=list)
     not_covered: list[NotCovered] = field(default_factory=list)
     marks: list[EnrollmentMark] = field(default_factory=list)
+    bound: _Quoted | None = None
 
 
 async def _answer(uow: UnitOfWork, answering: _Answering, reasons: list[str], client: ClientInfo) -> OptInAnswer:
@@ -391,9 +445,13 @@ async def _answer(uow: UnitOfWork, answering: _Answering, reasons: list[str], cl
     pricing = _Pricing()
     if not reasons:
         pricing = _price(answering, live)
-        await _record_quotes(uow, pricing)
-        if not pricing.quoted:
-            reasons.append(_nothing_to_insure(pricing.not_covered))
+        problem = _bind_opened_quote(answering, live, pricing)
+        if problem is not None:
+            reasons.append(problem)
+        else:
+            await _record_quotes(uow, answering, pricing)
+            if not pricing.quoted and pricing.bound is None:
+                reasons.append(_nothing_to_insure(pricing.not_covered))
     await _record_session(uow, answering, reasons, pricing)
     await uow.session.execute(
         _ANSWER_INVITATION,
@@ -460,8 +518,11 @@ def _price(answering: _Answering, live: Sequence[Row]) -> _Pricing:
     pricing = _Pricing()
     home = home_state_of(answering.details.address)
     tenant_id = answering.tenant_id
+    bound_to = answering.wishes.quote["assignment_id"] if answering.wishes.quote is not None else None
     for assignment in live:
         assignment_id = assignment["assignment_id"]
+        if assignment_id == bound_to:
+            continue  # its quote is bound as priced (`_bind_opened_quote`)
         priced = price_row(assignment, home, answering.now.date())
         if isinstance(priced, NotCoverable):
             pricing.not_covered.append(NotCovered(assignment_id=assignment_id, job=assignment["job_name"], reason=priced.reason))
@@ -480,9 +541,37 @@ def _price(answering: _Answering, live: Sequence[Row]) -> _Pricing:
     return pricing
 
 
-async def _record_quotes(uow: UnitOfWork, pricing: _Pricing) -> None:
-    if pricing.quoted:
-        await uow.session.execute(_INSERT_QUOTES, [q.row for q in pricing.quoted])
+def _bind_opened_quote(answering: _Answering, live: Sequence[Row], pricing: _Pricing) -> str | None:
+    """Accept the session's quote exactly as priced (no re-pricing: its coverage types, rates and
+    dates are what the API caller quoted); a reason instead when it can no longer be bound."""
+    quote = answering.wishes.quote
+    if quote is None:
+        return None
+    if quote["end_date"] < answering.now.date():
+        return f"The quote's coverage ended on {quote['end_date']}; ask for a new quote."
+    assignment = next((a for a in live if a["assignment_id"] == quote["assignment_id"]), None)
+    if quote["assignment_id"] and assignment is None:
+        return "The quoted assignment was cancelled."
+    row = {**quote, "session_id": answering.session_id, "accepted": True, "updated_at": answering.now}
+    pricing.bound = _Quoted(row=row, assignment=assignment, notes=[])
+    if assignment is not None:
+        pricing.quoted.insert(0, pricing.bound)
+        pricing.marks.append(
+            EnrollmentMark(answering.tenant_id, assignment["assignment_id"], "quoted", quote["eligibility_message"])
+        )
+    return None
+
+
+async def _record_quotes(uow: UnitOfWork, answering: _Answering, pricing: _Pricing) -> None:
+    new_quotes = [q.row for q in pricing.quoted if q is not pricing.bound]
+    if new_quotes:
+        await uow.session.execute(_INSERT_QUOTES, new_quotes)
+    if pricing.bound is not None:
+        await uow.session.execute(
+            update(quotes)
+            .where(quotes.c.tenant_id == answering.tenant_id, quotes.c.id == pricing.bound.row["id"])
+            .values(session_id=answering.session_id, accepted=True, updated_at=answering.now)
+        )
     await store.record_enrollment(uow.session, pricing.marks)
 
 
@@ -507,7 +596,8 @@ async def _record_session(uow: UnitOfWork, answering: _Answering, reasons: list[
         "date_of_birth": details.date_of_birth,
         "answers": details.answers,
         "reasons": reasons or None,
-        "quote_id": pricing.quoted[0].row["id"] if pricing.quoted else None,
+        # the session keeps the quote it was opened from
+        "quote_id": _session_quote_id(answering, pricing),
     }
     if answering.invitation["open_session_id"]:
         await uow.session.execute(_COMPLETE_SESSION, {"sid": answering.session_id, "tid": answering.tenant_id, **completion})
@@ -528,6 +618,12 @@ async def _record_session(uow: UnitOfWork, answering: _Answering, reasons: list[
     await uow.session.execute(_INSERT_SESSION, {**new_session, **completion})
 
 
+def _session_quote_id(answering: _Answering, pricing: _Pricing) -> str | None:
+    if answering.wishes.quote is not None:
+        return str(answering.wishes.quote["id"])
+    return pricing.quoted[0].row["id"] if pricing.quoted else None
+
+
 async def _ineligible(
     uow: UnitOfWork, answering: _Answering, reasons: list[str], live: Sequence[Row], pricing: _Pricing
 ) -> OptInIneligible:
@@ -538,6 +634,7 @@ async def _ineligible(
         [a["assignment_id"] for a in live if a["assignment_id"] not in left_out],
         "ineligible",
     )
+    quote = answering.wishes.quote
     answering.emit(
         uow,
         ApplicationIneligibleV1(
@@ -545,11 +642,17 @@ async def _ineligible(
             contractor_id=answering.contractor_id,
             invitation_id=answering.invitation_id,
             reasons=reasons,
+            assignment_ids=[a["assignment_id"] for a in live if a["assignment_id"] not in left_out],
+            quote_id=quote["id"] if quote is not None else None,
         ),
         version=2,
     )
     return OptInIneligible(
-        session_id=answering.session_id, message="We cannot insure you online: " + " ".join(reasons), reasons=reasons
+        session_id=answering.session_id,
+        message="We cannot insure you online: " + " ".join(reasons),
+        reasons=reasons,
+        cancel_url=answering.wishes.cancel_url,
+        redirect_url=answering.wishes.cancel_url,
     )
 
 
@@ -569,19 +672,27 @@ def _completed(uow: UnitOfWork, answering: _Answering, consent: Consent, pricing
             date_of_birth=details.date_of_birth,
             consent=consent,
             assignments=[assignment_quote(quoted.row) for quoted in pricing.quoted],
+            quote=quoted_coverage(pricing.bound.row) if pricing.bound is not None else None,
+            not_covered=[AssignmentRefusal(assignment_id=n.assignment_id, reason=n.reason) for n in pricing.not_covered],
         ),
         version=2,
     )
+    shown = [_quoted_view(quoted) for quoted in pricing.quoted]
+    if pricing.bound is not None and pricing.bound.assignment is None:
+        shown.insert(0, _opened_quote_view(answering.wishes, pricing.bound.row, []))
     return OptInCompleted(
         session_id=answering.session_id,
         message="Thank you: you have opted in. Your certificate of insurance will arrive by email.",
-        quotes=[_quoted_view(quoted) for quoted in pricing.quoted],
+        quotes=shown,
         not_covered=pricing.not_covered,
+        success_url=answering.wishes.success_url,
+        redirect_url=answering.wishes.success_url,
     )
 
 
 def _quoted_view(quoted: _Quoted) -> QuotedAssignment:
     row = quoted.row
+    assert quoted.assignment is not None
     return QuotedAssignment(
         quote_id=row["id"],
         assignment_id=row["assignment_id"],

@@ -1,13 +1,21 @@
 """Quotes as API objects (1099Policy's ``/quotes``): create, update, retrieve, list.
 
 A quote prices a contractor for a job: coverage types, dates, and the rates of the seeded table
-(GL by the contractor's home state, WC by the job's work state; no WC in ND, OH, WA, WY).
-Enrollment learns jobs from the contractor service's assignment messages, so a job is known once
-it has an assignment. A quote for a (contractor, job) that has a live assignment is tied to it.
+(GL by the contractor's home state, WC by the job's work state); ``net_rate = gl_net_rate +
+wc_net_rate``. Enrollment knows jobs from the contractor service's ``JobUpsertedV1`` (`jobs`), so
+no assignment is needed; a job only ever seen in an assignment's snapshot is known from that. A
+quote for a (contractor, job) that has a live assignment is tied to it.
+
+Dates (1099Policy's): ``effective_date`` defaults to tomorrow and may not be in the past
+(``effective_date_invalid``); ``end_date`` defaults to 30 days later, may not be before the start
+or more than a year after it (``end_date_invalid``); an end on the start day moves to the next day.
+Workers' comp asked for work in a monopolistic state (ND, OH, WA, WY) makes the quote
+``eligible: false`` with the reason: it cannot be bound (quote general liability alone instead).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
@@ -23,8 +31,10 @@ from ..adapters import store
 from ..adapters.db import assignments
 from ..adapters.db import quotes as quotes_table
 from ..domain.eligibility import NotCoverable, PricedCoverage, check_new_dates, price_assignment
-from ..domain.rates import COVERAGE_TYPES
+from ..domain.rates import COVERAGE_TYPES, GENERAL, WORKERS_COMP, net_rate
 from ..domain.repeat_coverage import matching_terms
+from ..domain.states import MONOPOLISTIC_WC_STATES, US_STATES
+from .jobs import find_job
 from .quoting import home_state_of, insert_quote, priced_columns
 
 __all__ = [
@@ -153,8 +163,19 @@ def _coverage_types(value: list[str] | str | None, default: list[str]) -> list[s
     return [kind for kind in COVERAGE_TYPES if kind in given]
 
 
-async def _job(uow: UnitOfWork, tenant_id: str, job_id: str, contractor_id: str) -> tuple[Row, Row | None]:
-    """The job as last seen in an assignment, and the contractor's live assignment for it."""
+@dataclass(frozen=True)
+class _Job:
+    """What pricing needs of a job."""
+
+    job_id: str
+    category_code: str
+    work_state: str | None
+    required_coverage: list[str]
+
+
+async def _job(uow: UnitOfWork, tenant_id: str, job_id: str, contractor_id: str) -> tuple[_Job, Row | None]:
+    """The job as the contractor service announced it (else as last seen in an assignment's
+    snapshot), and the contractor's live assignment for it."""
     a = assignments.c
     rows = (
         (
@@ -165,24 +186,65 @@ async def _job(uow: UnitOfWork, tenant_id: str, job_id: str, contractor_id: str)
         .mappings()
         .all()
     )
-    if not rows:
+    known = await find_job(uow.session, tenant_id, job_id)
+    if known is not None:
+        job = _Job(job_id, known["category_code"], known["work_state"], list(known["required_coverage"] or []))
+    elif rows:
+        seen = rows[0]
+        job = _Job(job_id, seen["category_code"], seen["job_work_state"], list(seen["required_coverage"] or []))
+    else:
         raise ApiError(f"No job {job_id}", error_code="invalid_job_id", status_code=400)
     mine = next((r for r in rows if r["contractor_id"] == contractor_id and r["status"] != "cancelled"), None)
-    return rows[0], mine
+    return job, mine
+
+
+@dataclass(frozen=True)
+class _Priced:
+    coverage: PricedCoverage
+    eligible: bool
+
+
+def _not_offered_here(job: _Job, home_state: str | None, types: list[str], effective: date, end: date) -> _Priced | None:
+    """Workers' comp asked for work in a monopolistic state: a quote that cannot be bound, with
+    the general liability rate (if asked for) and the reason."""
+    work_state = job.work_state or home_state
+    if WORKERS_COMP not in types or work_state not in MONOPOLISTIC_WC_STATES:
+        return None
+    home = home_state if home_state in US_STATES else work_state
+    gl = (net_rate(job.category_code, home, GENERAL) or 0) if GENERAL in types else 0
+    reason = (
+        f"Workers' compensation is not offered for work in {US_STATES[work_state]} ({work_state}), where only the "
+        "state fund sells it. Quote general liability alone, or buy workers' compensation from the state fund."
+    )
+    coverage = PricedCoverage(
+        coverage_types=list(types),
+        home_state=home,
+        work_state=work_state,
+        effective_date=effective,
+        end_date=end,
+        gl_net_rate=gl,
+        wc_net_rate=0,
+        notes=[reason],
+    )
+    return _Priced(coverage, eligible=False)
 
 
 async def _price(
-    uow: UnitOfWork, tenant_id: str, contractor: Row, job: Row, types: list[str], effective: date, end: date
-) -> PricedCoverage:
+    uow: UnitOfWork, tenant_id: str, contractor: Row, job: _Job, types: list[str], effective: date, end: date
+) -> _Priced:
     today = uow.clock.today()
     problem = check_new_dates(effective, end, today)
     if problem is not None:
         raise ApiError(problem.message, error_code=problem.error_code, status_code=400)
+    home_state = home_state_of(contractor["address"])
+    blocked = _not_offered_here(job, home_state, types, effective, end)
+    if blocked is not None:
+        return blocked
     priced = price_assignment(
-        category_code=job["category_code"],
+        category_code=job.category_code,
         requested_types=types,
-        job_work_state=job["job_work_state"],
-        home_state=home_state_of(contractor["address"]),
+        job_work_state=job.work_state,
+        home_state=home_state,
         effective_date=effective,
         end_date=end,
         today=today,
@@ -190,11 +252,20 @@ async def _price(
     if isinstance(priced, NotCoverable):
         raise ApiError(priced.reason, error_code="invalid_input", status_code=400)
     confirmed = await store.confirmed_terms(uow.session, tenant_id, contractor["contractor_id"])
-    if matching_terms(job["category_code"], priced, confirmed) is not None:
+    if matching_terms(job.category_code, priced, confirmed) is not None:
         raise ApiError(
             "Contractor already has a matching policy on file", error_code="contractor_has_matching_policy", status_code=400
         )
-    return priced
+    return _Priced(priced, eligible=True)
+
+
+def _dates(uow: UnitOfWork, effective_at: int | None, end_at: int | None) -> tuple[date, date]:
+    """The quote's days: tomorrow and 30 days on by default; an end on the start day is the next day."""
+    effective = _day(effective_at, "effective_date") if effective_at is not None else uow.clock.today() + timedelta(days=1)
+    end = _day(end_at, "end_date") if end_at is not None else effective + timedelta(days=30)
+    if end == effective:
+        end = effective + timedelta(days=1)
+    return effective, end
 
 
 async def _contractor(uow: UnitOfWork, tenant_id: str, contractor_id: str | None) -> Row:
@@ -210,28 +281,24 @@ async def create_quote(db: Database, tenant_id: str, data: QuoteRequest) -> Quot
     async with db.uow() as uow:
         contractor = await _contractor(uow, tenant_id, data.contractor)
         if not data.job:
-            raise ApiError({"job": "Required."}, error_code="invalid_input", status_code=400)
+            raise ApiError("job is required", error_code="invalid_job_id", status_code=400)
         job, assignment = await _job(uow, tenant_id, data.job, contractor["contractor_id"])
-        default_types = list(assignment["coverage_types"]) if assignment else list(job["required_coverage"] or COVERAGE_TYPES)
+        default_types = list(assignment["coverage_types"]) if assignment else (job.required_coverage or list(COVERAGE_TYPES))
         types = _coverage_types(data.coverage_type, default_types)
-        effective = (
-            _day(data.effective_date, "effective_date")
-            if data.effective_date is not None
-            else uow.clock.today() + timedelta(days=1)
-        )
-        end = _day(data.end_date, "end_date") if data.end_date is not None else effective + timedelta(days=30)
+        effective, end = _dates(uow, data.effective_date, data.end_date)
         priced = await _price(uow, tenant_id, contractor, job, types, effective, end)
         row = await insert_quote(
             uow,
             tenant_id=tenant_id,
             contractor_id=contractor["contractor_id"],
-            job_id=job["job_id"],
+            job_id=job.job_id,
             assignment_id=assignment["assignment_id"] if assignment else None,
             session_id=None,
             source="api",
-            category_code=job["category_code"],
-            priced=priced,
+            category_code=job.category_code,
+            priced=priced.coverage,
             accepted=False,
+            eligible=priced.eligible,
         )
         await uow.commit()
     return quote_view(row)
@@ -278,9 +345,12 @@ async def update_quote(db: Database, tenant_id: str, quote_id: str, data: QuoteC
         )
         effective = _day(data.effective_date, "effective_date") if data.effective_date is not None else current["effective_date"]
         end = _day(data.end_date, "end_date") if data.end_date is not None else current["end_date"]
+        if end == effective:
+            end = effective + timedelta(days=1)
         priced = await _price(uow, tenant_id, contractor, job, types, effective, end)
         values = {
-            **priced_columns(priced),
+            **priced_columns(priced.coverage),
+            "eligible": priced.eligible,
             "assignment_id": assignment["assignment_id"] if assignment else None,
             "updated_at": uow.clock.now(),
         }

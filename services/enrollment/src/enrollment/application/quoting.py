@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from ten99_contracts import AssignmentQuote
+from ten99_contracts import AssignmentQuote, QuotedCoverage
 from ten99kit import UnitOfWork, new_id
 from ten99kit.db import Row
 
@@ -22,6 +22,7 @@ __all__ = [
     "price_row",
     "priced_columns",
     "quote_row",
+    "quoted_coverage",
 ]
 
 
@@ -76,8 +77,10 @@ def quote_row(
     category_code: str,
     priced: PricedCoverage,
     accepted: bool,
+    eligible: bool = True,
 ) -> Row:
-    """A new quote, as written to ``quotes``."""
+    """A new quote, as written to ``quotes``; an ineligible one (``eligible`` false) says why in
+    its eligibility message and cannot be bound."""
     return {
         "id": new_id("qt"),
         "tenant_id": tenant_id,
@@ -87,8 +90,8 @@ def quote_row(
         "session_id": session_id,
         "source": source,
         "category_code": category_code,
-        "eligible": True,
         **priced_columns(priced),
+        "eligible": eligible,
         "accepted": accepted,
         "created_at": now,
         "updated_at": now,
@@ -125,6 +128,25 @@ def assignment_quote(quote: Row) -> AssignmentQuote:
         assignment_id=quote["assignment_id"],
         quote_id=quote["id"],
         job_id=quote["job_id"],
+        category_code=quote["category_code"],
+        coverage_types=list(quote["coverage_types"]),
+        home_state=quote["home_state"],
+        work_state=quote["work_state"],
+        effective_date=quote["effective_date"],
+        end_date=quote["end_date"],
+        net_rate=quote["net_rate"],
+        gl_net_rate=quote["gl_net_rate"],
+        wc_net_rate=quote["wc_net_rate"],
+        eligibility_message=quote["eligibility_message"],
+    )
+
+
+def quoted_coverage(quote: Row) -> QuotedCoverage:
+    """A quote bound as priced, for ``ApplicationCompletedV1.quote``."""
+    return QuotedCoverage(
+        quote_id=quote["id"],
+        job_id=quote["job_id"],
+        assignment_id=quote["assignment_id"],
         category_code=quote["category_code"],
         coverage_types=list(quote["coverage_types"]),
         home_state=quote["home_state"],

@@ -4,7 +4,10 @@ A session is the application a contractor fills in. Sessions come from two place
 - the opt-in form: submitting an invitation's link opens and completes one (`opt_in`);
 - the API: ``POST /v1/apply/sessions`` with a ``quote`` (or a general opt-in for a contractor).
   Its ``url`` is the contractor's opt-in link: the open invitation, with the quote's assignment
-  attached, or a new invitation (which is emailed). Submitting that link completes this session.
+  (if it has one) attached, or a new invitation (which is emailed). Submitting that link completes
+  this session and binds its quote exactly as priced (`opt_in`); the form and its answers carry
+  the session's ``success_url``/``cancel_url`` so the hosted page can send the contractor there.
+  An ineligible quote (``eligible: false``) cannot open a session.
 
 ``POST .../expire`` closes an open session and its link (the contractor then sees an "expired"
 page); a completed session cannot be expired (``application_already_complete``).
@@ -125,7 +128,12 @@ async def _quote_ids(session: Any, tenant_id: str, session_ids: Sequence[str]) -
         return {}
     q = (
         select(quotes.c.session_id, quotes.c.id)
-        .where(quotes.c.tenant_id == tenant_id, quotes.c.session_id.in_(list(session_ids)), quotes.c.source == "application")
+        # the session's own quotes: priced in it, or the API quote it bound as priced (not repeats)
+        .where(
+            quotes.c.tenant_id == tenant_id,
+            quotes.c.session_id.in_(list(session_ids)),
+            quotes.c.source.in_(["application", "api"]),
+        )
         .order_by(quotes.c.created_at, quotes.c.id)
     )
     out: dict[str, list[str]] = {}
@@ -200,12 +208,16 @@ async def _applying_for_quote(uow: UnitOfWork, tenant_id: str, quote_id: str, co
         raise ApiError({"contractor": "The quote is for another contractor."}, error_code="invalid_input", status_code=400)
     if quote["accepted"] or quote["session_id"]:
         raise ApiError("This quote's application is complete", error_code="application_already_complete", status_code=400)
-    if not quote["assignment_id"]:
+    if not quote["eligible"]:
         raise ApiError(
-            "Coverage is bound per assignment: the quote's job has no assignment for this contractor yet",
-            error_code="invalid_input",
-            status_code=400,
+            {"quote": f"The quote is not eligible: {quote['eligibility_message']}"}, error_code="invalid_input", status_code=400
         )
+    if not quote["assignment_id"]:
+        # a quote for a job alone: the application binds the quote as priced
+        contractor = await store.contractor(session, tenant_id, quote["contractor_id"], lock=True)
+        if contractor is None:
+            raise ApiError(f"No contractor {quote['contractor_id']}", error_code="invalid_contractor_id", status_code=400)
+        return _ApplyingFor(contractor, quote["id"], [])
     assignment = (
         (
             await session.execute(
