@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import cast
 
@@ -10,9 +10,15 @@ from ten99_contracts.contractor_v1 import (
     AssignmentCancelledV1,
     AssignmentCreatedV1,
     AssignmentUpdatedV1,
+    ContractorDeletedV1,
+    ContractorRegisteredV1,
+    ContractorUpdatedV1,
     ImportCompletedV1,
+    JobDeletedV1,
+    JobUpsertedV1,
     PoNumberSetV1,
 )
+from ten99_contracts.enrollment_v1 import ApplicationCompletedV1
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
 from ten99_contracts.policy_v1 import CoverageBoundV1, CoverageCancelledV1, CoverageExtendedV1, CoverageRetimedV1
 from ten99kit import (
@@ -24,11 +30,13 @@ from ten99kit import (
     ServiceParts,
     Subscription,
 )
+from ten99kit.request_keys import purge_request_keys
 
 from .adapters.consumers import inputs_applied
-from .adapters.db import metadata
+from .adapters.db import metadata, request_keys
 from .adapters.pdf import render_invoice_pdf, warm_up_in_background
 from .api import route_handlers
+from .application import usage_facts
 from .application.issuing import InvoiceIssuer
 from .application.reactions import Reactions
 from .application.reminders import PoReminders
@@ -57,6 +65,17 @@ def subscriptions(reactions: Reactions) -> list[Subscription]:
             (CoverageExtendedV1.SUBJECT, reactions.on_coverage_changed),
             (CoverageCancelledV1.SUBJECT, reactions.on_coverage_cancelled),
         )
+    ] + [
+        # what usage invoices are checked and priced against (nothing to issue: no linger)
+        Subscription(subject, handler)
+        for subject, handler in (
+            (ContractorRegisteredV1.SUBJECT, usage_facts.on_contractor_known),
+            (ContractorUpdatedV1.SUBJECT, usage_facts.on_contractor_known),
+            (ContractorDeletedV1.SUBJECT, usage_facts.on_contractor_deleted),
+            (JobUpsertedV1.SUBJECT, usage_facts.on_job_upserted),
+            (JobDeletedV1.SUBJECT, usage_facts.on_job_deleted),
+            (ApplicationCompletedV1.SUBJECT, usage_facts.on_application_completed),
+        )
     ]
 
 
@@ -81,10 +100,18 @@ def build(runtime: Runtime) -> ServiceParts:
         wake_issuer=issuer.wake_after_commit,
         warm_up=warm_up_in_background,
     )
+
+    async def purge_keys(now: datetime) -> int:
+        return await purge_request_keys(runtime.db, request_keys)
+
     return ServiceParts(
         route_handlers=route_handlers,
         subscriptions=subscriptions(reactions),
-        jobs=[ScheduledJob("issue_invoices", issuer.job), ScheduledJob("po_reminders", reminders.job)],
+        jobs=[
+            ScheduledJob("issue_invoices", issuer.job),
+            ScheduledJob("po_reminders", reminders.job),
+            ScheduledJob("purge_request_keys", purge_keys),
+        ],
         dependencies={"db": runtime.db, "config": settings, "issuer": issuer},
         background=[issuer_worker.run],
     )

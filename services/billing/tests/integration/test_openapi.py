@@ -19,17 +19,24 @@ async def test_every_operation_documents_its_bodies_and_the_error_schema(driver:
         "GET /v1/settings",
         "PUT /v1/settings",
         "GET /v1/invoices",
+        "POST /v1/invoices",
         "GET /v1/invoices/{invoice_id}",
+        "PUT /v1/invoices/{invoice_id}",
+        "DELETE /v1/invoices/{invoice_id}",
         "GET /v1/invoices/{invoice_id}/pdf",
         "POST /v1/invoices/{invoice_id}/mark-paid",
         "POST /v1/invoices/{invoice_id}/void",
     }
-    for name in ("PUT /v1/settings", "POST /v1/invoices/{invoice_id}/void"):
+    for name in ("PUT /v1/settings", "POST /v1/invoices/{invoice_id}/void", "POST /v1/invoices", "PUT /v1/invoices/{invoice_id}"):
         assert "$ref" in operations[name]["requestBody"]["content"]["application/json"]["schema"], name
 
     components = schema["components"]["schemas"]
     invoice = components["InvoiceDetailOut"]["properties"]
     assert {"id", "object", "number", "status", "amount_due", "pdf_url", "lines", "credits"} <= set(invoice)
+    usage = components["UsageInvoiceOut"]["properties"]
+    assert {"id", "object", "kind", "contractor", "job", "gross_pay", "paycycle_startdate", "paycycle_enddate"} <= set(usage)
+    assert {"net_rate", "premium_due", "purchase_order_number", "status"} <= set(usage)
+    assert {"contractor", "job", "gross_pay"} <= set(components["UsageInvoiceIn"]["required"])
     assert {"billing_email", "premium_payer", "platform_fee_bps"} <= set(components["BillingSettingsOut"]["properties"])
     fee = components["SettingsUpdate"]["properties"]["platform_fee_bps"]
     assert fee["maximum"] == 10_000  # the bound is in the schema (Litestar leaves out a minimum of 0)

@@ -7,6 +7,14 @@
   newer state. ``needs_billing`` marks rows whose change the invoice issuer has not planned yet.
 - ``invoices``, ``invoice_lines``, ``invoice_credits``: what was charged and credited.
 - ``import_batches``: uploads, for the PO reminder three days later.
+- ``usage_invoices``: 1099Policy's invoices (``POST /v1/invoices``): the premium due on the gross
+  pay a platform reports for one contractor, job and pay cycle. A table of their own (one line,
+  no PDF, no PO grouping): the enterprise invoices above are left exactly as they were.
+- ``known_contractors``, ``known_jobs``, ``quoted_coverages``: what a usage invoice is checked and
+  priced against, kept from messages (contractors registered or deleted; jobs and their default
+  PO; quotes bound as priced without an assignment). Coverage bound on an assignment is in
+  ``assignments`` already (its job, dates and net rate).
+- ``request_keys``: a keyed create's idempotency key -> the usage invoice it made (the kit's).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from sqlalchemy import (
     text,
 )
 from ten99kit import BigIntPK, JSONDoc, PublicId, UtcDateTime, kit_tables, make_metadata
+from ten99kit.request_keys import request_keys_table
 
 __all__ = [
     "assignments",
@@ -38,12 +47,18 @@ __all__ = [
     "invoice_credits",
     "invoice_lines",
     "invoices",
+    "known_contractors",
+    "known_jobs",
     "metadata",
     "outbox",
+    "quoted_coverages",
+    "request_keys",
+    "usage_invoices",
 ]
 
 metadata = make_metadata()
 outbox, inbox, dead_letters = kit_tables(metadata)
+request_keys = request_keys_table(metadata)
 
 #: integer cents
 Money = BigInteger()
@@ -220,4 +235,76 @@ import_batches = Table(
         postgresql_where=text("reminder_state = 'pending'"),
         sqlite_where=text("reminder_state = 'pending'"),
     ),
+)
+
+usage_invoices = Table(
+    "usage_invoices",
+    metadata,
+    Column("seq", BigIntPK, primary_key=True, autoincrement=True),
+    Column("id", PublicId(), nullable=False, unique=True),
+    Column("tenant_id", PublicId(), nullable=False),
+    Column("contractor_id", PublicId(), nullable=False),
+    Column("job_id", PublicId(), nullable=False),
+    Column("gross_pay_cents", Money, nullable=False),
+    # the pay cycle as reported (epoch seconds, kept exact)
+    Column("paycycle_start", BigInteger, nullable=False),
+    Column("paycycle_end", BigInteger, nullable=False),
+    Column("net_rate", Integer, nullable=False),
+    Column("premium_cents", Money, nullable=False),
+    # the coverage it was priced on: an assignment's (cv_...) or a quote's (qt_...)
+    Column("priced_on", PublicId(), nullable=False),
+    Column("po_number", String(100), nullable=True),
+    Column("status", String(10), nullable=False),  # open | paid | void
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("paid_at", UtcDateTime, nullable=True),
+    Column("voided_at", UtcDateTime, nullable=True),
+    Column("void_reason", String(500), nullable=True),
+    Column("version", Integer, nullable=False),
+    # one live invoice per contractor, job and pay cycle (a void one may be replaced)
+    Index(
+        "ux_usage_invoices_cycle",
+        "tenant_id",
+        "contractor_id",
+        "job_id",
+        "paycycle_start",
+        "paycycle_end",
+        unique=True,
+        postgresql_where=text("status <> 'void'"),
+        sqlite_where=text("status <> 'void'"),
+    ),
+    Index("ix_usage_invoices_tenant_seq", "tenant_id", "seq"),
+)
+
+known_contractors = Table(
+    "known_contractors",
+    metadata,
+    Column("tenant_id", PublicId(), primary_key=True),
+    Column("contractor_id", PublicId(), primary_key=True),
+    Column("deleted", Boolean, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+known_jobs = Table(
+    "known_jobs",
+    metadata,
+    Column("tenant_id", PublicId(), primary_key=True),
+    Column("job_id", PublicId(), primary_key=True),
+    #: the job's ``custom_metadata.purchase_order_number``: a usage invoice's default PO
+    Column("po_number", String(100), nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+)
+
+quoted_coverages = Table(
+    "quoted_coverages",
+    metadata,
+    Column("tenant_id", PublicId(), primary_key=True),
+    Column("quote_id", PublicId(), primary_key=True),
+    Column("contractor_id", PublicId(), nullable=False),
+    Column("job_id", PublicId(), nullable=False),
+    Column("effective_date", Date, nullable=False),
+    Column("end_date", Date, nullable=False),
+    Column("net_rate", Integer, nullable=False),
+    Index("ix_quoted_coverages_contractor_job", "tenant_id", "contractor_id", "job_id"),
 )

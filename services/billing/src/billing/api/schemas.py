@@ -16,6 +16,7 @@ from ten99kit.db import Row
 
 from ..application.invoices import InvoiceRecord
 from ..application.settings import CompanyBilling
+from ..application.usage import NewUsageInvoice, UsageChange
 from ..domain.settings import MAX_FEE_BPS, SettingsChange
 
 __all__ = [
@@ -25,6 +26,10 @@ __all__ = [
     "InvoiceLineOut",
     "InvoiceOut",
     "SettingsUpdate",
+    "UsageInvoiceDeleted",
+    "UsageInvoiceIn",
+    "UsageInvoiceOut",
+    "UsageInvoiceUpdate",
     "VoidRequest",
     "epoch",
     "invoice_detail",
@@ -57,6 +62,55 @@ class VoidRequest(msgspec.Struct, kw_only=True):
     reason: str
 
 
+PoNumber = Annotated[str, Meta(max_length=100)]
+
+
+class UsageInvoiceIn(msgspec.Struct, kw_only=True):
+    """``POST /v1/invoices`` (1099Policy's usage invoice): gross pay in cents for one pay cycle
+    (epoch seconds). ``purchase_order_number`` absent: the job's default PO; a value wins; ``""``
+    (or null) clears it."""
+
+    contractor: str
+    job: str
+    gross_pay: int
+    paycycle_startdate: int
+    paycycle_enddate: int
+    purchase_order_number: PoNumber | UnsetType | None = UNSET
+
+    def wanted(self) -> NewUsageInvoice:
+        po = None if self.purchase_order_number is UNSET else (self.purchase_order_number or "").strip()
+        return NewUsageInvoice(
+            contractor=self.contractor,
+            job=self.job,
+            gross_pay=self.gross_pay,
+            paycycle_startdate=self.paycycle_startdate,
+            paycycle_enddate=self.paycycle_enddate,
+            purchase_order_number=po,
+        )
+
+
+class UsageInvoiceUpdate(msgspec.Struct, kw_only=True):
+    """``PUT /v1/invoices/{id}`` while unpaid: absent fields keep their value; the pay or the
+    cycle re-prices the invoice; ``purchase_order_number: ""`` (or null) clears the PO."""
+
+    gross_pay: int | UnsetType = UNSET
+    paycycle_startdate: int | UnsetType = UNSET
+    paycycle_enddate: int | UnsetType = UNSET
+    purchase_order_number: PoNumber | UnsetType | None = UNSET
+
+    def change(self) -> UsageChange:
+        def given(value: Any) -> Any:
+            return None if value is UNSET else value
+
+        po = None if self.purchase_order_number is UNSET else (self.purchase_order_number or "").strip()
+        return UsageChange(
+            gross_pay=given(self.gross_pay),
+            paycycle_startdate=given(self.paycycle_startdate),
+            paycycle_enddate=given(self.paycycle_enddate),
+            purchase_order_number=po,
+        )
+
+
 # -- responses -----------------------------------------------------------------------------
 
 
@@ -85,8 +139,11 @@ class BillingSettingsOut(msgspec.Struct, kw_only=True):
 
 
 class InvoiceOut(msgspec.Struct, kw_only=True):
+    """An enterprise invoice: ten99's invoice to the company for the premiums of one PO."""
+
     id: str
     object: Literal["invoice"] = "invoice"
+    kind: Literal["enterprise"] = "enterprise"
     created: int | None
     number: str
     status: Literal["open", "paid", "void"]
@@ -234,3 +291,55 @@ def invoice_detail(record: InvoiceRecord, today: date) -> InvoiceDetailOut:
         lines=[InvoiceLineOut.of(row) for row in record.lines],
         credits=[InvoiceCreditOut.of(row, invoice_id) for row in record.credits],
     )
+
+
+class UsageInvoiceOut(msgspec.Struct, kw_only=True):
+    """A usage invoice in 1099Policy's shape: ``premium_due = gross_pay x net_rate / 10,000``
+    (half up, at least 100 cents); the pay cycle in epoch seconds as reported."""
+
+    id: str
+    object: Literal["invoice"] = "invoice"
+    kind: Literal["usage"] = "usage"
+    contractor: str
+    job: str
+    gross_pay: int
+    paycycle_startdate: int
+    paycycle_enddate: int
+    net_rate: int
+    premium_due: int
+    purchase_order_number: str | None
+    status: Literal["open", "paid", "void"]
+    currency: str = "usd"
+    created: int | None
+    updated: int | None
+    paid_at: int | None
+    voided_at: int | None
+    void_reason: str | None
+
+    @classmethod
+    def of(cls, row: Row) -> UsageInvoiceOut:
+        return cls(
+            id=row["id"],
+            contractor=row["contractor_id"],
+            job=row["job_id"],
+            gross_pay=row["gross_pay_cents"],
+            paycycle_startdate=row["paycycle_start"],
+            paycycle_enddate=row["paycycle_end"],
+            net_rate=row["net_rate"],
+            premium_due=row["premium_cents"],
+            purchase_order_number=row["po_number"],
+            status=row["status"],
+            created=epoch(row["created_at"]),
+            updated=epoch(row["updated_at"]),
+            paid_at=epoch(row["paid_at"]),
+            voided_at=epoch(row["voided_at"]),
+            void_reason=row["void_reason"],
+        )
+
+
+class UsageInvoiceDeleted(msgspec.Struct, kw_only=True):
+    """``DELETE /v1/invoices/{id}``: the usage invoice is void (kept, as every invoice is)."""
+
+    id: str
+    object: Literal["invoice"] = "invoice"
+    deleted: bool = True
