@@ -30,7 +30,7 @@ from .application.api_keys import create_api_key
 from .application.idempotency import purge_expired_keys
 from .domain.accounts import AccountError
 from .settings import GatewaySettings
-from .web import api_docs, auth, contractors, imports, invoices, mailbox, po, public, settings_page
+from .web import api_docs, auth, contractors, imports, invoices, mailbox, po, public, settings_page, webhooks
 from .web.common import Gateway, authenticate, dashboard_exception_handlers, template_config
 from .web.cookies import secure_cookies
 
@@ -51,6 +51,46 @@ PAGE_HEADERS = [
 ]
 
 
+#: the dashboard's pages and forms, behind a login (and a CSRF token on every POST)
+DASHBOARD_ROUTES = [
+    auth.logout,
+    contractors.roster,
+    contractors.contractor_profile,
+    contractors.resend_invitation,
+    contractors.cancel_assignment,
+    contractors.extend_assignment,
+    contractors.download_certificate,
+    imports.imports_page,
+    imports.upload_import,
+    imports.csv_template,
+    imports.import_status,
+    imports.import_errors_csv,
+    po.missing_po,
+    po.set_po,
+    invoices.invoices_page,
+    invoices.invoice_detail,
+    invoices.invoice_pdf,
+    invoices.mark_paid,
+    settings_page.settings_page,
+    settings_page.save_billing,
+    settings_page.create_key,
+    settings_page.revoke_key,
+    settings_page.rotate_secret,
+    settings_page.add_member,
+    webhooks.webhooks_page,
+    webhooks.create_webhook_endpoint,
+    webhooks.webhook_endpoint_page,
+    webhooks.set_webhook_endpoint_status,
+    webhooks.delete_webhook_endpoint,
+    webhooks.resend_webhook_delivery,
+    mailbox.mailbox,
+    mailbox.clear_mailbox,
+    mailbox.mail_message,
+    mailbox.mail_html,
+    mailbox.mail_attachment,
+]
+
+
 def build(runtime: Runtime) -> ServiceParts:
     settings = runtime.settings
     assert isinstance(settings, GatewaySettings)
@@ -62,37 +102,7 @@ def build(runtime: Runtime) -> ServiceParts:
 
     dashboard = Router(
         path="/",
-        route_handlers=[
-            auth.logout,
-            contractors.roster,
-            contractors.contractor_profile,
-            contractors.resend_invitation,
-            contractors.cancel_assignment,
-            contractors.extend_assignment,
-            contractors.download_certificate,
-            imports.imports_page,
-            imports.upload_import,
-            imports.csv_template,
-            imports.import_status,
-            imports.import_errors_csv,
-            po.missing_po,
-            po.set_po,
-            invoices.invoices_page,
-            invoices.invoice_detail,
-            invoices.invoice_pdf,
-            invoices.mark_paid,
-            settings_page.settings_page,
-            settings_page.save_billing,
-            settings_page.create_key,
-            settings_page.revoke_key,
-            settings_page.rotate_secret,
-            settings_page.add_member,
-            mailbox.mailbox,
-            mailbox.clear_mailbox,
-            mailbox.mail_message,
-            mailbox.mail_html,
-            mailbox.mail_attachment,
-        ],
+        route_handlers=DASHBOARD_ROUTES,
         before_request=authenticate,
         exception_handlers=dashboard_exception_handlers,
         response_headers=PAGE_HEADERS,
