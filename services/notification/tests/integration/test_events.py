@@ -141,6 +141,7 @@ async def test_events_are_filtered_by_type_and_time_and_paginated(
         assert types(await listed(svc, A, type="policy.active")) == ["policy.active"]
         assert types(await listed(svc, A, type="contractor.*")) == ["contractor.created"] * 5
         assert types(await listed(svc, A, type="invoice.*")) == []
+        assert len(types(await listed(svc, A, type="*"))) == 6
         for bad in ("policy", "nope.*", "policy.activ"):
             r = await svc.client.get("/v1/events", params={"type": bad}, headers=A)
             assert r.status_code == 400 and r.json()["error_code"] == "invalid_input", bad

@@ -134,13 +134,13 @@ async def get_event(db: Database, tenant_id: str, event_id: str) -> Mapping[str,
 
 
 async def purge_events(db: Database, older_than: datetime) -> int:
-    """Drop events created before ``older_than``, with the finished deliveries and attempts of
-    that age (a delivery still being retried is kept until it finishes)."""
+    """Drop events created before ``older_than``, with their deliveries (whatever their state:
+    a resent one included) and the attempts of that age."""
     d, a = webhook_deliveries, webhook_attempts
-    finished = (DeliveryState.SUCCEEDED.value, DeliveryState.FAILED.value)
+    old = select(events.c.id).where(events.c.created_at < older_than)
     async with db.engine.begin() as conn:
         await conn.execute(delete(a).where(a.c.attempted_at < older_than))
-        await conn.execute(delete(d).where(d.c.created_at < older_than, d.c.status.in_(finished)))
+        await conn.execute(delete(d).where(d.c.event_id.in_(old)))
         result = await conn.execute(delete(events).where(events.c.created_at < older_than))
     return int(result.rowcount or 0)
 

@@ -37,9 +37,9 @@ def _instant(name: str, value: int | None) -> datetime | None:
 
 
 def event_filters(type_: str | None, created_gte: int | None, created_lte: int | None) -> EventFilters:
-    """``type`` is one event type (``policy.active``) or a family (``policy.*``)."""
+    """``type`` is one event type (``policy.active``), a family (``policy.*``) or ``*`` (all)."""
     exact = prefix = None
-    if type_:
+    if type_ and type_ != "*":
         if type_.endswith(".*") and type_[:-2] in _FAMILIES:
             prefix = type_[:-1]
         elif type_ in EVENT_TYPES:
@@ -70,8 +70,8 @@ class EventController(Controller):
         starting_after: FromQuery[str | None] = None,
         ending_before: FromQuery[str | None] = None,
     ) -> ListEnvelope[Event]:
-        """The company's events, newest first. ``type``: one type, or a family such as
-        ``policy.*``; ``created_gte`` / ``created_lte``: Unix seconds, inclusive."""
+        """The company's events, newest first. ``type``: one type, a family such as ``policy.*``,
+        or ``*``; ``created_gte`` / ``created_lte``: Unix seconds, inclusive."""
         request = PageRequest(limit, starting_after, ending_before)
         page = await list_events(db, tenant_id, event_filters(type, created_gte, created_lte), request)
         return ListEnvelope(url="/v1/events", has_more=page.has_more, data=[event_view(row) for row in page.rows])

@@ -62,6 +62,17 @@ class PostOutcome(Protocol):
 Poster = Callable[[str, str, str, bytes], Awaitable[PostOutcome]]
 
 
+class _NotSent:
+    """An attempt that did not reach the network."""
+
+    def __init__(self, error: str) -> None:
+        self.status_code: int | None = None
+        self.latency_ms = 0
+        self.excerpt: str | None = None
+        self.error: str | None = error
+        self.succeeded = False
+
+
 def event_body(event_id: str, event_type: str, created: datetime, obj: dict[str, Any]) -> dict[str, Any]:
     """An event as the API and webhooks show it (1099Policy's shape, ``data.object``)."""
     return {"id": event_id, "object": "event", "type": event_type, "created": epoch(created), "data": {"object": obj}}
@@ -148,8 +159,12 @@ class WebhookDeliverer:
             event_body(delivery.event_id, delivery.event_type, delivery.event_created_at, delivery.event_object)
         )
         attempted_at = self.clock.now()
-        secret = self.cipher.decrypt(delivery.secret_encrypted)
-        result = await self.poster(delivery.url, secret, delivery.event_id, body)
+        try:
+            secret = self.cipher.decrypt(delivery.secret_encrypted)
+        except ValueError:  # a key taken out of WEBHOOK_SECRET_KEYS too early: say so, retry later
+            result: PostOutcome = _NotSent("cannot decrypt the endpoint's signing secret (check WEBHOOK_SECRET_KEYS)")
+        else:
+            result = await self.poster(delivery.url, secret, delivery.event_id, body)
         now = self.clock.now()
         retry_at = None
         if not result.succeeded:
