@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgspec
+import nats
 from enrollment.adapters.db import metadata
 from enrollment.application.links import OptInLinks
 from enrollment.application.reactions import Reactions
@@ -19,6 +20,8 @@ from sqlalchemy import func, select
 from ten99_contracts import Address, ContractorSnapshot, EntitySnapshot, Envelope, JobSnapshot, decode_envelope
 from ten99_contracts.contractor_v1 import AssignmentCreatedV1, AssignmentUpdatedV1
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
+from ten99_testing import quiescent
+from ten99_testing.service import RunningService
 from ten99kit.clock import SettableClock
 from ten99kit.db import Database, create_engine
 from ten99kit.migrations import upgrade
@@ -29,6 +32,8 @@ TODAY = NOW.date()
 TENANT = "co_Tenant0000000000000001"
 OTHER_TENANT = "co_Tenant0000000000000002"
 SECRET = "test-token-secret"
+H = {"x-tenant-id": TENANT}
+H2 = {"x-tenant-id": OTHER_TENANT}
 
 LINKS = OptInLinks(secret=SECRET, base_url="http://gw.test", ttl=timedelta(days=30), reminder_days=(2, 5))
 
@@ -174,3 +179,41 @@ async def apply_batch(db: Database, *envelopes: Envelope[Any], links: OptInLinks
         for env in envelopes:
             await reactions[env.subject](uow, env)
         await uow.commit()
+
+
+# -- talking to a running service (integration tests) ------------------------------------------
+
+
+async def publish(svc: RunningService, *envelopes: Envelope[Any], msg_id: str | None = None) -> None:
+    nc = await nats.connect(svc.nats_url)  # type: ignore[attr-defined]
+    try:
+        js = nc.jetstream()
+        for env in envelopes:
+            await js.publish(env.subject, msgspec.json.encode(env), headers={"Nats-Msg-Id": msg_id or env.id})
+    finally:
+        await nc.close()
+
+
+async def emitted(svc: RunningService, subject: str | None = None) -> list[Envelope[Any]]:
+    """Everything the service published to its stream, once it is idle."""
+    await quiescent(svc)
+    nc = await nats.connect(svc.nats_url)  # type: ignore[attr-defined]
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info("TEN99_ENROLLMENT")
+        out = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            msg = await js.get_msg("TEN99_ENROLLMENT", seq)
+            if subject is None or msg.subject == subject:
+                out.append(decode_envelope(msg.data, msg.subject))
+        return out
+    except nats.js.errors.NotFoundError:
+        return []
+    finally:
+        await nc.close()
+
+
+async def rates(svc: RunningService) -> dict[tuple[str, str, str], int]:
+    r = await svc.client.get("/v1/rates")
+    assert r.status_code == 200
+    return {(x["category_code"], x["state"], x["coverage_type"]): x["net_rate"] for x in r.json()["data"]}

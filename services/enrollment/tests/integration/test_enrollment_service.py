@@ -5,29 +5,30 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
 
-import msgspec
-import nats
 import pytest
 from enrollment.adapters.db import assignment_cancellations, assignments, metadata
 from enrollment.bootstrap import definition
 from enrollment_support import (
+    H2,
     NOW,
     OTHER_TENANT,
     TENANT,
     TODAY,
+    H,
     assignment,
     company,
     contractor,
+    emitted,
     envelope,
     good_form,
     job,
+    publish,
+    rates,
     row_counts,
     token_of,
 )
 from sqlalchemy import func, select
-from ten99_contracts import Envelope, decode_envelope
 from ten99_contracts.contractor_v1 import AssignmentCancelledV1
 from ten99_contracts.enrollment_v1 import (
     ApplicationCompletedV1,
@@ -46,19 +47,6 @@ from ten99kit.migrations import schema_drift, upgrade
 
 pytestmark = pytest.mark.integration
 
-H = {"x-tenant-id": TENANT}
-H2 = {"x-tenant-id": OTHER_TENANT}
-
-
-async def publish(svc: RunningService, *envelopes: Envelope[Any], msg_id: str | None = None) -> None:
-    nc = await nats.connect(svc.nats_url)  # type: ignore[attr-defined]
-    try:
-        js = nc.jetstream()
-        for env in envelopes:
-            await js.publish(env.subject, msgspec.json.encode(env), headers={"Nats-Msg-Id": msg_id or env.id})
-    finally:
-        await nc.close()
-
 
 async def handled(svc: RunningService, n: int) -> None:
     """Wait until ``n`` assignments are known and decided."""
@@ -75,35 +63,10 @@ async def handled(svc: RunningService, n: int) -> None:
     await wait_until(decided, satisfies=lambda found: found >= n, what=f"{n} assignments decided")
 
 
-async def emitted(svc: RunningService, subject: str | None = None) -> list[Envelope[Any]]:
-    """Everything the service published to its stream, once it is idle."""
-    await quiescent(svc)
-    nc = await nats.connect(svc.nats_url)  # type: ignore[attr-defined]
-    try:
-        js = nc.jetstream()
-        info = await js.stream_info("TEN99_ENROLLMENT")
-        out = []
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            msg = await js.get_msg("TEN99_ENROLLMENT", seq)
-            if subject is None or msg.subject == subject:
-                out.append(decode_envelope(msg.data, msg.subject))
-        return out
-    except nats.js.errors.NotFoundError:
-        return []
-    finally:
-        await nc.close()
-
-
 async def link_of(svc: RunningService, contractor_id: str, headers: dict[str, str] = H) -> str:
     r = await svc.client.get("/v1/invitations/current", params={"contractor": contractor_id}, headers=headers)
     assert r.status_code == 200, r.text
     return token_of(r.json()["opt_in_url"])
-
-
-async def rates(svc: RunningService) -> dict[tuple[str, str, str], int]:
-    r = await svc.client.get("/v1/rates")
-    assert r.status_code == 200
-    return {(x["category_code"], x["state"], x["coverage_type"]): x["net_rate"] for x in r.json()["data"]}
 
 
 async def test_migrations_match_the_models(database_url: str) -> None:
