@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
@@ -80,6 +81,10 @@ class WebhookPoster:
         self.allow_private = allow_private
         self.total_timeout_s = total_timeout_s
         self.excerpt_bytes = excerpt_bytes
+        # resolution blocks a thread until the system resolver answers (a timeout only stops the
+        # wait): a pool of our own, as wide as the attempts under way, so that slow names never
+        # starve the event loop's default executor or each other
+        self._resolver = ThreadPoolExecutor(max_workers=max(1, max_connections), thread_name_prefix="webhook-dns")
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(total_timeout_s, connect=connect_timeout_s),
             follow_redirects=False,
@@ -89,6 +94,7 @@ class WebhookPoster:
 
     async def close(self) -> None:
         await self._client.aclose()
+        self._resolver.shutdown(wait=False, cancel_futures=True)
 
     async def post(self, url: str, secret: str, message_id: str, body: bytes) -> PostResult:
         """One attempt. Never raises for what the endpoint does; the result says what happened."""
@@ -152,7 +158,9 @@ class WebhookPoster:
         if not _is_name(host):
             return [host]
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            infos = await asyncio.get_running_loop().run_in_executor(
+                self._resolver, lambda: socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            )
         except socket.gaierror as e:
             raise UnsafeTarget(f"cannot resolve {host}: {e}") from None
         seen: list[str] = []
