@@ -207,3 +207,29 @@ async def test_usage_invoices_keyed_listed_voided_repriced_and_kept_per_company(
     await driver.api("PUT", f"/v1/invoices/{half['id']}", OTHER, {"gross_pay": 300_000}, expect=404)
     # the same key in another company is another request
     assert (await _create(driver, OTHER, body(), expect=400, **key))["error_code"] == "invalid_contractor_id"
+
+
+async def test_both_kinds_in_one_list_newest_first(driver: Driver) -> None:
+    await _world(driver)
+    await driver.billable(CO, "an_po", "PO-1")
+    await driver.issue_now()
+    [enterprise] = await driver.wait_invoices(CO, 1)
+    first = await _create(driver, CO, body())
+    second = await _create(driver, CO, body("cn_half", "jb_half"))
+
+    both = await driver.invoices(CO, kind="all")
+    assert [(i["id"], i["kind"]) for i in both] == [
+        (second["id"], "usage"),
+        (first["id"], "usage"),
+        (enterprise["id"], "enterprise"),
+    ]
+    assert both[2] == enterprise and both[0] == second  # each in its own shape
+    page = (await driver.api("GET", "/v1/invoices?kind=all&limit=2", CO)).json()
+    assert page["has_more"] is True and [i["id"] for i in page["data"]] == [second["id"], first["id"]]
+    rest = (await driver.api("GET", f"/v1/invoices?kind=all&limit=2&starting_after={first['id']}", CO)).json()
+    assert rest["has_more"] is False and [i["id"] for i in rest["data"]] == [enterprise["id"]]
+    await driver.api("POST", f"/v1/invoices/{first['id']}/void", CO, {"reason": "wrong"})
+    assert [i["id"] for i in await driver.invoices(CO, kind="all", status="void")] == [first["id"]]
+    assert await driver.invoices(OTHER, kind="all") == []
+    r = await driver.api("GET", "/v1/invoices?kind=all&contractor=cn_ada", CO, expect=400)
+    assert r.json()["error_code"] == "invalid_input"

@@ -12,6 +12,7 @@ from ten99kit.request_keys import request_key_of
 
 from ..application import invoices as uc
 from ..application import usage
+from ..application.all_invoices import list_all_invoices
 from ..application.settings import get_settings, update_settings
 from ..domain.settings import FIELD_RULES
 from ..settings import BillingSettings
@@ -41,7 +42,7 @@ USAGE_FIELD_RULES = {
     "paycycle_enddate": "epoch seconds (an integer)",
     "purchase_order_number": "a string of at most 100 characters",
 }
-KINDS = ("enterprise", "usage")
+KINDS = ("enterprise", "usage", "all")
 
 
 def _not_editable(invoice_id: str) -> ApiError:
@@ -97,6 +98,8 @@ class InvoiceController(Controller):
     ) -> ListEnvelope[InvoiceOut | UsageInvoiceOut]:
         kind = _kind(kind, contractor or job)
         request = PageRequest(limit, starting_after, ending_before)
+        if kind == "all":
+            return await _all_kinds(db, tenant_id, status, request)
         if kind == "usage":
             filters = usage.UsageFilter(contractor=contractor, job=job, status=status)
             found = await usage.list_usage_invoices(db, tenant_id, filters, request)
@@ -186,12 +189,23 @@ class InvoiceController(Controller):
 
 def _kind(kind: str | None, usage_filter: str | None) -> str:
     """The kind of invoice listed: ``enterprise`` unless asked (a contractor or job filter asks
-    for usage invoices: enterprise invoices are per PO)."""
+    for usage invoices: enterprise invoices are per PO); ``all``: both, newest first."""
     if kind is not None and kind not in KINDS:
         raise InvalidInput({"kind": f"must be one of {', '.join(KINDS)}"})
-    if usage_filter and kind == "enterprise":
-        raise InvalidInput({"kind": "contractor and job filter usage invoices"})
+    if usage_filter and kind in ("enterprise", "all"):
+        raise InvalidInput({"kind": "contractor and job filter usage invoices (kind=usage)"})
     return kind or ("usage" if usage_filter else "enterprise")
+
+
+async def _all_kinds(
+    db: Database, tenant_id: str, status: str | None, request: PageRequest
+) -> ListEnvelope[InvoiceOut | UsageInvoiceOut]:
+    page = await list_all_invoices(db, tenant_id, status, request)
+    today = db.clock.today()
+    data: list[InvoiceOut | UsageInvoiceOut] = [
+        UsageInvoiceOut.of(row) if kind == "usage" else InvoiceOut.of(row, today) for kind, row in page.rows
+    ]
+    return ListEnvelope(url="/v1/invoices", has_more=page.has_more, data=data)
 
 
 route_handlers = [SettingsController, InvoiceController]
