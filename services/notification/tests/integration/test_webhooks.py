@@ -302,3 +302,74 @@ async def test_with_private_targets_off_a_loopback_endpoint_gets_nothing_and_the
         assert attempt["succeeded"] is False and attempt["status_code"] is None
         assert "127.0.0.1" in attempt["error"] and "refused" in attempt["error"]
         assert hook.requests == [] and attempt["delivery_status"] == "pending"
+
+
+def _self_signed(tmp_path: Any) -> tuple[str, str]:
+    """A certificate for ``localhost`` (and its key), files in ``tmp_path``."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_file), str(key_file)
+
+
+async def test_https_goes_to_the_checked_address_with_the_name_in_sni_host_and_the_certificate_check(
+    tmp_path: Any,
+) -> None:
+    import asyncio
+    import ssl
+
+    from webhook_receiver import Receiver
+
+    cert, key = _self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    seen_sni: list[str | None] = []
+    server_tls.sni_callback = lambda sock, name, ctx: seen_sni.append(name)  # type: ignore[assignment,misc]
+    hook = Receiver()
+    server = await asyncio.start_server(hook.handle, "127.0.0.1", 0, ssl=server_tls)
+    port = server.sockets[0].getsockname()[1]
+    trusting = ssl.create_default_context(cafile=cert)
+    poster = WebhookPoster(
+        allow_private=True, connect_timeout_s=2, total_timeout_s=5, excerpt_bytes=4, max_connections=2, verify=trusting
+    )
+    secret = "whsec_" + "A" * 43
+    try:
+        target = await poster.resolve(f"https://localhost:{port}/hooks?x=1")
+        assert target.url in (f"https://127.0.0.1:{port}/hooks?x=1", f"https://[::1]:{port}/hooks?x=1")
+        if "[::1]" in target.url:
+            pytest.skip("localhost resolves to ::1 first here; the server listens on 127.0.0.1")
+        result = await poster.post(f"https://localhost:{port}/hooks?x=1", secret, "ev_1", b'{"a": 1}')
+        assert result.succeeded and result.status_code == 200, result
+        assert result.excerpt == '{"ok'  # only the first bytes are read
+        [got] = hook.requests
+        assert got.headers["host"] == f"localhost:{port}" and got.path == "/hooks?x=1"
+        assert seen_sni == ["localhost"]
+        Webhook(secret).verify(got.body, got.headers)
+        # a certificate for another name is refused: the check is against the name, not the address
+        other = await poster.post(f"https://127.0.0.1:{port}/hooks", secret, "ev_2", b"{}")
+        assert not other.succeeded and other.status_code is None and other.error
+    finally:
+        await poster.close()
+        server.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -77,6 +78,7 @@ class WebhookPoster:
         total_timeout_s: float,
         excerpt_bytes: int,
         max_connections: int,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.allow_private = allow_private
         self.total_timeout_s = total_timeout_s
@@ -89,6 +91,7 @@ class WebhookPoster:
             timeout=httpx.Timeout(total_timeout_s, connect=connect_timeout_s),
             follow_redirects=False,
             trust_env=False,  # no proxy from the environment: the address checked is the one reached
+            verify=verify,  # True: the system's trust store via certifi (a test passes its own CA)
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         )
 
