@@ -53,7 +53,9 @@ async def test_a_quote_completed_without_an_assignment_is_bound_as_priced_once(w
         await quiescent(svc)
         [same] = await _list(svc, world.tenant, quote=later.quote_id)
         assert same["id"] == policy["id"] and same["expiration_date"] == epoch(TODAY + days(60))
-        assert len(await world.published(PolicyActivatedV1.SUBJECT)) == 1
+        # announced again (1099Policy's policy.active for every completed application), next version
+        first, again = await world.wait_for(PolicyActivatedV1.SUBJECT, 2)
+        assert (again.data.policy_id, again.aggregate_version) == (policy["id"], first.aggregate_version + 1)
 
         # the quotes' spans end: the policy expires (and a repeated tick changes nothing)
         await tick(svc, to=svc.clock.now() + days(61))

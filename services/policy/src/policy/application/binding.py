@@ -106,8 +106,9 @@ async def bind_priced_quote(
 ) -> bool:
     """Bind a quote completed without an assignment on the contractor's policy, with its coverage
     types, dates and rates: once per quote (a repeated message binds nothing), never retroactive
-    (a start in the past starts today), not at all once its end has passed. A policy that had run
-    out is active again (``PolicyActivatedV1``). False if nothing was bound."""
+    (a start in the past starts today), not at all once its end has passed. A policy that existed
+    before this quote (active, or run out) is announced active again (``PolicyActivatedV1``, next
+    version); one created for it was announced when created. False if nothing was bound."""
     now, today = uow.clock.now(), uow.clock.today()
     span = span_to_bind(quote.effective_date, quote.end_date, today)
     if isinstance(span, Refused):
@@ -131,7 +132,10 @@ async def bind_priced_quote(
     if not await store.insert_quote_binding(uow.session, uow.db.dialect, values):
         log.info("quote.already_bound", quote_id=quote.quote_id)
         return False
-    if policy["status"] != ACTIVE:  # a quote again on a policy that had run out
+    created_by_it = policy["version"] == 1 and policy["quote_id"] == quote.quote_id  # announced when created
+    if not created_by_it:
+        # a quote bound on a policy that existed (active or run out): the policy is active with it,
+        # announced again as 1099Policy announces every completed application (``policy.active``)
         policy.update(status=ACTIVE, version=policy["version"] + 1, updated_at=now)
         changes = {"status": ACTIVE, "version": policy["version"], "updated_at": now}
         await store.update_policy(uow.session, tenant_id, policy["id"], changes)
