@@ -115,8 +115,15 @@ class QuoteController(Controller):
 
     @post("/", status_code=200)
     async def create_quote(
-        self, db: NamedDependency[Database], tenant_id: NamedDependency[str], data: JSONBody[QuoteRequest]
+        self,
+        db: NamedDependency[Database],
+        tenant_id: NamedDependency[str],
+        arrival_wait_s: NamedDependency[float],
+        data: JSONBody[QuoteRequest],
     ) -> Quote:
+        """A quote for a job and a contractor (see `application.quotes`); a contractor or job created a
+        moment ago is waited for a little (``ENROLLMENT_ARRIVAL_WAIT_S``) before it counts as unknown."""
+        await quotes.await_arrival(db, tenant_id, data.contractor, data.job, arrival_wait_s)
         return await quotes.create_quote(db, tenant_id, data)
 
     @get("/{quote_id:str}")
