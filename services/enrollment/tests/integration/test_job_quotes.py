@@ -98,6 +98,8 @@ async def test_quote_from_a_job_and_a_contractor_is_bound_as_priced(svc: Running
     assert (quote["effective_date"], quote["end_date"]) == (epoch_day(1), epoch_day(31))
 
     session = await _open_session(svc, quote["id"])
+    r = await svc.client.put(f"/v1/quotes/{quote['id']}", json={"coverage_type": ["general"]}, headers=H)
+    assert (r.status_code, r.json()["error_code"]) == (400, "cant_update_create_new_quote")  # its application is open
     page = (await svc.client.get(f"/v1/opt-in/{token_of(session['url'])}")).json()
     assert page["state"] == "open" and page["prefill"]["assignments"] == []
     assert page["quote"] == {**page["quote"], "quote_id": quote["id"], "assignment_id": None, "job": "Content creator"}

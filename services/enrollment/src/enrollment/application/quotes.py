@@ -31,7 +31,7 @@ from ten99kit.pagination import ListEnvelope, PageRequest, fetch_page
 from ten99kit.workers import Backoff
 
 from ..adapters import store
-from ..adapters.db import assignments
+from ..adapters.db import application_sessions, assignments
 from ..adapters.db import quotes as quotes_table
 from ..domain.eligibility import NotCoverable, PricedCoverage, check_new_dates, price_assignment
 from ..domain.rates import COVERAGE_TYPES, GENERAL, WORKERS_COMP, net_rate
@@ -344,6 +344,13 @@ async def _load(session: Any, tenant_id: str, quote_id: str, *, lock: bool = Fal
     return row
 
 
+async def _has_open_session(uow: UnitOfWork, quote: Row) -> bool:
+    """An application is open on the quote: it will bind the quote as it is now."""
+    sc = application_sessions.c
+    q = select(sc.id).where(sc.tenant_id == quote["tenant_id"], sc.quote_id == quote["id"], sc.status == "open").limit(1)
+    return (await uow.session.execute(q)).first() is not None
+
+
 async def get_quote(db: Database, tenant_id: str, quote_id: str) -> Quote:
     async with db.session() as s:
         return quote_view(await _load(s, tenant_id, quote_id))
@@ -351,10 +358,10 @@ async def get_quote(db: Database, tenant_id: str, quote_id: str) -> Quote:
 
 async def update_quote(db: Database, tenant_id: str, quote_id: str, data: QuoteChange) -> Quote:
     """Change coverage types or dates of an unused quote (re-priced). A quote that is part of an
-    application, or a change of contractor or job, needs a new quote instead."""
+    application (open or complete), or a change of contractor or job, needs a new quote instead."""
     async with db.uow() as uow:
         current = await _load(uow.session, tenant_id, quote_id, lock=True)
-        if current["accepted"] or current["session_id"] or current["source"] != "api":
+        if current["accepted"] or current["session_id"] or current["source"] != "api" or await _has_open_session(uow, current):
             raise ApiError(
                 "This quote is part of an application; create a new quote",
                 error_code="cant_update_create_new_quote",
