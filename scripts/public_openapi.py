@@ -159,7 +159,7 @@ def _parameters(op: Any, upstream: dict[str, Any], id_params: dict[str, Any]) ->
                 "in": "path",
                 "required": True,
                 "description": f"The {kind.noun}'s id ({kind.prefix}_...); a malformed one is a 404 {kind.error_code}",
-                "schema": {"type": "string", "pattern": f"^{kind.prefix}_[0-9A-Za-z]{{20,40}}$"},
+                "schema": {"type": "string", "pattern": f"^{kind.regex}$"},
             }
         )
     hidden = op.id_as_query[1] if op.id_as_query else None

@@ -38,6 +38,7 @@ FORWARDED = [
     ("GET", f"/contractors/{CN_1}/assignments", "contractor", "GET", f"/v1/contractors/{CN_1}/assignments"),
     ("GET", "/category_codes", "contractor", "GET", "/v1/category_codes"),
     ("GET", f"/category_codes/{JC_1}", "contractor", "GET", f"/v1/category_codes/{JC_1}"),
+    ("GET", "/category_codes/jc_photographer", "contractor", "GET", "/v1/category_codes/jc_photographer"),
     ("GET", "/jobs", "contractor", "GET", "/v1/jobs"),
     ("POST", "/jobs", "contractor", "POST", "/v1/jobs"),
     ("GET", f"/jobs/{JB_1}", "contractor", "GET", f"/v1/jobs/{JB_1}"),
@@ -328,6 +329,10 @@ async def test_malformed_ids_are_a_404_before_anything_is_forwarded(
     # refuse control characters in any URL with a 400 before routing; the gateway's own check is a 404)
     r = await gateway.client.get("/api/v1/policies/E%17", headers=headers)
     assert r.status_code in (400, 404) and r.json()["error_code"] in ("invalid_input", "resource_not_found")
+    # category codes are words, as the catalogue's (jc_photographer); still nothing else
+    for bad in ("jc_", "jc_a-b", "jc_" + "a" * 61, EN_1):
+        r = await gateway.client.get(f"/api/v1/category_codes/{bad}", headers=headers)
+        assert r.status_code == 404 and r.json()["error_code"] == "invalid_job_category_code", bad
     # an id of another resource is not this one's
     r = await gateway.client.get(f"/api/v1/contractors/{EN_1}", headers=headers)
     assert r.status_code == 404 and r.json()["error_code"] == "invalid_contractor_id"

@@ -73,6 +73,15 @@ class IdKind:
     prefix: str
     error_code: str
     noun: str
+    #: what the id must look like (`re.fullmatch`): by default ``<prefix>_`` and 20 to 40 letters or digits
+    pattern: str = ""
+
+    @property
+    def regex(self) -> str:
+        return self.pattern or rf"{self.prefix}_[0-9A-Za-z]{{20,40}}"
+
+    def matches(self, value: str) -> bool:
+        return re.fullmatch(self.regex, value) is not None if self.pattern else is_id(value, self.prefix)
 
 
 #: the path parameters of `OPERATIONS`, and what each must look like
@@ -85,7 +94,8 @@ ID_PARAMS = {
     "policy_id": IdKind("pl", "invalid_policy_id", "policy"),
     "assignment_id": IdKind("an", "invalid_assignment_id", "assignment"),
     "invoice_id": IdKind("in", "invalid_invoice_id", "invoice"),
-    "code_id": IdKind("jc", "invalid_job_category_code", "category code"),
+    # the seeded catalogue's codes are words (``jc_photographer``), as 1099Policy's
+    "code_id": IdKind("jc", "invalid_job_category_code", "category code", r"jc_[0-9A-Za-z_]{1,60}"),
     "event_id": IdKind("ev", "invalid_event_id", "event"),
     "endpoint_id": IdKind("whe", "invalid_webhook_endpoint_id", "webhook endpoint"),
 }
@@ -278,10 +288,9 @@ def _checked_ids(request: Request[Any, Any, Any]) -> dict[str, str]:
     ids: dict[str, str] = {}
     for name, value in request.path_params.items():
         kind = ID_PARAMS[name]
-        if not is_id(value, kind.prefix):
-            raise Refused(
-                404, kind.error_code, f"No such {kind.noun}: its id looks like {kind.prefix}_ and 20 to 40 letters or digits"
-            )
+        if not kind.matches(value):
+            shape = "letters, digits or _" if kind.pattern else "20 to 40 letters or digits"
+            raise Refused(404, kind.error_code, f"No such {kind.noun}: its id looks like {kind.prefix}_ and {shape}")
         ids[name] = value
     return ids
 
