@@ -109,6 +109,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
             "SMTP__FROM_NAME": Config("smtp-from-name"),
             "SMTP__USERNAME": Secret("smtp-username", optional=True),
             "SMTP__PASSWORD": Secret("smtp-password", optional=True),
+            "WEBHOOK_SECRET_KEYS": Secret("webhook-secret-keys"),
             # the development catcher (components/mail-catcher turns it on)
             "SMTP__CATCHER": Config("smtp-catcher"),
             "SMTP__CATCHER_PORT": Literal("1025"),

@@ -87,6 +87,7 @@ def production_secrets(service: str) -> dict[str, str]:
             },
             "enrollment": {"ENROLLMENT_TOKEN_SECRET": "a production token secret"},
             "policy": {"POLICY_LINK_SECRET": "a production link secret"},
+            "notification": {"NOTIFICATION_WEBHOOK_SECRET_KEYS": '["a production webhook key"]'},
         }.get(service, {})
     )
     return values
