@@ -7,35 +7,18 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from pypdf import PdfReader
 from ten99_testing import wait_until
 
 from tests.e2e.flow import Row, csv_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]  # fmt: skip
-
-
-@pytest_asyncio.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not shutil.which("chromium") and not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed (make test installs it with apt-get)")
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        yield b
-        await b.close()
 
 
 async def reload_until(page: Page, locator: str, timeout_s: float = 60) -> None:

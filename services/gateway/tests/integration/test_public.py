@@ -173,3 +173,30 @@ async def test_unknown_pages_get_a_404_page_and_other_routes_still_answer(gatewa
     assert (await gateway.client.get("/schema/openapi.json")).status_code == 401  # for operators only
     assert (await gateway.ops.get("/schema/openapi.json")).status_code == 200
     assert (await gateway.client.get("/contractors")).status_code == 303
+
+
+async def test_a_session_s_urls_send_the_contractor_on_after_the_form(gateway: Any, fake_services: FakeServices) -> None:
+    """An application session opened through the API names success_url and cancel_url: the form's
+    answer sends the contractor there (303), and a link that can no longer be answered goes to
+    enrollment's redirect_url; anything but an absolute http(s) URL is not followed."""
+    ok, cancel = "https://platform.test/done?x=1", "https://platform.test/cancelled"
+    completed = {"state": "completed", "session_id": "ias_01TEST", "message": "ok", "quotes": [], "success_url": ok}
+    fake_services.on("enrollment", "POST", "/v1/opt-in/tok_done_12345", lambda s: {**completed, "redirect_url": ok})
+    r = await gateway.client.post("/opt-in/tok_done_12345", data=FORM)
+    assert r.status_code == 303 and r.headers["location"] == ok
+
+    ineligible = {"state": "ineligible", "session_id": "ias_01TEST", "message": "no", "reasons": [], "cancel_url": cancel}
+    fake_services.on("enrollment", "POST", "/v1/opt-in/tok_inel_12345", lambda s: ineligible)
+    r = await gateway.client.post("/opt-in/tok_inel_12345", data=FORM)
+    assert r.status_code == 303 and r.headers["location"] == cancel
+
+    closed = {"state": "expired", "company_name": "Acme Talent", "prefill": None, "questions": [], "redirect_url": cancel}
+    fake_services.on("enrollment", "GET", "/v1/opt-in/tok_gone_12345", lambda s: closed)
+    r = await gateway.client.get("/opt-in/tok_gone_12345")
+    assert r.status_code == 303 and r.headers["location"] == cancel
+
+    # no URL, or one that is not a plain absolute http(s) URL: the page as before
+    for url in (None, "javascript:alert(1)", "//evil.test/x", "https://a.test/\r\nSet-Cookie: x=1", "https://a.test/ x"):
+        fake_services.on("enrollment", "POST", "/v1/opt-in/tok_odd_12345", lambda s, url=url: {**completed, "success_url": url})
+        r = await gateway.client.post("/opt-in/tok_odd_12345", data=FORM)
+        assert r.status_code == 200 and "location" not in r.headers, url

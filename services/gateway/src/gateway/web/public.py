@@ -5,15 +5,22 @@ with the company in the URL as tenant).
 Opening the opt-in link changes nothing (mail scanners open links): GET only reads. Expired,
 revoked, answered and unknown links get a friendly page, never an error dump. Tokens, certificate
 and company ids and integration names are checked (`api.ids`) before anything is forwarded: a
-malformed one is a 404."""
+malformed one is a 404.
+
+An application session created through the API carries the caller's ``success_url`` and
+``cancel_url`` (1099Policy's): enrollment names where the contractor goes next (``redirect_url``),
+and the page sends them there with a 303: after opting in to the success URL; when ineligible, or
+on a link that can no longer be answered, to the one enrollment names. Only an absolute ``http(s)``
+URL of printable ASCII is followed; anything else shows the page as before."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from litestar import MediaType, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from ..adapters.services import ServiceError, ServiceUnavailable
 from ..api.ids import is_id, is_integration_provider, is_opt_in_token, is_signed_link_token
@@ -42,6 +49,19 @@ STATE_PAGES = {
 }
 
 ADDRESS_FIELDS = ("line1", "line2", "locality", "region", "postalcode")
+#: a redirect target the page follows: absolute http(s), printable ASCII, no spaces, not too long
+_REDIRECT_URL = re.compile(r"https?://[\x21-\x7e]{1,2040}")
+
+
+def _redirect(answer: Any, *names: str) -> Redirect | None:
+    """A 303 to the first of ``names`` the answer carries as a safe URL (the session's own)."""
+    if not isinstance(answer, dict):
+        return None
+    for name in names:
+        url = answer.get(name)
+        if isinstance(url, str) and _REDIRECT_URL.fullmatch(url):
+            return Redirect(url, status_code=303)
+    return None
 
 
 def _state_page(
@@ -122,7 +142,7 @@ def _form_page(
     )
 
 
-async def _fetch(request: Request[Any, Any, Any], token: str) -> tuple[dict[str, Any] | None, Template | None]:
+async def _fetch(request: Request[Any, Any, Any], token: str) -> tuple[dict[str, Any] | None, Template | Redirect | None]:
     """The opt-in form's data, or the page to show instead."""
     if not is_opt_in_token(token):
         return None, _state_page(request, "invalid", status_code=404)
@@ -138,6 +158,8 @@ async def _fetch(request: Request[Any, Any, Any], token: str) -> tuple[dict[str,
     if not isinstance(info, dict):
         return None, _state_page(request, "unavailable", status_code=503)
     state = str(info.get("state") or "open")
+    if state != "open" and (elsewhere := _redirect(info, "redirect_url")):
+        return None, elsewhere
     if state != "open":
         return None, _state_page(
             request, state, status_code=410 if state in ("expired", "revoked") else 200, company_name=info.get("company_name")
@@ -146,7 +168,7 @@ async def _fetch(request: Request[Any, Any, Any], token: str) -> tuple[dict[str,
 
 
 @get("/opt-in/{token:str}", include_in_schema=False)
-async def opt_in_form(request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
+async def opt_in_form(request: Request[Any, Any, Any], token: FromPath[str]) -> Template | Redirect:
     info, other = await _fetch(request, token)
     if other is not None:
         return other
@@ -154,7 +176,9 @@ async def opt_in_form(request: Request[Any, Any, Any], token: FromPath[str]) -> 
     return _form_page(request, token, info, _values_from_prefill(info.get("prefill") or {}), {})
 
 
-async def _form_again(request: Request[Any, Any, Any], token: str, values: dict[str, str], errors: dict[str, str]) -> Template:
+async def _form_again(
+    request: Request[Any, Any, Any], token: str, values: dict[str, str], errors: dict[str, str]
+) -> Template | Redirect:
     """The form once more, with the contractor's input and what needs fixing."""
     info, other = await _fetch(request, token)
     if other is not None:
@@ -230,10 +254,13 @@ def _forwarded_headers(body: dict[str, Any]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if v}
 
 
-def _answer_page(request: Request[Any, Any, Any], answer: Any) -> Template:
-    """What the contractor sees after enrollment took the answer."""
+def _answer_page(request: Request[Any, Any, Any], answer: Any) -> Template | Redirect:
+    """What the contractor sees after enrollment took the answer (or where the session sends them)."""
     answer = answer or {}
     state = str(answer.get("state") or "completed")
+    names = {"completed": ("success_url", "redirect_url"), "ineligible": ("cancel_url", "redirect_url")}
+    if elsewhere := _redirect(answer, *names.get(state, ("redirect_url",))):
+        return elsewhere
     if state in ("expired", "revoked", "answered"):  # a repeated POST shows what the link is now
         status = 410 if state != "answered" else 200
         return _state_page(request, state, status_code=status, company_name=answer.get("company_name"))
@@ -263,7 +290,7 @@ def _answer_page(request: Request[Any, Any, Any], answer: Any) -> Template:
 
 
 @post("/opt-in/{token:str}", include_in_schema=False)
-async def opt_in_submit(request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
+async def opt_in_submit(request: Request[Any, Any, Any], token: FromPath[str]) -> Template | Redirect:
     """Submit straight to enrollment (one call on the happy path, which a steady stream of opt-ins
     needs); the form's data is fetched only to show the form again with what needs fixing."""
     if not is_opt_in_token(token):
