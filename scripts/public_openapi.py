@@ -223,9 +223,9 @@ def build(schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
     picked = [(op, upstream_operation(schemas[op.service], op)) for op in OPERATIONS]
     used: dict[str, dict[str, Any]] = {}
     for op, upstream in picked:
-        components = schemas[op.service]["components"]["schemas"]
-        for name in _closure(components, _refs(upstream)):
-            used.setdefault(op.service, {})[name] = components[name]
+        own = schemas[op.service]["components"]["schemas"]
+        for name in _closure(own, _refs(upstream)):
+            used.setdefault(op.service, {})[name] = own[name]
     names = public_names(used)
     paths: dict[str, dict[str, Any]] = {}
     for op, upstream in picked:
