@@ -96,7 +96,7 @@ async def test_a_claim_without_response_blocks_what_the_service_does_not_dedupli
     gateway: Any, fake_services: FakeServices, api: dict[str, Any]
 ) -> None:
     body = b'{"contractor": "cn_0000000000000000000001", "job": "jb_0000000000000000000001"}'
-    for path in ("/quotes", "/entities"):
+    for path in ("/quotes", "/entities", "/invoices"):
         got = await claim(
             gateway.db,
             tenant_id=api["company"],
@@ -114,3 +114,8 @@ async def test_a_claim_without_response_blocks_what_the_service_does_not_dedupli
         "/api/v1/entities", content=body, headers={**headers, "Idempotency-Key": "k-stuck/entities"}
     )
     assert entity.status_code != 409 and len(fake_services.calls("contractor", "POST", "/v1/entities")) == 1
+    # billing deduplicates usage invoices by the key too: the call goes on
+    invoice = await gateway.client.post(
+        "/api/v1/invoices", content=body, headers={**headers, "Idempotency-Key": "k-stuck/invoices"}
+    )
+    assert invoice.status_code != 409 and len(fake_services.calls("billing", "POST", "/v1/invoices")) == 1

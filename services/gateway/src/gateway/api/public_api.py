@@ -25,7 +25,7 @@
   because the gateway's own record of the response is written after the service's commit: a
   gateway that dies or loses its database in between, or a service that commits and then fails to
   answer, would otherwise leave a retry to do the thing twice. The creates of entities, jobs,
-  contractors and assignments are deduplicated by the key at the service, in the transaction that
+  contractors, assignments and usage invoices are deduplicated by the key at the service, in the transaction that
   creates (`ten99kit.request_keys`); cancel and extend are harmless to repeat. For those
   (`Operation.replayable`) a retry never waits for the first (the service answers both alike), and
   a 5xx or an unanswered call is not remembered (the retry asks the service again).
@@ -186,8 +186,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("list_policies", GET, "/policies", "policy", (*PAGE, "quote", "contractor", "status")),
     Operation("retrieve_policy", GET, "/policies/{policy_id:str}", "policy"),
     Operation("list_invoices", GET, "/invoices", "billing", (*PAGE, "status", "po_number", "contractor", "job")),
-    # a usage invoice: not deduplicated by the key at billing (yet), so a retry waits for the first
-    Operation("create_invoice", POST, "/invoices", "billing"),
+    # a usage invoice: billing records the key with the invoice in the create's transaction
+    Operation("create_invoice", POST, "/invoices", "billing", replayable=True),
     Operation("retrieve_invoice", GET, "/invoices/{invoice_id:str}", "billing"),
     Operation("invoice_pdf", GET, "/invoices/{invoice_id:str}/pdf", "billing"),
     Operation("void_invoice", POST, "/invoices/{invoice_id:str}/void", "billing"),
