@@ -259,7 +259,10 @@ async def test_list_filters_are_passed_on_by_name_in_both_query_forms(
     assert fake_services.calls("billing", "GET", f"/v1/invoices/{IN_1}")[-1].query == ""
     query = "status=open&po_number=PO-1&contractor=cn_x&job=jb_y"
     await client.get(f"/api/v1/invoices?{query}&x=1", headers=bearer(keys["ka"]))
-    assert fake_services.calls("billing", "GET", "/v1/invoices")[-1].query == query
+    # both kinds of invoice unless the client names one
+    assert fake_services.calls("billing", "GET", "/v1/invoices")[-1].query == query + "&kind=all"
+    await client.get("/api/v1/invoices?kind=usage", headers=bearer(keys["ka"]))
+    assert fake_services.calls("billing", "GET", "/v1/invoices")[-1].query == "kind=usage"
     await client.get("/api/v1/policies?quote=qt_1&status=active&contractor=cn_1&is_active=1", headers=bearer(keys["ka"]))
     assert fake_services.calls("policy", "GET", "/v1/policies")[-1].query == "quote=qt_1&status=active&contractor=cn_1"
     query = "type=policy.active&created_gte=1&created_lte=2&limit=3&starting_after=ev_1&ending_before=ev_2&tenant_id=x"

@@ -188,13 +188,14 @@ class InvoiceController(Controller):
 
 
 def _kind(kind: str | None, usage_filter: str | None) -> str:
-    """The kind of invoice listed: ``enterprise`` unless asked (a contractor or job filter asks
-    for usage invoices: enterprise invoices are per PO); ``all``: both, newest first."""
+    """The kind of invoice listed: ``enterprise`` unless asked; ``all``: both, newest first. A
+    contractor or job filter lists usage invoices (only they have one: enterprise invoices are per
+    PO), so with it ``all`` is ``usage`` and ``enterprise`` is refused."""
     if kind is not None and kind not in KINDS:
         raise InvalidInput({"kind": f"must be one of {', '.join(KINDS)}"})
-    if usage_filter and kind in ("enterprise", "all"):
-        raise InvalidInput({"kind": "contractor and job filter usage invoices (kind=usage)"})
-    return kind or ("usage" if usage_filter else "enterprise")
+    if usage_filter and kind == "enterprise":
+        raise InvalidInput({"kind": "contractor and job filter usage invoices (kind=usage or all)"})
+    return "usage" if usage_filter else (kind or "enterprise")
 
 
 async def _all_kinds(

@@ -121,6 +121,8 @@ class Operation:
     #: the service deduplicates this POST by the idempotency key in its own transaction, so the
     #: call may be forwarded again whatever became of an earlier one with the key
     replayable: bool = False
+    #: query parameters sent to the service when the caller gives none of that name
+    default_query: tuple[tuple[str, str], ...] = ()
 
     def upstream_path(self, ids: dict[str, str]) -> str:
         template = self.upstream or "/v1" + re.sub(r"\{(\w+):str\}", r"{\1}", self.path)
@@ -185,7 +187,16 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("expire_apply_session", POST, "/apply/sessions/{session_id:str}/expire", "enrollment"),
     Operation("list_policies", GET, "/policies", "policy", (*PAGE, "quote", "contractor", "status")),
     Operation("retrieve_policy", GET, "/policies/{policy_id:str}", "policy"),
-    Operation("list_invoices", GET, "/invoices", "billing", (*PAGE, "status", "po_number", "contractor", "job")),
+    # an API client sees both kinds (the usage invoices it reports and ten99's own per-PO invoices)
+    # unless it asks for one (`kind=usage|enterprise`)
+    Operation(
+        "list_invoices",
+        GET,
+        "/invoices",
+        "billing",
+        (*PAGE, "kind", "status", "po_number", "contractor", "job"),
+        default_query=(("kind", "all"),),
+    ),
     # a usage invoice: billing records the key with the invoice in the create's transaction
     Operation("create_invoice", POST, "/invoices", "billing", replayable=True),
     Operation("retrieve_invoice", GET, "/invoices/{invoice_id:str}", "billing"),
@@ -435,6 +446,8 @@ async def _serve(request: Request[Any, Any, Any], op: Operation) -> Response[Any
         ids = _checked_ids(request)
         tenant = await _tenant_of(request)
         params = _checked_query(request, op.query)
+        given = {name for name, _ in params}
+        params += [(name, value) for name, value in op.default_query if name not in given]
     except Refused as refused:
         return refused.response()
     body = await request.body()
