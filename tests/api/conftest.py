@@ -21,7 +21,7 @@ from ten99_testing.smtp import SmtpSink
 from ten99_testing.system import SERVICES, System
 
 from ..conftest import Company, create_company
-from ..e2e.flow import Row, answer_opt_in, csv_bytes, opt_in_link, upload, wait_import, wait_mails
+from ..e2e.flow import seed_covered_assignment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,33 +56,7 @@ class ApiStack:
 
 def _seed_through_the_dashboard_flow(stack: ApiStack) -> None:
     """A covered assignment with a PO: a policy, a certificate and an invoice exist."""
-    system, smtp, company = stack.system, stack.smtp, stack.company
-    start = datetime.now(UTC).date() + timedelta(days=3)
-    with system.client("billing", tenant_id=company.company_id) as billing:
-        assert billing.put("/v1/settings", json={"billing_email": "billing@api.test"}).status_code == 200
-    with system.client("contractor", tenant_id=company.company_id) as contractor:
-        row = Row(
-            "Nike",
-            "Ada",
-            "Lovelace",
-            "ada@api.test",
-            "CA",
-            "Photographer",
-            "CA",
-            "1200",
-            "flatfee",
-            start,
-            start + timedelta(days=9),
-        )
-        imported = wait_import(contractor, upload(contractor, csv_bytes([row]), "api.csv", company.email))
-        assert imported["rows_imported"] == 1, imported
-        [invitation] = wait_mails(smtp, "invitation", 1, to="ada@api.test")
-        assert answer_opt_in(opt_in_link(invitation)).status_code == 200
-        wait_mails(smtp, "certificate", 1, to="ada@api.test")
-        [assignment] = contractor.get("/v1/assignments", params={"limit": 10}).json()["data"]
-        body = {"assignment_ids": [assignment["id"]], "po_number": "PO-API1", "po_contact_email": "ap@api.test"}
-        assert contractor.post("/v1/po/bulk-set", json=body).status_code == 200
-    wait_mails(smtp, "invoice", 1)
+    seed_covered_assignment(stack.system, stack.smtp, stack.company, domain="api.test", po_number="PO-API1")
 
 
 def _seed_through_the_api(stack: ApiStack) -> None:

@@ -8,7 +8,7 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -196,3 +196,37 @@ def idle(running: Any, timeout: float = 120) -> None:
 
         wait_until_sync(unsent, satisfies=lambda found: not found, timeout=timeout, what="no email queued or being sent")
     quiescent_processes(system.nats_url, system.database_urls.values(), timeout=timeout)  # what was sent is announced
+
+
+@dataclass(frozen=True)
+class CoveredAssignment:
+    """What `seed_covered_assignment` made."""
+
+    import_id: str
+    opt_in_link: str
+    assignment: dict[str, Any]
+
+
+def seed_covered_assignment(system: Any, smtp: Any, company: Any, *, domain: str, po_number: str) -> CoveredAssignment:
+    """The dashboard's way, once: a one-row CSV import, the contractor's opt-in, the certificate, a
+    PO set on the assignment, the invoice emailed (to ``billing@<domain>`` and ``ap@<domain>``)."""
+    start = datetime.now(UTC).date() + timedelta(days=3)
+    with system.client("billing", tenant_id=company.company_id) as billing:
+        assert billing.put("/v1/settings", json={"billing_email": f"billing@{domain}"}).status_code == 200
+    with system.client("contractor", tenant_id=company.company_id) as contractor:
+        row = Row(
+            "Nike", "Ada", "Lovelace", f"ada@{domain}", "CA", "Photographer", "CA", "1200", "flatfee",
+            start, start + timedelta(days=9),
+        )  # fmt: skip
+        imported = wait_import(contractor, upload(contractor, csv_bytes([row]), f"{po_number}.csv", company.email))
+        assert imported["rows_imported"] == 1, imported
+        [invitation] = wait_mails(smtp, "invitation", 1, to=f"ada@{domain}")
+        link = opt_in_link(invitation)
+        assert answer_opt_in(link).status_code == 200
+        wait_mails(smtp, "certificate", 1, to=f"ada@{domain}")
+        [assignment] = contractor.get("/v1/assignments", params={"limit": 10}).json()["data"]
+        body = {"assignment_ids": [assignment["id"]], "po_number": po_number, "po_contact_email": f"ap@{domain}"}
+        r = contractor.post("/v1/po/bulk-set", json=body)
+        assert r.status_code == 200, r.text
+    wait_mails(smtp, "invoice", 1)
+    return CoveredAssignment(imported["id"], link, assignment)

@@ -26,7 +26,7 @@ from ten99_testing.smtp import SmtpSink
 from ten99_testing.system import SERVICES, System, wait_until
 
 from ..conftest import Company, create_company
-from ..e2e.flow import Row, answer_opt_in, csv_bytes, opt_in_link, upload, wait_import, wait_mails
+from ..e2e.flow import seed_covered_assignment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -117,36 +117,8 @@ def _seed_company_a(stack: Stack) -> None:
     start = today + timedelta(days=3)
 
     # the dashboard's way: a CSV import, the contractor's opt-in, certificates, a PO, the invoice
-    with system.client("billing", tenant_id=a.company_id) as billing:
-        assert billing.put("/v1/settings", json={"billing_email": "billing@a.test"}).status_code == 200
-    with system.client("contractor", tenant_id=a.company_id) as contractor:
-        row = Row(
-            "Nike",
-            "Ada",
-            "Lovelace",
-            "ada@a.test",
-            "CA",
-            "Photographer",
-            "CA",
-            "1200",
-            "flatfee",
-            start,
-            start + timedelta(days=9),
-        )
-        imported = wait_import(contractor, upload(contractor, csv_bytes([row]), "a.csv", a.email))
-        assert imported["rows_imported"] == 1, imported
-        ids["imports"] = imported["id"]
-        [invitation] = wait_mails(smtp, "invitation", 1, to="ada@a.test")
-        ids["opt_in_link"] = opt_in_link(invitation)
-        assert answer_opt_in(ids["opt_in_link"]).status_code == 200
-        wait_mails(smtp, "certificate", 1, to="ada@a.test")
-        [assignment] = contractor.get("/v1/assignments", params={"limit": 10}).json()["data"]
-        r = contractor.post(
-            "/v1/po/bulk-set",
-            json={"assignment_ids": [assignment["id"]], "po_number": "PO-A1", "po_contact_email": "ap@a.test"},
-        )
-        assert r.status_code == 200, r.text
-    wait_mails(smtp, "invoice", 1)
+    seeded = seed_covered_assignment(system, smtp, a, domain="a.test", po_number="PO-A1")
+    ids["imports"], ids["opt_in_link"], assignment = seeded.import_id, seeded.opt_in_link, seeded.assignment
 
     with stack.api(a) as api:
         ids["assignments"] = assignment["id"]
