@@ -10,18 +10,44 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from ten99kit import Runtime, ScheduledJob, ServiceDefinition, ServiceParts
+from ten99_contracts.enrollment_v1 import (
+    ApplicationCompletedV1,
+    ApplicationIneligibleV1,
+    AssignmentEnrolledV1,
+    InvitationExpiredV1,
+    InvitationIssuedV1,
+)
+from ten99_contracts.policy_v1 import CertificateIssuedV1, CoverageActivatedV1, CoverageBoundV1
+from ten99kit import Runtime, ScheduledJob, ServiceDefinition, ServiceParts, Subscription
 from ten99kit.request_keys import purge_request_keys
 from ten99kit.workers import Backoff, PollingWorker
 
 from .adapters.db import metadata, request_keys
 from .api.routes import ROUTES
-from .application import roster
+from .application import assignment_facts, roster
 from .application.context import Context
 from .application.imports import ImportWorker
 from .settings import ContractorSettings
 
 __all__ = ["build", "definition"]
+
+
+def subscriptions() -> list[Subscription]:
+    """Enrollment's and policy's messages, into the Contractors page's read model (the roster) and
+    the facts an assignment answers with (eligible, policy, certificates). The roster's consumers
+    let messages gather (``READ_MODEL_LINGER_S``) and apply them in fewer transactions; its handlers
+    of the shared subjects also record the assignment facts."""
+    linger = roster.READ_MODEL_LINGER_S
+    return [
+        Subscription(AssignmentEnrolledV1.SUBJECT, assignment_facts.on_assignment_enrolled),
+        Subscription(CertificateIssuedV1.SUBJECT, assignment_facts.on_certificate_issued),
+        Subscription(InvitationIssuedV1.SUBJECT, roster.on_invitation_issued, linger_s=linger),
+        Subscription(InvitationExpiredV1.SUBJECT, roster.on_invitation_expired, linger_s=linger),
+        Subscription(ApplicationCompletedV1.SUBJECT, roster.on_application_completed, linger_s=linger),
+        Subscription(ApplicationIneligibleV1.SUBJECT, roster.on_application_ineligible, linger_s=linger),
+        Subscription(CoverageBoundV1.SUBJECT, roster.on_coverage, linger_s=linger),
+        Subscription(CoverageActivatedV1.SUBJECT, roster.on_coverage, linger_s=linger),
+    ]
 
 
 def build(runtime: Runtime) -> ServiceParts:
@@ -41,7 +67,7 @@ def build(runtime: Runtime) -> ServiceParts:
 
     return ServiceParts(
         route_handlers=ROUTES,
-        subscriptions=roster.subscriptions(),
+        subscriptions=subscriptions(),
         dependencies={"db": runtime.db, "ctx": ctx},
         background=[imports.run],
         jobs=[ScheduledJob("purge_request_keys", purge_keys)],

@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, or_, update
 from ten99_contracts import Envelope
 from ten99_contracts.enrollment_v1 import ApplicationCompletedV1, ApplicationIneligibleV1, AssignmentEnrolledV1
 from ten99_contracts.policy_v1 import CertificateIssuedV1
-from ten99kit import Subscription, UnitOfWork
+from ten99kit import UnitOfWork
 
 from ..adapters.db import assignments
 
@@ -34,7 +34,6 @@ __all__ = [
     "record_application_completed",
     "record_application_ineligible",
     "record_coverage",
-    "subscriptions",
 ]
 
 #: 1099Policy's message for an assignment covered without a new application
@@ -125,12 +124,3 @@ async def on_certificate_issued(uow: UnitOfWork, envelope: Envelope[CertificateI
     params = {"tid": envelope.tenant_id, "aid": data.assignment_id, "certificates": certificate_links(data), "at": data.issued_at}
     await uow.session.execute(_RECORD_CERTIFICATE, params)
     await record_coverage(uow, envelope.tenant_id, data.assignment_id, data.policy_id, envelope.occurred_at)
-
-
-def subscriptions() -> list[Subscription]:
-    """The subjects only this read model needs; the roster's handlers of the shared subjects
-    (applications, coverage) call the ``record_*`` functions."""
-    return [
-        Subscription(AssignmentEnrolledV1.SUBJECT, on_assignment_enrolled),
-        Subscription(CertificateIssuedV1.SUBJECT, on_certificate_issued),
-    ]

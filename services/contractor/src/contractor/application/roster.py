@@ -32,8 +32,7 @@ from ten99_contracts.enrollment_v1 import (
     InvitationExpiredV1,
     InvitationIssuedV1,
 )
-from ten99_contracts.policy_v1 import CoverageActivatedV1, CoverageBoundV1
-from ten99kit import ApiError, Subscription, UnitOfWork, dialect_insert, get_logger
+from ten99kit import ApiError, UnitOfWork, dialect_insert, get_logger
 
 from ..adapters.db import assignments, contractors, roster_status
 from ..domain import values
@@ -43,7 +42,19 @@ from .messages import emit_contractor
 
 log = get_logger("contractor.roster")
 
-__all__ = ["STATUSES", "RosterPage", "RosterRow", "RosterSummary", "read_roster", "subscriptions"]
+__all__ = [
+    "READ_MODEL_LINGER_S",
+    "STATUSES",
+    "RosterPage",
+    "RosterRow",
+    "RosterSummary",
+    "on_application_completed",
+    "on_application_ineligible",
+    "on_coverage",
+    "on_invitation_expired",
+    "on_invitation_issued",
+    "read_roster",
+]
 
 #: how long the roster's consumers let messages gather after a fetch (the page is that much later)
 READ_MODEL_LINGER_S = 0.2
@@ -136,28 +147,12 @@ async def on_application_ineligible(uow: UnitOfWork, envelope: Envelope[Applicat
     await assignment_facts.record_application_ineligible(uow, envelope)
 
 
-async def _on_coverage(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
+async def on_coverage(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
     terms = envelope.data.terms
     await _record(uow, envelope.tenant_id, terms.contractor_id, "covered_at", envelope.occurred_at)
     params = {"tid": envelope.tenant_id, "aid": terms.assignment_id, "at": envelope.occurred_at}
     await uow.session.execute(_MARK_BOUND, params)
     await assignment_facts.record_coverage(uow, envelope.tenant_id, terms.assignment_id, terms.policy_id, envelope.occurred_at)
-
-
-def subscriptions() -> list[Subscription]:
-    """The roster is a read model: its consumers let messages gather (``READ_MODEL_LINGER_S``) and
-    apply them in fewer transactions."""
-    return assignment_facts.subscriptions() + [
-        Subscription(subject, handler, linger_s=READ_MODEL_LINGER_S)
-        for subject, handler in (
-            (InvitationIssuedV1.SUBJECT, on_invitation_issued),
-            (InvitationExpiredV1.SUBJECT, on_invitation_expired),
-            (ApplicationCompletedV1.SUBJECT, on_application_completed),
-            (ApplicationIneligibleV1.SUBJECT, on_application_ineligible),
-            (CoverageBoundV1.SUBJECT, _on_coverage),
-            (CoverageActivatedV1.SUBJECT, _on_coverage),
-        )
-    ]
 
 
 def status_expression() -> Any:
