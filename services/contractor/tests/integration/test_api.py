@@ -156,14 +156,27 @@ async def test_one_tenant_cannot_see_or_change_anothers_data(svc: RunningService
     assignment = await make_assignment(svc, person["id"], job["id"])
     other = {"x-tenant-id": OTHER_TENANT}
     c = svc.client
-    for url in (
-        f"/v1/entities/{entity['id']}",
-        f"/v1/contractors/{person['id']}",
-        f"/v1/jobs/{job['id']}",
-        f"/v1/assignments/{assignment['id']}",
-        f"/v1/contractors/{person['id']}/assignments",
+    # an id that names nothing of the company's: 1099Policy's code for the resource (the SDK raises
+    # InvalidEntityIdError, InvalidContractorIdError, ...), on reads, changes and deletes
+    for url, code in (
+        (f"/v1/entities/{entity['id']}", "invalid_entity_id"),
+        (f"/v1/contractors/{person['id']}", "invalid_contractor_id"),
+        (f"/v1/jobs/{job['id']}", "invalid_job_id"),
+        (f"/v1/assignments/{assignment['id']}", "invalid_assignment_id"),
+        (f"/v1/contractors/{person['id']}/assignments", "invalid_contractor_id"),
     ):
-        assert (await c.get(url, headers=other)).status_code == 404, url
+        r = await c.get(url, headers=other)
+        assert (r.status_code, r.json()["error_code"]) == (404, code), url
+    for url, code in (
+        (f"/v1/entities/{entity['id']}", "invalid_entity_id"),
+        (f"/v1/contractors/{person['id']}", "invalid_contractor_id"),
+        (f"/v1/jobs/{job['id']}", "invalid_job_id"),
+        (f"/v1/assignments/{assignment['id']}", "invalid_assignment_id"),
+    ):
+        r = await c.delete(url, headers=other)
+        assert (r.status_code, r.json()["error_code"]) == (404, code), url
+        r = await c.put(url, json={}, headers=other)
+        assert (r.status_code, r.json()["error_code"]) == (404, code), url
     for listing in ("/v1/entities", "/v1/contractors", "/v1/jobs", "/v1/assignments"):
         assert (await c.get(listing, headers=other)).json()["data"] == []
     assert (await c.put(f"/v1/contractors/{person['id']}", json={"first_name": "Eve"}, headers=other)).status_code == 404

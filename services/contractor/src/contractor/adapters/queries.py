@@ -14,7 +14,21 @@ from ten99kit.db import Row
 from ten99kit.errors import InvalidInput
 from ten99kit.pagination import Page, PageRequest, fetch_page
 
-__all__ = ["find_row", "get_row", "page", "where_among"]
+__all__ = ["find_row", "get_row", "not_found", "page", "where_among"]
+
+#: 1099Policy's code for an id that names nothing of the company's, by resource (its SDK raises
+#: ``InvalidContractorIdError`` and so on); the gateway answers a malformed id with the same code
+NOT_FOUND_CODES = {
+    "contractor": "invalid_contractor_id",
+    "entity": "invalid_entity_id",
+    "job": "invalid_job_id",
+    "assignment": "invalid_assignment_id",
+}
+
+
+def not_found(what: str, id_: str) -> NotFound:
+    """The 404 for an unknown ``what`` (its 1099Policy code, else ``resource_not_found``)."""
+    return NotFound(f"No {what} with id {id_!r}", error_code=NOT_FOUND_CODES.get(what, "resource_not_found"))
 
 
 def where_among(query: Select[Any], column: Any, values: Sequence[Any], dialect: str) -> Select[Any]:
@@ -40,7 +54,7 @@ async def find_row(session: AsyncSession, table: Table, tenant_id: str, id_: str
 async def get_row(session: AsyncSession, table: Table, tenant_id: str, id_: str, what: str) -> dict[str, Any]:
     row = await find_row(session, table, tenant_id, id_)
     if row is None:
-        raise NotFound(f"No {what} with id {id_!r}")
+        raise not_found(what, id_)
     return dict(row)
 
 

@@ -22,7 +22,7 @@ from ten99kit.pagination import DEFAULT_LIMIT, ListEnvelope, Page, PageRequest
 from ten99kit.request_keys import request_key_of
 
 from ..adapters.db import assignments, contractors, entities, jobs
-from ..adapters.queries import get_row, page
+from ..adapters.queries import get_row, not_found, page
 from ..application import assignments as assignment_cases
 from ..application import directory, imports, integrations, po, roster
 from ..application.context import Context
@@ -244,7 +244,7 @@ class AssignmentController(Controller):
     async def get_assignment(self, ctx: Ctx, tenant_id: Tenant, assignment_id: FromPath[str]) -> AssignmentView:
         row = await _read(ctx, assignments, tenant_id, assignment_id, "assignment")
         if row["deleted_at"] is not None:
-            raise ApiError(f"No assignment with id {assignment_id!r}", error_code="resource_not_found", status_code=404)
+            raise not_found("assignment", assignment_id)
         return assignment_view(row, ctx.today())
 
     @put("/{assignment_id:str}")

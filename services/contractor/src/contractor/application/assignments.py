@@ -16,13 +16,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 from ten99_contracts.contractor_v1 import AssignmentCancelledV1, AssignmentExtendedV1
-from ten99kit import ApiError, NotFound, UnitOfWork, new_id
+from ten99kit import ApiError, UnitOfWork, new_id
 from ten99kit.db import Row
 from ten99kit.request_keys import claim_request_key
 
 from ..adapters.bulk import insert_assignments
 from ..adapters.db import assignments, contractors, entities, jobs, request_keys
-from ..adapters.queries import find_row, get_row
+from ..adapters.queries import find_row, get_row, not_found
 from ..domain import rules
 from ..domain import values as v
 from ..domain.assignments import PoFields, new_assignment
@@ -92,7 +92,7 @@ async def _load_for_update(uow: UnitOfWork, tenant_id: str, assignment_id: str) 
         .first()
     )
     if row is None:
-        raise NotFound(f"No assignment with id {assignment_id!r}")
+        raise not_found("assignment", assignment_id)
     return dict(row)
 
 

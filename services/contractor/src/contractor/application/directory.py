@@ -11,13 +11,13 @@ from typing import Any
 
 from sqlalchemy import Table, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from ten99kit import ApiError, NotFound, UnitOfWork, new_id
+from ten99kit import ApiError, UnitOfWork, new_id
 from ten99kit.crypto import mask_tax_id
 from ten99kit.db import Row
 from ten99kit.request_keys import claim_request_key
 
 from ..adapters.db import assignments, contractors, entities, jobs, request_keys, roster_status
-from ..adapters.queries import get_row
+from ..adapters.queries import get_row, not_found
 from ..domain import values as v
 from ..domain.catalogue import category
 from .commands import ContractorIn, EntityIn, JobIn, provided
@@ -485,7 +485,7 @@ async def _delete_unused(
             .first()
         )
         if row is None:
-            raise NotFound(f"No {what} with id {id_!r}")
+            raise not_found(what, id_)
         if (await uow.session.execute(select(used))).scalar():
             raise in_use
         for dependent in before:
