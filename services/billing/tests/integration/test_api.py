@@ -95,7 +95,7 @@ async def test_mark_paid_void_and_their_errors(driver: Driver) -> None:
     r = await driver.api("GET", "/v1/invoices?status=overdue", CO, expect=400)
     assert r.json()["error_code"] == "invalid_input"
     r = await driver.api("POST", "/v1/invoices/in_doesnotexist0000000000/mark-paid", CO, expect=404)
-    assert r.json()["error_code"] == "resource_not_found"
+    assert r.json()["error_code"] == "invalid_invoice_id"
 
     [paid_msg] = await driver.published(InvoicePaidV1.SUBJECT)
     assert (paid_msg.data.invoice_id, paid_msg.data.amount_cents, paid_msg.aggregate_version) == (pay, 1_625, 2)
@@ -126,7 +126,7 @@ async def test_one_company_cannot_see_or_change_another_companys_invoices(driver
         ("POST", f"/v1/invoices/{mine['id']}/void", {"reason": "not mine"}),
     ):
         r = await driver.api(method, path, OTHER, body, expect=404)
-        assert r.json()["error_code"] == "resource_not_found"
+        assert r.json()["error_code"] == "invalid_invoice_id"
     assert (await driver.invoice(CO, mine["id"]))["status"] == "open"
     assert [i["id"] for i in await driver.invoices(OTHER)] == [theirs["id"]]
     r = await driver.api("GET", f"/v1/invoices?starting_after={mine['id']}", OTHER, expect=400)

@@ -198,7 +198,7 @@ async def test_usage_invoices_keyed_listed_voided_repriced_and_kept_per_company(
 
     # another company sees none of it and cannot invoice our contractor
     assert (await driver.api("GET", f"/v1/invoices/{first['id']}", OTHER, expect=404)).json()["error_code"] == (
-        "resource_not_found"
+        "invalid_invoice_id"
     )
     assert await driver.invoices(OTHER, kind="usage") == []
     assert await driver.invoices(OTHER, contractor="cn_ada") == []

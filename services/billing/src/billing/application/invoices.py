@@ -71,7 +71,8 @@ class InvoiceRecord:
 
 
 def _not_found(invoice_id: str) -> NotFound:
-    return NotFound(f"No invoice {invoice_id}")
+    """1099Policy's code for an unknown invoice (its SDK raises ``InvalidInvoiceIdError``)."""
+    return NotFound(f"No invoice {invoice_id}", error_code="invalid_invoice_id")
 
 
 async def list_invoices(db: Database, tenant_id: str, filters: InvoiceFilter, request: PageRequest) -> Page:

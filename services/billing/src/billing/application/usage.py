@@ -233,7 +233,7 @@ async def _read(uow: UnitOfWork, tenant_id: str, invoice_id: str) -> Row:
         .first()
     )
     if row is None:
-        raise NotFound(f"No invoice {invoice_id}")
+        raise NotFound(f"No invoice {invoice_id}", error_code="invalid_invoice_id")
     return row
 
 
@@ -242,7 +242,7 @@ async def find_usage_invoice(db: Database, tenant_id: str, invoice_id: str, *, r
         query = select(usage_invoices).where(usage_invoices.c.tenant_id == tenant_id, usage_invoices.c.id == invoice_id)
         row = (await session.execute(query)).mappings().first()
     if row is None and required:
-        raise NotFound(f"No invoice {invoice_id}")
+        raise NotFound(f"No invoice {invoice_id}", error_code="invalid_invoice_id")
     return row
 
 
@@ -277,7 +277,7 @@ async def _open(uow: UnitOfWork, tenant_id: str, invoice_id: str, action: str) -
     )
     row = (await uow.session.execute(query)).mappings().first()
     if row is None:
-        raise NotFound(f"No invoice {invoice_id}")
+        raise NotFound(f"No invoice {invoice_id}", error_code="invalid_invoice_id")
     refusal = _REFUSALS.get((action, row["status"]))
     if refusal is not None:
         message, error_code = refusal
