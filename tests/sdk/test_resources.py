@@ -9,11 +9,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 import ten99policy
 from ten99_testing import wait_until_sync
 from ten99policy import error
 
+from ..e2e.flow import opt_in_form
 from .conftest import SdkStack, as_company
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -155,6 +157,10 @@ def test_pagination_over_more_than_one_page(sdk: SdkStack) -> None:
     newest_first = [i for i in seen if i in made]
     assert newest_first == list(reversed(made))
 
+    # backwards from the last page: ending_before (the SDK's previous_page)
+    back = ten99policy.Entities.list(limit=5, ending_before=seen[-5])
+    assert [e.id for e in back.data] == seen[-10:-5] and back.has_more is True
+
     # the SDK's own iteration (next_page follows has_more with starting_after)
     listing = ten99policy.Entities.list(limit=5)
     listing._retrieve_params = {"limit": 5}  # ListableAPIResource.list does not keep its params (SDK 1.1.12)
@@ -244,3 +250,25 @@ def test_the_same_idempotency_key_replays_the_first_answer(sdk: SdkStack) -> Non
     # without a key, two creates are two objects
     two = {ten99policy.Entities.create(name="Twice venue").id for _ in range(2)}
     assert len(two) == 2
+
+
+def test_an_ineligible_applicant_is_sent_to_the_cancel_url_and_gets_no_policy(sdk: SdkStack) -> None:
+    entity = ten99policy.Entities.create(name="Ineligible venue")
+    job = _job(entity.id, "Diver")
+    person = _contractor("risky@sdk-a.test")
+
+    def quoted() -> Any:
+        try:
+            return ten99policy.Quotes.create(contractor=person.id, job=job.id)
+        except error.Ten99PolicyError:
+            return None
+
+    quote = wait_until_sync(quoted, timeout=30, what="a quote")
+    session = ten99policy.InsuranceApplicationSessions.create(
+        quote=quote.id, success_url="https://sdk.test/ok", cancel_url="https://sdk.test/no"
+    )
+    answer = httpx.post(session.url, data=opt_in_form(session.url, eligible=False), timeout=30)
+    assert answer.status_code == 303 and answer.headers["location"] == "https://sdk.test/no", answer.text[:300]
+    assert ten99policy.InsuranceApplicationSessions.retrieve(session.id).status == "ineligible"
+    assert ten99policy.Policies.list(quote=quote.id).data == []
+    assert ten99policy.Policies.list(contractor=person.id).data == []
