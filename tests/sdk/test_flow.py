@@ -177,10 +177,6 @@ def test_the_documented_flow_through_the_sdk(sdk: SdkStack, receiver: Receiver) 
         Webhook(endpoint.secret).verify(body + b" ", headers)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: PUT and DELETE /api/v1/invoices/{id} are not forwarded to billing (which serves both)",
-)
 def test_a_usage_invoice_is_repriced_and_deleted(sdk: SdkStack) -> None:
     """1099Policy's invoices are updated (a new gross pay re-prices) and deleted while unpaid; the
     SDK offers ``Invoices.modify`` and ``Invoices.delete``."""

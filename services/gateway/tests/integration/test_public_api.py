@@ -67,6 +67,8 @@ FORWARDED = [
     ("GET", "/invoices", "billing", "GET", "/v1/invoices"),
     ("POST", "/invoices", "billing", "POST", "/v1/invoices"),
     ("GET", f"/invoices/{IN_1}", "billing", "GET", f"/v1/invoices/{IN_1}"),
+    ("PUT", f"/invoices/{IN_1}", "billing", "PUT", f"/v1/invoices/{IN_1}"),
+    ("DELETE", f"/invoices/{IN_1}", "billing", "DELETE", f"/v1/invoices/{IN_1}"),
     ("GET", f"/invoices/{IN_1}/pdf", "billing", "GET", f"/v1/invoices/{IN_1}/pdf"),
     ("POST", f"/invoices/{IN_1}/void", "billing", "POST", f"/v1/invoices/{IN_1}/void"),
     ("POST", f"/invoices/{IN_1}/mark-paid", "billing", "POST", f"/v1/invoices/{IN_1}/mark-paid"),
@@ -368,7 +370,7 @@ async def test_methods_not_offered_are_a_405_and_reach_nothing(
         ("PATCH", f"/entities/{EN_1}"),
         ("PUT", "/entities"),
         ("POST", "/policies"),
-        ("PUT", f"/invoices/{IN_1}"),
+        ("POST", f"/invoices/{IN_1}"),
         ("GET", "/assignments/cancel"),
         ("GET", f"/invoices/{IN_1}/void"),
     ):

@@ -200,6 +200,9 @@ OPERATIONS: tuple[Operation, ...] = (
     # a usage invoice: billing records the key with the invoice in the create's transaction
     Operation("create_invoice", POST, "/invoices", "billing", replayable=True),
     Operation("retrieve_invoice", GET, "/invoices/{invoice_id:str}", "billing"),
+    # a usage invoice while unpaid: a new gross pay or pay cycle re-prices it; delete voids it
+    Operation("update_invoice", PUT, "/invoices/{invoice_id:str}", "billing"),
+    Operation("delete_invoice", DELETE, "/invoices/{invoice_id:str}", "billing"),
     Operation("invoice_pdf", GET, "/invoices/{invoice_id:str}/pdf", "billing"),
     Operation("void_invoice", POST, "/invoices/{invoice_id:str}/void", "billing"),
     Operation("mark_invoice_paid", POST, "/invoices/{invoice_id:str}/mark-paid", "billing"),
