@@ -29,6 +29,7 @@ BENCHMARKS = {
     "optin_po": "workflow_bench:run_optin_po",
     "optin_sweep": "workflow_bench:run_optin_sweep",
     "pdf": "pdf_bench:main",
+    "api": "api_bench:main",
 }
 
 
