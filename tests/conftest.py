@@ -3,16 +3,20 @@ and NATS, mail caught by a real SMTP server, and a company to act for."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from ten99_testing.nats_server import NatsServerProcess
+from ten99_testing.plugin import create_database, drop_database
 from ten99_testing.smtp import SmtpSink
 from ten99_testing.system import SERVICES, System
 
@@ -98,3 +102,33 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
     rep = yield
     setattr(item, f"rep_{rep.when}", rep)
     return rep
+
+
+@contextmanager
+def whole_system(postgres_url: str, workdir: Path) -> Iterator[tuple[System, SmtpSink]]:
+    """Every service as a process on PostgreSQL (a database each), a nats-server of its own and an
+    SMTP sink: the system is built, not started (create companies first, then ``system.start()``).
+    Its logs are printed if setting up fails; everything is stopped and dropped afterwards."""
+    nats = NatsServerProcess(workdir / "nats").start()
+    databases = {s: asyncio.run(create_database(postgres_url, s[:5])) for s in SERVICES}
+    smtp = SmtpSink().start()
+    system = System(
+        nats_url=nats.url,
+        database_urls=databases,
+        smtp_host=smtp.host,
+        smtp_port=smtp.port,
+        workdir=workdir / "system",
+        cwd=ROOT,
+        extra_env={"NOTIFICATION_DELIVERY__BACKOFF_BASE_S": "0.2"},
+    )
+    try:
+        yield system, smtp
+    except BaseException:
+        print(system.logs(80))
+        raise
+    finally:
+        system.stop()
+        smtp.stop()
+        nats.stop()
+        for url in databases.values():
+            asyncio.run(drop_database(postgres_url, url))

@@ -7,7 +7,6 @@ Started once for the tier (package scope)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,12 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from ten99_testing.nats_server import NatsServerProcess
-from ten99_testing.plugin import create_database, drop_database
 from ten99_testing.smtp import SmtpSink
-from ten99_testing.system import SERVICES, System
+from ten99_testing.system import System
 
-from ..conftest import Company, create_company
+from ..conftest import Company, create_company, whole_system
 from ..e2e.flow import seed_covered_assignment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,32 +102,10 @@ def _seed_through_the_api(stack: ApiStack) -> None:
 
 @pytest.fixture(scope="package")
 def api_stack(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiStack]:
-    workdir = tmp_path_factory.mktemp("api")
-    nats = NatsServerProcess(workdir / "nats").start()
-    databases = {s: asyncio.run(create_database(postgres_url, s[:5])) for s in SERVICES}
-    smtp = SmtpSink().start()
-    system = System(
-        nats_url=nats.url,
-        database_urls=databases,
-        smtp_host=smtp.host,
-        smtp_port=smtp.port,
-        workdir=workdir / "system",
-        cwd=ROOT,
-        extra_env={"NOTIFICATION_DELIVERY__BACKOFF_BASE_S": "0.2"},
-    )
-    try:
+    with whole_system(postgres_url, tmp_path_factory.mktemp("api")) as (system, smtp):
         company = create_company(system, "API Company", "owner@api.test", "correct horse battery api")
         system.start()
         stack = ApiStack(system, smtp, company)
         _seed_through_the_dashboard_flow(stack)
         _seed_through_the_api(stack)
         yield stack
-    except BaseException:
-        print(system.logs(80))
-        raise
-    finally:
-        system.stop()
-        smtp.stop()
-        nats.stop()
-        for url in databases.values():
-            asyncio.run(drop_database(postgres_url, url))

@@ -7,60 +7,28 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 from playwright.async_api import Browser, expect
-from ten99_testing import free_port, wait_until
+from ten99_testing import wait_until
+from ten99_testing.receiver import WebhookReceiver
 
 from tests.browser.test_dashboard import reload_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 
-class Receiver:
-    """A webhook receiver: answers 200 and keeps what it got."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.end_headers()
-                self.wfile.write(b"thanks from the receiver")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/ten99"
-
-    def __enter__(self) -> Receiver:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as r:
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver(path="/ten99", answer=b"thanks from the receiver") as r:
         yield r
 
 
 async def test_a_company_adds_a_webhook_endpoint_and_sees_its_deliveries(
-    running: Any, browser: Browser, receiver: Receiver
+    running: Any, browser: Browser, receiver: WebhookReceiver
 ) -> None:
     base, company = running.system.gateway_url, running.company
     context = await browser.new_context(base_url=base)

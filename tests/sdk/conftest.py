@@ -9,24 +9,18 @@ restores them; ``as_company`` switches the key inside a test.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 import ten99policy
-from ten99_testing import free_port
-from ten99_testing.nats_server import NatsServerProcess
-from ten99_testing.plugin import create_database, drop_database
+from ten99_testing.receiver import WebhookReceiver
 from ten99_testing.smtp import SmtpSink
-from ten99_testing.system import SERVICES, System
+from ten99_testing.system import System
 
-from ..conftest import Company, create_company
+from ..conftest import Company, create_company, whole_system
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,33 +42,11 @@ class SdkStack:
 
 @pytest.fixture(scope="package")
 def sdk_stack(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SdkStack]:
-    workdir = tmp_path_factory.mktemp("sdk")
-    nats = NatsServerProcess(workdir / "nats").start()
-    databases = {s: asyncio.run(create_database(postgres_url, s[:5])) for s in SERVICES}
-    smtp = SmtpSink().start()
-    system = System(
-        nats_url=nats.url,
-        database_urls=databases,
-        smtp_host=smtp.host,
-        smtp_port=smtp.port,
-        workdir=workdir / "system",
-        cwd=ROOT,
-        extra_env={"NOTIFICATION_DELIVERY__BACKOFF_BASE_S": "0.2"},
-    )
-    try:
+    with whole_system(postgres_url, tmp_path_factory.mktemp("sdk")) as (system, smtp):
         a = create_company(system, "SDK Company A", "owner@sdk-a.test", "correct horse battery sdk a")
         b = create_company(system, "SDK Company B", "owner@sdk-b.test", "correct horse battery sdk b")
         system.start()
         yield SdkStack(system, smtp, a, b)
-    except BaseException:
-        print(system.logs(80))
-        raise
-    finally:
-        system.stop()
-        smtp.stop()
-        nats.stop()
-        for url in databases.values():
-            asyncio.run(drop_database(postgres_url, url))
 
 
 @pytest.fixture
@@ -103,38 +75,7 @@ def as_company(company: Company) -> Iterator[None]:
         ten99policy.api_key = saved
 
 
-class Receiver:
-    """A webhook receiver: a real HTTP server on a free port that answers 200 and keeps what it got."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/ten99-hooks"
-
-    def __enter__(self) -> Receiver:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as r:
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as r:
         yield r

@@ -16,9 +16,10 @@ import ten99policy
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 from ten99_testing import wait_until_sync
+from ten99_testing.receiver import WebhookReceiver
 
 from ..e2e.flow import opt_in_form, round_half_up
-from .conftest import Receiver, SdkStack
+from .conftest import SdkStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -96,7 +97,7 @@ def _active_policy(quote: Any) -> Any:
     return policy
 
 
-def _verified_delivery(receiver: Receiver, secret: str, event_type: str) -> dict[str, Any]:
+def _verified_delivery(receiver: WebhookReceiver, secret: str, event_type: str) -> dict[str, Any]:
     """The first delivery of ``event_type`` whose Standard Webhooks signature verifies."""
 
     def delivered() -> dict[str, Any] | None:
@@ -109,7 +110,7 @@ def _verified_delivery(receiver: Receiver, secret: str, event_type: str) -> dict
     return wait_until_sync(delivered, timeout=60, what=f"a signed delivery of {event_type}")
 
 
-def test_the_documented_flow_through_the_sdk(sdk: SdkStack, receiver: Receiver) -> None:
+def test_the_documented_flow_through_the_sdk(sdk: SdkStack, receiver: WebhookReceiver) -> None:
     endpoint = ten99policy.Webhooks.create(url=receiver.url, events=["policy.active", "application.complete"])
     assert endpoint.id.startswith("whe_") and endpoint.secret.startswith("whsec_")
     assert "secret" not in ten99policy.Webhooks.retrieve(endpoint.id)  # shown once

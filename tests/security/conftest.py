@@ -9,7 +9,6 @@ something that cannot change what the other tests look at.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,12 +19,10 @@ from typing import Any
 
 import httpx
 import pytest
-from ten99_testing.nats_server import NatsServerProcess
-from ten99_testing.plugin import create_database, drop_database
 from ten99_testing.smtp import SmtpSink
 from ten99_testing.system import SERVICES, System, wait_until
 
-from ..conftest import Company, create_company
+from ..conftest import Company, create_company, whole_system
 from ..e2e.flow import seed_covered_assignment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -186,32 +183,10 @@ def _seed_company_a(stack: Stack) -> None:
 
 @pytest.fixture(scope="package")
 def stack(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    workdir = tmp_path_factory.mktemp("security")
-    nats = NatsServerProcess(workdir / "nats").start()
-    databases = {s: asyncio.run(create_database(postgres_url, s[:5])) for s in SERVICES}
-    smtp = SmtpSink().start()
-    system = System(
-        nats_url=nats.url,
-        database_urls=databases,
-        smtp_host=smtp.host,
-        smtp_port=smtp.port,
-        workdir=workdir / "system",
-        cwd=ROOT,
-        extra_env={"NOTIFICATION_DELIVERY__BACKOFF_BASE_S": "0.2"},
-    )
-    try:
+    with whole_system(postgres_url, tmp_path_factory.mktemp("security")) as (system, smtp):
         a = create_company(system, "Company A", "owner@a.test", "correct horse battery a")
         b = create_company(system, "Company B", "owner@b.test", "correct horse battery b")
         system.start()
         stack = Stack(system, smtp, a, b)
         _seed_company_a(stack)
         yield stack
-    except BaseException:
-        print(system.logs(80))
-        raise
-    finally:
-        system.stop()
-        smtp.stop()
-        nats.stop()
-        for url in databases.values():
-            asyncio.run(drop_database(postgres_url, url))
