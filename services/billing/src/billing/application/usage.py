@@ -196,10 +196,10 @@ async def create_usage_invoice(db: Database, tenant_id: str, wanted: NewUsageInv
     return await find_usage_invoice(db, tenant_id, invoice_id, required=True)  # type: ignore[return-value]
 
 
-async def _insert(uow: UnitOfWork, values: dict[str, Any]) -> None:
-    """Insert; another live invoice for the same contractor, job and cycle is ``invoice_exists``."""
+def _other_live_invoice_of_the_cycle(values: dict[str, Any]) -> Any:
+    """The id of another live (not void) invoice of the same contractor, job and pay cycle."""
     c = usage_invoices.c
-    same_cycle = select(c.id).where(
+    return select(c.id).where(
         c.tenant_id == values["tenant_id"],
         c.contractor_id == values["contractor_id"],
         c.job_id == values["job_id"],
@@ -208,6 +208,11 @@ async def _insert(uow: UnitOfWork, values: dict[str, Any]) -> None:
         c.status != "void",
         c.id != values["id"],
     )
+
+
+async def _insert(uow: UnitOfWork, values: dict[str, Any]) -> None:
+    """Insert; another live invoice for the same contractor, job and cycle is ``invoice_exists``."""
+    same_cycle = _other_live_invoice_of_the_cycle(values)
     existing = (await uow.session.execute(same_cycle)).scalar()
     if existing is None:
         try:
@@ -348,16 +353,7 @@ async def reprice_usage_invoice(db: Database, tenant_id: str, invoice_id: str, c
 async def _replace(uow: UnitOfWork, values: dict[str, Any]) -> None:
     """Write the edited invoice; a cycle moved onto another live invoice's is ``invoice_exists``."""
     c = usage_invoices.c
-    clash = select(c.id).where(
-        c.tenant_id == values["tenant_id"],
-        c.contractor_id == values["contractor_id"],
-        c.job_id == values["job_id"],
-        c.paycycle_start == values["paycycle_start"],
-        c.paycycle_end == values["paycycle_end"],
-        c.status != "void",
-        c.id != values["id"],
-    )
-    existing = (await uow.session.execute(clash)).scalar()
+    existing = (await uow.session.execute(_other_live_invoice_of_the_cycle(values))).scalar()
     if existing is not None:
         raise ApiError(f"Invoice {existing} already exists for this pay cycle", error_code="invoice_exists")
     changed = {key: value for key, value in values.items() if key not in ("seq", "id", "tenant_id")}
