@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -16,7 +17,7 @@ from ten99_contracts import STREAMS, StreamSpec
 from .logging import get_logger
 from .settings import NatsSettings
 
-__all__ = ["Bus", "ensure_streams", "stream_config"]
+__all__ = ["Bus", "ensure_streams", "reconcile_stream", "stream_config", "stream_differences"]
 
 log = get_logger(__name__)
 
@@ -46,7 +47,10 @@ class Bus:
     def on_reconnect(self, listener: Callable[[], None]) -> None:
         self._reconnect_listeners.append(listener)
 
-    async def connect(self) -> None:
+    async def connect(self, *, retry_first: bool = True) -> None:
+        """Connect; reconnects after a success are automatic. ``retry_first=False``: one attempt
+        that raises if the server does not answer (the caller retries with its own backoff and
+        stays responsive to a stop) instead of nats-py's endless first-connect loop."""
         async def disconnected() -> None:
             log.warning("nats.disconnected")
 
@@ -65,11 +69,13 @@ class Bus:
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.25,
             connect_timeout=5,
-            allow_reconnect=True,
+            allow_reconnect=retry_first,
             disconnected_cb=disconnected,
             reconnected_cb=reconnected,
             error_cb=error,
         )
+        # nats-py reads this option at each disconnect: from now on, reconnect forever
+        self.nc.options["allow_reconnect"] = True
         self._js = self.nc.jetstream(timeout=5)
 
     async def close(self) -> None:
@@ -95,8 +101,62 @@ def stream_config(spec: StreamSpec, replicas: int) -> StreamConfig:
     )
 
 
+#: settings a stream update may change (NATS 2.10+ also moves a stream between R1 and R3)
+_UPDATABLE = ("subjects", "max_age", "duplicate_window", "num_replicas", "discard")
+#: settings fixed at creation: a stream must be recreated (and its messages moved) to change them
+_FIXED = ("storage", "retention")
+
+
+def _comparable(field: str, value: Any) -> Any:
+    if field == "subjects":
+        return sorted(value or [])
+    if field in ("max_age", "duplicate_window"):
+        return float(value or 0)
+    if field == "num_replicas":
+        return value or 1
+    return value
+
+
+def stream_differences(
+    current: StreamConfig, wanted: StreamConfig, fields: Iterable[str] = _UPDATABLE
+) -> dict[str, tuple[Any, Any]]:
+    """``{field: (current, wanted)}`` for each of ``fields`` where the two configs differ."""
+    out = {}
+    for field in fields:
+        have, want = getattr(current, field), getattr(wanted, field)
+        if _comparable(field, have) != _comparable(field, want):
+            out[field] = (have, want)
+    return out
+
+
+async def reconcile_stream(js: JetStreamContext, current: StreamConfig, wanted: StreamConfig) -> dict[str, tuple[Any, Any]]:
+    """Bring an existing stream to ``wanted``: the updatable settings that differ are applied
+    (everything else in its config, an operator's limits included, is kept); a difference in a
+    setting fixed at creation is logged, never applied. Returns what was changed."""
+    fixed = stream_differences(current, wanted, _FIXED)
+    if fixed:
+        log.error("stream.config_not_updatable", stream=wanted.name, differences=_shown(fixed))
+    changes = stream_differences(current, wanted)
+    if not changes:
+        return {}
+    updated = dataclasses.replace(current, **{field: getattr(wanted, field) for field in changes})
+    try:
+        await js.update_stream(updated)
+    except Exception as e:
+        log.error("stream.update_failed", stream=wanted.name, changes=_shown(changes), error=repr(e))
+        raise
+    log.warning("stream.updated", stream=wanted.name, changes=_shown(changes))
+    return changes
+
+
+def _shown(differences: dict[str, tuple[Any, Any]]) -> dict[str, str]:
+    return {field: f"{have!r} -> {want!r}" for field, (have, want) in differences.items()}
+
+
 async def ensure_streams(js: JetStreamContext, replicas: int = 1, specs: Iterable[StreamSpec] | None = None) -> None:
-    """Create or update every stream. Safe to run from every process at every start."""
+    """Create every stream, or reconcile an existing one with its spec and ``replicas`` (a changed
+    replica count, retention age, subject list or duplicate window is applied and logged). Safe to
+    run from every process at every start."""
     for spec in specs if specs is not None else STREAMS.values():
         config = stream_config(spec, replicas)
         try:
@@ -106,12 +166,8 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1, specs: Iterabl
                 await js.add_stream(config)
             except Exception:
                 # another process created it first
-                await js.stream_info(spec.name)
-            continue
-        current = info.config
-        if (
-            sorted(current.subjects or []) != sorted(config.subjects or [])
-            or current.max_age != config.max_age
-            or current.duplicate_window != config.duplicate_window
-        ):
-            await js.update_stream(config)
+                info = await js.stream_info(spec.name)
+            else:
+                log.info("stream.created", stream=spec.name, replicas=replicas)
+                continue
+        await reconcile_stream(js, info.config, config)
