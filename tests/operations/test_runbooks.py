@@ -1,0 +1,429 @@
+"""The runbooks' commands, run as written (docs/operations/*.md), against a real PostgreSQL and NATS.
+
+Every fenced block in docs/operations tagged ``runbook=<id>`` (```` ```sh runbook=backup.dump ````)
+is read from the markdown and run here with bash, its placeholders (``$SVC``, ``$EXEC``, ``$DB``,
+libpq's ``PG*``, ...) set in the environment, so that a runbook cannot drift from what was tested:
+edit a command in the document and this test runs the edited one. ``EXEC`` (``kubectl exec ...``
+in production) is empty here: the commands run on this machine with the service's settings in the
+environment, as they would inside the service's pod. ``test_every_runbook_block_is_exercised``
+keeps the list of blocks and the tests in step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import nats
+import pytest
+import pytest_asyncio
+from contractor.bootstrap import definition as contractor
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from ten99_contracts import Envelope
+from ten99_contracts.enrollment_v1 import InvitationExpiredV1
+from ten99_testing import wait_until
+from ten99_testing.nats_server import NatsServerProcess
+from ten99_testing.plugin import drop_database
+from ten99_testing.ports import free_port
+from ten99_testing.service import INTERNAL_TOKEN, OPERATOR_TOKEN, RunningService, running_service
+from ten99_testing.system import ServiceProcess
+from ten99kit.bus import ensure_streams
+from ten99kit.crypto import FieldCipher, derive_key
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNBOOKS = ROOT / "docs" / "operations"
+TENANT = "co_RUNBOOKRUNBOOKRUNBOOK1"
+BLOCK = re.compile(r"^```(?:sh|bash|console) runbook=(?P<id>[\w.-]+)\n(?P<body>.*?)^```", re.S | re.M)
+
+#: every runbook block, and the test that runs it
+EXERCISED = {
+    "backup.dump": "test_backup_and_restore_of_a_service_database",
+    "restore.database": "test_backup_and_restore_of_a_service_database",
+    "restore.check": "test_backup_and_restore_of_a_service_database",
+    "restore.reset-consumers": "test_backup_and_restore_of_a_service_database",
+    "restore.consumers": "test_backup_and_restore_of_a_service_database",
+    "jetstream.backup": "test_jetstream_file_store_backup_and_restore",
+    "jetstream.restore": "test_jetstream_file_store_backup_and_restore",
+    "deadletters.list": "test_dead_letter_inspected_and_replayed",
+    "deadletters.ops-list": "test_dead_letter_inspected_and_replayed",
+    "deadletters.replay": "test_dead_letter_inspected_and_replayed",
+    "deadletters.ops-replay": "test_dead_letter_inspected_and_replayed",
+    "deadletters.replay-all": "test_dead_letter_inspected_and_replayed",
+    "rotate.tax-id-check": "test_tax_id_key_rotation",
+    "rotate.tax-id-reencrypt": "test_tax_id_key_rotation",
+}
+
+
+def runbook_blocks() -> dict[str, str]:
+    blocks: dict[str, str] = {}
+    for path in sorted(RUNBOOKS.glob("*.md")):
+        for m in BLOCK.finditer(path.read_text()):
+            assert m["id"] not in blocks, f"runbook block {m['id']} appears twice ({path.name})"
+            blocks[m["id"]] = m["body"]
+    return blocks
+
+
+def run_block(block_id: str, env: dict[str, str], *, expect: int = 0) -> str:
+    """Run one runbook block with bash (errexit, nounset, pipefail) from the repository root."""
+    body = runbook_blocks()[block_id]
+    venv_bin = str(Path(sys.executable).parent)
+    full_env = {**os.environ, "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}", "EXEC": "", **env}
+    out = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", body],
+        env=full_env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert out.returncode == expect, f"runbook block {block_id} exited {out.returncode}:\n{body}\n{out.stdout}\n{out.stderr}"
+    return out.stdout
+
+
+def json_lines(output: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def test_every_runbook_block_is_exercised() -> None:
+    assert set(runbook_blocks()) == set(EXERCISED)
+
+
+# -- fixtures ------------------------------------------------------------------------------
+
+
+@dataclass
+class Postgres:
+    admin_url: str
+
+    @property
+    def libpq(self) -> dict[str, str]:
+        """libpq's variables (psql, pg_dump, pg_restore, createdb) for the test server."""
+        u = make_url(self.admin_url)
+        env = {"PGHOST": u.host or "127.0.0.1", "PGPORT": str(u.port or 5432), "PGUSER": u.username or "postgres"}
+        if u.password:
+            env["PGPASSWORD"] = u.password
+        return env
+
+    def url(self, database: str) -> str:
+        return make_url(self.admin_url).set(database=database).render_as_string(hide_password=False)
+
+
+@pytest_asyncio.fixture
+async def postgres(postgres_url: str) -> AsyncIterator[Postgres]:
+    yield Postgres(postgres_url)
+
+
+@pytest_asyncio.fixture
+async def scratch_databases(postgres_url: str) -> AsyncIterator[list[str]]:
+    """Names of databases a runbook creates (createdb); dropped afterwards."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        await drop_database(postgres_url, make_url(postgres_url).set(database=name).render_as_string(hide_password=False))
+
+
+@pytest_asyncio.fixture
+async def engine_of() -> AsyncIterator[Any]:
+    engines: list[AsyncEngine] = []
+
+    def make(url: str) -> AsyncEngine:
+        engines.append(create_async_engine(url))
+        return engines[-1]
+
+    yield make
+    for e in engines:
+        await e.dispose()
+
+
+async def scalar(engine: AsyncEngine, sql: str, **params: Any) -> Any:
+    async with engine.connect() as conn:
+        return (await conn.execute(text(sql), params)).scalar()
+
+
+async def publish_invitation_expired(nats_url: str, contractor_id: str, occurred_at: datetime) -> str:
+    """Enrollment's message that an invitation ran out: contractor's roster records it."""
+    message = InvitationExpiredV1(invitation_id=f"inv_{uuid.uuid4().hex[:20]}", contractor_id=contractor_id)
+    envelope = Envelope(
+        id=str(uuid.uuid4()),
+        subject=message.SUBJECT,
+        occurred_at=occurred_at,
+        tenant_id=TENANT,
+        aggregate_id=message.invitation_id,
+        data=message,
+    )
+    nc = await nats.connect(nats_url)
+    try:
+        await nc.jetstream().publish(message.SUBJECT, msgspec.json.encode(envelope), headers={"Nats-Msg-Id": envelope.id})
+    finally:
+        await nc.close()
+    return envelope.id
+
+
+@pytest.fixture
+def contractor_body() -> dict[str, Any]:
+    return {
+        "first_name": "Grace",
+        "last_name": "Hopper",
+        "email": f"grace-{uuid.uuid4().hex[:8]}@example.com",
+        "tax_identification": "123-45-6789",
+    }
+
+
+async def create_contractor(svc: RunningService, body: dict[str, Any]) -> dict[str, Any]:
+    r = await svc.client.post("/v1/contractors", json=body, headers={"x-tenant-id": TENANT})
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+EXPIRED_AT = "SELECT expired_at FROM roster_status WHERE tenant_id = :t AND contractor_id = :c"
+
+
+# -- backup and restore ----------------------------------------------------------------------
+
+
+async def test_backup_and_restore_of_a_service_database(
+    postgres: Postgres,
+    database_factory: Any,
+    jetstream_url: str,
+    scratch_databases: list[str],
+    engine_of: Any,
+    contractor_body: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    """backup-and-restore.md: pg_dump of contractor's database with a contractor in it; a message
+    applied after the backup; pg_restore into a new database, migrate --check, consumers reset:
+    the restored service has the contractor (tax id still decrypts) and applies the message again."""
+    source_url = await database_factory("rb_src")
+    restored = f"rb_restored_{uuid.uuid4().hex[:12]}"
+    scratch_databases.append(restored)
+    backup = tmp_path / "contractor.dump"
+    env = {
+        **postgres.libpq,
+        "SVC": "contractor",
+        "DB": make_url(source_url).database or "",
+        "BACKUP": str(backup),
+        "RESTORED_DB": restored,
+        "RESTORED_DB_URL": postgres.url(restored),
+        "CONTRACTOR_NATS__URL": jetstream_url,
+    }
+    async with running_service(contractor, database_url=source_url, nats_url=jetstream_url) as svc:
+        person = await create_contractor(svc, contractor_body)
+        run_block("backup.dump", env)
+        occurred = datetime.now(UTC).replace(microsecond=0)
+        await publish_invitation_expired(jetstream_url, person["id"], occurred)
+        source = engine_of(source_url)
+        await wait_until(lambda: scalar(source, EXPIRED_AT, t=TENANT, c=person["id"]), what="the source applied the message")
+
+    run_block("restore.database", env)
+    run_block("restore.check", env)
+    restored_db = engine_of(postgres.url(restored))
+    assert await scalar(restored_db, EXPIRED_AT, t=TENANT, c=person["id"]) is None  # after the backup: not in it
+
+    deleted = json_lines(run_block("restore.reset-consumers", env))
+    assert {d["deleted"] for d in deleted} >= {"contractor__ten99_enrollment_invitation_expired_v1"}
+
+    async with running_service(contractor, database_url=postgres.url(restored), nats_url=jetstream_url) as svc:
+        r = await svc.client.get(f"/v1/contractors/{person['id']}", headers={"x-tenant-id": TENANT})
+        assert r.status_code == 200, r.text
+        assert r.json()["email"] == contractor_body["email"]
+        assert r.json()["tax_identification"] == "***-**-6789"
+        # the same tax id again is "no change": the restored value decrypts with the configured key
+        same = {**contractor_body, "tax_identification": "123-45-6789"}
+        assert (await svc.client.put(f"/v1/contractors/{person['id']}", json=same, headers={"x-tenant-id": TENANT})).status_code == 200
+        applied = await wait_until(
+            lambda: scalar(restored_db, EXPIRED_AT, t=TENANT, c=person["id"]), what="the replayed message applied"
+        )
+        assert applied == occurred
+        consumers = await wait_until(
+            lambda: asyncio.to_thread(lambda: _caught_up(run_block("restore.consumers", env))), what="the consumers caught up"
+        )
+        assert any(c["consumer"] == "contractor__ten99_enrollment_invitation_expired_v1" for c in consumers)
+    # the messages applied before the backup were dropped by the restored inbox: one row per message
+    assert await scalar(restored_db, "SELECT count(*) FROM inbox") == await scalar(
+        restored_db, "SELECT count(DISTINCT message_id) FROM inbox"
+    )
+
+
+def _caught_up(output: str) -> list[dict[str, Any]] | None:
+    consumers = json_lines(output)
+    return consumers if consumers and all(c["pending"] == 0 and c["ack_pending"] == 0 for c in consumers) else None
+
+
+def test_jetstream_file_store_backup_and_restore(tmp_path: Path) -> None:
+    """backup-and-restore.md: a stopped node's file store copied with tar and restored into an
+    empty store keeps the streams and their messages."""
+    store, restored_store = tmp_path / "store", tmp_path / "restored"
+    env = {"JS_BACKUP": str(tmp_path / "jetstream.tgz")}
+    server = NatsServerProcess(store).start()
+    try:
+        asyncio.run(_publish_one(server.url))
+    finally:
+        server.stop()
+    run_block("jetstream.backup", {**env, "JS_STORE": str(store)})
+    run_block("jetstream.restore", {**env, "JS_STORE": str(restored_store)})
+    again = NatsServerProcess(restored_store).start()
+    try:
+        assert asyncio.run(_messages_in(again.url, "TEN99_ENROLLMENT")) == 1
+    finally:
+        again.stop()
+
+
+async def _publish_one(url: str) -> None:
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js)
+        await js.publish(InvitationExpiredV1.SUBJECT, b"{}", headers={"Nats-Msg-Id": str(uuid.uuid4())})
+    finally:
+        await nc.close()
+
+
+async def _messages_in(url: str, stream: str) -> int:
+    nc = await nats.connect(url)
+    try:
+        return int((await nc.jetstream().stream_info(stream)).state.messages)
+    finally:
+        await nc.close()
+
+
+# -- dead letters ------------------------------------------------------------------------------
+
+REFUSE_ROSTER = """
+CREATE FUNCTION runbook_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'roster_status is read-only during maintenance'; END $$;
+CREATE TRIGGER runbook_refuse BEFORE INSERT OR UPDATE ON roster_status
+FOR EACH ROW EXECUTE FUNCTION runbook_refuse();
+"""
+ALLOW_ROSTER = "DROP TRIGGER runbook_refuse ON roster_status; DROP FUNCTION runbook_refuse();"
+
+
+@pytest.fixture
+def contractor_process(database_url: str, jetstream_url: str, tmp_path: Path) -> Iterator[ServiceProcess]:
+    """``python -m contractor all`` as a real process; a failing message is dead-lettered after
+    its second delivery."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "CONTRACTOR_DB__URL": database_url,
+        "CONTRACTOR_NATS__URL": jetstream_url,
+        "CONTRACTOR_HTTP__PORT": str(port),
+        "CONTRACTOR_INTERNAL_TOKEN": INTERNAL_TOKEN,
+        "CONTRACTOR_OPERATOR_TOKEN": OPERATOR_TOKEN,
+        "CONTRACTOR_DEVELOPMENT": "true",
+        "CONTRACTOR_DATA_DIR": str(tmp_path / "data"),
+        "CONTRACTOR_NATS__MAX_DELIVER": "2",
+        "CONTRACTOR_NATS__BACKOFF_S": "[0.1]",
+        "CONTRACTOR_NATS__FETCH_TIMEOUT_S": "0.2",
+    }
+    process = ServiceProcess("contractor", port, env, tmp_path / "contractor.log", ROOT)
+    process.start()
+    try:
+        process.wait_ready()
+        yield process
+    finally:
+        process.stop()
+
+
+async def test_dead_letter_inspected_and_replayed(
+    contractor_process: ServiceProcess, database_url: str, jetstream_url: str, engine_of: Any, contractor_body: dict[str, Any]
+) -> None:
+    """dead-letters.md's worked example: a message whose handler fails on every delivery is
+    dead-lettered; listed by the CLI and /_ops; the cause fixed; replayed once with effect, and a
+    second replay (by id or all) does nothing."""
+    import httpx
+
+    db = engine_of(database_url)
+    base = contractor_process.url
+    headers = {"x-ten99-internal-token": INTERNAL_TOKEN, "x-tenant-id": TENANT}
+    async with httpx.AsyncClient(base_url=base, headers=headers) as client:
+        r = await client.post("/v1/contractors", json=contractor_body)
+        assert r.status_code == 200, r.text
+        person = r.json()
+    async with db.begin() as conn:
+        await conn.exec_driver_sql(REFUSE_ROSTER)
+    occurred = datetime.now(UTC).replace(microsecond=0)
+    message_id = await publish_invitation_expired(jetstream_url, person["id"], occurred)
+    await wait_until(lambda: scalar(db, "SELECT count(*) FROM dead_letters"), what="the message dead-lettered")
+
+    env = {
+        "SVC": "contractor",
+        "SERVICE_URL": base,
+        "OPERATOR_TOKEN": OPERATOR_TOKEN,
+        **{k: v for k, v in contractor_process.env.items() if k.startswith("CONTRACTOR_")},
+    }
+    [listed] = json_lines(run_block("deadletters.list", env))
+    assert listed["subject"] == InvitationExpiredV1.SUBJECT
+    assert listed["message_id"] == message_id
+    assert listed["deliveries"] == 2
+    assert "read-only during maintenance" in listed["error"]
+    [shown] = json.loads(run_block("deadletters.ops-list", env))
+    assert shown["id"] == listed["id"] and shown["replayed_at"] is None
+    assert await scalar(db, EXPIRED_AT, t=TENANT, c=person["id"]) is None
+
+    async with db.begin() as conn:  # the fix: the table writable again
+        await conn.exec_driver_sql(ALLOW_ROSTER)
+    env["DEAD_LETTER_ID"] = str(listed["id"])
+    assert json_lines(run_block("deadletters.replay", env)) == [{"id": listed["id"], "applied": True}]
+    assert await scalar(db, EXPIRED_AT, t=TENANT, c=person["id"]) == occurred
+    assert await scalar(db, "SELECT count(*) FROM inbox WHERE message_id = :m", m=message_id) == 1
+
+    again = json.loads(run_block("deadletters.ops-replay", env))
+    assert again == {"id": listed["id"], "applied": False}
+    assert json_lines(run_block("deadletters.replay-all", env)) == []  # nothing left to replay
+    assert json_lines(run_block("deadletters.list", env)) == []
+    assert await scalar(db, "SELECT count(*) FROM inbox WHERE message_id = :m", m=message_id) == 1
+
+
+# -- secret rotation ---------------------------------------------------------------------------
+
+
+async def test_tax_id_key_rotation(
+    database_url: str, jetstream_url: str, engine_of: Any, contractor_body: dict[str, Any]
+) -> None:
+    """secret-rotation.md: tax ids written under the old key; the new key prepended; still read;
+    re-encrypted by the runbook's command; the old key removed; still read, and the stored value
+    decrypts with the new key alone."""
+    old, new = "old-tax-id-secret-" + uuid.uuid4().hex, "new-tax-id-secret-" + uuid.uuid4().hex
+    async with running_service(contractor, database_url=database_url, nats_url=jetstream_url, tax_id_keys=[old]) as svc:
+        person = await create_contractor(svc, contractor_body)
+    db = engine_of(database_url)
+    stored = await scalar(db, "SELECT tax_id_encrypted FROM contractors WHERE id = :i", i=person["id"])
+
+    env = {"CONTRACTOR_DB__URL": database_url, "CONTRACTOR_TAX_ID_KEYS": json.dumps([new, old])}
+    stale = json_lines(run_block("rotate.tax-id-check", env, expect=1))
+    assert {(s["table"], s["stale"]) for s in stale} == {("contractors", 1), ("import_files", 0)}
+
+    async with running_service(
+        contractor, database_url=database_url, nats_url=jetstream_url, tax_id_keys=[new, old]
+    ) as svc:  # both keys: the old value still reads
+        same = {**contractor_body, "tax_identification": "123-45-6789"}
+        r = await svc.client.put(f"/v1/contractors/{person['id']}", json=same, headers={"x-tenant-id": TENANT})
+        assert r.status_code == 200, r.text
+        done = json_lines(run_block("rotate.tax-id-reencrypt", env))
+        assert {(d["table"], d["rewritten"]) for d in done} == {("contractors", 1), ("import_files", 0)}
+    assert json_lines(run_block("rotate.tax-id-check", env)) == [
+        {"target": "contractor-tax-ids", "table": t, "column": c, "current": n, "rewritten": 0, "stale": 0}
+        for t, c, n in (("contractors", "tax_id_encrypted", 1), ("import_files", "content", 0))
+    ]
+    rewritten = await scalar(db, "SELECT tax_id_encrypted FROM contractors WHERE id = :i", i=person["id"])
+    assert rewritten != stored
+    assert FieldCipher([derive_key(new, "contractor-tax-id")]).decrypt(rewritten) == "123-45-6789"
+
+    async with running_service(contractor, database_url=database_url, nats_url=jetstream_url, tax_id_keys=[new]) as svc:
+        r = await svc.client.put(f"/v1/contractors/{person['id']}", json=same, headers={"x-tenant-id": TENANT})
+        assert r.status_code == 200, r.text
+        assert r.json()["tax_identification"] == "***-**-6789"
