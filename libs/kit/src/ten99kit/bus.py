@@ -51,6 +51,7 @@ class Bus:
         """Connect; reconnects after a success are automatic. ``retry_first=False``: one attempt
         that raises if the server does not answer (the caller retries with its own backoff and
         stays responsive to a stop) instead of nats-py's endless first-connect loop."""
+
         async def disconnected() -> None:
             log.warning("nats.disconnected")
 

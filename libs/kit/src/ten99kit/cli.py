@@ -1,4 +1,8 @@
-"""``python -m <service> api|worker|relay|all|migrate|makemigration|deadletters``."""
+"""``python -m <service> api|worker|relay|all|migrate|makemigration|deadletters``.
+
+``migrate`` upgrades to head (under an advisory lock on PostgreSQL); ``migrate --check`` exits 0
+at head and 1 otherwise; ``migrate --wait [--timeout S]`` waits for head (exit 1 on timeout);
+``migrate --downgrade <revision>`` rolls the schema back (``-1``: one step)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .migrations import revision, upgrade
+from .migrations import check, downgrade, revision, upgrade, wait_for_head
 from .runtime import MODES, Runtime, ServiceDefinition
 from .settings import ServiceSettings, SettingsRefused
 
@@ -24,7 +28,12 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> int:
     for mode in MODES:
         p = sub.add_parser(mode, help=f"run the {mode} process" if mode != "all" else "API, consumers and relay in one process")
         p.add_argument("--no-migrate", action="store_true", help="do not migrate the database first")
-    sub.add_parser("migrate", help="upgrade the database to the latest migration")
+    mig = sub.add_parser("migrate", help="upgrade the database to the latest migration (under a lock)")
+    how = mig.add_mutually_exclusive_group()
+    how.add_argument("--check", action="store_true", help="exit 0 if the database is at head, 1 if not")
+    how.add_argument("--wait", action="store_true", help="wait until the database is at head (another process migrates)")
+    how.add_argument("--downgrade", metavar="REVISION", help="roll the schema back to REVISION (-1: one step)")
+    mig.add_argument("--timeout", type=float, default=300.0, help="seconds --wait waits (default 300)")
     mk = sub.add_parser("makemigration", help="autogenerate a migration from the models")
     mk.add_argument("message")
     dl = sub.add_parser("deadletters", help="list or replay dead-lettered messages")
@@ -38,9 +47,7 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> int:
     if settings is None:
         return 2
     if args.command == "migrate":
-        upgrade(definition.migrations, settings.db.url)
-        print(f"{definition.name}: database at head", file=sys.stderr)
-        return 0
+        return _migrate(definition, settings, args)
     if args.command == "makemigration":
         revision(definition.migrations, settings.db.url, args.message)
         return 0
@@ -53,6 +60,29 @@ def main(definition: ServiceDefinition, argv: list[str] | None = None) -> int:
     if not args.no_migrate and settings.db.auto_migrate:
         upgrade(definition.migrations, settings.db.url)
     return _run(settings, _serve(definition, settings, args.command))
+
+
+def _migrate(definition: ServiceDefinition, settings: ServiceSettings, args: argparse.Namespace) -> int:
+    name, migrations, url = definition.name, definition.migrations, settings.db.url
+    if args.check:
+        state = check(migrations, url)
+        print(f"{name}: {state.describe()}", file=sys.stderr)
+        return 0 if state.at_head else 1
+    if args.wait:
+        try:
+            state = wait_for_head(migrations, url, args.timeout)
+        except TimeoutError as e:
+            print(f"{name}: {e}", file=sys.stderr)
+            return 1
+        print(f"{name}: {state.describe()}", file=sys.stderr)
+        return 0
+    if args.downgrade:
+        downgrade(migrations, url, args.downgrade)
+        print(f"{name}: {check(migrations, url).describe()}", file=sys.stderr)
+        return 0
+    upgrade(migrations, url)
+    print(f"{name}: database at head", file=sys.stderr)
+    return 0
 
 
 def _settings(definition: ServiceDefinition, command: str) -> ServiceSettings | None:

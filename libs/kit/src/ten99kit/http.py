@@ -9,7 +9,6 @@ for probes and Prometheus."""
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import time
 from datetime import datetime
@@ -93,26 +92,41 @@ def correlation_middleware(app: ASGIApp) -> ASGIApp:
 
 
 async def internal_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Only the gateway (holding the shared internal token) may call a service's API."""
-    expected = connection.app.state.runtime.settings.internal_token.get_secret_value()
-    if not expected:
+    """Only the gateway (holding the shared internal token) may call a service's API. During a
+    rotation the previous token is accepted too (``<PREFIX>INTERNAL_TOKEN_PREVIOUS``)."""
+    settings = connection.app.state.runtime.settings
+    accepted = _tokens(settings.internal_token, settings.internal_token_previous)
+    if not accepted:
         return
-    given = connection.headers.get(INTERNAL_TOKEN_HEADER, "")
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    if not _matches(connection.headers.get(INTERNAL_TOKEN_HEADER, ""), accepted):
         raise NotAuthorizedException("missing or wrong internal token")
 
 
 async def operator_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Only an operator may call ``/_ops`` and read ``/schema``: the internal token does not open them."""
+    """Only an operator may call ``/_ops`` and read ``/schema``: the internal token does not open them.
+    During a rotation the previous operator token is accepted too."""
     settings = connection.app.state.runtime.settings
-    expected = settings.operator_token.get_secret_value()
-    if not expected:
+    accepted = _tokens(settings.operator_token, settings.operator_token_previous)
+    if not accepted:
         if settings.development:
             return  # a laptop without an operator token (a process outside development refuses to start so)
         raise NotAuthorizedException("no operator token is configured")
     given = connection.headers.get(OPERATOR_TOKEN_HEADER) or _bearer(connection.headers.get("authorization", ""))
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    if not _matches(given, accepted):
         raise NotAuthorizedException("missing or wrong operator token")
+
+
+def _tokens(*secrets: Any) -> list[bytes]:
+    """The non-empty tokens among a primary and its previous value."""
+    return [v.encode() for v in (s.get_secret_value() for s in secrets) if v]
+
+
+def _matches(given: str, accepted: list[bytes]) -> bool:
+    """Constant-time comparison against every accepted token (no early exit on a match)."""
+    found = False
+    for token in accepted:
+        found |= hmac.compare_digest(given.encode(), token)
+    return found
 
 
 def _bearer(authorization: str) -> str:
@@ -143,17 +157,11 @@ class Health(Controller):
 
     @get("/readyz", media_type=MediaType.JSON)
     async def readyz(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+        """200 when this process should receive work; 503 with the failing checks named
+        (database, schema at head, and NATS in the modes that need it)."""
         runtime: Runtime = request.app.state.runtime
-        checks: dict[str, str] = {}
-        try:
-            await asyncio.wait_for(runtime.db.ping(), timeout=2)
-            checks["database"] = "ok"
-        except Exception as e:
-            checks["database"] = f"failing: {e!r}"
-        if runtime.uses_bus:
-            checks["nats"] = "ok" if runtime.bus.is_connected else "failing: not connected"
-        ok = all(v == "ok" for v in checks.values())
-        return Response({"status": "ok" if ok else "failing", "checks": checks}, status_code=200 if ok else 503)
+        ok, body = await runtime.readiness()
+        return Response(body, status_code=200 if ok else 503)
 
 
 class Ops(Controller):

@@ -1,9 +1,19 @@
 """Alembic, driven from code: each service keeps ``migrations/env.py`` (three lines calling
-`run_env`) and ``migrations/versions/``; ``python -m <service> migrate`` upgrades to head."""
+`run_env`) and ``migrations/versions/``.
+
+``python -m <service> migrate`` upgrades to head under a PostgreSQL advisory lock (one per service),
+so that migrators started together (an initContainer in each of several pods) run one after the
+other; the later ones find the database at head and do nothing. SQLite needs no lock (one writer).
+``migrate --check`` compares the database's revision with the head of the scripts, ``migrate
+--wait`` waits for it, ``migrate --downgrade <revision>`` rolls the schema back
+(docs/operations/upgrade-and-rollback.md)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +21,26 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, pool
+from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData, inspect, pool, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import async_engine_from_config, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, async_engine_from_config, create_async_engine
 
-__all__ = ["alembic_config", "revision", "run_env", "schema_drift", "upgrade"]
+__all__ = [
+    "SchemaState",
+    "alembic_config",
+    "check",
+    "current_revisions",
+    "downgrade",
+    "head_revisions",
+    "lock_key",
+    "revision",
+    "run_env",
+    "schema_drift",
+    "schema_state",
+    "upgrade",
+    "wait_for_head",
+]
 
 
 def alembic_config(migrations: Path, url: str) -> Config:
@@ -36,6 +61,91 @@ def upgrade(migrations: Path, url: str, revision_id: str = "head") -> None:
         if db and db != ":memory:":
             Path(db).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(migrations, url), revision_id)
+
+
+def downgrade(migrations: Path, url: str, revision_id: str) -> None:
+    """Roll the schema back to ``revision_id`` (``-1``: one step; ``base``: nothing), under the same
+    lock as `upgrade`. Blocking."""
+    command.downgrade(alembic_config(migrations, url), revision_id)
+
+
+def head_revisions(migrations: Path) -> frozenset[str]:
+    """The head revision(s) of a service's scripts, read from the files (no database)."""
+    return frozenset(ScriptDirectory.from_config(alembic_config(migrations, "")).get_heads())
+
+
+def lock_key(migrations: Path) -> int:
+    """The advisory lock a service's migrators take: a stable 31-bit number from the service's name."""
+    return zlib.crc32(f"ten99 migrate {Path(migrations).parent.name}".encode()) & 0x7FFFFFFF
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Where a database's schema stands against the scripts' head."""
+
+    current: frozenset[str]
+    heads: frozenset[str]
+    #: None when the database has no ``alembic_version`` table (never migrated)
+    versioned: bool = True
+
+    @property
+    def at_head(self) -> bool:
+        return self.versioned and self.current == self.heads
+
+    def describe(self) -> str:
+        head = ", ".join(sorted(self.heads)) or "(no scripts)"
+        if not self.versioned:
+            return f"schema not migrated (no alembic_version table); head is {head}"
+        if self.at_head:
+            return f"schema at head {head}"
+        now = ", ".join(sorted(self.current)) or "(empty)"
+        return f"schema at {now}, head is {head}"
+
+
+async def current_revisions(conn: AsyncConnection) -> frozenset[str] | None:
+    """The revision(s) recorded in ``alembic_version``; None when the table does not exist."""
+
+    def read(sync: Connection) -> frozenset[str] | None:
+        if not inspect(sync).has_table("alembic_version"):  # one catalogue query, then one SELECT
+            return None
+        return frozenset(MigrationContext.configure(sync).get_current_heads())
+
+    return await conn.run_sync(read)
+
+
+async def schema_state(url: str, heads: frozenset[str]) -> SchemaState:
+    """Open a connection to ``url`` and read its revision (raises if the database does not answer)."""
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as conn:
+            current = await current_revisions(conn)
+    finally:
+        await engine.dispose()
+    return SchemaState(current or frozenset(), heads, versioned=current is not None)
+
+
+def check(migrations: Path, url: str) -> SchemaState:
+    """Blocking: the database's schema state against the scripts' head."""
+    return asyncio.run(schema_state(url, head_revisions(migrations)))
+
+
+def wait_for_head(migrations: Path, url: str, timeout: float, interval: float = 1.0) -> SchemaState:
+    """Blocking: poll until the database is at head (an unreachable database counts as not yet);
+    raise `TimeoutError` with the last state after ``timeout`` seconds."""
+    heads = head_revisions(migrations)
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    while True:
+        try:
+            state = asyncio.run(schema_state(url, heads))
+            if state.at_head:
+                return state
+            last = state.describe()
+        except Exception as e:  # the database may not be up yet
+            last = f"database not reachable: {e!r}"
+        if time.monotonic() + interval > deadline:
+            raise TimeoutError(f"not at head after {timeout:g} s: {last}")
+        time.sleep(interval)
 
 
 def revision(migrations: Path, url: str, message: str) -> None:
@@ -79,6 +189,11 @@ def run_env(metadata: MetaData) -> None:
             config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
         )
         async with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # held by this session until it closes: concurrent migrators of one service queue here
+                script_location = config.get_main_option("script_location") or "migrations"
+                await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": lock_key(Path(script_location))})
+                await conn.commit()  # the lock outlives the transaction; alembic starts its own
             await conn.run_sync(_configure, metadata)
         await engine.dispose()
 

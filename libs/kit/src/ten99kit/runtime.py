@@ -4,6 +4,15 @@ scheduler and HTTP app, and the modes it runs in (``api``, ``worker``, ``relay``
 A service describes itself with a `ServiceDefinition`; its ``build(runtime)`` function (in the
 service's ``bootstrap.py``, the only place that knows concrete adapters) returns the
 `ServiceParts`: routes, subscriptions, clock-driven jobs and start/stop hooks.
+
+A served process (`Runtime.serve`) answers HTTP at once, NATS or not: it connects to NATS in the
+background, retrying with a capped backoff, and starts what needs the bus (relay, consumers) once
+connected; a SIGTERM stops it at any moment. Its probes (`Runtime.readiness`):
+
+- ``/livez``: the event loop runs (the answer itself is the proof);
+- ``/readyz``: the database answers and its schema is at the scripts' head revision (read once at
+  start), and in the ``worker``, ``relay`` and ``all`` modes NATS is connected with its streams
+  provisioned. An ``api`` process stays ready while NATS is away: its writes wait in the outbox.
 """
 
 from __future__ import annotations
@@ -25,16 +34,24 @@ from .db import Database, create_engine
 from .inbox import InboxConsumer, Subscription, inbox_tables
 from .inputs import MAX_BODY_BYTES
 from .logging import configure_logging, get_logger
+from .migrations import SchemaState, current_revisions, head_revisions
 from .outbox import OutboxRelay, outbox_table
 from .scheduler import ScheduledJob, Scheduler
 from .settings import ServiceSettings
 from .statistics import StatisticsKeeper
+from .workers import Backoff, wait_first
 
 __all__ = ["MODES", "Command", "Runtime", "ServiceDefinition", "ServiceParts", "kit_tables"]
 
 log = get_logger("runtime")
 
 MODES = ("api", "worker", "relay", "all")
+#: the modes whose work needs NATS (consumers, relay): their readiness includes it
+BUS_MODES = ("worker", "relay", "all")
+#: how long a readiness probe waits for the database
+PROBE_TIMEOUT_S = 2.0
+
+Task = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def kit_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
@@ -107,6 +124,12 @@ class Runtime:
         self.scheduler = Scheduler(self.parts.jobs, self.clock, settings.clock.tick_interval_s)
         self.statistics = StatisticsKeeper(self.db.engine, settings.db)
         self.stop = asyncio.Event()
+        #: what this process runs (`serve` sets it); an in-process test service runs everything
+        self.mode = "all"
+        #: the head revision(s) of the service's migration scripts, read once
+        self.schema_heads = head_revisions(definition.migrations)
+        #: connected to NATS with the streams provisioned
+        self.bus_ready = False
 
     def app(self, *, ops_only: bool = False) -> Any:
         from .http import create_app
@@ -114,11 +137,60 @@ class Runtime:
         return create_app(self, self.parts, ops_only=ops_only)
 
     async def start(self) -> None:
+        """For commands and in-process tests: connect to NATS (waiting for it), then the start hooks."""
         await self.bus.connect()
-        if self.settings.nats.provision_streams:
-            await ensure_streams(self.bus.js, replicas=self.settings.nats.replicas)
+        await self._provision()
         for hook in self.parts.on_startup:
             await hook()
+
+    async def _provision(self) -> None:
+        if self.settings.nats.provision_streams:
+            await ensure_streams(self.bus.js, replicas=self.settings.nats.replicas)
+        self.bus_ready = True
+
+    async def connect_bus(self, stop: asyncio.Event, backoff: Backoff | None = None) -> bool:
+        """Connect to NATS and provision the streams, retrying with a capped backoff until it
+        works (True) or ``stop`` is set (False)."""
+        backoff = backoff or Backoff(0.25, 10.0)
+        while not stop.is_set():
+            try:
+                if not self.bus.is_connected:
+                    await self.bus.connect(retry_first=False)
+                await self._provision()
+                log.info("nats.ready")
+                return True
+            except Exception as e:
+                delay = backoff.next()
+                log.warning("nats.not_ready", error=f"{type(e).__name__}: {e}", retry_in_s=delay)
+                await wait_first(stop, timeout=delay)
+        return False
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Whether this process should receive work, with one line per check."""
+        checks: dict[str, str] = {}
+        try:
+            state = await asyncio.wait_for(self._schema_state(), timeout=PROBE_TIMEOUT_S)
+            checks["database"] = "ok"
+            checks["schema"] = "ok" if state.at_head else f"failing: {state.describe()}"
+        except Exception as e:
+            reason = f"no answer within {PROBE_TIMEOUT_S:g} s" if isinstance(e, TimeoutError) else f"{type(e).__name__}: {e}"
+            checks["database"] = f"failing: {reason}"[:300]
+            checks["schema"] = "failing: unknown (the database does not answer)"
+        nats = "ok" if self.bus_ready and self.bus.is_connected else "failing: not connected to NATS"
+        if self.bus_ready is False and self.bus.is_connected:
+            nats = "failing: connected to NATS, streams not provisioned yet"
+        body: dict[str, Any] = {"mode": self.mode, "checks": checks}
+        if self.mode in BUS_MODES:
+            checks["nats"] = nats
+        else:
+            body["not_required"] = {"nats": nats}
+        ok = all(v == "ok" for v in checks.values())
+        return ok, {"status": "ok" if ok else "failing", **body}
+
+    async def _schema_state(self) -> SchemaState:
+        async with self.db.engine.connect() as conn:
+            current = await current_revisions(conn)
+        return SchemaState(current or frozenset(), self.schema_heads, versioned=current is not None)
 
     async def close(self) -> None:
         for hook in self.parts.on_shutdown:
@@ -130,31 +202,65 @@ class Runtime:
         await self.bus.close()
         await self.db.dispose()
 
-    def tasks_for(self, mode: str) -> list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]]:
-        tasks: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
+    def tasks_for(self, mode: str, *, bus: bool | None = None) -> list[Task]:
+        """The long-running tasks of ``mode``: those that need NATS (``bus=True``: relay,
+        consumers), those that do not (``bus=False``: jobs, statistics, background work), or all."""
+        needs_bus: list[Task] = []
+        free: list[Task] = []
         if mode in ("relay", "all"):
-            tasks.append(self.relay.run)
+            needs_bus.append(self.relay.run)
         if mode in ("worker", "all"):
-            tasks.append(self.consumer.run)
-            tasks.append(self.scheduler.run)
-            tasks.append(self.statistics.run)
-            tasks.extend(self.parts.background)
-        return tasks
+            needs_bus.append(self.consumer.run)
+            free += [self.scheduler.run, self.statistics.run, *self.parts.background]
+        if bus is None:
+            return needs_bus + free
+        return needs_bus if bus else free
+
+    async def _run_with_bus(self, mode: str) -> None:
+        """Connect to NATS in the background, then run the tasks that need it until cancelled."""
+        if not await self.connect_bus(self.stop):
+            return
+        tasks = [asyncio.create_task(t(self.stop)) for t in self.tasks_for(mode, bus=True)]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def serve(self, mode: str) -> None:
-        """Run until SIGINT/SIGTERM. Every mode serves HTTP (health, metrics, ops); ``api`` and
-        ``all`` also serve the service's own routes."""
+        """Run until SIGINT/SIGTERM. Every mode serves HTTP (health, metrics, ops) from the start,
+        whether NATS answers or not; ``api`` and ``all`` also serve the service's own routes."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         configure_logging(self.settings.log, self.name)
+        self.mode = mode
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.add_signal_handler(sig, self.stop.set)
             except (NotImplementedError, RuntimeError):
                 pass
-        await self.start()
-        app = self.app(ops_only=mode in ("worker", "relay"))
+        for hook in self.parts.on_startup:
+            await hook()
+        server = self._http_server(self.app(ops_only=mode in ("worker", "relay")))
+        web = asyncio.create_task(server.serve())
+        web.add_done_callback(lambda _: self.stop.set())  # a server that could not start ends the process
+        running = [asyncio.create_task(t(self.stop)) for t in self.tasks_for(mode, bus=False)]
+        running.append(asyncio.create_task(self._run_with_bus(mode)))
+        log.info("service.started", mode=mode, port=self.settings.http.port, development=self.settings.development)
+        try:
+            await self.stop.wait()
+        finally:
+            server.should_exit = True
+            await asyncio.gather(web, return_exceptions=True)
+            for t in running:
+                t.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            await self.close()
+            log.info("service.stopped")
+
+    def _http_server(self, app: Any) -> uvicorn.Server:
         server = uvicorn.Server(
             uvicorn.Config(
                 app,
@@ -167,16 +273,4 @@ class Runtime:
             )
         )
         server.install_signal_handlers = lambda: None  # type: ignore[attr-defined,method-assign]
-        running: list[asyncio.Task[None]] = [asyncio.create_task(t(self.stop)) for t in self.tasks_for(mode)]
-        web = asyncio.create_task(server.serve())
-        log.info("service.started", mode=mode, port=self.settings.http.port, development=self.settings.development)
-        try:
-            await self.stop.wait()
-        finally:
-            server.should_exit = True
-            await asyncio.gather(web, return_exceptions=True)
-            for t in running:
-                t.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
-            await self.close()
-            log.info("service.stopped")
+        return server

@@ -194,6 +194,11 @@ class ServiceSettings(BaseSettings):
     #: X-Ten99-Operator-Token or ``Authorization: Bearer``; never the token the gateway holds.
     #: Empty leaves those endpoints open (development only)
     operator_token: SecretStr = SecretStr("")
+    #: during a rotation, the token being replaced: accepted besides `internal_token` (the gateway
+    #: sends only its own `internal_token`); empty outside a rotation (docs/security.md)
+    internal_token_previous: SecretStr = SecretStr("")
+    #: during a rotation, the operator token being replaced: accepted besides `operator_token`
+    operator_token_previous: SecretStr = SecretStr("")
     #: the asyncio event loop: uvloop (libuv; about a quarter less CPU per request and message
     #: here) or the standard library's
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
@@ -227,11 +232,21 @@ class ServiceSettings(BaseSettings):
             for name, default in self.development_secrets.items()
             if default in _secret_values(getattr(self, name))
         ]
-        operator, internal = self.operator_token.get_secret_value(), self.internal_token.get_secret_value()
-        if operator and operator == internal:
-            problems.append(
-                f"{self.env_name('operator_token')} equals {self.env_name('internal_token')} (the gateway holds that one)"
-            )
+        problems += self._shared_tokens()
+        return problems
+
+    def _shared_tokens(self) -> list[str]:
+        """An operator token (current or previous) that is also an internal token: the gateway
+        holds those, so it would open ``/_ops``."""
+        internal = {
+            self.internal_token.get_secret_value(): "internal_token",
+            self.internal_token_previous.get_secret_value(): "internal_token_previous",
+        }
+        problems = []
+        for name in ("operator_token", "operator_token_previous"):
+            value = getattr(self, name).get_secret_value()
+            if value and value in internal:
+                problems.append(f"{self.env_name(name)} equals {self.env_name(internal[value])} (the gateway holds that one)")
         return problems
 
     def refuse_unsafe_defaults(self) -> None:
