@@ -10,6 +10,7 @@ from ten99_contracts.contractor_v1 import (
     AssignmentCreatedV1,
     AssignmentExtendedV1,
     AssignmentUpdatedV1,
+    ContractorDeletedV1,
     ContractorRegisteredV1,
     ContractorUpdatedV1,
     JobDeletedV1,
@@ -20,7 +21,7 @@ from ten99kit import Runtime, ScheduledJob, ServiceDefinition, ServiceParts, Sub
 
 from .adapters.db import metadata
 from .api.routes import ROUTES
-from .application import jobs
+from .application import deletions, jobs
 from .application.invitations import expire_due_invitations, send_due_reminders
 from .application.links import OptInLinks
 from .application.reactions import Reactions
@@ -35,6 +36,7 @@ def subscriptions(reactions: Reactions) -> list[Subscription]:
         Subscription(CompanyCreatedV1.SUBJECT, reactions.on_company_created),
         Subscription(ContractorRegisteredV1.SUBJECT, reactions.on_contractor_changed),
         Subscription(ContractorUpdatedV1.SUBJECT, reactions.on_contractor_changed),
+        Subscription(ContractorDeletedV1.SUBJECT, deletions.on_contractor_deleted),
         Subscription(AssignmentCreatedV1.SUBJECT, reactions.on_assignment_state),
         Subscription(AssignmentUpdatedV1.SUBJECT, reactions.on_assignment_state),
         Subscription(AssignmentCancelledV1.SUBJECT, reactions.on_assignment_cancelled),

@@ -2,7 +2,8 @@
 
 Local copies of other contexts (kept from their events, newest state wins):
 - ``companies`` (gateway's CompanyCreatedV1): the name shown on the opt-in page;
-- ``contractors`` and ``assignments`` (contractor's events): who to invite, what to prefill and price;
+- ``contractors`` and ``assignments`` (contractor's events): who to invite, what to prefill and price
+  (a deleted contractor is kept with ``deleted_at``);
 - ``jobs`` (contractor's JobUpsertedV1/JobDeletedV1): what a quote for a job and a contractor prices;
 - ``assignment_cancellations``: a cancellation that may arrive before the assignment it cancels.
 
@@ -65,6 +66,9 @@ contractors = Table(
     #: when the state held here was true (the producer's occurred_at, or our clock for an opt-in)
     Column("observed_at", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),
+    #: ContractorDeletedV1 arrived: no new quote or session for them (kept, so that an update that
+    #: arrives later on another subject cannot bring them back; the upsert never touches it)
+    Column("deleted_at", UtcDateTime, nullable=True),
 )
 
 assignments = Table(

@@ -304,6 +304,8 @@ async def _contractor(uow: UnitOfWork, tenant_id: str, contractor_id: str | None
     row = await store.contractor(uow.session, tenant_id, contractor_id)
     if row is None:
         raise ApiError(f"No contractor {contractor_id}", error_code="invalid_contractor_id", status_code=400)
+    if row["deleted_at"] is not None:  # `deletions`: no new quote, no change to an old one
+        raise ApiError(f"The contractor {contractor_id} was deleted", error_code="invalid_contractor_id", status_code=400)
     return row
 
 

@@ -269,6 +269,8 @@ async def create_session(db: Database, links: OptInLinks, tenant_id: str, data: 
         applying = await _applying_for(uow, tenant_id, data)
         contractor, quote_id, assignment_ids = applying.contractor, applying.quote_id, applying.assignment_ids
         contractor_id = contractor["contractor_id"]
+        if contractor["deleted_at"] is not None:  # `deletions`: nothing of theirs stays usable
+            raise ApiError(f"The contractor {contractor_id} was deleted", error_code="invalid_contractor_id", status_code=400)
         now = uow.clock.now()
         pending = await store.open_invitation(uow.session, tenant_id, contractor_id, lock=True)
         if pending is not None and pending["expires_at"] <= now:
