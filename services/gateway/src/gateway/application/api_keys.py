@@ -1,8 +1,18 @@
 """API keys of a company: created (the key is shown once), listed, revoked, and checked on every
-public-API request. Only the key's sha256 is stored."""
+public-API request. Only the key's sha256 is stored.
+
+A checked key is remembered in this process for `KEY_CACHE_TTL_S` (`KeyCache`, bounded), because
+a database round trip per request was a tenth of the gateway's CPU on the public API's hot path.
+A revocation takes effect at once on the replica that revokes (it drops the key from its cache)
+and within `KEY_CACHE_TTL_S` on the others. Unknown keys are never remembered (a caller cycling
+random keys cannot fill the cache or evict the good ones)."""
 
 from __future__ import annotations
 
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -12,10 +22,81 @@ from ten99kit import Database, new_id
 from ..adapters.db import api_keys
 from ..domain.accounts import AccountError, hash_secret, new_api_key
 
-__all__ = ["NewApiKey", "authenticate_api_key", "create_api_key", "list_api_keys", "revoke_api_key"]
+__all__ = [
+    "KEY_CACHE_TTL_S",
+    "KeyCache",
+    "NewApiKey",
+    "authenticate_api_key",
+    "create_api_key",
+    "key_cache_of",
+    "list_api_keys",
+    "revoke_api_key",
+]
 
 #: how often last_used_at is written
 _TOUCH_EVERY = timedelta(minutes=5)
+#: how long a checked key is trusted without asking the database (a revocation elsewhere waits this long)
+KEY_CACHE_TTL_S = 10.0
+#: keys remembered at most (least recently used first out)
+KEY_CACHE_SIZE = 10_000
+
+
+@dataclass(frozen=True)
+class _Known:
+    tenant_id: str
+    key_id: str
+    until: float
+
+
+class KeyCache:
+    """Key hash -> company, for `ttl_s` seconds of ``now`` (monotonic), at most `size` entries."""
+
+    def __init__(
+        self, ttl_s: float = KEY_CACHE_TTL_S, size: int = KEY_CACHE_SIZE, now: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.size = size
+        self.now = now
+        self._entries: OrderedDict[str, _Known] = OrderedDict()
+        #: bumped by every `forget`: a lookup that began before a revocation does not `put` its answer
+        self.generation = 0
+
+    def get(self, key_hash: str) -> str | None:
+        known = self._entries.get(key_hash)
+        if known is None:
+            return None
+        if known.until <= self.now():
+            del self._entries[key_hash]
+            return None
+        self._entries.move_to_end(key_hash)
+        return known.tenant_id
+
+    def put(self, key_hash: str, tenant_id: str, key_id: str, generation: int) -> None:
+        if generation != self.generation:
+            return
+        self._entries[key_hash] = _Known(tenant_id, key_id, self.now() + self.ttl_s)
+        self._entries.move_to_end(key_hash)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def forget(self, key_id: str) -> None:
+        self.generation += 1
+        for key_hash in [h for h, known in self._entries.items() if known.key_id == key_id]:
+            del self._entries[key_hash]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+#: one cache per database (in practice one per gateway process; tests make several)
+_caches: weakref.WeakKeyDictionary[Database, KeyCache] = weakref.WeakKeyDictionary()
+
+
+def key_cache_of(db: Database) -> KeyCache:
+    cache = _caches.get(db)
+    if cache is None:
+        cache = _caches[db] = KeyCache()
+    return cache
 
 
 @dataclass(frozen=True)
@@ -74,6 +155,7 @@ async def revoke_api_key(db: Database, *, company_id: str, key_id: str) -> bool:
             .values(revoked_at=db.clock.now())
         )
         await uow.commit()
+    key_cache_of(db).forget(key_id)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -82,11 +164,16 @@ async def authenticate_api_key(db: Database, key: str) -> str | None:
     if not key or len(key) > 200:
         return None
     key_hash = hash_secret(key)
+    cache = key_cache_of(db)
+    cached = cache.get(key_hash)
+    if cached is not None:
+        return cached
+    generation = cache.generation
     now = db.clock.now()
     async with db.session() as s:
         row = (
             await s.execute(
-                select(api_keys.c.tenant_id, api_keys.c.last_used_at).where(
+                select(api_keys.c.id, api_keys.c.tenant_id, api_keys.c.last_used_at).where(
                     api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None)
                 )
             )
@@ -96,4 +183,5 @@ async def authenticate_api_key(db: Database, key: str) -> str | None:
         if row.last_used_at is None or now - row.last_used_at >= _TOUCH_EVERY:
             await s.execute(update(api_keys).where(api_keys.c.key_hash == key_hash).values(last_used_at=now))
             await s.commit()
+    cache.put(key_hash, str(row.tenant_id), str(row.id), generation)
     return str(row.tenant_id)
