@@ -21,13 +21,15 @@ from typing import Any
 
 import msgspec
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from prometheus_client import Counter
-from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, Text, select, update
+from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table, Text, func, select, update
 from ten99_contracts import Envelope, decode_envelope, stream_for_subject
 
 from .bus import Bus
 from .db import BigIntPK, Database, JSONDoc, UtcDateTime, insert_ignore
 from .logging import bind_correlation, causation_id, get_logger
+from .metrics import CONSUMER_ACK_PENDING, CONSUMER_PENDING, DEAD_LETTERS_WAITING, REFRESH_INTERVAL_S, gauge_worker
 from .settings import NatsSettings
 from .uow import UnitOfWork
 from .workers import Backoff, wait_first
@@ -120,6 +122,8 @@ class InboxConsumer:
         self.dead = dead_letters
         self._by_subject = {s.subject: s for s in self.subscriptions}
         self._resubscribe: set[str] = set()
+        #: seconds between refreshes of this part's gauges (`ten99kit.metrics`)
+        self.gauge_interval_s = REFRESH_INTERVAL_S
         bus.on_reconnect(self._on_reconnect)
 
     def durable_name(self, subject: str) -> str:
@@ -153,6 +157,9 @@ class InboxConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         tasks = [asyncio.create_task(self._run_one(s, stop), name=f"consume {s.subject}") for s in self.subscriptions]
+        if self.subscriptions:
+            gauges = gauge_worker("inbox.gauges", self.refresh_gauges, self.gauge_interval_s)
+            tasks.append(asyncio.create_task(gauges.run(stop), name="inbox gauges"))
         try:
             await stop.wait()
         finally:
@@ -222,6 +229,27 @@ class InboxConsumer:
         except Exception:
             return True
         return bool(info.num_pending) and not info.num_ack_pending
+
+    # -- gauges ----------------------------------------------------------------------------
+
+    async def refresh_gauges(self) -> None:
+        """Set the dead-letter gauge from the table and the lag gauges from JetStream's consumer
+        info (`ten99kit.metrics`). While NATS is away the lag gauges keep their last values."""
+        async with self.db.session() as s:
+            waiting = (
+                await s.execute(select(func.count()).select_from(self.dead).where(self.dead.c.replayed_at.is_(None)))
+            ).scalar_one()
+        DEAD_LETTERS_WAITING.labels(self.db.service).set(waiting)
+        if not self.bus.is_connected:
+            return
+        for sub in self.subscriptions:
+            durable = self.durable_name(sub.subject)
+            try:
+                info = await self.bus.js.consumer_info(stream_for_subject(sub.subject).name, durable)
+            except NotFoundError:  # not subscribed yet
+                continue
+            CONSUMER_PENDING.labels(self.db.service, durable).set(info.num_pending or 0)
+            CONSUMER_ACK_PENDING.labels(self.db.service, durable).set(info.num_ack_pending or 0)
 
     # -- applying --------------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ from sqlalchemy.sql.expression import Grouping
 from .bus import Bus
 from .db import BigIntPK, Database, UtcDateTime
 from .logging import get_logger
+from .metrics import OUTBOX_OLDEST_UNSENT_AGE, REFRESH_INTERVAL_S, gauge_worker
 from .redaction import redacted_payload, secret_fields
 from .settings import RelaySettings
 from .workers import Backoff, PollingWorker
@@ -60,7 +61,7 @@ __all__ = ["OutboxRelay", "PublishFailed", "outbox_table"]
 log = get_logger(__name__)
 
 PUBLISHED = Counter("ten99_outbox_published_total", "Outbox rows published to JetStream", ["service"])
-BACKLOG = Gauge("ten99_outbox_backlog", "Unsent outbox rows seen by the last relay scan", ["service"])
+BACKLOG = Gauge("ten99_outbox_backlog", "Unsent outbox rows (refreshed by every relay process)", ["service"])
 
 #: PostgreSQL: rows published but not yet marked sent are marked by the next read, or after this
 #: long without one
@@ -99,6 +100,8 @@ class OutboxRelay:
         bus.on_reconnect(self.wake)
         self._leader: Any = None
         self._last_purge = 0.0
+        #: seconds between refreshes of this part's gauges (`ten99kit.metrics`)
+        self.gauge_interval_s = REFRESH_INTERVAL_S
         #: PostgreSQL: ids JetStream acknowledged, to be marked sent by the next read
         self._pending: list[int] = []
         #: of those, the ones whose payload is replaced by a copy without its secrets when marked
@@ -253,7 +256,6 @@ class OutboxRelay:
 
     async def _publish_from(self, conn: Any) -> int:
         rows = await self._read(conn)
-        BACKLOG.labels(self.db.service).set(len(rows))
         if not rows:
             return 0
         if not self.bus.is_connected:
@@ -324,7 +326,20 @@ class OutboxRelay:
                 log.warning("outbox.purge_failed", error=str(e))
         return MARK_WITHIN_S if self._pending else None
 
+    async def refresh_gauges(self) -> None:
+        """Set the backlog gauges: unsent rows and the age of the oldest (`ten99kit.metrics`).
+        Rows published in the last fraction of a second and not yet marked count as unsent."""
+        t = self.table
+        async with self.db.session() as s:
+            unsent, oldest = (await s.execute(select(func.count(), func.min(t.c.created_at)).where(t.c.sent_at.is_(None)))).one()
+        BACKLOG.labels(self.db.service).set(unsent)
+        age = 0.0 if oldest is None else max(0.0, (self.db.clock.now() - oldest).total_seconds())
+        OUTBOX_OLDEST_UNSENT_AGE.labels(self.db.service).set(age)
+
     async def run(self, stop: asyncio.Event) -> None:
+        gauges = asyncio.create_task(
+            gauge_worker("outbox.gauges", self.refresh_gauges, self.gauge_interval_s).run(stop), name="outbox gauges"
+        )
         worker = PollingWorker(
             "outbox",
             self.step,
@@ -334,7 +349,11 @@ class OutboxRelay:
             # while NATS is away, new writes do not make it retry: its reconnection does
             retry_wake=lambda: self._wake if self.bus.is_connected else self.bus.reconnected,
         )
-        await worker.run(stop)
+        try:
+            await worker.run(stop)
+        finally:
+            gauges.cancel()
+            await asyncio.gather(gauges, return_exceptions=True)
         await self.close()
 
     async def close(self) -> None:
