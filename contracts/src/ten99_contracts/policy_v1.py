@@ -16,6 +16,8 @@ __all__ = [
     "CoverageExtendedV1",
     "CoverageRetimedV1",
     "PolicyActivatedV1",
+    "PolicyCancelledV1",
+    "PolicyReactivatedV1",
 ]
 
 
@@ -31,6 +33,35 @@ class PolicyActivatedV1(Message, frozen=True, kw_only=True):
     coverage_types: list[str]
     home_state: str
     effective_date: date
+
+
+class PolicyCancelledV1(Message, frozen=True, kw_only=True):
+    """A contractor's policy ends before its time (1099Policy's ``policy.cancelled``): today,
+    because the company deleted the contractor (``reason`` ``contractor_deleted``)."""
+
+    SUBJECT = "ten99.policy.policy_cancelled.v1"
+
+    policy_id: str
+    policy_number: str
+    contractor_id: str
+    coverage_types: list[str]
+    reason: str
+    cancelled_at: datetime
+
+
+class PolicyReactivatedV1(Message, frozen=True, kw_only=True):
+    """An expired policy is active again (1099Policy's ``policy.reactivated``): an extension of one
+    of its assignments, made before the end but seen after it, brought an expired coverage back."""
+
+    SUBJECT = "ten99.policy.policy_reactivated.v1"
+
+    policy_id: str
+    policy_number: str
+    contractor_id: str
+    coverage_types: list[str]
+    #: the assignment whose extension brought it back
+    assignment_id: str
+    reactivated_at: datetime
 
 
 class CoverageBoundV1(Message, frozen=True, kw_only=True):

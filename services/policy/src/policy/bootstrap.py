@@ -12,6 +12,7 @@ from ten99_contracts.contractor_v1 import (
     AssignmentCreatedV1,
     AssignmentExtendedV1,
     AssignmentUpdatedV1,
+    ContractorDeletedV1,
     ContractorUpdatedV1,
 )
 from ten99_contracts.enrollment_v1 import ApplicationCompletedV1, AssignmentEnrolledV1
@@ -33,6 +34,7 @@ from .application.lifecycle import (
     on_assignment_changed,
     on_assignment_extended,
     on_company_created,
+    on_contractor_deleted,
 )
 from .settings import PolicySettings
 
@@ -73,6 +75,7 @@ def build(runtime: Runtime) -> ServiceParts:
             Subscription(AssignmentExtendedV1.SUBJECT, react(on_assignment_extended)),
             Subscription(CompanyCreatedV1.SUBJECT, react(on_company_created)),
             Subscription(ContractorUpdatedV1.SUBJECT, react(on_contractor_updated)),
+            Subscription(ContractorDeletedV1.SUBJECT, react(on_contractor_deleted)),
         ],
         jobs=[
             ScheduledJob("coverage_lifecycle", coverage_lifecycle),

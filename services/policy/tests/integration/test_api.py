@@ -118,3 +118,33 @@ async def test_policies_page_newest_first_with_cursors(world: World, start_polic
         assert [p["contractor"] for p in back["data"]] == [people[4].contractor_id, people[3].contractor_id]
         # a policy without coverage yet: the opt-in stands, no dates or certificates
         assert first["data"][0]["expiration_date"] is None and first["data"][0]["certificates"]["gl_coi_pdf_url"] is None
+
+
+async def test_create_update_and_delete_answer_how_ten99_does_each_and_change_nothing(world: World, start_policy) -> None:
+    """The SDK offers them; a policy is bound by a completed application, and ends by itself."""
+    ada = world.contractor()
+    a = world.assignment(ada, start=TODAY + days(1), end=TODAY + days(30))
+    headers = {"x-tenant-id": world.tenant}
+    async with start_policy() as svc:
+        r = await svc.client.post("/v1/policies", json={"quote": "qt_" + "0" * 22}, headers=headers)
+        assert (r.status_code, r.json()["error_code"]) == (403, "custom_applications_disabled")
+        assert "apply/sessions" in r.json()["message"]
+        for call in (svc.client.put, svc.client.delete):
+            kwargs = {"json": {"status": "cancelled"}} if call is svc.client.put else {}
+            r = await call("/v1/policies/" + new_id("pl"), headers=headers, **kwargs)
+            assert (r.status_code, r.json()["error_code"]) == (404, "invalid_policy_id"), r.text
+
+        await world.send(world.company())
+        await world.send(a, version=1)
+        await world.send(world.completion(ada, [world.quote(a)]))
+        [activated] = await world.wait_for(PolicyActivatedV1.SUBJECT, 1)
+        policy_id = activated.data.policy_id
+        before = (await svc.client.get(f"/v1/policies/{policy_id}", headers=headers)).json()
+        r = await svc.client.put(f"/v1/policies/{policy_id}", json={"status": "cancelled"}, headers=headers)
+        assert (r.status_code, r.json()["error_code"]) == (400, "bad_request") and "quote" in r.json()["message"]
+        r = await svc.client.delete(f"/v1/policies/{policy_id}", headers=headers)
+        assert (r.status_code, r.json()["error_code"]) == (400, "bad_request") and "cancel" in r.json()["message"]
+        # another company's policy is unknown to it
+        other = await svc.client.delete(f"/v1/policies/{policy_id}", headers={"x-tenant-id": new_id("co")})
+        assert (other.status_code, other.json()["error_code"]) == (404, "invalid_policy_id")
+        assert (await svc.client.get(f"/v1/policies/{policy_id}", headers=headers)).json() == before

@@ -11,7 +11,12 @@ import pytest
 from policy.adapters.db import assignments
 from policy_world import NOW, TODAY, World, days, pdf_text, tick
 from sqlalchemy import select
-from ten99_contracts.contractor_v1 import AssignmentCancelledV1, AssignmentExtendedV1, ContractorUpdatedV1
+from ten99_contracts.contractor_v1 import (
+    AssignmentCancelledV1,
+    AssignmentExtendedV1,
+    ContractorDeletedV1,
+    ContractorUpdatedV1,
+)
 from ten99_contracts.policy_v1 import (
     CertificateIssuedV1,
     CoverageActivatedV1,
@@ -20,6 +25,8 @@ from ten99_contracts.policy_v1 import (
     CoverageExpiredV1,
     CoverageExtendedV1,
     CoverageRetimedV1,
+    PolicyCancelledV1,
+    PolicyReactivatedV1,
 )
 from ten99_testing import quiescent, wait_until
 from ten99_testing.service import RunningService
@@ -333,3 +340,78 @@ async def test_a_correction_that_overtakes_the_opt_in_is_on_the_first_certificat
         assert "Ada King" in text[ada.contractor_id] and "Lovelace" not in text[ada.contractor_id]
         assert "Older" not in text[ada.contractor_id]
         assert "Bob Brown" in text[bob.contractor_id] and "Optin" not in text[bob.contractor_id]
+
+
+async def test_an_extension_seen_after_the_expiry_reactivates_the_expired_policy_once(world: World, start_policy) -> None:
+    ada = world.contractor()
+    a = world.assignment(ada, start=TODAY + days(1), end=TODAY + days(2))
+    headers = {"x-tenant-id": world.tenant}
+    async with start_policy() as svc:
+        await bound_with_certificate(world, a)
+        assert (await tick(svc, noon(TODAY + days(4))))["coverage_lifecycle"] == 2  # activated, then expired
+        [policy] = (await svc.client.get("/v1/policies", headers=headers)).json()["data"]
+        assert policy["status"] == "expired"
+
+        # made before the end, seen after it: the coverage and its policy come back
+        extend = AssignmentExtendedV1(
+            assignment_id=a.assignment_id,
+            contractor_id=ada.contractor_id,
+            previous_end_date=a.end_date,
+            end_date=TODAY + days(20),
+        )
+        await world.send(extend, version=2)
+        [back] = await world.wait_for(PolicyReactivatedV1.SUBJECT, 1)
+        assert (back.data.policy_id, back.data.contractor_id, back.data.assignment_id) == (
+            policy["id"],
+            ada.contractor_id,
+            a.assignment_id,
+        )
+        assert back.aggregate_id == policy["id"]
+        assert (await svc.client.get(f"/v1/policies/{policy['id']}", headers=headers)).json()["status"] == "active"
+
+        # the same extension again, and a later one while the policy runs: no second reactivation
+        await world.send(extend, version=3)
+        later = AssignmentExtendedV1(
+            assignment_id=a.assignment_id,
+            contractor_id=ada.contractor_id,
+            previous_end_date=TODAY + days(20),
+            end_date=TODAY + days(25),
+        )
+        await world.send(later, version=4)
+        await world.wait_for(CoverageExtendedV1.SUBJECT, 2)
+        await quiescent(svc)
+        assert len(await world.published(PolicyReactivatedV1.SUBJECT)) == 1
+
+
+async def test_a_deleted_contractors_active_policy_is_cancelled_once(world: World, start_policy) -> None:
+    ada = world.contractor()
+    a = world.assignment(ada, start=TODAY + days(5), end=TODAY + days(30))
+    headers = {"x-tenant-id": world.tenant}
+    async with start_policy() as svc:
+        await bound_with_certificate(world, a)
+        cancel = AssignmentCancelledV1(
+            assignment_id=a.assignment_id, contractor_id=ada.contractor_id, reason="client_request", cancelled_at=NOW
+        )
+        await world.send(cancel, version=2)
+        await world.wait_for(CoverageCancelledV1.SUBJECT, 1)
+        [policy] = (await svc.client.get("/v1/policies", headers=headers)).json()["data"]
+        assert policy["status"] == "active"
+
+        # the contractor service lets the company delete them now (no live assignment, no coverage)
+        deleted = await world.send(ContractorDeletedV1(contractor_id=ada.contractor_id, email=ada.email), version=3)
+        [gone] = await world.wait_for(PolicyCancelledV1.SUBJECT, 1)
+        assert (gone.data.policy_id, gone.data.contractor_id, gone.data.reason) == (
+            policy["id"],
+            ada.contractor_id,
+            "contractor_deleted",
+        )
+        assert gone.data.policy_number == policy["policy_number"]
+        got = (await svc.client.get("/v1/policies", params={"status": "cancelled"}, headers=headers)).json()["data"]
+        assert [p["id"] for p in got] == [policy["id"]]
+
+        # the same message again (a copy past the inbox), and the policy's end passing: once
+        await world.resend(deleted, nats_msg_id="copy")
+        await tick(svc, noon(TODAY + days(40)))
+        await quiescent(svc)
+        assert len(await world.published(PolicyCancelledV1.SUBJECT)) == 1
+        assert (await svc.client.get(f"/v1/policies/{policy['id']}", headers=headers)).json()["status"] == "cancelled"

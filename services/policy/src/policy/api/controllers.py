@@ -2,6 +2,8 @@
 
 - ``GET /v1/policies`` (``?contractor=&quote=&status=active|cancelled|expired``, combinable),
   ``GET /v1/policies/{id}``: 1099Policy's policy shape.
+- ``POST /v1/policies``, ``PUT|DELETE /v1/policies/{id}``: the SDK offers them, ten99 binds, changes
+  and ends policies otherwise; each answers a 1099Policy error saying how (docs/public-api.md).
 - ``GET /v1/coverages?contractor=|assignment=``: each assignment's coverage and current certificate.
 - ``GET /v1/certificates?assignment=|contractor=``: every certificate issued, superseded ones too.
 - ``GET /v1/certificates/{id}/pdf``: the company's download (tenant-scoped).
@@ -16,7 +18,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
 import msgspec
-from litestar import Controller, Response, get
+from litestar import Controller, Response, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from ten99kit import ApiError, Database, InvalidInput, NotFound
@@ -91,6 +93,19 @@ def _certificate(row: Mapping[str, Any]) -> Certificate:
     )
 
 
+class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
+    """1099Policy's error (the only answer of an operation that refuses)."""
+
+    error_code: str
+    message: str
+
+
+async def _known_policy(db: Database, tenant_id: str, policy_id: str) -> None:
+    async with db.session() as session:
+        if await queries.policy_row(session, tenant_id, policy_id) is None:
+            raise NotFound(f"No policy {policy_id}", error_code="invalid_policy_id")
+
+
 class PolicyController(Controller):
     path = "/v1/policies"
 
@@ -131,6 +146,44 @@ class PolicyController(Controller):
                 raise NotFound(f"No policy {policy_id}", error_code="invalid_policy_id")
             rollups = await queries.policy_rollups(session, tenant_id, [row["id"]])
         return _policy(row, rollups[row["id"]], links)
+
+    # -- what the SDK offers and ten99 does otherwise (docs/public-api.md, "Policies"): they only
+    # refuse, so they are out of this schema (no 2xx); the public OpenAPI documents their errors
+
+    @post("/", status_code=403, include_in_schema=False)
+    async def create_policy(self) -> ErrorBody:
+        """1099Policy's direct bind from a quote is its custom-application mode: off here (the
+        consent and e-signature are the hosted application's)."""
+        raise ApiError(
+            "A policy is bound when the contractor completes the application session for a quote "
+            "(POST /api/v1/apply/sessions {quote}); custom applications are not enabled",
+            error_code="custom_applications_disabled",
+            status_code=403,
+        )
+
+    @put("/{policy_id:str}", status_code=400, include_in_schema=False)
+    async def update_policy(
+        self, db: NamedDependency[Database], tenant_id: NamedDependency[str], policy_id: FromPath[str]
+    ) -> ErrorBody:
+        await _known_policy(db, tenant_id, policy_id)
+        raise ApiError(
+            "A policy cannot be changed: its terms are its quote's. For other coverage create a new quote and "
+            "application session; to change an assignment's coverage, update, extend or cancel the assignment",
+            error_code="bad_request",
+            status_code=400,
+        )
+
+    @delete("/{policy_id:str}", status_code=400, include_in_schema=False)
+    async def delete_policy(
+        self, db: NamedDependency[Database], tenant_id: NamedDependency[str], policy_id: FromPath[str]
+    ) -> ErrorBody:
+        await _known_policy(db, tenant_id, policy_id)
+        raise ApiError(
+            "A policy is not deleted: it expires after its last coverage ends, and is cancelled when its "
+            "contractor is deleted (policy.cancelled); cancel an assignment to end its coverage",
+            error_code="bad_request",
+            status_code=400,
+        )
 
 
 class CoverageController(Controller):

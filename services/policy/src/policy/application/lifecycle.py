@@ -22,6 +22,7 @@ from ten99_contracts.contractor_v1 import (
     AssignmentCreatedV1,
     AssignmentExtendedV1,
     AssignmentUpdatedV1,
+    ContractorDeletedV1,
 )
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
 from ten99_contracts.policy_v1 import (
@@ -30,6 +31,8 @@ from ten99_contracts.policy_v1 import (
     CoverageExpiredV1,
     CoverageExtendedV1,
     CoverageRetimedV1,
+    PolicyCancelledV1,
+    PolicyReactivatedV1,
 )
 from ten99kit import Database, UnitOfWork, get_logger
 
@@ -49,6 +52,7 @@ __all__ = [
     "on_assignment_changed",
     "on_assignment_extended",
     "on_company_created",
+    "on_contractor_deleted",
 ]
 
 log = get_logger(__name__)
@@ -234,8 +238,70 @@ async def on_assignment_extended(ctx: PolicyContext, uow: UnitOfWork, envelope: 
         aggregate_version=coverage.version,
     )
     if outcome.reactivated:
-        await store.update_policy(session, tenant_id, coverage.policy_id, {"status": ACTIVE, "updated_at": now})
+        await _reactivate_policy(uow, tenant_id, coverage.policy_id, coverage.assignment_id, now)
     await issue_due_certificates(ctx, uow, tenant_id=tenant_id, coverage_ids=[coverage.id])
+
+
+async def _reactivate_policy(uow: UnitOfWork, tenant_id: str, policy_id: str, assignment_id: str, now: datetime) -> None:
+    """The coverage came back: so does its policy. A policy that had expired with it is
+    reactivated (``PolicyReactivatedV1``, 1099Policy's ``policy.reactivated``), once: the UPDATE
+    is conditional on the expired status."""
+    reactivated = (
+        await uow.session.execute(
+            update(policies)
+            .where(policies.c.tenant_id == tenant_id, policies.c.id == policy_id, policies.c.status == EXPIRED)
+            .values(status=ACTIVE, version=policies.c.version + 1, updated_at=now)
+            .returning(policies.c.policy_number, policies.c.contractor_id, policies.c.coverage_types, policies.c.version)
+        )
+    ).first()
+    if reactivated is None:
+        return  # still active (another coverage ran on): nothing came back
+    uow.emit(
+        PolicyReactivatedV1(
+            policy_id=policy_id,
+            policy_number=reactivated.policy_number,
+            contractor_id=reactivated.contractor_id,
+            coverage_types=list(reactivated.coverage_types),
+            assignment_id=assignment_id,
+            reactivated_at=now,
+        ),
+        tenant_id=tenant_id,
+        aggregate_id=policy_id,
+        aggregate_version=reactivated.version,
+    )
+
+
+async def on_contractor_deleted(ctx: PolicyContext, uow: UnitOfWork, envelope: Envelope[ContractorDeletedV1]) -> None:
+    """The company deleted the contractor (the contractor service allows it only with no live
+    assignment and no coverage): their active policy, which may still hold a quote bound without an
+    assignment, is cancelled (``PolicyCancelledV1``, 1099Policy's ``policy.cancelled``). An expired
+    policy stays expired. Once only: the UPDATE is conditional on the active status."""
+    tenant_id, contractor_id, now = envelope.tenant_id, envelope.data.contractor_id, uow.clock.now()
+    # the company's row first, as binding locks it: a policy cannot be created or widened in between
+    await store.lock_company(uow.session, uow.db.dialect, tenant_id, now)
+    cancelled = (
+        await uow.session.execute(
+            update(policies)
+            .where(policies.c.tenant_id == tenant_id, policies.c.contractor_id == contractor_id, policies.c.status == ACTIVE)
+            .values(status=CANCELLED, version=policies.c.version + 1, updated_at=now)
+            .returning(policies.c.id, policies.c.policy_number, policies.c.coverage_types, policies.c.version)
+        )
+    ).first()
+    if cancelled is None:
+        return
+    uow.emit(
+        PolicyCancelledV1(
+            policy_id=cancelled.id,
+            policy_number=cancelled.policy_number,
+            contractor_id=contractor_id,
+            coverage_types=list(cancelled.coverage_types),
+            reason="contractor_deleted",
+            cancelled_at=now,
+        ),
+        tenant_id=tenant_id,
+        aggregate_id=cancelled.id,
+        aggregate_version=cancelled.version,
+    )
 
 
 # -- clock-driven -------------------------------------------------------------------------------
