@@ -821,214 +821,230 @@ def _smtp_index(sink: SmtpSink) -> dict[str, dict[str, set[str]]]:
 
 
 async def check_invariants(cs: ChaosSystem, dbs: Databases, ledger: Ledger) -> tuple[list[Problem], dict[str, int]]:
-    tenant = cs.company.company_id
-    problems: list[Problem] = []
-    stats: Counter[str] = Counter()
+    """Every invariant after one iteration: what was accepted is there once, and nothing else."""
+    check = InvariantCheck(cs, dbs, ledger, cs.company.company_id)
+    await check.contractor_writes()
+    await check.enrollment()
+    await check.emails()
+    await check.coverage_and_billing()
+    await check.dead_letters_and_outboxes()
+    return check.problems, dict(check.stats)
 
-    def lost(what: str) -> None:
-        problems.append(Problem("lost", what))
 
-    def dup(what: str) -> None:
-        problems.append(Problem("duplicated", what))
+class InvariantCheck:
+    """The invariant checks of one iteration, one method a service's part; the state the later checks
+    need (the contractors, the opted-in, the emails received) is kept on the instance."""
 
-    # -- contractor: what was written ------------------------------------------------------------
-    contractors = {
-        email_key.lower(): cid
-        for cid, email_key in await dbs.rows("contractor", "SELECT id, email_key FROM contractors WHERE tenant_id = :t", t=tenant)
-    }
-    assignments = await dbs.rows(
-        "contractor",
-        "SELECT id, contractor_id, job_id, po_number, status, deleted_at, coverage_bound_at FROM assignments "
-        "WHERE tenant_id = :t",
-        t=tenant,
-    )
-    by_contractor: dict[str, list[Any]] = defaultdict(list)
-    for a in assignments:
-        if a.deleted_at is None and a.status == "pending":
-            by_contractor[a.contractor_id].append(a)
-    assignment_ids = {a.id: a for a in assignments}
-    entities = Counter(
-        name for (name,) in await dbs.rows("contractor", "SELECT name FROM entities WHERE tenant_id = :t", t=tenant)
-    )
-    entity_ids = {i for (i,) in await dbs.rows("contractor", "SELECT id FROM entities WHERE tenant_id = :t", t=tenant)}
-    jobs = await dbs.rows("contractor", "SELECT id, name FROM jobs WHERE tenant_id = :t", t=tenant)
-    job_names = Counter(j.name for j in jobs)
-    job_ids = {j.id for j in jobs}
-    pairs = Counter((a.contractor_id, a.job_id) for a in assignments if a.deleted_at is None)
-    batches = {
-        i: (s, e)
-        for i, s, e in await dbs.rows("contractor", "SELECT id, status, error FROM import_batches WHERE tenant_id = :t", t=tenant)
-    }
+    def __init__(self, cs: ChaosSystem, dbs: Databases, ledger: Ledger, tenant: str) -> None:
+        self.cs, self.dbs, self.ledger, self.tenant = cs, dbs, ledger, tenant
+        self.problems: list[Problem] = []
+        self.stats: Counter[str] = Counter()
+        self.contractors: dict[str, str] = {}
+        self.by_contractor: dict[str, list[Any]] = defaultdict(list)
+        self.invitations: list[Any] = []
+        self.invitations_of: dict[str, list[str]] = defaultdict(list)
+        self.complete: set[str] = set()
+        self.mail_of: dict[tuple[str, str], set[str]] = defaultdict(set)  # (template, related id) -> Message-IDs
 
-    for import_id in ledger.import_ids:
-        status, error = batches.get(import_id, ("missing", None))
-        if status != "completed":
-            lost(f"import {import_id} is {status} ({error})")
-    for mail, _row in ledger.import_rows.items():
-        cid = contractors.get(mail)
-        if cid is None:
-            lost(f"imported contractor {mail}")
-            continue
-        n = len(by_contractor.get(cid, []))
-        if n == 0:
-            lost(f"assignment of imported contractor {mail}")
-        elif n > 1:
-            dup(f"assignment of imported contractor {mail} ({n} of them)")
-    stats["import_rows"] = len(ledger.import_rows)
+    def lost(self, what: str) -> None:
+        self.problems.append(Problem("lost", what))
 
-    for w in ledger.api:
-        if w.kind == "entity":
-            present, count = w.id in entity_ids, entities[w.marker]
-        elif w.kind == "job":
-            present, count = w.id in job_ids, job_names[w.marker]
-        elif w.kind == "contractor":
-            present, count = w.id in contractors.values(), int(w.marker.lower() in contractors)
-        else:
-            cn, jb = w.marker.split("|")
-            present, count = w.id in assignment_ids, pairs[(cn, jb)]
-        if not present:
-            lost(f"API {w.kind} {w.id} ({w.marker})")
-        if count > 1:
-            dup(f"API {w.kind} {w.marker}: {count} made for one idempotency key {w.key}")
-    for w in ledger.api_unanswered:
-        count = entities[w.marker] if w.kind == "entity" else job_names[w.marker] if w.kind == "job" else 0
-        if count > 1:
-            dup(f"API {w.kind} {w.marker} (never answered): {count} made")
-    stats["api_writes"] = len(ledger.api)
+    def dup(self, what: str) -> None:
+        self.problems.append(Problem("duplicated", what))
 
-    for aid, po in ledger.po_sets.items():
-        a = assignment_ids.get(aid)
-        if a is None or a.po_number != po:
-            lost(f"PO {po} on {aid} (has {a.po_number if a is not None else 'no assignment'})")
-    stats["po_set"] = len(ledger.po_sets)
-
-    # -- enrollment: opt-ins and invitations -----------------------------------------------------
-    sql = "SELECT DISTINCT contractor_id FROM application_sessions WHERE tenant_id = :t AND status = 'complete'"
-    complete = {cid for (cid,) in await dbs.rows("enrollment", sql, t=tenant)}
-    for mail in ledger.opted_in:
-        cid = contractors.get(mail)
-        if cid is None or cid not in complete:
-            lost(f"opt-in of {mail}")
-    stats["opted_in"] = len(complete)
-    invitations = await dbs.rows("enrollment", "SELECT id, contractor_id, status FROM invitations WHERE tenant_id = :t", t=tenant)
-    invitations_of: dict[str, list[str]] = defaultdict(list)
-    for inv in invitations:
-        invitations_of[inv.contractor_id].append(inv.id)
-    for cid in by_contractor:
-        n = len(invitations_of.get(cid, []))
-        if n == 0 and cid not in complete:
-            lost(f"invitation of contractor {cid}")
-        elif n > 1:
-            dup(f"invitations of contractor {cid}: {n}")
-
-    # -- emails: deliveries and what the SMTP server accepted -------------------------------------
-    deliveries = await dbs.rows(
-        "notification", "SELECT id, template, related_id, message_id, status FROM deliveries WHERE tenant_id = :t", t=tenant
-    )
-    smtp = _smtp_index(cs.smtp)
-    mail_of: dict[tuple[str, str], set[str]] = defaultdict(set)  # (template, related id) -> Message-IDs received
-    for d in deliveries:
-        got = smtp.get(d.id, {"message_ids": set()})["message_ids"]
-        mail_of[(d.template, d.related_id)].update(got)
-        if d.status == "sent" and not got:
-            lost(f"{d.template} email {d.id}: recorded as sent, never reached the SMTP server")
-        elif d.status not in ("sent",):
-            problems.append(Problem("lost", f"{d.template} email {d.id} is {d.status}"))
-        if len(got) > 1:
-            dup(f"{d.template} email {d.id}: {len(got)} Message-IDs")
-    known = {d.id for d in deliveries}
-    strangers = [k for k in smtp if k not in known]
-    if strangers:
-        problems.append(Problem("duplicated", f"{len(strangers)} emails the notification service has no delivery for"))
-    for inv in invitations:
-        n = len(mail_of.get(("invitation", inv.id), set()))
+    def count(self, what: str, n: int) -> None:
+        """Exactly one expected: none is lost, more than one duplicated."""
         if n != 1:
-            (lost if n == 0 else dup)(f"invitation email of {inv.id} ({inv.contractor_id}): {n} Message-IDs")
-    stats["invitation_emails"] = sum(len(mail_of.get(("invitation", i.id), set())) for i in invitations)
+            (self.lost if n == 0 else self.dup)(f"{what}: {n}")
 
-    # -- policy and billing: per assignment of an opted-in contractor -----------------------------
-    coverages = Counter(
-        aid for (aid,) in await dbs.rows("policy", "SELECT assignment_id FROM coverages WHERE tenant_id = :t", t=tenant)
-    )
-    certificates: dict[str, list[str]] = defaultdict(list)
-    for cert_id, aid in await dbs.rows("policy", "SELECT id, assignment_id FROM certificates WHERE tenant_id = :t", t=tenant):
-        certificates[aid].append(cert_id)
-    lines = Counter(
-        aid for (aid,) in await dbs.rows("billing", "SELECT assignment_id FROM invoice_lines WHERE tenant_id = :t", t=tenant)
-    )
-    covered = 0
-    # contractor's read model (the Contractors page) heard of every invitation, opt-in and coverage
-    roster = {
-        r.contractor_id: r
-        for r in await dbs.rows(
+    async def rows(self, service: str, sql: str) -> list[Any]:
+        return await self.dbs.rows(service, sql, t=self.tenant)
+
+    async def contractor_writes(self) -> None:
+        """Imports, API writes and POs: each accepted write is there, once."""
+        self.contractors = {
+            key.lower(): cid
+            for cid, key in await self.rows("contractor", "SELECT id, email_key FROM contractors WHERE tenant_id = :t")
+        }
+        assignments = await self.rows(
             "contractor",
-            "SELECT contractor_id, invited_at, opted_in_at, covered_at FROM roster_status WHERE tenant_id = :t",
-            t=tenant,
+            "SELECT id, contractor_id, job_id, po_number, status, deleted_at, coverage_bound_at FROM assignments "
+            "WHERE tenant_id = :t",
         )
-    }
-    for cid in by_contractor:
-        seen_by_roster = roster.get(cid)
-        if invitations_of.get(cid) and (seen_by_roster is None or seen_by_roster.invited_at is None):
-            lost(f"the Contractors page never heard of the invitation of {cid}")
-        if cid in complete and (
-            seen_by_roster is None or seen_by_roster.opted_in_at is None or seen_by_roster.covered_at is None
-        ):
-            lost(f"the Contractors page never heard of the opt-in or coverage of {cid}")
-    for cid, rows in by_contractor.items():
-        opted = cid in complete
-        for a in rows:
-            n_cov = coverages[a.id]
-            if not opted:
-                if n_cov:
-                    dup(f"coverage for {a.id} of a contractor who did not opt in")
-                continue
-            covered += 1
-            if n_cov != 1:
-                (lost if n_cov == 0 else dup)(f"coverage of {a.id}: {n_cov}")
-            elif a.coverage_bound_at is None:
-                lost(f"contractor never heard that {a.id} is covered")
-            certs = certificates.get(a.id, [])
-            if len(certs) != 1:
-                (lost if not certs else dup)(f"certificates of {a.id}: {len(certs)}")
-            n_mail = len(set().union(*(mail_of.get(("certificate", c), set()) for c in certs))) if certs else 0
-            if n_mail != 1:
-                (lost if n_mail == 0 else dup)(f"certificate emails of {a.id}: {n_mail} Message-IDs")
-            n_lines = lines[a.id]
-            if n_lines > 1:
-                dup(f"invoice lines of {a.id}: {n_lines}")
-            elif a.po_number and n_lines == 0:
-                lost(f"invoice line of {a.id} (PO {a.po_number})")
-            elif not a.po_number and n_lines:
-                dup(f"invoice line of {a.id} without a PO")
-    stats["covered_assignments"] = covered
-    invoices = await dbs.rows("billing", "SELECT id FROM invoices WHERE tenant_id = :t", t=tenant)
-    for (inv_id,) in invoices:
-        n = len(mail_of.get(("invoice", inv_id), set()))
-        if n != 1:
-            (lost if n == 0 else dup)(f"invoice email of {inv_id}: {n} Message-IDs")
-    stats["invoices"] = len(invoices)
-    stats["invoice_lines"] = sum(lines.values())
-    stats["emails"] = sum(len(v["message_ids"]) for v in smtp.values())
+        for a in assignments:
+            if a.deleted_at is None and a.status == "pending":
+                self.by_contractor[a.contractor_id].append(a)
+        self.assignment_ids = {a.id: a for a in assignments}
+        await self._imports()
+        await self._api_writes(assignments)
+        for aid, po in self.ledger.po_sets.items():
+            a = self.assignment_ids.get(aid)
+            if a is None or a.po_number != po:
+                self.lost(f"PO {po} on {aid} (has {a.po_number if a is not None else 'no assignment'})")
+        self.stats["po_set"] = len(self.ledger.po_sets)
 
-    # -- dead letters and outboxes -----------------------------------------------------------------
-    assert cs.system is not None
-    for service in SERVICES:
-        try:
-            with cs.system.ops_client(service) as c:
-                dead = c.get("/_ops/dead-letters").raise_for_status().json()
-        except Exception as e:
-            problems.append(Problem("dead_letter", f"{service}: could not list ({e!r})"))
-            continue
-        for d in dead if isinstance(dead, list) else dead.get("data", []):
-            problems.append(
-                Problem(
-                    "dead_letter", f"{service} #{d.get('id')} {d.get('subject')}: {str(d.get('error', '')).splitlines()[0][:200]}"
-                )
+    async def _imports(self) -> None:
+        sql = "SELECT id, status, error FROM import_batches WHERE tenant_id = :t"
+        batches = {i: (s, e) for i, s, e in await self.rows("contractor", sql)}
+        for import_id in self.ledger.import_ids:
+            status, error = batches.get(import_id, ("missing", None))
+            if status != "completed":
+                self.lost(f"import {import_id} is {status} ({error})")
+        for mail in self.ledger.import_rows:
+            cid = self.contractors.get(mail)
+            if cid is None:
+                self.lost(f"imported contractor {mail}")
+                continue
+            n = len(self.by_contractor.get(cid, []))
+            if n == 0:
+                self.lost(f"assignment of imported contractor {mail}")
+            elif n > 1:
+                self.dup(f"assignment of imported contractor {mail} ({n} of them)")
+        self.stats["import_rows"] = len(self.ledger.import_rows)
+
+    async def _api_writes(self, assignments: list[Any]) -> None:
+        entities = Counter(name for (name,) in await self.rows("contractor", "SELECT name FROM entities WHERE tenant_id = :t"))
+        entity_ids = {i for (i,) in await self.rows("contractor", "SELECT id FROM entities WHERE tenant_id = :t")}
+        jobs = await self.rows("contractor", "SELECT id, name FROM jobs WHERE tenant_id = :t")
+        job_names = Counter(j.name for j in jobs)
+        job_ids = {j.id for j in jobs}
+        pairs = Counter((a.contractor_id, a.job_id) for a in assignments if a.deleted_at is None)
+        for w in self.ledger.api:
+            if w.kind == "entity":
+                present, count = w.id in entity_ids, entities[w.marker]
+            elif w.kind == "job":
+                present, count = w.id in job_ids, job_names[w.marker]
+            elif w.kind == "contractor":
+                present, count = w.id in self.contractors.values(), int(w.marker.lower() in self.contractors)
+            else:
+                cn, jb = w.marker.split("|")
+                present, count = w.id in self.assignment_ids, pairs[(cn, jb)]
+            if not present:
+                self.lost(f"API {w.kind} {w.id} ({w.marker})")
+            if count > 1:
+                self.dup(f"API {w.kind} {w.marker}: {count} made for one idempotency key {w.key}")
+        for w in self.ledger.api_unanswered:
+            count = entities[w.marker] if w.kind == "entity" else job_names[w.marker] if w.kind == "job" else 0
+            if count > 1:
+                self.dup(f"API {w.kind} {w.marker} (never answered): {count} made")
+        self.stats["api_writes"] = len(self.ledger.api)
+
+    async def enrollment(self) -> None:
+        """Opt-ins recorded, and one invitation a pending contractor who has not opted in."""
+        sql = "SELECT DISTINCT contractor_id FROM application_sessions WHERE tenant_id = :t AND status = 'complete'"
+        self.complete = {cid for (cid,) in await self.rows("enrollment", sql)}
+        for mail in self.ledger.opted_in:
+            cid = self.contractors.get(mail)
+            if cid is None or cid not in self.complete:
+                self.lost(f"opt-in of {mail}")
+        self.stats["opted_in"] = len(self.complete)
+        self.invitations = await self.rows("enrollment", "SELECT id, contractor_id, status FROM invitations WHERE tenant_id = :t")
+        for inv in self.invitations:
+            self.invitations_of[inv.contractor_id].append(inv.id)
+        for cid in self.by_contractor:
+            n = len(self.invitations_of.get(cid, []))
+            if n == 0 and cid not in self.complete:
+                self.lost(f"invitation of contractor {cid}")
+            elif n > 1:
+                self.dup(f"invitations of contractor {cid}: {n}")
+
+    async def emails(self) -> None:
+        """Every delivery reached the SMTP server once; no email without a delivery."""
+        sql = "SELECT id, template, related_id, message_id, status FROM deliveries WHERE tenant_id = :t"
+        deliveries = await self.rows("notification", sql)
+        smtp = _smtp_index(self.cs.smtp)
+        for d in deliveries:
+            got = smtp.get(d.id, {"message_ids": set()})["message_ids"]
+            self.mail_of[(d.template, d.related_id)].update(got)
+            if d.status == "sent" and not got:
+                self.lost(f"{d.template} email {d.id}: recorded as sent, never reached the SMTP server")
+            elif d.status != "sent":
+                self.lost(f"{d.template} email {d.id} is {d.status}")
+            if len(got) > 1:
+                self.dup(f"{d.template} email {d.id}: {len(got)} Message-IDs")
+        known = {d.id for d in deliveries}
+        strangers = [k for k in smtp if k not in known]
+        if strangers:
+            self.dup(f"{len(strangers)} emails the notification service has no delivery for")
+        for inv in self.invitations:
+            self.count(
+                f"invitation email of {inv.id} ({inv.contractor_id}) Message-IDs",
+                len(self.mail_of.get(("invitation", inv.id), set())),
             )
-        unsent = await dbs.scalar(service, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")
-        if unsent:
-            problems.append(Problem("unsent", f"{service}: {unsent} outbox rows unsent"))
-    return problems, dict(stats)
+        self.stats["invitation_emails"] = sum(len(self.mail_of.get(("invitation", i.id), set())) for i in self.invitations)
+        self.stats["emails"] = sum(len(v["message_ids"]) for v in smtp.values())
+
+    async def coverage_and_billing(self) -> None:
+        """Per assignment of an opted-in contractor: one coverage, one certificate and its email, one
+        invoice line when it has a PO; the Contractors page heard of each step."""
+        sql = "SELECT assignment_id FROM coverages WHERE tenant_id = :t"
+        self.coverages = Counter(aid for (aid,) in await self.rows("policy", sql))
+        self.certificates: dict[str, list[str]] = defaultdict(list)
+        for cert_id, aid in await self.rows("policy", "SELECT id, assignment_id FROM certificates WHERE tenant_id = :t"):
+            self.certificates[aid].append(cert_id)
+        sql = "SELECT assignment_id FROM invoice_lines WHERE tenant_id = :t"
+        self.lines = Counter(aid for (aid,) in await self.rows("billing", sql))
+        await self._roster()
+        covered = 0
+        for cid, rows in self.by_contractor.items():
+            for a in rows:
+                if cid not in self.complete:
+                    if self.coverages[a.id]:
+                        self.dup(f"coverage for {a.id} of a contractor who did not opt in")
+                    continue
+                covered += 1
+                self._covered_assignment(a)
+        self.stats["covered_assignments"] = covered
+        invoices = await self.rows("billing", "SELECT id FROM invoices WHERE tenant_id = :t")
+        for (inv_id,) in invoices:
+            self.count(f"invoice email of {inv_id} Message-IDs", len(self.mail_of.get(("invoice", inv_id), set())))
+        self.stats["invoices"] = len(invoices)
+        self.stats["invoice_lines"] = sum(self.lines.values())
+
+    async def _roster(self) -> None:
+        sql = "SELECT contractor_id, invited_at, opted_in_at, covered_at FROM roster_status WHERE tenant_id = :t"
+        roster = {r.contractor_id: r for r in await self.rows("contractor", sql)}
+        for cid in self.by_contractor:
+            seen = roster.get(cid)
+            if self.invitations_of.get(cid) and (seen is None or seen.invited_at is None):
+                self.lost(f"the Contractors page never heard of the invitation of {cid}")
+            if cid in self.complete and (seen is None or seen.opted_in_at is None or seen.covered_at is None):
+                self.lost(f"the Contractors page never heard of the opt-in or coverage of {cid}")
+
+    def _covered_assignment(self, a: Any) -> None:
+        n_cov = self.coverages[a.id]
+        if n_cov != 1:
+            self.count(f"coverage of {a.id}", n_cov)
+        elif a.coverage_bound_at is None:
+            self.lost(f"contractor never heard that {a.id} is covered")
+        certs = self.certificates.get(a.id, [])
+        self.count(f"certificates of {a.id}", len(certs))
+        n_mail = len(set().union(*(self.mail_of.get(("certificate", c), set()) for c in certs))) if certs else 0
+        self.count(f"certificate emails of {a.id} Message-IDs", n_mail)
+        n_lines = self.lines[a.id]
+        if n_lines > 1:
+            self.dup(f"invoice lines of {a.id}: {n_lines}")
+        elif a.po_number and n_lines == 0:
+            self.lost(f"invoice line of {a.id} (PO {a.po_number})")
+        elif not a.po_number and n_lines:
+            self.dup(f"invoice line of {a.id} without a PO")
+
+    async def dead_letters_and_outboxes(self) -> None:
+        """No service dead-lettered anything; every outbox row was sent."""
+        assert self.cs.system is not None
+        for service in SERVICES:
+            try:
+                with self.cs.system.ops_client(service) as c:
+                    dead = c.get("/_ops/dead-letters").raise_for_status().json()
+            except Exception as e:
+                self.problems.append(Problem("dead_letter", f"{service}: could not list ({e!r})"))
+                continue
+            for d in dead if isinstance(dead, list) else dead.get("data", []):
+                error = str(d.get("error", "")).splitlines()[0][:200]
+                self.problems.append(Problem("dead_letter", f"{service} #{d.get('id')} {d.get('subject')}: {error}"))
+            unsent = await self.dbs.scalar(service, "SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+            if unsent:
+                self.problems.append(Problem("unsent", f"{service}: {unsent} outbox rows unsent"))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1113,163 +1129,197 @@ def print_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _accepted(ledger: Ledger) -> int:
+    return len(ledger.api) + ledger.counts["import_rows"] + len(ledger.po_sets) + len(ledger.opted_in)
+
+
+class ChaosRun:
+    """One `make chaos` run: the iterations, the problems first seen in each, and the report."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.rng = random.Random(args.seed)
+        self.cs = ChaosSystem(args)
+        self.ledger = Ledger()
+        self.seen: dict[str, Problem] = {}
+        self.rows: list[dict[str, Any]] = []
+        self.started = datetime.now(UTC)
+        self.t_start = time.monotonic()
+        self.failed = False
+        self.dbs: Databases | None = None
+        self.workload: Workload | None = None
+        self.chaos: Chaos | None = None
+
+    async def iterations(self) -> None:
+        args, cs = self.args, self.cs
+        log(
+            f"starting: PostgreSQL {args.pg}, nats-server, SMTP sink, {len(SERVICES) * 3} service processes "
+            f"(workdir {cs.workdir})"
+        )
+        await cs.start()
+        self.dbs = Databases(cs.database_urls)
+        self.workload = Workload(cs, self.ledger, random.Random(self.rng.random()), args)
+        self.chaos = Chaos(cs, random.Random(self.rng.random()), args.targets)
+        log(
+            f"ready in {time.monotonic() - self.t_start:.1f}s; {args.iterations} iterations of {args.duration:g}s "
+            f"with {args.faults} faults each"
+        )
+        for it in range(1, args.iterations + 1):
+            stuck = await self.iteration(it, self.dbs, self.workload, self.chaos)
+            if stuck and args.stop_when_stuck:
+                self.failed = True
+                break
+
+    async def iteration(self, it: int, dbs: Databases, workload: Workload, chaos: Chaos) -> bool:
+        """Workload and faults for one iteration, then quiescence and the invariants; True when stuck."""
+        args, cs, ledger = self.args, self.cs, self.ledger
+        accepted_before = _accepted(ledger)
+        log(f"iteration {it}")
+        drive = asyncio.create_task(workload.drive(args.duration))
+        faults = await chaos.run(it, args.duration, args.faults, overlap=not args.sequential)
+        await drive
+        await asyncio.wait_for(workload.settle(), timeout=args.op_timeout + 60)
+        cs.supervise()
+        quiet = await quiesce(cs, dbs, args.quiesce_timeout)
+        if quiet.seconds > 10 and not quiet.stuck:
+            log(f"   quiescent after {quiet.seconds:.1f}s; last waited for: {quiet.waited_for[:600]}")
+        new: list[Problem] = []
+        if quiet.stuck:
+            new.append(Problem("stuck", f"iteration {it}: {quiet.stuck}"))
+            log(f"!! not quiescent after {quiet.seconds:.0f}s: {quiet.stuck}\n{cs.system.logs(20) if cs.system else ''}")
+        problems, stats = await check_invariants(cs, dbs, ledger)
+        new += self.first_seen(problems)
+        row = self.row(it, faults, accepted_before, quiet, new, stats)
+        self.rows.append(row)
+        log(
+            f"iteration {it}: faults {','.join(f.target for f in faults)}; accepted {row['accepted']} "
+            f"(total {_accepted(ledger)}); quiescent in {quiet.seconds:.1f}s; lost {row['lost']} dup {row['duplicated']} "
+            f"dead {row['dead_letters']} unsent {row['unsent']} stuck {row['stuck']} other {row['other']}; state {stats}"
+        )
+        for p in new:
+            log(f"   !! {p.key}")
+        return bool(quiet.stuck)
+
+    def first_seen(self, problems: list[Problem]) -> list[Problem]:
+        """The problems not reported by an earlier iteration (crashes are each new)."""
+        new: list[Problem] = []
+        candidates = [(p.key, p) for p in problems]
+        for e in self.cs.unexpected_exits:
+            p = Problem("crashed", f"{e['process']} exited with {e['exit_code']}")
+            candidates.append((f"{p.key} #{id(e)}", p))
+        candidates += [(Problem("refused", f).key, Problem("refused", f)) for f in self.ledger.failures]
+        for key, p in candidates:
+            if key not in self.seen:
+                self.seen[key] = p
+                new.append(p)
+        return new
+
+    def row(
+        self, it: int, faults: list[Fault], accepted_before: int, quiet: Quiet, new: list[Problem], stats: dict[str, int]
+    ) -> dict[str, Any]:
+        kinds = Counter(p.kind for p in new)
+        return {
+            "iteration": it,
+            "faults": [f.target for f in faults],
+            "accepted": _accepted(self.ledger) - accepted_before,
+            "opt_ins": len(self.ledger.opted_in),
+            "quiesce_s": round(quiet.seconds, 1),
+            "waited_for": quiet.waited_for[:600] if quiet.seconds > 10 else "",
+            "lost": kinds["lost"],
+            "duplicated": kinds["duplicated"],
+            "dead_letters": kinds["dead_letter"],
+            "unsent": kinds["unsent"],
+            "stuck": kinds["stuck"],
+            "other": kinds["crashed"] + kinds["refused"],
+            "state": stats,
+            "problems": [p.key for p in new],
+        }
+
+    async def close(self) -> None:
+        if self.workload is not None:
+            for t in list(self.workload.tasks):
+                t.cancel()
+            await self.workload.close()
+        if self.dbs is not None:
+            await self.dbs.close()
+        self.cs.stop()
+        await self.cs.drop_databases()
+
+    def report(self) -> int:
+        """Print the table, write the JSON report, and answer the exit code."""
+        args, ledger, rows = self.args, self.ledger, self.rows
+        totals: Counter[str] = Counter()
+        for r in rows:
+            for k in ("lost", "duplicated", "dead_letters", "unsent", "stuck", "other"):
+                totals[k] += r[k]
+        table = print_table(rows)
+        print("\n" + table + "\n", flush=True)
+        all_faults = self.chaos.faults if self.chaos else []
+        faults_by_target = Counter(f.target for f in all_faults)
+        result = {
+            "what": "chaos: the whole system under a steady workload while processes are SIGKILLed and restarted",
+            "started_at": self.started.isoformat(timespec="seconds"),
+            "wall_s": round(time.monotonic() - self.t_start, 1),
+            "seed": args.seed,
+            "config": {
+                "iterations": args.iterations,
+                "duration_s": args.duration,
+                "faults_per_iteration": args.faults,
+                "rate_per_s": args.rate,
+                "postgres": args.pg,
+                "processes": len(self.cs.procs),
+                "fast_recovery_settings": FAST_RECOVERY,
+            },
+            "iterations_run": len(rows),
+            "totals": {
+                **dict(totals),
+                "faults": sum(faults_by_target.values()),
+                "accepted_writes": _accepted(ledger),
+                "api_writes": len(ledger.api),
+                "import_rows": ledger.counts["import_rows"],
+                "po_sets": len(ledger.po_sets),
+                "opt_ins": len(ledger.opted_in),
+                "client_retries": ledger.counts["retries"],
+                "state": rows[-1]["state"] if rows else {},
+            },
+            "faults_by_target": dict(sorted(faults_by_target.items())),
+            "faults": [asdict(f) for f in all_faults],
+            "problems": [asdict(p) for p in self.seen.values()],
+            "unexpected_exits": self.cs.unexpected_exits,
+            "table": table.splitlines(),
+            "iterations": rows,
+        }
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+        ok = not self.failed and len(rows) == args.iterations and not any(totals.values())
+        log(
+            f"{'OK' if ok else 'FAILED'}: {len(rows)} iterations, {result['totals']['faults']} faults, "
+            f"{_accepted(ledger)} accepted writes; lost {totals['lost']}, duplicated {totals['duplicated']}, "
+            f"dead letters {totals['dead_letters']}, unsent {totals['unsent']}, stuck {totals['stuck']}, "
+            f"other {totals['other']} -> {out}"
+        )
+        self.cs.cleanup(keep=args.keep or not ok)
+        return 0 if ok else 1
+
+
 async def run(args: argparse.Namespace) -> int:
-    rng = random.Random(args.seed)
-    cs = ChaosSystem(args)
-    ledger = Ledger()
-    seen: dict[str, Problem] = {}
-    rows: list[dict[str, Any]] = []
-    started = datetime.now(UTC)
-    t_start = time.monotonic()
-    failed = False
-    dbs: Databases | None = None
-    workload: Workload | None = None
-    chaos: Chaos | None = None
+    chaos_run = ChaosRun(args)
     # Ctrl-C or a SIGTERM (make, a test's timeout) cancels the run; the cleanup below still runs
     main = asyncio.current_task()
     assert main is not None
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, main.cancel)
     try:
-        log(
-            f"starting: PostgreSQL {args.pg}, nats-server, SMTP sink, {len(SERVICES) * 3} service processes "
-            f"(workdir {cs.workdir})"
-        )
-        await cs.start()
-        dbs = Databases(cs.database_urls)
-        workload = Workload(cs, ledger, random.Random(rng.random()), args)
-        chaos = Chaos(cs, random.Random(rng.random()), args.targets)
-        log(
-            f"ready in {time.monotonic() - t_start:.1f}s; {args.iterations} iterations of {args.duration:g}s "
-            f"with {args.faults} faults each"
-        )
-        for it in range(1, args.iterations + 1):
-            accepted_before = len(ledger.api) + ledger.counts["import_rows"] + len(ledger.po_sets) + len(ledger.opted_in)
-            log(f"iteration {it}")
-            drive = asyncio.create_task(workload.drive(args.duration))
-            faults = await chaos.run(it, args.duration, args.faults, overlap=not args.sequential)
-            await drive
-            await asyncio.wait_for(workload.settle(), timeout=args.op_timeout + 60)
-            cs.supervise()
-            quiet = await quiesce(cs, dbs, args.quiesce_timeout)
-            quiet_s, stuck = quiet.seconds, quiet.stuck
-            if quiet_s > 10 and not stuck:
-                log(f"   quiescent after {quiet_s:.1f}s; last waited for: {quiet.waited_for[:600]}")
-            new: list[Problem] = []
-            if stuck:
-                new.append(Problem("stuck", f"iteration {it}: {stuck}"))
-                log(f"!! not quiescent after {quiet_s:.0f}s: {stuck}\n{cs.system.logs(20) if cs.system else ''}")
-            problems, stats = await check_invariants(cs, dbs, ledger)
-            for p in problems:
-                if p.key not in seen:
-                    seen[p.key] = p
-                    new.append(p)
-            for e in cs.unexpected_exits:
-                p = Problem("crashed", f"{e['process']} exited with {e['exit_code']}")
-                if f"{p.key} #{id(e)}" not in seen:
-                    seen[f"{p.key} #{id(e)}"] = p
-                    new.append(p)
-            for f in ledger.failures:
-                p = Problem("refused", f)
-                if p.key not in seen:
-                    seen[p.key] = p
-                    new.append(p)
-            kinds = Counter(p.kind for p in new)
-            accepted = len(ledger.api) + ledger.counts["import_rows"] + len(ledger.po_sets) + len(ledger.opted_in)
-            row: dict[str, Any] = {
-                "iteration": it,
-                "faults": [f.target for f in faults],
-                "accepted": accepted - accepted_before,
-                "opt_ins": len(ledger.opted_in),
-                "quiesce_s": round(quiet_s, 1),
-                "waited_for": quiet.waited_for[:600] if quiet_s > 10 else "",
-                "lost": kinds["lost"],
-                "duplicated": kinds["duplicated"],
-                "dead_letters": kinds["dead_letter"],
-                "unsent": kinds["unsent"],
-                "stuck": kinds["stuck"],
-                "other": kinds["crashed"] + kinds["refused"],
-                "state": stats,
-                "problems": [p.key for p in new],
-            }
-            rows.append(row)
-            log(
-                f"iteration {it}: faults {','.join(f.target for f in faults)}; accepted {row['accepted']} (total {accepted}); "
-                f"quiescent in {quiet_s:.1f}s; lost {row['lost']} dup {row['duplicated']} dead {row['dead_letters']} "
-                f"unsent {row['unsent']} stuck {row['stuck']} other {row['other']}; state {stats}"
-            )
-            for p in new:
-                log(f"   !! {p.key}")
-            if stuck and args.stop_when_stuck:
-                failed = True
-                break
+        await chaos_run.iterations()
     except BaseException as e:
-        failed = True
+        chaos_run.failed = True
         log(f"!! harness failed: {e!r}\n{traceback.format_exc()}")
-        if cs.system is not None:
-            log(cs.system.logs(30))
+        if chaos_run.cs.system is not None:
+            log(chaos_run.cs.system.logs(30))
     finally:
-        if workload is not None:
-            for t in list(workload.tasks):
-                t.cancel()
-            await workload.close()
-        if dbs is not None:
-            await dbs.close()
-        cs.stop()
-        await cs.drop_databases()
-
-    totals: Counter[str] = Counter()
-    for r in rows:
-        for k in ("lost", "duplicated", "dead_letters", "unsent", "stuck", "other"):
-            totals[k] += r[k]
-    table = print_table(rows)
-    print("\n" + table + "\n", flush=True)
-    faults_by_target = Counter(f.target for f in (chaos.faults if chaos else []))
-    result = {
-        "what": "chaos: the whole system under a steady workload while processes are SIGKILLed and restarted",
-        "started_at": started.isoformat(timespec="seconds"),
-        "wall_s": round(time.monotonic() - t_start, 1),
-        "seed": args.seed,
-        "config": {
-            "iterations": args.iterations,
-            "duration_s": args.duration,
-            "faults_per_iteration": args.faults,
-            "rate_per_s": args.rate,
-            "postgres": args.pg,
-            "processes": len(cs.procs),
-            "fast_recovery_settings": FAST_RECOVERY,
-        },
-        "iterations_run": len(rows),
-        "totals": {
-            **dict(totals),
-            "faults": sum(faults_by_target.values()),
-            "accepted_writes": len(ledger.api) + ledger.counts["import_rows"] + len(ledger.po_sets) + len(ledger.opted_in),
-            "api_writes": len(ledger.api),
-            "import_rows": ledger.counts["import_rows"],
-            "po_sets": len(ledger.po_sets),
-            "opt_ins": len(ledger.opted_in),
-            "client_retries": ledger.counts["retries"],
-            "state": rows[-1]["state"] if rows else {},
-        },
-        "faults_by_target": dict(sorted(faults_by_target.items())),
-        "faults": [asdict(f) for f in (chaos.faults if chaos else [])],
-        "problems": [asdict(p) for p in seen.values()],
-        "unexpected_exits": cs.unexpected_exits,
-        "table": table.splitlines(),
-        "iterations": rows,
-    }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    ok = not failed and len(rows) == args.iterations and not any(totals.values())
-    log(
-        f"{'OK' if ok else 'FAILED'}: {len(rows)} iterations, {result['totals']['faults']} faults, "
-        f"{result['totals']['accepted_writes']} accepted writes; lost {totals['lost']}, duplicated {totals['duplicated']}, "
-        f"dead letters {totals['dead_letters']}, unsent {totals['unsent']}, stuck {totals['stuck']}, "
-        f"other {totals['other']} -> {out}"
-    )
-    cs.cleanup(keep=args.keep or not ok)
-    return 0 if ok else 1
+        await chaos_run.close()
+    return chaos_run.report()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -90,6 +90,42 @@ def loadavg() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
+async def wait_committed(contractor: Any, import_id: str, t0: float) -> tuple[dict[str, Any], list[tuple[float, int]]]:
+    """Poll the import until it completes or fails: its last status and the rows committed each second."""
+    progress: list[tuple[float, int]] = []
+    next_mark = 0.0
+    while True:
+        status: dict[str, Any] = (await asyncio.to_thread(contractor.get, f"/v1/imports/{import_id}")).json()
+        now = time.monotonic() - t0
+        if now >= next_mark:
+            progress.append((round(now, 1), int(status.get("rows_done") or 0)))
+            next_mark = now + 1.0
+            if len(progress) % 15 == 0:
+                print(f"import_scale: {now:.0f} s: {progress[-1][1]:,} rows committed", file=sys.stderr, flush=True)
+        if status["status"] in ("completed", "failed"):
+            return status, progress
+        if now > 1200:
+            raise TimeoutError(f"import not finished after 1200 s: {status}")
+        await asyncio.sleep(0.1)
+
+
+async def wait_invitations(sink: CountingSink, n: int, t0: float) -> list[tuple[float, int]]:
+    """Wait until the SMTP sink accepted n invitations: the count every 5 seconds."""
+    emails: list[tuple[float, int]] = []
+    while True:
+        sent = sink.counts.get("invitation", 0)
+        now = time.monotonic() - t0
+        if not emails or now - emails[-1][0] >= 5.0:
+            emails.append((round(now, 1), sent))
+            if len(emails) % 6 == 0:
+                print(f"import_scale: {now:.0f} s: {sent:,} invitations accepted", file=sys.stderr, flush=True)
+        if sent >= n:
+            return emails
+        if now > 3600:
+            raise TimeoutError(f"{sent} of {n} invitations after 3600 s")
+        await asyncio.sleep(0.2)
+
+
 async def one_import(n: int) -> dict[str, Any]:
     print(f"import_scale: {n:,} rows ...", file=sys.stderr, flush=True)
     body = csv_bytes(bench_rows(n))
@@ -117,38 +153,11 @@ async def one_import(n: int) -> dict[str, Any]:
         if r.status_code != 202:
             raise RuntimeError(f"upload refused: {r.status_code} {r.text[:500]}")
         import_id = r.json()["id"]
-        progress: list[tuple[float, int]] = []
-        status: dict[str, Any] = {}
-        next_mark = 0.0
-        while True:
-            status = (await asyncio.to_thread(contractor.get, f"/v1/imports/{import_id}")).json()
-            now = time.monotonic() - t0
-            if now >= next_mark:
-                progress.append((round(now, 1), int(status.get("rows_done") or 0)))
-                next_mark = now + 1.0
-                if len(progress) % 15 == 0:
-                    print(f"import_scale: {now:.0f} s: {progress[-1][1]:,} rows committed", file=sys.stderr, flush=True)
-            if status["status"] in ("completed", "failed"):
-                break
-            if now > 1200:
-                raise TimeoutError(f"import not finished after 1200 s: {status}")
-            await asyncio.sleep(0.1)
+        status, progress = await wait_committed(contractor, import_id, t0)
         t_committed = time.monotonic()
         cpu_until_committed = dict(sampler.cpu)
         busy_until_committed = machine_busy_pct(busy0)
-        emails: list[tuple[float, int]] = []
-        while True:
-            sent = sink.counts.get("invitation", 0)
-            now = time.monotonic() - t0
-            if not emails or now - emails[-1][0] >= 5.0:
-                emails.append((round(now, 1), sent))
-                if len(emails) % 6 == 0:
-                    print(f"import_scale: {now:.0f} s: {sent:,} invitations accepted", file=sys.stderr, flush=True)
-            if sent >= n:
-                break
-            if now > 3600:
-                raise TimeoutError(f"{sent} of {n} invitations after 3600 s")
-            await asyncio.sleep(0.2)
+        emails = await wait_invitations(sink, n, t0)
         t_emails = time.monotonic()
         sampler.stop_event.set()
         sampler.join()
