@@ -34,6 +34,8 @@ from ten99_contracts.policy_v1 import (
     CoverageCancelledV1,
     CoverageExtendedV1,
     PolicyActivatedV1,
+    PolicyCancelledV1,
+    PolicyReactivatedV1,
 )
 
 AT = datetime(2026, 11, 2, 15, 4, 5, tzinfo=UTC)
@@ -261,6 +263,28 @@ def policy_activated(n: int = 1) -> PolicyActivatedV1:
         coverage_types=["general"],
         home_state="CA",
         effective_date=date(2026, 11, 10),
+    )
+
+
+def policy_cancelled(n: int = 1) -> PolicyCancelledV1:
+    return PolicyCancelledV1(
+        policy_id=f"pl_{n:022d}",
+        policy_number="T99-GL-2026-000123",
+        contractor_id=f"cn_{n:022d}",
+        coverage_types=["general"],
+        reason="contractor_deleted",
+        cancelled_at=AT,
+    )
+
+
+def policy_reactivated(n: int = 1) -> PolicyReactivatedV1:
+    return PolicyReactivatedV1(
+        policy_id=f"pl_{n:022d}",
+        policy_number="T99-GL-2026-000123",
+        contractor_id=f"cn_{n:022d}",
+        coverage_types=["general"],
+        assignment_id=f"an_{n:022d}",
+        reactivated_at=AT,
     )
 
 

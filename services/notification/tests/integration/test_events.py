@@ -45,6 +45,8 @@ ALL_MESSAGES = [
     (msgs.application_ineligible(2), "application.ineligible"),
     (msgs.invitation_expired(3), "application.expired"),
     (msgs.policy_activated(1), "policy.active"),
+    (msgs.policy_reactivated(1), "policy.reactivated"),
+    (msgs.policy_cancelled(1), "policy.cancelled"),
     (msgs.coverage_activated(1), "assignment.active"),
     (msgs.assignment_cancelled(4), "assignment.cancelled"),
     (msgs.invoice(1), "invoice.issued"),
@@ -84,6 +86,11 @@ async def test_each_public_event_type_is_recorded_from_its_message_in_1099policy
         assignment = by_type["assignment.active"]["data"]["object"]
         assert assignment["id"] == "an_0000000000000000000001" and assignment["object"] == "assignment"
         assert assignment["net_rate"] == 65 and assignment["policy"] == "pl_0000000000000000000001"
+        for kind, status in (("policy.cancelled", "cancelled"), ("policy.reactivated", "active")):
+            changed = by_type[kind]["data"]["object"]
+            assert (changed["id"], changed["object"], changed["status"]) == ("pl_0000000000000000000001", "policy", status)
+        assert by_type["policy.cancelled"]["data"]["object"]["reason"] == "contractor_deleted"
+        assert by_type["policy.reactivated"]["data"]["object"]["assignment"] == "an_0000000000000000000001"
         contractor = by_type["contractor.updated"]["data"]["object"]
         assert contractor["object"] == "contractor" and contractor["last_name"] == "King"
         assert contractor["address"]["region"] == "CA" and contractor["custom_metadata"] == {"campaign": "spring"}

@@ -156,6 +156,8 @@ def _one_of_each() -> list[Any]:
         msgs.application_completed(1),
         msgs.application_ineligible(1),
         msgs.policy_activated(1),
+        msgs.policy_cancelled(1),
+        msgs.policy_reactivated(1),
         msgs.coverage_activated(1),
         msgs.cancelled(1),
         msgs.assignment_cancelled(1),

@@ -7,12 +7,13 @@ Left out on purpose: bearer links (the opt-in URL, the certificate download link
 (PDF bytes), e-mail recipients of invoices, a contractor's date of birth and the consent's IP
 address and user agent: webhooks leave the system, and the company can ask for more by id.
 
-Public types with no internal source yet (subscribable, never recorded until one exists):
-``application.manual_review``, ``application.manual_review_approved`` (no manual review),
-``policy.active.media``, ``policy.cancelled``, ``policy.reactivated`` (policy publishes no such
-change), ``certificate.approved|flagged|denied|error`` (no uploaded-certificate review),
-``invoice.charge_card_succeeded|failed`` (no card charging) and ``category_code.added`` (the
-category catalogue is seeded; contractor publishes no change to it).
+Public types ten99 never records (subscribable, so that a platform's subscription list written
+for 1099Policy is accepted; docs/public-api.md, "Events", says why each has no source):
+``application.manual_review``, ``application.manual_review_approved`` (no manual review: the
+rules decide at once), ``policy.active.media`` (no media coverage is offered),
+``certificate.approved|flagged|denied|error`` (the review of uploaded certificates, issue 16),
+``invoice.charge_card_succeeded|failed`` (no card is charged: premiums are invoiced) and
+``category_code.added`` (the category catalogue is seeded with the rate table; nothing adds to it).
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ from ten99_contracts.enrollment_v1 import (
     InvitationExpiredV1,
     InvitationIssuedV1,
 )
-from ten99_contracts.policy_v1 import CertificateIssuedV1, CoverageActivatedV1, CoverageCancelledV1, PolicyActivatedV1
+from ten99_contracts.policy_v1 import (
+    CertificateIssuedV1,
+    CoverageActivatedV1,
+    CoverageCancelledV1,
+    PolicyActivatedV1,
+    PolicyCancelledV1,
+    PolicyReactivatedV1,
+)
 from ten99kit.clock import epoch
 
 __all__ = [
@@ -147,6 +155,36 @@ def _policy_active(e: Envelope[PolicyActivatedV1]) -> PublicEvent:
         "status": "active",
     }
     return PublicEvent("policy.active", body)
+
+
+def _policy_cancelled(e: Envelope[PolicyCancelledV1]) -> PublicEvent:
+    m = e.data
+    body = {
+        "id": m.policy_id,
+        "object": "policy",
+        "policy_number": m.policy_number,
+        "contractor": m.contractor_id,
+        "coverage_type": list(m.coverage_types),
+        "status": "cancelled",
+        "reason": m.reason,
+        "cancelled_at": epoch(m.cancelled_at),
+    }
+    return PublicEvent("policy.cancelled", body)
+
+
+def _policy_reactivated(e: Envelope[PolicyReactivatedV1]) -> PublicEvent:
+    m = e.data
+    body = {
+        "id": m.policy_id,
+        "object": "policy",
+        "policy_number": m.policy_number,
+        "contractor": m.contractor_id,
+        "coverage_type": list(m.coverage_types),
+        "status": "active",
+        "assignment": m.assignment_id,
+        "reactivated_at": epoch(m.reactivated_at),
+    }
+    return PublicEvent("policy.reactivated", body)
 
 
 def _assignment(terms: CoverageTerms, status: str) -> dict[str, Any]:
@@ -294,6 +332,8 @@ MAPPINGS: dict[str, tuple[type[Any], Builder]] = {
     ApplicationCompletedV1.SUBJECT: (ApplicationCompletedV1, _application_complete),
     ApplicationIneligibleV1.SUBJECT: (ApplicationIneligibleV1, _application_ineligible),
     PolicyActivatedV1.SUBJECT: (PolicyActivatedV1, _policy_active),
+    PolicyCancelledV1.SUBJECT: (PolicyCancelledV1, _policy_cancelled),
+    PolicyReactivatedV1.SUBJECT: (PolicyReactivatedV1, _policy_reactivated),
     CoverageActivatedV1.SUBJECT: (CoverageActivatedV1, _assignment_active),
     CoverageCancelledV1.SUBJECT: (CoverageCancelledV1, _coverage_cancelled),
     AssignmentCancelledV1.SUBJECT: (AssignmentCancelledV1, _assignment_cancelled),
@@ -314,6 +354,8 @@ SOURCED_EVENT_TYPES = (
     "application.expired",
     "application.ineligible",
     "policy.active",
+    "policy.cancelled",
+    "policy.reactivated",
     "assignment.active",
     "assignment.cancelled",
     "invoice.issued",
@@ -324,13 +366,11 @@ SOURCED_EVENT_TYPES = (
     "contractor.updated",
 )
 
-#: 1099Policy's types with no internal source yet (see the module's docstring)
+#: 1099Policy's types ten99 never records (see the module's docstring)
 UNSOURCED_EVENT_TYPES = (
     "application.manual_review",
     "application.manual_review_approved",
     "policy.active.media",
-    "policy.cancelled",
-    "policy.reactivated",
     "certificate.approved",
     "certificate.flagged",
     "certificate.denied",
