@@ -15,11 +15,13 @@ same, and mail systems show it once).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 
+from prometheus_client import Counter, Histogram
 from ten99_contracts.notification_v1 import EmailDeliveredV1, EmailFailedV1
 from ten99kit import Database, get_logger
 from ten99kit.workers import Backoff, PollingWorker, wait_first
@@ -36,6 +38,16 @@ log = get_logger(__name__)
 
 Transport = Callable[[str, Sequence[str], bytes], Awaitable[SendResult]]
 
+#: one per attempt, counted once its outcome is recorded: ``sent``; ``deferred`` (a temporary
+#: failure, retried later); ``bounced`` (refused for good by the SMTP server, or unbuildable);
+#: ``failed`` (a temporary failure on the last attempt: given up)
+EMAIL_ATTEMPTS = Counter("ten99_email_attempts_total", "Email delivery attempts by outcome", ["template", "outcome"])
+EMAIL_SEND_SECONDS = Histogram(
+    "ten99_email_send_seconds",
+    "Time to hand one email to the SMTP server (answer included)",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+
 #: recording a sent batch is tried three times, 0.5 s then 1 s apart
 _RECORD_ATTEMPTS = 3
 
@@ -46,6 +58,15 @@ class _InFlight:
 
     slots: asyncio.Semaphore
     batches: dict[asyncio.Task[list[Outcome]], list[int]] = field(default_factory=dict)
+
+
+def _count_attempts(sent: Sequence[Outcome], retry: Sequence[tuple[Outcome, object]], failed: Sequence[Outcome]) -> None:
+    for o in sent:
+        EMAIL_ATTEMPTS.labels(o.delivery.template, "sent").inc()
+    for o, _ in retry:
+        EMAIL_ATTEMPTS.labels(o.delivery.template, "deferred").inc()
+    for o in failed:
+        EMAIL_ATTEMPTS.labels(o.delivery.template, "bounced" if o.permanent else "failed").inc()
 
 
 class DeliverySender:
@@ -110,7 +131,9 @@ class DeliverySender:
             raw = build_message(parts)
         except Exception as e:  # a message that cannot be built will never be: give up on it
             return Outcome(d, sent=False, permanent=True, error=f"cannot build the message: {e!r}")
+        started = time.perf_counter()
         result = await self.transport(self.smtp.from_address, [*d.to, *d.cc], raw)
+        EMAIL_SEND_SECONDS.observe(time.perf_counter() - started)
         return Outcome(d, sent=result.sent, permanent=result.permanent, error=result.error)
 
     async def _record(self, outcomes: list[Outcome]) -> None:
@@ -154,6 +177,7 @@ class DeliverySender:
                         aggregate_id=d.id,
                     )
             await uow.commit()
+        _count_attempts(sent, retry, failed)
         for o, at in retry:
             log.warning(
                 "delivery.retry",
