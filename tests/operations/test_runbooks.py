@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ from ten99kit.crypto import FieldCipher, derive_key
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = ROOT / "docs" / "operations"
 TENANT = "co_RUNBOOKRUNBOOKRUNBOOK1"
-BLOCK = re.compile(r"^```(?:sh|bash|console) runbook=(?P<id>[\w.-]+)\n(?P<body>.*?)^```", re.S | re.M)
+BLOCK = re.compile(r"^[ \t]*```(?:sh|bash|console) runbook=(?P<id>[\w.-]+)\n(?P<body>.*?)^[ \t]*```", re.S | re.M)
 
 #: every runbook block, and the test that runs it
 EXERCISED = {
@@ -72,7 +73,7 @@ def runbook_blocks() -> dict[str, str]:
     for path in sorted(RUNBOOKS.glob("*.md")):
         for m in BLOCK.finditer(path.read_text()):
             assert m["id"] not in blocks, f"runbook block {m['id']} appears twice ({path.name})"
-            blocks[m["id"]] = m["body"]
+            blocks[m["id"]] = textwrap.dedent(m["body"])  # a block inside a list item is indented
     return blocks
 
 
@@ -180,6 +181,7 @@ def contractor_body() -> dict[str, Any]:
         "last_name": "Hopper",
         "email": f"grace-{uuid.uuid4().hex[:8]}@example.com",
         "tax_identification": "123-45-6789",
+        "address": {"line1": "2211 Mission St", "locality": "San Francisco", "region": "CA", "postalcode": "94110"},
     }
 
 
@@ -243,7 +245,9 @@ async def test_backup_and_restore_of_a_service_database(
         assert r.json()["tax_identification"] == "***-**-6789"
         # the same tax id again is "no change": the restored value decrypts with the configured key
         same = {**contractor_body, "tax_identification": "123-45-6789"}
-        assert (await svc.client.put(f"/v1/contractors/{person['id']}", json=same, headers={"x-tenant-id": TENANT})).status_code == 200
+        assert (
+            await svc.client.put(f"/v1/contractors/{person['id']}", json=same, headers={"x-tenant-id": TENANT})
+        ).status_code == 200
         applied = await wait_until(
             lambda: scalar(restored_db, EXPIRED_AT, t=TENANT, c=person["id"]), what="the replayed message applied"
         )
@@ -302,13 +306,12 @@ async def _messages_in(url: str, stream: str) -> int:
 
 # -- dead letters ------------------------------------------------------------------------------
 
-REFUSE_ROSTER = """
-CREATE FUNCTION runbook_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN RAISE EXCEPTION 'roster_status is read-only during maintenance'; END $$;
-CREATE TRIGGER runbook_refuse BEFORE INSERT OR UPDATE ON roster_status
-FOR EACH ROW EXECUTE FUNCTION runbook_refuse();
-"""
-ALLOW_ROSTER = "DROP TRIGGER runbook_refuse ON roster_status; DROP FUNCTION runbook_refuse();"
+REFUSE_ROSTER = (
+    "CREATE FUNCTION runbook_refuse() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN RAISE EXCEPTION 'roster_status is read-only during maintenance'; END $$",
+    "CREATE TRIGGER runbook_refuse BEFORE INSERT OR UPDATE ON roster_status FOR EACH ROW EXECUTE FUNCTION runbook_refuse()",
+)
+ALLOW_ROSTER = ("DROP TRIGGER runbook_refuse ON roster_status", "DROP FUNCTION runbook_refuse()")
 
 
 @pytest.fixture
@@ -354,7 +357,8 @@ async def test_dead_letter_inspected_and_replayed(
         assert r.status_code == 200, r.text
         person = r.json()
     async with db.begin() as conn:
-        await conn.exec_driver_sql(REFUSE_ROSTER)
+        for statement in REFUSE_ROSTER:
+            await conn.exec_driver_sql(statement)
     occurred = datetime.now(UTC).replace(microsecond=0)
     message_id = await publish_invitation_expired(jetstream_url, person["id"], occurred)
     await wait_until(lambda: scalar(db, "SELECT count(*) FROM dead_letters"), what="the message dead-lettered")
@@ -375,7 +379,8 @@ async def test_dead_letter_inspected_and_replayed(
     assert await scalar(db, EXPIRED_AT, t=TENANT, c=person["id"]) is None
 
     async with db.begin() as conn:  # the fix: the table writable again
-        await conn.exec_driver_sql(ALLOW_ROSTER)
+        for statement in ALLOW_ROSTER:
+            await conn.exec_driver_sql(statement)
     env["DEAD_LETTER_ID"] = str(listed["id"])
     assert json_lines(run_block("deadletters.replay", env)) == [{"id": listed["id"], "applied": True}]
     assert await scalar(db, EXPIRED_AT, t=TENANT, c=person["id"]) == occurred
