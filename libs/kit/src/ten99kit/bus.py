@@ -67,7 +67,8 @@ class Bus:
         self.nc = await nats.connect(
             self.settings.url,
             name=self.name,
-            max_reconnect_attempts=-1,
+            # a first attempt only: nats-py otherwise retries the first connection forever
+            max_reconnect_attempts=-1 if retry_first else 1,
             reconnect_time_wait=0.25,
             connect_timeout=5,
             allow_reconnect=retry_first,
@@ -75,8 +76,9 @@ class Bus:
             reconnected_cb=reconnected,
             error_cb=error,
         )
-        # nats-py reads this option at each disconnect: from now on, reconnect forever
+        # nats-py reads these options at each disconnect: from now on, reconnect forever
         self.nc.options["allow_reconnect"] = True
+        self.nc.options["max_reconnect_attempts"] = -1
         self._js = self.nc.jetstream(timeout=5)
 
     async def close(self) -> None:
