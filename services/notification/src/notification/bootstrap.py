@@ -12,7 +12,7 @@ from ten99_contracts.billing_v1 import InvoiceIssuedV1, PoReminderDueV1
 from ten99_contracts.enrollment_v1 import InvitationIssuedV1, InvitationReminderDueV1
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
 from ten99_contracts.policy_v1 import CertificateIssuedV1, CoverageCancelledV1, CoverageExtendedV1
-from ten99kit import Runtime, ServiceDefinition, ServiceParts, Subscription
+from ten99kit import Runtime, ScheduledJob, ServiceDefinition, ServiceParts, Subscription
 from ten99kit.crypto import FieldCipher, derive_key
 from ten99kit.inbox import Handler
 
@@ -128,7 +128,9 @@ def build(runtime: Runtime) -> ServiceParts:
         # "sender" and "deliverer" are not used by routes: tests and operators reach them as
         # parts.dependencies[...]
         dependencies={"db": runtime.db, "mailbox": mailbox, "sender": sender, "deliverer": deliverer, "endpoints": endpoints},
-        jobs=[housekeeping],
+        # the endpoint health check runs on the clock too: a dead endpoint's last delivery gives
+        # up after 3 days, and nothing else would disable it at 5
+        jobs=[housekeeping, ScheduledJob("webhook_endpoint_health", deliverer.disable_failing_endpoints)],
         background=background,
         on_shutdown=[pool.close, poster.close],
     )

@@ -156,6 +156,10 @@ webhook_endpoints = Table(
     Column("status", String(16), nullable=False),
     #: Fernet token of the ``whsec_...`` secret; the clear value is shown once and never stored
     Column("secret_encrypted", Text, nullable=False),
+    #: after a rotation: the old secret (Fernet token), which signs beside the new one until
+    #: ``previous_secret_until`` (`domain.webhooks.SECRET_ROTATION_OVERLAP`)
+    Column("previous_secret_encrypted", Text, nullable=True),
+    Column("previous_secret_until", UtcDateTime, nullable=True),
     #: the first failed attempt since the last success (None: the last attempt succeeded, or none yet)
     Column("failing_since", UtcDateTime, nullable=True),
     Column("disabled_reason", String(200), nullable=True),

@@ -18,6 +18,7 @@ import asyncio
 import socket
 import ssl
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,13 +53,16 @@ class PostResult:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def signed_headers(secret: str, message_id: str, body: bytes, sent_at: datetime) -> dict[str, str]:
+def signed_headers(secret: str | Sequence[str], message_id: str, body: bytes, sent_at: datetime) -> dict[str, str]:
+    """Signed with each secret (after a rotation, the new and the old): Standard Webhooks'
+    ``webhook-signature`` holds them space-separated, and a receiver accepts any that verifies."""
+    keys = [secret] if isinstance(secret, str) else list(secret)
     return {
         "content-type": "application/json",
         "user-agent": _USER_AGENT,
         "webhook-id": message_id,
         "webhook-timestamp": str(int(sent_at.timestamp())),
-        "webhook-signature": Webhook(secret).sign(message_id, sent_at, body),
+        "webhook-signature": " ".join(Webhook(key).sign(message_id, sent_at, body) for key in keys),
     }
 
 
@@ -99,7 +103,7 @@ class WebhookPoster:
         await self._client.aclose()
         self._resolver.shutdown(wait=False, cancel_futures=True)
 
-    async def post(self, url: str, secret: str, message_id: str, body: bytes) -> PostResult:
+    async def post(self, url: str, secret: str | Sequence[str], message_id: str, body: bytes) -> PostResult:
         """One attempt. Never raises for what the endpoint does; the result says what happened."""
         started = time.perf_counter()
 

@@ -220,6 +220,9 @@ class ClaimedWebhook:
     secret_encrypted: str
     event_object: dict[str, Any]
     event_created_at: datetime
+    #: the secret before the last rotation, and until when it signs too
+    previous_secret_encrypted: str | None = None
+    previous_secret_until: datetime | None = None
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
@@ -312,6 +315,8 @@ async def _claimed_details(session: AsyncSession, ids: list[str]) -> list[Claime
             d.c.round_started_at,
             e.c.url,
             e.c.secret_encrypted,
+            e.c.previous_secret_encrypted,
+            e.c.previous_secret_until,
             ev.c.object,
             ev.c.created_at,
         )
@@ -333,6 +338,8 @@ async def _claimed_details(session: AsyncSession, ids: list[str]) -> list[Claime
             secret_encrypted=r.secret_encrypted,
             event_object=r.object,
             event_created_at=r.created_at,
+            previous_secret_encrypted=r.previous_secret_encrypted,
+            previous_secret_until=r.previous_secret_until,
         )
         for r in rows
     ]

@@ -143,6 +143,8 @@ class WebhookEndpoint(msgspec.Struct, frozen=True, kw_only=True):
     disabled_reason: str | None
     created: int
     updated: int
+    #: after a rotation: until when deliveries are signed with the old secret too (Unix seconds)
+    previous_secret_expires: int | None = None
 
 
 class WebhookEndpointWithSecret(WebhookEndpoint, frozen=True, kw_only=True):

@@ -39,6 +39,7 @@ def _endpoint_fields(row: Mapping[str, Any]) -> dict[str, Any]:
         "disabled_reason": row["disabled_reason"],
         "created": epoch(row["created_at"]),
         "updated": epoch(row["updated_at"]),
+        "previous_secret_expires": epoch(row["previous_secret_until"]) if row.get("previous_secret_until") else None,
     }
 
 
@@ -135,7 +136,8 @@ class WebhookEndpointController(Controller):
     async def rotate_secret(
         self, endpoints: NamedDependency[Endpoints], tenant_id: NamedDependency[str], endpoint_id: FromPath[str]
     ) -> WebhookEndpointWithSecret:
-        """A new signing secret, shown this once; the old one stops signing at once."""
+        """A new signing secret, shown this once; for 24 hours (``previous_secret_expires``)
+        deliveries are signed with the old one too (``webhook-signature: v1,<new> v1,<old>``)."""
         row, secret = await endpoints.rotate_secret(tenant_id, endpoint_id)
         return WebhookEndpointWithSecret(**_endpoint_fields(row), secret=secret)
 

@@ -20,7 +20,7 @@ from ..adapters.webhook_store import (
     requeue_delivery,
     update_endpoint,
 )
-from ..domain.webhooks import EndpointStatus, check_event_types, check_url, new_signing_secret
+from ..domain.webhooks import SECRET_ROTATION_OVERLAP, EndpointStatus, check_event_types, check_url, new_signing_secret
 
 __all__ = ["EndpointChange", "EndpointRules", "Endpoints", "unknown_endpoint"]
 
@@ -140,12 +140,20 @@ class Endpoints:
             await uow.commit()
 
     async def rotate_secret(self, tenant_id: str, endpoint_id: str) -> tuple[Mapping[str, Any], str]:
-        """A new secret, shown this once; the old one stops signing at once."""
+        """A new secret, shown this once. For `SECRET_ROTATION_OVERLAP` deliveries are signed with
+        both (the receiver switches over at its pace); rotating again within it retires the oldest."""
         secret = new_signing_secret()
         async with self.db.uow() as uow:
-            if await get_endpoint(uow.session, tenant_id, endpoint_id, lock=True) is None:
+            row = await get_endpoint(uow.session, tenant_id, endpoint_id, lock=True)
+            if row is None:
                 raise unknown_endpoint(endpoint_id)
-            values = {"secret_encrypted": self.cipher.encrypt(secret), "updated_at": uow.clock.now()}
+            now = uow.clock.now()
+            values = {
+                "secret_encrypted": self.cipher.encrypt(secret),
+                "previous_secret_encrypted": row["secret_encrypted"],
+                "previous_secret_until": now + SECRET_ROTATION_OVERLAP,
+                "updated_at": now,
+            }
             await update_endpoint(uow.session, endpoint_id, values)
             await uow.commit()
         return await self.get(tenant_id, endpoint_id), secret

@@ -12,7 +12,7 @@ waits for one. A slow or dead endpoint holds its own few slots only, never anoth
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -59,7 +59,8 @@ class PostOutcome(Protocol):
     def succeeded(self) -> bool: ...
 
 
-Poster = Callable[[str, str, str, bytes], Awaitable[PostOutcome]]
+#: (url, the signing secrets, message id, body)
+Poster = Callable[[str, Sequence[str], str, bytes], Awaitable[PostOutcome]]
 
 
 class _NotSent:
@@ -160,11 +161,11 @@ class WebhookDeliverer:
         )
         attempted_at = self.clock.now()
         try:
-            secret = self.cipher.decrypt(delivery.secret_encrypted)
+            secrets = self._signing_secrets(delivery, attempted_at)
         except ValueError:  # a key taken out of WEBHOOK_SECRET_KEYS too early: say so, retry later
             result: PostOutcome = _NotSent("cannot decrypt the endpoint's signing secret (check WEBHOOK_SECRET_KEYS)")
         else:
-            result = await self.poster(delivery.url, secret, delivery.event_id, body)
+            result = await self.poster(delivery.url, secrets, delivery.event_id, body)
         now = self.clock.now()
         retry_at = None
         if not result.succeeded:
@@ -188,6 +189,14 @@ class WebhookDeliverer:
         if not result.succeeded:
             log.warning("webhook.attempt_failed", delivery_id=delivery.id, attempt=delivery.attempts, error=result.error)
 
+    def _signing_secrets(self, delivery: ClaimedWebhook, now: datetime) -> list[str]:
+        """The endpoint's secret, and for a day after a rotation the one before it too."""
+        secrets = [self.cipher.decrypt(delivery.secret_encrypted)]
+        until = delivery.previous_secret_until
+        if delivery.previous_secret_encrypted and until is not None and now < until:
+            secrets.append(self.cipher.decrypt(delivery.previous_secret_encrypted))
+        return secrets
+
     async def _endpoint_health(self, uow: Any, delivery: ClaimedWebhook, succeeded: bool, now: datetime) -> bool:
         """Forget failures on a success; on a failure, note when failing began, and disable the
         endpoint once it has failed for ``disable_after_s``. True if it was disabled now."""
@@ -209,14 +218,39 @@ class WebhookDeliverer:
         if row is None:
             return False
         await fail_pending_deliveries(uow.session, delivery.endpoint_id, now, "endpoint disabled")
-        await self._tell_company(uow, delivery, row.url, row.failing_since, now)
+        await self._tell_company(uow, delivery.tenant_id, delivery.endpoint_id, row.url, row.failing_since, now)
         log.warning("webhook.endpoint_disabled", endpoint_id=delivery.endpoint_id, tenant_id=delivery.tenant_id)
         return True
 
-    async def _tell_company(self, uow: Any, delivery: ClaimedWebhook, url: str, failing_since: datetime, now: datetime) -> None:
-        company, address = await owner_email(uow.session, delivery.tenant_id)
+    async def disable_failing_endpoints(self, now: datetime) -> int:
+        """The clock's check (a scheduled job): an endpoint whose deliveries have all failed for
+        ``disable_after_s`` is disabled, and the company told, even when no new event comes to
+        fail (its last delivery gave up after the retry window, days before)."""
+        e = webhook_endpoints
+        cutoff = now - timedelta(seconds=self.settings.disable_after_s)
+        reason = f"every attempt failed for {self.settings.disable_after_s / 86400:g} days"
+        async with self.db.uow() as uow:
+            disabled = (
+                await uow.session.execute(
+                    update(e)
+                    .where(e.c.status == EndpointStatus.ENABLED.value, e.c.failing_since <= cutoff)
+                    .values(status=EndpointStatus.DISABLED.value, disabled_reason=reason, updated_at=now)
+                    .returning(e.c.id, e.c.tenant_id, e.c.url, e.c.failing_since)
+                )
+            ).all()
+            for row in disabled:
+                await fail_pending_deliveries(uow.session, row.id, now, "endpoint disabled")
+                await self._tell_company(uow, row.tenant_id, row.id, row.url, row.failing_since, now)
+                log.warning("webhook.endpoint_disabled", endpoint_id=row.id, tenant_id=row.tenant_id)
+            await uow.commit()  # the emails' queueing wakes the sender after it
+        return len(disabled)
+
+    async def _tell_company(
+        self, uow: Any, tenant_id: str, endpoint_id: str, url: str, failing_since: datetime, now: datetime
+    ) -> None:
+        company, address = await owner_email(uow.session, tenant_id)
         email = self.composer.webhook_disabled(
-            endpoint_id=delivery.endpoint_id,
+            endpoint_id=endpoint_id,
             url=url,
             failing_since=failing_since,
             disabled_at=now,
@@ -225,7 +259,7 @@ class WebhookDeliverer:
         )
         delivery_id = new_id("dl")
         row = delivery_row(
-            tenant_id=delivery.tenant_id,
+            tenant_id=tenant_id,
             delivery_id=delivery_id,
             message_id=message_id_for(delivery_id, self.from_address),
             email=email,

@@ -19,6 +19,7 @@ from .public_events import EVENT_TYPES
 
 __all__ = [
     "ALL_EVENTS",
+    "SECRET_ROTATION_OVERLAP",
     "DeliveryState",
     "EndpointStatus",
     "RetrySchedule",
@@ -42,6 +43,11 @@ class DeliveryState(enum.StrEnum):
     DELIVERING = "delivering"  # claimed by a worker (until its lease lapses)
     SUCCEEDED = "succeeded"  # the endpoint answered 2xx
     FAILED = "failed"  # given up: out of its retry window, or the endpoint was disabled
+
+
+#: after a rotation the old secret signs beside the new one this long (Standard Webhooks'
+#: ``webhook-signature`` carries several: ``v1,<new> v1,<old>``), so that a receiver can switch over
+SECRET_ROTATION_OVERLAP = timedelta(hours=24)
 
 
 def new_signing_secret() -> str:
