@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
+from prometheus_client import Counter, Gauge
 from sqlalchemy import delete, func, insert, or_, select, update
 from ten99_contracts.contractor_v1 import ImportCompletedV1
 from ten99kit import ApiError, get_logger, insert_ignore, new_id
@@ -51,6 +52,13 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
+
+#: rows applied by this process's import workers: ``imported``; ``failed`` (reported with the
+#: import); ``skipped`` (good rows of an all-or-nothing file that had bad ones)
+IMPORT_ROWS = Counter("ten99_import_rows_total", "CSV import rows processed by outcome", ["outcome"])
+IMPORTS_RUNNING = Gauge("ten99_imports_in_progress", "Imports this process is applying now")
+#: imports finished by this process: ``completed`` or ``failed``
+IMPORTS_FINISHED = Counter("ten99_imports_finished_total", "CSV imports finished by status", ["status"])
 
 _COUNTERS = ("contractors_created", "contractors_updated", "assignments_created", "assignments_updated")
 
@@ -282,7 +290,8 @@ class ImportWorker:
         if claim is None:
             return False
         try:
-            await self._apply(claim)
+            with IMPORTS_RUNNING.track_inprogress():
+                await self._apply(claim)
         except _LostLease:
             log.warning("imports.lease_lost", import_id=claim.batch["id"])
         except Exception as e:
@@ -324,6 +333,7 @@ class ImportWorker:
             if batch["attempts"] >= self.settings.max_attempts:
                 await self._finish(uow, batch, status="failed", error="The import failed repeatedly and was stopped")
                 await uow.commit()
+                IMPORTS_FINISHED.labels("failed").inc()
                 return None
             attempt = batch["attempts"] + 1
             await uow.session.execute(
@@ -363,6 +373,7 @@ class ImportWorker:
         async with self.ctx.db.uow() as uow:
             await self._finish(uow, batch, status="failed", error=error)
             await uow.commit()
+        IMPORTS_FINISHED.labels("failed").inc()
 
     async def _reject_file(self, claim: _Claim, checked: _CheckedFile) -> None:
         """All or nothing, and some rows are bad: report them all and import nothing."""
@@ -375,6 +386,9 @@ class ImportWorker:
             error = f"{bad_total} row(s) have problems; nothing was imported (all or nothing)"
             await self._finish(uow, batch, status="failed", error=error)
             await uow.commit()
+        IMPORTS_FINISHED.labels("failed").inc()
+        IMPORT_ROWS.labels("failed").inc(bad_total)
+        IMPORT_ROWS.labels("skipped").inc(len(results) - bad_total)
         log.info("imports.rejected", import_id=batch["id"], rows_failed=bad_total)
 
     async def _apply_chunks(self, claim: _Claim, checked: _CheckedFile) -> None:
@@ -394,6 +408,8 @@ class ImportWorker:
                     uow, claim, rows_done=end, rows_failed=len(chunk) - len(good), rows_imported=len(good), counters=counters
                 )
                 await uow.commit()
+            IMPORT_ROWS.labels("imported").inc(len(good))
+            IMPORT_ROWS.labels("failed").inc(len(chunk) - len(good))
             done = end
             await asyncio.sleep(0)  # let the API breathe between chunks
 
@@ -436,6 +452,7 @@ class ImportWorker:
                     aggregate_version=1,
                 )
             await uow.commit()
+        IMPORTS_FINISHED.labels("completed").inc()
 
     async def _reject(
         self,
