@@ -9,6 +9,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 from gateway.application.api_keys import create_api_key, revoke_api_key
@@ -383,18 +384,21 @@ async def test_methods_not_offered_are_a_405_and_reach_nothing(
 async def test_a_call_that_cannot_be_made_is_a_503_not_a_500(
     gateway: Any, fake_services: FakeServices, keys: dict[str, Any]
 ) -> None:
-    client = gateway.runtime.gateway.services.contractor._client
-    real = client.request
+    contractor = gateway.runtime.gateway.services.contractor
+    real = contractor._forwarding_session()
 
-    async def refuse(*args: Any, **kwargs: Any) -> httpx.Response:
-        raise httpx.InvalidURL("Invalid non-printable ASCII character in URL")
+    class Refusing:
+        closed = False
 
-    client.request = refuse
+        def request(self, *args: Any, **kwargs: Any) -> Any:
+            raise aiohttp.InvalidURL("Invalid non-printable ASCII character in URL")
+
+    contractor._session = Refusing()
     headers = {**bearer(keys["ka"]), "Idempotency-Key": "k-invalid-url"}
     r = await gateway.client.post("/api/v1/entities", json={"name": "Nike"}, headers=headers)
     assert r.status_code == 503 and r.json()["error_code"] == "general_error"
     assert (await gateway.client.get("/api/v1/entities", headers=bearer(keys["ka"]))).status_code == 503
-    client.request = real  # the key was not used up by the call that failed
+    contractor._session = real  # the key was not used up by the call that failed
     r = await gateway.client.post("/api/v1/entities", json={"name": "Nike"}, headers=headers)
     assert r.status_code == 201
 

@@ -45,7 +45,6 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, unquote_to_bytes
 
-import httpx
 import msgspec
 from litestar import HttpMethod, MediaType, Request, Response, Router, route
 from litestar.handlers import HTTPRouteHandler
@@ -345,8 +344,8 @@ async def _tenant_of(request: Request[Any, Any, Any]) -> str:
 
 
 def _rewrite_list_url(body: bytes, content_type: str) -> bytes:
-    if "json" not in content_type or not body.startswith(b"{"):
-        return body
+    if "json" not in content_type or not body.startswith(b"{") or b'"list"' not in body:
+        return body  # not a list envelope: passed on as the service wrote it, never decoded
     try:
         data = json.loads(body)
     except ValueError:
@@ -393,12 +392,9 @@ async def _forward(request: Request[Any, Any, Any], call: Call) -> Answer:
     headers = {"Content-Type": call.content_type} if call.body else {}
     if call.idem_key:
         headers[IDEMPOTENCY_KEY_HEADER] = call.idem_key
-    try:
-        upstream = await client.request(
-            op.method.value, target, tenant=call.tenant, params=params, content=call.body or None, headers=headers
-        )
-    except (httpx.InvalidURL, httpx.HTTPError, httpx.StreamError) as e:  # not the transport's: ours
-        raise ServiceUnavailable(op.service, f"could not be called ({type(e).__name__})") from None
+    upstream = await client.forward(
+        op.method.value, target, tenant=call.tenant, params=params, content=call.body or None, headers=headers
+    )
     content_type = upstream.headers.get("content-type", MediaType.JSON)
     passed = {"Content-Disposition": upstream.headers["content-disposition"]} if "content-disposition" in upstream.headers else {}
     return Answer(upstream.status_code, content_type, _rewrite_list_url(upstream.content, content_type), passed)
