@@ -291,3 +291,13 @@ def test_large_groups_are_split_by_line_count_and_by_message_size() -> None:
     chunks = _split_for_messages(priced(2000, "x" * 900), 2000)
     assert len(chunks) > 1 and sum(len(c) for c in chunks) == 2000
     assert all(len(c) * 1000 <= MESSAGE_LINES_BUDGET + 1000 for c in chunks)
+
+
+def test_the_pdf_does_not_say_po_twice() -> None:
+    # issue 15: "PO PO-5555" on the invoice
+    doc = InvoiceDocument(
+        "ten99", "Acme", "INV-1", "2026-11", "PO-5555", datetime(2026, 11, 16, tzinfo=UTC), date(2026, 12, 16),
+        "", [], "company", 0, 100, 1, 0, 1, [InvoicePdfLine("Ada", "Model", 100, 1, 1, 0, 1)],
+    )  # fmt: skip
+    text = "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(render_invoice_pdf(doc))).pages)
+    assert "PO-5555" in text and "PO PO" not in text

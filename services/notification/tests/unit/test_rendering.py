@@ -133,3 +133,15 @@ def test_dates_render_in_long_form() -> None:
         },
     )
     assert "January 5, 2027" in out.text
+
+
+def test_a_po_number_that_already_says_po_is_not_prefixed_again(composer: EmailComposer) -> None:
+    # issue 15: "PO PO-5555" in the subject and body of an invoice email
+    said = composer.invoice(msgspec.structs.replace(msgs.invoice(6), po_number="PO-5555"), "Acme")
+    for text in (said.subject, said.text, said.html):
+        assert "PO-5555" in text and "PO PO" not in text and "PO <strong>PO" not in text
+    bare = composer.invoice(msgspec.structs.replace(msgs.invoice(6), po_number="5555"), "Acme")
+    assert "for PO 5555" in bare.subject and "PO 5555" in bare.text
+    # a number that merely begins with the letters keeps its prefix
+    polar = composer.invoice(msgspec.structs.replace(msgs.invoice(6), po_number="POLAR-7"), "Acme")
+    assert "for PO POLAR-7" in polar.subject

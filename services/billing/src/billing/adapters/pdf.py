@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from fpdf import FPDF
 
 from ten99kit import warm_up_once
+from ten99kit.labels import labelled
 from ten99kit.pdftext import fit, printable, text_width
 
 from ..domain.document import InvoiceDocument, InvoicePdfLine
@@ -85,7 +86,7 @@ def _table_header(pdf: FPDF) -> None:
 
 def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
     pdf: Any = _pdf_class()(format="letter")
-    pdf.footer_text = f"{doc.number} - PO {doc.po_number}"
+    pdf.footer_text = f"{doc.number} - {labelled('PO', doc.po_number)}"
     pdf.set_margins(10, 10, 10)
     pdf.set_auto_page_break(False)
     pdf.set_title(printable(f"Invoice {doc.number}"))
@@ -200,4 +201,10 @@ def _totals(pdf: Any, doc: InvoiceDocument) -> None:
     pdf.cell(0, 7, money(doc.total_cents), border="T", align="R")
     pdf.ln(9)
     pdf.set_font("helvetica", size=8)
-    pdf.cell(0, 4, printable(f"Payment is due by {doc.due_date.isoformat()}. Please quote {doc.number} and PO {doc.po_number}."))
+    pdf.cell(
+        0,
+        4,
+        printable(
+            f"Payment is due by {doc.due_date.isoformat()}. Please quote {doc.number} and {labelled('PO', doc.po_number)}."
+        ),
+    )

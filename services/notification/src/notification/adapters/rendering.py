@@ -8,10 +8,12 @@ only ever point at http(s) URLs. No remote assets: styles are inline, no images 
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from ten99kit.labels import labelled
 
 from ..domain import one_line
 
@@ -64,7 +66,10 @@ class EmailRenderer:
             keep_trailing_newline=True,
             auto_reload=False,  # packaged templates: no stat() of the file on every email
         )
-        self.env.filters.update(long_date=_long_date, money=_money, safe_url=_safe_url, coverage=_coverage)
+        # ``po``: a PO number with its label, said once (``PO 5555``, ``PO-5555``)
+        self.env.filters.update(
+            long_date=_long_date, money=_money, safe_url=_safe_url, coverage=_coverage, po=partial(labelled, "PO")
+        )
         self.env.globals["product"] = product_name
 
     def render(self, template: str, context: dict[str, Any]) -> RenderedEmail:
