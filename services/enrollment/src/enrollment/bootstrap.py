@@ -64,7 +64,7 @@ def build(runtime: Runtime) -> ServiceParts:
         subscriptions=subscriptions(Reactions(links)),
         # expiry first, so that a link that ran out gets no reminder in the same tick
         jobs=[ScheduledJob("expire_invitations", expire_invitations), ScheduledJob("invitation_reminders", remind_invitations)],
-        dependencies={"db": db, "links": links, "arrival_wait_s": settings.arrival_wait_s},
+        dependencies={"db": db, "links": links},
     )
 
 

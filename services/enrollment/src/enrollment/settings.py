@@ -36,9 +36,6 @@ class EnrollmentSettings(ServiceSettings):
     invitation_ttl_days: int = Field(default=30, ge=1, le=365)
     reminder_days: list[int] = Field(default_factory=lambda: [2, 5])
     job_batch: int = Field(default=500, ge=1, le=10_000)
-    #: how long a quote waits for a contractor or job created a moment ago to arrive from the
-    #: contractor service (through its outbox and the bus) before answering that it does not exist
-    arrival_wait_s: float = Field(default=2.0, ge=0, le=30)
 
     @field_validator("reminder_days")
     @classmethod

@@ -19,7 +19,6 @@ async def svc(database_url: str, jetstream_url: str) -> AsyncIterator[RunningSer
         clock=SettableClock(frozen_at=NOW),
         token_secret=SECRET,
         opt_in_base_url="http://gw.test/",
-        arrival_wait_s=1.0,  # unknown ids in the tests wait this long before their 400
     ) as s:
         s.nats_url = jetstream_url  # type: ignore[attr-defined]
         yield s

@@ -5,7 +5,6 @@ priced (no re-pricing) and says where to send the contractor."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -215,15 +214,18 @@ async def test_the_job_copy_keeps_the_newest_version_and_a_deletion(svc: Running
     await known(svc, JOB, version=3, deleted=True)
 
 
-async def test_a_quote_right_after_the_job_was_created_waits_for_it(svc: RunningService) -> None:
-    """1099Policy's SDK creates the job and asks for a quote at once: the quote waits for the job's
-    message (ENROLLMENT_ARRIVAL_WAIT_S) instead of answering invalid_job_id."""
+async def test_a_quote_before_the_jobs_message_arrived_is_refused_at_once_then_priced(svc: RunningService) -> None:
+    """No waiting in the service: an id it has not heard of is invalid_job_id at once (the gateway
+    tells a caller whose job is still on its way: docs/public-api.md); once the job's message has
+    arrived, the same request is priced."""
     ada = registered(4)
     await publish(svc, company(), envelope(ada))
     await contractor_known(svc, ada.contractor_id)
     body = {"contractor": ada.contractor_id, "job": JOB, "coverage_type": ["general", "workers-comp"]}
-    asking = asyncio.create_task(svc.client.post("/v1/quotes", json=body, headers=H))
+    r = await svc.client.post("/v1/quotes", json=body, headers=H)
+    assert (r.status_code, r.json()["error_code"]) == (400, "invalid_job_id"), r.text
     await publish(svc, envelope(job_state(), aggregate_id=JOB))
-    r = await asking
+    await known(svc, JOB, version=1)
+    r = await svc.client.post("/v1/quotes", json=body, headers=H)
     assert r.status_code == 200, r.text
     assert r.json()["net_rate"] == 82

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from policy_world import TODAY, World, days, pdf_text
-from ten99_contracts.policy_v1 import CertificateIssuedV1, PolicyActivatedV1
+from policy_world import NOW, TODAY, World, days, pdf_text
+from ten99_contracts.contractor_v1 import AssignmentCancelledV1
+from ten99_contracts.policy_v1 import CertificateIssuedV1, CoverageBoundV1, CoverageCancelledV1, PolicyActivatedV1
 from ten99kit.ids import new_id
 
 pytestmark = pytest.mark.integration
@@ -148,3 +151,37 @@ async def test_create_update_and_delete_answer_how_ten99_does_each_and_change_no
         other = await svc.client.delete(f"/v1/policies/{policy_id}", headers={"x-tenant-id": new_id("co")})
         assert (other.status_code, other.json()["error_code"]) == (404, "invalid_policy_id")
         assert (await svc.client.get(f"/v1/policies/{policy_id}", headers=headers)).json() == before
+
+
+async def test_coverage_in_force_for_a_job_during_some_days(world: World, start_policy) -> None:
+    ada = world.contractor()
+    a = world.assignment(ada, start=TODAY + days(1), end=TODAY + days(30))
+    headers = {"x-tenant-id": world.tenant}
+
+    async def in_force(svc: Any, job: str, first: Any, last: Any, tenant: dict[str, str] = headers) -> bool:
+        params = {"contractor": ada.contractor_id, "job": job, "first_day": first.isoformat(), "last_day": last.isoformat()}
+        r = await svc.client.get("/v1/coverages/in_force", params=params, headers=tenant)
+        assert r.status_code == 200, r.text
+        return bool(r.json()["in_force"])
+
+    async with start_policy() as svc:
+        job = a.job.job_id
+        assert await in_force(svc, job, TODAY, TODAY + days(40)) is False  # nothing bound yet
+        await world.send(world.company())
+        await world.send(a, version=1)
+        await world.send(world.completion(ada, [world.quote(a)]))
+        await world.wait_for(CoverageBoundV1.SUBJECT, 1)
+        assert await in_force(svc, job, TODAY + days(30), TODAY + days(40)) is True  # the last day overlaps
+        assert await in_force(svc, job, TODAY + days(31), TODAY + days(40)) is False
+        assert await in_force(svc, "jb_" + "0" * 22, TODAY, TODAY + days(40)) is False  # another job
+        assert await in_force(svc, job, TODAY, TODAY + days(40), {"x-tenant-id": new_id("co")}) is False
+        params = {"contractor": ada.contractor_id, "job": job, "first_day": "2026-12-02", "last_day": "2026-12-01"}
+        r = await svc.client.get("/v1/coverages/in_force", params=params, headers=headers)
+        assert (r.status_code, r.json()["error_code"]) == (400, "invalid_input")
+
+        cancel = AssignmentCancelledV1(
+            assignment_id=a.assignment_id, contractor_id=ada.contractor_id, reason="client_request", cancelled_at=NOW
+        )
+        await world.send(cancel, version=2)
+        await world.wait_for(CoverageCancelledV1.SUBJECT, 1)
+        assert await in_force(svc, job, TODAY, TODAY + days(40)) is False

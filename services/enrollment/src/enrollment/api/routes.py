@@ -118,12 +118,11 @@ class QuoteController(Controller):
         self,
         db: NamedDependency[Database],
         tenant_id: NamedDependency[str],
-        arrival_wait_s: NamedDependency[float],
         data: JSONBody[QuoteRequest],
     ) -> Quote:
-        """A quote for a job and a contractor (see `application.quotes`); a contractor or job created a
-        moment ago is waited for a little (``ENROLLMENT_ARRIVAL_WAIT_S``) before it counts as unknown."""
-        await quotes.await_arrival(db, tenant_id, data.contractor, data.job, arrival_wait_s)
+        """A quote for a job and a contractor (see `application.quotes`). A contractor or job this
+        service has not heard of yet is ``invalid_*_id`` at once; the gateway tells a caller whose id
+        is still on its way (docs/public-api.md, "Right after a create")."""
         return await quotes.create_quote(db, tenant_id, data)
 
     @get("/{quote_id:str}")

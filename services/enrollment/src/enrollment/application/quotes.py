@@ -15,8 +15,6 @@ Workers' comp asked for work in a monopolistic state (ND, OH, WA, WY) makes the 
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -28,7 +26,6 @@ from ten99kit import ApiError, Database, UnitOfWork
 from ten99kit.clock import epoch
 from ten99kit.db import Row
 from ten99kit.pagination import ListEnvelope, PageRequest, fetch_page
-from ten99kit.workers import Backoff
 
 from ..adapters import store
 from ..adapters.db import application_sessions, assignments
@@ -44,7 +41,6 @@ __all__ = [
     "Quote",
     "QuoteChange",
     "QuoteRequest",
-    "await_arrival",
     "create_quote",
     "epoch",
     "get_quote",
@@ -270,32 +266,6 @@ def _dates(uow: UnitOfWork, effective_at: int | None, end_at: int | None) -> tup
     if end == effective:
         end = effective + timedelta(days=1)
     return effective, end
-
-
-async def _both_known(db: Database, tenant_id: str, contractor_id: str, job_id: str) -> bool:
-    async with db.session() as s:
-        if await store.contractor(s, tenant_id, contractor_id) is None:
-            return False
-        if await find_job(s, tenant_id, job_id) is not None:
-            return True
-        seen = select(assignments.c.assignment_id).where(assignments.c.tenant_id == tenant_id, assignments.c.job_id == job_id)
-        return (await s.execute(seen.limit(1))).first() is not None
-
-
-async def await_arrival(db: Database, tenant_id: str, contractor_id: str | None, job_id: str | None, wait_s: float) -> None:
-    """A contractor or job created a moment ago may still be on its way from the contractor service
-    (its messages travel through the outbox and the bus): wait for both, at most ``wait_s`` seconds,
-    so that 1099Policy's create-then-quote sequence works; an id still unknown then is refused by
-    `create_quote` as before."""
-    if wait_s <= 0 or not contractor_id or not job_id:
-        return
-    deadline = time.monotonic() + wait_s
-    backoff = Backoff(0.02, 0.25)
-    while not await _both_known(db, tenant_id, contractor_id, job_id):
-        delay = min(backoff.next(), deadline - time.monotonic())
-        if delay <= 0:
-            return
-        await asyncio.sleep(delay)
 
 
 async def _contractor(uow: UnitOfWork, tenant_id: str, contractor_id: str | None) -> Row:

@@ -13,7 +13,7 @@ from ten99kit.db import Row
 from ten99kit.pagination import Page, PageRequest, fetch_page
 
 from ..domain.coverage import CANCELLED
-from .db import certificates, coverages, policies, quote_bindings
+from .db import assignments, certificates, coverages, policies, quote_bindings
 
 __all__ = [
     "Page",
@@ -193,3 +193,32 @@ async def certificate_file(session: AsyncSession, tenant_id: str, certificate_id
         certificates.c.superseded_by,
     ).where(certificates.c.tenant_id == tenant_id, certificates.c.id == certificate_id)
     return (await session.execute(q)).first()
+
+
+async def coverage_in_force(
+    session: AsyncSession, tenant_id: str, contractor_id: str, job_id: str, first_day: Any, last_day: Any
+) -> bool:
+    """Whether the contractor has coverage for the job during the days (an assignment's coverage
+    not cancelled, or a quote bound as priced on a policy not cancelled): what billing prices a
+    usage invoice from, as policy knows it (the gateway tells "not arrived yet" from "none")."""
+    by_assignment = exists().where(
+        coverages.c.tenant_id == tenant_id,
+        coverages.c.contractor_id == contractor_id,
+        coverages.c.status != CANCELLED,
+        coverages.c.effective_date <= last_day,
+        coverages.c.end_date >= first_day,
+        assignments.c.tenant_id == tenant_id,
+        assignments.c.assignment_id == coverages.c.assignment_id,
+        assignments.c.job_id == job_id,
+    )
+    by_quote = exists().where(
+        quote_bindings.c.tenant_id == tenant_id,
+        quote_bindings.c.contractor_id == contractor_id,
+        quote_bindings.c.job_id == job_id,
+        quote_bindings.c.effective_date <= last_day,
+        quote_bindings.c.end_date >= first_day,
+        policies.c.tenant_id == tenant_id,
+        policies.c.id == quote_bindings.c.policy_id,
+        policies.c.status != CANCELLED,
+    )
+    return bool((await session.execute(select(or_(by_assignment, by_quote)))).scalar())

@@ -5,6 +5,8 @@
 - ``POST /v1/policies``, ``PUT|DELETE /v1/policies/{id}``: the SDK offers them, ten99 binds, changes
   and ends policies otherwise; each answers a 1099Policy error saying how (docs/public-api.md).
 - ``GET /v1/coverages?contractor=|assignment=``: each assignment's coverage and current certificate.
+- ``GET /v1/coverages/in_force?contractor=&job=&first_day=&last_day=``: whether the contractor is
+  covered for the job on any of those days (the gateway asks it when billing says ``no_active_policy``).
 - ``GET /v1/certificates?assignment=|contractor=``: every certificate issued, superseded ones too.
 - ``GET /v1/certificates/{id}/pdf``: the company's download (tenant-scoped).
 - ``GET /v1/public/certificates/{id}.pdf?token=``: the contractor's download through the signed
@@ -27,7 +29,7 @@ from ten99kit.pagination import ListEnvelope, PageRequest
 
 from ..adapters import queries
 from ..adapters.links import BadLink, CertificateLinks
-from .schemas import Certificate, CertificateUrls, Coverage, CoverageCertificate, Policy
+from .schemas import Certificate, CertificateUrls, Coverage, CoverageCertificate, InForce, Policy
 
 __all__ = ["CertificateController", "CoverageController", "PolicyController", "PublicCertificateController"]
 
@@ -206,6 +208,24 @@ class CoverageController(Controller):
             page = await queries.coverages_page(session, tenant_id, contractor=contractor, assignment=assignment, request=request)
         data = [_coverage(row, tenant_id, links) for row in page.rows]
         return ListEnvelope(url="/v1/coverages", has_more=page.has_more, data=data)
+
+    @get("/in_force")
+    async def coverage_in_force(
+        self,
+        db: NamedDependency[Database],
+        tenant_id: NamedDependency[str],
+        contractor: FromQuery[str],
+        job: FromQuery[str],
+        first_day: FromQuery[date],
+        last_day: FromQuery[date],
+    ) -> InForce:
+        """Whether the contractor is covered for the job on any of the days (the gateway asks when
+        billing refuses a usage invoice with ``no_active_policy``: docs/public-api.md)."""
+        if last_day < first_day:
+            raise InvalidInput({"last_day": "must not be before first_day"})
+        async with db.session() as session:
+            found = await queries.coverage_in_force(session, tenant_id, contractor, job, first_day, last_day)
+        return InForce(in_force=found)
 
 
 def _pdf(row: Any, disposition: str) -> Response[bytes]:

@@ -8,7 +8,7 @@ from typing import Literal
 
 import msgspec
 
-__all__ = ["Certificate", "CertificateUrls", "Coverage", "CoverageCertificate", "Policy"]
+__all__ = ["Certificate", "CertificateUrls", "Coverage", "CoverageCertificate", "InForce", "Policy"]
 
 
 class CertificateUrls(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,6 +64,12 @@ class Coverage(msgspec.Struct, frozen=True, kw_only=True):
     bound_at: str
     cancel_reason: str | None
     certificate: CoverageCertificate | None
+
+
+class InForce(msgspec.Struct, frozen=True, kw_only=True):
+    """Whether a contractor is covered for a job during some days."""
+
+    in_force: bool
 
 
 class Certificate(msgspec.Struct, frozen=True, kw_only=True):
