@@ -63,6 +63,18 @@ EXERCISED = {
     "deadletters.replay": "test_dead_letter_inspected_and_replayed",
     "deadletters.ops-replay": "test_dead_letter_inspected_and_replayed",
     "deadletters.replay-all": "test_dead_letter_inspected_and_replayed",
+    "deadletters.consumers": "test_dead_letter_inspected_and_replayed",
+    "incidents.consumers": "test_dead_letter_inspected_and_replayed",
+    "incidents.tick": "test_dead_letter_inspected_and_replayed",
+    "incidents.migrate-check": "test_dead_letter_inspected_and_replayed",
+    "restore.republish": "test_outbox_republished_after_jetstream_lost_it",
+    "restore.outbox-backlog": "test_outbox_republished_after_jetstream_lost_it",
+    "incidents.outbox": "test_outbox_republished_after_jetstream_lost_it",
+    "incidents.deliveries": "test_operator_queries_match_the_schemas",
+    "rotate.end-sessions": "test_operator_queries_match_the_schemas",
+    "scaling.connections": "test_operator_queries_match_the_schemas",
+    "rotate.db-login-role": "test_database_password_rotation_with_two_login_roles",
+    "rotate.db-password": "test_database_password_rotation_with_two_login_roles",
     "rotate.tax-id-check": "test_tax_id_key_rotation",
     "rotate.tax-id-reencrypt": "test_tax_id_key_rotation",
 }
@@ -392,6 +404,14 @@ async def test_dead_letter_inspected_and_replayed(
     assert json_lines(run_block("deadletters.list", env)) == []
     assert await scalar(db, "SELECT count(*) FROM inbox WHERE message_id = :m", m=message_id) == 1
 
+    # the incident checks on the same service: consumers, clock-driven jobs, schema at head
+    for block in ("deadletters.consumers", "incidents.consumers"):
+        consumers = {c["consumer"]: c for c in json_lines(run_block(block, env))}
+        expired = consumers["contractor__ten99_enrollment_invitation_expired_v1"]
+        assert expired["subject"] == InvitationExpiredV1.SUBJECT and expired["redelivered"] >= 0
+    assert "jobs" in json.loads(run_block("incidents.tick", env))
+    run_block("incidents.migrate-check", env)
+
 
 # -- secret rotation ---------------------------------------------------------------------------
 
@@ -432,3 +452,121 @@ async def test_tax_id_key_rotation(
         r = await svc.client.put(f"/v1/contractors/{person['id']}", json=same, headers={"x-tenant-id": TENANT})
         assert r.status_code == 200, r.text
         assert r.json()["tax_identification"] == "***-**-6789"
+
+
+# -- JetStream lost: republish from the outbox ---------------------------------------------------
+
+
+async def test_outbox_republished_after_jetstream_lost_it(
+    postgres: Postgres, database_url: str, jetstream_url: str, contractor_body: dict[str, Any]
+) -> None:
+    """backup-and-restore.md section 4: contractor's messages published, then the stream lost
+    (deleted and created empty); the runbook's UPDATE puts them back in the outbox and the relay publishes the same
+    messages again (same ids, same order). The test drives the relay itself (``settle``)."""
+    since = datetime.now(UTC).isoformat()
+    env = {**postgres.libpq, "DB": make_url(database_url).database or "", "SINCE": since}
+    async with running_service(contractor, database_url=database_url, nats_url=jetstream_url, relay=False) as svc:
+        await create_contractor(svc, contractor_body)
+        await svc.settle()
+        assert run_block("restore.outbox-backlog", env).strip() == "0"
+        published = await _stream_ids(jetstream_url)
+        assert published
+        await _lose_streams(jetstream_url)
+        assert await _stream_ids(jetstream_url) == []
+
+        run_block("restore.republish", env)
+        waiting, oldest = run_block("incidents.outbox", env).strip().split("|")
+        assert int(waiting) == len(published) and oldest
+        await svc.settle()
+        assert run_block("restore.outbox-backlog", env).strip() == "0"
+    assert await _stream_ids(jetstream_url) == published
+
+
+async def _stream_ids(url: str, stream: str = "TEN99_CONTRACTOR") -> list[str]:
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        state = (await js.stream_info(stream)).state
+        if not state.messages:
+            return []
+        return [
+            (await js.get_msg(stream, seq)).headers["Nats-Msg-Id"]  # type: ignore[index]
+            for seq in range(state.first_seq, state.last_seq + 1)
+        ]
+    finally:
+        await nc.close()
+
+
+async def _lose_streams(url: str) -> None:
+    """JetStream's data gone: the streams deleted (with their duplicate windows: a purge keeps the
+    window, and a republish within 2 minutes would be dropped) and created empty, as at start-up."""
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        for info in await js.streams_info():
+            await js.delete_stream(info.config.name or "")
+        await ensure_streams(js)
+    finally:
+        await nc.close()
+
+
+# -- queries against the schemas they read -------------------------------------------------------
+
+
+def migrate(service: str, url: str) -> None:
+    env = {**os.environ, f"{service.upper()}_DB__URL": url}
+    out = subprocess.run(
+        [sys.executable, "-m", service, "migrate"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=180, check=False
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+async def test_operator_queries_match_the_schemas(postgres: Postgres, database_factory: Any) -> None:
+    """The SQL in the runbooks names tables and columns that exist (a renamed column fails here)."""
+    notification_url, gateway_url = await database_factory("rb_notif"), await database_factory("rb_gw")
+    await asyncio.to_thread(migrate, "notification", notification_url)
+    await asyncio.to_thread(migrate, "gateway", gateway_url)
+    run_block(
+        "incidents.deliveries", {**postgres.libpq, "DB": make_url(notification_url).database or "", "CONTRACTOR_ID": "cn_x"}
+    )
+    run_block("rotate.end-sessions", {**postgres.libpq, "DB": make_url(gateway_url).database or ""})
+    rows = [line.split("|") for line in run_block("scaling.connections", postgres.libpq).splitlines()]
+    assert rows and all(len(r) == 3 and int(r[2]) >= 1 for r in rows)
+
+
+# -- database password rotation ------------------------------------------------------------------
+
+
+async def test_database_password_rotation_with_two_login_roles(postgres: Postgres, engine_of: Any) -> None:
+    """secret-rotation.md section 8: two login roles acting as the owner; the service migrates as
+    one and runs as the other; the tables belong to the owner; a password changes with one command."""
+    suffix = uuid.uuid4().hex[:8]
+    owner, login_a, login_b, database = f"rb_owner_{suffix}", f"rb_a_{suffix}", f"rb_b_{suffix}", f"rb_db_{suffix}"
+    admin = engine_of(postgres.admin_url)
+    async with admin.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.exec_driver_sql(f'CREATE ROLE "{owner}"')
+        await conn.exec_driver_sql(f'CREATE DATABASE "{database}" OWNER "{owner}"')
+    try:
+        for login in (login_a, login_b):
+            run_block(
+                "rotate.db-login-role", {**postgres.libpq, "DB_OWNER": owner, "DB_LOGIN": login, "DB_PASSWORD": uuid.uuid4().hex}
+            )
+        run_block("rotate.db-password", {**postgres.libpq, "DB_LOGIN": login_b, "DB_PASSWORD": uuid.uuid4().hex})
+
+        as_a = make_url(postgres.url(database)).set(username=login_a, password=None).render_as_string(hide_password=False)
+        as_b = make_url(postgres.url(database)).set(username=login_b, password=None).render_as_string(hide_password=False)
+        await asyncio.to_thread(migrate, "contractor", as_a)
+        env = {"SVC": "contractor", "CONTRACTOR_DB__URL": as_b}
+        run_block("incidents.migrate-check", env)
+        b = engine_of(as_b)
+        async with b.connect() as conn:
+            assert (await conn.exec_driver_sql("SELECT current_user, session_user")).one() == (owner, login_b)
+        owners = await scalar(b, "SELECT array_agg(DISTINCT tableowner) FROM pg_tables WHERE schemaname = 'public'")
+        assert owners == [owner]
+    finally:
+        async with admin.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            for role in (login_a, login_b, owner):
+                await conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{role}"')
