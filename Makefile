@@ -8,6 +8,9 @@ UV := $(BIN)/uv
 PACKAGES := contracts libs/kit libs/testing $(patsubst %/pyproject.toml,%,$(wildcard services/*/pyproject.toml))
 STAMP := $(VENV)/.installed
 
+TOOLS := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
+
 help: ## list the targets
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
@@ -28,6 +31,16 @@ run: install ## start the whole system on the embedded default (SQLite, local na
 
 test: install ## run unit and integration tests against real PostgreSQL and NATS (e2e and browser too)
 	$(BIN)/python scripts/test_env.py -- $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# the deployment validators (kubectl's kustomize, kubernetes-validate, checkov, check-jsonschema) in a
+# venv of their own: checkov pins many packages the services must not get
+$(TOOLS_STAMP): requirements-tools.lock
+	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(UV) pip sync --python $(TOOLS)/bin/python -q --require-hashes requirements-tools.lock
+	@touch $@
+
+validate: install $(TOOLS_STAMP) ## validate what CI cannot run: k8s overlays (schemas, checkov), compose schema, NATS configs
+	$(BIN)/python deploy/validate.py
 
 test-stress: install ## the whole suite STRESS_RUNS times (default 3) with a CPU hog on one core
 	$(BIN)/python scripts/test_stress.py
@@ -60,4 +73,4 @@ chaos: install ## faults under load, invariants after each iteration (CHAOS_ARGS
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) var
 
-.PHONY: help install lock run test test-stress lint fmt migrate contracts bench soak chaos clean
+.PHONY: help install lock run test validate test-stress lint fmt migrate contracts bench soak chaos clean

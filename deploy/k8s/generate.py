@@ -1,6 +1,6 @@
 """Writes the per-service manifests of ``deploy/k8s`` from the table below.
 
-Six services, each with an ``api``, a ``worker`` and a ``relay`` Deployment and a migrate Job, differ
+Six services, each with an ``api``, a ``worker`` and a ``relay`` Deployment (each migrating first), differ
 only in name, port and a few settings. Writing 24 workloads by hand invites drift (a missing probe,
 a typo in an env name), so they are generated from one table and committed as plain YAML, which
 kustomize then uses like any other file. Edit this file, not the output, then run
@@ -8,9 +8,12 @@ kustomize then uses like any other file. Edit this file, not the output, then ru
     .venv/bin/python deploy/k8s/generate.py           # rewrite the generated files
     .venv/bin/python deploy/k8s/generate.py --check   # exit 1 if they are out of date (tests/deploy does this)
 
-Generated: ``base/<service>.yaml`` (Deployments, Service, PodDisruptionBudget, migrate Job),
-``overlays/production/hpa.yaml`` and ``components/dev-infra/postgres-init.sh`` (a copy of the
-compose init script; kustomize may not read files outside its folder).
+Generated: ``base/<service>.yaml`` (Deployments with their migrate initContainer, Service, PodDisruptionBudget),
+``overlays/production/hpa.yaml``, ``components/nats-cluster/nats.conf`` (the production NATS node
+with one user per service, its permissions derived from contracts/ and the services'
+subscriptions), and copies kustomize needs in its folders (it may not read files outside them):
+``components/dev-infra/postgres-init.sh`` (compose's init script) and
+``components/observability/grafana-dashboard.json`` (``deploy/observability``'s).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 
-#: the processes of a service (ten99kit.runtime.MODES minus ``all``), and its one-shot migrator
+#: the processes of a service (ten99kit.runtime.MODES minus ``all``); each pod migrates first (initContainer)
 MODES = ("api", "worker", "relay")
 IMAGE = "ten99"  # overlays set the registry and tag with kustomize's `images:`
 CONFIG = "ten99-config"  # ConfigMap of shared, non-secret settings (base/kustomization.yaml)
@@ -172,31 +175,31 @@ def env_var(name: str, source: Source, svc: str) -> dict[str, Any]:
 
 
 def service_env(spec: ServiceSpec, mode: str) -> list[dict[str, Any]]:
-    """Every setting of one process of one service, with the service's env prefix."""
-    # The migrate Job reads its Secret only, no ConfigMap: it is applied and run on its own,
-    # before the rest of a release (README.md), when the release's ConfigMap may not exist yet.
+    """Every setting of one process of one service, with the service's env prefix (the migrate
+    initContainer of a pod gets the same as the pod's process)."""
+    pool, overflow = MODE_SPECS[mode].pool
     common: dict[str, Source] = {
         "DB__URL": Secret("db-url"),
-        # migrations run as a Job before the rollout, never from a serving process
+        # migrations run in each pod's initContainer (`migrate`, under an advisory lock), never
+        # from a serving process
         "DB__AUTO_MIGRATE": Literal("false"),
         "DATA_DIR": Literal(f"{TMP}/ten99"),  # nothing should land there on PostgreSQL; /tmp is the only writable path
     }
-    if mode != "migrate":
-        pool, overflow = MODE_SPECS[mode].pool
-        common |= {
-            "LOG__LEVEL": Config("log-level"),
-            "DB__POOL_SIZE": Literal(str(pool)),
-            "DB__MAX_OVERFLOW": Literal(str(overflow)),
-            "NATS__URL": Secret("nats-url", SHARED_SECRET),
-            "NATS__REPLICAS": Config("nats-replicas"),
-            "INTERNAL_TOKEN": Secret("internal-token", SHARED_SECRET),
-            # /_ops and /schema; never the internal token (the gateway holds that one). No
-            # <SVC>_DEVELOPMENT anywhere: a process refuses to start on an empty or development secret
-            "OPERATOR_TOKEN": Secret("operator-token", SHARED_SECRET),
-            "HTTP__HOST": Literal("0.0.0.0"),
-            "HTTP__PORT": Literal(str(spec.port)),
-            **spec.env,
-        }
+    common |= {
+        "LOG__LEVEL": Config("log-level"),
+        "DB__POOL_SIZE": Literal(str(pool)),
+        "DB__MAX_OVERFLOW": Literal(str(overflow)),
+        # each service's own NATS user (components/nats-cluster: permissions for its own subjects)
+        "NATS__URL": Secret("nats-url"),
+        "NATS__REPLICAS": Config("nats-replicas"),
+        "INTERNAL_TOKEN": Secret("internal-token", SHARED_SECRET),
+        # /_ops and /schema; never the internal token (the gateway holds that one). No
+        # <SVC>_DEVELOPMENT anywhere: a process refuses to start on an empty or development secret
+        "OPERATOR_TOKEN": Secret("operator-token", SHARED_SECRET),
+        "HTTP__HOST": Literal("0.0.0.0"),
+        "HTTP__PORT": Literal(str(spec.port)),
+        **spec.env,
+    }
     prefix = spec.name.upper() + "_"
     return [env_var(prefix + name, source, spec.name) for name, source in common.items()]
 
@@ -257,6 +260,11 @@ def pod_spec(spec: ServiceSpec, mode: str) -> dict[str, Any]:
         # let the Service and the Ingress stop sending requests before the server stops
         container["lifecycle"] = {"preStop": {"exec": {"command": ["sleep", "5"]}}}
     pod: dict[str, Any] = {
+        # the schema first: `migrate` upgrades to head under a PostgreSQL advisory lock, so the
+        # pods of a rollout (api, worker, relay, old and new) take turns and all but the first
+        # find nothing to do; a failed migration keeps the pod from starting (Init:Error), and
+        # the old pods keep serving
+        "initContainers": [migrate_container(spec, mode)],
         "serviceAccountName": "ten99",
         "automountServiceAccountToken": False,
         # no <SERVICE>_PORT=tcp://... variables: they would land in the services' env prefixes
@@ -331,38 +339,17 @@ def pdb(spec: ServiceSpec) -> dict[str, Any]:
     }
 
 
-def migrate_job(spec: ServiceSpec) -> dict[str, Any]:
+def migrate_container(spec: ServiceSpec, mode: str) -> dict[str, Any]:
+    """The initContainer of every pod: the same image, env and ServiceAccount as the process."""
     return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": f"{spec.name}-migrate", "labels": labels(spec.name, "migrate")},
-        "spec": {
-            "backoffLimit": 4,
-            "activeDeadlineSeconds": 900,
-            "template": {
-                "metadata": {"labels": labels(spec.name, "migrate")},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "serviceAccountName": "ten99",
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "securityContext": pod_security(),
-                    "containers": [
-                        {
-                            "name": f"{spec.name}-migrate",
-                            "image": IMAGE,
-                            "imagePullPolicy": "IfNotPresent",
-                            "command": ["python", "-m", spec.name, "migrate"],
-                            "env": service_env(spec, "migrate"),
-                            "resources": {k: dict(v) for k, v in MIGRATE_RESOURCES.items()},
-                            "securityContext": container_security(),
-                            "volumeMounts": [{"name": "tmp", "mountPath": TMP}],
-                        }
-                    ],
-                    "volumes": [tmp_volume()],
-                },
-            },
-        },
+        "name": "migrate",
+        "image": IMAGE,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["python", "-m", spec.name, "migrate"],
+        "env": service_env(spec, mode),
+        "resources": {k: dict(v) for k, v in MIGRATE_RESOURCES.items()},
+        "securityContext": container_security(),
+        "volumeMounts": [{"name": "tmp", "mountPath": TMP}],
     }
 
 
@@ -384,6 +371,145 @@ def hpa(spec: ServiceSpec) -> dict[str, Any]:
     }
 
 
+# --- NATS: the production cluster's configuration and per-service users (components/nats-cluster) ----
+
+NATS_CONF_HEAD = """\
+# One node of ten99's three-node JetStream cluster (components/nats-cluster: StatefulSet `nats`,
+# headless Service `nats-headless`, client Service `nats`). Values in $NAME come from the
+# environment of the nats-server container (nats.yaml): the pod name and the users' passwords
+# (Secret `nats-users`). Check a rendered copy with `nats-server -t -c nats.conf` (tests/deploy does).
+server_name: $POD_NAME
+listen: 0.0.0.0:4222
+# the preStop hook signals lame duck mode through it
+pid_file: /var/run/nats/nats.pid
+http_port: 8222
+# messages carry whole certificates and invoices (PDF, base64): keep the default 1 MB
+max_payload: 1MB
+# a node leaving (rollout, drain) hands its clients over gradually
+lame_duck_duration: 30s
+
+# clients (the services) connect with tls://; the certificate is cert-manager's (tls.yaml)
+tls {
+  cert_file: /etc/nats/tls/tls.crt
+  key_file: /etc/nats/tls/tls.key
+  ca_file: /etc/nats/tls/ca.crt
+  timeout: 2
+}
+
+jetstream {
+  store_dir: /data/jetstream
+  # fsync every write before acknowledging it: a publish the relay saw acknowledged survives a
+  # power loss of the node (ARCHITECTURE.md section 5)
+  sync_interval: always
+  max_memory_store: 256MB
+  max_file_store: 20GB
+}
+
+cluster {
+  name: ten99
+  listen: 0.0.0.0:6222
+  # routes between the nodes: mutual TLS with the same certificate (server and client auth)
+  tls {
+    cert_file: /etc/nats/tls/tls.crt
+    key_file: /etc/nats/tls/tls.key
+    ca_file: /etc/nats/tls/ca.crt
+    verify: true
+    timeout: 2
+  }
+  routes: [
+    nats-route://nats-0.nats-headless:6222
+    nats-route://nats-1.nats-headless:6222
+    nats-route://nats-2.nats-headless:6222
+  ]
+}
+"""
+
+
+def service_subscriptions() -> dict[str, list[str]]:
+    """The subjects each service consumes, from the services themselves: each one's bootstrap
+    is built on a throwaway SQLite runtime (nothing connects) and its subscriptions are read."""
+    import importlib
+    import os
+    import tempfile
+
+    from ten99kit.runtime import Runtime
+
+    out: dict[str, list[str]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for spec in SERVICES:
+            definition = importlib.import_module(f"{spec.name}.bootstrap").definition
+            os.environ[f"{spec.name.upper()}_DEVELOPMENT"] = "true"
+            try:
+                settings = definition.settings_type(db={"url": f"sqlite+aiosqlite:///{tmp}/{spec.name}.db"})
+                runtime = Runtime(definition, settings)
+            finally:
+                del os.environ[f"{spec.name.upper()}_DEVELOPMENT"]
+            out[spec.name] = sorted({s.subject for s in runtime.parts.subscriptions})
+    return out
+
+
+def nats_permissions(svc: str, consumed: list[str]) -> dict[str, Any]:
+    """What one service's NATS user may do, derived from contracts/ and its subscriptions:
+    - publish its own events: ``ten99.<svc>.>`` (the subjects of its stream ``TEN99_<SVC>``;
+      a service publishes only its own context's messages, ARCHITECTURE.md section 3);
+    - stream info, create and update of the six ten99 streams (every process provisions and
+      reconciles all of them at start-up, ``ten99kit.bus.ensure_streams``); no delete, no purge;
+    - for each subject it consumes, only its own durable consumer ``<svc>__<subject>`` on the
+      producer's stream: create (nats-py names the filter in the subject), info, fetch, ack;
+    - subscribe: replies only (``_INBOX.>``: JetStream API answers, fetched messages)."""
+    from ten99_contracts import STREAMS, stream_for_subject
+
+    publish = [f"ten99.{svc}.>"]
+    for spec in STREAMS.values():
+        publish += [f"$JS.API.STREAM.{op}.{spec.name}" for op in ("INFO", "CREATE", "UPDATE")]
+    for subject in consumed:
+        stream, durable = stream_for_subject(subject).name, f"{svc}__{subject.replace('.', '_')}"
+        publish += [
+            f"$JS.API.CONSUMER.CREATE.{stream}.{durable}",
+            f"$JS.API.CONSUMER.CREATE.{stream}.{durable}.{subject}",
+            f"$JS.API.CONSUMER.INFO.{stream}.{durable}",
+            f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}",
+            f"$JS.ACK.{stream}.{durable}.>",
+        ]
+    return {"publish": {"allow": publish}, "subscribe": {"allow": ["_INBOX.>"]}}
+
+
+def nats_user_env(svc: str) -> str:
+    return f"NATS_PASSWORD_{svc.upper()}"
+
+
+def nats_accounts(subscriptions: dict[str, list[str]]) -> str:
+    """The ``accounts`` block: TEN99 (JetStream, one user per service) and SYS (monitoring)."""
+    lines = [
+        "# GENERATED users (deploy/k8s/generate.py: nats_permissions): one per service, allowed only",
+        "# its own subjects, the ten99 streams' info/create/update and its own durable consumers.",
+        "system_account: SYS",
+        "accounts {",
+        "  SYS {",
+        "    users: [",
+        "      { user: system, password: $NATS_PASSWORD_SYSTEM }",
+        "    ]",
+        "  }",
+        "  TEN99 {",
+        "    jetstream: enabled",
+        "    users: [",
+    ]
+    for spec in SERVICES:
+        perms = nats_permissions(spec.name, subscriptions[spec.name])
+        lines.append(f"      {{ user: {spec.name}, password: ${nats_user_env(spec.name)}, permissions: {{")
+        for direction in ("publish", "subscribe"):
+            lines.append(f"        {direction}: {{ allow: [")
+            lines += [f'          "{s}"' for s in perms[direction]["allow"]]
+            lines.append("        ] }")
+        lines.append("      } }")
+    lines += ["    ]", "  }", "}", ""]
+    return "\n".join(lines)
+
+
+def nats_conf() -> str:
+    return NATS_CONF_HEAD + "\n" + nats_accounts(service_subscriptions())
+
+
 # --- output ------------------------------------------------------------------------------------
 
 HEADER = "# GENERATED by deploy/k8s/generate.py from its SERVICES table: edit that, then run it.\n"
@@ -399,13 +525,20 @@ def render() -> dict[Path, str]:
     """Every generated file, by path, with its content."""
     out: dict[Path, str] = {}
     for spec in SERVICES:
-        docs = [deployment(spec, m) for m in MODES] + [service(spec), pdb(spec), migrate_job(spec)]
+        docs = [deployment(spec, m) for m in MODES] + [service(spec), pdb(spec)]
         out[HERE / "base" / f"{spec.name}.yaml"] = dump(
-            docs, f"{spec.name}: api, worker and relay Deployments, the API's Service and PDB, the migrate Job"
+            docs, f"{spec.name}: api, worker and relay Deployments (each migrating first), the API's Service and PDB"
         )
     out[HERE / "overlays" / "production" / "hpa.yaml"] = dump(
         [hpa(s) for s in SERVICES], "production: a HorizontalPodAutoscaler per api Deployment (CPU)"
     )
+    conf = "# GENERATED by deploy/k8s/generate.py: edit that, then run it.\n" + nats_conf()
+    out[HERE / "components" / "nats-cluster" / "nats.conf"] = conf
+    # the same node configuration for an install without kustomize (the official Helm chart, VMs)
+    out[HERE.parent / "nats" / "nats-server.conf"] = conf
+    out[HERE / "components" / "observability" / "grafana-dashboard.json"] = (
+        HERE.parent / "observability" / "grafana-dashboard.json"
+    ).read_text()
     out[HERE / "components" / "dev-infra" / "postgres-init.sh"] = (HERE.parent / "compose" / "postgres-init.sh").read_text()
     return out
 
@@ -422,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
     for path in stale:
-        print(f"{'out of date' if args.check else 'wrote'}: {path.relative_to(HERE)}", file=sys.stderr)
+        print(f"{'out of date' if args.check else 'wrote'}: {path.relative_to(HERE.parent)}", file=sys.stderr)
     return 1 if args.check and stale else 0
 
 
