@@ -365,7 +365,10 @@ class FakeServices:
                         "to": ["ada@example.com"],
                         "subject": "Your opt-in link",
                         "received_at": "2030-01-01T00:00:00Z",
-                        "attachments": [],
+                        # as notification lists them (issue 15: the list now names attachments)
+                        "attachments": [
+                            {"index": 0, "filename": "certificate.pdf", "content_type": "application/pdf", "size": len(PDF)}
+                        ],
                     }
                 ]
             }

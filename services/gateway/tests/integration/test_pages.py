@@ -282,6 +282,9 @@ async def test_an_unreachable_service_is_an_error_page(gateway: Any, acme: str) 
 async def test_mailbox_lists_shows_sandboxed_html_and_attachments(gateway: Any, fake_services: FakeServices, acme: str) -> None:
     html = (await gateway.client.get("/mailbox")).text
     assert "Your opt-in link" in html
+    # the Attachments column names the PDF and links to it (issue 15: it was empty)
+    row = html.split('data-testid="mail-row"')[1].split("</tr>")[0]
+    assert f'href="/mailbox/{ML_1}/attachments/0"' in row and "certificate.pdf" in row
     mail = await gateway.client.get(f"/mailbox/{ML_1}")
     assert 'sandbox=""' in mail.text and "Hello Ada" in mail.text and "<script>" not in mail.text
     body = await gateway.client.get(f"/mailbox/{ML_1}/html")

@@ -124,6 +124,10 @@ async def test_the_catcher_keeps_mail_and_the_mailbox_shows_each_company_its_own
         [mine] = (await c.get("/v1/mailbox", headers=A)).json()["messages"]
         [theirs] = (await c.get("/v1/mailbox", headers=B)).json()["messages"]
         assert mine["to"] == "contractor1@example.com" and "COI-2026-000001" in mine["subject"]
+        # the list names each message's attachments (issue 15: the Mailbox's column was empty for a PDF)
+        assert mine["attachments"] == [
+            {"index": 0, "filename": cert.filename, "content_type": "application/pdf", "size": len(cert.pdf)}
+        ]
         assert theirs["subject"].startswith("Invoice INV-2026-11-0002") and theirs["to"] == "ap@nike.test"
         assert theirs["cc"] == "billing@acme.test" and theirs["from"] == "ten99 <no-reply@ten99.local>"
         assert (await c.get("/v1/mailbox", headers=B, params={"to": "nike.test"})).json()["total"] == 1

@@ -124,6 +124,11 @@ class ParsedMail:
     row: dict[str, Any]
     message: EmailMessage
 
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> ParsedMail:
+        """A stored row (with its ``raw`` bytes) parsed."""
+        return cls(row, _FULL.parsebytes(bytes(row["raw"])))  # type: ignore[arg-type]
+
     def attachments(self) -> list[Any]:
         return list(self.message.iter_attachments())
 
@@ -147,7 +152,9 @@ class MailboxReader:
             where.append(
                 m.c.to_header.contains(to.strip(), autoescape=True) | m.c.cc_header.contains(to.strip(), autoescape=True)
             )
+        # the raw message too: the list names each one's attachments (a development inbox, 200 at most)
         columns = [m.c.id, m.c.received_at, m.c.from_header, m.c.to_header, m.c.cc_header, m.c.subject, m.c.size, m.c.message_id]
+        columns.append(m.c.raw)
         async with self.db.session() as s:
             total = (await s.execute(select(func.count()).select_from(m).where(*where))).scalar_one()
             rows = (
@@ -165,8 +172,7 @@ class MailboxReader:
             )
         if row is None:
             return None
-        message = _FULL.parsebytes(bytes(row["raw"]))
-        return ParsedMail(dict(row), message)  # type: ignore[arg-type]
+        return ParsedMail.of(dict(row))
 
     async def clear(self, tenant_id: str) -> int:
         """Delete the tenant's caught mail; other companies' stays."""

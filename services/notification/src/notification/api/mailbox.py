@@ -1,4 +1,5 @@
-"""``/v1/mailbox``: mail caught by the development SMTP catcher, for the dashboard's Mailbox page.
+"""``/v1/mailbox``: mail caught by the development SMTP catcher, for the dashboard's Mailbox page
+(the list names each message's attachments, as reading one does).
 
 Tenant-scoped like every other read (``X-Tenant-Id``): a company sees, reads and clears only the
 mail it caused (its own deliveries, matched by Message-ID; see adapters/catcher.py), never another
@@ -39,7 +40,19 @@ def _disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def _caught(row: dict[str, Any]) -> CaughtMail:
+def _attachments(mail: ParsedMail) -> list[AttachmentInfo]:
+    return [
+        AttachmentInfo(
+            index=i,
+            filename=part.get_filename(),
+            content_type=part.get_content_type(),
+            size=len(part.get_payload(decode=True) or b""),
+        )
+        for i, part in enumerate(mail.attachments())
+    ]
+
+
+def _caught(row: dict[str, Any], attachments: list[AttachmentInfo]) -> CaughtMail:
     return CaughtMail(
         id=row["id"],
         received_at=row["received_at"].isoformat(),
@@ -49,27 +62,18 @@ def _caught(row: dict[str, Any]) -> CaughtMail:
         subject=row["subject"],
         size=row["size"],
         message_id=row["message_id"],
+        attachments=attachments,
     )
 
 
 def _read(mail: ParsedMail) -> CaughtMailDetail:
     row, message = mail.row, mail.message
-    attachments = [
-        AttachmentInfo(
-            index=i,
-            filename=part.get_filename(),
-            content_type=part.get_content_type(),
-            size=len(part.get_payload(decode=True) or b""),
-        )
-        for i, part in enumerate(mail.attachments())
-    ]
     return CaughtMailDetail(
-        **msgspec.structs.asdict(_caught(row)),
+        **msgspec.structs.asdict(_caught(row, _attachments(mail))),
         envelope=MailEnvelope(mail_from=row["mail_from"], rcpt_to=row["rcpt_to"]),
         headers=[[name, str(value)] for name, value in message.items()],
         text=_body(message, "plain"),
         html=_body(message, "html"),
-        attachments=attachments,
     )
 
 
@@ -92,7 +96,7 @@ class MailboxController(Controller):
         if offset < 0:
             raise InvalidInput("offset must not be negative")
         total, rows = await mailbox.list(tenant_id, limit=limit, offset=offset, to=to)
-        return CaughtMailList(total=total, messages=[_caught(row) for row in rows])
+        return CaughtMailList(total=total, messages=[_caught(row, _attachments(ParsedMail.of(row))) for row in rows])
 
     @get("/{mail_id:str}")
     async def get_mail(

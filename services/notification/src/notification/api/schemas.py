@@ -80,6 +80,8 @@ class CaughtMail(msgspec.Struct, frozen=True, kw_only=True):
     subject: str
     size: int
     message_id: str | None
+    #: the files it carries (listed too, so the Mailbox shows which mail has a PDF)
+    attachments: list[AttachmentInfo] = msgspec.field(default_factory=list)
 
 
 class CaughtMailList(msgspec.Struct, frozen=True, kw_only=True):
@@ -103,7 +105,6 @@ class CaughtMailDetail(CaughtMail, frozen=True, kw_only=True):
     headers: list[list[str]]
     text: str | None
     html: str | None
-    attachments: list[AttachmentInfo]
 
 
 class MailboxCleared(msgspec.Struct, frozen=True, kw_only=True):
