@@ -27,21 +27,33 @@ __all__ = ["BillingDefaults", "BillingSettings", "InvoicingSettings", "PoReminde
 
 
 class InvoicingSettings(BaseModel):
+    #: a PO's new lines are invoiced once no line became ready for that PO for this long, so that
+    #: one PO set on many assignments lands on one invoice
     settle_s: float = 1.0
+    #: ... but at the latest this long after the first of those lines became ready
     max_wait_s: float = 10.0
+    #: how often the worker looks for ready lines (it is also woken right after a consumer commit)
     poll_interval_s: float = 0.5
+    #: invoices are due this many days after issue
     due_days: int = Field(default=30, ge=0)
+    #: lines per invoice; a larger group is split into several invoices for the same PO and period
+    #: (keeps each message well under NATS's 1 MB)
     max_lines: int = Field(default=1000, ge=1, le=2000)
+    #: who the invoice PDF says it is from
     issuer_name: str = "ten99"
 
 
 class BillingDefaults(BaseModel):
+    #: who pays the premium for a company that has not chosen yet
     premium_payer: Literal["company", "contractor"] = "company"
+    #: the platform fee, in basis points, for a company that has not set one
     platform_fee_bps: int = Field(default=0, ge=0, le=10_000)
 
 
 class PoReminderSettings(BaseModel):
+    #: the PO reminder goes out this long after an upload
     delay_hours: float = 72.0
+    #: assignments listed in one reminder (the count is always complete)
     max_listed: int = Field(default=500, ge=1, le=2000)
 
 

@@ -47,14 +47,21 @@ DEV_INTEGRATION_SECRET_KEY = "ten99-development-only-integration-secret-key"  # 
 class ImportSettings(BaseModel):
     #: at most the kit's upload limit: a bigger body is refused (413) before it reaches the import
     max_file_bytes: int = Field(default=MAX_UPLOAD_BYTES, le=MAX_UPLOAD_BYTES)
+    #: rows per file; a longer file is refused at upload
     max_rows: int = 100_000
+    #: rows applied per transaction; progress commits with each chunk, so a crash resumes there
     chunk_rows: int = 1_000
+    #: how often an import worker looks for pending imports besides being woken in-process
     poll_interval_s: float = 1.0
+    #: a running import whose worker committed no chunk for this long is taken over by another
+    #: worker (its process died)
     lease_s: float = 60.0
+    #: takeovers before an import that keeps crashing its worker is marked failed
     max_attempts: int = 3
 
 
 class IntegrationSettings(BaseModel):
+    #: how old (or how far in the future) an integration webhook signature's timestamp may be
     signature_tolerance_s: int = 300
 
 
@@ -68,7 +75,10 @@ class ContractorSettings(ServiceSettings):
         "integration_secret_keys": DEV_INTEGRATION_SECRET_KEY,
     }
 
+    #: secrets from which the Fernet keys encrypting contractors' tax ids are derived (JSON
+    #: list): the first encrypts, all decrypt; rotate by prepending a new one
     tax_id_keys: list[SecretStr] = Field(default_factory=lambda: [SecretStr(DEV_TAX_ID_KEY)])
+    #: the same for the integrations' per-company webhook signing secrets (stored encrypted)
     integration_secret_keys: list[SecretStr] = Field(default_factory=lambda: [SecretStr(DEV_INTEGRATION_SECRET_KEY)])
     imports: ImportSettings = Field(default_factory=ImportSettings)
     integrations: IntegrationSettings = Field(default_factory=IntegrationSettings)

@@ -31,10 +31,15 @@ class EnrollmentSettings(ServiceSettings):
     default_port: ClassVar[int] = 8002
     development_secrets: ClassVar[Mapping[str, str]] = {"token_secret": DEV_TOKEN_SECRET}
 
+    #: the gateway's public base URL; opt-in links are ``<base>/opt-in/<token>``
     opt_in_base_url: str = "http://127.0.0.1:8000"
+    #: the HMAC key opt-in tokens are derived from (`domain.tokens`)
     token_secret: SecretStr = SecretStr(DEV_TOKEN_SECRET)
+    #: how long an opt-in link stays open, in days
     invitation_ttl_days: int = Field(default=30, ge=1, le=365)
+    #: days after issue at which an unanswered invitation is reminded (JSON list, ascending)
     reminder_days: list[int] = Field(default_factory=lambda: [2, 5])
+    #: rows a clock-driven job handles per transaction
     job_batch: int = Field(default=500, ge=1, le=10_000)
 
     @field_validator("reminder_days")

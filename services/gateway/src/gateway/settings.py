@@ -21,10 +21,15 @@ __all__ = ["GatewaySettings", "LoginSettings", "PasswordHashSettings", "ServiceU
 class ServiceUrls(BaseModel):
     """Where the gateway reaches each service's internal HTTP API."""
 
+    #: the contractor service's internal API
     contractor_url: str = "http://127.0.0.1:8001"
+    #: the enrollment service's internal API
     enrollment_url: str = "http://127.0.0.1:8002"
+    #: the policy service's internal API
     policy_url: str = "http://127.0.0.1:8003"
+    #: the billing service's internal API
     billing_url: str = "http://127.0.0.1:8004"
+    #: the notification service's internal API
     notification_url: str = "http://127.0.0.1:8005"
     #: seconds to wait for a service (connect and read)
     timeout_s: float = 15.0
@@ -33,6 +38,7 @@ class ServiceUrls(BaseModel):
 
 
 class SessionSettings(BaseModel):
+    #: name of the dashboard's session cookie
     cookie_name: str = "ten99_session"
     #: send the cookie over HTTPS only. Unset: Secure, except in development (plain HTTP on a laptop);
     #: `GatewaySettings` fills in that effective value when it is built
@@ -53,8 +59,12 @@ class LoginSettings(BaseModel):
 class PasswordHashSettings(BaseModel):
     """argon2id cost (argon2-cffi's defaults, RFC 9106's low-memory profile); tests lower it."""
 
+    #: argon2id passes over the memory
     time_cost: int = 3
+    #: argon2id memory per hash, in KiB (64 MiB: mind the pod's memory limit under
+    #: concurrent logins)
     memory_kib: int = 65536
+    #: argon2id lanes (threads) per hash
     parallelism: int = 4
 
 

@@ -30,23 +30,33 @@ DEV_WEBHOOK_SECRET_KEY = "ten99-development-only-webhook-secret-key"  # noqa: S1
 
 
 class SmtpSettings(BaseModel):
+    #: the SMTP relay's host
     host: str = "127.0.0.1"
+    #: the SMTP relay's port (587 for STARTTLS, 465 for implicit TLS)
     port: int = 1025
+    #: SMTP AUTH user; empty: no AUTH
     username: str = ""
     #: empty: no AUTH (the development default; a real relay needs one)
     password: SecretStr = SecretStr("")
+    #: upgrade the connection with STARTTLS (port 587)
     starttls: bool = False
     #: implicit TLS (port 465); use either this or ``starttls``
     use_tls: bool = False
+    #: check the SMTP server's certificate when TLS is used
     validate_certs: bool = True
+    #: the From address of every email
     from_address: str = "no-reply@ten99.local"
+    #: the From display name
     from_name: str = "ten99"
+    #: seconds to wait for the SMTP server (connect and each command)
     timeout_s: float = 30.0
     #: persistent connections, each carrying one message at a time, many messages in a row
     pool_size: int = 8
     #: run the development SMTP catcher in this process and send every email to it
     catcher: bool = False
+    #: where the development catcher listens
     catcher_host: str = "127.0.0.1"
+    #: the development catcher's port
     catcher_port: int = 1025
     #: the catcher keeps this many newest messages
     catcher_keep: int = 10_000
@@ -57,6 +67,7 @@ class DeliverySettings(BaseModel):
     max_attempts: int = 10
     #: the retry after attempt n waits base * 2**(n-1) seconds, at most ``backoff_max_s``
     backoff_base_s: float = 30.0
+    #: the longest wait between two attempts
     backoff_max_s: float = 3600.0
     #: deliveries claimed per round trip to the database
     batch_size: int = 200
@@ -78,6 +89,7 @@ class WebhookSettings(BaseModel):
     allow_private_targets: bool | None = None
     #: http:// endpoint URLs; None: only in development (https is always accepted)
     allow_http: bool | None = None
+    #: seconds to connect to a webhook endpoint
     connect_timeout_s: float = 5.0
     #: the whole attempt (resolving, connecting, sending, reading the answer's start)
     total_timeout_s: float = 10.0
@@ -99,6 +111,7 @@ class WebhookSettings(BaseModel):
     poll_interval_s: float = 1.0
     #: events are kept this many days
     event_retention_days: float = 30.0
+    #: longest endpoint URL accepted
     max_url_length: int = 2048
 
 
