@@ -44,8 +44,11 @@ DEFAULT_NATS_URL = "nats://127.0.0.1:14222"
 
 class DatabaseSettings(BaseModel):
     url: str = ""  # empty: the embedded default, a SQLite file under ./var
+    #: connections each process keeps open (see docs/operations/scaling.md for the budget)
     pool_size: int = 10
+    #: connections a process may open beyond the pool under load, closed when returned
     max_overflow: int = 10
+    #: log every SQL statement (debugging only: slow and verbose)
     echo: bool = False
     #: migrate to head when a process starts (the embedded default); production runs `migrate` as a job
     auto_migrate: bool = True
@@ -53,44 +56,61 @@ class DatabaseSettings(BaseModel):
     #: per transaction; after a database restart the first use of a stale connection fails once
     #: (consumers and the relay retry) and connections are recycled every `pool_recycle_s`.
     pre_ping: bool = False
+    #: a pooled connection older than this is replaced
     pool_recycle_s: int = 1800
     #: PostgreSQL: analyse a table once this many rows changed since its last analysis, plus
     #: `analyze_fraction` of its size (autovacuum looks at most once a minute; a table filled in
     #: seconds is planned blind until then). 0 turns the statistics keeper off.
     analyze_min_changes: int = 1000
+    #: see `analyze_min_changes`
     analyze_fraction: float = 0.5
+    #: how often the statistics keeper looks for tables to analyse
     analyze_interval_s: float = 2.0
 
 
 class NatsSettings(BaseModel):
+    #: the NATS server, with credentials if it has them; one address of a cluster is enough (the
+    #: servers tell the client the others)
     url: str = DEFAULT_NATS_URL
     #: stream replicas; 3 in production clusters
     replicas: int = 1
     #: deliveries before a message is dead-lettered
     max_deliver: int = 6
+    #: a delivered message not acknowledged within this long is redelivered
     ack_wait_s: float = 30.0
     #: nak delay per delivery attempt (the last value repeats)
     backoff_s: list[float] = Field(default_factory=lambda: [0.5, 2.0, 5.0, 15.0, 30.0])
+    #: messages a consumer fetches (and applies in one transaction) at a time
     fetch_batch: int = 200
+    #: how long one fetch waits for messages
     fetch_timeout_s: float = 1.0
+    #: create the streams at start-up and reconcile them with their specs and `replicas`
+    #: (off where the services' NATS users may not manage streams)
     provision_streams: bool = True
 
 
 class HttpSettings(BaseModel):
+    #: address the HTTP server listens on (0.0.0.0 in a container)
     host: str = "127.0.0.1"
+    #: HTTP port; defaults to the service's own (8000 to 8005)
     port: int = 8000
     #: the URL people reach this service at (links in emails, ...)
     public_url: str = ""
 
 
 class LogSettings(BaseModel):
+    #: log level: DEBUG, INFO, WARNING, ERROR
     level: str = "INFO"
+    #: one JSON object per log line; false: human-readable lines
     json_format: bool = True
 
 
 class RelaySettings(BaseModel):
+    #: outbox rows the relay publishes per batch
     batch_size: int = 500
+    #: the relay wakes on commits; this is the fallback poll
     poll_interval_s: float = 1.0
+    #: how long the relay waits for JetStream to acknowledge a batch
     publish_timeout_s: float = 10.0
 
 
