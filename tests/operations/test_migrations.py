@@ -171,3 +171,24 @@ async def test_sqlite_migrates_without_a_lock(tmp_path: Path, monkeypatch: pytes
     assert (await _migrate_in_process(definition, url, monkeypatch, capsys))[0] == 0
     code, err = await _migrate_in_process(definition, url, monkeypatch, capsys, "--check")
     assert code == 0 and "schema at head" in err, err
+
+
+async def test_a_release_leaves_a_schema_migrated_by_a_later_release_alone(
+    database_factory: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A code rollback: the older release's migrator (an initContainer) starts against a schema a
+    later release migrated, does nothing, and its pods may serve (expand/contract)."""
+    definition = _definition("contractor")
+    url = await database_factory("ahead")
+    assert (await _migrate_in_process(definition, url, monkeypatch, capsys))[0] == 0
+    conn = await _pg(url)
+    try:
+        await conn.execute("UPDATE alembic_version SET version_num = 'f00dfeed0001'")
+    finally:
+        await conn.close()
+    code, err = await _migrate_in_process(definition, url, monkeypatch, capsys)
+    assert code == 0 and "newer than this release's head" in err and "nothing to do" in err, err
+    code, err = await _migrate_in_process(definition, url, monkeypatch, capsys, "--check")
+    assert code == 0 and "schema at f00dfeed0001, newer than this release's head" in err, err
+    code, err = await _migrate_in_process(definition, url, monkeypatch, capsys, "--wait", "--timeout", "5")
+    assert code == 0, err

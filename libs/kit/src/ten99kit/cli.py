@@ -2,7 +2,9 @@
 
 ``migrate`` upgrades to head (under an advisory lock on PostgreSQL); ``migrate --check`` exits 0
 at head and 1 otherwise; ``migrate --wait [--timeout S]`` waits for head (exit 1 on timeout);
-``migrate --downgrade <revision>`` rolls the schema back (``-1``: one step)."""
+``migrate --downgrade <revision>`` rolls the schema back (``-1``: one step). A schema migrated by
+a later release (a revision these scripts do not know) counts as usable: ``migrate`` leaves it
+alone and ``--check`` says so with exit 0, so that a code rollback's pods start (expand/contract)."""
 
 from __future__ import annotations
 
@@ -67,7 +69,7 @@ def _migrate(definition: ServiceDefinition, settings: ServiceSettings, args: arg
     if args.check:
         state = check(migrations, url)
         print(f"{name}: {state.describe()}", file=sys.stderr)
-        return 0 if state.at_head else 1
+        return 0 if state.usable else 1
     if args.wait:
         try:
             state = wait_for_head(migrations, url, args.timeout)
@@ -79,6 +81,10 @@ def _migrate(definition: ServiceDefinition, settings: ServiceSettings, args: arg
     if args.downgrade:
         downgrade(migrations, url, args.downgrade)
         print(f"{name}: {check(migrations, url).describe()}", file=sys.stderr)
+        return 0
+    state = check(migrations, url)
+    if state.ahead:  # a code rollback: this release's migrator leaves a later release's schema alone
+        print(f"{name}: {state.describe()}; nothing to do", file=sys.stderr)
         return 0
     upgrade(migrations, url)
     print(f"{name}: database at head", file=sys.stderr)

@@ -28,12 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, async_engine_from_config, cr
 
 __all__ = [
     "SchemaState",
+    "Scripts",
     "alembic_config",
     "check",
     "current_revisions",
     "downgrade",
     "head_revisions",
     "lock_key",
+    "read_scripts",
     "revision",
     "run_env",
     "schema_drift",
@@ -71,7 +73,20 @@ def downgrade(migrations: Path, url: str, revision_id: str) -> None:
 
 def head_revisions(migrations: Path) -> frozenset[str]:
     """The head revision(s) of a service's scripts, read from the files (no database)."""
-    return frozenset(ScriptDirectory.from_config(alembic_config(migrations, "")).get_heads())
+    return read_scripts(migrations).heads
+
+
+@dataclass(frozen=True)
+class Scripts:
+    """What a release's migration scripts know: their head(s) and every revision id."""
+
+    heads: frozenset[str]
+    known: frozenset[str]
+
+
+def read_scripts(migrations: Path) -> Scripts:
+    script = ScriptDirectory.from_config(alembic_config(migrations, ""))
+    return Scripts(frozenset(script.get_heads()), frozenset(s.revision for s in script.walk_revisions()))
 
 
 def lock_key(migrations: Path) -> int:
@@ -81,16 +96,31 @@ def lock_key(migrations: Path) -> int:
 
 @dataclass(frozen=True)
 class SchemaState:
-    """Where a database's schema stands against the scripts' head."""
+    """Where a database's schema stands against one release's scripts."""
 
     current: frozenset[str]
-    heads: frozenset[str]
-    #: None when the database has no ``alembic_version`` table (never migrated)
+    scripts: Scripts
+    #: False when the database has no ``alembic_version`` table (never migrated)
     versioned: bool = True
+
+    @property
+    def heads(self) -> frozenset[str]:
+        return self.scripts.heads
 
     @property
     def at_head(self) -> bool:
         return self.versioned and self.current == self.heads
+
+    @property
+    def ahead(self) -> bool:
+        """Migrated by a later release (a revision these scripts do not know): under the
+        expand/contract rule this release still runs on it (a rolling update, a code rollback)."""
+        return self.versioned and bool(self.current - self.scripts.known)
+
+    @property
+    def usable(self) -> bool:
+        """This release's code may serve on this schema: at its head, or ahead of it."""
+        return self.at_head or self.ahead
 
     def describe(self) -> str:
         head = ", ".join(sorted(self.heads)) or "(no scripts)"
@@ -99,6 +129,8 @@ class SchemaState:
         if self.at_head:
             return f"schema at head {head}"
         now = ", ".join(sorted(self.current)) or "(empty)"
+        if self.ahead:
+            return f"schema at {now}, newer than this release's head {head} (migrated by a later release)"
         return f"schema at {now}, head is {head}"
 
 
@@ -113,7 +145,7 @@ async def current_revisions(conn: AsyncConnection) -> frozenset[str] | None:
     return await conn.run_sync(read)
 
 
-async def schema_state(url: str, heads: frozenset[str]) -> SchemaState:
+async def schema_state(url: str, scripts: Scripts) -> SchemaState:
     """Open a connection to ``url`` and read its revision (raises if the database does not answer)."""
     engine = create_async_engine(url, poolclass=pool.NullPool)
     try:
@@ -121,24 +153,24 @@ async def schema_state(url: str, heads: frozenset[str]) -> SchemaState:
             current = await current_revisions(conn)
     finally:
         await engine.dispose()
-    return SchemaState(current or frozenset(), heads, versioned=current is not None)
+    return SchemaState(current or frozenset(), scripts, versioned=current is not None)
 
 
 def check(migrations: Path, url: str) -> SchemaState:
-    """Blocking: the database's schema state against the scripts' head."""
-    return asyncio.run(schema_state(url, head_revisions(migrations)))
+    """Blocking: the database's schema state against the scripts."""
+    return asyncio.run(schema_state(url, read_scripts(migrations)))
 
 
 def wait_for_head(migrations: Path, url: str, timeout: float, interval: float = 1.0) -> SchemaState:
-    """Blocking: poll until the database is at head (an unreachable database counts as not yet);
-    raise `TimeoutError` with the last state after ``timeout`` seconds."""
-    heads = head_revisions(migrations)
+    """Blocking: poll until the database is at head, or ahead of it (an unreachable database
+    counts as not yet); raise `TimeoutError` with the last state after ``timeout`` seconds."""
+    scripts = read_scripts(migrations)
     deadline = time.monotonic() + timeout
     last = "no answer yet"
     while True:
         try:
-            state = asyncio.run(schema_state(url, heads))
-            if state.at_head:
+            state = asyncio.run(schema_state(url, scripts))
+            if state.usable:
                 return state
             last = state.describe()
         except Exception as e:  # the database may not be up yet

@@ -34,7 +34,7 @@ from .db import Database, create_engine
 from .inbox import InboxConsumer, Subscription, inbox_tables
 from .inputs import MAX_BODY_BYTES
 from .logging import configure_logging, get_logger
-from .migrations import SchemaState, current_revisions, head_revisions
+from .migrations import SchemaState, current_revisions, read_scripts
 from .outbox import OutboxRelay, outbox_table
 from .scheduler import ScheduledJob, Scheduler
 from .settings import ServiceSettings
@@ -126,8 +126,8 @@ class Runtime:
         self.stop = asyncio.Event()
         #: what this process runs (`serve` sets it); an in-process test service runs everything
         self.mode = "all"
-        #: the head revision(s) of the service's migration scripts, read once
-        self.schema_heads = head_revisions(definition.migrations)
+        #: the service's migration scripts (head and known revisions), read once
+        self.scripts = read_scripts(definition.migrations)
         #: connected to NATS with the streams provisioned
         self.bus_ready = False
 
@@ -168,10 +168,12 @@ class Runtime:
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Whether this process should receive work, with one line per check."""
         checks: dict[str, str] = {}
+        body: dict[str, Any] = {"mode": self.mode, "checks": checks}
         try:
             state = await asyncio.wait_for(self._schema_state(), timeout=PROBE_TIMEOUT_S)
             checks["database"] = "ok"
-            checks["schema"] = "ok" if state.at_head else f"failing: {state.describe()}"
+            checks["schema"] = "ok" if state.usable else f"failing: {state.describe()}"
+            body["schema"] = state.describe()
         except Exception as e:
             reason = f"no answer within {PROBE_TIMEOUT_S:g} s" if isinstance(e, TimeoutError) else f"{type(e).__name__}: {e}"
             checks["database"] = f"failing: {reason}"[:300]
@@ -179,7 +181,6 @@ class Runtime:
         nats = "ok" if self.bus_ready and self.bus.is_connected else "failing: not connected to NATS"
         if self.bus_ready is False and self.bus.is_connected:
             nats = "failing: connected to NATS, streams not provisioned yet"
-        body: dict[str, Any] = {"mode": self.mode, "checks": checks}
         if self.mode in BUS_MODES:
             checks["nats"] = nats
         else:
@@ -190,7 +191,7 @@ class Runtime:
     async def _schema_state(self) -> SchemaState:
         async with self.db.engine.connect() as conn:
             current = await current_revisions(conn)
-        return SchemaState(current or frozenset(), self.schema_heads, versioned=current is not None)
+        return SchemaState(current or frozenset(), self.scripts, versioned=current is not None)
 
     async def close(self) -> None:
         for hook in self.parts.on_shutdown:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from demo import DemoSettings, definition
 from nats.errors import NoServersError
+from sqlalchemy import text
 from ten99_testing.ports import free_port
 from ten99kit.migrations import check, downgrade, head_revisions, upgrade
 from ten99kit.runtime import Runtime
@@ -146,3 +147,17 @@ def test_an_operator_token_shared_with_an_internal_one_is_refused(
     s = DemoSettings(internal_token="tok", operator_token="op", **settings)
     with pytest.raises(SettingsRefused, match=refused):
         s.refuse_unsafe_defaults()
+
+
+async def test_a_schema_migrated_by_a_later_release_is_usable(runtime: Runtime, sqlite_url: str) -> None:
+    """A rolling update (old pods beside a newer schema) or a code rollback: under the
+    expand/contract rule the older code runs on it, so it stays ready."""
+    await asyncio.to_thread(upgrade, definition.migrations, sqlite_url)
+    async with runtime.db.engine.begin() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = 'f00dfeed0001'"))
+    runtime.mode = "api"
+    ok, body = await runtime.readiness()
+    assert ok, body
+    assert body["schema"].startswith("schema at f00dfeed0001, newer than this release's head")
+    state = await asyncio.to_thread(check, definition.migrations, sqlite_url)
+    assert state.ahead and state.usable and not state.at_head
