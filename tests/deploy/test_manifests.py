@@ -11,6 +11,7 @@ breakages it rejects: test_policies.py.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import shutil
@@ -505,3 +506,71 @@ def test_the_ingress_routes_every_public_gateway_path_and_no_private_one() -> No
             assert not routed(concrete), f"the Ingress exposes {path}"
         else:
             assert routed(concrete), f"the Ingress does not route the gateway's {path}"
+
+
+# --- observability and the NATS cluster's custom resources ------------------------------------------
+
+
+def _catalogue() -> set[str]:
+    """The metrics of docs/operations/metrics.md (kept complete against the code by tests/operations)."""
+    return set(re.findall(r"^\| `((?:ten99|litestar)_\w+)` \|", (ROOT / "docs/operations/metrics.md").read_text(), re.M))
+
+
+def _metrics_in(expr: str) -> set[str]:
+    return {re.sub(r"_(bucket|sum|count)$", "", m) for m in re.findall(r"\b((?:ten99|litestar)_[a-z_]+)\b", expr)} - {
+        f"ten99_{s}" for s in SERVICES
+    }
+
+
+def test_alerts_and_dashboard_use_metrics_that_exist() -> None:
+    build = kustomize("overlays/production")
+    catalogue = _catalogue()
+    assert {"ten99_consumer_pending", "ten99_outbox_backlog", "litestar_requests_total"} <= catalogue
+    (rule,) = by_kind(build, "PrometheusRule").values()
+    alerts = [a for g in rule["spec"]["groups"] for a in g["rules"]]
+    for a in alerts:
+        used = _metrics_in(a["expr"])
+        assert used and used <= catalogue, f"{a['alert']}: {used - catalogue} not in docs/operations/metrics.md"
+        assert (ROOT / a["annotations"]["runbook"]).exists(), a["alert"]
+    dashboard = json.loads((ROOT / "deploy/observability/grafana-dashboard.json").read_text())
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            used = _metrics_in(target["expr"])
+            assert used and used <= catalogue, f"dashboard {panel['title']}: {used - catalogue}"
+    # the copy Grafana's sidecar loads is the dashboard
+    assert build.config_maps["ten99-grafana-dashboard"]["ten99.json"] == json.dumps(dashboard, indent=2) + "\n"
+
+
+def test_the_pod_monitor_scrapes_every_ten99_process() -> None:
+    build = kustomize("overlays/production")
+    (monitor,) = by_kind(build, "PodMonitor").values()
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    scraped = [r for r in workloads(build) if selector.items() <= r["spec"]["template"]["metadata"]["labels"].items()]
+    assert len(scraped) == len(SERVICES) * len(MODES)
+    for r in scraped:
+        assert [p["name"] for p in _containers(r)[0]["ports"]] == ["http"]
+
+
+def test_the_nats_cluster_certificate_fits_its_nodes_and_clients() -> None:
+    build = kustomize("overlays/production")
+    certs = by_kind(build, "Certificate")
+    tls = certs["nats-tls"]["spec"]
+    assert set(tls["usages"]) == {"server auth", "client auth"}  # routes are mutual TLS
+    assert tls["issuerRef"] == {"name": "nats-ca", "kind": "Issuer"} and "nats-ca" in by_kind(build, "Issuer")
+    assert certs["nats-ca"]["spec"]["isCA"] is True
+    sts = by_kind(build, "StatefulSet")["nats"]
+    pod = sts["spec"]["template"]["spec"]
+    assert {"name": "tls", "secret": {"secretName": tls["secretName"]}} in pod["volumes"]
+    conf = build.config_maps["nats-config"]["nats.conf"]
+    routes = re.findall(r"nats-route://([\w.-]+):6222", conf)
+    assert routes == [f"nats-{i}.nats-headless" for i in range(sts["spec"]["replicas"])]
+    assert "*.nats-headless" in tls["dnsNames"] and "nats" in tls["dnsNames"]
+    # every password the config reads comes from the Secret nats-users
+    env = {e["name"] for e in pod["containers"][0]["env"]}
+    assert set(re.findall(r"\$(NATS_PASSWORD_\w+)", conf)) <= env
+    # the ten99 pods trust the cluster's CA (Python's ssl reads SSL_CERT_FILE)
+    for r in workloads(build):
+        (c,) = _containers(r)
+        assert {"name": "SSL_CERT_FILE", "value": "/etc/ten99/nats-ca/ca.crt"} in c["env"]
+        volume = next(v for v in r["spec"]["template"]["spec"]["volumes"] if v["name"] == "nats-ca")
+        assert volume["secret"]["secretName"] == tls["secretName"]
