@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from sqlalchemy.engine import make_url
 from ten99_testing.system import SERVICES
 from ten99_testing.waiting import wait_until
 from ten99kit.cli import main
-from ten99kit.migrations import check, head_revisions, lock_key, schema_drift
+from ten99kit.migrations import check, downgrade, head_revisions, lock_key, schema_drift, upgrade
 from ten99kit.runtime import ServiceDefinition
 
 pytestmark = pytest.mark.integration
@@ -192,3 +194,47 @@ async def test_a_release_leaves_a_schema_migrated_by_a_later_release_alone(
     assert code == 0 and "schema at f00dfeed0001, newer than this release's head" in err, err
     code, err = await _migrate_in_process(definition, url, monkeypatch, capsys, "--wait", "--timeout", "5")
     assert code == 0, err
+
+
+RUNBOOK = ROOT / "docs" / "operations" / "upgrade-and-rollback.md"
+BLOCK = re.compile(r"^[ \t]*```sh upgrade=(?P<id>[\w.-]+)\n(?P<body>.*?)^[ \t]*```", re.S | re.M)
+
+
+def _runbook_block(block_id: str, env: dict[str, str], *, expect: int) -> str:
+    """Run one ``upgrade=<id>`` block of the runbook, as written, with bash; its stderr."""
+    blocks = {m["id"]: textwrap.dedent(m["body"]) for m in BLOCK.finditer(RUNBOOK.read_text())}
+    venv_bin = str(Path(sys.executable).parent)
+    out = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", blocks[block_id]],
+        env={**os.environ, "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}", "EXEC": "", **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert out.returncode == expect, f"{block_id} exited {out.returncode}:\n{blocks[block_id]}\n{out.stdout}\n{out.stderr}"
+    return out.stderr
+
+
+def test_every_upgrade_runbook_block_is_run_here() -> None:
+    assert {m["id"] for m in BLOCK.finditer(RUNBOOK.read_text())} == {"record", "migrate", "check", "wait", "downgrade"}
+
+
+async def test_the_upgrade_runbook_as_written(database_factory: Any) -> None:
+    """The previous release's schema (head minus one), upgraded and rolled back with the
+    runbook's commands."""
+    definition = _definition("contractor")
+    url = await database_factory("runbook")
+    await asyncio.to_thread(upgrade, definition.migrations, url, "head")
+    await asyncio.to_thread(downgrade, definition.migrations, url, "-1")
+    previous = next(iter((await asyncio.to_thread(check, definition.migrations, url)).current))
+    env = {"SVC": "contractor", "CONTRACTOR_DB__URL": url}
+
+    # with this (new) release's scripts the recorded schema is behind: 1, naming the revision
+    assert f"schema at {previous}, head is" in _runbook_block("record", env, expect=1)
+    _runbook_block("migrate", env, expect=0)
+    assert "schema at head" in _runbook_block("check", env, expect=0)
+    assert "schema at head" in _runbook_block("wait", env, expect=0)
+    _runbook_block("downgrade", {**env, "REVISION": previous}, expect=0)
+    assert (await asyncio.to_thread(check, definition.migrations, url)).current == {previous}
