@@ -129,6 +129,10 @@ def upstream_operation(schema: dict[str, Any], op: Any) -> dict[str, Any]:
     yet, a placeholder marked ``x-ten99-pending`` (an object in, an object or an error out)."""
     target = _normal(op.upstream or "/v1" + re.sub(r"\{(\w+):str\}", r"{\1}", op.path))
     method = op.method.value.lower()
+    if op.refuses:  # the SDK offers it; the service answers only these errors (docs/public-api.md)
+        error = {"content": {"application/json": {"schema": ERROR_REF}}}
+        answers = {str(status): {"description": f"{code}: {when}", **error} for status, code, when in op.refuses}
+        return {"summary": op.name, "description": "Refused, with a 1099Policy error saying how", "responses": answers}
     for path, item in schema["paths"].items():
         if _normal(path) == target and method in item:
             found: dict[str, Any] = item[method]
@@ -208,6 +212,9 @@ def public_operation(op: Any, upstream: dict[str, Any], id_params: dict[str, Any
         operation["requestBody"] = copy.deepcopy(upstream["requestBody"])
     responses = operation["responses"]
     error = {"content": {"application/json": {"schema": ERROR_REF}}}
+    if op.in_transit:  # gateway.api.arrivals
+        text = "resource_not_ready: an id it names was made a moment ago and is on its way; retry (Retry-After)"
+        responses.setdefault("409", {"description": text, **error})
     responses.setdefault("401", {"description": "No API key, or not a valid one (invalid_api_key)", **error})
     responses.setdefault("503", {"description": "The service behind it could not answer (general_error)", **error})
     responses.setdefault("default", {"description": "An error", **error})

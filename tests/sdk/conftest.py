@@ -56,7 +56,9 @@ def sdk(sdk_stack: SdkStack) -> Iterator[SdkStack]:
     ten99policy.api_key = sdk_stack.a.api_key
     ten99policy.api_base = sdk_stack.gateway  # the SDK appends "/api/v1/<resource>"
     ten99policy.log = None
-    ten99policy.max_network_retries = 0
+    # as docs/public-api.md advises integrators: retries a 409 resource_not_ready (an id made a
+    # moment ago, on its way) and a 5xx, never a refusal
+    ten99policy.max_network_retries = 5
     try:
         yield sdk_stack
     finally:

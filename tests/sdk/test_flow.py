@@ -58,16 +58,10 @@ def _make_job_and_contractor() -> tuple[Any, Any, Any]:
 
 
 def _quote(contractor: Any, job: Any) -> Any:
-    """A quote for general liability and workers' comp (the job is known to enrollment once the
-    contractor service's announcement arrives: wait on that, not on a clock)."""
-
-    def quoted() -> Any:
-        try:
-            return ten99policy.Quotes.create(contractor=contractor.id, job=job.id, coverage_type=["general", "workers-comp"])
-        except ten99policy.error.Ten99PolicyError:
-            return None
-
-    quote = wait_until_sync(quoted, timeout=30, what="a quote for the SDK's job")
+    """A quote for general liability and workers' comp, asked at once: while the job or contractor
+    made a moment ago is still on its way to enrollment the gateway answers a retryable 409
+    resource_not_ready, which the SDK retries (``max_network_retries``, docs/public-api.md)."""
+    quote = ten99policy.Quotes.create(contractor=contractor.id, job=job.id, coverage_type=["general", "workers-comp"])
     assert quote.id.startswith("qt_") and quote.eligible is True
     assert sorted(quote.coverage_type) == ["general", "workers-comp"]
     assert quote.gl_net_rate > 0 and quote.wc_net_rate > 0
@@ -94,6 +88,15 @@ def _active_policy(quote: Any) -> Any:
     policy = wait_until_sync(active, timeout=60, what="an active policy for the quote")
     assert policy.id.startswith("pl_") and policy.status == "active"
     assert ten99policy.Policies.retrieve(policy.id).id == policy.id
+    # the SDK's update and delete: a 1099Policy error saying how, the policy unchanged
+    for refused in (
+        lambda: ten99policy.Policies.modify(policy.id, status="cancelled"),
+        lambda: ten99policy.Policies.delete(policy.id),
+    ):
+        with pytest.raises(ten99policy.error.BadRequestError) as raised:
+            refused()
+        assert raised.value.http_status == 400
+    assert ten99policy.Policies.retrieve(policy.id).status == "active"
     return policy
 
 
@@ -139,19 +142,15 @@ def test_the_documented_flow_through_the_sdk(sdk: SdkStack, receiver: WebhookRec
     )
     assert covered_assignment.policy == policy.id or covered_assignment.policy["id"] == policy.id
 
-    def invoiced() -> Any:
-        try:
-            return ten99policy.Invoices.create(
-                contractor=contractor.id,
-                job=job.id,
-                gross_pay=123456,
-                paycycle_startdate=_midnight(0),
-                paycycle_enddate=begin + 9 * 86400,
-            )
-        except ten99policy.error.NoActivePolicyError:
-            return None  # billing hears of the coverage shortly after enrollment
-
-    invoice = wait_until_sync(invoiced, timeout=60, what="a usage invoice once billing knows the coverage")
+    # the coverage is bound (the policy service says so): billing may hear of it a moment later, a
+    # retryable 409 resource_not_ready until then, which the SDK retries
+    invoice = ten99policy.Invoices.create(
+        contractor=contractor.id,
+        job=job.id,
+        gross_pay=123456,
+        paycycle_startdate=_midnight(0),
+        paycycle_enddate=begin + 9 * 86400,
+    )
     assert invoice.id.startswith("in_") and invoice.gross_pay == 123456
     assert invoice.premium_due == max(100, round_half_up(123456 * quote.net_rate, 10_000))
     assert ten99policy.Invoices.retrieve(invoice.id).premium_due == invoice.premium_due

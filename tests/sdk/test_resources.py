@@ -4,6 +4,7 @@ pagination, errors as the SDK's exception classes, tenant isolation and idempote
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,9 @@ from typing import Any
 import httpx
 import pytest
 import ten99policy
+from standardwebhooks import Webhook
 from ten99_testing import wait_until_sync
+from ten99_testing.receiver import WebhookReceiver
 from ten99policy import error
 
 from ..e2e.flow import opt_in_form
@@ -97,13 +100,7 @@ def test_assignments_quotes_sessions_update_and_delete(sdk: SdkStack) -> None:
     moved = ten99policy.Assignments.modify(work.id, end_date=begin + 86400 * 6)
     assert moved.end_date == begin + 86400 * 6
 
-    def quoted() -> Any:
-        try:
-            return ten99policy.Quotes.create(contractor=person.id, job=job.id)
-        except error.Ten99PolicyError:
-            return None
-
-    quote = wait_until_sync(quoted, timeout=30, what="a quote")
+    quote = ten99policy.Quotes.create(contractor=person.id, job=job.id)  # the SDK retries a 409 resource_not_ready
     general = ten99policy.Quotes.modify(quote.id, coverage_type=["general"])
     assert general.coverage_type == ["general"] and general.wc_net_rate == 0
     assert general.net_rate == general.gl_net_rate
@@ -127,20 +124,22 @@ def test_webhook_endpoints_create_update_delete(sdk: SdkStack) -> None:
     _gone(lambda: ten99policy.Webhooks.retrieve(made.id), error.InvalidWebhookEndpointIdError)
 
 
-def test_what_the_sdk_offers_and_the_api_does_not_is_an_sdk_error_that_changes_nothing(sdk: SdkStack) -> None:
-    """The SDK's generated classes offer create, update and delete on policies; 1099Policy's API
-    has none of them (a policy comes from a completed application)."""
+def test_policy_create_update_delete_answer_the_documented_errors_and_change_nothing(sdk: SdkStack) -> None:
+    """The SDK's generated classes offer create, update and delete on policies. ten99 binds a policy
+    when the contractor completes the hosted application (1099Policy's direct bind is its custom
+    application mode: ``custom_applications_disabled``); an unknown policy is ``invalid_policy_id``.
+    A real policy's update and delete are refused in `test_flow` (docs/public-api.md, "Policies")."""
     before = [p.id for p in ten99policy.Policies.list(limit=100).data]
-    with pytest.raises(error.Ten99PolicyError) as raised:
+    with pytest.raises(error.CustomApplicationsDisabledError) as raised:
         ten99policy.Policies.create(quote="qt_" + NOBODY)
-    assert raised.value.http_status in (404, 405)
+    assert raised.value.http_status == 403 and "apply/sessions" in str(raised.value)
     for call in (
         lambda: ten99policy.Policies.modify("pl_" + NOBODY, status="cancelled"),
         lambda: ten99policy.Policies.delete("pl_" + NOBODY),
     ):
-        with pytest.raises(error.Ten99PolicyError) as raised:
+        with pytest.raises(error.InvalidPolicyIdError) as gone:
             call()
-        assert raised.value.http_status in (404, 405)
+        assert gone.value.http_status == 404
     assert [p.id for p in ten99policy.Policies.list(limit=100).data] == before
 
 
@@ -257,13 +256,7 @@ def test_an_ineligible_applicant_is_sent_to_the_cancel_url_and_gets_no_policy(sd
     job = _job(entity.id, "Diver")
     person = _contractor("risky@sdk-a.test")
 
-    def quoted() -> Any:
-        try:
-            return ten99policy.Quotes.create(contractor=person.id, job=job.id)
-        except error.Ten99PolicyError:
-            return None
-
-    quote = wait_until_sync(quoted, timeout=30, what="a quote")
+    quote = ten99policy.Quotes.create(contractor=person.id, job=job.id)  # the SDK retries a 409 resource_not_ready
     session = ten99policy.InsuranceApplicationSessions.create(
         quote=quote.id, success_url="https://sdk.test/ok", cancel_url="https://sdk.test/no"
     )
@@ -272,3 +265,39 @@ def test_an_ineligible_applicant_is_sent_to_the_cancel_url_and_gets_no_policy(sd
     assert ten99policy.InsuranceApplicationSessions.retrieve(session.id).status == "ineligible"
     assert ten99policy.Policies.list(quote=quote.id).data == []
     assert ten99policy.Policies.list(contractor=person.id).data == []
+
+
+def test_a_rotated_webhook_secret_and_the_old_one_both_verify_for_a_day(sdk: SdkStack, receiver: WebhookReceiver) -> None:
+    """``POST /webhook_endpoints/{id}/rotate_secret`` (the SDK has no method for it): a new secret
+    shown once; deliveries carry both signatures for 24 h, so a receiver on either verifies."""
+    made = ten99policy.Webhooks.create(url=receiver.url, events=["contractor.created"])
+    r = httpx.post(
+        f"{sdk.gateway}/api/v1/webhook_endpoints/{made.id}/rotate_secret",
+        headers={"Authorization": f"Bearer {sdk.a.api_key}"},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    rotated = r.json()
+    assert rotated["secret"].startswith("whsec_") and rotated["secret"] != made.secret
+    assert rotated["previous_secret_expires"] > int(datetime.now(UTC).timestamp())
+    assert "secret" not in ten99policy.Webhooks.retrieve(made.id)
+    person = _contractor("rotated@sdk-a.test")
+
+    def signed() -> tuple[Any, bytes] | None:
+        for headers, body in list(receiver.received):
+            if json.loads(body)["data"]["object"]["id"] == person.id:
+                return headers, body
+        return None
+
+    headers, body = wait_until_sync(signed, timeout=60, what="the contractor.created delivery")
+    for secret in (rotated["secret"], made.secret):
+        assert Webhook(secret).verify(body, headers)["type"] == "contractor.created"
+    with as_company(sdk.b), pytest.raises(error.InvalidWebhookEndpointIdError):  # nor can another company see it
+        ten99policy.Webhooks.retrieve(made.id)
+    r = httpx.post(
+        f"{sdk.gateway}/api/v1/webhook_endpoints/{made.id}/rotate_secret",
+        headers={"Authorization": f"Bearer {sdk.b.api_key}"},
+        timeout=30,
+    )
+    assert (r.status_code, r.json()["error_code"]) == (404, "invalid_webhook_endpoint_id")
+    ten99policy.Webhooks.delete(made.id)

@@ -65,6 +65,10 @@ FORWARDED = [
     ("POST", f"/apply/sessions/{IAS_1}/expire", "enrollment", "POST", f"/v1/apply/sessions/{IAS_1}/expire"),
     ("GET", "/policies", "policy", "GET", "/v1/policies"),
     ("GET", f"/policies/{PL_1}", "policy", "GET", f"/v1/policies/{PL_1}"),
+    # the SDK's; the policy service answers how ten99 does each (docs/public-api.md)
+    ("POST", "/policies", "policy", "POST", "/v1/policies"),
+    ("PUT", f"/policies/{PL_1}", "policy", "PUT", f"/v1/policies/{PL_1}"),
+    ("DELETE", f"/policies/{PL_1}", "policy", "DELETE", f"/v1/policies/{PL_1}"),
     ("GET", "/invoices", "billing", "GET", "/v1/invoices"),
     ("POST", "/invoices", "billing", "POST", "/v1/invoices"),
     ("GET", f"/invoices/{IN_1}", "billing", "GET", f"/v1/invoices/{IN_1}"),
@@ -80,6 +84,7 @@ FORWARDED = [
     ("GET", f"/webhook_endpoints/{WHE_1}", "notification", "GET", f"/v1/webhook_endpoints/{WHE_1}"),
     ("PUT", f"/webhook_endpoints/{WHE_1}", "notification", "PUT", f"/v1/webhook_endpoints/{WHE_1}"),
     ("DELETE", f"/webhook_endpoints/{WHE_1}", "notification", "DELETE", f"/v1/webhook_endpoints/{WHE_1}"),
+    ("POST", f"/webhook_endpoints/{WHE_1}/rotate_secret", "notification", "POST", f"/v1/webhook_endpoints/{WHE_1}/secret"),
 ]
 
 #: what an attacker aims at behind a service's /v1 prefix (the first five of the shared list)
@@ -367,10 +372,10 @@ async def test_methods_not_offered_are_a_405_and_reach_nothing(
         ("DELETE", f"/category_codes/{JC_1}"),
         ("PUT", "/invoices"),
         ("DELETE", f"/apply/sessions/{IAS_1}"),
-        ("DELETE", f"/policies/{PL_1}"),
+        ("POST", f"/policies/{PL_1}"),
         ("PATCH", f"/entities/{EN_1}"),
         ("PUT", "/entities"),
-        ("POST", "/policies"),
+        ("PUT", "/policies"),
         ("POST", f"/invoices/{IN_1}"),
         ("GET", "/assignments/cancel"),
         ("GET", f"/invoices/{IN_1}/void"),
@@ -452,3 +457,66 @@ async def test_an_unreachable_service_frees_the_idempotency_key(
     services.contractor = real
     r = await gateway.client.post("/api/v1/entities", json={"name": "Nike"}, headers=headers)
     assert r.status_code == 201
+
+
+def _refuse(code: str) -> Any:
+    return lambda s: Response({"error_code": code, "message": "not known here"}, status_code=400)
+
+
+def _owner(found: Any, tenant: str) -> Any:
+    """The owner's answer: ``found`` for ``tenant``, a 404 for any other company."""
+    missing = Response({"error_code": "resource_not_found", "message": "no"}, status_code=404)
+    return lambda s: found if s.headers.get("x-tenant-id") == tenant else missing
+
+
+async def test_an_id_still_on_its_way_is_a_retryable_409_and_an_unknown_one_stays_refused(
+    gateway: Any, fake_services: FakeServices, keys: dict[str, Any]
+) -> None:
+    """A service refuses an id it has not heard of yet; the gateway asks the owner (for the key's
+    company only): a 409 resource_not_ready the SDK retries if the owner has it, else the refusal."""
+    client = gateway.client
+    fake_services.on("enrollment", "POST", "/v1/quotes", _refuse("invalid_contractor_id"))
+    fake_services.on("contractor", "GET", f"/v1/contractors/{CN_1}", _owner({"id": CN_1}, keys["a"]))
+    quote = {"contractor": CN_1, "job": JB_1}
+    r = await client.post("/api/v1/quotes", json=quote, headers={**bearer(keys["ka"]), "Idempotency-Key": "q-1"})
+    assert r.status_code == 409 and r.json()["error_code"] == "resource_not_ready", r.text
+    assert CN_1 in r.json()["message"]
+    assert (r.headers["retry-after"], r.headers["ten99policy-should-retry"]) == ("1", "true")
+    # another company's id stays unknown; a malformed one is not looked up
+    r = await client.post("/api/v1/quotes", json=quote, headers=bearer(keys["kb"]))
+    assert (r.status_code, r.json()["error_code"]) == (400, "invalid_contractor_id")
+    looked_up = len(fake_services.calls("contractor", "GET"))
+    r = await client.post("/api/v1/quotes", json={"contractor": "cn_../x", "job": JB_1}, headers=bearer(keys["ka"]))
+    assert (r.status_code, r.json()["error_code"]) == (400, "invalid_contractor_id")
+    assert len(fake_services.calls("contractor", "GET")) == looked_up
+
+    # the 409 is not remembered for the key: once the contractor has arrived the retry is answered
+    fake_services.on("enrollment", "POST", "/v1/quotes", lambda s: {"id": QT_1, "object": "quote"})
+    r = await client.post("/api/v1/quotes", json=quote, headers={**bearer(keys["ka"]), "Idempotency-Key": "q-1"})
+    assert r.status_code == 200 and r.json()["id"] == QT_1
+
+    # a job, for billing as for enrollment
+    fake_services.on("billing", "POST", "/v1/invoices", _refuse("invalid_job_id"))
+    fake_services.on("contractor", "GET", f"/v1/jobs/{JB_1}", _owner({"id": JB_1}, keys["a"]))
+    pay = {"contractor": CN_1, "job": JB_1, "gross_pay": 100_000, "paycycle_startdate": 1_796_083_200,
+           "paycycle_enddate": 1_796_601_600}  # fmt: skip
+    r = await client.post("/api/v1/invoices", json=pay, headers=bearer(keys["ka"]))
+    assert (r.status_code, r.json()["error_code"]) == (409, "resource_not_ready")
+
+    # coverage bound but not yet known to billing: policy says whether it is in force those days
+    fake_services.on("billing", "POST", "/v1/invoices", _refuse("no_active_policy"))
+    in_force = {"in_force": True}
+    fake_services.on("policy", "GET", "/v1/coverages/in_force", _owner(in_force, keys["a"]))
+    r = await client.post("/api/v1/invoices", json=pay, headers=bearer(keys["ka"]))
+    assert (r.status_code, r.json()["error_code"]) == (409, "resource_not_ready"), r.text
+    [asked] = fake_services.calls("policy", "GET", "/v1/coverages/in_force")
+    assert asked.query == f"contractor={CN_1}&job={JB_1}&first_day=2026-12-01&last_day=2026-12-07"
+    in_force["in_force"] = False
+    r = await client.post("/api/v1/invoices", json=pay, headers=bearer(keys["ka"]))
+    assert (r.status_code, r.json()["error_code"]) == (400, "no_active_policy")
+    r = await client.post("/api/v1/invoices", json={**pay, "paycycle_enddate": "x"}, headers=bearer(keys["ka"]))
+    assert (r.status_code, r.json()["error_code"]) == (400, "no_active_policy")
+    # an operation that does not look (a job update) passes the refusal on as it is
+    fake_services.on("contractor", "PUT", f"/v1/jobs/{JB_1}", _refuse("invalid_contractor_id"))
+    r = await client.put(f"/api/v1/jobs/{JB_1}", json=quote, headers=bearer(keys["ka"]))
+    assert (r.status_code, r.json()["error_code"]) == (400, "invalid_contractor_id")

@@ -29,6 +29,9 @@
   creates (`ten99kit.request_keys`); cancel and extend are harmless to repeat. For those
   (`Operation.replayable`) a retry never waits for the first (the service answers both alike), and
   a 5xx or an unanswered call is not remembered (the retry asks the service again).
+- A create that names an id its service has not heard of yet (a quote's contractor or job, a usage
+  invoice's coverage) is checked with the id's owner: a retryable 409 ``resource_not_ready`` while it
+  is on its way (`arrivals.py`), never remembered for an idempotency key.
 - ``GET /api/v1/openapi.json`` is the API's OpenAPI 3.1 document (no key needed: `reference.py`).
 - Every response has a ``request-id`` header (the correlation id, also sent to the services).
 """
@@ -51,10 +54,11 @@ from litestar.handlers import HTTPRouteHandler
 from ten99kit.logging import get_logger
 from ten99kit.request_keys import IDEMPOTENCY_KEY_HEADER
 
-from ..adapters.services import ServiceError, ServiceUnavailable
+from ..adapters.services import Forwarded, ServiceError, ServiceUnavailable
 from ..application.api_keys import authenticate_api_key
 from ..application.idempotency import abandon, claim, record_response, request_fingerprint
 from ..web.common import gateway_of
+from .arrivals import NOT_READY, NOT_READY_HEADERS, in_transit
 from .ids import is_id
 from .reference import openapi_document
 
@@ -122,6 +126,12 @@ class Operation:
     replayable: bool = False
     #: query parameters sent to the service when the caller gives none of that name
     default_query: tuple[tuple[str, str], ...] = ()
+    #: a refusal of an id the service has not heard of yet is checked with its owner: a 409
+    #: ``resource_not_ready`` if the owner has it (`arrivals`)
+    in_transit: bool = False
+    #: an operation the SDK offers that the service always refuses, saying how ten99 does it:
+    #: (status, error code, when) for the OpenAPI document (the service answers them)
+    refuses: tuple[tuple[int, str, str], ...] = ()
 
     def upstream_path(self, ids: dict[str, str]) -> str:
         template = self.upstream or "/v1" + re.sub(r"\{(\w+):str\}", r"{\1}", self.path)
@@ -129,18 +139,31 @@ class Operation:
 
 
 def _crud(
-    resource: str, service: str, param: str, filters: tuple[str, ...], *, remove: bool = False, replayable: bool = False
+    resource: str,
+    service: str,
+    param: str,
+    filters: tuple[str, ...],
+    *,
+    remove: bool = False,
+    replayable: bool = False,
+    in_transit: tuple[str, ...] = (),
 ) -> list[Operation]:
     """List, create, retrieve and update ``resource`` (``apply/sessions``), and delete when offered."""
     name, one = resource.replace("/", "_"), f"/{resource}/{{{param}:str}}"
     return [
         Operation(f"list_{name}", GET, f"/{resource}", service, (*PAGE, *filters)),
-        Operation(f"create_{name}", POST, f"/{resource}", service, replayable=replayable),
+        Operation(f"create_{name}", POST, f"/{resource}", service, replayable=replayable, in_transit="create" in in_transit),
         Operation(f"retrieve_{name}", GET, one, service),
         Operation(f"update_{name}", PUT, one, service),
         *([Operation(f"delete_{name}", DELETE, one, service)] if remove else []),
     ]
 
+
+#: a policy's update and delete: its terms are its quote's, and it ends by itself
+_POLICY_KEPT = (
+    (400, "bad_request", "a policy of the company's: it is not changed or deleted (what to do instead)"),
+    (404, "invalid_policy_id", "no policy of the company's has this id"),
+)
 
 #: everything the public API offers: the services' /v1 operations on 1099Policy's resources
 OPERATIONS: tuple[Operation, ...] = (
@@ -181,11 +204,22 @@ OPERATIONS: tuple[Operation, ...] = (
         by_job=True,
         replayable=True,
     ),
-    *_crud("quotes", "enrollment", "quote_id", ("contractor", "job")),
+    *_crud("quotes", "enrollment", "quote_id", ("contractor", "job"), in_transit=("create",)),
     *_crud("apply/sessions", "enrollment", "session_id", ("contractor",)),
     Operation("expire_apply_session", POST, "/apply/sessions/{session_id:str}/expire", "enrollment"),
     Operation("list_policies", GET, "/policies", "policy", (*PAGE, "quote", "contractor", "status")),
     Operation("retrieve_policy", GET, "/policies/{policy_id:str}", "policy"),
+    # the SDK's create, update and delete answer 1099Policy errors saying how ten99 does each
+    # (docs/public-api.md, "Policies")
+    Operation(
+        "create_policies",
+        POST,
+        "/policies",
+        "policy",
+        refuses=((403, "custom_applications_disabled", "always: a policy is bound by the application session"),),
+    ),
+    Operation("update_policies", PUT, "/policies/{policy_id:str}", "policy", refuses=_POLICY_KEPT),
+    Operation("delete_policies", DELETE, "/policies/{policy_id:str}", "policy", refuses=_POLICY_KEPT),
     # an API client sees both kinds (the usage invoices it reports and ten99's own per-PO invoices)
     # unless it asks for one (`kind=usage|enterprise`)
     Operation(
@@ -197,7 +231,7 @@ OPERATIONS: tuple[Operation, ...] = (
         default_query=(("kind", "all"),),
     ),
     # a usage invoice: billing records the key with the invoice in the create's transaction
-    Operation("create_invoice", POST, "/invoices", "billing", replayable=True),
+    Operation("create_invoice", POST, "/invoices", "billing", replayable=True, in_transit=True),
     Operation("retrieve_invoice", GET, "/invoices/{invoice_id:str}", "billing"),
     # a usage invoice while unpaid: a new gross pay or pay cycle re-prices it; delete voids it
     Operation("update_invoice", PUT, "/invoices/{invoice_id:str}", "billing"),
@@ -208,6 +242,14 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("list_events", GET, "/events", "notification", (*PAGE, "type", "created_gte", "created_lte")),
     Operation("retrieve_event", GET, "/events/{event_id:str}", "notification"),
     *_crud("webhook_endpoints", "notification", "endpoint_id", (), remove=True),
+    # a new secret shown once; the old one signs beside it for 24 h (docs/public-api.md, "Webhooks")
+    Operation(
+        "rotate_webhook_endpoint_secret",
+        POST,
+        "/webhook_endpoints/{endpoint_id:str}/rotate_secret",
+        "notification",
+        upstream="/v1/webhook_endpoints/{endpoint_id}/secret",
+    ),
 )
 
 #: an API path holds resource names, ids and slashes only: nothing to decode, resolve or split
@@ -240,6 +282,8 @@ class Answer:
     content_type: str
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    #: the gateway's answer that nothing happened yet (not remembered for an idempotency key)
+    not_ready: bool = False
 
 
 def _error(status_code: int, error_code: str, message: Any, headers: dict[str, str] | None = None) -> Response[Any]:
@@ -396,8 +440,27 @@ async def _forward(request: Request[Any, Any, Any], call: Call) -> Answer:
         op.method.value, target, tenant=call.tenant, params=params, content=call.body or None, headers=headers
     )
     content_type = upstream.headers.get("content-type", MediaType.JSON)
+    if op.in_transit and upstream.status_code in (400, 404):
+        pending = await _not_ready(request, call, upstream)
+        if pending is not None:
+            return pending
     passed = {"Content-Disposition": upstream.headers["content-disposition"]} if "content-disposition" in upstream.headers else {}
     return Answer(upstream.status_code, content_type, _rewrite_list_url(upstream.content, content_type), passed)
+
+
+async def _not_ready(request: Request[Any, Any, Any], call: Call, upstream: Forwarded) -> Answer | None:
+    """A retryable 409 if the service refused an id it has not heard of yet (`arrivals`)."""
+    try:
+        error_code = json.loads(upstream.content).get("error_code")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(error_code, str):
+        return None
+    waiting = await in_transit(gateway_of(request).services, call.tenant, error_code, call.body)
+    if waiting is None:
+        return None
+    body = msgspec.json.encode({"error_code": NOT_READY, "message": waiting})
+    return Answer(409, MediaType.JSON, body, dict(NOT_READY_HEADERS), not_ready=True)
 
 
 async def _assignment_by_job(request: Request[Any, Any, Any], tenant: str, body: bytes) -> str | Answer:
@@ -428,12 +491,13 @@ async def _assignment_by_job(request: Request[Any, Any, Any], tenant: str, body:
 async def _forward_answer(request: Request[Any, Any, Any], call: Call) -> tuple[Answer, bool]:
     """The answer, and whether a service may have acted on the call (else an idempotency key is freed)."""
     try:
-        return await _forward(request, call), True
+        answer = await _forward(request, call)
     except ServiceUnavailable as e:
         return _error_answer(503, "general_error", f"The {e.service} service {e.reason}; retry later"), False
     except ServiceError as e:  # a lookup before the call refused it: nothing happened
         answer = Answer(e.status_code, MediaType.JSON, msgspec.json.encode({"error_code": e.error_code, "message": e.message}))
         return answer, False
+    return answer, not answer.not_ready
 
 
 # ------------------------------------------------------------------ the route handlers
@@ -483,7 +547,10 @@ async def _serve_once(request: Request[Any, Any, Any], call: Call, idem_key: str
     )
     if got.outcome == "mismatch":
         return _error(
-            409, "idempotency_key_reused", "This idempotency key was already used with a different request", headers=echo
+            409,
+            "idempotency_key_reused",
+            "This idempotency key was already used with a different request",
+            headers={**echo, "ten99policy-should-retry": "false"},
         )
     if got.outcome == "in_progress" and not call.op.replayable:
         return _error(
