@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import os
 import re
 import subprocess
@@ -65,6 +66,10 @@ def render(target: str) -> str:
 # --- NATS ---------------------------------------------------------------------------------------
 
 
+#: the names the throwaway node certificate is valid for: the client Service, the routes, a test's localhost
+NATS_TEST_NAMES = ("nats", "*.nats-headless", "localhost")
+
+
 def throwaway_tls(folder: Path) -> None:
     """A CA and a node certificate (ca.crt, tls.crt, tls.key) as cert-manager's Secret nats-tls has."""
     from cryptography import x509
@@ -94,7 +99,7 @@ def throwaway_tls(folder: Path) -> None:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now)
         .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("nats"), x509.DNSName("*.nats-headless")]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in NATS_TEST_NAMES]), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
@@ -223,14 +228,14 @@ def main(argv: list[str] | None = None) -> int:
         jobs.append(("generated files", generated))
     for o, text in rendered.items():
         if "k8s" in only:
-            jobs.append((f"kubernetes-validate {o}", lambda o=o, text=text: kubernetes_validate(o, text)))
+            jobs.append((f"kubernetes-validate {o}", functools.partial(kubernetes_validate, o, text)))
         if "checkov" in only:
-            jobs.append((f"checkov {o}", lambda o=o, text=text: checkov(o, text)))
+            jobs.append((f"checkov {o}", functools.partial(checkov, o, text)))
     if "compose" in only:
         jobs.append(("compose schema", compose))
     if "nats" in only:
         for name, (text, env, tls) in nats_configs(rendered["dev"]).items():
-            jobs.append((f"nats-server -t {name}", lambda text=text, env=env, tls=tls: nats_problems(text, env, tls)))
+            jobs.append((f"nats-server -t {name}", functools.partial(nats_problems, text, env, tls)))
     problems = 0
     with ThreadPoolExecutor(max_workers=2) as pool:
         for (label, _), found in zip(jobs, pool.map(lambda job: job[1](), jobs), strict=True):

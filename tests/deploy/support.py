@@ -423,9 +423,10 @@ def _production_problems(build: Build) -> list[str]:
     out = []
     if build.config_maps["ten99-config"].get("nats-replicas") != "3":
         out.append("production: stream replicas (nats-replicas) are not 3")
-    (sts,) = [r for r in build.resources if r["kind"] == "StatefulSet" and r["metadata"]["name"] == "nats"] or [None]
-    if sts is None:
+    found = [r for r in build.resources if r["kind"] == "StatefulSet" and r["metadata"]["name"] == "nats"]
+    if len(found) != 1:
         return [*out, "production: no NATS cluster"]
+    sts = found[0]
     if sts["spec"]["replicas"] != 3:
         out.append(f"production: NATS has {sts['spec']['replicas']} nodes, not 3")
     anti = _pod(sts).get("affinity", {}).get("podAntiAffinity", {})  # type: ignore[union-attr]

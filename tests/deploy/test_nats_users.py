@@ -1,0 +1,139 @@
+"""The production NATS users (components/nats-cluster/nats.conf, generated) against a real
+nats-server 2.15 with client TLS: each service, connecting as the kit does (a ``tls://`` URL, the
+CA trusted through SSL_CERT_FILE), provisions the six streams, creates its durable consumers,
+publishes its own events and fetches and acknowledges what it consumes; what is not its own
+(another context's subjects, another service's consumer, deleting a stream) is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import nats
+import pytest
+import pytest_asyncio
+from ten99_contracts import STREAMS, stream_for_subject
+from ten99kit.bus import Bus, ensure_streams
+from ten99kit.inbox import InboxConsumer, Subscription
+from ten99kit.settings import NatsSettings
+
+from tests.deploy.support import SERVICES, generate, kustomize, validate
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _single_node(conf: str, folder: Path, port: int) -> str:
+    """The cluster node's config as one node on a free port: the cluster block removed (one node
+    has no routes), the container's paths moved into ``folder``; users, TLS and JetStream as is."""
+    conf = re.sub(r"^cluster \{.*?^\}\n", "", conf, flags=re.M | re.S)
+    conf = conf.replace("listen: 0.0.0.0:4222", f"listen: 127.0.0.1:{port}").replace("http_port: 8222\n", "")
+    conf = conf.replace("/etc/nats/tls/", f"{folder}/").replace("/var/run/nats/", f"{folder}/")
+    return conf.replace("store_dir: /data/jetstream", f"store_dir: {folder}/js")
+
+
+@pytest_asyncio.fixture
+async def server() -> AsyncIterator[tuple[str, dict[str, str]]]:
+    """A nats-server on the generated config; yields its tls:// address and the users' passwords."""
+    v = validate()
+    conf = kustomize("overlays/production").config_maps["nats-config"]["nats.conf"]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder, port = Path(tmp), _free_port()
+        v.throwaway_tls(folder)
+        (folder / "nats.conf").write_text(_single_node(conf, folder, port))
+        env = v.nats_env()
+        proc = subprocess.Popen(
+            [str(v.nats_server()), "-c", str(folder / "nats.conf")], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        previous = os.environ.get("SSL_CERT_FILE")
+        os.environ["SSL_CERT_FILE"] = str(folder / "ca.crt")  # as the pods get it (the component's patch)
+        try:
+            yield f"localhost:{port}", env
+        finally:
+            if previous is None:
+                del os.environ["SSL_CERT_FILE"]
+            else:
+                os.environ["SSL_CERT_FILE"] = previous
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+async def _bus(address: str, svc: str, env: dict[str, str]) -> Bus:
+    bus = Bus(NatsSettings(url=f"tls://{svc}:{env['NATS_PASSWORD_' + svc.upper()]}@{address}"), name=f"test-{svc}")
+    for _ in range(200):  # the server starts in milliseconds: wait for it to accept
+        try:
+            await bus.connect(retry_first=False)
+            return bus
+        except Exception:
+            await asyncio.sleep(0.05)
+    raise AssertionError("nats-server did not accept a connection")
+
+
+async def _refused(address: str, svc: str, env: dict[str, str], subject: str) -> str:
+    """Publish as ``svc`` to ``subject``; returns the server's permissions error."""
+    refused: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def error(e: Exception) -> None:
+        if "permissions violation" in str(e).lower() and not refused.done():
+            refused.set_result(str(e))
+
+    nc = await nats.connect(f"tls://{svc}:{env['NATS_PASSWORD_' + svc.upper()]}@{address}", error_cb=error)
+    try:
+        await nc.publish(subject, b"{}")
+        await nc.flush()
+        return await asyncio.wait_for(refused, timeout=10)
+    finally:
+        await nc.close()
+
+
+async def _ignore(*_: Any) -> None:
+    return None
+
+
+@pytest.mark.timeout(120)
+async def test_each_service_user_may_do_its_own_work_and_nothing_else(server: tuple[str, dict[str, str]]) -> None:
+    address, env = server
+    consumed = generate().service_subscriptions()
+    buses = {svc: await _bus(address, svc, env) for svc in SERVICES}
+    try:
+        for svc in SERVICES:  # every process provisions and reconciles all six streams
+            await ensure_streams(buses[svc].js, replicas=1)
+        # each consumer of each service: created (as the kit's InboxConsumer does) and readable
+        subs: dict[tuple[str, str], Any] = {}
+        for svc in SERVICES:
+            settings = NatsSettings()
+            subscriptions = [Subscription(s, _ignore) for s in consumed[svc]]
+            inbox = InboxConsumer(SimpleNamespace(service=svc), buses[svc], settings, subscriptions, None, None)  # type: ignore[arg-type]
+            for s in consumed[svc]:
+                subs[(svc, s)] = await inbox._subscribe(s)
+                info = await buses[svc].js.consumer_info(stream_for_subject(s).name, inbox.durable_name(s))
+                assert info.config.filter_subject == s
+        # the producer publishes its event; every consumer of it fetches and acknowledges it
+        for (svc, subject), sub in subs.items():
+            producer = subject.split(".")[1]
+            ack = await buses[producer].js.publish(subject, b"{}", headers={"Nats-Msg-Id": f"{svc}-{subject}"})
+            assert ack.stream == STREAMS[producer].name
+            (msg,) = await sub.fetch(1, timeout=5)
+            await msg.ack_sync()
+    finally:
+        for bus in buses.values():
+            await bus.close()
+    # what is not theirs is refused
+    assert "ten99.billing.invoice_issued.v1" in await _refused(address, "contractor", env, "ten99.billing.invoice_issued.v1")
+    other = "$JS.API.CONSUMER.INFO.TEN99_CONTRACTOR.billing__ten99_contractor_job_upserted_v1"
+    assert "billing__" in await _refused(address, "policy", env, other)
+    assert "delete" in await _refused(address, "gateway", env, "$JS.API.STREAM.DELETE.TEN99_GATEWAY")
+    assert "purge" in await _refused(address, "notification", env, "$JS.API.STREAM.PURGE.TEN99_BILLING")
