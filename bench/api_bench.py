@@ -13,7 +13,13 @@ PostgreSQL and NATS (issue 13):
 
 Latencies of the open-loop phases are from each request's scheduled send time (so a late load
 generator counts against the result, as a late server would); ``actual_send`` variants are from
-the moment the request was handed to httpx.
+the moment the request was handed to the client.
+
+The load generator is an aiohttp client (one session, a connection per request in flight): on the
+same two cores as the stack, httpx's client spent more CPU per request than the gateway under test
+(its pool scans every connection per request). The webhook receiver is an aiohttp server in a
+process of its own (a thread of this process would wait for the load generator's GIL); it notes
+each arrival on ``time.monotonic()``, the same clock as this process's send times on Linux.
 """
 
 from __future__ import annotations
@@ -25,14 +31,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 
 HERE = Path(__file__).resolve().parent
@@ -59,6 +64,38 @@ def contractor(contractor_id: str) -> dict:
 app = Litestar([contractor])
 """
 
+#: the webhook receiver (its own process): POST /hook notes the arrival by ``data.object.id``;
+#: GET /arrivals answers {"deliveries": n, "arrivals": {id: monotonic seconds}}
+RECEIVER_APP = """
+import json, sys, time
+from aiohttp import web
+
+arrivals, count = {}, [0]
+
+
+async def hook(request):
+    at = time.monotonic()
+    body = await request.read()
+    count[0] += 1
+    try:
+        arrivals.setdefault(json.loads(body)["data"]["object"]["id"], at)
+    except (ValueError, KeyError, TypeError):
+        pass
+    return web.Response(status=200)
+
+
+async def report(request):
+    return web.json_response({"deliveries": count[0], "arrivals": arrivals})
+
+
+app = web.Application()
+app.add_routes([web.post("/hook", hook), web.get("/arrivals", report)])
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
+
+#: (status, body) of one request; an exception is an error named by its type
+Request = Callable[[int], Awaitable[tuple[int, bytes]]]
+
 
 def summary(latencies_ms: list[float]) -> dict[str, float]:
     if not latencies_ms:
@@ -71,12 +108,25 @@ def summary(latencies_ms: list[float]) -> dict[str, float]:
     }
 
 
+def session(base_url: str = "", headers: dict[str, str] | None = None, connections: int = 0) -> aiohttp.ClientSession:
+    """The load generator's client (``connections`` 0: as many as requests in flight)."""
+    return aiohttp.ClientSession(
+        base_url=base_url or None,
+        headers=headers,
+        timeout=aiohttp.ClientTimeout(total=60),
+        # idle connections dropped before uvicorn drops them (its keep-alive is 5 s), or a request can
+        # go out on a connection the server is closing
+        connector=aiohttp.TCPConnector(limit=connections, keepalive_timeout=3),
+    )
+
+
+async def call(client: aiohttp.ClientSession, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+    async with client.request(method, path, json=body) as r:
+        return r.status, await r.read()
+
+
 async def open_loop(
-    client: httpx.AsyncClient,
-    rate: float,
-    seconds: float,
-    request: Callable[[int], Awaitable[httpx.Response]],
-    on_sent: Callable[[int, float], None] | None = None,
+    rate: float, seconds: float, request: Request, on_sent: Callable[[int, float], None] | None = None
 ) -> dict[str, Any]:
     """``rate`` requests per second for ``seconds``, each started at its scheduled time whether or
     not the previous ones have been answered."""
@@ -92,10 +142,9 @@ async def open_loop(
         if on_sent is not None:
             on_sent(i, sent)
         try:
-            r = await request(i)
-            ok = r.status_code == 200
-            key = str(r.status_code)
-        except httpx.HTTPError as e:
+            status, _ = await request(i)
+            ok, key = status == 200, str(status)
+        except (aiohttp.ClientError, TimeoutError) as e:
             ok, key = False, type(e).__name__
         end = time.monotonic()
         done_at.append(end)
@@ -120,12 +169,11 @@ async def open_loop(
 
 
 async def closed_loop(url: str, headers: dict[str, str], seconds: float, clients: int = CLIENTS) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     count = 0
     errors = 0
     latencies: list[float] = []
-    async with httpx.AsyncClient(timeout=30, limits=limits, headers=headers) as client:
-        await client.get(url)  # warm
+    async with session(headers=headers, connections=clients) as client:
+        await call(client, "GET", url)  # warm
         stop = time.monotonic() + seconds
 
         async def worker() -> None:
@@ -133,9 +181,8 @@ async def closed_loop(url: str, headers: dict[str, str], seconds: float, clients
             while time.monotonic() < stop:
                 t = time.monotonic()
                 try:
-                    r = await client.get(url)
-                    ok = r.status_code == 200
-                except httpx.HTTPError:
+                    ok = (await call(client, "GET", url))[0] == 200
+                except (aiohttp.ClientError, TimeoutError):
                     ok = False
                 if ok:
                     count += 1
@@ -156,68 +203,29 @@ async def closed_loop(url: str, headers: dict[str, str], seconds: float, clients
     }
 
 
-class Receiver:
-    """A webhook receiver: an HTTP server in a thread of this process, noting each delivery's
-    arrival (monotonic) by the contractor id in ``data.object.id``."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.arrivals: dict[str, float] = {}
-        self.deliveries = 0
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                at = time.monotonic()
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                try:
-                    event = json.loads(body)
-                    cid = event["data"]["object"]["id"]
-                except (ValueError, KeyError, TypeError):
-                    return
-                with receiver.lock:
-                    receiver.deliveries += 1
-                    receiver.arrivals.setdefault(cid, at)
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def start_bare_litestar(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    (workdir / "bare_app.py").write_text(BARE_APP)
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bare_app:app", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--loop", "uvloop", "--no-access-log", "--log-level", "warning"],
-        cwd=workdir, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+def start_process(workdir: Path, name: str, source: str, args: list[str], ready_url: str) -> subprocess.Popen[bytes]:
+    """``source`` run as ``workdir/name`` in a process of its own, once ``ready_url`` answers."""
+    (workdir / name).write_text(source)
+    proc = subprocess.Popen([sys.executable, *args], cwd=workdir, start_new_session=True)
     deadline = time.monotonic() + 30
     while True:
         try:
-            if httpx.get(f"{url}/contractors/warm").status_code == 200:
-                return proc, url
+            if httpx.get(ready_url).status_code == 200:
+                return proc
         except httpx.HTTPError:
             pass
-        if time.monotonic() > deadline:
+        if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            raise TimeoutError("bare litestar did not start")
+            raise TimeoutError(f"{name} did not start")
         time.sleep(0.1)
+
+
+def start_bare_litestar(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    args = ["-m", "uvicorn", "bare_app:app", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+            "--loop", "uvloop", "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    return start_process(workdir, "bare_app.py", BARE_APP, args, f"{url}/contractors/warm"), url
 
 
 def new_contractor(tag: str, i: int) -> dict[str, Any]:
@@ -229,92 +237,107 @@ def new_contractor(tag: str, i: int) -> dict[str, Any]:
     }
 
 
-async def webhook_phase(client: httpx.AsyncClient, rate: float, seconds: float) -> dict[str, Any]:
-    with Receiver() as receiver:
-        r = await client.post(
-            "/api/v1/webhook_endpoints",
-            json={"url": f"http://127.0.0.1:{receiver.port}/hook", "events": ["contractor.created"]},
+async def webhook_phase(client: aiohttp.ClientSession, rate: float, seconds: float, workdir: Path) -> dict[str, Any]:
+    port = free_port()
+    receiver_url = f"http://127.0.0.1:{port}"
+    receiver = start_process(workdir, "receiver.py", RECEIVER_APP, ["receiver.py", str(port)], f"{receiver_url}/arrivals")
+    try:
+        status, body = await call(
+            client, "POST", "/api/v1/webhook_endpoints", {"url": f"{receiver_url}/hook", "events": ["contractor.created"]}
         )
-        assert r.status_code == 200, r.text
+        assert status == 200, body
         sent: dict[int, float] = {}
         ids: dict[int, str] = {}
         tag = uuid.uuid4().hex[:8]
 
-        async def create(i: int) -> httpx.Response:
-            resp = await client.post("/api/v1/contractors", json=new_contractor(f"wh{tag}", i))
-            if resp.status_code == 200:
-                ids[i] = resp.json()["id"]
-            return resp
+        async def create(i: int) -> tuple[int, bytes]:
+            status, body = await call(client, "POST", "/api/v1/contractors", new_contractor(f"wh{tag}", i))
+            if status == 200:
+                ids[i] = json.loads(body)["id"]
+            return status, body
 
-        load = await open_loop(client, rate, seconds, create, on_sent=lambda i, t: sent.__setitem__(i, t))
+        load = await open_loop(rate, seconds, create, on_sent=lambda i, t: sent.__setitem__(i, t))
         t_end = time.monotonic()
-        while time.monotonic() - t_end < 60:
-            with receiver.lock:
-                if all(cid in receiver.arrivals for cid in ids.values()):
+        async with session() as probe:
+            while True:
+                _, raw = await call(probe, "GET", f"{receiver_url}/arrivals")
+                report = json.loads(raw)
+                if all(cid in report["arrivals"] for cid in ids.values()) or time.monotonic() - t_end > 60:
                     break
-            await asyncio.sleep(0.1)
-        with receiver.lock:
-            arrivals = dict(receiver.arrivals)
-            deliveries = receiver.deliveries
-        latencies = [(arrivals[cid] - sent[i]) * 1000 for i, cid in ids.items() if cid in arrivals]
-        return {
-            "created": len(ids),
-            "create_errors": load["errors"],
-            "create_rate_per_s": load["achieved_rate_per_s"],
-            "arrived": len(latencies),
-            "deliveries_received": deliveries,
-            "delivery_latency_ms": summary(latencies),
-        }
+                await asyncio.sleep(0.2)
+    finally:
+        receiver.terminate()
+        receiver.wait(10)
+    arrivals = report["arrivals"]
+    latencies = [(arrivals[cid] - sent[i]) * 1000 for i, cid in ids.items() if cid in arrivals]
+    return {
+        "created": len(ids),
+        "create_errors": load["errors"],
+        "create_rate_per_s": load["achieved_rate_per_s"],
+        "create_latency_ms": load["latency_ms"],
+        "arrived": len(latencies),
+        "deliveries_received": report["deliveries"],
+        "delivery_latency_ms": summary(latencies),
+    }
+
+
+def note(result: dict[str, Any]) -> None:
+    """A phase's result on stderr as soon as it is known."""
+    print(json.dumps(result), file=sys.stderr, flush=True)
+
+
+async def get_phases(gateway_url: str, headers: dict[str, str], workdir: Path) -> dict[str, Any]:
+    async with session(gateway_url, headers) as client:
+        status, body = await call(client, "POST", "/api/v1/contractors", new_contractor("first", 0))
+        assert status == 200, body
+        path = f"/api/v1/contractors/{json.loads(body)['id']}"
+        for _ in range(200):  # warm the gateway's key cache and connections
+            assert (await call(client, "GET", path))[0] == 200
+        print("bench: GET at 200/s", file=sys.stderr, flush=True)
+        get_steady = await open_loop(200.0, 20.0, lambda _i: call(client, "GET", path))
+        note(get_steady)
+
+    print("bench: closed loop, gateway and bare litestar", file=sys.stderr, flush=True)
+    gateway_max = await closed_loop(f"{gateway_url}{path}", headers, 10.0)
+    proc, bare_url = start_bare_litestar(workdir)
+    try:
+        bare_max = await closed_loop(f"{bare_url}/contractors/{path.rsplit('/', 1)[-1]}", {}, 10.0)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    max_throughput = {
+        "gateway_get_contractor": gateway_max,
+        "bare_litestar": bare_max,
+        "ratio": round(gateway_max["rps"] / bare_max["rps"], 3) if bare_max["rps"] else -1,
+    }
+    note(max_throughput)
+    return {"get_contractor_200_per_s": get_steady, "max_throughput": max_throughput}
 
 
 async def main() -> dict[str, Any]:
     load_at_start = os.getloadavg()
-    async with system_and_company() as (system, _smtp, company, _own):
-        headers = {"Authorization": f"Bearer {company.api_key}"}
-        limits = httpx.Limits(max_connections=64, keepalive_expiry=5.0)
-        async with httpx.AsyncClient(base_url=system.gateway_url, headers=headers, timeout=30, limits=limits) as client:
-            r = await client.post("/api/v1/contractors", json=new_contractor("first", 0))
-            assert r.status_code == 200, r.text
-            cid = r.json()["id"]
-            path = f"/api/v1/contractors/{cid}"
-            assert (await client.get(path)).status_code == 200
-            for _ in range(200):  # warm the gateway's key cache and connections
-                await client.get(path)
-            print("bench: GET at 200/s", file=sys.stderr, flush=True)
-            get_steady = await open_loop(client, 200.0, 20.0, lambda _i: client.get(path))
-
-        print("bench: closed loop, gateway and bare litestar", file=sys.stderr, flush=True)
-        gateway_max = await closed_loop(f"{system.gateway_url}{path}", headers, 10.0)
-        with tempfile.TemporaryDirectory(prefix="ten99-bare-") as tmp:
-            proc, bare_url = start_bare_litestar(Path(tmp))
-            try:
-                bare_max = await closed_loop(f"{bare_url}/contractors/{cid}", {}, 10.0)
-            finally:
-                proc.terminate()
-                proc.wait(10)
-
-        async with httpx.AsyncClient(base_url=system.gateway_url, headers=headers, timeout=30, limits=limits) as client:
-            tag = uuid.uuid4().hex[:8]
-            print("bench: POST at 100/s", file=sys.stderr, flush=True)
-            post_steady = await open_loop(
-                client, 100.0, 15.0, lambda i: client.post("/api/v1/contractors", json=new_contractor(f"p{tag}", i))
-            )
-            caught_up_s = await quiet(system.nats_url)
-            print("bench: webhook deliveries, creates at 50/s", file=sys.stderr, flush=True)
-            webhooks = await webhook_phase(client, 50.0, 15.0)
-        return {
-            "get_contractor_200_per_s": get_steady,
-            "max_throughput": {
-                "gateway_get_contractor": gateway_max,
-                "bare_litestar": bare_max,
-                "ratio": round(gateway_max["rps"] / bare_max["rps"], 3) if bare_max["rps"] else -1,
-            },
-            "post_contractor_100_per_s": post_steady,
-            "services_caught_up_after_posts_s": caught_up_s,
-            "webhook_contractor_created_50_per_s": webhooks,
-            "load_average_at_start": load_at_start,
-            "load_average_at_end": os.getloadavg(),
-        }
+    with tempfile.TemporaryDirectory(prefix="ten99-api-bench-") as tmp:
+        async with system_and_company() as (system, _smtp, company, _own):
+            headers = {"Authorization": f"Bearer {company.api_key}"}
+            gets = await get_phases(system.gateway_url, headers, Path(tmp))
+            async with session(system.gateway_url, headers) as client:
+                tag = uuid.uuid4().hex[:8]
+                print("bench: POST at 100/s", file=sys.stderr, flush=True)
+                post_steady = await open_loop(
+                    100.0, 15.0, lambda i: call(client, "POST", "/api/v1/contractors", new_contractor(f"p{tag}", i))
+                )
+                note(post_steady)
+                caught_up_s = await quiet(system.nats_url)
+                print("bench: webhook deliveries, creates at 50/s", file=sys.stderr, flush=True)
+                webhooks = await webhook_phase(client, 50.0, 15.0, Path(tmp))
+    return {
+        **gets,
+        "post_contractor_100_per_s": post_steady,
+        "services_caught_up_after_posts_s": caught_up_s,
+        "webhook_contractor_created_50_per_s": webhooks,
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": os.getloadavg(),
+    }
 
 
 if __name__ == "__main__":

@@ -290,12 +290,15 @@ async def create_contractor(
             if await email_taken(uow, tenant_id, row["email_key"]):
                 raise _duplicate_email(row["email"])
             try:
-                await uow.session.execute(insert(contractors).values(**row))
+                # the stored row comes back with the insert: no second transaction to read it again
+                created = await uow.session.execute(insert(contractors).values(**row).returning(*contractors.c))
             except IntegrityError:  # a concurrent create with the same email won
                 raise _duplicate_email(row["email"]) from None
+            stored = dict(created.mappings().one())
             emit_contractor(uow, row, created=True)
             await uow.commit()
-    return await _reload(ctx, contractors, tenant_id, earlier or row["id"], "contractor")
+            return stored
+    return await _reload(ctx, contractors, tenant_id, earlier, "contractor")
 
 
 async def update_contractor(ctx: Context, tenant_id: str, contractor_id: str, command: ContractorIn) -> Row:

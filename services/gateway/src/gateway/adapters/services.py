@@ -123,8 +123,11 @@ class ServiceClient:
             self._session = aiohttp.ClientSession(
                 # the services answer uncompressed on the internal hop: no CPU spent on gzip either side
                 headers={**self._token_headers, "Accept-Encoding": "identity"},
-                timeout=aiohttp.ClientTimeout(total=self._timeout_s, connect=min(5.0, self._timeout_s)),
-                connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30),
+                # not ``connect``: in aiohttp that includes waiting for a free pooled connection
+                timeout=aiohttp.ClientTimeout(total=self._timeout_s, sock_connect=min(5.0, self._timeout_s)),
+                # idle connections closed before the service's uvicorn closes them (its keep-alive
+                # is 5 s): a request never goes out on a connection the other end is closing
+                connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=4),
                 auto_decompress=False,
             )
         return self._session
