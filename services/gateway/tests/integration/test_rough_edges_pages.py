@@ -1,0 +1,78 @@
+"""Dashboard rough edges a new user met (issue 15), each checked on the rendered page against fake
+services: the upload notice leaves once the import has finished, dates never break inside, and an
+answered invitation offers no "Resend invitation"."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from gateway_fakes import AN_2, CN_1, IB_1, FakeServices, csrf_of, login, make_company
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def acme(gateway: Any) -> str:
+    company_id = await make_company(gateway, "Acme Talent", "ada@acme.test")
+    assert (await login(gateway.client, "ada@acme.test")).status_code == 303
+    return company_id
+
+
+def _completed(s: Any) -> dict[str, Any]:
+    return {"id": IB_1, "status": "completed", "rows_total": 2, "rows_done": 2, "rows_failed": 0, "rows_imported": 2}
+
+
+async def test_the_upload_notice_is_gone_once_the_import_has_finished(
+    gateway: Any, fake_services: FakeServices, acme: str
+) -> None:
+    html = (await gateway.client.get("/imports")).text
+    fake_services.on("contractor", "GET", f"/v1/imports/{IB_1}", _completed)
+    r = await gateway.client.post(
+        "/imports", data={"_csrf": csrf_of(html)}, files={"file": ("people.csv", b"a,b\n1,2\n", "text/csv")}
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"/imports/{IB_1}"
+    page = (await gateway.client.get(r.headers["location"])).text
+    assert 'data-finished="true"' in page and "Completed" in page
+    assert "importing now" not in page
+
+
+async def test_the_upload_notice_lives_in_the_progress_panel_while_importing(
+    gateway: Any, fake_services: FakeServices, acme: str
+) -> None:
+    # the panel is what the page swaps in as the import moves on: a notice outside it would stay
+    html = (await gateway.client.get("/imports")).text
+    r = await gateway.client.post(
+        "/imports", data={"_csrf": csrf_of(html)}, files={"file": ("people.csv", b"a,b\n1,2\n", "text/csv")}
+    )
+    page = (await gateway.client.get(r.headers["location"])).text
+    panel = page.split('id="import-progress"', 1)[1]
+    assert 'data-finished="false"' in page and "importing now" in panel
+
+
+async def test_dates_in_the_assignments_table_do_not_break(gateway: Any, fake_services: FakeServices, acme: str) -> None:
+    html = (await gateway.client.get(f"/contractors/{CN_1}")).text
+    row = html.split(f'data-assignment-id="{AN_2}"')[1].split("</tr>")[0]
+    assert re.search(r'<span class="date">2030-02-01</span>\s*→\s*<span class="date">2030-02-28</span>', row), row
+    css = (await gateway.client.get("/static/ten99.css")).text
+    assert re.search(r"\.date\s*\{[^}]*white-space:\s*nowrap", css)
+
+
+async def test_an_answered_invitation_offers_no_resend(gateway: Any, fake_services: FakeServices, acme: str) -> None:
+    fake_services.on(
+        "enrollment",
+        "GET",
+        "/v1/invitations/current",
+        lambda s: {
+            "invitation_id": "inv_1",
+            "status": "answered",
+            "answered_at": "2030-01-02T00:00:00Z",
+            "sent_at": "2030-01-01T00:00:00Z",
+            "reminders_sent": 0,
+        },
+    )
+    html = (await gateway.client.get(f"/contractors/{CN_1}")).text
+    assert 'data-status="answered"' in html
+    assert 'data-testid="resend-invitation"' not in html
+    assert 'data-testid="invitation-answered"' in html
