@@ -9,6 +9,7 @@ so inside a service's pod it needs no arguments but the target):
     contractor-tax-ids              CONTRACTOR_TAX_ID_KEYS: contractors' tax ids, pending import files
     contractor-integration-secrets  CONTRACTOR_INTEGRATION_SECRET_KEYS: integrations' signing secrets
     notification-webhook-secrets    NOTIFICATION_WEBHOOK_SECRET_KEYS: webhook endpoints' signing secrets
+                                    (current and, during a company's own rotation, previous)
 
 A value already under the first key is left alone, so the command can run again at any time (and
 while the service runs: each row is rewritten only if it still holds the value read, so a value the
@@ -77,7 +78,11 @@ TARGETS = {
         "NOTIFICATION_",
         "WEBHOOK_SECRET_KEYS",
         "notification-webhook-secret",
-        (EncryptedColumn("webhook_endpoints", ("seq",), "secret_encrypted"),),
+        (
+            EncryptedColumn("webhook_endpoints", ("seq",), "secret_encrypted"),
+            # the secret a company replaced, still accepted by its receivers for 24 hours
+            EncryptedColumn("webhook_endpoints", ("seq",), "previous_secret_encrypted"),
+        ),
     ),
 }
 

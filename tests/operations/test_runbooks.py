@@ -29,7 +29,9 @@ import msgspec
 import nats
 import pytest
 import pytest_asyncio
+from contractor.application.context import Context
 from contractor.bootstrap import definition as contractor
+from notification.bootstrap import definition as notification
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -43,6 +45,8 @@ from ten99_testing.service import INTERNAL_TOKEN, OPERATOR_TOKEN, RunningService
 from ten99_testing.system import ServiceProcess
 from ten99kit.bus import ensure_streams
 from ten99kit.crypto import FieldCipher, derive_key
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = ROOT / "docs" / "operations"
@@ -570,3 +574,87 @@ async def test_database_password_rotation_with_two_login_roles(postgres: Postgre
             await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
             for role in (login_a, login_b, owner):
                 await conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{role}"')
+
+
+async def _integration_secret(svc: RunningService) -> str:
+    r = await svc.client.post("/v1/integrations/creatoriq/secret", headers={"x-tenant-id": TENANT})
+    assert r.status_code == 200, r.text
+    return str(r.json()["secret"])
+
+
+async def _webhook_secret(svc: RunningService) -> str:
+    r = await svc.client.post(
+        "/v1/webhook_endpoints", json={"url": "https://hooks.example.com/ten99"}, headers={"x-tenant-id": TENANT}
+    )
+    assert r.status_code == 200, r.text
+    rotated = await svc.client.post(f"/v1/webhook_endpoints/{r.json()['id']}/secret", headers={"x-tenant-id": TENANT})
+    assert rotated.status_code == 200, rotated.text  # the first secret becomes the previous one
+    return str(rotated.json()["secret"])
+
+
+def _contractor_cipher(svc: RunningService) -> FieldCipher:
+    return Context.build(svc.db, svc.clock, svc.runtime.settings).secrets
+
+
+def _notification_cipher(svc: RunningService) -> FieldCipher:
+    return svc.runtime.parts.dependencies["endpoints"].cipher  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("target", "definition", "setting", "make_secret", "service_cipher", "tables"),
+    [
+        (
+            "contractor-integration-secrets",
+            contractor,
+            "integration_secret_keys",
+            _integration_secret,
+            _contractor_cipher,
+            {("integration_secrets", "secret_encrypted"): 1},
+        ),
+        (
+            "notification-webhook-secrets",
+            notification,
+            "webhook_secret_keys",
+            _webhook_secret,
+            _notification_cipher,
+            {("webhook_endpoints", "secret_encrypted"): 1, ("webhook_endpoints", "previous_secret_encrypted"): 1},
+        ),
+    ],
+)
+async def test_secret_keys_rotation_of_the_other_targets(
+    database_url: str,
+    jetstream_url: str,
+    engine_of: Any,
+    target: str,
+    definition: Any,
+    setting: str,
+    make_secret: Any,
+    service_cipher: Any,
+    tables: dict[tuple[str, str], int],
+) -> None:
+    """secret-rotation.md section 3 for the integration and webhook signing secrets: written under
+    the old key, re-encrypted by the script, read by the service with the new key alone (its own
+    cipher, so the script derives keys as the service does)."""
+    old, new = "old-" + uuid.uuid4().hex, "new-" + uuid.uuid4().hex
+    old_keys: dict[str, Any] = {setting: [old]}
+    new_keys: dict[str, Any] = {setting: [new]}
+    async with running_service(definition, database_url=database_url, nats_url=jetstream_url, **old_keys) as svc:
+        secret = await make_secret(svc)
+    prefix = definition.name.upper()
+    env = {**os.environ, f"{prefix}_DB__URL": database_url, f"{prefix}_{setting.upper()}": json.dumps([new, old])}
+    script = [sys.executable, str(ROOT / "scripts" / "ops_reencrypt.py"), target]
+    done = await asyncio.to_thread(subprocess.run, script, env=env, capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert {(d["table"], d["column"]): d["rewritten"] for d in json_lines(done.stdout)} == tables
+    check = await asyncio.to_thread(
+        subprocess.run, [*script, "--check"], env=env, capture_output=True, text=True, timeout=180, check=False
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    db = engine_of(database_url)
+    async with running_service(definition, database_url=database_url, nats_url=jetstream_url, **new_keys) as svc:
+        cipher = service_cipher(svc)
+        for table, column in tables:
+            stored = await scalar(db, f"SELECT {column} FROM {table}")
+            clear = cipher.decrypt(stored)
+            assert clear == secret if column == "secret_encrypted" else clear.startswith("whsec_")
