@@ -141,7 +141,7 @@ async def test_an_r1_stream_becomes_r3_when_replicas_is_raised_on_a_cluster(clus
     nc = await nats.connect(cluster)
     try:
         js = nc.jetstream(timeout=10)
-        await wait_until(lambda: _meta_leader_elected(js), what="the cluster elected a JetStream meta leader")
+        await wait_until(lambda: _meta_leader_elected(js), timeout=60, what="the cluster elected a JetStream meta leader")
         await ensure_streams(js, replicas=1, specs=[SPEC])
         for n in range(5):
             await js.publish(f"ten99.reconcile.thing.v{n}", b"x")
@@ -150,7 +150,9 @@ async def test_an_r1_stream_becomes_r3_when_replicas_is_raised_on_a_cluster(clus
         await ensure_streams(js, replicas=3, specs=[SPEC])
 
         # the update returns once accepted; the two new peers then catch up with the leader
-        await wait_until(lambda: _replicas_in_step(js), satisfies=lambda r: r == (3, 2), what="three replicas in step")
+        await wait_until(
+            lambda: _replicas_in_step(js), satisfies=lambda r: r == (3, 2), timeout=60, what="three replicas in step"
+        )
         info = await js.stream_info(SPEC.name)
         assert info.state.messages == 5
         # and lowering it again (an operator shrinking the cluster) is applied the same way
