@@ -12,6 +12,7 @@ keeps the list of blocks and the tests in step.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -658,3 +659,41 @@ async def test_secret_keys_rotation_of_the_other_targets(
             stored = await scalar(db, f"SELECT {column} FROM {table}")
             clear = cipher.decrypt(stored)
             assert clear == secret if column == "secret_encrypted" else clear.startswith("whsec_")
+
+
+# -- token rotation: the three rolls never refuse a token in use -------------------------------
+
+
+async def test_token_rotation_steps_never_refuse_a_token_in_use(database_url: str, jetstream_url: str) -> None:
+    """secret-rotation.md sections 1 and 2: in each roll, pods of the step before and of the step
+    after run side by side; every token a gateway (or operator) of either step sends is accepted by
+    a service of either step, and after the last step the old token opens nothing."""
+    old, new, op_old, op_new = (f"{name}-{uuid.uuid4().hex}" for name in ("old", "new", "op-old", "op-new"))
+    steps = [(old, "", op_old, ""), (old, new, op_old, op_new), (new, old, op_new, op_old), (new, "", op_new, "")]
+    accepted: dict[tuple[str, str, str, str], dict[str, bool]] = {}
+    for step in steps:
+        internal, internal_previous, operator, operator_previous = step
+        async with running_service(
+            contractor,
+            database_url=database_url,
+            nats_url=jetstream_url,
+            consume=False,
+            relay=False,
+            internal_token=internal,
+            internal_token_previous=internal_previous,
+            operator_token=operator,
+            operator_token_previous=operator_previous,
+        ) as svc:
+            answers = {}
+            for token in (old, new):
+                r = await svc.client.get("/v1/contractors", headers={"x-ten99-internal-token": token, "x-tenant-id": TENANT})
+                answers[token] = r.status_code == 200
+            for token in (op_old, op_new):
+                r = await svc.ops.get("/_ops/dead-letters", headers={"x-ten99-operator-token": token})
+                answers[token] = r.status_code == 200
+            accepted[step] = answers
+    for before, after in itertools.pairwise(steps):
+        sent = {before[0], after[0], before[2], after[2]}  # what the gateways and operators of either step send
+        for service in (before, after):
+            assert all(accepted[service][token] for token in sent), (before, after, accepted[service])
+    assert accepted[steps[-1]] == {old: False, new: True, op_old: False, op_new: True}
