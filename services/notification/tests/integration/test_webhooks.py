@@ -14,6 +14,7 @@ import pytest
 from notification.adapters.db import webhook_endpoints
 from notification.adapters.webhook_http import WebhookPoster
 from notification_harness import emails, notification, publish, wait_until
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 from standardwebhooks import Webhook
 from ten99_testing import SmtpSink, free_port, quiescent
@@ -169,6 +170,7 @@ QUIET = {"poll_interval_s": 3600}
 async def test_failed_deliveries_are_retried_with_backoff_on_the_clock(
     database_url: str, jetstream_url: str, smtp_sink: SmtpSink
 ) -> None:
+    counted = _webhook_metrics()
     async with notification(database_url, jetstream_url, smtp_sink, webhooks=QUIET) as svc, receiver(status=500) as hook:
         t0 = datetime(2026, 12, 1, 12, tzinfo=UTC)
         svc.clock.freeze(t0)
@@ -193,6 +195,31 @@ async def test_failed_deliveries_are_retried_with_backoff_on_the_clock(
         [last, *_] = await attempts(svc, A, endpoint["id"])
         assert last["succeeded"] is True and last["status_code"] == 204 and last["delivery_status"] == "succeeded"
         assert len(hook.requests) == 6
+    # five failed attempts with a retry to come, one success, delivered 5 + 30 + 120 + 600 + 1800 s after the event
+    assert _webhook_metrics() - counted == {"retrying": 5, "given_up": 0, "succeeded": 1, "delivered": 1, "seconds": 2555}
+
+
+def _webhook_metrics() -> Counts:
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    return Counts(
+        retrying=value("ten99_webhook_attempts_total", outcome="retrying"),
+        given_up=value("ten99_webhook_attempts_total", outcome="given_up"),
+        succeeded=value("ten99_webhook_attempts_total", outcome="succeeded"),
+        delivered=value("ten99_webhook_delivery_seconds_count"),
+        seconds=value("ten99_webhook_delivery_seconds_sum"),
+    )
+
+
+class Counts(dict[str, float]):
+    """Metric values; ``a - b`` is what was counted in between."""
+
+    def __init__(self, **values: float) -> None:
+        super().__init__(values)
+
+    def __sub__(self, earlier: Counts) -> dict[str, float]:
+        return {k: round(v - earlier[k], 3) for k, v in self.items()}
 
 
 async def test_deliveries_stop_after_3_days_and_an_endpoint_failing_5_days_is_disabled_and_the_company_told(

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import msgspec
+from prometheus_client import Counter, Histogram
 from sqlalchemy import update
 from ten99kit import Database, get_logger, new_id
 from ten99kit.clock import epoch
@@ -39,9 +40,19 @@ from ..settings import WebhookSettings
 from .composing import EmailComposer
 from .reactions import message_id_for
 
-__all__ = ["PostOutcome", "Poster", "WebhookDeliverer", "event_body"]
+__all__ = ["WEBHOOK_ATTEMPTS", "WEBHOOK_DELIVERY_SECONDS", "PostOutcome", "Poster", "WebhookDeliverer", "event_body"]
 
 log = get_logger(__name__)
+
+#: one per attempt, counted once its outcome is recorded: ``succeeded`` (a 2xx answer); ``retrying``
+#: (failed, another attempt is scheduled); ``given_up`` (failed after the retry window)
+WEBHOOK_ATTEMPTS = Counter("ten99_webhook_attempts_total", "Webhook delivery attempts by outcome", ["outcome"])
+#: from the event's recording to the answer of the attempt that delivered it (retries included)
+WEBHOOK_DELIVERY_SECONDS = Histogram(
+    "ten99_webhook_delivery_seconds",
+    "Time from a public event's recording to its successful webhook delivery (retries included)",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3 * 3600.0, 86400.0, 3 * 86400.0),
+)
 
 _encoder = msgspec.json.Encoder()
 
@@ -77,6 +88,14 @@ class _NotSent:
 def event_body(event_id: str, event_type: str, created: datetime, obj: dict[str, Any]) -> dict[str, Any]:
     """An event as the API and webhooks show it (1099Policy's shape, ``data.object``)."""
     return {"id": event_id, "object": "event", "type": event_type, "created": epoch(created), "data": {"object": obj}}
+
+
+def _count(delivery: ClaimedWebhook, succeeded: bool, retry_at: datetime | None, now: datetime) -> None:
+    if succeeded:
+        WEBHOOK_ATTEMPTS.labels("succeeded").inc()
+        WEBHOOK_DELIVERY_SECONDS.observe(max(0.0, (now - delivery.event_created_at).total_seconds()))
+    else:
+        WEBHOOK_ATTEMPTS.labels("retrying" if retry_at is not None else "given_up").inc()
 
 
 class WebhookDeliverer:
@@ -184,6 +203,7 @@ class WebhookDeliverer:
             await record_attempt(uow.session, uow.db.dialect, record, now)
             disabled = await self._endpoint_health(uow, delivery, result.succeeded, now)
             await uow.commit()
+        _count(delivery, result.succeeded, retry_at, now)
         if disabled:
             self.wake_sender()
         if not result.succeeded:
