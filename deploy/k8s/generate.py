@@ -454,14 +454,18 @@ def nats_permissions(svc: str, consumed: list[str]) -> dict[str, Any]:
       a service publishes only its own context's messages, ARCHITECTURE.md section 3);
     - stream info, create and update of the six ten99 streams (every process provisions and
       reconciles all of them at start-up, ``ten99kit.bus.ensure_streams``); no delete, no purge;
+    - listing the streams and their consumers (read-only: ``scripts/ops_jetstream.py consumers``,
+      run in the service's pod with its settings);
     - for each subject it consumes, only its own durable consumer ``<svc>__<subject>`` on the
-      producer's stream: create (nats-py names the filter in the subject), info, fetch, ack;
+      producer's stream: create (nats-py names the filter in the subject), info, fetch, ack, and
+      delete (``ops_jetstream.py reset-consumers`` after a database restore);
     - subscribe: replies only (``_INBOX.>``: JetStream API answers, fetched messages)."""
     from ten99_contracts import STREAMS, stream_for_subject
 
-    publish = [f"ten99.{svc}.>"]
+    publish = [f"ten99.{svc}.>", "$JS.API.STREAM.LIST"]
     for spec in STREAMS.values():
         publish += [f"$JS.API.STREAM.{op}.{spec.name}" for op in ("INFO", "CREATE", "UPDATE")]
+        publish.append(f"$JS.API.CONSUMER.LIST.{spec.name}")
     for subject in consumed:
         stream, durable = stream_for_subject(subject).name, f"{svc}__{subject.replace('.', '_')}"
         publish += [
@@ -469,6 +473,7 @@ def nats_permissions(svc: str, consumed: list[str]) -> dict[str, Any]:
             f"$JS.API.CONSUMER.CREATE.{stream}.{durable}.{subject}",
             f"$JS.API.CONSUMER.INFO.{stream}.{durable}",
             f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}",
+            f"$JS.API.CONSUMER.DELETE.{stream}.{durable}",
             f"$JS.ACK.{stream}.{durable}.>",
         ]
     return {"publish": {"allow": publish}, "subscribe": {"allow": ["_INBOX.>"]}}

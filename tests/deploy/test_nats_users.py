@@ -8,10 +8,12 @@ publishes its own events and fetches and acknowledges what it consumes; what is 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,7 +28,7 @@ from ten99kit.bus import Bus, ensure_streams
 from ten99kit.inbox import InboxConsumer, Subscription
 from ten99kit.settings import NatsSettings
 
-from tests.deploy.support import SERVICES, generate, kustomize, validate
+from tests.deploy.support import ROOT, SERVICES, generate, kustomize, validate
 
 
 def _free_port() -> int:
@@ -99,6 +101,23 @@ async def _refused(address: str, svc: str, env: dict[str, str], subject: str) ->
         await nc.close()
 
 
+async def _ops_jetstream(action: str, svc: str, address: str, env: dict[str, str]) -> list[dict[str, Any]]:
+    """scripts/ops_jetstream.py as an operator runs it in the service's pod (its NATS URL, the CA)."""
+    url = f"tls://{svc}:{env['NATS_PASSWORD_' + svc.upper()]}@{address}"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "scripts" / "ops_jetstream.py"),
+        action,
+        svc,
+        env={**os.environ, f"{svc.upper()}_NATS__URL": url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 0, stderr.decode()
+    return [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
+
+
 async def _ignore(*_: Any) -> None:
     return None
 
@@ -131,6 +150,10 @@ async def test_each_service_user_may_do_its_own_work_and_nothing_else(server: tu
     finally:
         for bus in buses.values():
             await bus.close()
+    # the operator's script, in a service's pod with its settings: its consumers listed, then reset
+    for action in ("consumers", "reset-consumers"):
+        out = await _ops_jetstream(action, "contractor", address, env)
+        assert sorted(line["stream"] for line in out) == sorted(stream_for_subject(s).name for s in consumed["contractor"])
     # what is not theirs is refused
     assert "ten99.billing.invoice_issued.v1" in await _refused(address, "contractor", env, "ten99.billing.invoice_issued.v1")
     other = "$JS.API.CONSUMER.INFO.TEN99_CONTRACTOR.billing__ten99_contractor_job_upserted_v1"
