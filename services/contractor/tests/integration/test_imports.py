@@ -59,11 +59,12 @@ async def test_csv_import_end_to_end(svc: RunningService, stream: Any) -> None:
     assert accepted["id"].startswith("ib_") and accepted["rows_total"] == 8 and accepted["status"] == "pending"
     done = await finished_import(svc, accepted["id"])
     assert done["status"] == "completed", done
-    assert {k: done[k] for k in ("rows_total", "rows_done", "rows_failed", "rows_imported")} == {
+    assert {k: done[k] for k in ("rows_total", "rows_done", "rows_failed", "rows_imported", "rows_unchanged")} == {
         "rows_total": 8,
         "rows_done": 8,
         "rows_failed": 3,
-        "rows_imported": 5,
+        "rows_imported": 4,
+        "rows_unchanged": 1,  # line 8 repeats line 3
     }
     assert (done["contractors_created"], done["assignments_created"], done["assignments_missing_po"]) == (3, 4, 3)
     assert done["uploaded_by"] == "ops@example.com" and done["error_report_url"].endswith("/errors.csv")
@@ -121,7 +122,7 @@ async def test_csv_import_end_to_end(svc: RunningService, stream: Any) -> None:
         "import_batch_id": accepted["id"],
         "filename": "people.csv",
         "rows_total": 8,
-        "rows_imported": 5,
+        "rows_imported": 4,
         "rows_failed": 3,
         "contractors_created": 3,
         "assignments_created": 4,
@@ -129,14 +130,15 @@ async def test_csv_import_end_to_end(svc: RunningService, stream: Any) -> None:
         "uploaded_by": "ops@example.com",
     }
 
-    # the same file again adds nothing and emits nothing
+    # the same file again adds nothing and emits nothing, and says so: every valid row unchanged
     again = await finished_import(svc, (await upload(svc, the_file())).json()["id"])
-    assert (again["status"], again["rows_imported"], again["contractors_created"], again["assignments_created"]) == (
+    assert (again["status"], again["rows_imported"], again["rows_unchanged"], again["contractors_created"]) == (
         "completed",
+        0,
         5,
         0,
-        0,
     )
+    assert again["assignments_created"] == 0
     await quiescent(svc)
     assert len(await stream.messages()) == len(msgs)
 

@@ -198,7 +198,8 @@ import_batches = Table(
     Column("id", PublicId(), nullable=False, unique=True),
     Column("tenant_id", PublicId(64), nullable=False),
     Column("filename", String(255), nullable=False),
-    Column("status", String(16), nullable=False),  # pending | running | completed | failed
+    #: pending | running | needs_confirmation (implausible pay awaits the user) | completed | failed
+    Column("status", String(24), nullable=False),
     Column("all_or_nothing", Boolean, nullable=False),
     Column("uploaded_by", String(200), nullable=True),
     Column("file_sha256", String(64), nullable=False),
@@ -210,7 +211,13 @@ import_batches = Table(
     #: rows handled so far (good and bad); the worker resumes from here after a crash
     Column("rows_done", Integer, nullable=False),
     Column("rows_failed", Integer, nullable=False),
+    #: rows that added or changed something; rows already there as they are count as unchanged
     Column("rows_imported", Integer, nullable=False),
+    Column("rows_unchanged", Integer, nullable=False, server_default="0"),
+    #: rows with implausible pay (a warning each, kept in import_rejects), and the user's word on
+    #: them: ``import`` (as written) or ``drop``; None until they decide
+    Column("rows_warned", Integer, nullable=False, server_default="0"),
+    Column("warnings_decision", String(16), nullable=True),
     Column("contractors_created", Integer, nullable=False),
     Column("contractors_updated", Integer, nullable=False),
     Column("assignments_created", Integer, nullable=False),
@@ -245,7 +252,8 @@ import_rejects = Table(
     Column("import_id", PublicId(), ForeignKey("import_batches.id"), nullable=False),
     Column("line", Integer, nullable=False),
     Column("cells", JSONDoc, nullable=False),
-    #: [{"column", "reason", "value"}]
+    #: [{"column", "reason", "value"}]; a row kept only for its warnings (implausible pay) has
+    #: ``"warning": true`` on each: it is not a failed row and not in the error report
     Column("errors", JSONDoc, nullable=False),
     UniqueConstraint("import_id", "line"),
     Index("ix_import_rejects_tenant_import", "tenant_id", "import_id", "line"),

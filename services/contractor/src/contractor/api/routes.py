@@ -286,6 +286,13 @@ class ImportUpload:
     uploaded_by: str | None = None
 
 
+@dataclass
+class ImportConfirmation:
+    """``decision``: ``import`` (the warned rows as written) or ``drop`` (leave them out)."""
+
+    decision: str = ""
+
+
 class ImportController(Controller):
     path = "/v1/imports"
     tags = ["imports"]
@@ -315,6 +322,14 @@ class ImportController(Controller):
         self, ctx: Ctx, tenant_id: Tenant, import_id: FromPath[str], errors_limit: FromQuery[int] = 100
     ) -> imports.ImportView:
         return await imports.read_import(ctx, tenant_id, import_id, errors_limit=max(0, min(errors_limit, 10_000)))
+
+    @post("/{import_id:str}/confirm", status_code=200)
+    async def confirm(
+        self, ctx: Ctx, tenant_id: Tenant, import_id: FromPath[str], data: JSONBody[ImportConfirmation]
+    ) -> imports.ImportView:
+        """The user's word on an import waiting in ``needs_confirmation`` (rows with implausible
+        pay): ``import`` them as written or ``drop`` them; the import then goes on."""
+        return await imports.confirm_import(ctx, tenant_id, import_id, data.decision)
 
     @get("/{import_id:str}/errors.csv", media_type="text/csv; charset=utf-8")
     async def error_report(self, ctx: Ctx, tenant_id: Tenant, import_id: FromPath[str]) -> Response[str]:

@@ -13,6 +13,16 @@ file and nothing is imported; otherwise the good rows are imported and each bad 
 with its line, column and reason (``GET /v1/imports/{id}``, and ``errors.csv`` holding the bad
 lines with their original cells, ready to fix and upload again). When done, ``ImportCompletedV1``
 is emitted, unless the import changed nothing (re-uploading a file adds and emits nothing).
+
+Counts, honestly: ``rows_imported`` are the rows that added or changed something, ``rows_unchanged``
+the valid rows already there as they are, ``rows_failed`` the bad ones (re-uploading a file reports
+every row unchanged, not imported).
+
+Implausible pay (an hourly rate above $1,000, a flat fee above $1,000,000: a Wage column in cents
+read as dollars) is a row warning: before anything is imported, an import with such rows stops in
+``needs_confirmation`` with the rows listed (``warnings``), its file kept. The user decides once
+(``POST /v1/imports/{id}/confirm``, ``import`` or ``drop``); the import is pending again and the
+worker imports the warned rows as written, or leaves them out (``rows_dropped``).
 """
 
 from __future__ import annotations
@@ -35,7 +45,7 @@ from ten99kit.db import Row
 
 from ..adapters.db import assignments, import_batches, import_files, import_rejects
 from ..adapters.queries import get_row
-from ..domain.csv_format import CsvFileError, ImportRow, ParsedFile, RowError, parse_file, parse_row, write_csv
+from ..domain.csv_format import CsvFileError, ImportRow, ParsedFile, RowError, parse_file, parse_row, row_warnings, write_csv
 from .context import Context
 from .intake import ChunkResult, apply_rows
 
@@ -44,6 +54,7 @@ __all__ = [
     "ImportRowError",
     "ImportView",
     "ImportWorker",
+    "confirm_import",
     "error_report",
     "import_view",
     "list_imports",
@@ -98,6 +109,9 @@ async def upload_import(
         "rows_done": 0,
         "rows_failed": 0,
         "rows_imported": 0,
+        "rows_unchanged": 0,
+        "rows_warned": 0,
+        "warnings_decision": None,
         "contractors_created": 0,
         "contractors_updated": 0,
         "assignments_created": 0,
@@ -120,7 +134,7 @@ async def upload_import(
 
 
 class ImportRowError(msgspec.Struct, kw_only=True):
-    """One problem of a rejected line."""
+    """One problem of a rejected line (or, among ``warnings``, of a line awaiting confirmation)."""
 
     line: int
     column: str
@@ -140,7 +154,15 @@ class ImportView(msgspec.Struct, kw_only=True):
     rows_total: int
     rows_done: int
     rows_failed: int
+    #: rows that added or changed something
     rows_imported: int
+    #: valid rows already there as they are
+    rows_unchanged: int
+    #: rows with implausible pay, and what the user decided (``import`` / ``drop``; None: not yet)
+    rows_warned: int
+    warnings_decision: str | None
+    #: warned rows left out at the user's word
+    rows_dropped: int
     contractors_created: int
     contractors_updated: int
     assignments_created: int
@@ -153,6 +175,7 @@ class ImportView(msgspec.Struct, kw_only=True):
     finished_at: str | None
     error_report_url: str | None
     errors: list[ImportRowError] | UnsetType = UNSET
+    warnings: list[ImportRowError] | UnsetType = UNSET
 
 
 class ImportList(msgspec.Struct, kw_only=True):
@@ -174,15 +197,50 @@ async def read_import(ctx: Context, tenant_id: str, import_id: str, *, errors_li
                 .limit(errors_limit)
             )
         ).all()
-    errors = [ImportRowError(line=line, **e) for line, errs in rejects for e in errs]
-    return import_view(batch, errors=errors)
+    errors = [_row_error(line, e) for line, errs in rejects for e in errs if not e.get("warning")]
+    warnings = [_row_error(line, e) for line, errs in rejects for e in errs if e.get("warning")]
+    return import_view(batch, errors=errors, warnings=warnings)
+
+
+def _row_error(line: int, problem: dict[str, Any]) -> ImportRowError:
+    return ImportRowError(line=line, column=problem["column"], reason=problem["reason"], value=problem["value"])
+
+
+_DECISIONS = ("import", "drop")
+
+
+async def confirm_import(ctx: Context, tenant_id: str, import_id: str, decision: str) -> ImportView:
+    """The user's word on an import's warned rows: ``import`` them as written or ``drop`` them;
+    the import is pending again. Once only, and only while it waits (409 otherwise)."""
+    if decision not in _DECISIONS:
+        raise ApiError(
+            "decision must be 'import' (the warned rows as written) or 'drop' (leave them out)", error_code="invalid_input"
+        )
+    async with ctx.db.uow() as uow:
+        batch = await get_row(uow.session, import_batches, tenant_id, import_id, "import")
+        if batch["status"] != "needs_confirmation":
+            raise ApiError(
+                f"The import is {batch['status']}: only an import that needs confirmation takes a decision",
+                error_code="invalid_state",
+                status_code=409,
+            )
+        await uow.session.execute(
+            update(import_batches)
+            .where(import_batches.c.id == import_id, import_batches.c.status == "needs_confirmation")
+            .values(status="pending", warnings_decision=decision)
+        )
+        await uow.commit()
+    ctx.import_wakeup.set()
+    return await read_import(ctx, tenant_id, import_id)
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def import_view(batch: Row, *, errors: list[ImportRowError] | UnsetType = UNSET) -> ImportView:
+def import_view(
+    batch: Row, *, errors: list[ImportRowError] | UnsetType = UNSET, warnings: list[ImportRowError] | UnsetType = UNSET
+) -> ImportView:
     return ImportView(
         id=batch["id"],
         status=batch["status"],
@@ -193,6 +251,10 @@ def import_view(batch: Row, *, errors: list[ImportRowError] | UnsetType = UNSET)
         rows_done=batch["rows_done"],
         rows_failed=batch["rows_failed"],
         rows_imported=batch["rows_imported"],
+        rows_unchanged=batch["rows_unchanged"],
+        rows_warned=batch["rows_warned"],
+        warnings_decision=batch["warnings_decision"],
+        rows_dropped=batch["rows_warned"] if batch["warnings_decision"] == "drop" else 0,
         contractors_created=batch["contractors_created"],
         contractors_updated=batch["contractors_updated"],
         assignments_created=batch["assignments_created"],
@@ -205,6 +267,7 @@ def import_view(batch: Row, *, errors: list[ImportRowError] | UnsetType = UNSET)
         finished_at=_iso(batch["finished_at"]),
         error_report_url=f"/v1/imports/{batch['id']}/errors.csv" if batch["rows_failed"] else None,
         errors=errors,
+        warnings=warnings,
     )
 
 
@@ -232,13 +295,16 @@ async def error_report(ctx: Context, tenant_id: str, import_id: str) -> tuple[st
     """(filename, CSV text): the rejected lines with their problems and original cells."""
     async with ctx.db.session() as s:
         batch = await get_row(s, import_batches, tenant_id, import_id, "import")
-        rejects = (
+        stored = (
             await s.execute(
                 select(import_rejects.c.line, import_rejects.c.cells, import_rejects.c.errors)
                 .where(import_rejects.c.tenant_id == tenant_id, import_rejects.c.import_id == import_id)
                 .order_by(import_rejects.c.line)
             )
         ).all()
+    # the rejected lines only: a line kept for its warnings (implausible pay) was not rejected
+    only_errors = [(line, cells, [e for e in found if not e.get("warning")]) for line, cells, found in stored]
+    rejects = [(line, cells, errors) for line, cells, errors in only_errors if errors]
     width = max([len(batch["headers"]), *(len(cells) for _, cells, _ in rejects)])
     columns = [*batch["headers"], *(f"Column {i + 1}" for i in range(len(batch["headers"]), width))]
     body = ([line, "; ".join(f"{e['column']}: {e['reason']}" for e in errors), *cells] for line, cells, errors in rejects)
@@ -256,13 +322,18 @@ class _CheckedFile:
     #: per data row: the validated row, or its problems
     results: list[ImportRow | list[RowError]]
     bad_total: int
+    #: row index -> the warnings of a valid row (implausible pay)
+    warnings: dict[int, list[RowError]]
 
 
 def _check_rows(content: bytes, today: date) -> _CheckedFile:
     """Read and validate every row of an accepted upload (pure; run in a thread)."""
     parsed = parse_file(content, max_rows=10**9)
     results = [parse_row(line, cells, parsed.headers, today) for line, cells in parsed.rows]
-    return _CheckedFile(parsed, results, sum(1 for r in results if not isinstance(r, ImportRow)))
+    warnings = {
+        i: found for i, r in enumerate(results) if isinstance(r, ImportRow) and (found := row_warnings(r, parsed.headers))
+    }
+    return _CheckedFile(parsed, results, sum(1 for r in results if not isinstance(r, ImportRow)), warnings)
 
 
 @dataclass
@@ -359,6 +430,9 @@ class ImportWorker:
         if batch["all_or_nothing"] and checked.bad_total:
             await self._reject_file(claim, checked)
             return
+        if checked.warnings and batch["warnings_decision"] is None:
+            await self._ask_confirmation(claim, checked)
+            return
         await self._apply_chunks(claim, checked)
         await self._complete(claim)
         log.info("imports.completed", import_id=batch["id"], rows=len(checked.results), rows_failed=checked.bad_total)
@@ -380,9 +454,7 @@ class ImportWorker:
         batch, results, bad_total = claim.batch, checked.results, checked.bad_total
         async with self.ctx.db.uow() as uow:
             await self._reject(uow, batch["tenant_id"], batch["id"], checked.parsed, results, 0, len(results))
-            await self._progress(
-                uow, claim, rows_done=len(results), rows_failed=bad_total, rows_imported=0, counters=ChunkResult()
-            )
+            await self._progress(uow, claim, rows_done=len(results), rows_failed=bad_total, valid=0, counters=ChunkResult())
             error = f"{bad_total} row(s) have problems; nothing was imported (all or nothing)"
             await self._finish(uow, batch, status="failed", error=error)
             await uow.commit()
@@ -391,22 +463,48 @@ class ImportWorker:
         IMPORT_ROWS.labels("skipped").inc(len(results) - bad_total)
         log.info("imports.rejected", import_id=batch["id"], rows_failed=bad_total)
 
+    async def _ask_confirmation(self, claim: _Claim, checked: _CheckedFile) -> None:
+        """Implausible pay: list the warned rows and wait for the user's word, importing nothing
+        (the file stays until the import finishes)."""
+        batch = claim.batch
+        rows = [
+            {
+                "tenant_id": batch["tenant_id"],
+                "import_id": batch["id"],
+                "line": checked.parsed.rows[i][0],
+                "cells": self._masked_cells(checked.parsed, i),
+                "errors": [{"column": w.column, "reason": w.reason, "value": w.value, "warning": True} for w in found],
+            }
+            for i, found in checked.warnings.items()
+        ]
+        async with self.ctx.db.uow() as uow:
+            await uow.session.execute(insert_ignore(import_rejects, uow.db.dialect), rows)
+            result = await uow.session.execute(
+                update(import_batches)
+                .where(import_batches.c.id == batch["id"], import_batches.c.attempts == claim.attempt)
+                .values(status="needs_confirmation", rows_warned=len(rows), claimed_at=None)
+            )
+            if not result.rowcount:  # type: ignore[attr-defined]
+                raise _LostLease()
+            await uow.commit()
+        log.info("imports.needs_confirmation", import_id=batch["id"], rows_warned=len(rows))
+
     async def _apply_chunks(self, claim: _Claim, checked: _CheckedFile) -> None:
         """The rows from where the last attempt stopped, a chunk per transaction with its progress."""
         ctx, batch, results = self.ctx, claim.batch, checked.results
         tenant_id, import_id = batch["tenant_id"], batch["id"]
         step = max(1, self.settings.chunk_rows)
         done = batch["rows_done"]
+        dropped = set(checked.warnings) if batch["warnings_decision"] == "drop" else set()
         while done < len(results):
             end = min(done + step, len(results))
             chunk = results[done:end]
-            good = [r for r in chunk if isinstance(r, ImportRow)]
+            good = [r for i, r in enumerate(chunk, start=done) if isinstance(r, ImportRow) and i not in dropped]
+            bad = sum(1 for r in chunk if not isinstance(r, ImportRow))
             async with ctx.db.uow() as uow:
                 counters = await apply_rows(uow, ctx, tenant_id, good, batch_id=import_id)
                 await self._reject(uow, tenant_id, import_id, checked.parsed, results, done, end)
-                await self._progress(
-                    uow, claim, rows_done=end, rows_failed=len(chunk) - len(good), rows_imported=len(good), counters=counters
-                )
+                await self._progress(uow, claim, rows_done=end, rows_failed=bad, valid=len(good), counters=counters)
                 await uow.commit()
             IMPORT_ROWS.labels("imported").inc(len(good))
             IMPORT_ROWS.labels("failed").inc(len(chunk) - len(good))
@@ -464,32 +562,37 @@ class ImportWorker:
         start: int,
         end: int,
     ) -> None:
-        # a tax id never lands in clear text: the stored (and reported) copy of a bad line masks it
-        tax_column = parsed.headers.index.get("tax_identification")
         rows = []
         for i in range(start, end):
             problems = results[i]
             if isinstance(problems, ImportRow):
                 continue
-            line, cells = parsed.rows[i]
-            cells = list(cells)
-            if tax_column is not None and tax_column < len(cells) and cells[tax_column].strip():
-                cells[tax_column] = mask_tax_id(cells[tax_column]) or ""
             rows.append(
                 {
                     "tenant_id": tenant_id,
                     "import_id": import_id,
-                    "line": line,
-                    "cells": cells,
+                    "line": parsed.rows[i][0],
+                    "cells": self._masked_cells(parsed, i),
                     "errors": [{"column": e.column, "reason": e.reason, "value": e.value} for e in problems],
                 }
             )
         if rows:
             await uow.session.execute(insert_ignore(import_rejects, uow.db.dialect), rows)
 
+    @staticmethod
+    def _masked_cells(parsed: ParsedFile, i: int) -> list[str]:
+        """Row ``i``'s cells as stored and reported: a tax id never lands in clear text."""
+        tax_column = parsed.headers.index.get("tax_identification")
+        cells = list(parsed.rows[i][1])
+        if tax_column is not None and tax_column < len(cells) and cells[tax_column].strip():
+            cells[tax_column] = mask_tax_id(cells[tax_column]) or ""
+        return cells
+
     async def _progress(
-        self, uow: Any, claim: _Claim, *, rows_done: int, rows_failed: int, rows_imported: int, counters: ChunkResult
+        self, uow: Any, claim: _Claim, *, rows_done: int, rows_failed: int, valid: int, counters: ChunkResult
     ) -> None:
+        """A chunk's progress: of its ``valid`` rows, those that changed something are imported,
+        the rest unchanged."""
         batch = import_batches.c
         result = await uow.session.execute(
             update(import_batches)
@@ -497,7 +600,8 @@ class ImportWorker:
             .values(
                 rows_done=rows_done,
                 rows_failed=batch.rows_failed + rows_failed,
-                rows_imported=batch.rows_imported + rows_imported,
+                rows_imported=batch.rows_imported + counters.rows_changed,
+                rows_unchanged=batch.rows_unchanged + (valid - counters.rows_changed),
                 contractors_created=batch.contractors_created + counters.contractors_created,
                 contractors_updated=batch.contractors_updated + counters.contractors_updated,
                 assignments_created=batch.assignments_created + counters.assignments_created,

@@ -10,6 +10,10 @@ Matching (so that re-importing a file adds nothing and emits nothing):
 - jobs by their natural key (end client, category, title, description, wage, wage type, work state);
 - assignments by (contractor, job, start date, end date); an existing assignment only takes a PO
   number, PO contact or campaign the row brings (``PoNumberSetV1``).
+
+A row counts as imported (``ChunkResult.rows_changed``) when it added or changed something: its
+assignment created or given a PO, or its contractor created or updated (by the row whose details
+were applied); every other valid row was already there, unchanged.
 """
 
 from __future__ import annotations
@@ -71,6 +75,12 @@ class ChunkResult:
     assignments_created: int = 0
     assignments_updated: int = 0
     assignments_missing_po: int = 0
+    #: the lines of the rows that added or changed something (the rest were already there)
+    changed_lines: set[int] = field(default_factory=set)
+
+    @property
+    def rows_changed(self) -> int:
+        return len(self.changed_lines)
 
 
 def _chunks(items: list[Any], size: int = 5000) -> Iterable[list[Any]]:
@@ -144,6 +154,8 @@ class _Chunk:
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     _contractor_snaps: dict[str, ContractorSnapshot] = field(default_factory=dict)
     _job_snaps: dict[str, JobSnapshot] = field(default_factory=dict)
+    #: new assignment id -> the line of the row that made it
+    line_of_assignment: dict[str, int] = field(default_factory=dict)
 
     @cached_property
     def _people_by_id(self) -> dict[str, dict[str, Any]]:
@@ -246,28 +258,32 @@ def _contractor_changes(chunk: _Chunk, current: Row, row: ImportRow) -> dict[str
 async def _upsert_contractors(chunk: _Chunk) -> dict[str, dict[str, Any]]:
     """email_key -> contractor, for every email of the chunk: new ones inserted, changed ones updated."""
     latest: dict[str, ImportRow] = {}
-    first_spelling: dict[str, str] = {}
+    first: dict[str, ImportRow] = {}
     for r in chunk.rows:
         latest[r.email_key] = r  # the last row of an email wins
-        first_spelling.setdefault(r.email_key, r.email)
+        first.setdefault(r.email_key, r)
     found = {m["email_key"]: dict(m) for m in await _rows_among(chunk.uow, chunk.tenant_id, contractors.c.email_key, latest)}
     new_rows: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
     for key, row in latest.items():
         current = found.get(key)
         if current is None:
-            new_rows.append(_new_contractor(chunk, key, row, first_spelling[key]))
+            new_rows.append(_new_contractor(chunk, key, row, first[key].email))
             continue
         diff = _contractor_changes(chunk, current, row)
         if diff:
             found[key] = {**current, **diff, "version": current["version"] + 1, "updated_at": chunk.now}
             changed.append(found[key])
-    await _insert_contractors(chunk, new_rows, found)
+            chunk.result.changed_lines.add(row.line)
+    # a new contractor is the first row's doing (a repeat of that row changes nothing)
+    await _insert_contractors(chunk, new_rows, found, {key: row.line for key, row in first.items()})
     await _update_contractors(chunk, changed)
     return found
 
 
-async def _insert_contractors(chunk: _Chunk, new_rows: list[dict[str, Any]], found: dict[str, dict[str, Any]]) -> None:
+async def _insert_contractors(
+    chunk: _Chunk, new_rows: list[dict[str, Any]], found: dict[str, dict[str, Any]], line_of: dict[str, int]
+) -> None:
     if not new_rows:
         return
     uow = chunk.uow
@@ -278,6 +294,7 @@ async def _insert_contractors(chunk: _Chunk, new_rows: list[dict[str, Any]], fou
             found[r["email_key"]] = r
             emit_contractor(uow, r, created=True)
             chunk.result.contractors_created += 1
+            chunk.result.changed_lines.add(line_of[r["email_key"]])
     if raced:  # created meanwhile through the API: take the stored contractor as it is
         for m in await _rows_among(uow, chunk.tenant_id, contractors.c.email_key, raced):
             found[m["email_key"]] = dict(m)
@@ -357,7 +374,8 @@ async def _existing_assignments(chunk: _Chunk) -> dict[_Key, dict[str, Any]]:
 def _plan_assignments(
     chunk: _Chunk, existing: dict[_Key, dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], dict[str, Any]]]]:
-    """The new assignments of the chunk, and the PO changes rows bring to pending ones."""
+    """The new assignments of the chunk, and the PO changes rows bring to pending ones (the row
+    of each in ``chunk.line_of_assignment``)."""
     new_rows: list[dict[str, Any]] = []
     po_updates: list[tuple[dict[str, Any], dict[str, Any]]] = []
     seen: set[_Key] = set()
@@ -370,7 +388,7 @@ def _plan_assignments(
         current = existing.get(key)
         if current is None:
             new_rows.append(
-                new_assignment(
+                assignment := new_assignment(
                     tenant_id=chunk.tenant_id,
                     contractor_id=person["id"],
                     job_id=job["id"],
@@ -383,11 +401,13 @@ def _plan_assignments(
                     now=chunk.now,
                 )
             )
+            chunk.line_of_assignment[assignment["id"]] = row.line
         elif current["status"] == "pending" and current["deleted_at"] is None:
             brought = zip(_PO_FIELDS, (row.po_number, row.po_contact_email, row.campaign), strict=True)
             change = {k: val for k, val in brought if val and current[k] != val}
             if change:
                 po_updates.append((current, change))
+                chunk.result.changed_lines.add(row.line)
     return new_rows, po_updates
 
 
@@ -403,6 +423,7 @@ async def _insert_new_assignments(chunk: _Chunk, new_rows: list[dict[str, Any]])
         if not a["po_number"]:
             chunk.result.assignments_missing_po += 1
         chunk.result.assignments_created += 1
+        chunk.result.changed_lines.add(chunk.line_of_assignment[a["id"]])
 
 
 async def _update_pos(chunk: _Chunk, po_updates: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:

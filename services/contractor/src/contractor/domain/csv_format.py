@@ -19,7 +19,8 @@ company name                no        Company Name, Business Name
 job title / category code   one       Job Title, Title, Role / Category Code, Job Category
 brief job description       yes       Brief Job Description, Job Description, Description
 work state                  yes       Work State, State Where Work Is Performed ("Remote" allowed)
-wage, wage type             yes       Wage, Pay, Rate ($2,500.00) / Wage Type, Pay Type (flatfee, hourly, unit, blended)
+wage, wage type             yes       Wage (dollars, 2 decimals), Wage, Pay, Rate ($2,500.00) / Wage Type, Pay Type
+                                      (flatfee, hourly, unit, blended)
 start date, end date        yes       Start, Start Date, Effective Date / End, End Date
 PO number, PO contact       no        PO Number, PO #, Purchase Order / PO Contact Email, PO Contact
 campaign                    no        Campaign, Campaign Name
@@ -27,7 +28,10 @@ tax id                      no        Tax ID, SSN, EIN, TIN (encrypted at rest, 
 ==========================  ========  ==================================================================
 
 Values: dates as YYYY-MM-DD or MM/DD/YYYY (US order); money in dollars (``$2,500.00`` is 250000
-cents); states as two-letter codes or names. Line numbers are the file's physical lines (the header
+cents); states as two-letter codes or names. Pay too high to be meant (`rules.implausible_wage`:
+an hourly rate above $1,000, a flat fee above $1,000,000, as a Wage column in cents would give) is a
+row warning (`row_warnings`): the import waits for the user to import such rows as written or drop
+them. Line numbers are the file's physical lines (the header
 is line 1), so a quoted cell spanning lines does not shift them.
 """
 
@@ -44,7 +48,7 @@ from typing import Any
 
 from . import values as v
 from .catalogue import category, match_category
-from .rules import end_date_problem
+from .rules import end_date_problem, implausible_wage
 
 __all__ = [
     "COLUMNS",
@@ -60,6 +64,7 @@ __all__ = [
     "parse_file",
     "parse_row",
     "read_table",
+    "row_warnings",
     "write_csv",
 ]
 
@@ -111,8 +116,10 @@ COLUMNS: tuple[Column, ...] = (
         "work state", "state where work is performed", "state of work", "work location state", "work location",
         "state work performed", "job state",
     )),
+    # the template's header names the unit ("Wage (dollars, 2 decimals)"); the bare "Wage" still works
     Column("wage", "Wage", True, ("wage", "pay", "pay amount", "payment amount", "rate", "wage amount",
-                                  "compensation", "fee", "amount", "pay rate")),
+                                  "compensation", "fee", "amount", "pay rate", "wage dollars 2 decimals",
+                                  "wage dollars", "wage in dollars", "wage usd", "pay dollars", "pay usd")),
     Column("wage_type", "Wage type", True, ("wage type", "pay type", "rate type", "wage basis", "pay basis",
                                             "compensation type")),
     Column("effective_date", "Start date", True, (
@@ -494,6 +501,15 @@ def _import_row(row: _RowCheck, code: str) -> ImportRow:
         po_contact_email=got["po_contact_email"],
         campaign=got["campaign"],
     )
+
+
+def row_warnings(row: ImportRow, headers: HeaderMap) -> list[RowError]:
+    """What looks like a mistake in a valid row (implausible pay): imported only once confirmed."""
+    reason = implausible_wage(row.wage_cents, row.wage_type)
+    if reason is None:
+        return []
+    whole, part = divmod(row.wage_cents, 100)
+    return [RowError(row.line, headers.label("wage"), reason, f"{whole}.{part:02d}")]
 
 
 def errors_for(errors: list[RowError], column: str) -> bool:

@@ -1,6 +1,7 @@
 """Assignment rules (1099Policy's, as ARCHITECTURE.md fixes them): inclusive UTC days, start today
 or later, end on or after the start and at most one year after it; cancel only before the start;
-extend only later and within the year; the coverage an assignment asks for."""
+extend only later and within the year; the coverage an assignment asks for; pay too high to be
+meant (a Wage column in cents read as dollars)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ __all__ = [
     "coverage_status",
     "coverage_types_for",
     "default_dates",
+    "implausible_wage",
     "latest_end",
 ]
 
@@ -86,3 +88,26 @@ def coverage_status(*, cancelled: bool, bound: bool, effective: date, end: date,
     if today <= end:
         return "active"
     return "expired"
+
+
+#: The most pay that looks meant, per wage type (cents): above it, a row is imported only once the
+#: user confirms it (issue 15: "4500" meant $45.00 an hour and became $4,500 an hour). Unit and
+#: blended pay have no such bound.
+PLAUSIBLE_MAX_CENTS = {"hourly": 100_000, "flatfee": 100_000_000}
+
+
+def implausible_wage(wage_cents: int, wage_type: str) -> str | None:
+    """Why ``wage_cents`` of ``wage_type`` pay looks like a mistake, or None if it looks meant."""
+    most = PLAUSIBLE_MAX_CENTS.get(wage_type)
+    if most is None or wage_cents <= most:
+        return None
+    what = "an hourly rate" if wage_type == "hourly" else "a flat fee"
+    return (
+        f"{what} of {_dollars(wage_cents)} is above {_dollars(most, with_cents=False)}: wages are read as dollars "
+        f"(2500.00 is $2,500.00); if the column holds cents, fix the file, or confirm the row as written"
+    )
+
+
+def _dollars(amount_cents: int, *, with_cents: bool = True) -> str:
+    whole, part = divmod(amount_cents, 100)
+    return f"${whole:,}.{part:02d}" if with_cents else f"${whole:,}"
