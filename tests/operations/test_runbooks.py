@@ -621,6 +621,7 @@ def _notification_cipher(svc: RunningService) -> FieldCipher:
             {("webhook_endpoints", "secret_encrypted"): 1, ("webhook_endpoints", "previous_secret_encrypted"): 1},
         ),
     ],
+    ids=["contractor-integration-secrets", "notification-webhook-secrets"],
 )
 async def test_secret_keys_rotation_of_the_other_targets(
     database_url: str,
