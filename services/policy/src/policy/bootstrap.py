@@ -23,6 +23,7 @@ from .adapters.db import metadata
 from .adapters.links import CertificateLinks
 from .adapters.pdf import render_certificate, warm_up_in_background
 from .api.controllers import CertificateController, CoverageController, PolicyController, PublicCertificateController
+from .api.verification import VerificationController
 from .application.binding import on_application_completed, on_assignment_enrolled, on_contractor_updated
 from .application.context import PolicyContext
 from .application.lifecycle import (
@@ -65,7 +66,13 @@ def build(runtime: Runtime) -> ServiceParts:
         return await issue_waiting_certificates(ctx, runtime.db, now)
 
     return ServiceParts(
-        route_handlers=[PolicyController, CoverageController, CertificateController, PublicCertificateController],
+        route_handlers=[
+            PolicyController,
+            CoverageController,
+            CertificateController,
+            PublicCertificateController,
+            VerificationController,
+        ],
         subscriptions=[
             Subscription(ApplicationCompletedV1.SUBJECT, react(on_application_completed)),
             Subscription(AssignmentEnrolledV1.SUBJECT, react(on_assignment_enrolled)),

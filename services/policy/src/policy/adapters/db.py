@@ -182,7 +182,11 @@ certificates = Table(
     Column("filename", String(120), nullable=False),
     Column("pdf", LargeBinary, nullable=False),
     Column("pdf_sha256", String(64), nullable=False),
+    # the key of the certificate's public status page (domain.verification); NULL on certificates
+    # issued before verification existed (their PDF prints no URL)
+    Column("verification_id", String(40), nullable=True),
     Index(None, "tenant_id", "coverage_id"),
+    Index(None, "verification_id", unique=True),
     Index(None, "tenant_id", "contractor_id"),
 )
 

@@ -1,5 +1,6 @@
-"""Signed, long-lived download links for certificates: the link in the certificate email lets
-the contractor download the PDF without an account (``ten99kit.crypto.LinkSigner``)."""
+"""Links to certificates on the gateway's public pages: signed, long-lived download links (the link
+in the certificate email lets the contractor download the PDF without an account,
+``ten99kit.crypto.LinkSigner``) and the verification URL printed on each certificate."""
 
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ class CertificateLinks:
     def url(self, tenant_id: str, certificate_id: str) -> str:
         """``<POLICY_PUBLIC_BASE_URL>/certificates/<id>.pdf?token=<signed>`` (served by the gateway)."""
         return f"{self._base}/certificates/{certificate_id}.pdf?token={self.token(tenant_id, certificate_id)}"
+
+    def verification_url(self, verification_id: str) -> str:
+        """``<POLICY_PUBLIC_BASE_URL>/verify/<verification id>``: the certificate's live status page
+        (served by the gateway; the id is the key, so it needs no signature and never expires)."""
+        return f"{self._base}/verify/{verification_id}"
 
     def verify(self, token: str, certificate_id: str) -> str:
         """The tenant the link was made for; `BadLink` if the token is forged, altered, made for

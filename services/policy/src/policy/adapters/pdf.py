@@ -5,10 +5,14 @@ standard Helvetica font needs no font file to parse or subset, text is placed wi
 ``FPDF.text`` at positions computed here (fpdf2's cells and multi-cells cost several times
 more), and the fixed paragraphs are wrapped once. A certificate takes about 1 ms. Its text is
 Windows-1252; other characters are transliterated (``ten99kit.pdftext.printable``).
+
+Every certificate ends with its verification URL and a QR code of it (segno, embedded as a
+one-bit PNG): the page at that URL shows the certificate's live status (docs/certificates.md).
 """
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -240,6 +244,44 @@ def _cancellation(page: _Page, doc: CertificateDocument) -> None:
     page.line(f"Authorized representative: {doc.producer_name}", 8, color=_MUTED)
 
 
+_QR_SIZE = 30.0  # mm: about 0.8 mm a module for a 37-module code, read by any phone at arm's length
+
+
+def _qr_png(url: str) -> io.BytesIO:
+    """``url`` as a QR code (error correction M, quiet zone of 4 modules), a PNG of 4 px a module.
+
+    The mask is fixed: segno's choice of the best of eight costs about 12 ms of CPU here (four
+    times the rest of the certificate) and every mask is valid; the tests decode what is drawn."""
+    import segno
+
+    out = io.BytesIO()
+    segno.make_qr(url, error="m", mask=0).save(out, kind="png", scale=4, border=4)
+    out.seek(0)
+    return out
+
+
+def _verification(page: _Page, url: str) -> None:
+    """The QR code of the verification URL, and the URL written beside it (both are links)."""
+    page.top += 6
+    page.rule(0)
+    top = page.top + 3
+    pdf = page.pdf
+    pdf.image(_qr_png(url), x=_LEFT, y=top, w=_QR_SIZE, h=_QR_SIZE)
+    pdf.link(_LEFT, top, _QR_SIZE, _QR_SIZE, url)
+    x = _LEFT + _QR_SIZE + 5
+    page.top = top + 4
+    page.heading("Verify this certificate", x)
+    page.line("Scan the code or open this address to see whether the certificate is current:", 9, x=x)
+    page.top += 1
+    page.font(10, "B")
+    page.put(url, x)
+    pdf.link(x, page.top, page.measure(url), 5, url)
+    page.top += 6
+    page.line("The page shows the insured, the holder, the coverage, its dates and its status today:", 8, color=_MUTED, x=x)
+    page.line("scheduled, active, expired, cancelled, or superseded by a newer certificate.", 8, color=_MUTED, x=x)
+    page.top = max(page.top, top + _QR_SIZE)
+
+
 def render_certificate(doc: CertificateDocument) -> bytes:
     """The certificate as PDF bytes: its sections drawn top to bottom."""
     pdf = _new_pdf(doc)
@@ -255,6 +297,8 @@ def render_certificate(doc: CertificateDocument) -> bytes:
     _operations(page, doc)
     _holder(page, doc)
     _cancellation(page, doc)
+    if doc.verification_url:
+        _verification(page, doc.verification_url)
     return bytes(pdf.output())
 
 

@@ -21,6 +21,7 @@ from ten99kit import UnitOfWork, get_logger, new_id
 
 from ..adapters import store
 from ..domain.certificate import CertificateDocument, certificate_filename, new_certificate_number
+from ..domain.verification import new_verification_id
 from .context import PolicyContext
 
 __all__ = ["Numbered", "address_lines", "issue_certificates", "issue_due_certificates", "void_certificate"]
@@ -40,7 +41,9 @@ def address_lines(address: Address | None) -> list[str]:
     return lines
 
 
-def _document(ctx: PolicyContext, item: store.CertificateInputs, number: str, now: datetime) -> CertificateDocument:
+def _document(
+    ctx: PolicyContext, item: store.CertificateInputs, number: str, now: datetime, verification_id: str
+) -> CertificateDocument:
     cov, pol, asg = item.coverage, item.policy, item.assignment
     snapshot = store.contractor_snapshot(asg.contractor)
     if pol.insured_first_name or pol.insured_last_name:
@@ -69,6 +72,7 @@ def _document(ctx: PolicyContext, item: store.CertificateInputs, number: str, no
         effective_date=cov.effective_date,
         end_date=cov.end_date,
         supersedes_number=item.previous_number,
+        verification_url=ctx.links.verification_url(verification_id),
     )
 
 
@@ -121,7 +125,8 @@ async def issue_certificates(ctx: PolicyContext, uow: UnitOfWork, items: list[Nu
     for item, certificate_id, number in items:
         cov = item.coverage
         previous = cov.certificate_id if cov.certificate_id != certificate_id else None
-        doc = _document(ctx, item, number, now)
+        verification_id = new_verification_id()
+        doc = _document(ctx, item, number, now, verification_id)
         pdf = ctx.render(doc)
         filename = certificate_filename(number)
         reason = cov.certificate_reason or "bound"
@@ -142,6 +147,7 @@ async def issue_certificates(ctx: PolicyContext, uow: UnitOfWork, items: list[Nu
                 "issued_at": now,
                 "reason": reason,
                 "status": "current",
+                "verification_id": verification_id,
                 "supersedes": previous,
                 "document": msgspec.to_builtins(doc),
                 "filename": filename,

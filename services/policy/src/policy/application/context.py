@@ -16,6 +16,8 @@ __all__ = ["Links", "PolicyContext"]
 class Links(Protocol):
     def url(self, tenant_id: str, certificate_id: str) -> str: ...
 
+    def verification_url(self, verification_id: str) -> str: ...
+
 
 @dataclass(frozen=True)
 class PolicyContext:

@@ -77,6 +77,9 @@ class CertificateDocument(msgspec.Struct, frozen=True, kw_only=True):
     effective_date: date
     end_date: date
     supersedes_number: str | None = None
+    #: ``<public base URL>/verify/<verification id>``: printed with its QR code; the page it opens shows
+    #: the certificate's live status (None on certificates issued before verification existed)
+    verification_url: str | None = None
     #: printed across the top when the certificate is no longer current
     stamp: str | None = None
 
@@ -124,4 +127,5 @@ SAMPLE_CERTIFICATE = CertificateDocument(
     occurrence_limit_cents=100_000_000,
     effective_date=date(2026, 11, 10),
     end_date=date(2026, 12, 9),
+    verification_url="https://ten99.example/verify/vrf_Qx7Kp2Lm9Nv4Rt8Wy3Zb6Cd1Fg5",
 )

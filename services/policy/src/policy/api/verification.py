@@ -1,0 +1,93 @@
+"""``GET /v1/verifications/{verification_id}``: a certificate's public view and live status, for
+the gateway's public page ``/verify/<id>`` (docs/certificates.md). Behind the internal token like
+every route here, but with no tenant header: the verification id is the key, as a signed link's
+token is for a download.
+
+It answers only what the page shows: the insured's name, the holder, the coverage types, the
+dates, the certificate's number and issue day, and the status today by the service's clock. An
+unknown id and a malformed one get the same 404.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import msgspec
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from ten99kit import Database, NotFound
+
+from ..adapters.verification import certificate_by_verification_id
+from ..domain.certificate import COVERAGE_LABELS
+from ..domain.verification import is_verification_id, live_status
+
+__all__ = ["CertificateVerification", "VerificationController"]
+
+
+class CertificateVerification(msgspec.Struct, frozen=True, kw_only=True):
+    """What anyone holding a certificate may check about it, and nothing more (no address, tax id,
+    pay, premium or email)."""
+
+    verification_id: str
+    #: scheduled | active | expired | cancelled | superseded, as of ``status_on``
+    status: str
+    #: today, UTC, by the service's clock
+    status_on: date
+    certificate_number: str
+    issued_on: date
+    insured_name: str
+    holder_name: str
+    coverage_types: list[str]
+    #: the coverage types as printed on the certificate
+    coverages: list[str]
+    effective_date: date
+    end_date: date
+    #: the verification id of the certificate that replaced this one (status superseded)
+    superseded_by: str | None
+
+
+def _label(kind: str) -> str:
+    return COVERAGE_LABELS.get(kind, kind.replace("-", " ").title())
+
+
+def _view(row: Any, today: date) -> CertificateVerification:
+    types = list(row.coverage_types or [])
+    document = row.document or {}
+    status = live_status(
+        certificate_status=row.certificate_status,
+        coverage_status=row.coverage_status or "",
+        policy_status=row.policy_status or "",
+        effective_date=row.effective_date,
+        end_date=row.end_date,
+        today=today,
+    )
+    return CertificateVerification(
+        verification_id=row.verification_id,
+        status=status,
+        status_on=today,
+        certificate_number=row.number,
+        issued_on=row.issued_at.date(),
+        insured_name=str(document.get("insured_name") or ""),
+        holder_name=row.holder_name,
+        coverage_types=types,
+        coverages=[_label(kind) for kind in types],
+        effective_date=row.effective_date,
+        end_date=row.end_date,
+        superseded_by=row.superseded_by if status == "superseded" else None,
+    )
+
+
+class VerificationController(Controller):
+    path = "/v1/verifications"
+
+    @get("/{verification_id:str}")
+    async def verify_certificate(self, db: NamedDependency[Database], verification_id: FromPath[str]) -> CertificateVerification:
+        row = None
+        if is_verification_id(verification_id):
+            async with db.session() as session:
+                row = await certificate_by_verification_id(session, verification_id)
+        if row is None:
+            raise NotFound("No certificate has this verification id", error_code="resource_not_found")
+        return _view(row, db.clock.today())
