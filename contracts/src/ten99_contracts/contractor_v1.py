@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import msgspec
+
 from .base import Message
 from .common import Address, ContractorSnapshot, EntitySnapshot, JobSnapshot
 
@@ -15,6 +17,8 @@ __all__ = [
     "ContractorDeletedV1",
     "ContractorRegisteredV1",
     "ContractorUpdatedV1",
+    "CoverageGap",
+    "CoverageGapAlertDueV1",
     "ImportCompletedV1",
     "JobDeletedV1",
     "JobUpsertedV1",
@@ -173,3 +177,30 @@ class ImportCompletedV1(Message, frozen=True, kw_only=True):
     assignments_created: int
     assignments_missing_po: int
     uploaded_by: str | None = None
+
+
+class CoverageGap(msgspec.Struct, frozen=True, kw_only=True):
+    """An assignment starting soon whose contractor has not opted in."""
+
+    assignment_id: str
+    contractor_id: str
+    contractor_name: str
+    contractor_email: str
+    job_name: str
+    effective_date: date
+    #: the contractor's roster status: not_invited, invited, expired or ineligible
+    status: str
+
+
+class CoverageGapAlertDueV1(Message, frozen=True, kw_only=True):
+    """The company's daily coverage-gap alert: assignments starting within ``within_days`` UTC
+    days of ``day`` whose contractor has not opted in. At most one per company and UTC day; the
+    notification service emails it to the company."""
+
+    SUBJECT = "ten99.contractor.coverage_gap_alert_due.v1"
+
+    day: date
+    within_days: int
+    gaps: list[CoverageGap]
+    #: every gap of the day; ``gaps`` lists at most the first 500 (by start date, name)
+    gap_count: int = 0

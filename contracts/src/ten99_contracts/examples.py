@@ -162,6 +162,22 @@ EXAMPLES: list[Message] = [
         campaign="Spring 2027",
         set_by="ops@acme.test",
     ),
+    c.CoverageGapAlertDueV1(
+        day=date(2026, 11, 8),
+        within_days=3,
+        gaps=[
+            c.CoverageGap(
+                assignment_id=_QUOTE.assignment_id,
+                contractor_id=_CONTRACTOR.contractor_id,
+                contractor_name="Ada Lovelace",
+                contractor_email="ada@example.com",
+                job_name="Content creator",
+                effective_date=date(2026, 11, 10),
+                status="invited",
+            )
+        ],
+        gap_count=1,
+    ),
     c.ImportCompletedV1(
         import_batch_id="ib_3Qq4Rr5Ss6Tt7Uu8Vv9Ww0",
         filename="spring.csv",

@@ -25,6 +25,7 @@ from ten99kit.workers import Backoff, PollingWorker
 from .adapters.db import metadata, request_keys
 from .api.routes import ROUTES
 from .application import assignment_facts, roster
+from .application.alerts import CoverageGapAlerts
 from .application.context import Context
 from .application.imports import ImportWorker
 from .settings import ContractorSettings
@@ -70,7 +71,10 @@ def build(runtime: Runtime) -> ServiceParts:
         subscriptions=subscriptions(),
         dependencies={"db": runtime.db, "ctx": ctx},
         background=[imports.run],
-        jobs=[ScheduledJob("purge_request_keys", purge_keys)],
+        jobs=[
+            ScheduledJob("purge_request_keys", purge_keys),
+            ScheduledJob("coverage_gap_alerts", CoverageGapAlerts(ctx).job),
+        ],
     )
 
 

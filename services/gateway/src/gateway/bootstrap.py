@@ -30,7 +30,7 @@ from .application.api_keys import create_api_key
 from .application.idempotency import purge_expired_keys
 from .domain.accounts import AccountError
 from .settings import GatewaySettings
-from .web import api_docs, auth, contractors, imports, invoices, mailbox, po, public, settings_page, webhooks
+from .web import api_docs, auth, contractors, imports, invoices, mailbox, po, public, settings_page, verify, webhooks
 from .web.common import Gateway, authenticate, dashboard_exception_handlers, template_config
 from .web.cookies import secure_cookies
 
@@ -117,6 +117,7 @@ def build(runtime: Runtime) -> ServiceParts:
             public.opt_in_form,
             public.opt_in_submit,
             public.public_certificate,
+            verify.verify_certificate,
             public.integration_webhook,
             api_docs.api_reference,
             public.not_found,

@@ -28,6 +28,7 @@ from ten99kit.request_keys import request_keys_table
 __all__ = [
     "assignments",
     "contractors",
+    "coverage_gap_alerts",
     "entities",
     "import_batches",
     "import_files",
@@ -189,6 +190,17 @@ roster_status = Table(
     Column("ineligible_at", UtcDateTime, nullable=True),
     Column("opted_in_at", UtcDateTime, nullable=True),
     Column("covered_at", UtcDateTime, nullable=True),
+)
+
+#: The coverage-gap alert sent to each company on each UTC day (application/alerts.py): the row
+#: and the message commit together, so a rerun of the job sends no second alert that day.
+coverage_gap_alerts = Table(
+    "coverage_gap_alerts",
+    metadata,
+    Column("tenant_id", PublicId(64), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("gap_count", Integer, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=False),
 )
 
 import_batches = Table(

@@ -23,8 +23,8 @@ from ten99kit.request_keys import request_key_of
 
 from ..adapters.db import assignments, contractors, entities, jobs
 from ..adapters.queries import get_row, not_found, page
+from ..application import alerts, directory, imports, integrations, po, roster
 from ..application import assignments as assignment_cases
-from ..application import directory, imports, integrations, po, roster
 from ..application.context import Context
 from ..domain import values as v
 from ..domain.catalogue import CATALOGUE, category
@@ -353,6 +353,15 @@ async def read_roster(
     return await roster.read_roster(ctx, tenant_id, q=q, status=status, limit=limit, offset=offset)
 
 
+@get("/v1/coverage_gaps", tags=["roster"])
+async def read_coverage_gaps(
+    ctx: Ctx, tenant_id: Tenant, limit: FromQuery[int] = 50, offset: FromQuery[int] = 0
+) -> alerts.CoverageGapPage:
+    """Today's coverage gaps (UTC): assignments starting within 3 days whose contractor has not
+    opted in, soonest first; ``limit=0`` answers only the count."""
+    return await alerts.read_gaps(ctx, tenant_id, limit=limit, offset=offset)
+
+
 class PoController(Controller):
     path = "/v1/po"
     tags = ["po"]
@@ -404,6 +413,7 @@ ROUTES: list[Any] = [
     AssignmentController,
     ImportController,
     read_roster,
+    read_coverage_gaps,
     PoController,
     IntegrationController,
 ]
