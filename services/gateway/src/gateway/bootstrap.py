@@ -65,6 +65,7 @@ DASHBOARD_ROUTES = [
     imports.csv_template,
     imports.import_status,
     imports.import_errors_csv,
+    imports.confirm_import,
     po.missing_po,
     po.set_po,
     invoices.invoices_page,

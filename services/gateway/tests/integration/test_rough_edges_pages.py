@@ -4,6 +4,7 @@ answered invitation offers no "Resend invitation"."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -76,3 +77,58 @@ async def test_an_answered_invitation_offers_no_resend(gateway: Any, fake_servic
     assert 'data-status="answered"' in html
     assert 'data-testid="resend-invitation"' not in html
     assert 'data-testid="invitation-answered"' in html
+
+
+async def test_the_import_page_says_imported_unchanged_and_failed(gateway: Any, fake_services: FakeServices, acme: str) -> None:
+    # a re-upload adds nothing: it said "6 imported"
+    fake_services.on(
+        "contractor",
+        "GET",
+        f"/v1/imports/{IB_1}",
+        lambda s: {"id": IB_1, "status": "completed", "rows_total": 6, "rows_done": 6, "rows_failed": 0,
+                   "rows_imported": 0, "rows_unchanged": 6},
+    )  # fmt: skip
+    html = (await gateway.client.get(f"/imports/{IB_1}")).text
+    assert 'data-testid="rows-imported">0<' in html and 'data-testid="rows-unchanged">6<' in html
+    assert 'data-testid="rows-failed">0<' in html
+
+
+async def test_the_template_names_the_unit_of_the_wage(gateway: Any, acme: str) -> None:
+    template = (await gateway.client.get("/imports/template.csv")).text
+    header, example = template.splitlines()[:2]
+    assert '"Wage (dollars, 2 decimals)"' in header.split(",Wage type")[0] or "Wage (dollars" in header
+    assert ",2500.00," in example
+
+
+def _paused(s: Any) -> dict[str, Any]:
+    return {
+        "id": IB_1,
+        "status": "needs_confirmation",
+        "rows_total": 3,
+        "rows_done": 0,
+        "rows_failed": 0,
+        "rows_imported": 0,
+        "rows_unchanged": 0,
+        "rows_warned": 1,
+        "warnings_decision": None,
+        "errors": [],
+        "warnings": [{"line": 3, "column": "Wage", "reason": "an hourly rate of $4,500.00 is above $1,000", "value": "4500.00"}],
+    }
+
+
+async def test_implausible_pay_is_shown_for_the_user_to_import_or_drop(
+    gateway: Any, fake_services: FakeServices, acme: str
+) -> None:
+    fake_services.on("contractor", "GET", f"/v1/imports/{IB_1}", _paused)
+    fake_services.on("contractor", "POST", f"/v1/imports/{IB_1}/confirm", lambda s: {**_paused(s), "status": "pending"})
+    html = (await gateway.client.get(f"/imports/{IB_1}")).text
+    assert 'data-status="needs_confirmation"' in html and "hx-trigger" not in html  # waits for the user, not the clock
+    warning = html.split('data-testid="import-warning"')[1].split("</tr>")[0]
+    assert 'data-line="3"' in warning and "$4,500.00" in warning
+    assert 'data-testid="confirm-import"' in html and 'data-testid="confirm-drop"' in html
+    r = await gateway.client.post(f"/imports/{IB_1}/confirm", data={"_csrf": csrf_of(html), "decision": "drop"})
+    assert r.status_code == 303 and r.headers["location"] == f"/imports/{IB_1}"
+    sent = fake_services.calls("contractor", "POST", f"/v1/imports/{IB_1}/confirm")
+    assert [json.loads(c.body) for c in sent] == [{"decision": "drop"}]
+    r = await gateway.client.post(f"/imports/{IB_1}/confirm", data={"_csrf": csrf_of(html), "decision": "whatever"})
+    assert r.status_code == 303 and len(fake_services.calls("contractor", "POST", f"/v1/imports/{IB_1}/confirm")) == 1

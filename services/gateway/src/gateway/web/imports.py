@@ -1,5 +1,7 @@
 """Bulk import: upload a CSV (optionally all or nothing), watch its progress live, read the errors
-by line and column, download the error report; recent imports; a CSV template to start from."""
+by line and column, download the error report; recent imports; a CSV template to start from.
+An import with implausible pay waits (``needs_confirmation``) for the user to import those rows as
+written or drop them (the contractor service's ``POST /v1/imports/{id}/confirm``)."""
 
 from __future__ import annotations
 
@@ -16,10 +18,10 @@ from .common import gateway_of, page, redirect, user_of
 from .downloads import relay_download
 from .shapes import items
 
-__all__ = ["csv_template", "import_errors_csv", "import_status", "imports_page", "upload_import"]
+__all__ = ["confirm_import", "csv_template", "import_errors_csv", "import_status", "imports_page", "upload_import"]
 
-#: the columns the contractor service reads (headers are matched forgivingly there)
-#: the columns the contractor service reads, by their labels there (headers are matched forgivingly)
+#: the columns the contractor service reads, by their labels there (headers are matched forgivingly);
+#: the Wage header names its unit, so that nobody fills it with cents
 TEMPLATE_HEADERS = [
     "End client",
     "First name",
@@ -36,7 +38,7 @@ TEMPLATE_HEADERS = [
     "Category code",
     "Brief job description",
     "Work state",
-    "Wage",
+    "Wage (dollars, 2 decimals)",
     "Wage type",
     "Start date",
     "End date",
@@ -69,13 +71,19 @@ TEMPLATE_EXAMPLE = [
     "Spring launch",
 ]
 FINISHED = {"completed", "failed"}
+#: waiting for the user's word on warned rows: not finished, and nothing to poll for
+WAITING = "needs_confirmation"
+DECISIONS = {
+    "import": "The rows with unusual pay are being imported as written.",
+    "drop": "The rows with unusual pay are left out.",
+}
 
 
 def _is_finished(job: dict[str, Any]) -> bool:
     status = str(job.get("status") or "").lower()
     if status in FINISHED:
         return True
-    if status in {"pending", "running"}:
+    if status in {"pending", "running", WAITING}:
         return False
     total = job.get("rows_total")
     return bool(total) and int(job.get("rows_done") or 0) >= int(str(total))
@@ -136,10 +144,34 @@ async def import_status(request: Request[Any, Any, Any], import_id: FromPath[str
     import_id = require_id(import_id, "ib", "import")
     gateway, user = gateway_of(request), user_of(request)
     job = await gateway.services.contractor.get(f"/v1/imports/{import_id}", tenant=user.company_id)
-    context = {"job": job, "errors": items(job, "errors")[:500], "finished": _is_finished(job), "import_id": import_id}
+    context = {
+        "job": job,
+        "errors": items(job, "errors")[:500],
+        "warnings": items(job, "warnings")[:500],
+        "finished": _is_finished(job),
+        "waiting": str(job.get("status") or "") == WAITING,
+        "import_id": import_id,
+    }
     if request.headers.get("hx-request") == "true":
         return page(request, "imports/_progress.html", **context)
     return page(request, "imports/status.html", **context)
+
+
+@post("/imports/{import_id:str}/confirm", include_in_schema=False)
+async def confirm_import(request: Request[Any, Any, Any], import_id: FromPath[str]) -> Response[Any]:
+    """The user's word on rows with implausible pay: ``import`` them as written or ``drop`` them."""
+    import_id = require_id(import_id, "ib", "import")
+    gateway, user = gateway_of(request), user_of(request)
+    decision = str((await request.form()).get("decision") or "")
+    if decision not in DECISIONS:
+        return redirect(f"/imports/{import_id}", error="Choose to import the rows as written or to drop them.")
+    try:
+        await gateway.services.contractor.post(
+            f"/v1/imports/{import_id}/confirm", tenant=user.company_id, json={"decision": decision}
+        )
+    except ServiceError as e:
+        return redirect(f"/imports/{import_id}", error=f"The decision was not taken: {e.text}")
+    return redirect(f"/imports/{import_id}", notice=DECISIONS[decision])
 
 
 @get("/imports/{import_id:str}/errors.csv", include_in_schema=False)
