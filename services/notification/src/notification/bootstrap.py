@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ten99_contracts.billing_v1 import InvoiceIssuedV1, PoReminderDueV1
+from ten99_contracts.contractor_v1 import CoverageGapAlertDueV1
 from ten99_contracts.enrollment_v1 import InvitationIssuedV1, InvitationReminderDueV1
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
 from ten99_contracts.policy_v1 import CertificateIssuedV1, CoverageCancelledV1, CoverageExtendedV1
@@ -51,6 +52,7 @@ def _subscriptions(reactions: Reactions, recorder: EventRecorder) -> list[Subscr
         CoverageCancelledV1.SUBJECT: reactions.on_coverage_cancelled,
         CoverageExtendedV1.SUBJECT: reactions.on_coverage_extended,
         PoReminderDueV1.SUBJECT: reactions.on_po_reminder_due,
+        CoverageGapAlertDueV1.SUBJECT: reactions.on_coverage_gap_alert_due,
         InvoiceIssuedV1.SUBJECT: reactions.on_invoice_issued,
     }
     handlers: dict[str, Handler] = dict(emails)

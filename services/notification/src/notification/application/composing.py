@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ten99_contracts.billing_v1 import InvoiceIssuedV1, PoReminderDueV1
+from ten99_contracts.contractor_v1 import CoverageGapAlertDueV1
 from ten99_contracts.enrollment_v1 import InvitationIssuedV1, InvitationReminderDueV1
 from ten99_contracts.policy_v1 import CertificateIssuedV1, CoverageCancelledV1, CoverageExtendedV1
 
@@ -151,6 +152,22 @@ class EmailComposer:
         return self._email(
             "po_reminder", m.import_batch_id, context, to=clean_addresses(m.to_emails), related_id=m.import_batch_id
         )
+
+    def coverage_gap(self, m: CoverageGapAlertDueV1, company_name: str | None, to: list[str]) -> OutgoingEmail:
+        """The daily coverage-gap alert, to the company; one per company and UTC day (the key)."""
+        shown = m.gaps[: self.po_reminder_max_rows]
+        total = max(m.gap_count, len(m.gaps))
+        context = {
+            "company_name": company_name,
+            "day": m.day,
+            "within_days": m.within_days,
+            "gaps": shown,
+            "total": total,
+            "more": total - len(shown),
+            "gaps_url": self.dashboard_url + "/contractors?gaps=1",
+        }
+        day = m.day.isoformat()
+        return self._email("coverage_gap", day, context, to=clean_addresses(to), related_id=f"coverage_gaps:{day}")
 
     def invoice(self, m: InvoiceIssuedV1, company_name: str | None) -> OutgoingEmail:
         to = clean_addresses([m.to_email])

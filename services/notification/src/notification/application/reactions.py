@@ -9,6 +9,7 @@ from typing import Any
 
 from ten99_contracts import Envelope
 from ten99_contracts.billing_v1 import InvoiceIssuedV1, PoReminderDueV1
+from ten99_contracts.contractor_v1 import CoverageGapAlertDueV1
 from ten99_contracts.enrollment_v1 import InvitationIssuedV1, InvitationReminderDueV1
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
 from ten99_contracts.notification_v1 import EmailFailedV1
@@ -16,6 +17,7 @@ from ten99_contracts.policy_v1 import CertificateIssuedV1, CoverageCancelledV1, 
 from ten99kit import UnitOfWork, get_logger, new_id
 
 from ..adapters.deliveries import delivery_row, find_company_name, insert_delivery, queue_delivery, upsert_company
+from ..adapters.webhook_store import owner_email
 from ..domain import DeliveryStatus, OutgoingEmail
 from .composing import EmailComposer
 
@@ -98,6 +100,11 @@ class Reactions:
     async def on_po_reminder_due(self, uow: UnitOfWork, envelope: Envelope[PoReminderDueV1]) -> None:
         company = await self.directory.name(uow, envelope.tenant_id)
         await self.record(uow, envelope, self.composer.po_reminder(envelope.data, company))
+
+    async def on_coverage_gap_alert_due(self, uow: UnitOfWork, envelope: Envelope[CoverageGapAlertDueV1]) -> None:
+        """To the company's address (its owner's, from CompanyCreatedV1), keyed by the UTC day."""
+        company, address = await owner_email(uow.session, envelope.tenant_id)
+        await self.record(uow, envelope, self.composer.coverage_gap(envelope.data, company, [address] if address else []))
 
     async def on_invoice_issued(self, uow: UnitOfWork, envelope: Envelope[InvoiceIssuedV1]) -> None:
         company = await self.directory.name(uow, envelope.tenant_id)

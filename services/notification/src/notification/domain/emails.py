@@ -18,6 +18,7 @@ TEMPLATES = (
     "coverage_cancelled",
     "coverage_extended",
     "po_reminder",
+    "coverage_gap",
     "invoice",
     "webhook_disabled",
 )
