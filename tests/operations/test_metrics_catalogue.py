@@ -46,7 +46,11 @@ def defined_metrics() -> list[Metric]:
     """Every ``ten99_*`` metric constructed in the source of libs/ and services/ (tests excluded)."""
     found = []
     for path in sorted([*ROOT.glob("libs/*/src/**/*.py"), *ROOT.glob("services/*/src/**/*.py")]):
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:  # a scratch file that vanished since the listing
+            continue
+        tree = ast.parse(text, filename=str(path))
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and (metric := _definition(node, str(path.relative_to(ROOT)))):
                 found.append(metric)
