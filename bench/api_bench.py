@@ -44,7 +44,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from ten99_testing.ports import free_port  # noqa: E402
-from workflow_bench import percentile, quiet, system_and_company  # noqa: E402
+from workflow_bench import cpu_ms_per, cpu_snapshot, percentile, quiet, system_and_company  # noqa: E402
 
 #: closed-loop clients of the throughput phase
 CLIENTS = 32
@@ -266,7 +266,7 @@ async def webhook_phase(client: aiohttp.ClientSession, rate: float, seconds: flo
                     break
                 await asyncio.sleep(0.2)
     finally:
-        receiver.terminate()
+        receiver.kill()  # its open keep-alive connections would hold a graceful stop for a minute
         receiver.wait(10)
     arrivals = report["arrivals"]
     latencies = [(arrivals[cid] - sent[i]) * 1000 for i, cid in ids.items() if cid in arrivals]
@@ -281,12 +281,21 @@ async def webhook_phase(client: aiohttp.ClientSession, rate: float, seconds: flo
     }
 
 
+def cpu_ms_per_request(system: Any, before: dict[str, float], n: int) -> dict[str, float]:
+    """CPU milliseconds per request of each service process and of this benchmark process (PostgreSQL
+    and NATS are left out: on a shared machine their processes serve other work too). Unlike the
+    latencies, this hardly depends on what else the machine is doing."""
+    per = cpu_ms_per(before, cpu_snapshot(system), n)
+    return {k: v for k, v in per.items() if k not in ("postgresql", "nats", "total")}
+
+
 def note(result: dict[str, Any]) -> None:
     """A phase's result on stderr as soon as it is known."""
     print(json.dumps(result), file=sys.stderr, flush=True)
 
 
-async def get_phases(gateway_url: str, headers: dict[str, str], workdir: Path) -> dict[str, Any]:
+async def get_phases(system: Any, headers: dict[str, str], workdir: Path) -> dict[str, Any]:
+    gateway_url = system.gateway_url
     async with session(gateway_url, headers) as client:
         status, body = await call(client, "POST", "/api/v1/contractors", new_contractor("first", 0))
         assert status == 200, body
@@ -294,7 +303,9 @@ async def get_phases(gateway_url: str, headers: dict[str, str], workdir: Path) -
         for _ in range(200):  # warm the gateway's key cache and connections
             assert (await call(client, "GET", path))[0] == 200
         print("bench: GET at 200/s", file=sys.stderr, flush=True)
+        before = cpu_snapshot(system)
         get_steady = await open_loop(200.0, 20.0, lambda _i: call(client, "GET", path))
+        get_steady["cpu_ms_per_request"] = cpu_ms_per_request(system, before, get_steady["requests"])
         note(get_steady)
 
     print("bench: closed loop, gateway and bare litestar", file=sys.stderr, flush=True)
@@ -319,15 +330,18 @@ async def main() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ten99-api-bench-") as tmp:
         async with system_and_company() as (system, _smtp, company, _own):
             headers = {"Authorization": f"Bearer {company.api_key}"}
-            gets = await get_phases(system.gateway_url, headers, Path(tmp))
+            gets = await get_phases(system, headers, Path(tmp))
             async with session(system.gateway_url, headers) as client:
                 tag = uuid.uuid4().hex[:8]
                 print("bench: POST at 100/s", file=sys.stderr, flush=True)
+                before = cpu_snapshot(system)
                 post_steady = await open_loop(
                     100.0, 15.0, lambda i: call(client, "POST", "/api/v1/contractors", new_contractor(f"p{tag}", i))
                 )
-                note(post_steady)
                 caught_up_s = await quiet(system.nats_url)
+                # the create and everything it sets off in the other services (events, public event, ...)
+                post_steady["cpu_ms_per_request_until_caught_up"] = cpu_ms_per_request(system, before, post_steady["requests"])
+                note(post_steady)
                 print("bench: webhook deliveries, creates at 50/s", file=sys.stderr, flush=True)
                 webhooks = await webhook_phase(client, 50.0, 15.0, Path(tmp))
     return {
