@@ -132,3 +132,40 @@ async def test_implausible_pay_is_shown_for_the_user_to_import_or_drop(
     assert [json.loads(c.body) for c in sent] == [{"decision": "drop"}]
     r = await gateway.client.post(f"/imports/{IB_1}/confirm", data={"_csrf": csrf_of(html), "decision": "whatever"})
     assert r.status_code == 303 and len(fake_services.calls("contractor", "POST", f"/v1/imports/{IB_1}/confirm")) == 1
+
+
+def _assignments_in(*states: str) -> Any:
+    def answer(s: Any) -> dict[str, Any]:
+        return {
+            "object": "list",
+            "data": [
+                {
+                    "id": f"an_{state.lower()}00000000000000000001",
+                    "job": {"id": "jb_1", "name": "Photographer", "work_state": state, "entity": {"id": "en_1", "name": "Nike"}},
+                    "effective_date": "2030-02-01",
+                    "end_date": "2030-02-28",
+                    "coverage_types": ["general", "workers-comp"],
+                    "coverage_status": "not_bound",
+                    "status": "pending",
+                }
+                for state in states
+            ],
+            "has_more": False,
+            "url": "/v1/contractors/x/assignments",
+        }
+
+    return answer
+
+
+async def test_before_opt_in_a_wa_assignment_lists_only_the_coverage_the_form_offers(
+    gateway: Any, fake_services: FakeServices, acme: str
+) -> None:
+    # Washington is a monopolistic state: only the state fund sells workers' comp there, so the
+    # opt-in form does not offer it, and the profile must not promise it either
+    fake_services.on("contractor", "GET", f"/v1/contractors/{CN_1}/assignments", _assignments_in("WA", "CA"))
+    fake_services.on("policy", "GET", "/v1/coverages", lambda s: {"object": "list", "data": []})
+    html = (await gateway.client.get(f"/contractors/{CN_1}")).text
+    wa = html.split('data-assignment-id="an_wa00000000000000000001"')[1].split("</tr>")[0]
+    ca = html.split('data-assignment-id="an_ca00000000000000000001"')[1].split("</tr>")[0]
+    assert "general" in wa and "workers-comp" not in wa, wa
+    assert "general, workers-comp" in ca

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ten99_contracts.coverage import MONOPOLISTIC_WC_STATES
 from ten99kit.emails import MAX_EMAIL_LENGTH, InvalidEmail
 from ten99kit.emails import parse_email as kit_parse_email
 
@@ -56,7 +57,8 @@ US_STATES: dict[str, str] = {
 }  # fmt: skip
 _STATE_BY_NAME = {name.lower(): code for code, name in US_STATES.items()}
 #: workers' comp is sold only by the state fund there: enrollment quotes general liability only
-MONOPOLISTIC_STATES = frozenset({"ND", "OH", "WA", "WY"})
+#: where only the state fund sells workers' comp: the contracts' one rule (`ten99_contracts.coverage`)
+MONOPOLISTIC_STATES = MONOPOLISTIC_WC_STATES
 
 COVERAGE_TYPES = ("general", "workers-comp")
 DEFAULT_COVERAGE = ["general", "workers-comp"]

@@ -3,6 +3,8 @@ workers' compensation states, where WC is only sold by the state fund (reference
 
 from __future__ import annotations
 
+from ten99_contracts.coverage import MONOPOLISTIC_WC_STATES as _MONOPOLISTIC_WC_STATES
+
 __all__ = ["MONOPOLISTIC_WC_STATES", "US_STATES", "is_us_state"]
 
 US_STATES: dict[str, str] = {
@@ -60,7 +62,8 @@ US_STATES: dict[str, str] = {
 }
 
 #: workers' comp is sold only by the state fund here; we quote such work without WC
-MONOPOLISTIC_WC_STATES: frozenset[str] = frozenset({"ND", "OH", "WA", "WY"})
+# the one rule of which coverage a state gets lives in the contracts (the dashboard applies it too)
+MONOPOLISTIC_WC_STATES: frozenset[str] = _MONOPOLISTIC_WC_STATES
 
 
 def is_us_state(code: str | None) -> bool:

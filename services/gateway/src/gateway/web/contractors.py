@@ -12,6 +12,7 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
+from ten99_contracts.coverage import coverage_offered
 from ten99kit.clock import epoch
 
 from ..adapters.services import ServiceError, ServiceUnavailable
@@ -82,7 +83,10 @@ def _assignment_view(a: dict[str, Any], coverage: dict[str, Any] | None) -> dict
         "coverage": coverage,
         # policy's word when it has one, else the contractor service's read model
         "coverage_status": pick(coverage, "status") or pick(a, "coverage_status", default=""),
-        "coverage_types": pick(coverage, "coverage_types") or pick(a, "coverage_types", "coverage_type") or [],
+        # policy's bound types; before that, what the work state gets of what is asked for (the
+        # opt-in form offers the same: no workers' comp in a monopolistic state)
+        "coverage_types": pick(coverage, "coverage_types")
+        or coverage_offered(pick(a, "coverage_types", "coverage_type") or [], pick(a, "work_state", "job.work_state")),
         "coverage_from": pick(coverage, "effective_date"),
         "coverage_to": pick(coverage, "end_date"),
         "certificate": certificate if isinstance(certificate, dict) else None,

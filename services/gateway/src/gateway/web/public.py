@@ -21,6 +21,7 @@ from typing import Any
 from litestar import MediaType, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
+from ten99_contracts.coverage import WORKERS_COMP, offers
 
 from ..adapters.services import ServiceError, ServiceUnavailable
 from ..api.ids import is_id, is_integration_provider, is_opt_in_token, is_signed_link_token
@@ -124,9 +125,8 @@ def _form_page(
 ) -> Template:
     prefill = info.get("prefill") or {}
     assignments = items(prefill, "assignments") or items(info, "assignments")
-    offers_wc = (
-        any(str(a.get("work_state") or "").upper() not in ("ND", "OH", "WA", "WY") for a in assignments) if assignments else True
-    )
+    # the one rule of which coverage a state gets (ten99_contracts.coverage), as the profile shows it
+    offers_wc = any(offers(a.get("work_state"), WORKERS_COMP) for a in assignments) if assignments else True
     return page(
         request,
         "public/opt_in_form.html",
