@@ -520,3 +520,25 @@ async def test_an_id_still_on_its_way_is_a_retryable_409_and_an_unknown_one_stay
     fake_services.on("contractor", "PUT", f"/v1/jobs/{JB_1}", _refuse("invalid_contractor_id"))
     r = await client.put(f"/api/v1/jobs/{JB_1}", json=quote, headers=bearer(keys["ka"]))
     assert (r.status_code, r.json()["error_code"]) == (400, "invalid_contractor_id")
+
+
+async def test_a_webhook_secret_is_never_kept_for_an_idempotency_keys_replay(
+    gateway: Any, fake_services: FakeServices, keys: dict[str, Any]
+) -> None:
+    from gateway.adapters.db import idempotency_records
+    from sqlalchemy import select
+
+    secret = "whsec_" + "S" * 43
+    made = {"id": WHE_1, "object": "webhook_endpoint", "url": "https://h.test/x", "secret": secret}
+    fake_services.on("notification", "POST", "/v1/webhook_endpoints", lambda s: made)
+    fake_services.on("notification", "POST", f"/v1/webhook_endpoints/{WHE_1}/secret", lambda s: made)
+    for path, key in (("/api/v1/webhook_endpoints", "w-1"), (f"/api/v1/webhook_endpoints/{WHE_1}/rotate_secret", "w-2")):
+        headers = {**bearer(keys["ka"]), "Idempotency-Key": key}
+        first = await gateway.client.post(path, json={"url": "https://h.test/x"}, headers=headers)
+        assert first.status_code == 200 and first.json()["secret"] == secret  # shown once, to the caller
+        again = await gateway.client.post(path, json={"url": "https://h.test/x"}, headers=headers)
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.json() == {**made, "secret": None}
+    async with gateway.db.session() as s:
+        kept = (await s.execute(select(idempotency_records.c.body))).scalars().all()
+    assert kept and not any(secret.encode() in (body or b"") for body in kept)

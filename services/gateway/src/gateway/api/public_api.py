@@ -129,6 +129,9 @@ class Operation:
     #: a refusal of an id the service has not heard of yet is checked with its owner: a 409
     #: ``resource_not_ready`` if the owner has it (`arrivals`)
     in_transit: bool = False
+    #: its answer holds a secret shown once (a webhook endpoint's): the answer kept for an idempotency
+    #: key's replays has it removed, so that no secret lies in the gateway's database
+    shows_secret: bool = False
     #: an operation the SDK offers that the service always refuses, saying how ten99 does it:
     #: (status, error code, when) for the OpenAPI document (the service answers them)
     refuses: tuple[tuple[int, str, str], ...] = ()
@@ -147,12 +150,21 @@ def _crud(
     remove: bool = False,
     replayable: bool = False,
     in_transit: tuple[str, ...] = (),
+    shows_secret: bool = False,
 ) -> list[Operation]:
     """List, create, retrieve and update ``resource`` (``apply/sessions``), and delete when offered."""
     name, one = resource.replace("/", "_"), f"/{resource}/{{{param}:str}}"
     return [
         Operation(f"list_{name}", GET, f"/{resource}", service, (*PAGE, *filters)),
-        Operation(f"create_{name}", POST, f"/{resource}", service, replayable=replayable, in_transit="create" in in_transit),
+        Operation(
+            f"create_{name}",
+            POST,
+            f"/{resource}",
+            service,
+            replayable=replayable,
+            in_transit="create" in in_transit,
+            shows_secret=shows_secret,
+        ),
         Operation(f"retrieve_{name}", GET, one, service),
         Operation(f"update_{name}", PUT, one, service),
         *([Operation(f"delete_{name}", DELETE, one, service)] if remove else []),
@@ -241,7 +253,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("mark_invoice_paid", POST, "/invoices/{invoice_id:str}/mark-paid", "billing"),
     Operation("list_events", GET, "/events", "notification", (*PAGE, "type", "created_gte", "created_lte")),
     Operation("retrieve_event", GET, "/events/{event_id:str}", "notification"),
-    *_crud("webhook_endpoints", "notification", "endpoint_id", (), remove=True),
+    *_crud("webhook_endpoints", "notification", "endpoint_id", (), remove=True, shows_secret=True),
     # a new secret shown once; the old one signs beside it for 24 h (docs/public-api.md, "Webhooks")
     Operation(
         "rotate_webhook_endpoint_secret",
@@ -249,6 +261,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "/webhook_endpoints/{endpoint_id:str}/rotate_secret",
         "notification",
         upstream="/v1/webhook_endpoints/{endpoint_id}/secret",
+        shows_secret=True,
     ),
 )
 
@@ -578,7 +591,7 @@ async def _serve_once(request: Request[Any, Any, Any], call: Call, idem_key: str
             key=idem_key,
             status_code=answer.status_code,
             content_type=answer.content_type,
-            body=answer.body,
+            body=_without_secret(answer.body) if call.op.shows_secret else answer.body,
         )
     else:
         settled = abandon(gateway.db, tenant_id=call.tenant, key=idem_key)
@@ -586,6 +599,19 @@ async def _serve_once(request: Request[Any, Any, Any], call: Call, idem_key: str
     return Response(
         answer.body, status_code=answer.status_code, media_type=answer.content_type, headers={**answer.headers, **echo}
     )
+
+
+def _without_secret(body: bytes) -> bytes:
+    """The answer as kept for replays: its ``secret`` removed (shown once, never stored here; a
+    client that lost the first answer rotates the secret)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(data, dict) and "secret" in data:
+        data["secret"] = None
+        return msgspec.json.encode(data)
+    return body
 
 
 async def _settle(recording: Any, idem_key: str) -> None:
