@@ -15,6 +15,7 @@ from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, RawBody
+from litestar.response import Stream
 from sqlalchemy import Table
 from ten99kit import ApiError
 from ten99kit.db import Row
@@ -23,7 +24,7 @@ from ten99kit.request_keys import request_key_of
 
 from ..adapters.db import assignments, contractors, entities, jobs
 from ..adapters.queries import get_row, not_found, page
-from ..application import alerts, directory, imports, integrations, po, roster
+from ..application import alerts, directory, exports, imports, integrations, po, roster
 from ..application import assignments as assignment_cases
 from ..application.context import Context
 from ..domain import values as v
@@ -362,6 +363,23 @@ async def read_coverage_gaps(
     return await alerts.read_gaps(ctx, tenant_id, limit=limit, offset=offset)
 
 
+def _csv_download(body: Any, filename: str) -> Stream:
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store"}
+    return Stream(body, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@get("/v1/exports/contractors.csv", tags=["exports"], media_type="text/csv; charset=utf-8")
+async def export_contractors(ctx: Ctx, tenant_id: Tenant) -> Stream:
+    """The company's contractors as CSV, streamed (tax ids masked, formula cells neutralised)."""
+    return _csv_download(exports.contractors_csv(ctx, tenant_id), "contractors.csv")
+
+
+@get("/v1/exports/assignments.csv", tags=["exports"], media_type="text/csv; charset=utf-8")
+async def export_assignments(ctx: Ctx, tenant_id: Tenant) -> Stream:
+    """The company's assignments with their coverage as CSV, streamed."""
+    return _csv_download(exports.assignments_csv(ctx, tenant_id), "assignments.csv")
+
+
 class PoController(Controller):
     path = "/v1/po"
     tags = ["po"]
@@ -414,6 +432,8 @@ ROUTES: list[Any] = [
     ImportController,
     read_roster,
     read_coverage_gaps,
+    export_contractors,
+    export_assignments,
     PoController,
     IntegrationController,
 ]
