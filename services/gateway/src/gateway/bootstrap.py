@@ -30,7 +30,7 @@ from .application.api_keys import create_api_key
 from .application.idempotency import purge_expired_keys
 from .domain.accounts import AccountError
 from .settings import GatewaySettings
-from .web import api_docs, auth, contractors, imports, invoices, mailbox, po, public, settings_page, verify, webhooks
+from .web import api_docs, auth, contractors, exports, imports, invoices, mailbox, po, public, settings_page, verify, webhooks
 from .web.common import Gateway, authenticate, dashboard_exception_handlers, template_config
 from .web.cookies import secure_cookies
 
@@ -60,6 +60,9 @@ DASHBOARD_ROUTES = [
     contractors.cancel_assignment,
     contractors.extend_assignment,
     contractors.download_certificate,
+    exports.export_contractors,
+    exports.export_assignments,
+    exports.export_invoices,
     imports.imports_page,
     imports.upload_import,
     imports.csv_template,

@@ -37,29 +37,45 @@ STATUSES = [
 
 @get("/contractors", include_in_schema=False)
 async def roster(
-    request: Request[Any, Any, Any], q: FromQuery[str] = "", status: FromQuery[str] = "", page_number: FromQuery[int] = 1
+    request: Request[Any, Any, Any],
+    q: FromQuery[str] = "",
+    status: FromQuery[str] = "",
+    page_number: FromQuery[int] = 1,
+    gaps: FromQuery[str] = "",
 ) -> Template:
+    """The roster; ``gaps=1`` lists instead the coverage gaps (assignments starting within 3 UTC
+    days whose contractor has not opted in), which the banner counts and links to."""
     gateway, user = gateway_of(request), user_of(request)
     page_number = max(1, page_number)
     status = status if status in {s for s, _ in STATUSES} else ""
-    answer = await gateway.services.contractor.get(
-        "/v1/roster",
-        tenant=user.company_id,
-        params={"q": q.strip()[:200], "status": status, "limit": PAGE_SIZE + 1, "offset": (page_number - 1) * PAGE_SIZE},
+    only_gaps = gaps == "1"
+    contractor, tenant, offset = gateway.services.contractor, user.company_id, (page_number - 1) * PAGE_SIZE
+    answer, gap_page = await asyncio.gather(
+        contractor.get(
+            "/v1/roster",
+            tenant=tenant,
+            params={"q": q.strip()[:200], "status": status, "limit": 1 if only_gaps else PAGE_SIZE + 1, "offset": offset},
+        ),
+        contractor.get("/v1/coverage_gaps", tenant=tenant, params={"limit": PAGE_SIZE + 1 if only_gaps else 0, "offset": offset}),
     )
-    rows = items(answer, "rows", "contractors")
+    rows = [] if only_gaps else items(answer, "rows", "contractors")
+    gap_rows = items(gap_page, "gaps") if only_gaps else []
     summary = answer.get("summary", {}) if isinstance(answer, dict) else {}
     context: dict[str, Any] = {
         "rows": rows[:PAGE_SIZE],
-        "has_next": len(rows) > PAGE_SIZE,
+        "gap_rows": gap_rows[:PAGE_SIZE],
+        "has_next": len(gap_rows if only_gaps else rows) > PAGE_SIZE,
         "page_number": page_number,
         "q": q,
         "status": status,
+        "gaps": only_gaps,
+        "coverage_gaps": int((gap_page or {}).get("count") or 0),
+        "gap_days": int((gap_page or {}).get("within_days") or 3),
         "statuses": STATUSES,
         "summary": summary,
         "missing_po": int(summary.get("assignments_missing_po") or 0),
         "by_status": summary.get("by_status") or {},
-        "filters": {"q": q, "status": status},
+        "filters": {"gaps": "1"} if only_gaps else {"q": q, "status": status},
     }
     if request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "roster-results":
         return page(request, "contractors/_results.html", **context)
