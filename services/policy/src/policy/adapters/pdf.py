@@ -6,15 +6,14 @@ standard Helvetica font needs no font file to parse or subset, text is placed wi
 more), and the fixed paragraphs are wrapped once. A certificate takes about 1 ms. Its text is
 Windows-1252; other characters are transliterated (``ten99kit.pdftext.printable``).
 
-Every certificate ends with its verification URL and a QR code of it (segno, embedded as a
-one-bit PNG): the page at that URL shows the certificate's live status (docs/certificates.md).
+Every certificate ends with its verification URL and a QR code of it (segno, embedded as an
+image): the page at that URL shows the certificate's live status (docs/certificates.md).
 """
 
 from __future__ import annotations
 
-import io
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -245,19 +244,28 @@ def _cancellation(page: _Page, doc: CertificateDocument) -> None:
 
 
 _QR_SIZE = 30.0  # mm: about 0.8 mm a module for a 37-module code, read by any phone at arm's length
+_QUIET = 4  # modules of white around the code, as the standard asks
+_PIXELS = 4  # a module's pixels across: crisp when a viewer smooths the image as it scales it
+#: a QR matrix row (0 light, 1 dark) to grey levels (255 white, 0 black)
+_GREY = bytes(255 if value == 0 else 0 for value in range(256))
 
 
-def _qr_png(url: str) -> io.BytesIO:
-    """``url`` as a QR code (error correction M, quiet zone of 4 modules), a PNG of 4 px a module.
+def _qr_image(url: str) -> Any:
+    """``url`` as a QR code (error correction M) with its quiet zone, an 8-bit grey Pillow image.
 
-    The mask is fixed: segno's choice of the best of eight costs about 12 ms of CPU here (four
-    times the rest of the certificate) and every mask is valid; the tests decode what is drawn."""
+    Built from segno's matrix rather than its PNG writer, and grey rather than one-bit: fpdf2 then
+    only compresses the pixels. The mask is fixed: segno's choice of the best of eight costs about
+    12 ms of CPU here and every mask is valid. Together the code costs a few ms a certificate; the
+    tests decode what is drawn."""
     import segno
+    from PIL import Image
 
-    out = io.BytesIO()
-    segno.make_qr(url, error="m", mask=0).save(out, kind="png", scale=4, border=4)
-    out.seek(0)
-    return out
+    qr = segno.make_qr(url, error="m", mask=0)
+    size = len(qr.matrix) + 2 * _QUIET
+    blank, margin = b"\xff" * size, b"\xff" * _QUIET
+    rows = [margin + bytes(row).translate(_GREY) + margin for row in qr.matrix]
+    image = Image.frombytes("L", (size, size), b"".join([blank] * _QUIET + rows + [blank] * _QUIET))
+    return image.resize((size * _PIXELS, size * _PIXELS), Image.Resampling.NEAREST)
 
 
 def _verification(page: _Page, url: str) -> None:
@@ -266,7 +274,7 @@ def _verification(page: _Page, url: str) -> None:
     page.rule(0)
     top = page.top + 3
     pdf = page.pdf
-    pdf.image(_qr_png(url), x=_LEFT, y=top, w=_QR_SIZE, h=_QR_SIZE)
+    pdf.image(_qr_image(url), x=_LEFT, y=top, w=_QR_SIZE, h=_QR_SIZE)
     pdf.link(_LEFT, top, _QR_SIZE, _QR_SIZE, url)
     x = _LEFT + _QR_SIZE + 5
     page.top = top + 4
