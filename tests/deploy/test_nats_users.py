@@ -57,8 +57,9 @@ async def server() -> AsyncIterator[tuple[str, dict[str, str]]]:
         v.throwaway_tls(folder)
         (folder / "nats.conf").write_text(_single_node(conf, folder, port))
         env = v.nats_env()
+        log = (folder / "nats.log").open("w")  # the server's own account of what it refused
         proc = subprocess.Popen(
-            [str(v.nats_server()), "-c", str(folder / "nats.conf")], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            [str(v.nats_server()), "-c", str(folder / "nats.conf")], env=env, stdout=log, stderr=subprocess.STDOUT
         )
         previous = os.environ.get("SSL_CERT_FILE")
         os.environ["SSL_CERT_FILE"] = str(folder / "ca.crt")  # as the pods get it (the component's patch)
@@ -71,6 +72,7 @@ async def server() -> AsyncIterator[tuple[str, dict[str, str]]]:
                 os.environ["SSL_CERT_FILE"] = previous
             proc.terminate()
             proc.wait(timeout=10)
+            log.close()
 
 
 async def _bus(address: str, svc: str, env: dict[str, str]) -> Bus:
@@ -160,3 +162,72 @@ async def test_each_service_user_may_do_its_own_work_and_nothing_else(server: tu
     assert "billing__" in await _refused(address, "policy", env, other)
     assert "delete" in await _refused(address, "gateway", env, "$JS.API.STREAM.DELETE.TEN99_GATEWAY")
     assert "purge" in await _refused(address, "notification", env, "$JS.API.STREAM.PURGE.TEN99_BILLING")
+
+
+def _cluster_node(conf: str, folder: Path, node: int, clients: list[int], routes: list[int]) -> str:
+    """The cluster node's config as node ``node`` of three on this machine: the same TLS (mutual on
+    the routes), users and JetStream; the routes point at the other nodes' local ports."""
+    conf = conf.replace("listen: 0.0.0.0:4222", f"listen: 127.0.0.1:{clients[node]}").replace("http_port: 8222\n", "")
+    conf = conf.replace("listen: 0.0.0.0:6222", f"listen: 127.0.0.1:{routes[node]}")
+    for i, port in enumerate(routes):
+        conf = conf.replace(f"nats-route://nats-{i}.nats-headless:6222", f"nats-route://localhost:{port}")
+    conf = conf.replace("/etc/nats/tls/", f"{folder}/").replace("/var/run/nats/nats.pid", f"{folder}/nats-{node}.pid")
+    return conf.replace("store_dir: /data/jetstream", f"store_dir: {folder}/js-{node}")
+
+
+@pytest.mark.timeout(180)
+async def test_three_nodes_form_a_cluster_over_tls_routes_and_hold_r3_streams() -> None:
+    v = validate()
+    conf = kustomize("overlays/production").config_maps["nats-config"]["nats.conf"]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        v.throwaway_tls(folder)
+        clients, routes = [_free_port() for _ in range(3)], [_free_port() for _ in range(3)]
+        procs = []
+        for node in range(3):
+            (folder / f"nats-{node}.conf").write_text(_cluster_node(conf, folder, node, clients, routes))
+            env = {**v.nats_env(), "POD_NAME": f"nats-{node}"}
+            procs.append(
+                subprocess.Popen(
+                    [str(v.nats_server()), "-c", str(folder / f"nats-{node}.conf")],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,  # the nodes log every route and client they see
+                )
+            )
+        previous = os.environ.get("SSL_CERT_FILE")
+        os.environ["SSL_CERT_FILE"] = str(folder / "ca.crt")
+        try:
+            env = v.nats_env()
+            bus = await _bus(f"localhost:{clients[0]}", "contractor", env)
+            try:
+                # JetStream answers once the three nodes elected a meta leader over their routes
+                for _ in range(600):
+                    try:
+                        await ensure_streams(bus.js, replicas=3)
+                        break
+                    except Exception:
+                        await asyncio.sleep(0.1)
+                info = await bus.js.stream_info("TEN99_CONTRACTOR")
+                assert info.config.num_replicas == 3
+                assert info.cluster is not None and len(info.cluster.replicas or []) == 2
+                ack = await bus.js.publish("ten99.contractor.contractor_registered.v1", b"{}")
+                assert ack.stream == "TEN99_CONTRACTOR"
+            finally:
+                await bus.close()
+            # another node serves the same stream to another service's user
+            other = await _bus(f"localhost:{clients[2]}", "enrollment", env)
+            try:
+                info = await other.js.stream_info("TEN99_CONTRACTOR")
+                assert info.state.messages == 1
+            finally:
+                await other.close()
+        finally:
+            if previous is None:
+                del os.environ["SSL_CERT_FILE"]
+            else:
+                os.environ["SSL_CERT_FILE"] = previous
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(timeout=10)
