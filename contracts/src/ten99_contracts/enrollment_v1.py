@@ -11,6 +11,7 @@ from .common import Address, AssignmentQuote, AssignmentRefusal, QuotedCoverage
 
 __all__ = [
     "ApplicationCompletedV1",
+    "ApplicationDeclinedV1",
     "ApplicationIneligibleV1",
     "ApplicationStartedV1",
     "AssignmentEnrolledV1",
@@ -122,6 +123,26 @@ class ApplicationIneligibleV1(Message, frozen=True, kw_only=True):
     assignment_ids: list[str] = []
     #: the quote the application was opened from, if any
     quote_id: str | None = None
+
+
+class ApplicationDeclinedV1(Message, frozen=True, kw_only=True):
+    """The contractor declined coverage on their opt-in page: no reminders follow. They may still
+    opt in on the same link while an assignment of it has not ended (then ApplicationCompletedV1
+    follows as usual)."""
+
+    SUBJECT = "ten99.enrollment.application_declined.v1"
+
+    contractor_id: str
+    invitation_id: str
+    #: the application session an API caller opened on the link, if any
+    session_id: str | None = None
+    #: has_own_insurance | does_not_want | other
+    reason: str
+    #: the contractor's own words (at most 500 characters), if they gave any
+    note: str | None = None
+    declined_at: datetime
+    #: the invitation's assignments the decline is about
+    assignment_ids: list[str] = []
 
 
 class AssignmentEnrolledV1(Message, frozen=True, kw_only=True):

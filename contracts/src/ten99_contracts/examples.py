@@ -240,6 +240,14 @@ EXAMPLES: list[Message] = [
         reasons=["Contractor must be at least 18 years old."],
         assignment_ids=[_QUOTE.assignment_id],
     ),
+    e.ApplicationDeclinedV1(
+        contractor_id=_CONTRACTOR.contractor_id,
+        invitation_id="inv_7Ee8Ff9Gg0Hh1Ii2Jj3Kk4",
+        reason="has_own_insurance",
+        note="Covered through my own business policy.",
+        declined_at=_AT,
+        assignment_ids=[_QUOTE.assignment_id],
+    ),
     e.AssignmentEnrolledV1(session_id="ias_01JC3ZQ7W8X9Y0Z1A2B3C4D5E6", contractor_id=_CONTRACTOR.contractor_id, quote=_QUOTE),
     p.PolicyActivatedV1(
         policy_id=_TERMS.policy_id,
