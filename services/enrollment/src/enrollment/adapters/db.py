@@ -142,7 +142,7 @@ invitations = Table(
     Column("nonce", String(64), nullable=False),
     #: sha256 of the token (hex): how a link finds its invitation
     Column("token_hash", String(64), nullable=False, unique=True),
-    Column("status", String(20), nullable=False),  # pending | answered | expired | revoked
+    Column("status", String(20), nullable=False),  # pending | answered | expired | revoked | declined
     Column("reissue", Boolean, nullable=False),
     Column("issued_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
@@ -155,6 +155,10 @@ invitations = Table(
     Column("reminder_slot", Integer, nullable=False),
     Column("next_reminder_at", UtcDateTime, nullable=True),
     Column("version", Integer, nullable=False),
+    #: the contractor declined coverage (status ``declined``; kept if they opt in after all)
+    Column("declined_at", UtcDateTime, nullable=True),
+    Column("decline_reason", String(40), nullable=True),  # has_own_insurance | does_not_want | other
+    Column("decline_note", String(500), nullable=True),
     Index("ix_invitations_contractor", "tenant_id", "contractor_id", "issued_at"),
     # at most one open link per contractor
     Index(

@@ -17,6 +17,7 @@ from ten99kit import ApiError, Database
 from ten99kit.pagination import DEFAULT_LIMIT, ListEnvelope, PageRequest
 
 from ..application import invitations, opt_in, quotes, sessions
+from ..application.declines import DeclineSubmission
 from ..application.invitations import InvitationView
 from ..application.links import OptInLinks
 from ..application.opt_in import OptInAnswer, OptInPage
@@ -96,6 +97,11 @@ class OptInController(Controller):
             user_agent=data.user_agent or request.headers.get("x-forwarded-user-agent"),
         )
         return await opt_in.submit_opt_in(db, token, data, client)
+
+    @post("/{token:str}/decline", status_code=200)
+    async def decline(self, db: NamedDependency[Database], token: FromPath[str], data: JSONBody[DeclineSubmission]) -> OptInPage:
+        """Decline coverage (reason and optional note); declining again changes nothing."""
+        return await opt_in.decline_opt_in(db, token, data)
 
 
 class QuoteController(Controller):

@@ -208,7 +208,7 @@ class InvitationView(msgspec.Struct, kw_only=True):
 
     invitation_id: str
     contractor_id: str
-    status: str  # pending | answered | expired | revoked
+    status: str  # pending | answered | expired | revoked | declined
     #: None only after the token secret was rotated (reissue then)
     opt_in_url: str | None
     opt_in_url_unavailable: str | None
@@ -220,6 +220,10 @@ class InvitationView(msgspec.Struct, kw_only=True):
     reissue: bool
     session_id: str | None
     assignment_ids: list[str]
+    #: a declined invitation's: when, why (has_own_insurance | does_not_want | other) and the note
+    declined_at: str | None = None
+    decline_reason: str | None = None
+    decline_note: str | None = None
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -242,6 +246,9 @@ def invitation_view(invitation: Row, links: OptInLinks, now: datetime, assignmen
         reissue=invitation["reissue"],
         session_id=invitation["session_id"],
         assignment_ids=list(assignment_ids),
+        declined_at=_iso(invitation["declined_at"]),
+        decline_reason=invitation["decline_reason"],
+        decline_note=invitation["decline_note"],
     )
 
 

@@ -36,6 +36,7 @@ from ..adapters.db import application_sessions, companies, consents, invitations
 from ..adapters.store import EnrollmentMark
 from ..domain.eligibility import CONSENT_TEXT, CONSENT_TEXT_VERSION, QUESTIONS, NotCoverable
 from ..domain.tokens import hash_token, looks_like_token
+from .declines import DeclineSubmission, changeable_until, check_decline, record_decline, refuse_if_ended
 from .invitations import effective_status
 from .opened_sessions import Opened, latest_session_of_invitation, open_session_of_invitation, opened
 from .opt_in_form import ClientInfo, ConfirmedDetails, OptInSubmission, check_submission
@@ -47,11 +48,18 @@ __all__ = [
     "OptInIneligible",
     "OptInPage",
     "OptInSubmission",
+    "decline_opt_in",
     "submit_opt_in",
     "view_opt_in",
 ]
 
-_STATE_FOR_PAGE = {"pending": "open", "answered": "answered", "expired": "expired", "revoked": "revoked"}
+_STATE_FOR_PAGE = {
+    "pending": "open",
+    "answered": "answered",
+    "expired": "expired",
+    "revoked": "revoked",
+    "declined": "declined",
+}
 _MESSAGES = {
     "expired": "This link has expired. Ask the company that sent it for a new one.",
     "revoked": "This link was replaced by a newer one. Please use the most recent email you received.",
@@ -144,6 +152,13 @@ class OptInPage(msgspec.Struct, kw_only=True):
     #: for a link that can no longer be answered: where to send the contractor now (the
     #: ``success_url`` of a completed application, else the ``cancel_url``), if the caller gave one
     redirect_url: str | None = None
+    #: a declined link (``state`` declined): when and why; ``can_change`` while an assignment of
+    #: the link has not ended (until ``changeable_until``), and then the form's content as well
+    declined_at: str | None = None
+    decline_reason: str | None = None
+    decline_note: str | None = None
+    can_change: bool | None = None
+    changeable_until: str | None = None
 
 
 class NotCovered(msgspec.Struct, kw_only=True):
@@ -307,13 +322,46 @@ async def view_opt_in(db: Database, token: str) -> OptInPage:
         invitation = await _invitation_by_token(s, token)
         now = db.clock.now()
         state = _STATE_FOR_PAGE[effective_status(invitation, now)]
+        if state == "declined":
+            return await _declined_view(s, invitation, now)
         if state != "open":
             return await _closed_view(s, invitation, state)
-        tenant_id = invitation["tenant_id"]
-        contractor = await store.contractor(s, tenant_id, invitation["contractor_id"])
-        live = await store.live_assignments_of_invitation(s, tenant_id, invitation["id"])
-        company_name = await _company_name(s, tenant_id)
-        wishes = await opened(s, tenant_id, await open_session_of_invitation(s, tenant_id, invitation["id"]))
+        return await _open_view(s, invitation, now)
+
+
+async def _declined_view(session: Any, invitation: Row, now: datetime) -> OptInPage:
+    """A declined link: when and why; while it can still change, the form's content as well."""
+    live = await store.live_assignments_of_invitation(session, invitation["tenant_id"], invitation["id"])
+    until = changeable_until(live)
+    can_change = until is not None and until >= now.date()
+    if can_change:
+        view = await _open_view(session, invitation, now)
+        view.state = "declined"
+    else:
+        view = OptInPage(
+            state="declined",
+            message=None,
+            company_name=await _company_name(session, invitation["tenant_id"]),
+            expires_at=invitation["expires_at"].isoformat(),
+            prefill=None,
+            questions=[],
+            consent_text=None,
+            consent_version=None,
+        )
+    declined_at = invitation["declined_at"]
+    view.message = "You declined coverage." + ("" if can_change else " This can no longer be changed: the assignment has ended.")
+    view.declined_at = declined_at.isoformat() if declined_at else None
+    view.decline_reason, view.decline_note = invitation["decline_reason"], invitation["decline_note"]
+    view.can_change, view.changeable_until = can_change, until.isoformat() if until else None
+    return view
+
+
+async def _open_view(s: Any, invitation: Row, now: datetime) -> OptInPage:
+    tenant_id = invitation["tenant_id"]
+    contractor = await store.contractor(s, tenant_id, invitation["contractor_id"])
+    live = await store.live_assignments_of_invitation(s, tenant_id, invitation["id"])
+    company_name = await _company_name(s, tenant_id)
+    wishes = await opened(s, tenant_id, await open_session_of_invitation(s, tenant_id, invitation["id"]))
     assert contractor is not None
     return OptInPage(
         state="open",
@@ -362,7 +410,13 @@ async def submit_opt_in(db: Database, token: str, form: OptInSubmission, client:
         assert contractor is not None
         now = uow.clock.now()
         state = _STATE_FOR_PAGE[effective_status(invitation, now)]
-        if state != "open":
+        if state == "declined":
+            # changing their mind: an opt-in while an assignment of the link has not ended
+            live = await store.live_assignments_of_invitation(uow.session, invitation["tenant_id"], invitation["id"])
+            until = changeable_until(live)
+            if until is None or until < now.date():
+                return await _declined_view(uow.session, invitation, now)
+        elif state != "open":
             return await _closed_view(uow.session, invitation, state)
         details, reasons = check_submission(form, contractor, now.date())
         answering = _Answering(
@@ -377,6 +431,30 @@ async def submit_opt_in(db: Database, token: str, form: OptInSubmission, client:
         result = await _answer(uow, answering, reasons, client)
         await uow.commit()
     return result
+
+
+async def decline_opt_in(db: Database, token: str, form: DeclineSubmission) -> OptInPage:
+    """Decline coverage on the link (once: declining again changes nothing); the page it shows
+    now. A link that can no longer be answered shows its page; after the assignment's end, 409."""
+    reason, note = check_decline(form)
+    async with db.uow() as uow:
+        if not looks_like_token(token):
+            raise ApiError(_NOT_VALID, error_code="resource_not_found", status_code=404)
+        # lock order everywhere: the contractor, then their invitation
+        await store.contractor_of_invitation(uow.session, hash_token(token), lock=True)
+        invitation = await _invitation_by_token(uow.session, token, lock=True)
+        now = uow.clock.now()
+        state = _STATE_FOR_PAGE[effective_status(invitation, now)]
+        if state == "declined":
+            live = await store.live_assignments_of_invitation(uow.session, invitation["tenant_id"], invitation["id"])
+            refuse_if_ended(live, now.date())
+            return await _declined_view(uow.session, invitation, now)
+        if state != "open":
+            return await _closed_view(uow.session, invitation, state)
+        written = await record_decline(uow, invitation, reason, note, invitation["open_session_id"])
+        view = await _declined_view(uow.session, {**invitation, **written}, now)
+        await uow.commit()
+    return view
 
 
 @dataclass(frozen=True)
