@@ -1,0 +1,130 @@
+"""Coverage-gap alerts and CSV exports (issue 15, items 4 and 5), in headless Chromium against
+every service as a real process, with the development mail catcher on:
+
+- the Contractors page's banner counts the assignments starting within 3 UTC days whose
+  contractor has not opted in, and its link lists them (and not the one starting in 5 days);
+- the daily job emails the company once (the Mailbox shows it; a second run sends nothing);
+- the Contractors page's export buttons download the contractors and the assignments with
+  coverage as CSV, a formula-looking cell neutralised; the Invoices page's button downloads a CSV."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, expect
+from ten99_testing import free_port
+from ten99_testing.system import SERVICES, System
+
+from tests.browser.test_rough_edges import finished, reload_until, upload
+from tests.conftest import ROOT, Company, create_company
+from tests.e2e.flow import Row, csv_bytes
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
+
+
+@pytest_asyncio.fixture
+async def system_with_mailbox(database_factory: Any, jetstream_url: str, tmp_path: Path) -> AsyncIterator[tuple[System, Company]]:
+    dbs = {s: await database_factory(s[:5]) for s in SERVICES}
+    system = System(
+        nats_url=jetstream_url,
+        database_urls=dbs,
+        smtp_host="127.0.0.1",
+        smtp_port=free_port(),
+        workdir=tmp_path / "system",
+        cwd=ROOT,
+        catcher=True,
+        extra_env={"NOTIFICATION_DELIVERY__BACKOFF_BASE_S": "0.2"},
+    )
+    company = create_company(system, "Acme Talent", "ops@acme.test", "correct horse battery")
+    for service in system.services.values():
+        service.start()
+    try:
+        for service in system.services.values():
+            service.wait_ready(timeout=240)
+        yield system, company
+    except BaseException:
+        print(system.logs(80))
+        raise
+    finally:
+        system.stop()
+
+
+async def download(page: Page, testid: str) -> tuple[str, list[dict[str, str]]]:
+    async with page.expect_download() as info:
+        await page.get_by_test_id(testid).click()
+    got = await info.value
+    body = Path(await got.path()).read_bytes().decode("utf-8-sig")
+    return got.suggested_filename, list(csv.DictReader(io.StringIO(body)))
+
+
+async def test_banner_filter_alert_email_and_exports(
+    system_with_mailbox: tuple[System, Company], browser: Browser, tmp_path: Path
+) -> None:
+    system, company = system_with_mailbox
+    today = datetime.now(UTC).date()
+    soon = Row("Nike", "Ada", "Lovelace", "ada@example.com", "CA", "Content creator", "CA", "$2,500.00", "flatfee", today + timedelta(days=2), today + timedelta(days=20), campaign="=HYPERLINK(\"http://evil\")")  # fmt: skip
+    later = Row("Nike", "Walt", "Whitman", "walt@example.com", "NY", "Photographer", "NY", "$900.00", "flatfee", today + timedelta(days=5), today + timedelta(days=9))  # fmt: skip
+    path = tmp_path / "people.csv"
+    path.write_bytes(csv_bytes([soon, later]))
+
+    context = await browser.new_context(accept_downloads=True, base_url=system.gateway_url)
+    page = await context.new_page()
+    context.set_default_timeout(30_000)
+    expect.set_options(timeout=20_000)
+    try:
+        await page.goto("/login")
+        await page.get_by_test_id("login-email").fill(company.email)
+        await page.get_by_test_id("login-password").fill(company.password)
+        await page.get_by_test_id("login-submit").click()
+        await expect(page).to_have_url(re.compile(r"/contractors"))
+        await expect(page.get_by_test_id("coverage-gap-banner")).to_have_count(0)
+
+        await upload(page, path)
+        await finished(page)
+
+        await page.goto("/contractors")
+        await reload_until(page, '[data-testid="coverage-gap-banner"]')
+        banner = page.get_by_test_id("coverage-gap-banner")
+        await expect(banner).to_contain_text("1 assignment starts within 3 days without coverage")
+        await page.get_by_test_id("coverage-gap-link").click()
+        await expect(page).to_have_url(re.compile(r"/contractors\?gaps=1"))
+        await expect(page.get_by_test_id("coverage-gap-row")).to_have_count(1)
+        await expect(page.get_by_test_id("coverage-gap-row")).to_contain_text("Ada Lovelace")
+        await expect(page.get_by_test_id("roster-gaps-filter")).to_be_checked()
+
+        # the daily alert: one email to the company, however often the job runs today
+        results = [await asyncio.to_thread(system.tick, "contractor") for _ in range(2)]
+        # the service's own timer may have sent it before these ticks: at most one of them does
+        assert sum(r["contractor"]["jobs"]["coverage_gap_alerts"] for r in results) <= 1
+        await page.goto("/mailbox")
+        subject = "1 assignment starts within 3 days without coverage"
+        await reload_until(page, f'[data-testid="mail-subject"]:has-text("{subject}")')
+        await expect(page.get_by_test_id("mail-row").filter(has_text=subject)).to_have_count(1)
+        await expect(page.get_by_test_id("mail-row").filter(has_text=subject)).to_contain_text("ops@acme.test")
+
+        await page.goto("/contractors")
+        name, people = await download(page, "export-contractors")
+        assert name == "contractors.csv"
+        assert sorted(p["Email"] for p in people) == ["ada@example.com", "walt@example.com"]
+        name, lines = await download(page, "export-assignments")
+        assert name == "assignments.csv" and len(lines) == 2
+        ada = next(r for r in lines if r["Contractor Email"] == "ada@example.com")
+        assert ada["Campaign"] == '\'=HYPERLINK("http://evil")'  # shown, never run
+        assert ada["Start Date"] == (today + timedelta(days=2)).isoformat() and ada["Coverage Status"] == "not_bound"
+
+        await page.goto("/invoices")
+        name, invoices = await download(page, "export-invoices")
+        assert name == "invoices.csv" and invoices == []
+    finally:
+        expect.set_options(timeout=5_000)
+        await page.screenshot(path=str(tmp_path / "last.png"), full_page=True)
+        await context.close()
