@@ -115,6 +115,43 @@ async def issue_due_certificates(
 Numbered = tuple[store.CertificateInputs, str, str]  # what to certify, certificate id, certificate number
 
 
+def _row(
+    item: store.CertificateInputs,
+    certificate_id: str,
+    doc: CertificateDocument,
+    pdf: bytes,
+    *,
+    verification_id: str,
+    previous: str | None,
+    reason: str,
+) -> dict[str, Any]:
+    """The certificate's row: what it says, its PDF, and the id of its public status page."""
+    cov = item.coverage
+    return {
+        "id": certificate_id,
+        "tenant_id": cov.tenant_id,
+        "number": doc.certificate_number,
+        "coverage_id": cov.id,
+        "assignment_id": cov.assignment_id,
+        "contractor_id": cov.contractor_id,
+        "policy_id": cov.policy_id,
+        "policy_number": item.policy.policy_number,
+        "holder_name": doc.holder_name,
+        "coverage_types": doc.coverage_types,
+        "effective_date": cov.effective_date,
+        "end_date": cov.end_date,
+        "issued_at": doc.issued_at,
+        "reason": reason,
+        "status": "current",
+        "verification_id": verification_id,
+        "supersedes": previous,
+        "document": msgspec.to_builtins(doc),
+        "filename": certificate_filename(doc.certificate_number),
+        "pdf": pdf,
+        "pdf_sha256": hashlib.sha256(pdf).hexdigest(),
+    }
+
+
 async def issue_certificates(ctx: PolicyContext, uow: UnitOfWork, items: list[Numbered]) -> list[Numbered]:
     """Draw, store and announce a certificate for each coverage (with its id and number chosen
     by the caller); supersede the coverage's previous certificate, if it had one. The caller
@@ -130,31 +167,7 @@ async def issue_certificates(ctx: PolicyContext, uow: UnitOfWork, items: list[Nu
         pdf = ctx.render(doc)
         filename = certificate_filename(number)
         reason = cov.certificate_reason or "bound"
-        rows.append(
-            {
-                "id": certificate_id,
-                "tenant_id": cov.tenant_id,
-                "number": number,
-                "coverage_id": cov.id,
-                "assignment_id": cov.assignment_id,
-                "contractor_id": cov.contractor_id,
-                "policy_id": cov.policy_id,
-                "policy_number": item.policy.policy_number,
-                "holder_name": doc.holder_name,
-                "coverage_types": doc.coverage_types,
-                "effective_date": cov.effective_date,
-                "end_date": cov.end_date,
-                "issued_at": now,
-                "reason": reason,
-                "status": "current",
-                "verification_id": verification_id,
-                "supersedes": previous,
-                "document": msgspec.to_builtins(doc),
-                "filename": filename,
-                "pdf": pdf,
-                "pdf_sha256": hashlib.sha256(pdf).hexdigest(),
-            }
-        )
+        rows.append(_row(item, certificate_id, doc, pdf, verification_id=verification_id, previous=previous, reason=reason))
         if previous:
             superseded[previous] = (certificate_id, number)
         name, email = _email(item)
