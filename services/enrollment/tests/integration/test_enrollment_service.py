@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 from ten99_contracts.contractor_v1 import AssignmentCancelledV1
 from ten99_contracts.enrollment_v1 import (
     ApplicationCompletedV1,
+    ApplicationDeclinedV1,
     ApplicationIneligibleV1,
     ApplicationStartedV1,
     AssignmentEnrolledV1,
@@ -254,6 +255,49 @@ async def test_expired_revoked_and_used_links_and_reissue(svc: RunningService) -
     assert (await svc.client.post(f"/v1/opt-in/{third}", json=good_form())).json()["state"] == "answered"
     r = await svc.client.post("/v1/invitations/reissue", json={"contractor": ada.contractor_id}, headers=H)
     assert r.status_code == 409 and r.json()["error_code"] == "application_already_complete"
+
+
+async def test_declining_over_http_then_opting_in_after_all(svc: RunningService) -> None:
+    """A decline is published once and stops the reminders; the same link opts in later, as usual."""
+    await publish(svc, envelope(assignment(1, contractor(1), job(1))), envelope(assignment(2, contractor(2), job(2))))
+    await handled(svc, 2)
+    token = await link_of(svc, contractor(1).contractor_id)
+    bad = await svc.client.post(f"/v1/opt-in/{token}/decline", json={"reason": "nope", "note": "x"})
+    assert bad.status_code == 400 and bad.json()["error_code"] == "invalid_input" and "reason" in bad.json()["message"]
+    body = {"reason": "does_not_want", "note": "Not for me."}
+    first = await svc.client.post(f"/v1/opt-in/{token}/decline", json=body)
+    assert first.status_code == 200, first.text
+    page = first.json()
+    assert (page["state"], page["decline_reason"], page["decline_note"], page["can_change"]) == (
+        "declined",
+        "does_not_want",
+        "Not for me.",
+        True,
+    )
+    counts = await row_counts(svc.db)
+    assert (await svc.client.post(f"/v1/opt-in/{token}/decline", json=body)).json()["declined_at"] == page["declined_at"]
+    assert await row_counts(svc.db) == counts
+    [declined] = await emitted(svc, ApplicationDeclinedV1.SUBJECT)
+    assert (declined.tenant_id, declined.data.contractor_id, declined.data.note) == (
+        TENANT,
+        contractor(1).contractor_id,
+        "Not for me.",
+    )
+    params = {"contractor": contractor(1).contractor_id}
+    current = (await svc.client.get("/v1/invitations/current", params=params, headers=H)).json()
+    assert (current["status"], current["decline_reason"]) == ("declined", "does_not_want")
+    # another company sees nothing of it
+    other = await svc.client.get("/v1/invitations/current", params=params, headers=H2)
+    assert other.status_code == 404
+    svc.clock.freeze(NOW + timedelta(days=2, minutes=1))
+    assert (await svc.ops.post("/_ops/tick")).json()["jobs"]["invitation_reminders"] == 1  # contractor 2 only
+    [reminder] = await emitted(svc, InvitationReminderDueV1.SUBJECT)
+    assert reminder.data.contractor_id == contractor(2).contractor_id
+    again = await svc.client.post(f"/v1/opt-in/{token}", json=good_form())
+    assert again.status_code == 200 and again.json()["state"] == "completed"
+    [completed] = await emitted(svc, ApplicationCompletedV1.SUBJECT)
+    assert completed.data.contractor_id == contractor(1).contractor_id
+    assert (await svc.client.get(f"/v1/opt-in/{token}")).json()["state"] == "answered"
 
 
 async def test_reminders_after_2_and_5_clock_days_exactly_once(svc: RunningService) -> None:
@@ -538,7 +582,7 @@ async def test_companies_never_see_each_other_even_with_the_same_ids(svc: Runnin
 
 async def test_the_openapi_documents_every_response_body_and_the_error_shape(svc: RunningService) -> None:
     schema = (await svc.ops.get("/schema/openapi.json")).json()
-    assert len(assert_documented(schema)) == 14
+    assert len(assert_documented(schema)) == 15
 
     def properties(path: str, method: str) -> set[str]:
         ok = schema["paths"][path][method]["responses"]
@@ -549,3 +593,4 @@ async def test_the_openapi_documents_every_response_body_and_the_error_shape(svc
     assert {"id", "object", "quote_json", "net_rate", "created"} <= properties("/v1/quotes/{quote_id}", "get")
     assert {"invitation_id", "opt_in_url", "assignment_ids"} <= properties("/v1/invitations/current", "get")
     assert {"state", "prefill", "questions", "consent_text"} <= properties("/v1/opt-in/{token}", "get")
+    assert {"state", "declined_at", "decline_reason", "can_change"} <= properties("/v1/opt-in/{token}/decline", "post")

@@ -246,9 +246,9 @@ def invitation_view(invitation: Row, links: OptInLinks, now: datetime, assignmen
         reissue=invitation["reissue"],
         session_id=invitation["session_id"],
         assignment_ids=list(assignment_ids),
-        declined_at=_iso(invitation["declined_at"]),
-        decline_reason=invitation["decline_reason"],
-        decline_note=invitation["decline_note"],
+        declined_at=_iso(invitation.get("declined_at")),
+        decline_reason=invitation.get("decline_reason"),
+        decline_note=invitation.get("decline_note"),
     )
 
 
