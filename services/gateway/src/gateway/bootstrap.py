@@ -120,6 +120,7 @@ def build(runtime: Runtime) -> ServiceParts:
             auth.login_submit,
             public.opt_in_form,
             public.opt_in_submit,
+            public.opt_in_decline,
             public.public_certificate,
             verify.verify_certificate,
             public.integration_webhook,

@@ -11,7 +11,12 @@ An application session created through the API carries the caller's ``success_ur
 ``cancel_url`` (1099Policy's): enrollment names where the contractor goes next (``redirect_url``),
 and the page sends them there with a 303: after opting in to the success URL; when ineligible, or
 on a link that can no longer be answered, to the one enrollment names. Only an absolute ``http(s)``
-URL of printable ASCII is followed; anything else shows the page as before."""
+URL of printable ASCII is followed; anything else shows the page as before.
+
+The contractor may decline instead (``POST /opt-in/<token>/decline``: a reason, an optional note).
+The same link then says when they declined and, while an assignment of it has not ended, offers a
+button that reopens the form (``?reconsider=1``, a GET: it changes nothing until they submit);
+after the assignment's end it says the answer can no longer be changed (a decline then is a 409)."""
 
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ from .common import client_ip, gateway_of, page
 from .downloads import relay_download
 from .shapes import items, pick
 
-__all__ = ["integration_webhook", "not_found", "opt_in_form", "opt_in_submit", "public_certificate"]
+__all__ = ["integration_webhook", "not_found", "opt_in_decline", "opt_in_form", "opt_in_submit", "public_certificate"]
 
 STATE_PAGES = {
     "expired": ("This link has expired", "Your opt-in link is no longer valid. Ask the company that sent it for a new one."),
@@ -39,6 +44,11 @@ STATE_PAGES = {
         "You have already opted in",
         "This link was already used to opt in. There is nothing more to do: your certificate comes by email.",
     ),
+    "declined": (
+        "You declined coverage",
+        "You told us you do not want this coverage. The company has been told; no reminders will follow.",
+    ),
+    "ended": ("This can no longer be changed", "The assignment has ended: your answer can no longer be changed."),
     "invalid": (
         "This link is not valid",
         "Check that you copied the whole link from the email, or ask the company for a new one.",
@@ -50,6 +60,13 @@ STATE_PAGES = {
 }
 
 ADDRESS_FIELDS = ("line1", "line2", "locality", "region", "postalcode")
+#: the reasons a contractor may give for declining (enrollment checks them too)
+DECLINE_REASONS = (
+    ("has_own_insurance", "I have my own insurance"),
+    ("does_not_want", "I do not want this coverage"),
+    ("other", "Other reason"),
+)
+DECLINE_NOTE_MAX = 500
 #: a redirect target the page follows: absolute http(s), printable ASCII, no spaces, not too long
 _REDIRECT_URL = re.compile(r"https?://[\x21-\x7e]{1,2040}")
 
@@ -69,16 +86,8 @@ def _state_page(
     request: Request[Any, Any, Any], state: str, *, status_code: int = 200, company_name: str | None = None, **extra: Any
 ) -> Template:
     title, message = STATE_PAGES.get(state, STATE_PAGES["invalid"])
-    return page(
-        request,
-        "public/opt_in_state.html",
-        status_code=status_code,
-        state=state,
-        title=title,
-        message=message,
-        company_name=company_name,
-        **extra,
-    )
+    context = {"title": title, "message": message, **extra}
+    return page(request, "public/opt_in_state.html", status_code=status_code, state=state, company_name=company_name, **context)
 
 
 def _questions(raw: Any) -> list[dict[str, Any]]:
@@ -122,6 +131,7 @@ def _form_page(
     errors: dict[str, str],
     *,
     status_code: int = 200,
+    decline_errors: dict[str, str] | None = None,
 ) -> Template:
     prefill = info.get("prefill") or {}
     assignments = items(prefill, "assignments") or items(info, "assignments")
@@ -139,11 +149,37 @@ def _form_page(
         offers_wc=offers_wc,
         values=values,
         errors=errors,
+        # after a decline the form is reopened to opt in after all: no second decline offered
+        reconsidering=info.get("state") == "declined",
+        decline_reasons=DECLINE_REASONS,
+        decline_note_max=DECLINE_NOTE_MAX,
+        decline_errors=decline_errors or {},
     )
 
 
-async def _fetch(request: Request[Any, Any, Any], token: str) -> tuple[dict[str, Any] | None, Template | Redirect | None]:
-    """The opt-in form's data, or the page to show instead."""
+def _declined_page(request: Request[Any, Any, Any], token: str, info: dict[str, Any], *, status_code: int = 200) -> Template:
+    """A declined link: when and why; the button to opt in after all, or that it cannot change now."""
+    reasons = dict(DECLINE_REASONS)
+    can_change = info.get("can_change") is True
+    return _state_page(
+        request,
+        "declined",
+        status_code=status_code if can_change else max(status_code, 409),
+        company_name=info.get("company_name"),
+        token=token,
+        declined_at=info.get("declined_at"),
+        decline_reason=reasons.get(str(info.get("decline_reason")), ""),
+        decline_note=info.get("decline_note"),
+        can_change=can_change,
+        changeable_until=info.get("changeable_until"),
+    )
+
+
+async def _fetch(
+    request: Request[Any, Any, Any], token: str, *, reconsider: bool = False
+) -> tuple[dict[str, Any] | None, Template | Redirect | None]:
+    """The opt-in form's data, or the page to show instead (a declined link's form only when the
+    contractor asked to reconsider and still can)."""
     if not is_opt_in_token(token):
         return None, _state_page(request, "invalid", status_code=404)
     try:
@@ -158,6 +194,10 @@ async def _fetch(request: Request[Any, Any, Any], token: str) -> tuple[dict[str,
     if not isinstance(info, dict):
         return None, _state_page(request, "unavailable", status_code=503)
     state = str(info.get("state") or "open")
+    if state == "declined":
+        if reconsider and info.get("can_change") is True:
+            return info, None
+        return None, _declined_page(request, token, info)
     if state != "open" and (elsewhere := _redirect(info, "redirect_url")):
         return None, elsewhere
     if state != "open":
@@ -168,8 +208,10 @@ async def _fetch(request: Request[Any, Any, Any], token: str) -> tuple[dict[str,
 
 
 @get("/opt-in/{token:str}", include_in_schema=False)
-async def opt_in_form(request: Request[Any, Any, Any], token: FromPath[str]) -> Template | Redirect:
-    info, other = await _fetch(request, token)
+async def opt_in_form(
+    request: Request[Any, Any, Any], token: FromPath[str], reconsider: FromQuery[str] = ""
+) -> Template | Redirect:
+    info, other = await _fetch(request, token, reconsider=reconsider == "1")
     if other is not None:
         return other
     assert info is not None
@@ -180,7 +222,7 @@ async def _form_again(
     request: Request[Any, Any, Any], token: str, values: dict[str, str], errors: dict[str, str]
 ) -> Template | Redirect:
     """The form once more, with the contractor's input and what needs fixing."""
-    info, other = await _fetch(request, token)
+    info, other = await _fetch(request, token, reconsider=True)
     if other is not None:
         return other
     assert info is not None
@@ -261,6 +303,8 @@ def _answer_page(request: Request[Any, Any, Any], answer: Any) -> Template | Red
     names = {"completed": ("success_url", "redirect_url"), "ineligible": ("cancel_url", "redirect_url")}
     if elsewhere := _redirect(answer, *names.get(state, ("redirect_url",))):
         return elsewhere
+    if state == "declined":  # an opt-in after the assignment's end: the decline stands
+        return _declined_page(request, str(answer.get("token") or ""), answer, status_code=409)
     if state in ("expired", "revoked", "answered"):  # a repeated POST shows what the link is now
         status = 410 if state != "answered" else 200
         return _state_page(request, state, status_code=status, company_name=answer.get("company_name"))
@@ -315,6 +359,48 @@ async def opt_in_submit(request: Request[Any, Any, Any], token: FromPath[str]) -
     except ServiceUnavailable:
         return _state_page(request, "unavailable", status_code=503)
     return _answer_page(request, answer)
+
+
+def _decline_errors(values: dict[str, str]) -> dict[str, str]:
+    errors = {}
+    if values.get("reason") not in dict(DECLINE_REASONS):
+        errors["reason"] = "Choose a reason"
+    if len(values.get("note", "")) > DECLINE_NOTE_MAX:
+        errors["note"] = f"At most {DECLINE_NOTE_MAX} characters"
+    return errors
+
+
+@post("/opt-in/{token:str}/decline", include_in_schema=False)
+async def opt_in_decline(request: Request[Any, Any, Any], token: FromPath[str]) -> Template | Redirect:
+    """Decline coverage: the declined page, or the form again with what needs fixing (400)."""
+    if not is_opt_in_token(token):
+        return _state_page(request, "invalid", status_code=404)
+    form = await request.form()
+    values = {k: str(v).strip() for k, v in form.items() if isinstance(v, str) and k in ("reason", "note")}
+    errors = _decline_errors(values)
+    if not errors:
+        body = {"reason": values["reason"], "note": values.get("note") or None}
+        try:
+            answer = await gateway_of(request).services.enrollment.post(f"/v1/opt-in/{token}/decline", tenant=None, json=body)
+        except ServiceError as e:
+            if e.error_code == "assignment_ended":
+                return _state_page(request, "ended", status_code=409, message=e.text)
+            if e.status_code in (404, 410):
+                return _state_page(request, {404: "invalid"}.get(e.status_code, "expired"), status_code=e.status_code)
+            errors = {_field_of(k): v for k, v in e.field_errors.items()} or {"reason": e.text}
+        except ServiceUnavailable:
+            return _state_page(request, "unavailable", status_code=503)
+        else:
+            if isinstance(answer, dict) and answer.get("state") == "declined":
+                return _declined_page(request, token, answer)
+            return _answer_page(request, answer)
+    info, other = await _fetch(request, token)
+    if other is not None:
+        return other
+    assert info is not None
+    return _form_page(
+        request, token, info, _values_from_prefill(info.get("prefill") or {}), {}, status_code=400, decline_errors=errors
+    )
 
 
 @get("/{unknown:path}", include_in_schema=False)
