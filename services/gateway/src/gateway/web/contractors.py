@@ -31,6 +31,7 @@ STATUSES = [
     ("opted_in", "Opted in"),
     ("covered", "Covered"),
     ("ineligible", "Ineligible"),
+    ("declined", "Declined"),
     ("expired", "Expired"),
 ]
 
