@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ten99_contracts.enrollment_v1 import (
     ApplicationCompletedV1,
+    ApplicationDeclinedV1,
     ApplicationIneligibleV1,
     AssignmentEnrolledV1,
     InvitationExpiredV1,
@@ -46,6 +47,7 @@ def subscriptions() -> list[Subscription]:
         Subscription(InvitationExpiredV1.SUBJECT, roster.on_invitation_expired, linger_s=linger),
         Subscription(ApplicationCompletedV1.SUBJECT, roster.on_application_completed, linger_s=linger),
         Subscription(ApplicationIneligibleV1.SUBJECT, roster.on_application_ineligible, linger_s=linger),
+        Subscription(ApplicationDeclinedV1.SUBJECT, roster.on_application_declined, linger_s=linger),
         Subscription(CoverageBoundV1.SUBJECT, roster.on_coverage, linger_s=linger),
         Subscription(CoverageActivatedV1.SUBJECT, roster.on_coverage, linger_s=linger),
     ]

@@ -20,9 +20,11 @@ from contractor_testkit import (
     subjects,
     upload,
 )
+from sqlalchemy import select
 from ten99_contracts import Address, AssignmentQuote, CoverageTerms
 from ten99_contracts.enrollment_v1 import (
     ApplicationCompletedV1,
+    ApplicationDeclinedV1,
     ApplicationIneligibleV1,
     Consent,
     InvitationExpiredV1,
@@ -264,7 +266,7 @@ async def test_roster_status_follows_enrollment_and_policy_in_any_order(svc: Run
     assert roster["summary"] == {
         "contractors": 8,
         "assignments_missing_po": 2,
-        "by_status": {"not_invited": 1, "invited": 2, "expired": 1, "ineligible": 1, "opted_in": 2, "covered": 1},
+        "by_status": {"not_invited": 1, "invited": 2, "expired": 1, "ineligible": 1, "declined": 0, "opted_in": 2, "covered": 1},
     }
     opted = next(r for r in roster["data"] if r["contractor_id"] == pid["opted"])
     assert (opted["assignments"], opted["assignments_missing_po"], opted["name"]) == (2, 1, "Opted Lovelace")
@@ -286,3 +288,47 @@ async def test_roster_status_follows_enrollment_and_policy_in_any_order(svc: Run
     # the profile shows coverage bound by the policy service
     profile = (await c.get(f"/v1/contractors/{pid['covered']}/assignments")).json()["data"]
     assert [a["coverage_status"] for a in profile] == ["scheduled"]
+
+
+def _declined(contractor_id: str, reason: str = "has_own_insurance", note: str | None = "Own policy.") -> ApplicationDeclinedV1:
+    return ApplicationDeclinedV1(
+        contractor_id=contractor_id, invitation_id="inv_1", reason=reason, note=note, declined_at=NOW, assignment_ids=[]
+    )
+
+
+async def test_a_decline_shows_declined_with_its_reason_until_an_opt_in(svc: RunningService, stream: Any) -> None:
+    """The roster hears ApplicationDeclinedV1: repeated or older declines change nothing; an opt-in
+    after the decline (the contractor changed their mind) shows opted in; a newer invitation, invited."""
+    c = svc.client
+    people = {n: await make_contractor(svc, email=f"{n}@example.com") for n in ("declined", "changed_mind", "reinvited")}
+    pid = {n: p["id"] for n, p in people.items()}
+
+    def at(minutes: int) -> datetime:
+        return NOW + timedelta(minutes=minutes)
+
+    for who in pid.values():
+        await stream.publish(_invitation(who), occurred_at=at(1))
+    await stream.publish(_declined(pid["declined"]), occurred_at=at(5))
+    await stream.publish(_declined(pid["declined"]), occurred_at=at(5))  # the same decline again
+    await stream.publish(_declined(pid["declined"], "other", "older"), occurred_at=at(3))  # an older one, late
+    await stream.publish(_completed(pid["changed_mind"]), occurred_at=at(10))
+    await stream.publish(_declined(pid["changed_mind"], "does_not_want", None), occurred_at=at(5))
+    await stream.publish(_declined(pid["reinvited"]), occurred_at=at(5))
+    await stream.publish(_invitation(pid["reinvited"], "inv_2"), occurred_at=at(20))
+    expected = {"declined": "declined", "changed_mind": "opted_in", "reinvited": "invited"}
+
+    async def rows() -> dict[str, Any] | None:
+        data = (await c.get("/v1/roster", params={"limit": 100})).json()["data"]
+        got = {r["email"].split("@")[0]: r for r in data}
+        return got if {k: r["status"] for k, r in got.items()} == expected else None
+
+    got = await wait_until(rows)
+    assert got["declined"]["decline_reason"] == "has_own_insurance"
+    assert got["changed_mind"]["decline_reason"] is None and got["reinvited"]["decline_reason"] is None
+    roster = (await c.get("/v1/roster", params={"status": "declined"})).json()
+    assert [r["email"] for r in roster["data"]] == ["declined@example.com"]
+    assert roster["summary"]["by_status"]["declined"] == 1
+    async with svc.db.session() as s:
+        t = svc.runtime.definition.metadata.tables["roster_status"]
+        row = (await s.execute(select(t).where(t.c.contractor_id == pid["declined"]))).mappings().one()
+    assert (row["declined_at"], row["decline_reason"], row["decline_note"]) == (at(5), "has_own_insurance", "Own policy.")

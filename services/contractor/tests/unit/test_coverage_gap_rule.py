@@ -82,6 +82,8 @@ class World:
                 "ineligible": {"invited_at": at, "ineligible_at": NOW},
                 "opted_in": {"invited_at": at, "opted_in_at": NOW},
                 "covered": {"invited_at": at, "opted_in_at": NOW, "covered_at": NOW},
+                "declined": {"invited_at": at, "declined_at": NOW, "decline_reason": "has_own_insurance"},
+                "declined_then_invited": {"invited_at": NOW, "declined_at": at},
             }[roster]
             if facts:
                 await s.execute(roster_status.insert().values(tenant_id=tenant, contractor_id=cid, **facts))
@@ -129,3 +131,12 @@ async def test_another_company_s_gaps_are_not_listed(ctx: Context) -> None:
     assert await gaps(ctx) == {mine} and await gaps(ctx, OTHER) == {theirs}
     page = await read_gaps(ctx, TENANT, limit=0, offset=0)
     assert (page.count, page.gaps, page.day) == (1, [], date(2026, 11, 2).isoformat())
+
+
+async def test_a_declined_contractor_is_not_a_gap_until_invited_again(ctx: Context) -> None:
+    """They said no: no alert for them (the roster shows "Declined"); a newer invitation asks again."""
+    w = World(ctx)
+    declined = await w.add(1, roster="declined")
+    asked_again = await w.add(1, roster="declined_then_invited")
+    assert await gaps(ctx) == {asked_again}
+    assert declined not in await gaps(ctx) and "declined" not in GAP_STATUSES

@@ -190,6 +190,10 @@ roster_status = Table(
     Column("ineligible_at", UtcDateTime, nullable=True),
     Column("opted_in_at", UtcDateTime, nullable=True),
     Column("covered_at", UtcDateTime, nullable=True),
+    #: the contractor declined (ApplicationDeclinedV1), why (has_own_insurance | does_not_want | other)
+    Column("declined_at", UtcDateTime, nullable=True),
+    Column("decline_reason", String(40), nullable=True),
+    Column("decline_note", String(500), nullable=True),
 )
 
 #: The coverage-gap alert sent to each company on each UTC day (application/alerts.py): the row

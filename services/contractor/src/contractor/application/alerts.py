@@ -47,7 +47,7 @@ log = get_logger(__name__)
 
 #: an assignment starting this many UTC days from today (or sooner, from today) is about to start
 WITHIN_DAYS = 3
-#: the roster statuses of a contractor who has not opted in (add "declined" once it exists)
+#: the roster statuses of a contractor who has not opted in (a declined one said no: not a gap)
 GAP_STATUSES = ("not_invited", "invited", "expired", "ineligible")
 #: gaps listed in one alert message (the count is always complete)
 MAX_LISTED = 500

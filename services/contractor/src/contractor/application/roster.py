@@ -6,6 +6,8 @@ atomic upsert, so concurrent consumers never overwrite each other and a late or 
 changes nothing it should not. The status is derived from the facts when read:
 
     covered      coverage bound or active for any assignment (CoverageBoundV1 / CoverageActivatedV1)
+    declined     the contractor declined (ApplicationDeclinedV1) after the latest invitation and
+                 after any opt-in (an opt-in after the decline, they changed their mind: opted_in)
     opted_in     the application was completed (ApplicationCompletedV1)
     ineligible   the application was found ineligible after the latest invitation
     expired      the latest invitation ran out unanswered (InvitationExpiredV1)
@@ -28,6 +30,7 @@ from sqlalchemy import and_, bindparam, case, func, literal, or_, select, true, 
 from ten99_contracts import Envelope
 from ten99_contracts.enrollment_v1 import (
     ApplicationCompletedV1,
+    ApplicationDeclinedV1,
     ApplicationIneligibleV1,
     InvitationExpiredV1,
     InvitationIssuedV1,
@@ -49,6 +52,7 @@ __all__ = [
     "RosterRow",
     "RosterSummary",
     "on_application_completed",
+    "on_application_declined",
     "on_application_ineligible",
     "on_coverage",
     "on_invitation_expired",
@@ -59,7 +63,7 @@ __all__ = [
 #: how long the roster's consumers let messages gather after a fetch (the page is that much later)
 READ_MODEL_LINGER_S = 0.2
 
-STATUSES = ("not_invited", "invited", "expired", "ineligible", "opted_in", "covered")
+STATUSES = ("not_invited", "invited", "expired", "ineligible", "declined", "opted_in", "covered")
 
 
 @cache
@@ -147,6 +151,13 @@ async def on_application_ineligible(uow: UnitOfWork, envelope: Envelope[Applicat
     await assignment_facts.record_application_ineligible(uow, envelope)
 
 
+async def on_application_declined(uow: UnitOfWork, envelope: Envelope[ApplicationDeclinedV1]) -> None:
+    """The decline, its reason and note move together, only forward: a repeat changes nothing."""
+    d = envelope.data
+    at = envelope.occurred_at
+    await _record(uow, envelope.tenant_id, d.contractor_id, "declined_at", at, decline_reason=d.reason, decline_note=d.note)
+
+
 async def on_coverage(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
     terms = envelope.data.terms
     await _record(uow, envelope.tenant_id, terms.contractor_id, "covered_at", envelope.occurred_at)
@@ -159,6 +170,14 @@ def status_expression() -> Any:
     r = roster_status.c
     return case(
         (r.covered_at.is_not(None), literal("covered")),
+        (
+            and_(
+                r.declined_at.is_not(None),
+                or_(r.opted_in_at.is_(None), r.declined_at > r.opted_in_at),
+                or_(r.invited_at.is_(None), r.declined_at >= r.invited_at),
+            ),
+            literal("declined"),
+        ),
         (r.opted_in_at.is_not(None), literal("opted_in")),
         (and_(r.ineligible_at.is_not(None), or_(r.invited_at.is_(None), r.ineligible_at >= r.invited_at)), literal("ineligible")),
         (and_(r.expired_at.is_not(None), or_(r.invited_at.is_(None), r.expired_at >= r.invited_at)), literal("expired")),
@@ -181,6 +200,8 @@ class RosterRow(msgspec.Struct, kw_only=True):
     opted_in_at: str | None
     covered_at: str | None
     created_at: str | None
+    #: a declined contractor's reason (has_own_insurance | does_not_want | other)
+    decline_reason: str | None = None
 
 
 class RosterSummary(msgspec.Struct, kw_only=True):
@@ -227,6 +248,7 @@ def _per_contractor(tenant_id: str) -> Any:
             roster_status.c.invited_at,
             roster_status.c.opted_in_at,
             roster_status.c.covered_at,
+            roster_status.c.decline_reason,
             func.coalesce(counts.c.n, 0).label("assignments"),
             func.coalesce(counts.c.missing, 0).label("missing"),
         )
@@ -282,6 +304,7 @@ def _roster_row(row: Any) -> RosterRow:
         opted_in_at=_iso(row["opted_in_at"]),
         covered_at=_iso(row["covered_at"]),
         created_at=_iso(row["created_at"]),
+        decline_reason=row["decline_reason"] if row["status"] == "declined" else None,
     )
 
 
