@@ -141,6 +141,7 @@ async def test_create_update_and_delete_answer_how_ten99_does_each_and_change_no
         await world.send(a, version=1)
         await world.send(world.completion(ada, [world.quote(a)]))
         [activated] = await world.wait_for(PolicyActivatedV1.SUBJECT, 1)
+        await world.wait_for(CertificateIssuedV1.SUBJECT, 1)  # the policy answer names its certificates
         policy_id = activated.data.policy_id
         before = (await svc.client.get(f"/v1/policies/{policy_id}", headers=headers)).json()
         r = await svc.client.put(f"/v1/policies/{policy_id}", json={"status": "cancelled"}, headers=headers)
