@@ -200,3 +200,67 @@ async def test_a_session_s_urls_send_the_contractor_on_after_the_form(gateway: A
         fake_services.on("enrollment", "POST", "/v1/opt-in/tok_odd_12345", lambda s, url=url: {**completed, "success_url": url})
         r = await gateway.client.post("/opt-in/tok_odd_12345", data=FORM)
         assert r.status_code == 200 and "location" not in r.headers, url
+
+
+DECLINED = {
+    "state": "declined",
+    "company_name": "Acme Talent",
+    "declined_at": "2030-01-05T10:00:00+00:00",
+    "decline_reason": "has_own_insurance",
+    "decline_note": "My own policy.",
+    "can_change": True,
+    "changeable_until": "2030-02-01",
+    "prefill": {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "assignments": []},
+    "questions": [],
+}
+
+
+async def test_declining_forwards_the_reason_and_shows_the_declined_page(gateway: Any, fake_services: FakeServices) -> None:
+    sent: list[Any] = []
+
+    def decline(s: Any) -> Any:
+        sent.append(json.loads(s.body))
+        return DECLINED
+
+    fake_services.on("enrollment", "POST", "/v1/opt-in/tok_open_12345/decline", decline)
+    page = await gateway.client.get("/opt-in/tok_open_12345")
+    assert 'data-testid="decline-form"' in page.text and 'action="/opt-in/tok_open_12345/decline"' in page.text
+    # no reason: the form again, nothing forwarded
+    r = await gateway.client.post("/opt-in/tok_open_12345/decline", data={"note": "x"})
+    assert r.status_code == 400 and 'data-testid="error-reason"' in r.text and sent == []
+    r = await gateway.client.post("/opt-in/tok_open_12345/decline", data={"reason": "other", "note": "n" * 501})
+    assert r.status_code == 400 and 'data-testid="error-note"' in r.text and sent == []
+    r = await gateway.client.post("/opt-in/tok_open_12345/decline", data={"reason": "has_own_insurance", "note": " Mine. "})
+    assert r.status_code == 200 and sent == [{"reason": "has_own_insurance", "note": "Mine."}]
+    assert 'data-state="declined"' in r.text and "You declined on" in r.text and "I have my own insurance" in r.text
+    assert 'data-testid="opt-in-after-all"' in r.text
+
+
+async def test_a_declined_link_reopens_the_form_only_on_request_and_only_before_the_end(
+    gateway: Any, fake_services: FakeServices
+) -> None:
+    state = dict(DECLINED)
+    fake_services.on("enrollment", "GET", "/v1/opt-in/tok_declined_1", lambda s: state)
+    shown = await gateway.client.get("/opt-in/tok_declined_1")
+    assert 'data-state="declined"' in shown.text and 'data-testid="opt-in-form"' not in shown.text
+    reopened = await gateway.client.get("/opt-in/tok_declined_1?reconsider=1")
+    assert 'data-testid="opt-in-form"' in reopened.text and 'data-testid="reconsidering"' in reopened.text
+    assert 'data-testid="decline-form"' not in reopened.text
+    state.update(can_change=False, prefill=None)
+    plain = await gateway.client.get("/opt-in/tok_declined_1")
+    assert plain.status_code == 200 and 'data-testid="cannot-change"' in plain.text
+    ended = await gateway.client.get("/opt-in/tok_declined_1?reconsider=1")
+    assert ended.status_code == 409 and 'data-testid="cannot-change"' in ended.text
+    assert 'data-testid="opt-in-form"' not in ended.text and 'data-testid="opt-in-after-all"' not in ended.text
+
+
+async def test_a_decline_after_the_assignment_ended_is_a_409_page(gateway: Any, fake_services: FakeServices) -> None:
+    message = "Your assignment ended on 2030-01-31: your answer can no longer be changed."
+    fake_services.on(
+        "enrollment",
+        "POST",
+        "/v1/opt-in/tok_open_12345/decline",
+        lambda s: Response({"error_code": "assignment_ended", "message": message}, status_code=409),
+    )
+    r = await gateway.client.post("/opt-in/tok_open_12345/decline", data={"reason": "other"})
+    assert r.status_code == 409 and 'data-state="ended"' in r.text and message in r.text

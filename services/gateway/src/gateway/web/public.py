@@ -164,7 +164,7 @@ def _declined_page(request: Request[Any, Any, Any], token: str, info: dict[str, 
     return _state_page(
         request,
         "declined",
-        status_code=status_code if can_change else max(status_code, 409),
+        status_code=status_code,
         company_name=info.get("company_name"),
         token=token,
         declined_at=info.get("declined_at"),
@@ -197,7 +197,8 @@ async def _fetch(
     if state == "declined":
         if reconsider and info.get("can_change") is True:
             return info, None
-        return None, _declined_page(request, token, info)
+        # asking to reopen a link whose assignment has ended: refused, with the reason
+        return None, _declined_page(request, token, info, status_code=409 if reconsider else 200)
     if state != "open" and (elsewhere := _redirect(info, "redirect_url")):
         return None, elsewhere
     if state != "open":
