@@ -172,6 +172,9 @@ async def test_coverage_in_force_for_a_job_during_some_days(world: World, start_
         await world.send(a, version=1)
         await world.send(world.completion(ada, [world.quote(a)]))
         await world.wait_for(CoverageBoundV1.SUBJECT, 1)
+        # the job of an assignment's coverage is on the assignment's snapshot, which comes on the
+        # contractor stream beside the completion; the certificate is issued once it is there
+        await world.wait_for(CertificateIssuedV1.SUBJECT, 1)
         assert await in_force(svc, job, TODAY + days(30), TODAY + days(40)) is True  # the last day overlaps
         assert await in_force(svc, job, TODAY + days(31), TODAY + days(40)) is False
         assert await in_force(svc, "jb_" + "0" * 22, TODAY, TODAY + days(40)) is False  # another job
