@@ -103,7 +103,7 @@ async def test_every_kind_of_email_arrives_with_its_parts_and_attachments(
 
         invoice = by_template["invoice"]
         assert invoice["To"] == "ap@nike.test" and invoice["Cc"] == "billing@acme.test"
-        assert invoice["Subject"] == "Invoice INV-2026-11-0007 for PO PO-2026-0042: $53.75 due December 2, 2026"
+        assert invoice["Subject"] == "Invoice INV-2026-11-0007 for PO-2026-0042: $53.75 due December 2, 2026"
         assert "$16.25" in text_of(invoice) and "$53.75" in html_of(invoice)
         [pdf] = list(invoice.iter_attachments())
         assert pdf.get_content() == inv.pdf and pdf.get_filename() == inv.filename
