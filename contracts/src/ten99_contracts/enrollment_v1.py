@@ -20,6 +20,7 @@ __all__ = [
     "InvitationIssuedV1",
     "InvitationReminderDueV1",
     "InvitationRevokedV1",
+    "PortalLinkRequestedV1",
 ]
 
 
@@ -154,3 +155,17 @@ class AssignmentEnrolledV1(Message, frozen=True, kw_only=True):
     session_id: str
     contractor_id: str
     quote: AssignmentQuote
+
+
+class PortalLinkRequestedV1(Message, frozen=True, kw_only=True):
+    """A contractor asked for a portal sign-in link and their email is known: send it.
+    ``sign_in_url`` carries the secret (single use, short-lived): internal only."""
+
+    SUBJECT = "ten99.enrollment.portal_link_requested.v1"
+    SECRET_FIELDS = ("sign_in_url",)
+
+    link_id: str
+    email: str
+    first_name: str
+    sign_in_url: str
+    expires_at: datetime

@@ -215,6 +215,13 @@ EXAMPLES: list[Message] = [
         replaced_by="inv_8Ff9Gg0Hh1Ii2Jj3Kk4Ll5",
     ),
     e.InvitationExpiredV1(invitation_id="inv_7Ee8Ff9Gg0Hh1Ii2Jj3Kk4", contractor_id=_CONTRACTOR.contractor_id),
+    e.PortalLinkRequestedV1(
+        link_id="pl_9Gg0Hh1Ii2Jj3Kk4Ll5Mm6",
+        email="ada@example.com",
+        first_name="Ada",
+        sign_in_url="http://localhost:8000/portal/sign-in/Zk3...",
+        expires_at=_AT,
+    ),
     e.ApplicationStartedV1(
         session_id="ias_01JC3ZQ7W8X9Y0Z1A2B3C4D5E6",
         contractor_id=_CONTRACTOR.contractor_id,
