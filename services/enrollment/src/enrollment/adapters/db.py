@@ -32,6 +32,7 @@ __all__ = [
     "invitations",
     "jobs",
     "metadata",
+    "portal_links",
     "quotes",
 ]
 
@@ -256,4 +257,20 @@ quotes = Table(
     Index("ix_quotes_contractor", "tenant_id", "contractor_id", "created_at"),
     Index("ix_quotes_tenant_created", "tenant_id", "created_at"),
     Index("ix_quotes_session", "session_id"),
+)
+
+#: portal sign-in links: one row per request, known email or not (the rate limits count them all);
+#: ``token_hash`` (sha256 of the token, never the token) only when the email was known
+portal_links = Table(
+    "portal_links",
+    metadata,
+    Column("id", PublicId(64), primary_key=True),
+    Column("email", String(320), nullable=False),  # as asked, trimmed and lower-cased
+    Column("client", String(64), nullable=True),  # sha256 of the asking client's address
+    Column("token_hash", String(64), nullable=True, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime, nullable=True),
+    Index("ix_portal_links_email", "email", "created_at"),
+    Index("ix_portal_links_client", "client", "created_at"),
 )

@@ -26,6 +26,7 @@ from ..application.quotes import Quote, QuoteChange, QuoteRequest
 from ..application.sessions import ApplicationSession, SessionChange, SessionRequest
 from ..domain import rates
 from ..domain.states import MONOPOLISTIC_WC_STATES
+from .portal import PortalController
 
 __all__ = ["ROUTES"]
 
@@ -253,4 +254,4 @@ async def rate_table(
     )
 
 
-ROUTES: list[Any] = [InvitationController, OptInController, QuoteController, SessionController, rate_table]
+ROUTES: list[Any] = [InvitationController, OptInController, PortalController, QuoteController, SessionController, rate_table]

@@ -1,0 +1,36 @@
+"""The contractor portal's sign-in API (public through the gateway's /portal pages; no tenant
+header: a link names an email, and through it the contractor's companies)."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from ten99kit import Database
+
+from ..application import portal
+from ..application.links import OptInLinks
+
+__all__ = ["PortalController"]
+
+
+class SessionRequest(msgspec.Struct, kw_only=True):
+    token: str
+
+
+class PortalController(Controller):
+    path = "/v1/portal"
+    tags = ["portal"]
+
+    @post("/links", status_code=202)
+    async def request_link(
+        self, db: NamedDependency[Database], links: NamedDependency[OptInLinks], data: JSONBody[portal.LinkRequest]
+    ) -> portal.LinkAnswer:
+        """Email a sign-in link if the address is known; the same answer either way."""
+        return await portal.request_link(db, links, data)
+
+    @post("/sessions", status_code=200)
+    async def open_session(self, db: NamedDependency[Database], data: JSONBody[SessionRequest]) -> portal.PortalSession:
+        """Consume a sign-in link (single use, 15 minutes): the email and its contractors per company."""
+        return await portal.open_session(db, data.token)
