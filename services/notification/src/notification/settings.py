@@ -101,6 +101,11 @@ class WebhookSettings(BaseModel):
     #: throughput is this many over one attempt's round (claim, POST, record: 20-80 ms here), so 4
     #: keeps 50 events/s to one endpoint from queueing on a busy machine
     max_in_flight_per_endpoint: int = 4
+    #: attempts under way at once for an endpoint proven by a success and not failing since: it
+    #: takes a burst (50 events/s with a round of 100-300 ms on a loaded machine needs 5 to 15);
+    #: a new endpoint, or one whose attempt failed, has ``max_in_flight_per_endpoint``, so a slow or
+    #: dead endpoint still holds only those few
+    max_in_flight_per_healthy_endpoint: int = 16
     #: waits between attempts (seconds); the last one repeats until ``retry_for_s`` is over
     retry_schedule_s: list[float] = Field(default_factory=lambda: [5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0, 10800.0])
     #: a delivery is retried for this long after its first attempt, then marked failed

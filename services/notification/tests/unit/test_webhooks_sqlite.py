@@ -5,14 +5,16 @@ and the rules of `domain.webhooks` and `domain.public_events`."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import notification_messages as msgs
 import pytest
-from notification.adapters.db import events, webhook_deliveries
+from notification.adapters.db import events, webhook_deliveries, webhook_endpoints
 from notification.adapters.rendering import EmailRenderer
+from notification.adapters.webhook_store import claim_deliveries
 from notification.application.composing import EmailComposer
 from notification.application.endpoints import EndpointRules, Endpoints
 from notification.application.events import EventRecorder
@@ -58,7 +60,7 @@ async def env(sqlite_url: str) -> Any:
     db = Database(create_engine(DatabaseSettings(url=sqlite_url)), SettableClock(NOW), "notification")
     cipher = FieldCipher([derive_key("k", "notification-webhook-secret")])
     poster = FakePoster()
-    settings = WebhookSettings(max_in_flight=3, max_in_flight_per_endpoint=1)
+    settings = WebhookSettings(max_in_flight=3, max_in_flight_per_endpoint=1, max_in_flight_per_healthy_endpoint=1)
     composer = EmailComposer(EmailRenderer(), dashboard_url="http://dash", missing_po_path="/po/missing")
     deliverer = WebhookDeliverer(
         db, poster, cipher, settings, composer=composer, from_address="no-reply@ten99.local", wake_sender=lambda: None
@@ -98,6 +100,33 @@ async def test_events_and_deliveries_are_recorded_once_and_claimed_fairly(env: A
     await deliverer.drain()
     assert len(poster.posts) == 8 and len({(url, mid) for url, mid, _ in poster.posts}) == 8
     assert first["id"] != second["id"]
+
+
+async def test_a_healthy_endpoint_takes_a_burst_and_a_failing_one_only_its_few(env: Any) -> None:
+    db, _poster, _deliverer, endpoints, recorder = env
+    healthy, _ = await endpoints.create("co_a", url="http://a.test/ok", description=None, events=None)
+    failing, _ = await endpoints.create("co_b", url="http://b.test/down", description=None, events=None)
+    for n in range(1, 7):
+        await record(db, recorder, msgs.envelope(msgs.contractor_registered(n), tenant_id="co_a"))
+        await record(db, recorder, msgs.envelope(msgs.contractor_registered(10 + n), tenant_id="co_b"))
+    e = webhook_endpoints
+    now = db.clock.now()
+    lease = timedelta(seconds=60)
+    # neither has succeeded yet: a new endpoint might be dead, so each takes only the few
+    first = await claim_deliveries(db, now, slots=10, per_endpoint=1, per_healthy_endpoint=5, lease=lease)
+    assert Counter(c.endpoint_id for c in first) == {healthy["id"]: 1, failing["id"]: 1}
+    async with db.uow() as uow:  # the first attempts end: one proven, one failing (proven before)
+        ended = webhook_deliveries.c.id.in_([c.id for c in first])
+        await uow.session.execute(update(webhook_deliveries).where(ended).values(status="succeeded", next_attempt_at=None))
+        await uow.session.execute(update(e).where(e.c.id == healthy["id"]).values(proven_at=now))
+        await uow.session.execute(update(e).where(e.c.id == failing["id"]).values(proven_at=now, failing_since=now))
+        await uow.commit()
+    claimed = await claim_deliveries(db, now, slots=10, per_endpoint=2, per_healthy_endpoint=5, lease=lease)
+    by_endpoint = Counter(c.endpoint_id for c in claimed)
+    assert by_endpoint == {healthy["id"]: 5, failing["id"]: 2}
+    # the claims still under way count: nothing more for either until one ends
+    again = await claim_deliveries(db, now, slots=10, per_endpoint=2, per_healthy_endpoint=5, lease=lease)
+    assert again == []
 
 
 async def test_failures_wait_for_the_clock_and_a_lapsed_claim_is_taken_again(env: Any) -> None:

@@ -162,6 +162,9 @@ webhook_endpoints = Table(
     Column("previous_secret_until", UtcDateTime, nullable=True),
     #: the first failed attempt since the last success (None: the last attempt succeeded, or none yet)
     Column("failing_since", UtcDateTime, nullable=True),
+    #: the first success since the endpoint was created or last failing (None: not proven): a
+    #: proven endpoint that is not failing takes ``max_in_flight_per_healthy_endpoint`` attempts at once
+    Column("proven_at", UtcDateTime, nullable=True),
     Column("disabled_reason", String(200), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, event, func, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from ten99kit import Database, insert_ignore
@@ -241,41 +241,55 @@ async def _in_flight(session: AsyncSession, now: datetime) -> dict[str, int]:
     return {endpoint: int(n) for endpoint, n in rows.all()}
 
 
-async def _candidates(session: AsyncSession, now: datetime, per_endpoint: int, limit: int) -> list[tuple[int, str]]:
-    """Due deliveries, round-robin over endpoints: each endpoint's first ``per_endpoint`` (oldest
-    due first), ordered by their rank, so that one endpoint's backlog never fills a claim."""
+async def _candidates(session: AsyncSession, now: datetime, caps: Caps, limit: int) -> list[tuple[int, str, int]]:
+    """Due deliveries, round-robin over endpoints: each endpoint's first few (oldest due first: as
+    many as its cap, larger while it is healthy), ordered by their rank, so that one endpoint's
+    backlog never fills a claim. Each with its endpoint's cap."""
     d, e = webhook_deliveries, webhook_endpoints
     rank = func.row_number().over(partition_by=d.c.endpoint_id, order_by=(d.c.next_attempt_at, d.c.seq)).label("rank")
+    proven = and_(e.c.failing_since.is_(None), e.c.proven_at.is_not(None))
+    cap = case((proven, caps.healthy), else_=caps.failing).label("cap")
     due = (
-        select(d.c.seq, d.c.endpoint_id, d.c.next_attempt_at, rank)
+        select(d.c.seq, d.c.endpoint_id, d.c.next_attempt_at, rank, cap)
         .join(e, e.c.id == d.c.endpoint_id)
         .where(_due(now), e.c.status == EndpointStatus.ENABLED.value)
         .subquery()
     )
     rows = await session.execute(
-        select(due.c.seq, due.c.endpoint_id)
-        .where(due.c.rank <= per_endpoint)
+        select(due.c.seq, due.c.endpoint_id, due.c.cap)
+        .where(due.c.rank <= due.c.cap)
         .order_by(due.c.rank, due.c.next_attempt_at, due.c.seq)
         .limit(limit)
     )
-    return [(int(seq), endpoint) for seq, endpoint in rows.all()]
+    return [(int(seq), endpoint, int(n)) for seq, endpoint, n in rows.all()]
+
+
+@dataclass(frozen=True)
+class Caps:
+    """Attempts under way at once per endpoint: ``healthy`` for one proven by a success and not
+    failing since, ``failing`` otherwise (a new endpoint, or one whose attempts fail): a dead
+    endpoint never holds more than the few."""
+
+    failing: int
+    healthy: int
 
 
 async def claim_deliveries(
-    db: Database, now: datetime, *, slots: int, per_endpoint: int, lease: timedelta
+    db: Database, now: datetime, *, slots: int, per_endpoint: int, lease: timedelta, per_healthy_endpoint: int | None = None
 ) -> list[ClaimedWebhook]:
     """Claim up to ``slots`` due deliveries, at most ``per_endpoint`` under way per endpoint
-    (counting every worker's live claims): mark them ``delivering`` until the lease lapses and
-    count the attempt. The ``UPDATE`` checks again that each is still due, so two workers never
-    both claim one."""
+    (``per_healthy_endpoint`` for one not failing; counting every worker's live claims): mark
+    them ``delivering`` until the lease lapses and count the attempt. The ``UPDATE`` checks again
+    that each is still due, so two workers never both claim one."""
     if slots <= 0:
         return []
     async with db.uow() as uow:
         session = uow.session
         busy = await _in_flight(session, now)
         chosen: list[int] = []
-        for seq, endpoint in await _candidates(session, now, per_endpoint, slots * 4):
-            if busy.get(endpoint, 0) < per_endpoint and len(chosen) < slots:
+        caps = Caps(failing=per_endpoint, healthy=max(per_endpoint, per_healthy_endpoint or per_endpoint))
+        for seq, endpoint, cap in await _candidates(session, now, caps, slots * 4):
+            if busy.get(endpoint, 0) < cap and len(chosen) < slots:
                 busy[endpoint] = busy.get(endpoint, 0) + 1
                 chosen.append(seq)
         if not chosen:

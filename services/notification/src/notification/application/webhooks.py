@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import msgspec
 from prometheus_client import Counter, Histogram
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from ten99kit import Database, get_logger, new_id
 from ten99kit.clock import epoch
 from ten99kit.crypto import FieldCipher
@@ -149,6 +149,7 @@ class WebhookDeliverer:
             self.clock.now(),
             slots=slots,
             per_endpoint=self.settings.max_in_flight_per_endpoint,
+            per_healthy_endpoint=self.settings.max_in_flight_per_healthy_endpoint,
             lease=timedelta(seconds=self.settings.lease_s),
         )
         for delivery in claimed:
@@ -223,7 +224,8 @@ class WebhookDeliverer:
         e = webhook_endpoints
         this = e.c.id == delivery.endpoint_id
         if succeeded:
-            await uow.session.execute(update(e).where(this, e.c.failing_since.is_not(None)).values(failing_since=None))
+            unproven = or_(e.c.failing_since.is_not(None), e.c.proven_at.is_(None))  # else nothing to write
+            await uow.session.execute(update(e).where(this, unproven).values(failing_since=None, proven_at=now))
             return False
         await uow.session.execute(update(e).where(this, e.c.failing_since.is_(None)).values(failing_since=now))
         cutoff = now - timedelta(seconds=self.settings.disable_after_s)
