@@ -10,7 +10,7 @@ from typing import Any
 
 from ten99_contracts.billing_v1 import InvoiceIssuedV1, PoReminderDueV1
 from ten99_contracts.contractor_v1 import CoverageGapAlertDueV1
-from ten99_contracts.enrollment_v1 import InvitationIssuedV1, InvitationReminderDueV1
+from ten99_contracts.enrollment_v1 import InvitationIssuedV1, InvitationReminderDueV1, PortalLinkRequestedV1
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
 from ten99_contracts.policy_v1 import CertificateIssuedV1, CoverageCancelledV1, CoverageExtendedV1
 from ten99kit import Runtime, ScheduledJob, ServiceDefinition, ServiceParts, Subscription
@@ -48,6 +48,7 @@ def _subscriptions(reactions: Reactions, recorder: EventRecorder) -> list[Subscr
         CompanyCreatedV1.SUBJECT: reactions.on_company_created,
         InvitationIssuedV1.SUBJECT: reactions.on_invitation_issued,
         InvitationReminderDueV1.SUBJECT: reactions.on_invitation_reminder_due,
+        PortalLinkRequestedV1.SUBJECT: reactions.on_portal_link_requested,
         CertificateIssuedV1.SUBJECT: reactions.on_certificate_issued,
         CoverageCancelledV1.SUBJECT: reactions.on_coverage_cancelled,
         CoverageExtendedV1.SUBJECT: reactions.on_coverage_extended,

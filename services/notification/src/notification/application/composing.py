@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from ten99_contracts.billing_v1 import InvoiceIssuedV1, PoReminderDueV1
 from ten99_contracts.contractor_v1 import CoverageGapAlertDueV1
-from ten99_contracts.enrollment_v1 import InvitationIssuedV1, InvitationReminderDueV1
+from ten99_contracts.enrollment_v1 import InvitationIssuedV1, InvitationReminderDueV1, PortalLinkRequestedV1
 from ten99_contracts.policy_v1 import CertificateIssuedV1, CoverageCancelledV1, CoverageExtendedV1
 
 from ..domain import Attachment, OutgoingEmail, clean_addresses
@@ -85,6 +85,11 @@ class EmailComposer:
     def invitation_reminder(self, m: InvitationReminderDueV1, company_name: str | None) -> OutgoingEmail:
         key = f"{m.invitation_id}:{m.reminder_number}"
         return self._invitation_email("invitation_reminder", key, m, company_name, reminder_number=m.reminder_number)
+
+    def portal_link(self, m: PortalLinkRequestedV1) -> OutgoingEmail:
+        """A portal sign-in link, to the address that asked for it (one email per link)."""
+        context = {"first_name": m.first_name, "sign_in_url": m.sign_in_url, "expires_at": m.expires_at}
+        return self._email("portal_link", m.link_id, context, to=clean_addresses([m.email]), related_id=m.link_id)
 
     def certificate(self, m: CertificateIssuedV1, company_name: str | None) -> OutgoingEmail:
         context = {

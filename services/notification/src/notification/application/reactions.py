@@ -10,7 +10,7 @@ from typing import Any
 from ten99_contracts import Envelope
 from ten99_contracts.billing_v1 import InvoiceIssuedV1, PoReminderDueV1
 from ten99_contracts.contractor_v1 import CoverageGapAlertDueV1
-from ten99_contracts.enrollment_v1 import InvitationIssuedV1, InvitationReminderDueV1
+from ten99_contracts.enrollment_v1 import InvitationIssuedV1, InvitationReminderDueV1, PortalLinkRequestedV1
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
 from ten99_contracts.notification_v1 import EmailFailedV1
 from ten99_contracts.policy_v1 import CertificateIssuedV1, CoverageCancelledV1, CoverageExtendedV1
@@ -80,6 +80,9 @@ class Reactions:
     async def on_invitation_reminder_due(self, uow: UnitOfWork, envelope: Envelope[InvitationReminderDueV1]) -> None:
         company = await self.directory.name(uow, envelope.tenant_id)
         await self.record(uow, envelope, self.composer.invitation_reminder(envelope.data, company))
+
+    async def on_portal_link_requested(self, uow: UnitOfWork, envelope: Envelope[PortalLinkRequestedV1]) -> None:
+        await self.record(uow, envelope, self.composer.portal_link(envelope.data))
 
     async def on_certificate_issued(self, uow: UnitOfWork, envelope: Envelope[CertificateIssuedV1]) -> None:
         if not envelope.data.send_email:  # reissued for an extension the company asked not to announce

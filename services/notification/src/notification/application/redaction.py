@@ -5,7 +5,8 @@ opt-in form. Until then (queued, retrying) the body stays whole, so that an atte
 accepted.
 
 The links are found by their shape: enrollment's opt-in links are ``<base>/opt-in/<token>``
-(``enrollment.application.links``; the gateway serves that path), and their message field is a
+(``enrollment.application.links``; the gateway serves that path), portal sign-in links are
+``<base>/portal/sign-in/<token>`` (``enrollment.application.portal``), and their message field is a
 contract's ``SECRET_FIELDS``. The redacted form is the kit's (`ten99kit.redaction`), the same as
 in enrollment's outbox: ``<base>/opt-in/[redacted]…<last 4>``.
 """
@@ -22,7 +23,7 @@ from ..adapters.deliveries import ClaimedDelivery
 __all__ = ["redact_links", "redacted_bodies"]
 
 #: a path segment that is a bearer token, after the path that announces it
-_SECRET_LINK = re.compile(r"(/opt-in/)([A-Za-z0-9_\-]+)")
+_SECRET_LINK = re.compile(r"(/opt-in/|/portal/sign-in/)([A-Za-z0-9_\-]+)")
 
 
 def redact_links(body: str) -> str:

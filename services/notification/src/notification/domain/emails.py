@@ -14,6 +14,7 @@ __all__ = ["TEMPLATES", "Attachment", "DeliveryStatus", "OutgoingEmail", "RetryP
 TEMPLATES = (
     "invitation",
     "invitation_reminder",
+    "portal_link",
     "certificate",
     "coverage_cancelled",
     "coverage_extended",
