@@ -1,6 +1,6 @@
 """The contractor portal's sign-in links (issue 15): known or not, an email gets the same answer;
 a link is stored hashed, works once, for 15 minutes of the service's clock; requests are limited
-per email and per client."""
+per email and per client. A used link opens a portal session (12 hours, stored hashed)."""
 
 from __future__ import annotations
 
@@ -75,6 +75,17 @@ async def test_a_known_email_gets_a_single_use_link_stored_hashed(svc: RunningSe
         (TENANT, contractor(1).contractor_id, "Acme Creators"),
         (OTHER_TENANT, contractor(1).contractor_id, "Beta Media"),
     }
+    session_token = body["session_token"]
+    assert len(session_token) >= 43 and session_token not in str(tuple((await _links(svc))[0]))
+    me = await svc.client.get("/v1/portal/sessions/current", headers={"x-portal-session": session_token})
+    assert me.status_code == 200, me.text
+    assert me.json()["email"] == "c1@example.com" and len(me.json()["companies"]) == 2
+    assert "session_token" not in me.json()
+    svc.clock.freeze(NOW + timedelta(hours=12))
+    ended = await svc.client.get("/v1/portal/sessions/current", headers={"x-portal-session": session_token})
+    assert ended.status_code == 401 and ended.json()["error_code"] == "portal_session_invalid"
+    forged = await svc.client.get("/v1/portal/sessions/current", headers={"x-portal-session": "y" * 43})
+    assert forged.status_code == 401
     again = await svc.client.post("/v1/portal/sessions", json={"token": token})
     assert again.status_code == 410 and again.json()["error_code"] == "portal_link_invalid"
     bogus = await svc.client.post("/v1/portal/sessions", json={"token": "x" * 43})

@@ -271,6 +271,9 @@ portal_links = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
     Column("used_at", UtcDateTime, nullable=True),
+    #: the portal session the link opened once used: sha256 of the cookie's token, and its end
+    Column("session_hash", String(64), nullable=True, unique=True),
+    Column("session_expires_at", UtcDateTime, nullable=True),
     Index("ix_portal_links_email", "email", "created_at"),
     Index("ix_portal_links_client", "client", "created_at"),
 )

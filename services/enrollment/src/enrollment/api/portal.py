@@ -3,10 +3,12 @@ header: a link names an email, and through it the contractor's companies)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
-from litestar import Controller, post
+from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import JSONBody, Parameter
 from ten99kit import Database
 
 from ..application import portal
@@ -31,6 +33,14 @@ class PortalController(Controller):
         return await portal.request_link(db, links, data)
 
     @post("/sessions", status_code=200)
-    async def open_session(self, db: NamedDependency[Database], data: JSONBody[SessionRequest]) -> portal.PortalSession:
-        """Consume a sign-in link (single use, 15 minutes): the email and its contractors per company."""
+    async def open_session(self, db: NamedDependency[Database], data: JSONBody[SessionRequest]) -> portal.OpenedSession:
+        """Consume a sign-in link (single use, 15 minutes): a portal session for its email, with the
+        email's contractor ids per company."""
         return await portal.open_session(db, data.token)
+
+    @get("/sessions/current")
+    async def current_session(
+        self, db: NamedDependency[Database], session_token: Annotated[str, Parameter(header="x-portal-session")]
+    ) -> portal.PortalSession:
+        """The open portal session the ``X-Portal-Session`` header names (401 once ended)."""
+        return await portal.read_session(db, session_token)

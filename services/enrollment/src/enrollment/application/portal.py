@@ -7,15 +7,18 @@ answer is the same either way, so the page tells nobody which addresses are know
 
 A token is 256 random bits (``secrets.token_urlsafe(32)``), valid `LINK_TTL`, and consumed once:
 ``UPDATE ... SET used_at = now WHERE token_hash = ? AND used_at IS NULL AND expires_at > now
-RETURNING email`` (two concurrent uses: one wins). Using it answers the email and, per company,
-the contractor ids under that email: what the gateway's portal session may read.
+RETURNING email`` (two concurrent uses: one wins). Using it opens a portal session: a new random
+256-bit token (the gateway's portal cookie holds it; this row keeps its sha256), valid
+`SESSION_TTL`. Reading the session answers the email and, per company, the contractor ids under
+that email (looked up at each read: a contractor deleted since is gone): what the portal may show.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import msgspec
 from sqlalchemy import func, select, update
@@ -31,15 +34,19 @@ __all__ = [
     "CLIENT_LIMIT",
     "EMAIL_LIMIT",
     "LINK_TTL",
+    "SESSION_TTL",
     "LinkAnswer",
     "LinkRequest",
+    "OpenedSession",
     "PortalCompany",
     "PortalSession",
     "open_session",
+    "read_session",
     "request_link",
 ]
 
 LINK_TTL = timedelta(minutes=15)
+SESSION_TTL = timedelta(hours=12)
 #: requests per email, and per client, within `LIMIT_WINDOW`
 EMAIL_LIMIT = 3
 CLIENT_LIMIT = 10
@@ -66,7 +73,13 @@ class PortalCompany(msgspec.Struct, kw_only=True):
 
 class PortalSession(msgspec.Struct, kw_only=True):
     email: str
+    expires_at: datetime
     companies: list[PortalCompany]
+
+
+class OpenedSession(PortalSession, kw_only=True):
+    #: the portal cookie's value (given out once; only its hash is kept)
+    session_token: str
 
 
 def normalize_email(value: str) -> str:
@@ -140,13 +153,31 @@ async def request_link(db: Database, links: OptInLinks, data: LinkRequest) -> Li
     return LinkAnswer(message=ANSWER)
 
 
-async def open_session(db: Database, token: str) -> PortalSession:
-    """Consume the link (once, before it expires) and answer who it signs in."""
-    refused = ApiError(
-        "This sign-in link has expired or was already used. Ask for a new one.", error_code="portal_link_invalid", status_code=410
-    )
+_REFUSED_LINK = ("This sign-in link has expired or was already used. Ask for a new one.", "portal_link_invalid", 410)
+_REFUSED_SESSION = ("Your portal session has ended. Ask for a new sign-in link.", "portal_session_invalid", 401)
+
+
+async def _companies(session: Any, email: str) -> list[PortalCompany]:
+    rows = (
+        await session.execute(
+            select(contractors.c.tenant_id, contractors.c.contractor_id, contractors.c.first_name, companies.c.name)
+            .select_from(contractors.outerjoin(companies, companies.c.tenant_id == contractors.c.tenant_id))
+            .where(func.lower(contractors.c.email) == email, contractors.c.deleted_at.is_(None))
+            .order_by(contractors.c.tenant_id, contractors.c.contractor_id)
+        )
+    ).all()
+    return [
+        PortalCompany(tenant_id=r.tenant_id, company_name=r.name, contractor_id=r.contractor_id, first_name=r.first_name)
+        for r in rows
+    ]
+
+
+async def open_session(db: Database, token: str) -> OpenedSession:
+    """Consume the link (once, before it expires) and open a portal session for its email."""
+    message, code, status = _REFUSED_LINK
     if not token or len(token) > 100:
-        raise refused
+        raise ApiError(message, error_code=code, status_code=status)
+    session_token = secrets.token_urlsafe(32)
     async with db.uow() as uow:
         now = uow.clock.now()
         used = (
@@ -157,25 +188,31 @@ async def open_session(db: Database, token: str) -> PortalSession:
                     portal_links.c.used_at.is_(None),
                     portal_links.c.expires_at > now,
                 )
-                .values(used_at=now)
+                .values(used_at=now, session_hash=hash_token(session_token), session_expires_at=now + SESSION_TTL)
                 .returning(portal_links.c.email)
             )
         ).first()
         if used is None:
-            raise refused
-        rows = (
-            await uow.session.execute(
-                select(contractors.c.tenant_id, contractors.c.contractor_id, contractors.c.first_name, companies.c.name)
-                .select_from(contractors.outerjoin(companies, companies.c.tenant_id == contractors.c.tenant_id))
-                .where(func.lower(contractors.c.email) == used.email, contractors.c.deleted_at.is_(None))
-                .order_by(contractors.c.tenant_id, contractors.c.contractor_id)
-            )
-        ).all()
+            raise ApiError(message, error_code=code, status_code=status)
+        found = await _companies(uow.session, used.email)
         await uow.commit()
-    return PortalSession(
-        email=used.email,
-        companies=[
-            PortalCompany(tenant_id=r.tenant_id, company_name=r.name, contractor_id=r.contractor_id, first_name=r.first_name)
-            for r in rows
-        ],
-    )
+    return OpenedSession(email=used.email, expires_at=now + SESSION_TTL, companies=found, session_token=session_token)
+
+
+async def read_session(db: Database, session_token: str) -> PortalSession:
+    """Who an open portal session is (401 once it ended or if it never was)."""
+    message, code, status = _REFUSED_SESSION
+    if not session_token or len(session_token) > 100:
+        raise ApiError(message, error_code=code, status_code=status)
+    async with db.session() as s:
+        row = (
+            await s.execute(
+                select(portal_links.c.email, portal_links.c.session_expires_at).where(
+                    portal_links.c.session_hash == hash_token(session_token),
+                    portal_links.c.session_expires_at > db.clock.now(),
+                )
+            )
+        ).first()
+        if row is None:
+            raise ApiError(message, error_code=code, status_code=status)
+        return PortalSession(email=row.email, expires_at=row.session_expires_at, companies=await _companies(s, row.email))

@@ -1,4 +1,5 @@
-"""portal sign-in links: one row per request (the token's hash when the email was known)
+"""portal sign-in links: one row per request (the token's hash when the email was known) and the
+portal session a used link opened (its hash)
 
 Revision ID: a8c4e6f2d9b1
 Revises: f7a1d3c5b2e4
@@ -28,8 +29,11 @@ def upgrade() -> None:
         sa.Column("created_at", ten99kit.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", ten99kit.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("used_at", ten99kit.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("session_hash", sa.String(length=64), nullable=True),
+        sa.Column("session_expires_at", ten99kit.db.UtcDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_portal_links")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_portal_links_token_hash")),
+        sa.UniqueConstraint("session_hash", name=op.f("uq_portal_links_session_hash")),
     )
     op.create_index("ix_portal_links_email", "portal_links", ["email", "created_at"])
     op.create_index("ix_portal_links_client", "portal_links", ["client", "created_at"])
