@@ -30,7 +30,21 @@ from .application.api_keys import create_api_key
 from .application.idempotency import purge_expired_keys
 from .domain.accounts import AccountError
 from .settings import GatewaySettings
-from .web import api_docs, auth, contractors, exports, imports, invoices, mailbox, po, public, settings_page, verify, webhooks
+from .web import (
+    api_docs,
+    auth,
+    contractors,
+    exports,
+    imports,
+    invoices,
+    mailbox,
+    po,
+    portal,
+    public,
+    settings_page,
+    verify,
+    webhooks,
+)
 from .web.common import Gateway, authenticate, dashboard_exception_handlers, template_config
 from .web.cookies import secure_cookies
 
@@ -124,6 +138,13 @@ def build(runtime: Runtime) -> ServiceParts:
             public.public_certificate,
             verify.verify_certificate,
             public.integration_webhook,
+            portal.portal_form,
+            portal.portal_request,
+            portal.portal_sign_in_page,
+            portal.portal_sign_in,
+            portal.portal_home,
+            portal.portal_certificate,
+            portal.portal_sign_out,
             api_docs.api_reference,
             public.not_found,
         ],

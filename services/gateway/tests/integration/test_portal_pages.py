@@ -1,0 +1,115 @@
+"""The contractor portal's pages (issue 15): no dashboard login; the same page for any email; the
+link is used by a POST only (a GET changes nothing); the portal cookie is the portal's own; the
+home page shows, per company, the contractor's assignments, coverage and certificates, and a
+certificate downloads only when it is one of theirs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from gateway_fakes import AN_1, CN_1, COI_1, PDF, FakeServices, ident
+from litestar import Response
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "T" * 43
+SESSION = "S" * 43
+TENANT = ident("co", "1")
+
+
+def _session(fake: FakeServices) -> None:
+    def current(s: Any) -> Any:
+        if s.headers.get("x-portal-session") != SESSION:
+            return Response({"error_code": "portal_session_invalid", "message": "ended"}, status_code=401)
+        companies = [{"tenant_id": TENANT, "company_name": "Acme Talent", "contractor_id": CN_1, "first_name": "Ada"}]
+        return {"email": "ada@example.com", "expires_at": "2030-01-01T12:00:00Z", "companies": companies}
+
+    fake.on("enrollment", "GET", "/v1/portal/sessions/current", current)
+
+
+async def test_the_sign_in_page_needs_no_login_and_answers_alike_for_any_email(
+    gateway: Any, fake_services: FakeServices
+) -> None:
+    r = await gateway.client.get("/portal")
+    assert r.status_code == 200 and 'data-testid="portal-form"' in r.text
+    fake_services.on("enrollment", "POST", "/v1/portal/links", lambda s: Response({"message": "ok"}, status_code=202))
+    answers = [await gateway.client.post("/portal", data={"email": e}) for e in ("ada@example.com", "nobody@example.com")]
+    assert [a.status_code for a in answers] == [200, 200] and answers[0].text == answers[1].text
+    assert "If we know this address, we sent a sign-in link" in answers[0].text
+    sent = [json.loads(s.body) for s in fake_services.calls("enrollment", "POST", "/v1/portal/links")]
+    assert sent == [{"email": "ada@example.com", "client": "127.0.0.1"}, {"email": "nobody@example.com", "client": "127.0.0.1"}]
+    assert all("x-tenant-id" not in s.headers for s in fake_services.calls("enrollment"))
+
+
+async def test_too_many_requests_are_a_429_with_the_reason(gateway: Any, fake_services: FakeServices) -> None:
+    fake_services.on(
+        "enrollment",
+        "POST",
+        "/v1/portal/links",
+        lambda s: Response({"error_code": "rate_limited", "message": "Too many sign-in links were asked."}, status_code=429),
+    )
+    r = await gateway.client.post("/portal", data={"email": "ada@example.com"})
+    assert r.status_code == 429 and "Too many sign-in links" in r.text and 'value="ada@example.com"' in r.text
+
+
+async def test_opening_the_link_changes_nothing_and_the_button_signs_in_with_the_portal_cookie(
+    gateway: Any, fake_services: FakeServices
+) -> None:
+    fake_services.on(
+        "enrollment",
+        "POST",
+        "/v1/portal/sessions",
+        lambda s: {"email": "ada@example.com", "session_token": SESSION, "companies": [], "expires_at": "2030-01-01T12:00:00Z"},
+    )
+    r = await gateway.client.get(f"/portal/sign-in/{TOKEN}")
+    assert r.status_code == 200 and 'data-testid="portal-sign-in-button"' in r.text
+    assert fake_services.calls("enrollment") == []
+    r = await gateway.client.post(f"/portal/sign-in/{TOKEN}", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/portal/home"
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith(f"ten99_portal={SESSION};")
+    lowered = cookie.lower()
+    assert "httponly" in lowered and "samesite=lax" in lowered and "path=/portal" in lowered and "max-age=43200" in lowered
+    assert json.loads(fake_services.calls("enrollment", "POST", "/v1/portal/sessions")[0].body) == {"token": TOKEN}
+    assert (await gateway.client.get("/portal/sign-in/short", follow_redirects=False)).status_code == 404
+
+
+async def test_a_used_or_expired_link_gets_a_410_page(gateway: Any, fake_services: FakeServices) -> None:
+    fake_services.on(
+        "enrollment",
+        "POST",
+        "/v1/portal/sessions",
+        lambda s: Response({"error_code": "portal_link_invalid", "message": "used"}, status_code=410),
+    )
+    r = await gateway.client.post(f"/portal/sign-in/{TOKEN}", follow_redirects=False)
+    assert r.status_code == 410 and "no longer be used" in r.text and "set-cookie" not in r.headers
+
+
+async def test_home_shows_assignments_coverage_and_certificates_per_company(gateway: Any, fake_services: FakeServices) -> None:
+    _session(fake_services)
+    assert (await gateway.client.get("/portal/home", follow_redirects=False)).headers["location"] == "/portal"
+    r = await gateway.client.get("/portal/home", headers={"cookie": f"ten99_portal={SESSION}"})
+    assert r.status_code == 200, r.text
+    assert "Acme Talent" in r.text and "Photographer" in r.text and 'data-status="active"' in r.text
+    assert f'href="/portal/certificates/{TENANT}/{COI_1}"' in r.text
+    tenants = {s.headers.get("x-tenant-id") for s in fake_services.calls("contractor") + fake_services.calls("policy")}
+    assert tenants == {TENANT}
+    assert fake_services.calls("contractor", "GET", f"/v1/contractors/{CN_1}/assignments")
+    assert f'data-assignment-id="{AN_1}"' in r.text
+    # a session the service no longer knows: back to the sign-in page
+    ended = await gateway.client.get("/portal/home", headers={"cookie": "ten99_portal=" + "X" * 43}, follow_redirects=False)
+    assert ended.status_code == 303 and ended.headers["location"] == "/portal"
+
+
+async def test_a_certificate_downloads_only_when_it_is_the_contractors(gateway: Any, fake_services: FakeServices) -> None:
+    _session(fake_services)
+    cookie = {"cookie": f"ten99_portal={SESSION}"}
+    r = await gateway.client.get(f"/portal/certificates/{TENANT}/{COI_1}", headers=cookie)
+    assert r.status_code == 200 and r.content == PDF
+    other = await gateway.client.get(f"/portal/certificates/{TENANT}/{ident('coi', '2')}", headers=cookie)
+    assert other.status_code == 404
+    elsewhere = await gateway.client.get(f"/portal/certificates/{ident('co', '2')}/{COI_1}", headers=cookie)
+    assert elsewhere.status_code == 404
+    assert (await gateway.client.get(f"/portal/certificates/{TENANT}/{COI_1}", follow_redirects=False)).status_code == 303
