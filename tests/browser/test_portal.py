@@ -1,0 +1,124 @@
+"""The contractor portal, in headless Chromium against every service as a real process (issue 15):
+a contractor with an assignment opts in through their invitation, then asks the portal for a
+sign-in link with their email, opens it from the email, sees the assignment with its coverage and
+downloads the certificate; the same link used a second time is refused."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+from ten99_testing import wait_until
+
+from tests.e2e.flow import Row, body_text, csv_bytes, opt_in_link
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
+
+EMAIL = "katherine@example.com"
+
+
+def _template(name: str) -> Any:
+    return lambda m: m.get("X-Ten99-Template") == name and EMAIL in str(m.get("To", "")).lower()
+
+
+async def _import(page: Page, company: Any, csv_path: Path) -> None:
+    await page.goto("/login")
+    await page.get_by_test_id("login-email").fill(company.email)
+    await page.get_by_test_id("login-password").fill(company.password)
+    await page.get_by_test_id("login-submit").click()
+    await expect(page).to_have_url(re.compile(r"/contractors"))
+    await page.goto("/imports")
+    await page.get_by_test_id("import-file").set_input_files(str(csv_path))
+    await page.get_by_test_id("import-submit").click()
+    await expect(page.get_by_test_id("import-progress")).to_have_attribute("data-finished", "true", timeout=60_000)
+
+
+async def _opt_in(page: Page, url: str) -> None:
+    await page.goto(url)
+    for q in await page.get_by_test_id("question").all():
+        key = await q.get_attribute("data-question")
+        answer = "no" if key in ("claims_last_3_years", "coverage_declined_last_3_years") else "yes"
+        await page.get_by_test_id(f"q_{key}-{answer}").check()
+    await page.get_by_test_id("opt-in-consent").check()
+    await page.get_by_test_id("opt-in-signed_name").fill("Katherine Johnson")
+    await page.get_by_test_id("opt-in-submit").click()
+    await expect(page.get_by_test_id("opt-in-state")).to_have_attribute("data-state", "done")
+
+
+async def test_a_contractor_signs_in_to_the_portal_by_email_and_sees_their_coverage(
+    running: Any, browser: Browser, tmp_path: Path
+) -> None:
+    base, company, smtp = running.system.gateway_url, running.company, running.smtp
+    start = datetime.now(UTC).date() + timedelta(days=5)
+    row = Row("Nike", "Katherine", "Johnson", EMAIL, "CA", "Content creator", "CA", "$1,200.00", "flatfee", start, start + timedelta(days=20))  # fmt: skip
+    csv_path = tmp_path / "contractors.csv"
+    csv_path.write_bytes(csv_bytes([row]))
+
+    dashboard = await browser.new_context(base_url=base)
+    contractor = await browser.new_context(base_url=base, accept_downloads=True)  # no dashboard login here
+    page, portal = await dashboard.new_page(), await contractor.new_page()
+    try:
+        await _import(page, company, csv_path)
+        [invitation] = await smtp.wait_for_async(1, timeout=60, predicate=_template("invitation"))
+        await _opt_in(portal, opt_in_link(invitation))
+        await smtp.wait_for_async(1, timeout=90, predicate=_template("certificate"))
+
+        # an unknown address gets the same answer, and no email
+        await portal.goto("/portal")
+        await portal.get_by_test_id("portal-email").fill("nobody@example.com")
+        await portal.get_by_test_id("portal-send").click()
+        unknown_answer = await portal.get_by_test_id("portal-message").inner_text()
+
+        await portal.goto("/portal")
+        await portal.get_by_test_id("portal-email").fill(EMAIL.upper())
+        await portal.get_by_test_id("portal-send").click()
+        await expect(portal.get_by_test_id("portal-message")).to_contain_text("If we know this address, we sent a sign-in link")
+        assert await portal.get_by_test_id("portal-message").inner_text() == unknown_answer
+        [link_email] = await smtp.wait_for_async(1, timeout=60, predicate=_template("portal_link"))
+        found = re.search(r"https?://[^\s\"'<>]+/portal/sign-in/[A-Za-z0-9_\-]+", body_text(link_email))
+        assert found, body_text(link_email)
+        link = found.group(0)
+        assert not [m for m in smtp.messages if "nobody@example.com" in str(m.get("To", ""))]
+
+        # opening the link shows a button; the button signs in
+        await portal.goto(link)
+        await portal.get_by_test_id("portal-sign-in-button").click()
+        await expect(portal).to_have_url(re.compile(r"/portal/home$"))
+        await expect(portal.get_by_test_id("portal-signed-in-as")).to_have_text(EMAIL)
+        await expect(portal.get_by_test_id("portal-company")).to_contain_text("Acme Talent")
+        assignment = portal.get_by_test_id("portal-assignment")
+        await expect(assignment).to_have_count(1)
+        await expect(assignment).to_contain_text("Content creator")
+        await expect(assignment).to_contain_text(start.isoformat())
+
+        async def covered() -> int:
+            await portal.reload()
+            return await portal.locator('[data-testid="portal-coverage-status"][data-status="scheduled"]').count()
+
+        await wait_until(covered, timeout=60, interval=0.5, what="the coverage shown as scheduled")
+        await expect(portal.get_by_test_id("portal-coverage-dates")).to_contain_text(start.isoformat())
+        async with portal.expect_download() as download_info:
+            await portal.get_by_test_id("portal-certificate").first.click()
+        pdf = Path(await (await download_info.value).path()).read_bytes()
+        assert pdf.startswith(b"%PDF")
+
+        # the dashboard stays closed to the portal's cookie
+        await portal.goto("/contractors")
+        await expect(portal).to_have_url(re.compile(r"/login"))
+
+        # the same link a second time: refused
+        other = await (second := await browser.new_context(base_url=base)).new_page()
+        await other.goto(link)
+        await other.get_by_test_id("portal-sign-in-button").click()
+        await expect(other.get_by_test_id("portal-message")).to_contain_text("can no longer be used")
+        await other.goto("/portal/home")
+        await expect(other).to_have_url(re.compile(r"/portal$"))
+        await second.close()
+    finally:
+        await portal.screenshot(path=str(tmp_path / "portal.png"), full_page=True)
+        await dashboard.close()
+        await contractor.close()
