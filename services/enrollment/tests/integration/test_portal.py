@@ -84,6 +84,17 @@ async def test_a_known_email_gets_a_single_use_link_stored_hashed(svc: RunningSe
     svc.clock.freeze(NOW + timedelta(hours=12))
     ended = await svc.client.get("/v1/portal/sessions/current", headers={"x-portal-session": session_token})
     assert ended.status_code == 401 and ended.json()["error_code"] == "portal_session_invalid"
+    # signing out ends a session at once
+    svc.clock.freeze(NOW)
+    assert (await _ask(svc, "c1@example.com")).status_code == 202
+    [row] = [r for r in await _links(svc) if r.used_at is None]
+    url = await wait_until(lambda: _sent_url(jetstream_url, row.id))
+    opened = (await svc.client.post("/v1/portal/sessions", json={"token": url.rsplit("/", 1)[1]})).json()["session_token"]
+    signed_in = {"x-portal-session": opened}
+    assert (await svc.client.get("/v1/portal/sessions/current", headers=signed_in)).status_code == 200
+    assert (await svc.client.post("/v1/portal/sessions/current/end", headers=signed_in)).json() == {"ended": True}
+    ended = await svc.client.get("/v1/portal/sessions/current", headers=signed_in)
+    assert ended.status_code == 401 and ended.json()["error_code"] == "portal_session_invalid"
     forged = await svc.client.get("/v1/portal/sessions/current", headers={"x-portal-session": "y" * 43})
     assert forged.status_code == 401
     again = await svc.client.post("/v1/portal/sessions", json={"token": token})

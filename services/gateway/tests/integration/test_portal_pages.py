@@ -29,9 +29,7 @@ def _session(fake: FakeServices) -> None:
     fake.on("enrollment", "GET", "/v1/portal/sessions/current", current)
 
 
-async def test_the_sign_in_page_needs_no_login_and_answers_alike_for_any_email(
-    gateway: Any, fake_services: FakeServices
-) -> None:
+async def test_the_sign_in_page_needs_no_login_and_answers_alike_for_any_email(gateway: Any, fake_services: FakeServices) -> None:
     r = await gateway.client.get("/portal")
     assert r.status_code == 200 and 'data-testid="portal-form"' in r.text
     fake_services.on("enrollment", "POST", "/v1/portal/links", lambda s: Response({"message": "ok"}, status_code=202))
@@ -113,3 +111,12 @@ async def test_a_certificate_downloads_only_when_it_is_the_contractors(gateway: 
     elsewhere = await gateway.client.get(f"/portal/certificates/{ident('co', '2')}/{COI_1}", headers=cookie)
     assert elsewhere.status_code == 404
     assert (await gateway.client.get(f"/portal/certificates/{TENANT}/{COI_1}", follow_redirects=False)).status_code == 303
+
+
+async def test_signing_out_ends_the_session_and_drops_the_cookie(gateway: Any, fake_services: FakeServices) -> None:
+    fake_services.on("enrollment", "POST", "/v1/portal/sessions/current/end", lambda s: {"ended": True})
+    r = await gateway.client.post("/portal/sign-out", headers={"cookie": f"ten99_portal={SESSION}"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/portal"
+    assert r.headers["set-cookie"].startswith('ten99_portal="";') or "max-age=0" in r.headers["set-cookie"].lower()
+    [ended] = fake_services.calls("enrollment", "POST", "/v1/portal/sessions/current/end")
+    assert ended.headers["x-portal-session"] == SESSION

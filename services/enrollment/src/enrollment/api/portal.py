@@ -21,6 +21,10 @@ class SessionRequest(msgspec.Struct, kw_only=True):
     token: str
 
 
+class SignedOut(msgspec.Struct, kw_only=True):
+    ended: bool
+
+
 class PortalController(Controller):
     path = "/v1/portal"
     tags = ["portal"]
@@ -44,3 +48,11 @@ class PortalController(Controller):
     ) -> portal.PortalSession:
         """The open portal session the ``X-Portal-Session`` header names (401 once ended)."""
         return await portal.read_session(db, session_token)
+
+    @post("/sessions/current/end", status_code=200)
+    async def end_session(
+        self, db: NamedDependency[Database], session_token: Annotated[str, Parameter(header="x-portal-session")]
+    ) -> SignedOut:
+        """Sign out: the session the ``X-Portal-Session`` header names ends now."""
+        await portal.end_session(db, session_token)
+        return SignedOut(ended=True)

@@ -40,6 +40,7 @@ __all__ = [
     "OpenedSession",
     "PortalCompany",
     "PortalSession",
+    "end_session",
     "open_session",
     "read_session",
     "request_link",
@@ -216,3 +217,17 @@ async def read_session(db: Database, session_token: str) -> PortalSession:
         if row is None:
             raise ApiError(message, error_code=code, status_code=status)
         return PortalSession(email=row.email, expires_at=row.session_expires_at, companies=await _companies(s, row.email))
+
+
+async def end_session(db: Database, session_token: str) -> None:
+    """Sign out: the session ends now (an unknown or ended one: nothing to do)."""
+    if not session_token or len(session_token) > 100:
+        return
+    async with db.uow() as uow:
+        now = uow.clock.now()
+        await uow.session.execute(
+            update(portal_links)
+            .where(portal_links.c.session_hash == hash_token(session_token), portal_links.c.session_expires_at > now)
+            .values(session_expires_at=now)
+        )
+        await uow.commit()

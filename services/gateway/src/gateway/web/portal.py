@@ -12,7 +12,7 @@
   contractor id the session names) and their certificates.
 - ``GET /portal/certificates/<company>/<coi>``: a certificate PDF, only one of the session's
   contractor's coverages in that company.
-- ``POST /portal/sign-out``: drops the cookie.
+- ``POST /portal/sign-out``: ends the session at enrollment and drops the cookie.
 """
 
 from __future__ import annotations
@@ -182,5 +182,14 @@ async def portal_certificate(
 
 
 @post("/portal/sign-out", include_in_schema=False)
-async def portal_sign_out() -> Redirect:
+async def portal_sign_out(request: Request[Any, Any, Any]) -> Redirect:
+    """Ends the session at enrollment too (a copied cookie stops working), then drops the cookie."""
+    token = request.cookies.get(PORTAL_COOKIE) or ""
+    if _TOKEN.fullmatch(token):
+        try:
+            await gateway_of(request).services.enrollment.post(
+                "/v1/portal/sessions/current/end", tenant=None, headers={"x-portal-session": token}
+            )
+        except (ServiceError, ServiceUnavailable):
+            pass  # the cookie is dropped anyway; the session then ends with its 12 hours
     return _signed_out()
