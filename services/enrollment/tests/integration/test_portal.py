@@ -10,7 +10,7 @@ from typing import Any
 import nats
 import pytest
 from enrollment.adapters.db import portal_links
-from enrollment.application.portal import ANSWER
+from enrollment.application.portal import ANSWER, PORTAL_TENANT
 from enrollment.domain.tokens import hash_token
 from enrollment_support import NOW, OTHER_TENANT, TENANT, apply, assignment, company, contractor, envelope, job
 from sqlalchemy import select
@@ -37,6 +37,7 @@ async def _sent_url(nats_url: str, link_id: str) -> str | None:
             if m.subject == PortalLinkRequestedV1.SUBJECT:
                 env = decode_envelope(m.data, m.subject)
                 if env.data.link_id == link_id:
+                    assert env.tenant_id == PORTAL_TENANT  # no company's mailbox shows it
                     return str(env.data.sign_in_url)
         return None
     finally:

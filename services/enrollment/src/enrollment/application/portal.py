@@ -34,6 +34,7 @@ __all__ = [
     "CLIENT_LIMIT",
     "EMAIL_LIMIT",
     "LINK_TTL",
+    "PORTAL_TENANT",
     "SESSION_TTL",
     "LinkAnswer",
     "LinkRequest",
@@ -47,6 +48,9 @@ __all__ = [
 ]
 
 LINK_TTL = timedelta(minutes=15)
+#: the tenant the sign-in email is recorded under: no company's (a company's mailbox and delivery
+#: log must never show a link that signs in to the contractor's data at every company)
+PORTAL_TENANT = "portal"
 SESSION_TTL = timedelta(hours=12)
 #: requests per email, and per client, within `LIMIT_WINDOW`
 EMAIL_LIMIT = 3
@@ -117,7 +121,7 @@ async def request_link(db: Database, links: OptInLinks, data: LinkRequest) -> Li
             )
         known = (
             await uow.session.execute(
-                select(contractors.c.tenant_id, contractors.c.first_name)
+                select(contractors.c.first_name)
                 .where(func.lower(contractors.c.email) == email, contractors.c.deleted_at.is_(None))
                 .order_by(contractors.c.tenant_id)
                 .limit(1)
@@ -146,7 +150,7 @@ async def request_link(db: Database, links: OptInLinks, data: LinkRequest) -> Li
                     sign_in_url=f"{links.base_url}/portal/sign-in/{token}",
                     expires_at=expires_at,
                 ),
-                tenant_id=known.tenant_id,
+                tenant_id=PORTAL_TENANT,
                 aggregate_id=link_id,
                 aggregate_version=1,
             )
