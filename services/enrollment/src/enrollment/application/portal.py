@@ -90,7 +90,7 @@ class OpenedSession(PortalSession, kw_only=True):
 def normalize_email(value: str) -> str:
     email = value.strip().lower()
     local, _, domain = email.partition("@")
-    if not local or "." not in domain or len(email) > 320 or any(ch.isspace() for ch in email):
+    if not local or "." not in domain or len(email) > 320 or any(ch.isspace() or not ch.isprintable() for ch in email):
         raise ApiError("Enter a valid email address.", error_code="invalid_email", status_code=400)
     return email
 
