@@ -99,6 +99,11 @@ async def test_home_shows_assignments_coverage_and_certificates_per_company(gate
     # a session the service no longer knows: back to the sign-in page
     ended = await gateway.client.get("/portal/home", headers={"cookie": "ten99_portal=" + "X" * 43}, follow_redirects=False)
     assert ended.status_code == 303 and ended.headers["location"] == "/portal"
+    # the sign-in page sends a signed-in browser home, and shows the form to one whose session ended
+    signed_in = await gateway.client.get("/portal", headers={"cookie": f"ten99_portal={SESSION}"}, follow_redirects=False)
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/portal/home"
+    stale = await gateway.client.get("/portal", headers={"cookie": "ten99_portal=" + "X" * 43}, follow_redirects=False)
+    assert stale.status_code == 200 and 'data-testid="portal-form"' in stale.text
 
 
 async def test_a_certificate_downloads_only_when_it_is_the_contractors(gateway: Any, fake_services: FakeServices) -> None:

@@ -58,7 +58,10 @@ def _message(request: Request[Any, Any, Any], title: str, message: str, *, statu
 
 
 @get("/portal", include_in_schema=False)
-async def portal_form(request: Request[Any, Any, Any]) -> Template:
+async def portal_form(request: Request[Any, Any, Any]) -> Template | Redirect:
+    """The email form; a browser still signed in goes to its home page."""
+    if request.cookies.get(PORTAL_COOKIE) and await _session(request) is not None:
+        return Redirect("/portal/home", status_code=303)
     return page(request, "portal/sign_in.html", email="", error=None)
 
 
