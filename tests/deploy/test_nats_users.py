@@ -76,7 +76,10 @@ async def server() -> AsyncIterator[tuple[str, dict[str, str]]]:
 
 
 async def _bus(address: str, svc: str, env: dict[str, str]) -> Bus:
-    bus = Bus(NatsSettings(url=f"tls://{svc}:{env['NATS_PASSWORD_' + svc.upper()]}@{address}"), name=f"test-{svc}")
+    # a loaded machine may take more than the kit's 5 s for a consumer create on a server that
+    # syncs every write (sync_interval: always): the test waits on the answer, not on the clock
+    url = f"tls://{svc}:{env['NATS_PASSWORD_' + svc.upper()]}@{address}"
+    bus = Bus(NatsSettings(url=url, api_timeout_s=60.0), name=f"test-{svc}")
     for _ in range(200):  # the server starts in milliseconds: wait for it to accept
         try:
             await bus.connect(retry_first=False)
@@ -147,7 +150,7 @@ async def test_each_service_user_may_do_its_own_work_and_nothing_else(server: tu
             producer = subject.split(".")[1]
             ack = await buses[producer].js.publish(subject, b"{}", headers={"Nats-Msg-Id": f"{svc}-{subject}"})
             assert ack.stream == STREAMS[producer].name
-            (msg,) = await sub.fetch(1, timeout=5)
+            (msg,) = await sub.fetch(1, timeout=60)
             await msg.ack_sync()
     finally:
         for bus in buses.values():

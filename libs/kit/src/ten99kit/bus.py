@@ -79,7 +79,7 @@ class Bus:
         # nats-py reads these options at each disconnect: from now on, reconnect forever
         self.nc.options["allow_reconnect"] = True
         self.nc.options["max_reconnect_attempts"] = -1
-        self._js = self.nc.jetstream(timeout=5)
+        self._js = self.nc.jetstream(timeout=self.settings.api_timeout_s)
 
     async def close(self) -> None:
         if self.nc is not None and not self.nc.is_closed:

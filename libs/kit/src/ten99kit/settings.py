@@ -84,6 +84,9 @@ class NatsSettings(BaseModel):
     fetch_batch: int = 200
     #: how long one fetch waits for messages
     fetch_timeout_s: float = 1.0
+    #: how long a JetStream API request (stream or consumer create, update, info) waits for the
+    #: server's answer before it fails (and is retried by its caller)
+    api_timeout_s: float = Field(default=5.0, gt=0)
     #: create the streams at start-up and reconcile them with their specs and `replicas`
     #: (off where the services' NATS users may not manage streams)
     provision_streams: bool = True
