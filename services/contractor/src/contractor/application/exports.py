@@ -12,14 +12,13 @@ clear value is never read here.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from datetime import date, datetime
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, and_, select
 from ten99kit.pagination import MAX_LIMIT, PageRequest, fetch_page
+from ten99kit.spreadsheet import csv_text, neutralise
 
 from ..adapters.db import assignments, contractors, entities, jobs, roster_status
 from ..domain import rules
@@ -27,9 +26,6 @@ from .context import Context
 from .roster import status_expression
 
 __all__ = ["ASSIGNMENT_COLUMNS", "CONTRACTOR_COLUMNS", "assignments_csv", "contractors_csv", "neutralise"]
-
-#: the first characters that make a spreadsheet read a cell as a formula (or split it)
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 CONTRACTOR_COLUMNS = [
     "Contractor ID", "First Name", "Last Name", "Email", "Phone", "Company Name", "Tax ID (masked)",
@@ -41,29 +37,6 @@ ASSIGNMENT_COLUMNS = [
     "Start Date", "End Date", "Status", "PO Number", "PO Contact Email", "Campaign", "Contractor Status",
     "Coverage Status", "Coverage Types", "Policy ID", "Certificate Number",
 ]  # fmt: skip
-
-
-def neutralise(value: Any) -> str:
-    """The cell's text, with a leading apostrophe if a spreadsheet would take it for a formula."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        text = value.date().isoformat()
-    elif isinstance(value, date):
-        text = value.isoformat()
-    elif isinstance(value, list | tuple):
-        text = ", ".join(str(v) for v in value)
-    else:
-        text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def _csv_text(rows: Iterable[Sequence[Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    for row in rows:
-        writer.writerow([neutralise(v) for v in row])
-    return out.getvalue()
 
 
 async def _pages(ctx: Context, query: Select[Any], pk: Any, id_column: Any, where: list[Any]) -> AsyncIterator[list[Any]]:
@@ -80,9 +53,9 @@ async def _pages(ctx: Context, query: Select[Any], pk: Any, id_column: Any, wher
 
 
 async def _stream(header: list[str], pages: AsyncIterator[list[Any]], row: Callable[[Any], list[Any]]) -> AsyncIterator[bytes]:
-    yield ("\ufeff" + _csv_text([header])).encode()  # the BOM: spreadsheets then read UTF-8
+    yield ("\ufeff" + csv_text([header])).encode()  # the BOM: spreadsheets then read UTF-8
     async for rows in pages:
-        yield _csv_text(row(r) for r in rows).encode()
+        yield csv_text(row(r) for r in rows).encode()
 
 
 def _roster_join() -> Any:

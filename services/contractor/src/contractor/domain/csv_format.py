@@ -40,11 +40,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+
+from ten99kit.spreadsheet import csv_text, neutralise
 
 from . import values as v
 from .catalogue import category, match_category
@@ -537,20 +540,7 @@ def parse_file(content: bytes, *, max_rows: int) -> ParsedFile:
     return ParsedFile(headers=headers, rows=rows)
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(cell: Any) -> str:
-    """A cell a spreadsheet would run as a formula gets a leading apostrophe (CSV injection)."""
-    s = "" if cell is None else str(cell)
-    return "'" + s if s.startswith(_FORMULA_START) else s
-
-
 def write_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """Every CSV the service writes goes through here, so every cell is neutralised."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([neutralise(h) for h in header])
-    for row in rows:
-        writer.writerow([neutralise(c) for c in row])
-    return out.getvalue()
+    """Every CSV the service writes goes through here, so every cell is neutralised (the kit's
+    `ten99kit.spreadsheet`)."""
+    return csv_text(itertools.chain([header], rows))

@@ -10,8 +10,6 @@ apostrophe (`neutralise`), so that a spreadsheet shows it instead of running it.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.params import FromQuery
 from litestar.response import Stream
+from ten99kit.spreadsheet import csv_text, neutralise
 
 from ..adapters.services import ServiceClient
 from .common import gateway_of, user_of
@@ -27,7 +26,6 @@ from .invoices import INVOICE_STATUSES
 
 __all__ = ["INVOICE_COLUMNS", "export_assignments", "export_contractors", "export_invoices", "neutralise"]
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: invoices per call to billing (its list's largest page)
 PAGE = 100
 
@@ -37,18 +35,8 @@ INVOICE_COLUMNS = [
 ]  # fmt: skip
 
 
-def neutralise(value: Any) -> str:
-    """The cell's text, with a leading apostrophe if a spreadsheet would take it for a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
 def _csv(rows: Sequence[Sequence[Any]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    for row in rows:
-        writer.writerow([neutralise(v) for v in row])
-    return out.getvalue().encode()
+    return csv_text(rows).encode()
 
 
 def _day(epoch: Any) -> str:
