@@ -141,49 +141,37 @@ def _application_ineligible(e: Envelope[ApplicationIneligibleV1]) -> PublicEvent
     return PublicEvent("application.ineligible", _session(e.data, "ineligible") | {"reasons": list(e.data.reasons)})
 
 
-def _policy_active(e: Envelope[PolicyActivatedV1]) -> PublicEvent:
-    m = e.data
-    body = {
+def _policy(m: PolicyActivatedV1 | PolicyCancelledV1 | PolicyReactivatedV1, status: str) -> dict[str, Any]:
+    """What every policy event says of its policy (1099Policy's policy object, in part)."""
+    return {
         "id": m.policy_id,
         "object": "policy",
         "policy_number": m.policy_number,
         "contractor": m.contractor_id,
-        "session": m.session_id,
         "coverage_type": list(m.coverage_types),
+        "status": status,
+    }
+
+
+def _policy_active(e: Envelope[PolicyActivatedV1]) -> PublicEvent:
+    m = e.data
+    body = _policy(m, "active") | {
+        "session": m.session_id,
         "home_state": m.home_state,
         "effective_date": epoch(m.effective_date),
-        "status": "active",
     }
     return PublicEvent("policy.active", body)
 
 
 def _policy_cancelled(e: Envelope[PolicyCancelledV1]) -> PublicEvent:
     m = e.data
-    body = {
-        "id": m.policy_id,
-        "object": "policy",
-        "policy_number": m.policy_number,
-        "contractor": m.contractor_id,
-        "coverage_type": list(m.coverage_types),
-        "status": "cancelled",
-        "reason": m.reason,
-        "cancelled_at": epoch(m.cancelled_at),
-    }
+    body = _policy(m, "cancelled") | {"reason": m.reason, "cancelled_at": epoch(m.cancelled_at)}
     return PublicEvent("policy.cancelled", body)
 
 
 def _policy_reactivated(e: Envelope[PolicyReactivatedV1]) -> PublicEvent:
     m = e.data
-    body = {
-        "id": m.policy_id,
-        "object": "policy",
-        "policy_number": m.policy_number,
-        "contractor": m.contractor_id,
-        "coverage_type": list(m.coverage_types),
-        "status": "active",
-        "assignment": m.assignment_id,
-        "reactivated_at": epoch(m.reactivated_at),
-    }
+    body = _policy(m, "active") | {"assignment": m.assignment_id, "reactivated_at": epoch(m.reactivated_at)}
     return PublicEvent("policy.reactivated", body)
 
 
