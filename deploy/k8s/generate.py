@@ -196,6 +196,9 @@ def service_env(spec: ServiceSpec, mode: str) -> list[dict[str, Any]]:
         # /_ops and /schema; never the internal token (the gateway holds that one). No
         # <SVC>_DEVELOPMENT anywhere: a process refuses to start on an empty or development secret
         "OPERATOR_TOKEN": Secret("operator-token", SHARED_SECRET),
+        # during a rotation only (docs/operations/secret-rotation.md): the other token accepted
+        "INTERNAL_TOKEN_PREVIOUS": Secret("internal-token-previous", SHARED_SECRET, optional=True),
+        "OPERATOR_TOKEN_PREVIOUS": Secret("operator-token-previous", SHARED_SECRET, optional=True),
         "HTTP__HOST": Literal("0.0.0.0"),
         "HTTP__PORT": Literal(str(spec.port)),
         **spec.env,
