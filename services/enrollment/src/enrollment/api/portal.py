@@ -17,7 +17,7 @@ from ..application.links import OptInLinks
 __all__ = ["PortalController"]
 
 
-class SessionRequest(msgspec.Struct, kw_only=True):
+class PortalSessionRequest(msgspec.Struct, kw_only=True):
     token: str
 
 
@@ -37,7 +37,7 @@ class PortalController(Controller):
         return await portal.request_link(db, links, data)
 
     @post("/sessions", status_code=200)
-    async def open_session(self, db: NamedDependency[Database], data: JSONBody[SessionRequest]) -> portal.OpenedSession:
+    async def open_session(self, db: NamedDependency[Database], data: JSONBody[PortalSessionRequest]) -> portal.OpenedSession:
         """Consume a sign-in link (single use, 15 minutes): a portal session for its email, with the
         email's contractor ids per company."""
         return await portal.open_session(db, data.token)
