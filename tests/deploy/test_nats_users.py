@@ -24,6 +24,7 @@ import nats
 import pytest
 import pytest_asyncio
 from ten99_contracts import STREAMS, stream_for_subject
+from ten99_testing.waiting import wait_until
 from ten99kit.bus import Bus, ensure_streams
 from ten99kit.inbox import InboxConsumer, Subscription
 from ten99kit.settings import NatsSettings
@@ -75,18 +76,18 @@ async def server() -> AsyncIterator[tuple[str, dict[str, str]]]:
             log.close()
 
 
-async def _bus(address: str, svc: str, env: dict[str, str]) -> Bus:
+async def _bus(address: str, svc: str, env: dict[str, str], api_timeout_s: float = 60.0) -> Bus:
     # a loaded machine may take more than the kit's 5 s for a consumer create on a server that
     # syncs every write (sync_interval: always): the test waits on the answer, not on the clock
     url = f"tls://{svc}:{env['NATS_PASSWORD_' + svc.upper()]}@{address}"
-    bus = Bus(NatsSettings(url=url, api_timeout_s=60.0), name=f"test-{svc}")
-    for _ in range(200):  # the server starts in milliseconds: wait for it to accept
-        try:
-            await bus.connect(retry_first=False)
-            return bus
-        except Exception:
-            await asyncio.sleep(0.05)
-    raise AssertionError("nats-server did not accept a connection")
+    bus = Bus(NatsSettings(url=url, api_timeout_s=api_timeout_s), name=f"test-{svc}")
+
+    async def connected() -> bool:
+        await bus.connect(retry_first=False)
+        return True
+
+    await wait_until(connected, timeout=10, what="nats-server accepting a connection", retry_on=(Exception,))
+    return bus
 
 
 async def _refused(address: str, svc: str, env: dict[str, str], subject: str) -> str:
@@ -202,15 +203,15 @@ async def test_three_nodes_form_a_cluster_over_tls_routes_and_hold_r3_streams() 
         os.environ["SSL_CERT_FILE"] = str(folder / "ca.crt")
         try:
             env = v.nats_env()
-            bus = await _bus(f"localhost:{clients[0]}", "contractor", env)
+            # short API requests: one sent before the meta leader is elected gets no answer, and is sent again
+            bus = await _bus(f"localhost:{clients[0]}", "contractor", env, api_timeout_s=5.0)
             try:
                 # JetStream answers once the three nodes elected a meta leader over their routes
-                for _ in range(600):
-                    try:
-                        await ensure_streams(bus.js, replicas=3)
-                        break
-                    except Exception:
-                        await asyncio.sleep(0.1)
+                async def provisioned() -> bool:
+                    await ensure_streams(bus.js, replicas=3)
+                    return True
+
+                await wait_until(provisioned, timeout=120, what="the cluster's JetStream", retry_on=(Exception,))
                 info = await bus.js.stream_info("TEN99_CONTRACTOR")
                 assert info.config.num_replicas == 3
                 assert info.cluster is not None and len(info.cluster.replicas or []) == 2
