@@ -13,49 +13,18 @@ import asyncio
 import csv
 import io
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
-from ten99_testing import free_port
-from ten99_testing.system import SERVICES, System
+from ten99_testing.system import System
 
 from tests.browser.test_rough_edges import finished, reload_until, upload
-from tests.conftest import ROOT, Company, create_company
+from tests.conftest import Company
 from tests.e2e.flow import Row, csv_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
-
-
-@pytest_asyncio.fixture
-async def system_with_mailbox(database_factory: Any, jetstream_url: str, tmp_path: Path) -> AsyncIterator[tuple[System, Company]]:
-    dbs = {s: await database_factory(s[:5]) for s in SERVICES}
-    system = System(
-        nats_url=jetstream_url,
-        database_urls=dbs,
-        smtp_host="127.0.0.1",
-        smtp_port=free_port(),
-        workdir=tmp_path / "system",
-        cwd=ROOT,
-        catcher=True,
-        extra_env={"NOTIFICATION_DELIVERY__BACKOFF_BASE_S": "0.2"},
-    )
-    company = create_company(system, "Acme Talent", "ops@acme.test", "correct horse battery")
-    for service in system.services.values():
-        service.start()
-    try:
-        for service in system.services.values():
-            service.wait_ready(timeout=240)
-        yield system, company
-    except BaseException:
-        print(system.logs(80))
-        raise
-    finally:
-        system.stop()
 
 
 async def download(page: Page, testid: str) -> tuple[str, list[dict[str, str]]]:
@@ -67,9 +36,9 @@ async def download(page: Page, testid: str) -> tuple[str, list[dict[str, str]]]:
 
 
 async def test_banner_filter_alert_email_and_exports(
-    system_with_mailbox: tuple[System, Company], browser: Browser, tmp_path: Path
+    with_mailbox: tuple[System, Company], browser: Browser, tmp_path: Path
 ) -> None:
-    system, company = system_with_mailbox
+    system, company = with_mailbox
     today = datetime.now(UTC).date()
     soon = Row("Nike", "Ada", "Lovelace", "ada@example.com", "CA", "Content creator", "CA", "$2,500.00", "flatfee", today + timedelta(days=2), today + timedelta(days=20), campaign="=HYPERLINK(\"http://evil\")")  # fmt: skip
     later = Row("Nike", "Walt", "Whitman", "walt@example.com", "NY", "Photographer", "NY", "$900.00", "flatfee", today + timedelta(days=5), today + timedelta(days=9))  # fmt: skip

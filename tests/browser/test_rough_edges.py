@@ -11,49 +11,18 @@ as a real process, with the development mail catcher on (so the Mailbox shows th
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
-from ten99_testing import free_port, wait_until
-from ten99_testing.system import SERVICES, System
+from ten99_testing import wait_until
+from ten99_testing.system import System
 
-from tests.conftest import ROOT, Company, create_company
+from tests.conftest import Company
 from tests.e2e.flow import Row, csv_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
-
-
-@pytest_asyncio.fixture
-async def with_mailbox(database_factory: Any, jetstream_url: str, tmp_path: Path) -> AsyncIterator[tuple[System, Company]]:
-    """Every service, notification sending to its own development catcher (the Mailbox is on)."""
-    dbs = {s: await database_factory(s[:5]) for s in SERVICES}
-    system = System(
-        nats_url=jetstream_url,
-        database_urls=dbs,
-        smtp_host="127.0.0.1",
-        smtp_port=free_port(),
-        workdir=tmp_path / "system",
-        cwd=ROOT,
-        catcher=True,
-        extra_env={"NOTIFICATION_DELIVERY__BACKOFF_BASE_S": "0.2"},
-    )
-    company = create_company(system, "Acme Talent", "ops@acme.test", "correct horse battery")
-    for service in system.services.values():
-        service.start()
-    try:
-        for service in system.services.values():
-            service.wait_ready(timeout=240)  # six processes starting on a shared, busy machine
-        yield system, company
-    except BaseException:
-        print(system.logs(80))
-        raise
-    finally:
-        system.stop()
 
 
 async def reload_until(page: Page, locator: str, timeout_s: float = 180) -> None:
