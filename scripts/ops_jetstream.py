@@ -9,11 +9,12 @@ command needs nothing else.
 
 ``reset-consumers`` is for a service whose database was restored from a backup: JetStream still
 remembers what the service acknowledged after the backup was taken, so those messages would never
-come again. Deleting the service's durable consumers (named ``<service>__<subject>``) makes its
-workers create them afresh, from the start of each stream (deliver policy "all"); the service's
-inbox, restored with its database, drops every message it had applied before the backup and applies
-the ones after it. Stop the service's workers first (a running worker recreates a deleted consumer
-at once, which is harmless but makes the listing confusing), then start them.
+come again. Deleting the service's durable consumers (named ``<service>__<subject>``, or
+``<service>__<name>__<subject>`` for a named reaction) makes its workers create them afresh, from
+the start of each stream (deliver policy "all"); the service's inbox, restored with its database,
+drops every message it had applied before the backup and applies the ones after it. Stop the
+service's workers first (a running worker recreates a deleted consumer at once, which is harmless
+but makes the listing confusing), then start them.
 
 Uses nats-py only (the service image has it); no nats CLI needed.
 """

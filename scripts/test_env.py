@@ -5,6 +5,10 @@
   started on a free port with a temporary store and stopped afterwards.
 - Chromium for the browser tests: Debian's package, installed with apt-get when missing and
   this user may (never a browser downloaded by a test tool).
+- Compiled modules cached (``PYTHONPYCACHEPREFIX``, in the venv, outside the source tree), even
+  where ``PYTHONDONTWRITEBYTECODE`` is set: the tests start well over a hundred Python processes
+  (every service of each whole system, operator commands), and compiling the libraries again in
+  each costs about 3 s of CPU per process.
 """
 
 from __future__ import annotations
@@ -53,6 +57,9 @@ def main(argv: list[str]) -> int:
         return 2
     command = argv[argv.index("--") + 1 :]
     env = dict(os.environ)
+    if not env.get("PYTHONPYCACHEPREFIX"):
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(Path(sys.prefix) / "pycache")
     if not env.get("TEST_DATABASE_URL") and _answers("127.0.0.1", 5432):
         env["TEST_DATABASE_URL"] = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
     _chromium()

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from ten99_testing import CaughtMail, free_port
 from ten99_testing.nats_server import NatsServerProcess
 from ten99_testing.plugin import create_database, drop_database
 from ten99_testing.smtp import SmtpSink
@@ -35,7 +36,9 @@ class Company:
 @dataclass
 class Running:
     system: System
-    smtp: SmtpSink
+    #: the mail sent: an SMTP sink of the test's own, or (a system shared by tests, the Mailbox's
+    #: catcher on) the company's caught mail
+    smtp: SmtpSink | CaughtMail
     company: Company
 
     def client(self, service: str) -> Any:
@@ -44,31 +47,43 @@ class Running:
 
 
 def create_company(system: System, name: str, email: str, password: str) -> Company:
+    """A company with its owner and an API key, by the gateway's ``create-company`` command."""
+    return create_companies(system, [(name, email, password)])[0]
+
+
+#: `create_companies`' one process: the gateway's own command, once per company
+_CREATE_MANY = """
+import json, sys
+from gateway.bootstrap import definition
+from ten99kit.cli import main
+for name, email, password in json.loads(sys.argv[1]):
+    argv = ["create-company", "--name", name, "--email", email, "--password", password, "--api-key", "--json"]
+    if code := main(definition, argv):
+        sys.exit(code)
+"""
+
+
+def create_companies(system: System, specs: list[tuple[str, str, str]]) -> list[Company]:
+    """`create_company` for each ``(name, email, password)``, in ONE process: importing the gateway
+    is most of what one ``python -m gateway create-company`` costs (seconds on a busy machine)."""
+    if not specs:
+        return []
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gateway",
-            "create-company",
-            "--name",
-            name,
-            "--email",
-            email,
-            "--password",
-            password,
-            "--api-key",
-            "--json",
-        ],
+        [sys.executable, "-c", _CREATE_MANY, json.dumps(specs)],
         env=system.services["gateway"].env,
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
-        timeout=120,
+        timeout=120 + 10 * len(specs),
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    data = json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
-    return Company(data["company_id"], name, email, password, data["api_key"])
+    made = [json.loads(line) for line in out.stdout.splitlines() if line.startswith('{"company_id"')]
+    assert [m["email"] for m in made] == [email.strip().lower() for _, email, _ in specs], out.stdout + out.stderr
+    return [
+        Company(m["company_id"], name, email, password, m["api_key"])
+        for m, (name, email, password) in zip(made, specs, strict=True)
+    ]
 
 
 @pytest_asyncio.fixture
@@ -105,10 +120,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
 
 
 @contextmanager
-def whole_system(postgres_url: str, workdir: Path) -> Iterator[tuple[System, SmtpSink]]:
+def whole_system(postgres_url: str, workdir: Path, *, catcher: bool = False) -> Iterator[tuple[System, SmtpSink]]:
     """Every service as a process on PostgreSQL (a database each), a nats-server of its own and an
     SMTP sink: the system is built, not started (create companies first, then ``system.start()``).
-    Its logs are printed if setting up fails; everything is stopped and dropped afterwards."""
+    Its logs are printed if setting up fails; everything is stopped and dropped afterwards.
+    ``catcher``: notification sends to its development catcher (the dashboard's Mailbox is on; read
+    a company's mail with `CaughtMail`), not to the sink."""
     nats = NatsServerProcess(workdir / "nats").start()
     databases = {s: asyncio.run(create_database(postgres_url, s[:5])) for s in SERVICES}
     smtp = SmtpSink().start()
@@ -116,9 +133,10 @@ def whole_system(postgres_url: str, workdir: Path) -> Iterator[tuple[System, Smt
         nats_url=nats.url,
         database_urls=databases,
         smtp_host=smtp.host,
-        smtp_port=smtp.port,
+        smtp_port=free_port() if catcher else smtp.port,
         workdir=workdir / "system",
         cwd=ROOT,
+        catcher=catcher,
         extra_env={"NOTIFICATION_DELIVERY__BACKOFF_BASE_S": "0.2"},
     )
     try:

@@ -143,11 +143,11 @@ class ModeSpec:
 
 
 MODE_SPECS = {
-    "api": ModeSpec(2, {"cpu": "100m", "memory": "160Mi"}, {"cpu": "1", "memory": "300Mi"}, (5, 5), 30),
+    "api": ModeSpec(2, {"cpu": "100m", "memory": "160Mi"}, {"cpu": "1", "memory": "300Mi"}, (10, 0), 30),
     # consumers finish and commit the batch in hand before exiting (AckWait is 30 s)
-    "worker": ModeSpec(2, {"cpu": "100m", "memory": "160Mi"}, {"cpu": "1", "memory": "300Mi"}, (5, 5), 60),
+    "worker": ModeSpec(2, {"cpu": "100m", "memory": "160Mi"}, {"cpu": "1", "memory": "300Mi"}, (10, 0), 60),
     # two relays: one publishes (PostgreSQL advisory lock), the other stands by
-    "relay": ModeSpec(2, {"cpu": "20m", "memory": "128Mi"}, {"cpu": "500m", "memory": "300Mi"}, (2, 1), 30),
+    "relay": ModeSpec(2, {"cpu": "20m", "memory": "128Mi"}, {"cpu": "500m", "memory": "300Mi"}, (3, 0), 30),
 }
 MIGRATE_RESOURCES = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "300Mi"}}
 
@@ -428,16 +428,17 @@ cluster {
 """
 
 
-def service_subscriptions() -> dict[str, list[str]]:
-    """The subjects each service consumes, from the services themselves: each one's bootstrap
-    is built on a throwaway SQLite runtime (nothing connects) and its subscriptions are read."""
+def service_subscriptions() -> dict[str, list[tuple[str, str]]]:
+    """The (subject, subscription name) pairs of each service (`ten99kit.Subscription`), from the
+    services themselves: each one's bootstrap is built on a throwaway SQLite runtime (nothing
+    connects) and its subscriptions are read."""
     import importlib
     import os
     import tempfile
 
     from ten99kit.runtime import Runtime
 
-    out: dict[str, list[str]] = {}
+    out: dict[str, list[tuple[str, str]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for spec in SERVICES:
             definition = importlib.import_module(f"{spec.name}.bootstrap").definition
@@ -447,11 +448,11 @@ def service_subscriptions() -> dict[str, list[str]]:
                 runtime = Runtime(definition, settings)
             finally:
                 del os.environ[f"{spec.name.upper()}_DEVELOPMENT"]
-            out[spec.name] = sorted({s.subject for s in runtime.parts.subscriptions})
+            out[spec.name] = sorted({(s.subject, s.name) for s in runtime.parts.subscriptions})
     return out
 
 
-def nats_permissions(svc: str, consumed: list[str]) -> dict[str, Any]:
+def nats_permissions(svc: str, consumed: list[tuple[str, str]]) -> dict[str, Any]:
     """What one service's NATS user may do, derived from contracts/ and its subscriptions:
     - publish its own events: ``ten99.<svc>.>`` (the subjects of its stream ``TEN99_<SVC>``;
       a service publishes only its own context's messages, ARCHITECTURE.md section 3);
@@ -459,18 +460,20 @@ def nats_permissions(svc: str, consumed: list[str]) -> dict[str, Any]:
       reconciles all of them at start-up, ``ten99kit.bus.ensure_streams``); no delete, no purge;
     - listing the streams and their consumers (read-only: ``scripts/ops_jetstream.py consumers``,
       run in the service's pod with its settings);
-    - for each subject it consumes, only its own durable consumer ``<svc>__<subject>`` on the
+    - for each subject it consumes, only its own durable consumers (``<svc>__<subject>``, and
+      ``<svc>__<name>__<subject>`` for a named second reaction) on the
       producer's stream: create (nats-py names the filter in the subject), info, fetch, ack, and
       delete (``ops_jetstream.py reset-consumers`` after a database restore);
     - subscribe: replies only (``_INBOX.>``: JetStream API answers, fetched messages)."""
     from ten99_contracts import STREAMS, stream_for_subject
+    from ten99kit.inbox import durable_name
 
     publish = [f"ten99.{svc}.>", "$JS.API.STREAM.LIST"]
     for spec in STREAMS.values():
         publish += [f"$JS.API.STREAM.{op}.{spec.name}" for op in ("INFO", "CREATE", "UPDATE")]
         publish.append(f"$JS.API.CONSUMER.LIST.{spec.name}")
-    for subject in consumed:
-        stream, durable = stream_for_subject(subject).name, f"{svc}__{subject.replace('.', '_')}"
+    for subject, name in consumed:
+        stream, durable = stream_for_subject(subject).name, durable_name(svc, subject, name)
         publish += [
             f"$JS.API.CONSUMER.CREATE.{stream}.{durable}",
             f"$JS.API.CONSUMER.CREATE.{stream}.{durable}.{subject}",
@@ -486,7 +489,7 @@ def nats_user_env(svc: str) -> str:
     return f"NATS_PASSWORD_{svc.upper()}"
 
 
-def nats_accounts(subscriptions: dict[str, list[str]]) -> str:
+def nats_accounts(subscriptions: dict[str, list[tuple[str, str]]]) -> str:
     """The ``accounts`` block: TEN99 (JetStream, one user per service) and SYS (monitoring)."""
     lines = [
         "# GENERATED users (deploy/k8s/generate.py: nats_permissions): one per service, allowed only",

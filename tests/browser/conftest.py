@@ -1,23 +1,38 @@
-"""The browser tier's Chromium: Debian's (``/usr/bin/chromium``), headless, driven by Playwright."""
+"""The browser tier's Chromium: Debian's (``/usr/bin/chromium``), headless, driven by Playwright, and
+the system it drives: ONE whole system for the whole tier (six service processes take 20-30 s to
+start), with the development mail catcher on (the dashboard's Mailbox), and a company of its own for
+each test, so that tests stay independent: each sees only its company's data and mail.
+
+- ``running``: a `Running` (``.system``, ``.company``, ``.smtp``: the company's caught mail) on it;
+- ``with_mailbox``: ``(system, company)`` on it;
+
+On the shared system a test reads only its company's data and mail (`CaughtMail`), logs in with its
+company's own email, and uses addresses no other test uses wherever a lookup crosses companies (the
+portal's sign-in by email). Operator ticks act for every company: count their effects on the test's
+company only, after `tests.e2e.flow.idle`."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, async_playwright
-from ten99_testing import free_port
-from ten99_testing.system import SERVICES, System
+from ten99_testing import CaughtMail
+from ten99_testing.system import System
 
-from tests.conftest import ROOT, Company, create_company
+from tests.conftest import Company, Running, create_companies, create_company, whole_system
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]  # fmt: skip
+#: six processes starting on a shared, busy machine
+READY_TIMEOUT_S = 240
+_companies = itertools.count(1)
 
 
 @pytest_asyncio.fixture
@@ -30,29 +45,61 @@ async def browser() -> AsyncIterator[Browser]:
         await b.close()
 
 
-@pytest_asyncio.fixture
-async def with_mailbox(database_factory: Any, jetstream_url: str, tmp_path: Path) -> AsyncIterator[tuple[System, Company]]:
-    """Every service, notification sending to its own development catcher (the Mailbox is on)."""
-    dbs = {s: await database_factory(s[:5]) for s in SERVICES}
-    system = System(
-        nats_url=jetstream_url,
-        database_urls=dbs,
-        smtp_host="127.0.0.1",
-        smtp_port=free_port(),
-        workdir=tmp_path / "system",
-        cwd=ROOT,
-        catcher=True,
-        extra_env={"NOTIFICATION_DELIVERY__BACKOFF_BASE_S": "0.2"},
-    )
-    company = create_company(system, "Acme Talent", "ops@acme.test", "correct horse battery")
-    for service in system.services.values():
-        service.start()
-    try:
-        for service in system.services.values():
-            service.wait_ready(timeout=240)  # six processes starting on a shared, busy machine
-        yield system, company
-    except BaseException:
+@dataclass
+class _Shared:
+    system: System
+    #: companies made before the system started, one per test of the tier that asks for one
+    companies: list[Company]
+
+
+def _company_spec() -> tuple[str, str, str]:
+    """The name the tests look for, a login of its own."""
+    return "Acme Talent", f"ops{next(_companies)}@acme.test", "correct horse battery"
+
+
+@pytest.fixture(scope="package")
+def browser_shared(
+    request: pytest.FixtureRequest, postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[_Shared]:
+    """Every service, once for the browser tier, notification sending to its own catcher; the
+    tier's companies made first, all in one process (`create_companies`)."""
+    here = Path(__file__).parent
+    wanted = [i for i in request.session.items if "browser_company" in getattr(i, "fixturenames", ()) and here in i.path.parents]
+    with whole_system(postgres_url, tmp_path_factory.mktemp("browser"), catcher=True) as (system, _):
+        companies = create_companies(system, [_company_spec() for _ in wanted])
+        system.start(timeout=READY_TIMEOUT_S)
+        yield _Shared(system, companies)
+
+
+@pytest.fixture
+def browser_system(browser_shared: _Shared) -> System:
+    return browser_shared.system
+
+
+@pytest.fixture
+def browser_company(browser_shared: _Shared) -> Company:
+    """A company of this test's own on the shared system."""
+    if browser_shared.companies:
+        return browser_shared.companies.pop(0)
+    return create_company(browser_shared.system, *_company_spec())
+
+
+def _logs_if_failed(request: pytest.FixtureRequest, system: System) -> None:
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
         print(system.logs(80))
-        raise
-    finally:
-        system.stop()
+
+
+@pytest.fixture
+def running(request: pytest.FixtureRequest, browser_system: System, browser_company: Company) -> Iterator[Running]:
+    with CaughtMail(browser_system.database_urls["notification"], browser_company.company_id) as mail:
+        yield Running(browser_system, mail, browser_company)
+    _logs_if_failed(request, browser_system)
+
+
+@pytest.fixture
+def with_mailbox(
+    request: pytest.FixtureRequest, browser_system: System, browser_company: Company
+) -> Iterator[tuple[System, Company]]:
+    yield browser_system, browser_company
+    _logs_if_failed(request, browser_system)

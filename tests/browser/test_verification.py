@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 import zxingcpp
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, Page, expect
 from pypdf import PdfReader
 from ten99_testing import wait_until
 
+from tests.browser.support import log_in
 from tests.e2e.flow import seed_covered_assignment
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
@@ -28,16 +29,6 @@ def qr_urls(pdf: bytes) -> list[str]:
     """The QR codes drawn on the certificate's page, decoded."""
     [page] = PdfReader(io.BytesIO(pdf)).pages
     return [code.text for image in page.images for code in zxingcpp.read_barcodes(image.image)]
-
-
-async def log_in(context: BrowserContext, company: Any) -> Page:
-    page = await context.new_page()
-    await page.goto("/login")
-    await page.get_by_test_id("login-email").fill(company.email)
-    await page.get_by_test_id("login-password").fill(company.password)
-    await page.get_by_test_id("login-submit").click()
-    await expect(page).to_have_url(re.compile(r"/contractors"))
-    return page
 
 
 async def newest_certificate(page: Page, profile: str, tmp_path: Path, *, other_than: str | None = None) -> tuple[bytes, str]:

@@ -137,19 +137,20 @@ async def test_each_service_user_may_do_its_own_work_and_nothing_else(server: tu
         for svc in SERVICES:  # every process provisions and reconciles all six streams
             await ensure_streams(buses[svc].js, replicas=1)
         # each consumer of each service: created (as the kit's InboxConsumer does) and readable
-        subs: dict[tuple[str, str], Any] = {}
+        subs: dict[tuple[str, str, str], Any] = {}
         for svc in SERVICES:
             settings = NatsSettings()
-            subscriptions = [Subscription(s, _ignore) for s in consumed[svc]]
+            subscriptions = [Subscription(s, _ignore, name=name) for s, name in consumed[svc]]
             inbox = InboxConsumer(SimpleNamespace(service=svc), buses[svc], settings, subscriptions, None, None)  # type: ignore[arg-type]
-            for s in consumed[svc]:
-                subs[(svc, s)] = await inbox._subscribe(s)
-                info = await buses[svc].js.consumer_info(stream_for_subject(s).name, inbox.durable_name(s))
-                assert info.config.filter_subject == s
+            for sub in subscriptions:
+                subs[(svc, sub.subject, sub.name)] = await inbox._subscribe(sub)
+                info = await buses[svc].js.consumer_info(stream_for_subject(sub.subject).name, inbox.durable(sub))
+                assert info.config.filter_subject == sub.subject
         # the producer publishes its event; every consumer of it fetches and acknowledges it
-        for (svc, subject), sub in subs.items():
+        for (svc, subject, name), sub in subs.items():
             producer = subject.split(".")[1]
-            ack = await buses[producer].js.publish(subject, b"{}", headers={"Nats-Msg-Id": f"{svc}-{subject}"})
+            msg_id = f"{svc}-{name}-{subject}"
+            ack = await buses[producer].js.publish(subject, b"{}", headers={"Nats-Msg-Id": msg_id})
             assert ack.stream == STREAMS[producer].name
             (msg,) = await sub.fetch(1, timeout=60)
             await msg.ack_sync()
@@ -159,7 +160,7 @@ async def test_each_service_user_may_do_its_own_work_and_nothing_else(server: tu
     # the operator's script, in a service's pod with its settings: its consumers listed, then reset
     for action in ("consumers", "reset-consumers"):
         out = await _ops_jetstream(action, "contractor", address, env)
-        assert sorted(line["stream"] for line in out) == sorted(stream_for_subject(s).name for s in consumed["contractor"])
+        assert sorted(line["stream"] for line in out) == sorted(stream_for_subject(s).name for s, _ in consumed["contractor"])
     # what is not theirs is refused
     assert "ten99.billing.invoice_issued.v1" in await _refused(address, "contractor", env, "ten99.billing.invoice_issued.v1")
     other = "$JS.API.CONSUMER.INFO.TEN99_CONTRACTOR.billing__ten99_contractor_job_upserted_v1"

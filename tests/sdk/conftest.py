@@ -9,20 +9,35 @@ restores them; ``as_company`` switches the key inside a test.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import ten99policy
+import ten99policy.six as sdk_six
 from ten99_testing.receiver import WebhookReceiver
 from ten99_testing.smtp import SmtpSink
 from ten99_testing.system import System
 
-from ..conftest import Company, create_company, whole_system
+from ..conftest import Company, create_companies, whole_system
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _find_spec(self: Any, fullname: str, path: Any = None, target: Any = None) -> Any:
+    """PEP 451's ``find_spec`` for the SDK's vendored six, which has only ``find_module``: pytest
+    asks every meta path finder for ``find_spec`` when it imports a later directory's conftest."""
+    if self.find_module(fullname, path) is None:
+        return None
+    return importlib.util.spec_from_loader(fullname, self)
+
+
+if not hasattr(sdk_six._SixMetaPathImporter, "find_spec"):
+    sdk_six._SixMetaPathImporter.find_spec = _find_spec
 
 #: the SDK's module globals a test changes (restored after each test)
 _GLOBALS = ("api_key", "api_base", "log", "max_network_retries")
@@ -43,8 +58,13 @@ class SdkStack:
 @pytest.fixture(scope="package")
 def sdk_stack(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SdkStack]:
     with whole_system(postgres_url, tmp_path_factory.mktemp("sdk")) as (system, smtp):
-        a = create_company(system, "SDK Company A", "owner@sdk-a.test", "correct horse battery sdk a")
-        b = create_company(system, "SDK Company B", "owner@sdk-b.test", "correct horse battery sdk b")
+        a, b = create_companies(
+            system,
+            [
+                ("SDK Company A", "owner@sdk-a.test", "correct horse battery sdk a"),
+                ("SDK Company B", "owner@sdk-b.test", "correct horse battery sdk b"),
+            ],
+        )
         system.start()
         yield SdkStack(system, smtp, a, b)
 

@@ -22,7 +22,7 @@ import pytest
 from ten99_testing.smtp import SmtpSink
 from ten99_testing.system import SERVICES, System, wait_until
 
-from ..conftest import Company, create_company, whole_system
+from ..conftest import Company, create_companies, whole_system
 from ..e2e.flow import seed_covered_assignment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -184,8 +184,10 @@ def _seed_company_a(stack: Stack) -> None:
 @pytest.fixture(scope="package")
 def stack(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with whole_system(postgres_url, tmp_path_factory.mktemp("security")) as (system, smtp):
-        a = create_company(system, "Company A", "owner@a.test", "correct horse battery a")
-        b = create_company(system, "Company B", "owner@b.test", "correct horse battery b")
+        a, b = create_companies(
+            system,
+            [("Company A", "owner@a.test", "correct horse battery a"), ("Company B", "owner@b.test", "correct horse battery b")],
+        )
         system.start()
         stack = Stack(system, smtp, a, b)
         _seed_company_a(stack)

@@ -1,7 +1,18 @@
 """ten99's message contracts: envelope, subjects, stream specs and message types. No I/O."""
 
 from . import billing_v1, contractor_v1, enrollment_v1, gateway_v1, notification_v1, policy_v1
-from .base import REGISTRY, Envelope, Message, decode_envelope, encode_envelope, message_type
+from .base import (
+    ACTOR_OPERATOR,
+    ACTOR_SYSTEM,
+    REGISTRY,
+    Envelope,
+    Message,
+    actor_of,
+    decode_envelope,
+    encode_envelope,
+    message_type,
+    valid_actor,
+)
 from .common import (
     Address,
     AssignmentQuote,
@@ -15,6 +26,8 @@ from .common import (
 from .streams import STREAMS, StreamSpec, stream_for_subject
 
 __all__ = [
+    "ACTOR_OPERATOR",
+    "ACTOR_SYSTEM",
     "REGISTRY",
     "STREAMS",
     "Address",
@@ -28,6 +41,7 @@ __all__ = [
     "Message",
     "QuotedCoverage",
     "StreamSpec",
+    "actor_of",
     "billing_v1",
     "contractor_v1",
     "decode_envelope",
@@ -38,4 +52,5 @@ __all__ = [
     "notification_v1",
     "policy_v1",
     "stream_for_subject",
+    "valid_actor",
 ]

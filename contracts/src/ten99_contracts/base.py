@@ -6,12 +6,24 @@ producer may append a field with a default without breaking a consumer (ARCHITEC
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
-__all__ = ["REGISTRY", "Envelope", "Message", "decode_envelope", "encode_envelope", "message_type"]
+__all__ = [
+    "ACTOR_OPERATOR",
+    "ACTOR_SYSTEM",
+    "REGISTRY",
+    "Envelope",
+    "Message",
+    "actor_of",
+    "decode_envelope",
+    "encode_envelope",
+    "message_type",
+    "valid_actor",
+]
 
 #: subject -> message type, filled in as message modules are imported (see `registry.py`).
 REGISTRY: dict[str, type[Message]] = {}
@@ -49,6 +61,29 @@ class Envelope(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
     correlation_id: str | None = None
     causation_id: str | None = None
     data: T
+    #: who asked for the change (`valid_actor`), set where it was requested and kept by every
+    #: reaction; None from a producer older than the field (read as unknown, not as "system")
+    actor: str | None = None
+
+
+#: a person or credential of the company: ``user:us_...`` (dashboard user), ``api_key:ak_...``
+#: (public API), ``contractor:cn_...`` (opt-in page or portal); or ``operator`` (an operator
+#: credential on ``/_ops``), ``system`` (the clock, or a reaction with no requester)
+_ACTOR = re.compile(r"(?:user:us|api_key:ak|contractor:cn)_[0-9A-Za-z]{1,40}|operator|system")
+ACTOR_OPERATOR = "operator"
+ACTOR_SYSTEM = "system"
+
+
+def valid_actor(value: str | None) -> bool:
+    return value is not None and _ACTOR.fullmatch(value) is not None
+
+
+def actor_of(kind: str, entity_id: str) -> str:
+    """``actor_of("user", "us_...")`` -> ``"user:us_..."``; ValueError if that is no actor."""
+    value = f"{kind}:{entity_id}"
+    if not valid_actor(value):
+        raise ValueError(f"not an actor: {value!r}")
+    return value
 
 
 def message_type(subject: str) -> type[Message]:

@@ -16,6 +16,7 @@ __all__ = [
     "ApplicationStartedV1",
     "AssignmentEnrolledV1",
     "Consent",
+    "ContractorDetailsCorrectedV1",
     "InvitationExpiredV1",
     "InvitationIssuedV1",
     "InvitationReminderDueV1",
@@ -169,3 +170,20 @@ class PortalLinkRequestedV1(Message, frozen=True, kw_only=True):
     first_name: str
     sign_in_url: str
     expires_at: datetime
+
+
+class ContractorDetailsCorrectedV1(Message, frozen=True, kw_only=True):
+    """A contractor corrected their details in the portal, for one company (the envelope's
+    tenant): the fields the opt-in form lets them correct (name, phone, mailing address), taken by
+    the contractor service as it takes those confirmed at opt-in. Never the email (it signs them
+    in) nor a tax id (the portal does not collect one)."""
+
+    SUBJECT = "ten99.enrollment.contractor_details_corrected.v1"
+
+    correction_id: str
+    contractor_id: str
+    first_name: str
+    last_name: str
+    phone: str | None = None
+    address: Address
+    corrected_at: datetime

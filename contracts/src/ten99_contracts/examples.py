@@ -125,6 +125,11 @@ _LINE = b.InvoiceLine(
 
 EXAMPLES: list[Message] = [
     g.CompanyCreatedV1(company_id="co_5Xx6Yy7Zz8Aa9Bb0Cc1Dd2", name="Acme Talent", owner_email="ops@acme.test"),
+    g.UserAddedV1(user_id="us_6Yy7Zz8Aa9Bb0Cc1Dd2Ee3", email="ops@acme.test", role="owner"),
+    g.ApiKeyCreatedV1(
+        key_id="ak_7Zz8Aa9Bb0Cc1Dd2Ee3Ff4", name="Payroll sync", display="t9sk_test_…Xy12", created_by="ops@acme.test"
+    ),
+    g.ApiKeyRevokedV1(key_id="ak_7Zz8Aa9Bb0Cc1Dd2Ee3Ff4"),
     c.ContractorRegisteredV1(**_CONTRACTOR_STATE),
     c.ContractorUpdatedV1(**_CONTRACTOR_STATE),
     c.ContractorDeletedV1(contractor_id=_CONTRACTOR.contractor_id, email="ada@example.com"),
@@ -222,6 +227,15 @@ EXAMPLES: list[Message] = [
         sign_in_url="http://localhost:8000/portal/sign-in/Zk3...",
         expires_at=_AT,
     ),
+    e.ContractorDetailsCorrectedV1(
+        correction_id="dc_0Hh1Ii2Jj3Kk4Ll5Mm6Nn7",
+        contractor_id=_CONTRACTOR.contractor_id,
+        first_name="Ada",
+        last_name="King",
+        phone="+14155550100",
+        address=_ADDR,
+        corrected_at=_AT,
+    ),
     e.ApplicationStartedV1(
         session_id="ias_01JC3ZQ7W8X9Y0Z1A2B3C4D5E6",
         contractor_id=_CONTRACTOR.contractor_id,
@@ -311,6 +325,24 @@ EXAMPLES: list[Message] = [
         pdf=_PDF,
         reason="bound",
         send_email=True,
+    ),
+    p.UploadedCertificateReviewedV1(
+        upload_id="ci_7Ab8Cd9Ef0Gh1Ij2Kl3Mn4",
+        contractor_id=_CONTRACTOR.contractor_id,
+        assignment_id=_QUOTE.assignment_id,
+        status="flagged",
+        assignment_ids=[_QUOTE.assignment_id],
+        filename="own_coi.pdf",
+        sha256="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        failures=[
+            p.UploadedCertificateFailure(
+                rule="limits",
+                hard=False,
+                message="each occurrence below $1,000,000",
+                assignment_id=_QUOTE.assignment_id,
+            )
+        ],
+        reviewed_at=_AT,
     ),
     b.BillingSettingsUpdatedV1(billing_email="billing@acme.test", premium_payer="company", platform_fee_bps=150),
     b.InvoiceIssuedV1(

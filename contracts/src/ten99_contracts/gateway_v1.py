@@ -1,10 +1,10 @@
-"""Messages the gateway publishes (companies, the tenants)."""
+"""Messages the gateway publishes: companies (the tenants), their dashboard users and API keys."""
 
 from __future__ import annotations
 
 from .base import Message
 
-__all__ = ["CompanyCreatedV1"]
+__all__ = ["ApiKeyCreatedV1", "ApiKeyRevokedV1", "CompanyCreatedV1", "UserAddedV1"]
 
 
 class CompanyCreatedV1(Message, frozen=True, kw_only=True):
@@ -15,3 +15,32 @@ class CompanyCreatedV1(Message, frozen=True, kw_only=True):
     company_id: str
     name: str
     owner_email: str
+
+
+class UserAddedV1(Message, frozen=True, kw_only=True):
+    """A dashboard user was added to the company (the owner with the company, others in
+    Settings → Team). Never carries the password or its hash."""
+
+    SUBJECT = "ten99.gateway.user_added.v1"
+
+    user_id: str
+    email: str
+    role: str
+
+
+class ApiKeyCreatedV1(Message, frozen=True, kw_only=True):
+    """An API key was created. Carries what the dashboard lists (``display`` is the prefix and
+    the last characters), never the key or its hash."""
+
+    SUBJECT = "ten99.gateway.api_key_created.v1"
+
+    key_id: str
+    name: str
+    display: str
+    created_by: str | None = None
+
+
+class ApiKeyRevokedV1(Message, frozen=True, kw_only=True):
+    SUBJECT = "ten99.gateway.api_key_revoked.v1"
+
+    key_id: str

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import msgspec
+
 from .base import Message
 from .common import CoverageTerms
 
@@ -18,6 +20,8 @@ __all__ = [
     "PolicyActivatedV1",
     "PolicyCancelledV1",
     "PolicyReactivatedV1",
+    "UploadedCertificateFailure",
+    "UploadedCertificateReviewedV1",
 ]
 
 
@@ -143,3 +147,37 @@ class CertificateIssuedV1(Message, frozen=True, kw_only=True):
     reason: str = "bound"
     #: False when the extension that caused it asked for no email (``AssignmentExtendedV1.send_email``)
     send_email: bool = True
+
+
+class UploadedCertificateFailure(msgspec.Struct, frozen=True, kw_only=True):
+    """One rule an uploaded certificate failed (``assignment_id``: the assignment it was checked for)."""
+
+    rule: str
+    hard: bool
+    message: str
+    assignment_id: str | None = None
+
+
+class UploadedCertificateReviewedV1(Message, frozen=True, kw_only=True):
+    """A contractor's own certificate of insurance (an uploaded PDF) was reviewed, or a person
+    decided a flagged one (1099Policy's ``certificate.approved|flagged|denied|error``). While
+    ``status`` is ``approved``, the assignments in ``covered_assignment_ids`` are covered by the
+    contractor's own insurance: policy binds no coverage for them (no premium)."""
+
+    SUBJECT = "ten99.policy.uploaded_certificate_reviewed.v1"
+
+    upload_id: str
+    contractor_id: str
+    #: the one assignment it was uploaded for; None: all of the contractor's work
+    assignment_id: str | None = None
+    status: str  # approved | flagged | denied | error
+    #: the assignments it was reviewed against
+    assignment_ids: list[str]
+    #: the assignments it covers (empty unless approved)
+    covered_assignment_ids: list[str] = []
+    filename: str
+    sha256: str
+    failures: list[UploadedCertificateFailure] = []
+    reviewed_at: datetime
+    #: who decided a flagged upload (a dashboard user's email); None: the rules decided
+    decided_by: str | None = None

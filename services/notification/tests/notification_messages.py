@@ -36,6 +36,8 @@ from ten99_contracts.policy_v1 import (
     PolicyActivatedV1,
     PolicyCancelledV1,
     PolicyReactivatedV1,
+    UploadedCertificateFailure,
+    UploadedCertificateReviewedV1,
 )
 
 AT = datetime(2026, 11, 2, 15, 4, 5, tzinfo=UTC)
@@ -117,6 +119,21 @@ def certificate(n: int = 1, *, holder: str = "Nike") -> CertificateIssuedV1:
         download_url=f"http://127.0.0.1:8000/certificates/coi_{n:022d}.pdf?token=signed",
         filename=f"ten99_coi_COI-2026-{n:06d}.pdf",
         pdf=pdf_bytes(f"Certificate {n}"),
+    )
+
+
+def uploaded_certificate(n: int = 1, *, status: str = "flagged") -> UploadedCertificateReviewedV1:
+    failures = [] if status == "approved" else [UploadedCertificateFailure(rule="limits", hard=False, message="too low")]
+    return UploadedCertificateReviewedV1(
+        upload_id=f"ci_{n:022d}",
+        contractor_id=f"cn_{n:022d}",
+        status=status,
+        assignment_ids=[f"an_{n:022d}"],
+        covered_assignment_ids=[f"an_{n:022d}"] if status == "approved" else [],
+        filename="own_coi.pdf",
+        sha256="0" * 64,
+        failures=failures,
+        reviewed_at=AT,
     )
 
 

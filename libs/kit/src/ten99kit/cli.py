@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .logging import bind_actor
 from .migrations import check, downgrade, revision, upgrade, wait_for_head
 from .runtime import MODES, Runtime, ServiceDefinition
 from .settings import ServiceSettings, SettingsRefused
@@ -123,6 +124,7 @@ async def _command(definition: ServiceDefinition, settings: Any, args: argparse.
     runtime = Runtime(definition, settings)
     try:
         await runtime.start()
+        bind_actor("operator")  # what a service's own command changes, an operator asked for
         code = await definition.commands[args.command].run(runtime, args)
         await runtime.relay.drain()
         return code

@@ -152,6 +152,14 @@ class Database:
         self.clock = clock
         self.service = service
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+        # reads on PostgreSQL need no transaction: under READ COMMITTED each statement takes its own
+        # snapshot inside one anyway, and without it a read is one round trip, not BEGIN, it, ROLLBACK
+        # (SQLite keeps transactions: its BEGIN is the kit's own, see `create_engine`)
+        self._read_sessionmaker = (
+            async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False, autoflush=False)
+            if engine.dialect.name == "postgresql"
+            else self.sessionmaker
+        )
         self.dialect = engine.dialect.name
         #: PostgreSQL NOTIFY channel the relay LISTENs on
         self.notify_channel = f"ten99_outbox_{service}"
@@ -179,6 +187,13 @@ class Database:
     def session(self) -> AsyncSession:
         """A plain session for reads (no outbox)."""
         return self.sessionmaker()
+
+    def reads(self) -> AsyncSession:
+        """A session for reads only: on PostgreSQL its statements run without a transaction (no
+        ``BEGIN``/``ROLLBACK`` round trips), each seeing what was committed when it started, as
+        under READ COMMITTED. Never write through it (a write would commit at once, outside any unit
+        of work): write with `uow` or `session`."""
+        return self._read_sessionmaker()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

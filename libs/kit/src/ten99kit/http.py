@@ -30,12 +30,13 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from .errors import ApiError, exception_handlers
 from .inputs import input_guard
-from .logging import bind_correlation, get_logger
+from .logging import bind_actor, bind_correlation, get_logger
 
 if TYPE_CHECKING:
     from .runtime import Runtime, ServiceParts
 
 __all__ = [
+    "ACTOR_HEADER",
     "ERROR_SCHEMA",
     "INTERNAL_TOKEN_HEADER",
     "OPERATOR_TOKEN_HEADER",
@@ -53,6 +54,8 @@ INTERNAL_TOKEN_HEADER = "x-ten99-internal-token"  # noqa: S105 (a header name)
 #: or ``Authorization: Bearer <operator token>``
 OPERATOR_TOKEN_HEADER = "x-ten99-operator-token"  # noqa: S105 (a header name)
 TENANT_HEADER = "x-tenant-id"
+#: who asked (`ten99_contracts.valid_actor`), sent by the gateway on every call; anything else is ignored
+ACTOR_HEADER = "x-ten99-actor"
 _QUIET = ("/livez", "/readyz", "/metrics")
 
 
@@ -64,6 +67,8 @@ def correlation_middleware(app: ASGIApp) -> ASGIApp:
         headers = dict(scope.get("headers") or [])
         raw = headers.get(b"x-correlation-id") or headers.get(b"x-request-id")
         cid = bind_correlation(raw.decode("latin-1")[:64] if raw else None)
+        given_actor = headers.get(ACTOR_HEADER.encode())
+        bind_actor(given_actor.decode("latin-1") if given_actor else None)
         status = 500
         started = time.perf_counter()
 
@@ -114,6 +119,7 @@ async def operator_guard(connection: ASGIConnection[Any, Any, Any, Any], _: Base
     given = connection.headers.get(OPERATOR_TOKEN_HEADER) or _bearer(connection.headers.get("authorization", ""))
     if not _matches(given, accepted):
         raise NotAuthorizedException("missing or wrong operator token")
+    bind_actor("operator")
 
 
 def _tokens(*secrets: Any) -> list[bytes]:

@@ -15,7 +15,7 @@ _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 #: prefixes in use, so that a typo fails loudly
 PREFIXES = frozenset(
     # tenants and people: company, user, API key; 1099Policy's resources; ours
-    "co us ak en cn jb jc an qt ias pl in ev whe ci ib inv cv coi cr dl ml ikey wh".split()
+    "co us ak en cn jb jc an qt ias pl in ev whe ci ib inv cv coi cr dl ml ikey wh dc fl ca".split()
 )
 
 

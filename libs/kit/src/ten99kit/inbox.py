@@ -1,8 +1,9 @@
 """The idempotent inbox: durable pull consumers that apply each message once.
 
-For each (service, subject) there is one durable JetStream consumer. A fetched batch is applied
-in one transaction: the envelope ids go into the ``inbox`` table (the primary key drops a
-redelivered copy) together with whatever the handlers write and emit; messages are acked only
+For each (service, subject) there is one durable JetStream consumer (and one more for each named
+`Subscription`: a second reaction at its own pace, such as notification's audit ledger). A fetched
+batch is applied in one transaction: the envelope ids go into the ``inbox`` table (the primary key
+drops a redelivered copy) together with whatever the handlers write and emit; messages are acked only
 after that transaction commits. If anything in a batch fails, the batch is rolled back and
 applied again one message per transaction, so that one bad message cannot hold up the rest:
 the failing one is nak'ed with a growing delay, and after the last delivery it moves to the
@@ -28,20 +29,25 @@ from ten99_contracts import Envelope, decode_envelope, stream_for_subject
 
 from .bus import Bus
 from .db import BigIntPK, Database, JSONDoc, UtcDateTime, insert_ignore
-from .logging import bind_correlation, causation_id, get_logger
+from .logging import actor, bind_correlation, causation_id, get_logger
 from .metrics import CONSUMER_ACK_PENDING, CONSUMER_PENDING, DEAD_LETTERS_WAITING, REFRESH_INTERVAL_S, gauge_worker
 from .settings import NatsSettings
 from .uow import UnitOfWork
 from .workers import Backoff, wait_first
 
-__all__ = ["DeadLetter", "Handler", "InboxConsumer", "Subscription", "inbox_tables"]
+__all__ = ["DeadLetter", "Handler", "InboxConsumer", "Subscription", "durable_name", "inbox_tables"]
 
 log = get_logger(__name__)
 
-APPLIED = Counter("ten99_inbox_applied_total", "Messages applied by a consumer", ["service", "subject"])
-DUPLICATES = Counter("ten99_inbox_duplicates_total", "Redelivered messages dropped by the inbox", ["service", "subject"])
-FAILED = Counter("ten99_inbox_failures_total", "Handler failures (each is retried or dead-lettered)", ["service", "subject"])
-DEAD = Counter("ten99_dead_letters_total", "Messages moved to the dead-letter table", ["service", "subject"])
+#: ``consumer`` is the durable name: a named `Subscription` counts apart from the first of its subject
+APPLIED = Counter("ten99_inbox_applied_total", "Messages applied by a consumer", ["service", "subject", "consumer"])
+DUPLICATES = Counter(
+    "ten99_inbox_duplicates_total", "Redelivered messages dropped by the inbox", ["service", "subject", "consumer"]
+)
+FAILED = Counter(
+    "ten99_inbox_failures_total", "Handler failures (each is retried or dead-lettered)", ["service", "subject", "consumer"]
+)
+DEAD = Counter("ten99_dead_letters_total", "Messages moved to the dead-letter table", ["service", "subject", "consumer"])
 
 Handler = Callable[[UnitOfWork, Envelope[Any]], Awaitable[None]]
 
@@ -58,6 +64,16 @@ class Subscription:
     #: seconds to let more messages gather when a fetch did not fill the batch: fewer, larger
     #: transactions (each has a fixed cost) for consumers no one waits on, such as read models
     linger_s: float = 0.0
+    #: a second reaction of the service to the same subject at its own pace: its own durable
+    #: consumer (``<service>__<name>__<subject>``), inbox entries and retries, so that it neither
+    #: waits for nor holds up the service's other reaction to the subject ("" for the first)
+    name: str = ""
+
+
+def durable_name(service: str, subject: str, name: str = "") -> str:
+    """The durable consumer of ``service`` for ``subject``: ``<service>__<subject>``, or
+    ``<service>__<name>__<subject>`` for a named `Subscription` (dots become underscores)."""
+    return f"{service}__{name + '__' if name else ''}{subject.replace('.', '_')}"
 
 
 def inbox_tables(metadata: MetaData) -> tuple[Table, Table]:
@@ -120,43 +136,44 @@ class InboxConsumer:
         self.subscriptions = list(subscriptions)
         self.inbox = inbox
         self.dead = dead_letters
-        self._by_subject = {s.subject: s for s in self.subscriptions}
+        self._by_durable = {self.durable(s): s for s in self.subscriptions}
         self._resubscribe: set[str] = set()
         #: seconds between refreshes of this part's gauges (`ten99kit.metrics`)
         self.gauge_interval_s = REFRESH_INTERVAL_S
         bus.on_reconnect(self._on_reconnect)
 
-    def durable_name(self, subject: str) -> str:
-        return f"{self.db.service}__{subject.replace('.', '_')}"
+    def durable(self, sub: Subscription) -> str:
+        """The JetStream durable consumer (and inbox consumer key) of ``sub``."""
+        return durable_name(self.db.service, sub.subject, sub.name)
 
     def _on_reconnect(self) -> None:
         # pull subscriptions may not resume after a server restart: make every loop renew its own
-        self._resubscribe.update(self._by_subject)
+        self._resubscribe.update(self._by_durable)
 
-    def consumer_config(self, subject: str) -> ConsumerConfig:
-        durable = self.durable_name(subject)
+    def consumer_config(self, sub: Subscription) -> ConsumerConfig:
+        durable = self.durable(sub)
         return ConsumerConfig(
             name=durable,
             durable_name=durable,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
-            filter_subject=subject,
+            filter_subject=sub.subject,
             ack_wait=self.settings.ack_wait_s,
             # the consumer dead-letters at `max_deliver`; the server's limit is a safety margin above it
             max_deliver=self.settings.max_deliver + 2,
             max_ack_pending=max(1000, self.settings.fetch_batch * 4),
         )
 
-    async def _subscribe(self, subject: str) -> Any:
-        stream = stream_for_subject(subject).name
-        config = self.consumer_config(subject)
+    async def _subscribe(self, sub: Subscription) -> Any:
+        stream = stream_for_subject(sub.subject).name
+        config = self.consumer_config(sub)
         await self.bus.js.add_consumer(stream, config=config)  # create or update
         return await self.bus.js.pull_subscribe_bind(durable=config.durable_name, stream=stream)
 
     # -- running ---------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        tasks = [asyncio.create_task(self._run_one(s, stop), name=f"consume {s.subject}") for s in self.subscriptions]
+        tasks = [asyncio.create_task(self._run_one(s, stop), name=f"consume {self.durable(s)}") for s in self.subscriptions]
         if self.subscriptions:
             gauges = gauge_worker("inbox.gauges", self.refresh_gauges, self.gauge_interval_s)
             tasks.append(asyncio.create_task(gauges.run(stop), name="inbox gauges"))
@@ -170,32 +187,33 @@ class InboxConsumer:
     async def _run_one(self, sub: Subscription, stop: asyncio.Event) -> None:
         backoff = Backoff(0.1, 2.0)
         batch = sub.batch or self.settings.fetch_batch
+        durable = self.durable(sub)
         while not stop.is_set():
             psub = None
             try:
-                psub = await self._subscribe(sub.subject)
-                self._resubscribe.discard(sub.subject)
+                psub = await self._subscribe(sub)
+                self._resubscribe.discard(durable)
                 backoff.reset()
                 idle = 0
-                while not stop.is_set() and sub.subject not in self._resubscribe:
+                while not stop.is_set() and durable not in self._resubscribe:
                     try:
                         msgs = await psub.fetch(batch, timeout=self.settings.fetch_timeout_s)
                     except TimeoutError:
                         msgs = []
                     if not msgs:
                         idle += 1
-                        if idle % 30 == 0 and await self._stalled(sub.subject):
+                        if idle % 30 == 0 and await self._stalled(sub):
                             break
                         continue
                     idle = 0
                     if sub.linger_s and len(msgs) < batch:
-                        msgs = [*msgs, *await self._gather_more(psub, sub.subject, batch - len(msgs), sub.linger_s)]
+                        msgs = [*msgs, *await self._gather_more(psub, sub, batch - len(msgs))]
                     await self.process(sub, msgs)
             except asyncio.CancelledError:
                 raise
             except Exception as e:
                 retry_in = backoff.next()
-                log.warning("inbox.consumer_error", subject=sub.subject, error=repr(e), retry_in_s=retry_in)
+                log.warning("inbox.consumer_error", consumer=durable, error=repr(e), retry_in_s=retry_in)
                 await wait_first(stop, timeout=retry_in)
             finally:
                 if psub is not None:
@@ -204,14 +222,14 @@ class InboxConsumer:
                     except Exception:
                         pass
 
-    async def _gather_more(self, psub: Any, subject: str, room: int, linger_s: float) -> list[Any]:
-        """What arrived during ``linger_s``. JetStream says how many wait; exactly that many are
+    async def _gather_more(self, psub: Any, sub: Subscription, room: int) -> list[Any]:
+        """What arrived during ``sub.linger_s``. JetStream says how many wait; exactly that many are
         fetched, and the fetch returns as soon as they are in. (A blind fetch waits out its timeout
         when fewer than ``room`` came, so it had to be short, and on a busy machine a 10 ms fetch
         left most of what the server had already sent for the next batch.)"""
-        await asyncio.sleep(linger_s)
+        await asyncio.sleep(sub.linger_s)
         try:
-            info = await self.bus.js.consumer_info(stream_for_subject(subject).name, self.durable_name(subject))
+            info = await self.bus.js.consumer_info(stream_for_subject(sub.subject).name, self.durable(sub))
         except Exception:
             return []
         waiting = min(room, int(info.num_pending or 0))
@@ -222,10 +240,10 @@ class InboxConsumer:
         except TimeoutError:
             return []
 
-    async def _stalled(self, subject: str) -> bool:
+    async def _stalled(self, sub: Subscription) -> bool:
         """True if the server holds messages for us that our subscription does not deliver."""
         try:
-            info = await self.bus.js.consumer_info(stream_for_subject(subject).name, self.durable_name(subject))
+            info = await self.bus.js.consumer_info(stream_for_subject(sub.subject).name, self.durable(sub))
         except Exception:
             return True
         return bool(info.num_pending) and not info.num_ack_pending
@@ -243,7 +261,7 @@ class InboxConsumer:
         if not self.bus.is_connected:
             return
         for sub in self.subscriptions:
-            durable = self.durable_name(sub.subject)
+            durable = self.durable(sub)
             try:
                 info = await self.bus.js.consumer_info(stream_for_subject(sub.subject).name, durable)
             except NotFoundError:  # not subscribed yet
@@ -254,7 +272,7 @@ class InboxConsumer:
     # -- applying --------------------------------------------------------------------------
 
     async def process(self, sub: Subscription, msgs: Sequence[Any]) -> None:
-        consumer = self.durable_name(sub.subject)
+        consumer = self.durable(sub)
         decoded: list[_Decoded] = []
         for msg in msgs:
             try:
@@ -297,8 +315,8 @@ class InboxConsumer:
             for d in fresh.values():
                 await self._call(sub, uow, d.envelope)
             await uow.commit()
-        APPLIED.labels(self.db.service, sub.subject).inc(len(fresh))
-        DUPLICATES.labels(self.db.service, sub.subject).inc(len(decoded) - len(fresh))
+        APPLIED.labels(self.db.service, sub.subject, consumer).inc(len(fresh))
+        DUPLICATES.labels(self.db.service, sub.subject, consumer).inc(len(decoded) - len(fresh))
 
     @cached_property
     def _record_one(self) -> Any:
@@ -313,9 +331,11 @@ class InboxConsumer:
     async def _call(self, sub: Subscription, uow: UnitOfWork, envelope: Envelope[Any]) -> None:
         bind_correlation(envelope.correlation_id)
         token = causation_id.set(envelope.id)
+        requester = actor.set(envelope.actor)  # a reaction acts for whoever asked for the change
         try:
             await sub.handler(uow, envelope)
         finally:
+            actor.reset(requester)
             causation_id.reset(token)
 
     async def apply(self, sub: Subscription, consumer: str, envelope: Envelope[Any]) -> bool:
@@ -334,7 +354,7 @@ class InboxConsumer:
         try:
             applied = await self.apply(sub, consumer, d.envelope)
         except Exception as e:
-            FAILED.labels(self.db.service, sub.subject).inc()
+            FAILED.labels(self.db.service, sub.subject, consumer).inc()
             deliveries = d.msg.metadata.num_delivered
             if deliveries >= self.settings.max_deliver:
                 await self._dead_letter(consumer, sub.subject, d.msg, _describe(e))
@@ -352,7 +372,7 @@ class InboxConsumer:
             )
             await d.msg.nak(delay=delay)
             return
-        (APPLIED if applied else DUPLICATES).labels(self.db.service, sub.subject).inc()
+        (APPLIED if applied else DUPLICATES).labels(self.db.service, sub.subject, consumer).inc()
         await d.msg.ack()
 
     async def _dead_letter(self, consumer: str, subject: str, msg: Any, error: str) -> None:
@@ -375,7 +395,7 @@ class InboxConsumer:
                 )
             )
             await uow.commit()
-        DEAD.labels(self.db.service, subject).inc()
+        DEAD.labels(self.db.service, subject, consumer).inc()
         log.error("inbox.dead_lettered", subject=subject, message_id=headers.get("Nats-Msg-Id"), error=error[:500])
 
     # -- operators -------------------------------------------------------------------------
@@ -396,7 +416,7 @@ class InboxConsumer:
             raise LookupError(f"no dead letter {dead_letter_id}")
         if row["replayed_at"] is not None:
             return False
-        sub = self._by_subject.get(row["subject"])
+        sub = self._by_durable.get(row["consumer"])
         if sub is None:
             raise LookupError(f"this service no longer consumes {row['subject']}")
         envelope = decode_envelope(row["payload"], row["subject"])

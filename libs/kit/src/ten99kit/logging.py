@@ -11,10 +11,13 @@ from contextvars import ContextVar
 from typing import Any
 
 import structlog
+from ten99_contracts import valid_actor
 
 from .settings import LogSettings
 
 __all__ = [
+    "actor",
+    "bind_actor",
     "bind_correlation",
     "causation_id",
     "configure_logging",
@@ -28,6 +31,17 @@ __all__ = [
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 #: the id of the message being handled (the cause of whatever it publishes)
 causation_id: ContextVar[str | None] = ContextVar("causation_id", default=None)
+#: who asked for what is being done (`ten99_contracts.valid_actor`): written into every envelope
+#: emitted meanwhile, so that a change and all its reactions name the requester (docs/audit-ledger.md)
+actor: ContextVar[str | None] = ContextVar("actor", default=None)
+
+
+def bind_actor(value: str | None) -> str | None:
+    """Bind ``value`` as the actor if it is one (`valid_actor`), else nothing; returns what is bound."""
+    value = value if valid_actor(value) else None
+    actor.set(value)
+    return value
+
 
 _SENSITIVE = ("tax_identification", "tax_id", "password", "token", "secret", "authorization", "api_key")
 

@@ -18,6 +18,7 @@ connected; a SIGTERM stops it at any moment. Its probes (`Runtime.readiness`):
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -100,6 +101,15 @@ class ServiceDefinition:
     migrations: Path
     build: Callable[[Runtime], ServiceParts]
     commands: dict[str, Command] = field(default_factory=dict)
+
+
+def freeze_start_up_objects() -> None:
+    """Everything built at start (modules, the app and its routes, tables) is moved out of the
+    cyclic collector's reach (`gc.freeze`): a full collection then walks only what the running
+    service made. Measured: a full collection over a service's ~140,000 start-up objects took
+    ~130 ms on this machine, the GET benchmark's stalls of 150-180 ms (bench/README.md)."""
+    gc.collect()
+    gc.freeze()
 
 
 class Runtime:
@@ -249,6 +259,7 @@ class Runtime:
         web.add_done_callback(lambda _: self.stop.set())  # a server that could not start ends the process
         running = [asyncio.create_task(t(self.stop)) for t in self.tasks_for(mode, bus=False)]
         running.append(asyncio.create_task(self._run_with_bus(mode)))
+        freeze_start_up_objects()
         log.info("service.started", mode=mode, port=self.settings.http.port, development=self.settings.development)
         try:
             await self.stop.wait()

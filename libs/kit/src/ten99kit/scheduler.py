@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from .clock import Clock
-from .logging import get_logger
+from .logging import actor, get_logger
 from .workers import PollingWorker
 
 __all__ = ["ScheduledJob", "Scheduler"]
@@ -37,13 +37,17 @@ class Scheduler:
         """Run every job once, now. One tick at a time per process."""
         results: dict[str, Any] = {}
         async with self._lock:
+            requester = actor.set("system")  # what the clock does, nobody asked for
             now = self.clock.now()
-            for job in self.jobs:
-                try:
-                    results[job.name] = await job.run(now)
-                except Exception as e:
-                    log.exception("scheduler.job_failed", job=job.name, error=repr(e))
-                    results[job.name] = f"error: {e!r}"
+            try:
+                for job in self.jobs:
+                    try:
+                        results[job.name] = await job.run(now)
+                    except Exception as e:
+                        log.exception("scheduler.job_failed", job=job.name, error=repr(e))
+                        results[job.name] = f"error: {e!r}"
+            finally:
+                actor.reset(requester)
         return results
 
     async def run(self, stop: asyncio.Event) -> None:

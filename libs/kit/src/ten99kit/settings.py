@@ -44,10 +44,12 @@ DEFAULT_NATS_URL = "nats://127.0.0.1:14222"
 
 class DatabaseSettings(BaseModel):
     url: str = ""  # empty: the embedded default, a SQLite file under ./var
-    #: connections each process keeps open (see docs/operations/scaling.md for the budget)
+    #: connections each process may hold, opened as needed and kept open (docs/operations/scaling.md
+    #: has the budget): a connection opened for a burst serves the next one
     pool_size: int = 10
-    #: connections a process may open beyond the pool under load, closed when returned
-    max_overflow: int = 10
+    #: connections a process may open beyond the pool, closed as soon as they are returned (each
+    #: burst above the pool then pays a new connection: its TCP and TLS set-up and authentication)
+    max_overflow: int = 0
     #: log every SQL statement (debugging only: slow and verbose)
     echo: bool = False
     #: migrate to head when a process starts (the embedded default); production runs `migrate` as a job

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from .logging import get_logger
+from .logging import actor, get_logger
 
 __all__ = ["Backoff", "PollingWorker", "wait_first"]
 
@@ -92,6 +92,15 @@ class PollingWorker:
         self.wake_event.set()
 
     async def run(self, stop: asyncio.Event) -> None:
+        # what a worker does on its own (an invoice issued, a reminder sent), nobody asked for; a
+        # step acting for a requester binds them itself (an import acts as its uploader)
+        requester = actor.set("system")
+        try:
+            await self._loop(stop)
+        finally:
+            actor.reset(requester)
+
+    async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self.wake_event.clear()
             try:

@@ -11,6 +11,7 @@ import msgspec
 import nats
 import pytest
 from demo import Behaviour, applied, definition, notes, write_note
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select, update
 from ten99_contracts import Envelope
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
@@ -142,7 +143,7 @@ async def test_a_redelivered_message_is_applied_once(database_url: str, jetstrea
         await publish_raw(jetstream_url, raw, msg_id="a")
         await wait_until(lambda: count(svc.db, applied), satisfies=lambda n: n >= 1)
         await publish_raw(jetstream_url, raw, msg_id="b")
-        await wait_until(lambda: _acked(jetstream_url, svc.runtime.consumer.durable_name(SUBJECT), 2))
+        await wait_until(lambda: _acked(jetstream_url, svc.runtime.consumer.durable(svc.runtime.consumer.subscriptions[0]), 2))
         assert await count(svc.db, applied) == 1
         assert Behaviour.seen == ["twice"]
 
@@ -189,9 +190,9 @@ async def test_a_lingering_subscription_gathers_messages_into_one_transaction(da
         gather_more = consumer._gather_more
         lingering_since = asyncio.Event()
 
-        async def noting_the_linger(psub: Any, subject: str, room: int, linger_s: float) -> list[Any]:
+        async def noting_the_linger(psub: Any, sub: Subscription, room: int) -> list[Any]:
             lingering_since.set()
-            return await gather_more(psub, subject, room, linger_s)
+            return await gather_more(psub, sub, room)
 
         consumer._gather_more = noting_the_linger  # type: ignore[method-assign]
         stop = asyncio.Event()
@@ -214,6 +215,46 @@ async def test_a_lingering_subscription_gathers_messages_into_one_transaction(da
         # the four published while the first lingered are applied with it, in one transaction
         assert batches == [[f"linger{i}" for i in range(5)]]
         assert await count(svc.db, applied) == 5
+
+
+async def test_a_named_subscription_reacts_to_the_same_subject_at_its_own_pace(database_url: str, jetstream_url: str) -> None:
+    """Two reactions of one service to one subject: each its own durable consumer and inbox
+    entries, each applies every message once, and one that is stuck holds up nothing of the other."""
+    async with running_service(definition, database_url=database_url, nats_url=jetstream_url, relay=False, consume=False) as svc:
+        consumer = svc.runtime.consumer
+        first = consumer.subscriptions[0]
+        released = asyncio.Event()
+        second_saw: list[str] = []
+
+        async def slow_second(uow: Any, env: Any) -> None:
+            await released.wait()
+            second_saw.append(env.data.name)
+
+        second = Subscription(first.subject, slow_second, name="second")
+        labels = {"service": svc.db.service, "subject": SUBJECT, "consumer": consumer.durable(second)}
+        applied_before = REGISTRY.get_sample_value("ten99_inbox_applied_total", labels) or 0.0
+        assert consumer.durable(second) == f"{consumer.durable(first).split('__')[0]}__second__{SUBJECT.replace('.', '_')}"
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(consumer._run_one(sub, stop)) for sub in (first, second)]
+        await quiescent(svc, outboxes=False)  # both durable consumers exist
+        nc = await nats.connect(jetstream_url)
+        try:
+            for i in range(3):
+                await nc.jetstream().publish(SUBJECT, envelope(f"named{i}"))
+        finally:
+            await nc.close()
+        # the first reaction applies all three while the second is stuck on its first message
+        await wait_until(lambda: sorted(Behaviour.seen), satisfies=lambda seen: seen == ["named0", "named1", "named2"])
+        assert second_saw == []
+        released.set()
+        await wait_until(lambda: sorted(second_saw), satisfies=lambda seen: seen == ["named0", "named1", "named2"])
+        stop.set()
+        await asyncio.gather(*tasks)
+        assert await count(svc.db, applied) == 3  # the first reaction's writes, once each
+        async with svc.db.session() as s:
+            keys = (await s.execute(select(consumer.inbox.c.consumer, func.count()).group_by(consumer.inbox.c.consumer))).all()
+        assert dict(keys) == {consumer.durable(first): 3, consumer.durable(second): 3}
+        assert REGISTRY.get_sample_value("ten99_inbox_applied_total", labels) == applied_before + 3  # counted per consumer
 
 
 async def _acked(nats_url: str, durable: str, stream_seq: int) -> bool:

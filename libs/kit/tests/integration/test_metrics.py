@@ -33,8 +33,9 @@ def reset_behaviour() -> None:
 async def test_consumer_lag_is_what_jetstream_holds_for_the_durable_consumer(database_url: str, jetstream_url: str) -> None:
     async with running_service(definition, database_url=database_url, nats_url=jetstream_url, relay=False, consume=False) as svc:
         consumer = svc.runtime.consumer
-        durable = consumer.durable_name(SUBJECT)
-        psub = await consumer._subscribe(SUBJECT)  # the durable consumer exists; nothing is fetched
+        [sub] = [s for s in consumer.subscriptions if s.subject == SUBJECT]
+        durable = consumer.durable(sub)
+        psub = await consumer._subscribe(sub)  # the durable consumer exists; nothing is fetched
         try:
             for i in range(3):
                 await write_note(svc.db, "co_1", f"lag{i}", f"lag{i}")

@@ -14,7 +14,7 @@ from aiosmtpd.controller import Controller
 
 from .ports import free_port
 
-__all__ = ["SmtpSink"]
+__all__ = ["MailReader", "SmtpSink"]
 
 
 class _Keep:
@@ -41,7 +41,50 @@ class _Keep:
         return "250 OK"
 
 
-class SmtpSink:
+class MailReader:
+    """Reading caught mail: `messages` (in order, parsed) and ``lock`` come from the subclass."""
+
+    lock: threading.RLock
+    #: seconds between looks while waiting
+    poll_interval: float = 0.05
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        raise NotImplementedError
+
+    def _matching(self, predicate: Any) -> list[EmailMessage]:
+        with self.lock:
+            return [m for m in self.messages if predicate is None or predicate(m)]
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return self._matching(lambda m: address.lower() in str(m.get("To", "")).lower())
+
+    def wait_for(self, count: int, timeout: float = 30.0, predicate: Any = None) -> list[EmailMessage]:
+        """Wait until ``count`` messages (matching ``predicate``) arrived; return them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self._matching(predicate)
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(found)} of {count} emails after {timeout}s")
+            time.sleep(self.poll_interval)
+
+    async def wait_for_async(self, count: int, timeout: float = 30.0, predicate: Any = None) -> list[EmailMessage]:
+        """`wait_for` for async tests: polls without blocking the event loop."""
+        import asyncio
+
+        deadline = time.monotonic() + timeout
+        while True:
+            found = await asyncio.to_thread(self._matching, predicate)
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(found)} of {count} emails after {timeout}s")
+            await asyncio.sleep(self.poll_interval)
+
+
+class SmtpSink(MailReader):
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
         self.host = "127.0.0.1"
@@ -71,36 +114,6 @@ class SmtpSink:
 
     def stop(self) -> None:
         self._controller.stop()
-
-    def to(self, address: str) -> list[EmailMessage]:
-        with self.lock:
-            return [m for m in self.messages if address.lower() in str(m.get("To", "")).lower()]
-
-    def wait_for(self, count: int, timeout: float = 30.0, predicate: Any = None) -> list[EmailMessage]:
-        """Wait until ``count`` messages (matching ``predicate``) arrived; return them."""
-        deadline = time.monotonic() + timeout
-        while True:
-            with self.lock:
-                found = [m for m in self.messages if predicate is None or predicate(m)]
-            if len(found) >= count:
-                return found
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(found)} of {count} emails after {timeout}s")
-            time.sleep(0.05)
-
-    async def wait_for_async(self, count: int, timeout: float = 30.0, predicate: Any = None) -> list[EmailMessage]:
-        """`wait_for` for async tests: polls without blocking the event loop."""
-        import asyncio
-
-        deadline = time.monotonic() + timeout
-        while True:
-            with self.lock:
-                found = [m for m in self.messages if predicate is None or predicate(m)]
-            if len(found) >= count:
-                return found
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{len(found)} of {count} emails after {timeout}s")
-            await asyncio.sleep(0.05)
 
     def __enter__(self) -> SmtpSink:
         return self.start()

@@ -168,11 +168,12 @@ class System:
     def url(self, name: str) -> str:
         return self.services[name].url
 
-    def start(self) -> System:
+    def start(self, timeout: float = 60.0) -> System:
+        """Start every service; wait up to ``timeout`` seconds for each to be ready."""
         for s in self.services.values():
             s.start()
         for s in self.services.values():
-            s.wait_ready()
+            s.wait_ready(timeout=timeout)
         return self
 
     def stop(self) -> None:

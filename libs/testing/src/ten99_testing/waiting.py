@@ -260,8 +260,7 @@ async def quiescent(*services: Any, timeout: float = 30.0, outboxes: bool = True
         for rt in runtimes:
             inbox = rt.consumer
             consumers = [
-                _Consumer(stream_for_subject(sub.subject).name, inbox.durable_name(sub.subject), sub.subject)
-                for sub in inbox.subscriptions
+                _Consumer(stream_for_subject(sub.subject).name, inbox.durable(sub), sub.subject) for sub in inbox.subscriptions
             ]
             await _observe_consumers(rt.bus.js, consumers, seen)
             outbox = rt.db.outbox_table

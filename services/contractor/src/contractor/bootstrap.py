@@ -15,17 +15,23 @@ from ten99_contracts.enrollment_v1 import (
     ApplicationDeclinedV1,
     ApplicationIneligibleV1,
     AssignmentEnrolledV1,
+    ContractorDetailsCorrectedV1,
     InvitationExpiredV1,
     InvitationIssuedV1,
 )
-from ten99_contracts.policy_v1 import CertificateIssuedV1, CoverageActivatedV1, CoverageBoundV1
+from ten99_contracts.policy_v1 import (
+    CertificateIssuedV1,
+    CoverageActivatedV1,
+    CoverageBoundV1,
+    UploadedCertificateReviewedV1,
+)
 from ten99kit import Runtime, ScheduledJob, ServiceDefinition, ServiceParts, Subscription
 from ten99kit.request_keys import purge_request_keys
 from ten99kit.workers import Backoff, PollingWorker
 
 from .adapters.db import metadata, request_keys
 from .api.routes import ROUTES
-from .application import assignment_facts, roster
+from .application import assignment_facts, details, own_insurance, roster
 from .application.alerts import CoverageGapAlerts
 from .application.context import Context
 from .application.imports import ImportWorker
@@ -48,8 +54,10 @@ def subscriptions() -> list[Subscription]:
         Subscription(ApplicationCompletedV1.SUBJECT, roster.on_application_completed, linger_s=linger),
         Subscription(ApplicationIneligibleV1.SUBJECT, roster.on_application_ineligible, linger_s=linger),
         Subscription(ApplicationDeclinedV1.SUBJECT, roster.on_application_declined, linger_s=linger),
+        Subscription(ContractorDetailsCorrectedV1.SUBJECT, details.on_contractor_details_corrected),
         Subscription(CoverageBoundV1.SUBJECT, roster.on_coverage, linger_s=linger),
         Subscription(CoverageActivatedV1.SUBJECT, roster.on_coverage, linger_s=linger),
+        Subscription(UploadedCertificateReviewedV1.SUBJECT, own_insurance.on_uploaded_certificate_reviewed),
     ]
 
 

@@ -149,6 +149,33 @@ async def test_lists_page_newest_first_and_filter(svc: RunningService) -> None:
     assert (await c.get("/v1/contractors", params={"starting_after": "cn_nope"})).json()["error_code"] == "invalid_contractor_id"
 
 
+async def test_contractors_are_read_in_one_request_by_ids_of_the_company(svc: RunningService) -> None:
+    c = svc.client
+    ada, bob = await make_contractor(svc, email="ada@example.com"), await make_contractor(svc, email="bob@example.com")
+    await make_contractor(svc, email="cy@example.com")
+    r = await c.post(
+        "/v1/contractors",
+        json={"first_name": "Eve", "last_name": "O", "email": "eve@example.com", "address": ADDRESS},
+        headers={"x-tenant-id": OTHER_TENANT},
+    )
+    eve = r.json()
+    unknown = "cn_" + "0" * 22
+    asked = ",".join([ada["id"], eve["id"], bob["id"], unknown, ada["id"]])
+    found = (await c.get("/v1/contractors", params={"ids": asked, "limit": 100})).json()
+    # the list envelope as ever, newest first; another company's id and an unknown one simply do not come back
+    assert found["object"] == "list" and found["url"] == "/v1/contractors" and found["has_more"] is False
+    assert [x["id"] for x in found["data"]] == [bob["id"], ada["id"]]
+    assert found["data"][0]["first_name"] == "Ada" and found["data"][0]["tax_identification"] is None
+    theirs = (await c.get("/v1/contractors", params={"ids": asked}, headers={"x-tenant-id": OTHER_TENANT})).json()
+    assert [x["id"] for x in theirs["data"]] == [eve["id"]]
+    # a bad id (or an empty part) or too many ids: 400 naming the filter
+    for bad in ("cn_nope", f"{ada['id']},", f"{ada['id']},en_{'0' * 22}", ",".join([unknown] * 101)):
+        r = await c.get("/v1/contractors", params={"ids": bad})
+        assert (r.status_code, r.json()["error_code"]) == (400, "invalid_input"), bad
+        assert set(r.json()["message"]) == {"ids"}, bad
+    assert (await c.get("/v1/contractors", params={"ids": ",".join([unknown] * 100)})).json()["data"] == []
+
+
 async def test_one_tenant_cannot_see_or_change_anothers_data(svc: RunningService) -> None:
     entity = await make_entity(svc)
     person = await make_contractor(svc)

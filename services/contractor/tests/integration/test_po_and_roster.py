@@ -266,7 +266,16 @@ async def test_roster_status_follows_enrollment_and_policy_in_any_order(svc: Run
     assert roster["summary"] == {
         "contractors": 8,
         "assignments_missing_po": 2,
-        "by_status": {"not_invited": 1, "invited": 2, "expired": 1, "ineligible": 1, "declined": 0, "opted_in": 2, "covered": 1},
+        "by_status": {
+            "not_invited": 1,
+            "invited": 2,
+            "expired": 1,
+            "ineligible": 1,
+            "declined": 0,
+            "opted_in": 2,
+            "covered": 1,
+            "own_insurance": 0,
+        },
     }
     opted = next(r for r in roster["data"] if r["contractor_id"] == pid["opted"])
     assert (opted["assignments"], opted["assignments_missing_po"], opted["name"]) == (2, 1, "Opted Lovelace")

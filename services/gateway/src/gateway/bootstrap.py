@@ -32,9 +32,11 @@ from .domain.accounts import AccountError
 from .settings import GatewaySettings
 from .web import (
     api_docs,
+    audit,
     auth,
     contractors,
     exports,
+    facility,
     imports,
     invoices,
     mailbox,
@@ -42,9 +44,11 @@ from .web import (
     portal,
     public,
     settings_page,
+    uploads,
     verify,
     webhooks,
 )
+from .web.actors import forget_client_actor
 from .web.common import Gateway, authenticate, dashboard_exception_handlers, template_config
 from .web.cookies import secure_cookies
 
@@ -68,12 +72,20 @@ PAGE_HEADERS = [
 #: the dashboard's pages and forms, behind a login (and a CSRF token on every POST)
 DASHBOARD_ROUTES = [
     auth.logout,
+    audit.audit_log,
+    audit.audit_log_export,
+    audit.contractor_timeline,
     contractors.roster,
     contractors.contractor_profile,
     contractors.resend_invitation,
     contractors.cancel_assignment,
     contractors.extend_assignment,
     contractors.download_certificate,
+    uploads.company_uploads,
+    uploads.contractor_uploads,
+    uploads.upload_certificate,
+    uploads.decide_upload,
+    uploads.download_upload,
     exports.export_contractors,
     exports.export_assignments,
     exports.export_invoices,
@@ -106,6 +118,10 @@ DASHBOARD_ROUTES = [
     mailbox.mail_message,
     mailbox.mail_html,
     mailbox.mail_attachment,
+    facility.facilities,
+    facility.entity_facility,
+    facility.create_link,
+    facility.revoke_link,
 ]
 
 
@@ -135,8 +151,10 @@ def build(runtime: Runtime) -> ServiceParts:
             public.opt_in_form,
             public.opt_in_submit,
             public.opt_in_decline,
+            public.opt_in_certificate,
             public.public_certificate,
             verify.verify_certificate,
+            facility.public_facility,
             public.integration_webhook,
             portal.portal_form,
             portal.portal_request,
@@ -144,6 +162,8 @@ def build(runtime: Runtime) -> ServiceParts:
             portal.portal_sign_in,
             portal.portal_home,
             portal.portal_certificate,
+            portal.portal_correct_details,
+            portal.portal_upload_certificate,
             portal.portal_sign_out,
             api_docs.api_reference,
             public.not_found,
@@ -164,7 +184,7 @@ def build(runtime: Runtime) -> ServiceParts:
         internal_api=False,
         template_config=template_config(),
         compress=True,
-        middleware=[secure_cookies] if settings.session_cookie_secure else [],
+        middleware=[forget_client_actor, *([secure_cookies] if settings.session_cookie_secure else [])],
         app_options={"state": State({"gateway": gateway})},
         on_shutdown=[gateway.services.aclose],
     )

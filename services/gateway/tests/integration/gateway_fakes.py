@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 import httpx
 from gateway.application.accounts import create_company
@@ -92,6 +92,20 @@ class FakeServices:
         return {**view, "secret": f"whsec_new_{tenant}Ab3d"} if rotate else view
 
     @staticmethod
+    def contractor(contractor_id: str, tenant: str) -> dict[str, Any]:
+        return {
+            "id": contractor_id,
+            "object": "contractor",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "email": "ada@example.com",
+            "phone": "+1 555 0100",
+            "address": {"line1": "1 Main St", "locality": "Austin", "region": "TX", "postalcode": "73301"},
+            "tax_identification": "***-**-6789",
+            "tenant_seen": tenant,
+        }
+
+    @staticmethod
     def invoice(*, with_lines: bool) -> dict[str, Any]:
         invoice: dict[str, Any] = {
             "id": IN_1,
@@ -161,18 +175,12 @@ class FakeServices:
                 },
             }
         if s.service == "contractor" and s.method == "GET" and re.fullmatch(r"/v1/contractors/cn_[^/]+", s.path):
-            cid = s.path.rsplit("/", 1)[1]
-            return {
-                "id": cid,
-                "object": "contractor",
-                "first_name": "Ada",
-                "last_name": "Lovelace",
-                "email": "ada@example.com",
-                "phone": "+1 555 0100",
-                "address": {"line1": "1 Main St", "locality": "Austin", "region": "TX", "postalcode": "73301"},
-                "tax_identification": "***-**-6789",
-                "tenant_seen": tenant,
-            }
+            return self.contractor(s.path.rsplit("/", 1)[1], tenant)
+        ids = dict(parse_qsl(s.query)).get("ids") if key == ("contractor", "GET", "/v1/contractors") else None
+        if ids is not None:
+            # the batch read by id (the Uploads page's names): every id asked is one of the company's
+            found = [self.contractor(cid, tenant) for cid in ids.split(",")]
+            return {"object": "list", "data": found, "has_more": False, "url": "/v1/contractors"}
         if s.service == "contractor" and s.method == "GET" and re.fullmatch(r"/v1/contractors/[^/]+/assignments", s.path):
             return {
                 "object": "list",

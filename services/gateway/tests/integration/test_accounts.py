@@ -18,7 +18,7 @@ from gateway.bootstrap import definition
 from gateway.domain.accounts import AccountError
 from gateway_fakes import PASSWORD, csrf_of, login, make_company, new_client
 from sqlalchemy import func, select
-from ten99_contracts.gateway_v1 import CompanyCreatedV1
+from ten99_contracts.gateway_v1 import ApiKeyCreatedV1, CompanyCreatedV1, UserAddedV1
 from ten99kit.migrations import schema_drift, upgrade
 
 pytestmark = pytest.mark.integration
@@ -74,9 +74,12 @@ async def test_create_company_command_is_idempotent_and_announces_the_company(
     # the company was announced once, through the outbox
     await gateway.settle()
     messages = await published_companies(jetstream_url)
-    assert [m["subject"] for m in messages] == [CompanyCreatedV1.SUBJECT]
-    assert messages[0]["tenant_id"] == company_id
+    # with its owner and the API key the command made (for the audit ledger), no secret in them
+    assert [m["subject"] for m in messages] == [CompanyCreatedV1.SUBJECT, UserAddedV1.SUBJECT, ApiKeyCreatedV1.SUBJECT]
+    assert {m["tenant_id"] for m in messages} == {company_id}
     assert messages[0]["data"] == {"company_id": company_id, "name": "Acme Talent", "owner_email": "owner@acme.test"}
+    assert messages[1]["data"]["email"] == "owner@acme.test" and messages[1]["data"]["role"] == "owner"
+    assert key not in str(messages) and "password" not in str(messages)
 
     # the owner can log in with the first password, not the second
     assert (await login(gateway.client, "owner@acme.test", "another password")).status_code == 401

@@ -1,7 +1,7 @@
 """The contractor portal's pages (issue 15): no dashboard login; the same page for any email; the
 link is used by a POST only (a GET changes nothing); the portal cookie is the portal's own; the
 home page shows, per company, the contractor's assignments, coverage and certificates, and a
-certificate downloads only when it is one of theirs."""
+certificate downloads only when it is one of theirs; the contractor corrects their details there."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 import pytest
-from gateway_fakes import AN_1, CN_1, COI_1, PDF, FakeServices, ident
+from gateway_fakes import AN_1, CN_1, COI_1, PDF, FakeServices, csrf_of, ident
 from litestar import Response
 
 pytestmark = pytest.mark.integration
@@ -125,3 +125,103 @@ async def test_signing_out_ends_the_session_and_drops_the_cookie(gateway: Any, f
     assert r.headers["set-cookie"].startswith('ten99_portal="";') or "max-age=0" in r.headers["set-cookie"].lower()
     [ended] = fake_services.calls("enrollment", "POST", "/v1/portal/sessions/current/end")
     assert ended.headers["x-portal-session"] == SESSION
+
+
+def _details_form(fields: dict[str, str], csrf: str) -> dict[str, str]:
+    form = {
+        "first_name": "Ada",
+        "last_name": "King",
+        "phone": "+1 512 555 0100",
+        "address_line1": "9 New Rd",
+        "address_line2": "",
+        "address_locality": "Austin",
+        "address_region": "TX",
+        "address_postalcode": "78701",
+        "address_country": "US",
+        "_csrf": csrf,
+    }
+    return form | fields
+
+
+async def test_the_contractor_corrects_their_details_at_one_company(gateway: Any, fake_services: FakeServices) -> None:
+    _session(fake_services)
+    cookie = {"cookie": f"ten99_portal={SESSION}"}
+    home = await gateway.client.get("/portal/home", headers=cookie)
+    assert 'data-testid="portal-details-form"' in home.text and f'action="/portal/companies/{TENANT}/details"' in home.text
+    # pre-filled from the contractor service, with that company as tenant; never the tax id
+    assert 'value="Lovelace"' in home.text and 'value="1 Main St"' in home.text and "6789" not in home.text
+    csrf = csrf_of(home.text)
+    path = f"/portal/companies/{TENANT}/details"
+
+    def answer(s: Any) -> Any:
+        sent = json.loads(s.body)
+        if sent["address"]["region"] == "ZZ":
+            problems = {"address.region": "Choose a U.S. state (two letters, e.g. CA)."}
+            return Response({"error_code": "invalid_input", "message": problems}, status_code=400)
+        return {"correction_id": ident("dc", "1"), "changed": True, **sent, "corrected_at": "2030-01-01T12:00:00Z"}
+
+    fake_services.on("enrollment", "POST", f"/v1/portal/companies/{TENANT}/details", answer)
+    # no CSRF token, another's, no session, another company: refused before enrollment hears of it
+    assert (await gateway.client.post(path, data=_details_form({}, ""), headers=cookie)).status_code == 403
+    assert (await gateway.client.post(path, data=_details_form({}, "f" * 64), headers=cookie)).status_code == 403
+    signed_out = await gateway.client.post(path, data=_details_form({}, csrf), follow_redirects=False)
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/portal"
+    elsewhere = f"/portal/companies/{ident('co', '2')}/details"
+    assert (await gateway.client.post(elsewhere, data=_details_form({}, csrf), headers=cookie)).status_code == 404
+    assert fake_services.calls("enrollment", "POST") == []
+
+    bad = await gateway.client.post(path, data=_details_form({"address_region": "ZZ"}, csrf), headers=cookie)
+    assert bad.status_code == 400 and 'data-testid="portal-details-error-address_region"' in bad.text
+    assert 'value="ZZ"' in bad.text and 'value="King"' in bad.text
+
+    ok = await gateway.client.post(path, data=_details_form({}, csrf), headers=cookie)
+    assert ok.status_code == 200, ok.text
+    assert 'data-testid="portal-details-notice"' in ok.text and "now has your corrected details" in ok.text
+    assert 'value="King"' in ok.text and 'value="78701"' in ok.text
+    [_, sent] = fake_services.calls("enrollment", "POST", f"/v1/portal/companies/{TENANT}/details")
+    assert sent.headers["x-portal-session"] == SESSION and "x-tenant-id" not in sent.headers
+    assert json.loads(sent.body) == {
+        "first_name": "Ada",
+        "last_name": "King",
+        "phone": "+1 512 555 0100",
+        "address": {
+            "line1": "9 New Rd",
+            "line2": None,
+            "locality": "Austin",
+            "region": "TX",
+            "postalcode": "78701",
+            "country": "US",
+        },
+    }
+
+
+async def test_the_contractor_uploads_their_own_certificate_for_one_company(gateway: Any, fake_services: FakeServices) -> None:
+    _session(fake_services)
+    cookie = {"cookie": f"ten99_portal={SESSION}"}
+    home = await gateway.client.get("/portal/home", headers=cookie)
+    assert f'action="/portal/companies/{TENANT}/certificate"' in home.text
+    csrf, path = csrf_of(home.text), f"/portal/companies/{TENANT}/certificate"
+    pdf = {"certificate": ("coi.pdf", PDF, "application/pdf")}
+
+    def review(s: Any) -> Any:
+        if b"unreadable" in s.body:
+            return Response({"error_code": "invalid_file", "message": "That file is not a PDF."}, status_code=400)
+        return {"id": ident("ci", "1"), "object": "certificate", "contractor": CN_1, "status": "flagged"}
+
+    fake_services.on("policy", "POST", "/v1/uploads", review)
+    # no CSRF token, no session, another company: refused before policy hears of it
+    assert (await gateway.client.post(path, data={"_csrf": ""}, files=pdf, headers=cookie)).status_code == 403
+    signed_out = await gateway.client.post(path, data={"_csrf": csrf}, files=pdf, follow_redirects=False)
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/portal"
+    elsewhere = f"/portal/companies/{ident('co', '2')}/certificate"
+    assert (await gateway.client.post(elsewhere, data={"_csrf": csrf}, files=pdf, headers=cookie)).status_code == 404
+    assert fake_services.calls("policy", "POST") == []
+
+    ok = await gateway.client.post(path, data={"_csrf": csrf}, files=pdf, headers=cookie)
+    assert ok.status_code == 200 and 'data-testid="portal-certificate-notice"' in ok.text and "needs a check" in ok.text
+    [sent] = fake_services.calls("policy", "POST", "/v1/uploads")
+    assert sent.headers["x-tenant-id"] == TENANT and sent.headers["x-ten99-actor"] == f"contractor:{CN_1}"
+    assert PDF in sent.body and CN_1.encode() in sent.body
+    bad = {"certificate": ("coi.pdf", b"unreadable", "application/pdf")}
+    refused = await gateway.client.post(path, data={"_csrf": csrf}, files=bad, headers=cookie)
+    assert refused.status_code == 400 and "That file is not a PDF." in refused.text

@@ -25,6 +25,7 @@ from .adapters.webhook_http import WebhookPoster
 from .api import (
     DeliveryController,
     EventController,
+    LedgerController,
     MailboxController,
     WebhookDeliveryController,
     WebhookEndpointController,
@@ -33,17 +34,26 @@ from .application.composing import EmailComposer
 from .application.endpoints import EndpointRules, Endpoints
 from .application.events import EventRecorder, both
 from .application.housekeeping import housekeeping_job
+from .application.ledger import LEDGER_VERIFY, Ledger
 from .application.reactions import CompanyDirectory, Reactions
 from .application.sending import DeliverySender
 from .application.webhooks import WebhookDeliverer
+from .domain.ledger import LEDGER
 from .domain.public_events import MAPPINGS
 from .settings import NotificationSettings
 
 __all__ = ["build", "definition"]
 
 
-def _subscriptions(reactions: Reactions, recorder: EventRecorder) -> list[Subscription]:
-    """One subscription per subject: the email reaction, the public event, or both in turn."""
+#: seconds the ledger's consumers let entries gather: one chained append per company per batch
+#: (docs/audit-ledger.md has what 0, 0.05 and 0.2 cost)
+LEDGER_LINGER_S = 0.05
+
+
+def _subscriptions(reactions: Reactions, recorder: EventRecorder, ledger: Ledger) -> list[Subscription]:
+    """One subscription per subject for the email reaction, the public event, or both in turn;
+    and the audit ledger's own (named "ledger"): entries are chained under the company's lock, so
+    they run at their own pace, in batches, and never hold up an email or a webhook."""
     emails: dict[str, Handler] = {
         CompanyCreatedV1.SUBJECT: reactions.on_company_created,
         InvitationIssuedV1.SUBJECT: reactions.on_invitation_issued,
@@ -59,7 +69,9 @@ def _subscriptions(reactions: Reactions, recorder: EventRecorder) -> list[Subscr
     handlers: dict[str, Handler] = dict(emails)
     for subject in MAPPINGS:
         handlers[subject] = both(emails[subject], recorder.on_message) if subject in emails else recorder.on_message
-    return [Subscription(subject, handler) for subject, handler in handlers.items()]
+    return [Subscription(subject, handler) for subject, handler in handlers.items()] + [
+        Subscription(subject, ledger.on_message, linger_s=LEDGER_LINGER_S, name="ledger") for subject in LEDGER
+    ]
 
 
 def _webhooks(
@@ -124,10 +136,11 @@ def build(runtime: Runtime) -> ServiceParts:
             DeliveryController,
             MailboxController,
             EventController,
+            LedgerController,
             WebhookEndpointController,
             WebhookDeliveryController,
         ],
-        subscriptions=_subscriptions(reactions, EventRecorder(deliverer.wake)),
+        subscriptions=_subscriptions(reactions, EventRecorder(deliverer.wake), Ledger()),
         # "sender" and "deliverer" are not used by routes: tests and operators reach them as
         # parts.dependencies[...]
         dependencies={"db": runtime.db, "mailbox": mailbox, "sender": sender, "deliverer": deliverer, "endpoints": endpoints},
@@ -145,4 +158,5 @@ definition = ServiceDefinition(
     metadata=metadata,
     migrations=Path(__file__).parent / "migrations",
     build=build,
+    commands={"ledger-verify": LEDGER_VERIFY},
 )

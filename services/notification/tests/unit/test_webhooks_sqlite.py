@@ -172,6 +172,11 @@ async def test_old_events_are_purged_with_their_deliveries(env: Any) -> None:
 
 def test_every_mapped_message_has_a_sourced_type_and_every_sourced_type_a_message() -> None:
     produced = {public_event(msgs.envelope(message)).type for message in _one_of_each()}  # type: ignore[union-attr]
+    # an uploaded certificate's review is one message whose status names the type
+    produced |= {
+        public_event(msgs.envelope(msgs.uploaded_certificate(1, status=status))).type  # type: ignore[union-attr]
+        for status in ("approved", "denied", "error")
+    }
     assert produced == set(SOURCED_EVENT_TYPES)
     assert set(SOURCED_EVENT_TYPES) <= EVENT_TYPES and "category_code.added" in EVENT_TYPES - set(SOURCED_EVENT_TYPES)
     assert {type(m).SUBJECT for m in _one_of_each()} == set(MAPPINGS)
@@ -194,6 +199,7 @@ def _one_of_each() -> list[Any]:
         msgs.invoice_paid(1),
         msgs.invoice_voided(1),
         msgs.certificate(1),
+        msgs.uploaded_certificate(1),
         msgs.contractor_registered(1),
         msgs.contractor_registered(1, updated=True),
     ]

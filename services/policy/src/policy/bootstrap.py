@@ -22,7 +22,9 @@ from ten99kit import Runtime, ScheduledJob, ServiceDefinition, ServiceParts, Sub
 from .adapters.db import metadata
 from .adapters.links import CertificateLinks
 from .adapters.pdf import render_certificate, warm_up_in_background
+from .adapters.pdf_reader import read_pdf
 from .api.controllers import CertificateController, CoverageController, PolicyController, PublicCertificateController
+from .api.uploads import PublicUploadController, UploadController
 from .api.verification import VerificationController
 from .application.binding import on_application_completed, on_assignment_enrolled, on_contractor_updated
 from .application.context import PolicyContext
@@ -37,6 +39,7 @@ from .application.lifecycle import (
     on_company_created,
     on_contractor_deleted,
 )
+from .application.uploads import UploadDesk
 from .settings import PolicySettings
 
 __all__ = ["build", "definition"]
@@ -72,6 +75,8 @@ def build(runtime: Runtime) -> ServiceParts:
             CertificateController,
             PublicCertificateController,
             VerificationController,
+            UploadController,
+            PublicUploadController,
         ],
         subscriptions=[
             Subscription(ApplicationCompletedV1.SUBJECT, react(on_application_completed)),
@@ -88,7 +93,7 @@ def build(runtime: Runtime) -> ServiceParts:
             ScheduledJob("coverage_lifecycle", coverage_lifecycle),
             ScheduledJob("waiting_certificates", waiting_certificates),
         ],
-        dependencies={"db": runtime.db, "links": links},
+        dependencies={"db": runtime.db, "links": links, "uploads": UploadDesk(read_pdf, settings.upload_max_bytes)},
     )
 
 

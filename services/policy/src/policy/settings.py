@@ -35,3 +35,5 @@ class PolicySettings(ServiceSettings):
     insurer_name: str = "ten99 Program Carrier (A+ rated)"
     #: who issues certificates, printed as the producer (POLICY_PRODUCER_NAME)
     producer_name: str = "ten99 Insurance Services"
+    #: the largest certificate a contractor may upload, in bytes (POLICY_UPLOAD_MAX_BYTES), 5 MiB
+    upload_max_bytes: int = 5 * 1024 * 1024

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from ten99_contracts import stream_for_subject
-from ten99kit import Bus, InboxConsumer
+from ten99kit import Bus, InboxConsumer, Subscription
 
 __all__ = ["inputs_applied"]
 
@@ -16,12 +16,12 @@ async def inputs_applied(bus: Bus, consumer: InboxConsumer) -> bool:
     and not yet acknowledged (acks follow commits: an acknowledged message is applied). A consumer
     JetStream does not know yet (the worker is starting) counts as not caught up."""
 
-    async def caught_up(subject: str) -> bool:
+    async def caught_up(sub: Subscription) -> bool:
         try:
-            info = await bus.js.consumer_info(stream_for_subject(subject).name, consumer.durable_name(subject))
+            info = await bus.js.consumer_info(stream_for_subject(sub.subject).name, consumer.durable(sub))
         except Exception:
             return False
         return not info.num_pending and not info.num_ack_pending
 
-    answers = await asyncio.gather(*(caught_up(s.subject) for s in consumer.subscriptions))
+    answers = await asyncio.gather(*(caught_up(s) for s in consumer.subscriptions))
     return all(answers)

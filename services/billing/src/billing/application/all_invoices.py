@@ -44,7 +44,7 @@ async def list_all_invoices(db: Database, tenant_id: str, status: str | None, re
     where: list[ColumnElement[bool]] = [both.c.tenant_id == tenant_id]
     if status:
         where.append(both.c.status == status)
-    async with db.session() as session:
+    async with db.reads() as session:
         page = await fetch_page(
             session, select(both), keys=(both.c.created_at, both.c.id), id_column=both.c.id, where=where, request=request
         )

@@ -78,14 +78,14 @@ def _not_found(invoice_id: str) -> NotFound:
 async def list_invoices(db: Database, tenant_id: str, filters: InvoiceFilter, request: PageRequest) -> Page:
     """Newest first, 1099Policy's cursor pagination."""
     where = filters.where(tenant_id)
-    async with db.session() as session:
+    async with db.reads() as session:
         return await fetch_page(
             session, select(*SUMMARY_COLUMNS), keys=(invoices.c.seq,), id_column=invoices.c.id, where=where, request=request
         )
 
 
 async def get_invoice(db: Database, tenant_id: str, invoice_id: str) -> InvoiceRecord:
-    async with db.session() as session:
+    async with db.reads() as session:
         query = select(*SUMMARY_COLUMNS).where(invoices.c.tenant_id == tenant_id, invoices.c.id == invoice_id)
         invoice = (await session.execute(query)).mappings().first()
         if invoice is None:
@@ -105,7 +105,7 @@ async def get_invoice(db: Database, tenant_id: str, invoice_id: str) -> InvoiceR
 
 async def get_invoice_pdf(db: Database, tenant_id: str, invoice_id: str) -> tuple[str, bytes]:
     """The PDF's file name and content."""
-    async with db.session() as session:
+    async with db.reads() as session:
         query = select(invoices.c.filename, invoices.c.pdf).where(invoices.c.tenant_id == tenant_id, invoices.c.id == invoice_id)
         row = (await session.execute(query)).first()
     if row is None:

@@ -57,7 +57,7 @@ async def load_company_billing(
 
 
 async def get_settings(db: Database, tenant_id: str, defaults: BillingDefaults) -> CompanyBilling:
-    async with db.session() as session:
+    async with db.reads() as session:
         return (await load_company_billing(session, [tenant_id], defaults))[tenant_id]
 
 

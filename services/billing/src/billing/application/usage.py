@@ -243,7 +243,7 @@ async def _read(uow: UnitOfWork, tenant_id: str, invoice_id: str) -> Row:
 
 
 async def find_usage_invoice(db: Database, tenant_id: str, invoice_id: str, *, required: bool = False) -> Row | None:
-    async with db.session() as session:
+    async with db.reads() as session:
         query = select(usage_invoices).where(usage_invoices.c.tenant_id == tenant_id, usage_invoices.c.id == invoice_id)
         row = (await session.execute(query)).mappings().first()
     if row is None and required:
@@ -253,7 +253,7 @@ async def find_usage_invoice(db: Database, tenant_id: str, invoice_id: str, *, r
 
 async def list_usage_invoices(db: Database, tenant_id: str, filters: UsageFilter, request: PageRequest) -> Page:
     where = filters.where(tenant_id)
-    async with db.session() as session:
+    async with db.reads() as session:
         return await fetch_page(
             session,
             select(usage_invoices),

@@ -14,6 +14,8 @@ Each handler is an upsert keyed by the business id: repeated or reordered messag
 
 from __future__ import annotations
 
+import functools
+import weakref
 from typing import Any
 
 from sqlalchemy import or_
@@ -39,23 +41,49 @@ __all__ = [
 ]
 
 
-async def _contractor(uow: UnitOfWork, envelope: Envelope[Any], contractor_id: str, *, deleted: bool) -> None:
-    stmt = dialect_insert(known_contractors, uow.db.dialect).values(
-        tenant_id=envelope.tenant_id, contractor_id=contractor_id, deleted=deleted, at=envelope.occurred_at
-    )
-    stmt = stmt.on_conflict_do_update(
+@functools.cache
+def _upsert_contractors(dialect: str) -> Any:
+    """Built once per dialect (building and keying an upsert costs as much Python time as running it)."""
+    stmt = dialect_insert(known_contractors, dialect)
+    return stmt.on_conflict_do_update(
         index_elements=[known_contractors.c.tenant_id, known_contractors.c.contractor_id],
         set_={"deleted": or_(known_contractors.c.deleted, stmt.excluded.deleted), "at": stmt.excluded.at},
     )
-    await uow.session.execute(stmt)
+
+
+#: contractors heard of in a consumer's unit of work, written in one statement when it commits
+_pending_contractors: weakref.WeakKeyDictionary[UnitOfWork, dict[tuple[str, str], dict[str, Any]]] = weakref.WeakKeyDictionary()
+
+
+def _contractor(uow: UnitOfWork, envelope: Envelope[Any], contractor_id: str, *, deleted: bool) -> None:
+    """Keep the contractor for the batch's one upsert; the same contractor twice in a batch is one
+    row (a deletion is final, the later time wins), as the upsert would have made of it."""
+    pending = _pending_contractors.get(uow)
+    if pending is None:
+        pending = _pending_contractors[uow] = {}
+
+        async def write() -> None:
+            rows = list(_pending_contractors.pop(uow, {}).values())
+            if rows:
+                await uow.session.execute(_upsert_contractors(uow.db.dialect), rows)
+
+        uow.before_commit(write)
+    key = (envelope.tenant_id, contractor_id)
+    earlier = pending.get(key)
+    pending[key] = {
+        "tenant_id": envelope.tenant_id,
+        "contractor_id": contractor_id,
+        "deleted": deleted or (earlier is not None and earlier["deleted"]),
+        "at": envelope.occurred_at,
+    }
 
 
 async def on_contractor_known(uow: UnitOfWork, envelope: Envelope[ContractorRegisteredV1 | ContractorUpdatedV1]) -> None:
-    await _contractor(uow, envelope, envelope.data.contractor_id, deleted=False)
+    _contractor(uow, envelope, envelope.data.contractor_id, deleted=False)
 
 
 async def on_contractor_deleted(uow: UnitOfWork, envelope: Envelope[ContractorDeletedV1]) -> None:
-    await _contractor(uow, envelope, envelope.data.contractor_id, deleted=True)
+    _contractor(uow, envelope, envelope.data.contractor_id, deleted=True)
 
 
 async def _job(uow: UnitOfWork, envelope: Envelope[Any], job_id: str, *, po_number: str | None, deleted: bool) -> None:

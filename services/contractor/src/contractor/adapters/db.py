@@ -158,6 +158,8 @@ assignments = Table(
     #: the newest certificate of insurance (CertificateIssuedV1, by ``issued_at``):
     #: ``{certificate_id, certificate_number, gl_coi_pdf_url?, wc_coi_pdf_url?}``
     Column("certificates", JSONDoc, nullable=True),
+    #: the approved uploaded certificate that covers it instead of ten99 coverage (application/own_insurance.py)
+    Column("own_insurance_upload_id", PublicId(), nullable=True),
     Column("certificate_issued_at", UtcDateTime, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
@@ -194,6 +196,9 @@ roster_status = Table(
     Column("declined_at", UtcDateTime, nullable=True),
     Column("decline_reason", String(40), nullable=True),
     Column("decline_note", String(500), nullable=True),
+    #: an uploaded certificate of the contractor's own insurance was approved (policy's
+    #: UploadedCertificateReviewedV1; application/own_insurance.py)
+    Column("own_insurance_at", UtcDateTime, nullable=True),
 )
 
 #: The coverage-gap alert sent to each company on each UTC day (application/alerts.py): the row
@@ -218,6 +223,8 @@ import_batches = Table(
     Column("status", String(24), nullable=False),
     Column("all_or_nothing", Boolean, nullable=False),
     Column("uploaded_by", String(200), nullable=True),
+    #: who uploaded it (`ten99_contracts.valid_actor`): the actor of every message the import causes
+    Column("actor", String(80), nullable=True),
     Column("file_sha256", String(64), nullable=False),
     Column("file_size", Integer, nullable=False),
     #: the file's header row as uploaded (the error report repeats it)

@@ -18,14 +18,14 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody, RawBody
 from litestar.response import Stream
 from sqlalchemy import Table
-from ten99kit import ApiError
+from ten99kit import ApiError, InvalidInput, is_id
 from ten99kit.db import Row
 from ten99kit.pagination import DEFAULT_LIMIT, ListEnvelope, Page, PageRequest
 from ten99kit.request_keys import request_key_of
 
 from ..adapters.db import assignments, contractors, entities, jobs
 from ..adapters.queries import get_row, not_found, page
-from ..application import alerts, directory, exports, imports, integrations, po, roster
+from ..application import alerts, directory, exports, facility, imports, integrations, po, roster
 from ..application import assignments as assignment_cases
 from ..application.context import Context
 from ..domain import values as v
@@ -74,12 +74,12 @@ Paging = NamedDependency[PageRequest]
 
 
 async def _page(ctx: Context, table: Table, where: list[Any], paging: PageRequest, invalid_cursor_code: str) -> Page:
-    async with ctx.db.session() as s:
+    async with ctx.db.reads() as s:
         return await page(s, table, where, paging, invalid_cursor_code=invalid_cursor_code)
 
 
 async def _read(ctx: Context, table: Table, tenant_id: str, id_: str, what: str) -> Row:
-    async with ctx.db.session() as s:
+    async with ctx.db.reads() as s:
         return await get_row(s, table, tenant_id, id_, what)
 
 
@@ -113,6 +113,30 @@ class EntityController(Controller):
         await directory.delete_entity(ctx, tenant_id, entity_id)
         return DeletedView(id=entity_id, object="entity")
 
+    @get("/{entity_id:str}/facility")
+    async def entity_facility(
+        self, ctx: Ctx, tenant_id: Tenant, entity_id: FromPath[str], within_days: FromQuery[int] = facility.DEFAULT_WITHIN_DAYS
+    ) -> facility.FacilityRoster:
+        """The facility view's roster: the entity's live assignments running today or starting
+        within ``within_days`` (0-60, default 14) UTC days, with names and dates only."""
+        return await facility.facility_roster(ctx, tenant_id, entity_id, within_days=within_days)
+
+
+#: the most contractors one ``ids=`` read names (the dashboard asks for a page of 50 names at a time)
+MAX_IDS = 100
+
+
+def _contractor_ids(ids: str) -> list[str]:
+    """The comma-separated ``ids`` filter, checked: `InvalidInput` naming ``ids`` for more than
+    `MAX_IDS` or any part that is not a contractor id (an empty one included)."""
+    given = ids.split(",")
+    if len(given) > MAX_IDS:
+        raise InvalidInput({"ids": f"at most {MAX_IDS} contractor ids"})
+    for id_ in given:
+        if not is_id(id_, "cn"):
+            raise InvalidInput({"ids": f"{id_[:40]!r} is not a contractor id (cn_ and 20 to 40 letters or digits)"})
+    return list(dict.fromkeys(given))
+
 
 class ContractorController(Controller):
     path = "/v1/contractors"
@@ -121,11 +145,19 @@ class ContractorController(Controller):
 
     @get("/")
     async def list_contractors(
-        self, ctx: Ctx, tenant_id: Tenant, paging: Paging, email: FromQuery[str | None] = None
+        self,
+        ctx: Ctx,
+        tenant_id: Tenant,
+        paging: Paging,
+        email: FromQuery[str | None] = None,
+        ids: FromQuery[str | None] = None,
     ) -> ListEnvelope[ContractorView]:
+        # ``ids`` is internal (the dashboard's batch read of names): the public API does not pass it on
         where = [contractors.c.tenant_id == tenant_id]
         if email:
             where.append(contractors.c.email_key == v.email_key(email))
+        if ids is not None:
+            where.append(contractors.c.id.in_(_contractor_ids(ids)))
         found = await _page(ctx, contractors, where, paging, "invalid_contractor_id")
         return ListEnvelope(url="/v1/contractors", has_more=found.has_more, data=[contractor_view(r) for r in found.rows])
 

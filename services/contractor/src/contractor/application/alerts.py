@@ -48,6 +48,7 @@ log = get_logger(__name__)
 #: an assignment starting this many UTC days from today (or sooner, from today) is about to start
 WITHIN_DAYS = 3
 #: the roster statuses of a contractor who has not opted in (a declined one said no: not a gap)
+#: (``own_insurance``, an approved uploaded certificate, is no gap either: own_insurance.py)
 GAP_STATUSES = ("not_invited", "invited", "expired", "ineligible")
 #: gaps listed in one alert message (the count is always complete)
 MAX_LISTED = 500
@@ -149,7 +150,7 @@ async def read_gaps(ctx: Context, tenant_id: str, *, limit: int, offset: int) ->
     if not 0 <= limit <= 500 or offset < 0:
         raise ApiError("limit must be 0-500 and offset 0 or more", error_code="invalid_input")
     day = ctx.today()
-    async with ctx.db.session() as s:
+    async with ctx.db.reads() as s:
         count = (await s.execute(_count_statement(tenant_id, day))).scalar_one()
         rows = (await s.execute(_gaps_statement(tenant_id, day).limit(limit).offset(offset))).mappings().all() if limit else []
     return CoverageGapPage(

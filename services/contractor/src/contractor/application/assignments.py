@@ -326,7 +326,7 @@ async def delete_assignment(ctx: Context, tenant_id: str, assignment_id: str) ->
 
 
 async def _reload(ctx: Context, tenant_id: str, assignment_id: str) -> Row:
-    async with ctx.db.session() as s:
+    async with ctx.db.reads() as s:
         return await get_row(s, assignments, tenant_id, assignment_id, "assignment")
 
 
@@ -351,6 +351,6 @@ async def profile_assignments(ctx: Context, tenant_id: str, contractor_id: str) 
         )
         .order_by(assignments.c.effective_date.desc(), assignments.c.pk.desc())
     )
-    async with ctx.db.session() as s:
+    async with ctx.db.reads() as s:
         await get_row(s, contractors, tenant_id, contractor_id, "contractor")
         return list((await s.execute(query)).mappings().all())

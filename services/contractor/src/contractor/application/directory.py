@@ -5,6 +5,7 @@ state of its live assignments (``AssignmentUpdatedV1``) since their snapshots ca
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -13,7 +14,7 @@ from sqlalchemy import Table, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from ten99kit import ApiError, UnitOfWork, new_id
 from ten99kit.crypto import mask_tax_id
-from ten99kit.db import Row
+from ten99kit.db import Row, dialect_insert
 from ten99kit.request_keys import claim_request_key
 
 from ..adapters.db import assignments, contractors, entities, jobs, request_keys, roster_status
@@ -278,6 +279,15 @@ def _new_row(prefix: str, tenant_id: str, defaults: dict[str, Any], fields: dict
     }
 
 
+@functools.cache
+def _insert_contractor(dialect: str) -> Any:
+    """``INSERT`` of a new contractor returning the stored row, or nothing if the company has a
+    contractor with its email key (built once per dialect: building and keying a statement costs
+    about as much as executing it)."""
+    key = [contractors.c.tenant_id, contractors.c.email_key]
+    return dialect_insert(contractors, dialect).on_conflict_do_nothing(index_elements=key).returning(*contractors.c)
+
+
 async def create_contractor(
     ctx: Context, tenant_id: str, command: ContractorIn, *, source: str = "api", request_key: str | None = None
 ) -> Row:
@@ -287,17 +297,19 @@ async def create_contractor(
         # a retry of a create that committed gets that contractor, not "duplicate email"
         earlier = await claim_request_key(uow, request_keys, tenant_id, request_key, row["id"])
         if earlier is None:
-            if await email_taken(uow, tenant_id, row["email_key"]):
-                raise _duplicate_email(row["email"])
-            try:
-                # the stored row comes back with the insert: no second transaction to read it again
-                created = await uow.session.execute(insert(contractors).values(**row).returning(*contractors.c))
-            except IntegrityError:  # a concurrent create with the same email won
-                raise _duplicate_email(row["email"]) from None
-            stored = dict(created.mappings().one())
             emit_contractor(uow, row, created=True)
+            try:
+                # one round trip: the email's uniqueness is the table's, the stored row comes back
+                # with the insert, and the message rides on it (no SELECT before it, no second
+                # statement for the outbox, no second transaction to read the row)
+                created = await uow.execute_with_messages(_insert_contractor(uow.db.dialect), row)
+            except IntegrityError:  # not the email's constraint (that one is ON CONFLICT): say so too
+                raise _duplicate_email(row["email"]) from None
+            stored = created.mappings().first()
+            if stored is None:  # a contractor of the company has this email: nothing is kept
+                raise _duplicate_email(row["email"])
             await uow.commit()
-            return stored
+            return dict(stored)
     return await _reload(ctx, contractors, tenant_id, earlier, "contractor")
 
 
@@ -543,5 +555,5 @@ async def _republish_live_assignments(uow: UnitOfWork, ctx: Context, tenant_id: 
 
 
 async def _reload(ctx: Context, table: Any, tenant_id: str, id_: str, what: str) -> Row:
-    async with ctx.db.session() as s:
+    async with ctx.db.reads() as s:
         return await get_row(s, table, tenant_id, id_, what)

@@ -23,6 +23,7 @@ from ten99kit.spreadsheet import csv_text, neutralise
 from ..adapters.db import assignments, contractors, entities, jobs, roster_status
 from ..domain import rules
 from .context import Context
+from .own_insurance import OWN_INSURANCE
 from .roster import status_expression
 
 __all__ = ["ASSIGNMENT_COLUMNS", "CONTRACTOR_COLUMNS", "assignments_csv", "contractors_csv", "neutralise"]
@@ -43,7 +44,7 @@ async def _pages(ctx: Context, query: Select[Any], pk: Any, id_column: Any, wher
     """Every row of ``query`` in keyset pages of `MAX_LIMIT`, newest first."""
     after: str | None = None
     while True:
-        async with ctx.db.session() as s:
+        async with ctx.db.reads() as s:
             page = await fetch_page(s, query, keys=(pk,), id_column=id_column, where=where, request=PageRequest(MAX_LIMIT, after))
         if page.rows:
             yield list(page.rows)
@@ -95,6 +96,8 @@ def _assignment_row(today: date) -> Callable[[Any], list[Any]]:
             end=r["end_date"],
             today=today,
         )
+        if r["own_insurance_upload_id"] is not None and r["status"] != "cancelled":
+            coverage = OWN_INSURANCE  # the contractor's own certificate covers it (own_insurance.py)
         certificate = (r["certificates"] or {}).get("certificate_number")
         return [
             r["id"], r["contractor_id"], f"{r['first_name']} {r['last_name']}", r["email"], r["entity_name"], r["job_name"],
@@ -111,7 +114,7 @@ def assignments_csv(ctx: Context, tenant_id: str) -> AsyncIterator[bytes]:
     a = assignments.c
     query = select(
         a.pk, a.id, a.contractor_id, a.effective_date, a.end_date, a.status, a.po_number, a.po_contact_email, a.campaign,
-        a.coverage_bound_at, a.coverage_types, a.policy_id, a.certificates,
+        a.coverage_bound_at, a.coverage_types, a.policy_id, a.certificates, a.own_insurance_upload_id,
         contractors.c.first_name, contractors.c.last_name, contractors.c.email,
         jobs.c.name.label("job_name"), entities.c.name.label("entity_name"), status_expression().label("roster"),
     ).select_from(

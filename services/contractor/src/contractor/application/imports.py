@@ -42,6 +42,7 @@ from ten99_contracts.contractor_v1 import ImportCompletedV1
 from ten99kit import ApiError, get_logger, insert_ignore, new_id
 from ten99kit.crypto import mask_tax_id
 from ten99kit.db import Row
+from ten99kit.logging import actor
 
 from ..adapters.db import assignments, import_batches, import_files, import_rejects
 from ..adapters.queries import get_row
@@ -101,6 +102,7 @@ async def upload_import(
         "status": "pending",
         "all_or_nothing": all_or_nothing,
         "uploaded_by": (uploaded_by or None) and uploaded_by[:200],
+        "actor": actor.get(),
         "file_sha256": hashlib.sha256(content).hexdigest(),
         "file_size": len(content),
         "headers": parsed.headers.headers,
@@ -187,7 +189,7 @@ class ImportList(msgspec.Struct, kw_only=True):
 
 
 async def read_import(ctx: Context, tenant_id: str, import_id: str, *, errors_limit: int = 100) -> ImportView:
-    async with ctx.db.session() as s:
+    async with ctx.db.reads() as s:
         batch = await get_row(s, import_batches, tenant_id, import_id, "import")
         rejects = (
             await s.execute(
@@ -274,7 +276,7 @@ def import_view(
 async def list_imports(ctx: Context, tenant_id: str, *, limit: int, offset: int) -> ImportList:
     if not 1 <= limit <= 100 or offset < 0:
         raise ApiError("limit must be 1-100 and offset 0 or more", error_code="invalid_input")
-    async with ctx.db.session() as s:
+    async with ctx.db.reads() as s:
         total = (
             await s.execute(select(func.count()).select_from(import_batches).where(import_batches.c.tenant_id == tenant_id))
         ).scalar_one()
@@ -293,7 +295,7 @@ async def list_imports(ctx: Context, tenant_id: str, *, limit: int, offset: int)
 
 async def error_report(ctx: Context, tenant_id: str, import_id: str) -> tuple[str, str]:
     """(filename, CSV text): the rejected lines with their problems and original cells."""
-    async with ctx.db.session() as s:
+    async with ctx.db.reads() as s:
         batch = await get_row(s, import_batches, tenant_id, import_id, "import")
         stored = (
             await s.execute(
@@ -360,6 +362,7 @@ class ImportWorker:
         claim = await self._claim()
         if claim is None:
             return False
+        uploader = actor.set(claim.batch.get("actor"))  # what the import changes, its uploader asked for
         try:
             with IMPORTS_RUNNING.track_inprogress():
                 await self._apply(claim)
@@ -374,6 +377,8 @@ class ImportWorker:
                     .values(status="pending", claimed_at=None)
                 )
                 await uow.commit()
+        finally:
+            actor.reset(uploader)
         return True
 
     async def _claim(self) -> _Claim | None:

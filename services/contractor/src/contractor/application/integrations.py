@@ -144,7 +144,7 @@ async def rotate_secret(ctx: Context, tenant_id: str, provider: str) -> Integrat
 
 async def receive_webhook(ctx: Context, tenant_id: str, provider: str, body: bytes, signature: str | None) -> WebhookAnswer:
     _check_provider(provider)
-    async with ctx.db.session() as s:
+    async with ctx.db.reads() as s:
         t = integration_secrets.c
         encrypted = (await s.execute(select(t.secret_encrypted).where(t.tenant_id == tenant_id, t.provider == provider))).scalar()
     if encrypted is None:  # no secret yet: nothing can be signed correctly

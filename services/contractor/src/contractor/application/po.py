@@ -107,7 +107,7 @@ async def missing_po(ctx: Context, tenant_id: str, *, limit: int, offset: int, c
         .limit(limit)
         .offset(offset)
     )
-    async with ctx.db.session() as s:
+    async with ctx.db.reads() as s:
         rows = (await s.execute(rows_q)).mappings().all()
         if rows:
             count = int(rows[0]["total"])

@@ -38,10 +38,9 @@ from ten99_contracts.enrollment_v1 import (
 from ten99kit import ApiError, UnitOfWork, dialect_insert, get_logger
 
 from ..adapters.db import assignments, contractors, roster_status
-from ..domain import values
 from . import assignment_facts
 from .context import Context
-from .messages import emit_contractor
+from .details import take_contractor_details
 
 log = get_logger("contractor.roster")
 
@@ -63,7 +62,7 @@ __all__ = [
 #: how long the roster's consumers let messages gather after a fetch (the page is that much later)
 READ_MODEL_LINGER_S = 0.2
 
-STATUSES = ("not_invited", "invited", "expired", "ineligible", "declined", "opted_in", "covered")
+STATUSES = ("not_invited", "invited", "expired", "ineligible", "declined", "opted_in", "covered", "own_insurance")
 
 
 @cache
@@ -86,9 +85,6 @@ async def _record(uow: UnitOfWork, tenant_id: str, contractor_id: str, column: s
     await uow.session.execute(stmt, {"tenant_id": tenant_id, "contractor_id": contractor_id, column: at, **extra})
 
 
-_CONTRACTOR_LOCKED = (
-    select(contractors).where(contractors.c.tenant_id == bindparam("tid"), contractors.c.id == bindparam("cid")).with_for_update()
-)
 _MARK_BOUND = (
     update(assignments)
     .where(
@@ -112,38 +108,7 @@ async def on_invitation_expired(uow: UnitOfWork, envelope: Envelope[InvitationEx
 async def on_application_completed(uow: UnitOfWork, envelope: Envelope[ApplicationCompletedV1]) -> None:
     await _record(uow, envelope.tenant_id, envelope.data.contractor_id, "opted_in_at", envelope.occurred_at)
     await assignment_facts.record_application_completed(uow, envelope)
-    await _take_confirmed_details(uow, envelope)
-
-
-async def _take_confirmed_details(uow: UnitOfWork, envelope: Envelope[ApplicationCompletedV1]) -> None:
-    """What the contractor corrected on the opt-in form (name, phone, mailing address) becomes
-    their record, announced with ContractorUpdated, unless the company edited the contractor after
-    the contractor confirmed (the later edit stands). Applying it again changes nothing: the
-    record already holds those values."""
-    form = envelope.data
-    params = {"tid": envelope.tenant_id, "cid": form.contractor_id}
-    current = (await uow.session.execute(_CONTRACTOR_LOCKED, params)).mappings().first()
-    if current is None or current["updated_at"] >= envelope.occurred_at:
-        return
-    confirmed: dict[str, Any] = {"first_name": form.first_name[:100], "last_name": form.last_name[:100]}
-    if form.phone:
-        confirmed["phone"] = form.phone[:40]
-    if form.address is not None:
-        try:
-            confirmed["address"] = values.parse_address(msgspec.to_builtins(form.address))
-        except values.Invalid as e:
-            log.warning("contractor.confirmed_address_ignored", contractor_id=form.contractor_id, reason=str(e))
-    changes = {k: val for k, val in confirmed.items() if val and current[k] != val}
-    if not changes:
-        return
-    changes["version"] = current["version"] + 1
-    changes["updated_at"] = uow.clock.now()
-    await uow.session.execute(
-        update(contractors)
-        .where(contractors.c.tenant_id == envelope.tenant_id, contractors.c.id == form.contractor_id)
-        .values(**changes)
-    )
-    emit_contractor(uow, {**current, **changes}, created=False)
+    await take_contractor_details(uow, envelope.tenant_id, envelope.data, envelope.occurred_at)
 
 
 async def on_application_ineligible(uow: UnitOfWork, envelope: Envelope[ApplicationIneligibleV1]) -> None:
@@ -170,6 +135,8 @@ def status_expression() -> Any:
     r = roster_status.c
     return case(
         (r.covered_at.is_not(None), literal("covered")),
+        # an approved upload of their own certificate (own_insurance.py): before a decline or an opt-in
+        (r.own_insurance_at.is_not(None), literal("own_insurance")),
         (
             and_(
                 r.declined_at.is_not(None),
@@ -314,7 +281,7 @@ async def read_roster(ctx: Context, tenant_id: str, *, q: str | None, status: st
     if not 1 <= limit <= 500 or offset < 0:
         raise ApiError("limit must be 1-500 and offset 0 or more", error_code="invalid_input")
     stmt = _roster_statement(tenant_id, search=q, status=status, limit=limit, offset=offset)
-    async with ctx.db.session() as session:
+    async with ctx.db.reads() as session:
         rows = (await session.execute(stmt)).mappings().all()
     head = rows[0]
     data = [_roster_row(r) for r in rows if r["id"] is not None]

@@ -32,6 +32,7 @@ __all__ = [
     "invitations",
     "jobs",
     "metadata",
+    "portal_corrections",
     "portal_links",
     "quotes",
 ]
@@ -276,4 +277,21 @@ portal_links = Table(
     Column("session_expires_at", UtcDateTime, nullable=True),
     Index("ix_portal_links_email", "email", "created_at"),
     Index("ix_portal_links_client", "client", "created_at"),
+)
+
+#: details a contractor corrected in the portal, one row per correction sent to the company (the
+#: email is the portal session's, lower-cased); a repeat of the latest adds no row
+portal_corrections = Table(
+    "portal_corrections",
+    metadata,
+    Column("id", PublicId(64), primary_key=True),
+    Column("tenant_id", PublicId(64), nullable=False),
+    Column("contractor_id", PublicId(64), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("first_name", String(200), nullable=False),
+    Column("last_name", String(200), nullable=False),
+    Column("phone", String(40), nullable=True),
+    Column("address", JSONDoc, nullable=False),
+    Column("corrected_at", UtcDateTime, nullable=False),
+    Index("ix_portal_corrections_contractor", "tenant_id", "contractor_id", "corrected_at"),
 )

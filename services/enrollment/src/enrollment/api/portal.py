@@ -8,11 +8,12 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 from ten99kit import Database
 
-from ..application import portal
+from ..application import corrections, portal
 from ..application.links import OptInLinks
+from ..application.opt_in_form import DetailsInput
 
 __all__ = ["PortalController"]
 
@@ -56,3 +57,17 @@ class PortalController(Controller):
         """Sign out: the session the ``X-Portal-Session`` header names ends now."""
         await portal.end_session(db, session_token)
         return SignedOut(ended=True)
+
+    @post("/companies/{company_id:str}/details", status_code=200)
+    async def correct_details(
+        self,
+        db: NamedDependency[Database],
+        session_token: Annotated[str, Parameter(header="x-portal-session")],
+        company_id: FromPath[str],
+        data: JSONBody[DetailsInput],
+    ) -> corrections.CorrectedDetails:
+        """The session's contractor corrects their name, phone or mailing address at one company
+        (404 if the session's email is not a contractor of it; 400 ``invalid_input`` naming each
+        field's problem). The company's records follow (ContractorDetailsCorrectedV1); the same
+        details again change nothing."""
+        return await corrections.correct_details(db, session_token, company_id, data)

@@ -254,7 +254,7 @@ def invitation_view(invitation: Row, links: OptInLinks, now: datetime, assignmen
 
 async def current_invitation(db: Database, links: OptInLinks, tenant_id: str, contractor_id: str) -> InvitationView:
     """The contractor's latest invitation, for the profile page (404 when there is none)."""
-    async with db.session() as s:
+    async with db.reads() as s:
         latest = await _latest(s, tenant_id, contractor_id)
         if latest is None:
             raise ApiError(f"No invitation for contractor {contractor_id}", error_code="resource_not_found", status_code=404)

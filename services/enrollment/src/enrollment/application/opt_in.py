@@ -20,7 +20,7 @@ from typing import Any, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 from sqlalchemy import bindparam, select, update
-from ten99_contracts import Address, AssignmentRefusal
+from ten99_contracts import Address, AssignmentRefusal, actor_of
 from ten99_contracts.common import AddressInput
 from ten99_contracts.enrollment_v1 import (
     ApplicationCompletedV1,
@@ -30,6 +30,7 @@ from ten99_contracts.enrollment_v1 import (
 )
 from ten99kit import ApiError, Database, UnitOfWork, new_ulid_id
 from ten99kit.db import Row
+from ten99kit.logging import bind_actor
 
 from ..adapters import store
 from ..adapters.db import application_sessions, companies, consents, invitations, quotes
@@ -159,6 +160,10 @@ class OptInPage(msgspec.Struct, kw_only=True):
     decline_note: str | None = None
     can_change: bool | None = None
     changeable_until: str | None = None
+    #: an open link's company and contractor, for the gateway only (a contractor with their own
+    #: insurance uploads their certificate to policy from the form; docs/uploaded-certificates.md)
+    company_id: str | None = None
+    contractor_id: str | None = None
 
 
 class NotCovered(msgspec.Struct, kw_only=True):
@@ -318,7 +323,7 @@ def _prefill(contractor: Row, live: Sequence[Row], today: date) -> Prefill:
 
 async def view_opt_in(db: Database, token: str) -> OptInPage:
     """The form's content. A read only: opening a link changes nothing."""
-    async with db.session() as s:
+    async with db.reads() as s:
         invitation = await _invitation_by_token(s, token)
         now = db.clock.now()
         state = _STATE_FOR_PAGE[effective_status(invitation, now)]
@@ -375,6 +380,8 @@ async def _open_view(s: Any, invitation: Row, now: datetime) -> OptInPage:
         quote=_opened_quote_view(wishes, wishes.quote, live) if wishes.quote is not None else None,
         success_url=wishes.success_url,
         cancel_url=wishes.cancel_url,
+        company_id=tenant_id,
+        contractor_id=invitation["contractor_id"],
     )
 
 
@@ -400,6 +407,11 @@ def _opened_quote_view(wishes: Opened, quote: Row, live: Sequence[Row]) -> Quote
 # -- submitting ------------------------------------------------------------------------------
 
 
+def act_as_link_holder(invitation: Row) -> None:
+    """Whoever answers the link answers as its contractor: the actor of what the answer causes."""
+    bind_actor(actor_of("contractor", str(invitation["contractor_id"])))
+
+
 async def submit_opt_in(db: Database, token: str, form: OptInSubmission, client: ClientInfo) -> OptInAnswer:
     async with db.uow() as uow:
         if not looks_like_token(token):
@@ -408,6 +420,7 @@ async def submit_opt_in(db: Database, token: str, form: OptInSubmission, client:
         contractor = await store.contractor_of_invitation(uow.session, hash_token(token), lock=True)
         invitation = await _invitation_by_token(uow.session, token, lock=True)
         assert contractor is not None
+        act_as_link_holder(invitation)
         now = uow.clock.now()
         state = _STATE_FOR_PAGE[effective_status(invitation, now)]
         if state == "declined":
@@ -443,6 +456,7 @@ async def decline_opt_in(db: Database, token: str, form: DeclineSubmission) -> O
         # lock order everywhere: the contractor, then their invitation
         await store.contractor_of_invitation(uow.session, hash_token(token), lock=True)
         invitation = await _invitation_by_token(uow.session, token, lock=True)
+        act_as_link_holder(invitation)
         now = uow.clock.now()
         state = _STATE_FOR_PAGE[effective_status(invitation, now)]
         if state == "declined":

@@ -22,7 +22,16 @@ from ten99kit.db import Row
 from ..domain.eligibility import age_on, evaluate_answers, phone_problem, signature_matches
 from ..domain.states import US_STATES
 
-__all__ = ["ClientInfo", "ConfirmedDetails", "ConsentInput", "OptInSubmission", "check_submission"]
+__all__ = [
+    "ClientInfo",
+    "ConfirmedDetails",
+    "ConsentInput",
+    "ContactDetails",
+    "DetailsInput",
+    "OptInSubmission",
+    "check_details",
+    "check_submission",
+]
 
 #: the most characters a first or last name may have
 MAX_NAME = 100
@@ -34,13 +43,19 @@ class ConsentInput(msgspec.Struct, kw_only=True):
     signed_name: str | None = None
 
 
-class OptInSubmission(msgspec.Struct, kw_only=True):
-    """The form as the gateway posts it. Omitted details keep what the company entered."""
+class DetailsInput(msgspec.Struct, kw_only=True):
+    """The details a contractor may correct, on the opt-in form and in the portal. Omitted
+    details keep what the company entered."""
 
     first_name: str | None = None
     last_name: str | None = None
     phone: str | None = None
     address: AddressInput | None = None
+
+
+class OptInSubmission(DetailsInput, kw_only=True):
+    """The form as the gateway posts it."""
+
     date_of_birth: date | None = None
     #: booleans, or "yes"/"no" strings (form posts)
     answers: dict[str, bool | str | None] = {}
@@ -56,6 +71,16 @@ class ClientInfo:
 
     ip_address: str | None
     user_agent: str | None
+
+
+@dataclass(frozen=True)
+class ContactDetails:
+    """The details a contractor corrected, merged with the prefill and checked."""
+
+    first_name: str
+    last_name: str
+    phone: str | None
+    address: dict[str, str | None]
 
 
 @dataclass(frozen=True)
@@ -97,12 +122,7 @@ def check_submission(form: OptInSubmission, contractor: Row, today: date) -> tup
     """Merge the form with the prefill and check it: the confirmed details and the reasons the
     contractor is ineligible (none: eligible). Raises 400 with every field's problem."""
     errors: Problems = {}
-    first = _name(form.first_name, contractor["first_name"], "first_name", errors)
-    last = _name(form.last_name, contractor["last_name"], "last_name", errors)
-    phone = _clean(form.phone) if form.phone is not None else contractor["phone"]
-    if phone and (problem := phone_problem(phone)):
-        errors["phone"] = problem
-    address = _address(form.address, contractor["address"], errors)
+    first, last, phone, address = _details(form, contractor, errors)
     reasons = _age_reasons(form.date_of_birth, today, errors)
     answers = _answers(form.answers, errors, reasons)
     signed = _signature(form.consent or ConsentInput(), first, last, errors)
@@ -113,12 +133,35 @@ def check_submission(form: OptInSubmission, contractor: Row, today: date) -> tup
         first_name=first,
         last_name=last,
         phone=phone,
-        address={k: address.get(k) for k in ADDRESS_FIELDS},
+        address=address,
         date_of_birth=form.date_of_birth,
         answers=answers,
         signed_name=signed,
     )
     return details, reasons
+
+
+def check_details(form: DetailsInput, contractor: Row) -> ContactDetails:
+    """The corrected details merged with the prefill and checked (the portal's correction, the
+    opt-in form's check of the same fields). Raises 400 with every field's problem."""
+    errors: Problems = {}
+    first, last, phone, address = _details(form, contractor, errors)
+    if errors:
+        raise InvalidInput(errors)
+    assert first and last
+    return ContactDetails(first_name=first, last_name=last, phone=phone, address=address)
+
+
+def _details(
+    form: DetailsInput, contractor: Row, errors: Problems
+) -> tuple[str | None, str | None, str | None, dict[str, str | None]]:
+    first = _name(form.first_name, contractor["first_name"], "first_name", errors)
+    last = _name(form.last_name, contractor["last_name"], "last_name", errors)
+    phone = _clean(form.phone) if form.phone is not None else contractor["phone"]
+    if phone and (problem := phone_problem(phone)):
+        errors["phone"] = problem
+    address = _address(form.address, contractor["address"], errors)
+    return first, last, phone, {k: address.get(k) for k in ADDRESS_FIELDS}
 
 
 def _name(given: str | None, prefilled: str | None, key: str, errors: Problems) -> str | None:

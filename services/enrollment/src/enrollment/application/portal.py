@@ -45,6 +45,7 @@ __all__ = [
     "open_session",
     "read_session",
     "request_link",
+    "session_of",
 ]
 
 LINK_TTL = timedelta(minutes=15)
@@ -206,21 +207,28 @@ async def open_session(db: Database, token: str) -> OpenedSession:
 
 async def read_session(db: Database, session_token: str) -> PortalSession:
     """Who an open portal session is (401 once it ended or if it never was)."""
+    async with db.reads() as s:
+        row = await session_of(s, session_token, db.clock.now())
+        return PortalSession(email=row.email, expires_at=row.session_expires_at, companies=await _companies(s, row.email))
+
+
+async def session_of(session: Any, session_token: str, now: datetime) -> Any:
+    """The open portal session's row (``email``, ``session_expires_at``); 401 once it ended or if
+    it never was."""
     message, code, status = _REFUSED_SESSION
     if not session_token or len(session_token) > 100:
         raise ApiError(message, error_code=code, status_code=status)
-    async with db.session() as s:
-        row = (
-            await s.execute(
-                select(portal_links.c.email, portal_links.c.session_expires_at).where(
-                    portal_links.c.session_hash == hash_token(session_token),
-                    portal_links.c.session_expires_at > db.clock.now(),
-                )
+    row = (
+        await session.execute(
+            select(portal_links.c.email, portal_links.c.session_expires_at).where(
+                portal_links.c.session_hash == hash_token(session_token),
+                portal_links.c.session_expires_at > now,
             )
-        ).first()
-        if row is None:
-            raise ApiError(message, error_code=code, status_code=status)
-        return PortalSession(email=row.email, expires_at=row.session_expires_at, companies=await _companies(s, row.email))
+        )
+    ).first()
+    if row is None:
+        raise ApiError(message, error_code=code, status_code=status)
+    return row
 
 
 async def end_session(db: Database, session_token: str) -> None:

@@ -324,7 +324,7 @@ async def _has_open_session(uow: UnitOfWork, quote: Row) -> bool:
 
 
 async def get_quote(db: Database, tenant_id: str, quote_id: str) -> Quote:
-    async with db.session() as s:
+    async with db.reads() as s:
         return quote_view(await _load(s, tenant_id, quote_id))
 
 
@@ -379,7 +379,7 @@ async def list_quotes(
         where.append(q.contractor_id == contractor)
     if job:
         where.append(q.job_id == job)
-    async with db.session() as s:
+    async with db.reads() as s:
         page = await fetch_page(
             s, select(quotes_table), keys=(q.created_at, q.id), id_column=q.id, where=where, request=page_request
         )

@@ -158,7 +158,7 @@ async def _view(session: Any, links: OptInLinks, tenant_id: str, session_id: str
 
 
 async def get_session(db: Database, links: OptInLinks, tenant_id: str, session_id: str) -> ApplicationSession:
-    async with db.session() as s:
+    async with db.reads() as s:
         return await _view(s, links, tenant_id, session_id)
 
 
@@ -169,7 +169,7 @@ async def list_sessions(
     where = [sc.tenant_id == tenant_id]
     if contractor:
         where.append(sc.contractor_id == contractor)
-    async with db.session() as s:
+    async with db.reads() as s:
         page = await fetch_page(s, _with_link(), keys=(sc.created_at, sc.id), id_column=sc.id, where=where, request=page_request)
         ids = await _quote_ids(s, tenant_id, [r["id"] for r in page.rows])
     return ListEnvelope(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import Column, ForeignKey, Index, Integer, LargeBinary, String, Table, Text
 from ten99kit import UtcDateTime, kit_tables, make_metadata
 
-__all__ = ["api_keys", "companies", "idempotency_records", "metadata", "sessions", "users"]
+__all__ = ["api_keys", "companies", "facility_links", "idempotency_records", "metadata", "sessions", "users"]
 
 metadata = make_metadata()
 
@@ -83,6 +83,24 @@ idempotency_records = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
     Index("ix_idempotency_records_expires_at", "expires_at"),
+)
+
+#: read-only links to an entity's facility view (docs/facility-view.md): an access credential like
+#: an API key, so kept here, hashed
+facility_links = Table(
+    "facility_links",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("tenant_id", String(40), ForeignKey("companies.id"), nullable=False),
+    #: the contractor service's entity (end client, venue) the link shows
+    Column("entity_id", String(40), nullable=False),
+    #: sha256 of the token in the link's URL (256 random bits: a fast hash is enough)
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_by", String(320), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Index("ix_facility_links_tenant_entity", "tenant_id", "entity_id"),
 )
 
 outbox, inbox, dead_letters = kit_tables(metadata)

@@ -24,8 +24,8 @@ from urllib.parse import urlencode
 
 import aiohttp
 import httpx
-from ten99kit.http import INTERNAL_TOKEN_HEADER, TENANT_HEADER
-from ten99kit.logging import correlation_id, get_logger
+from ten99kit.http import ACTOR_HEADER, INTERNAL_TOKEN_HEADER, TENANT_HEADER
+from ten99kit.logging import actor, correlation_id, get_logger
 from yarl import URL
 
 from ..settings import GatewaySettings
@@ -170,6 +170,9 @@ class ServiceClient:
             headers["X-Correlation-ID"] = cid
         if tenant:
             headers[TENANT_HEADER] = tenant
+        requester = actor.get()
+        if requester:
+            headers[ACTOR_HEADER] = requester
         return headers
 
     async def request(

@@ -55,8 +55,9 @@ from ten99kit.logging import get_logger
 from ten99kit.request_keys import IDEMPOTENCY_KEY_HEADER
 
 from ..adapters.services import Forwarded, ServiceError, ServiceUnavailable
-from ..application.api_keys import authenticate_api_key
+from ..application.api_keys import identify_api_key
 from ..application.idempotency import abandon, claim, record_response, request_fingerprint
+from ..web.actors import act_as_api_key
 from ..web.common import gateway_of
 from .arrivals import NOT_READY, NOT_READY_HEADERS, in_transit
 from .ids import is_id
@@ -101,6 +102,7 @@ ID_PARAMS = {
     "code_id": IdKind("jc", "invalid_job_category_code", "category code", r"jc_[0-9A-Za-z_]{1,60}"),
     "event_id": IdKind("ev", "invalid_event_id", "event"),
     "endpoint_id": IdKind("whe", "invalid_webhook_endpoint_id", "webhook endpoint"),
+    "upload_id": IdKind("ci", "invalid_certificate_id", "uploaded certificate"),
 }
 
 
@@ -253,6 +255,15 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("mark_invoice_paid", POST, "/invoices/{invoice_id:str}/mark-paid", "billing"),
     Operation("list_events", GET, "/events", "notification", (*PAGE, "type", "created_gte", "created_lte")),
     Operation("retrieve_event", GET, "/events/{event_id:str}", "notification"),
+    # a contractor's own certificate of insurance: a multipart upload (``certificate``, ``contractor``,
+    # ``assignment``?) reviewed at once by policy (docs/uploaded-certificates.md)
+    Operation(
+        "list_files_certificates", GET, "/files/certificates", "policy", (*PAGE, "contractor", "status"), upstream="/v1/uploads"
+    ),
+    Operation("create_files_certificates", POST, "/files/certificates", "policy", upstream="/v1/uploads"),
+    Operation(
+        "retrieve_files_certificates", GET, "/files/certificates/{upload_id:str}", "policy", upstream="/v1/uploads/{upload_id}"
+    ),
     *_crud("webhook_endpoints", "notification", "endpoint_id", (), remove=True, shows_secret=True),
     # a new secret shown once; the old one signs beside it for 24 h (docs/public-api.md, "Webhooks")
     Operation(
@@ -386,14 +397,16 @@ def _checked_query(request: Request[Any, Any, Any], allowed: tuple[str, ...]) ->
 
 async def _tenant_of(request: Request[Any, Any, Any]) -> str:
     key = api_key_of(request)
-    tenant = await authenticate_api_key(gateway_of(request).db, key) if key else None
-    if tenant is None:
+    found = await identify_api_key(gateway_of(request).db, key) if key else None
+    if found is None:
         raise Refused(
             401,
             "invalid_api_key",
             "Missing or invalid API key: send Authorization: Bearer <key>",
             headers={"WWW-Authenticate": 'Bearer realm="ten99"'},
         )
+    tenant, key_id = found
+    act_as_api_key(key_id)
     return tenant
 
 

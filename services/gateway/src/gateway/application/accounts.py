@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from ten99_contracts.gateway_v1 import CompanyCreatedV1
+from ten99_contracts.gateway_v1 import CompanyCreatedV1, UserAddedV1
 from ten99kit import Database, new_id
 
 from ..adapters.db import companies, sessions, users
@@ -122,9 +122,10 @@ async def create_company(db: Database, passwords: Passwords, *, name: str, email
         await uow.session.execute(
             companies.insert().values(id=company_id, tenant_id=company_id, name=name, owner_email=email, created_at=now)
         )
+        owner_id = new_id("us")
         await uow.session.execute(
             users.insert().values(
-                id=new_id("us"),
+                id=owner_id,
                 tenant_id=company_id,
                 email=email,
                 password_hash=password_hash,
@@ -139,6 +140,7 @@ async def create_company(db: Database, passwords: Passwords, *, name: str, email
             aggregate_id=company_id,
             aggregate_version=1,
         )
+        uow.emit(UserAddedV1(user_id=owner_id, email=email, role="owner"), tenant_id=company_id, aggregate_id=owner_id)
         await uow.commit()
     return Company(id=company_id, name=name, owner_email=email), True
 
@@ -165,6 +167,7 @@ async def add_user(db: Database, passwords: Passwords, *, company_id: str, email
                 created_at=db.clock.now(),
             )
         )
+        uow.emit(UserAddedV1(user_id=user_id, email=email, role=role), tenant_id=company_id, aggregate_id=user_id)
         await uow.commit()
     return user_id
 
@@ -180,19 +183,19 @@ def _checked_email(email: str) -> str:
 async def find_user_by_email(db: Database, email: str) -> dict[str, object] | None:
     if _CONTROL.search(email or ""):
         return None
-    async with db.session() as s:
+    async with db.reads() as s:
         row = (await s.execute(select(users).where(users.c.email == email.strip().lower()))).mappings().first()
     return dict(row) if row else None
 
 
 async def get_company(db: Database, company_id: str) -> Company | None:
-    async with db.session() as s:
+    async with db.reads() as s:
         row = (await s.execute(select(companies).where(companies.c.id == company_id))).mappings().first()
     return Company(id=row["id"], name=row["name"], owner_email=row["owner_email"]) if row else None
 
 
 async def list_users(db: Database, company_id: str) -> list[dict[str, object]]:
-    async with db.session() as s:
+    async with db.reads() as s:
         rows = await s.execute(
             select(users.c.id, users.c.email, users.c.role, users.c.last_login_at, users.c.created_at)
             .where(users.c.tenant_id == company_id)

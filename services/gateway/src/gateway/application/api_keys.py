@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from ten99_contracts.gateway_v1 import ApiKeyCreatedV1, ApiKeyRevokedV1
 from ten99kit import Database, new_id
 
 from ..adapters.db import api_keys
@@ -28,6 +29,7 @@ __all__ = [
     "NewApiKey",
     "authenticate_api_key",
     "create_api_key",
+    "identify_api_key",
     "key_cache_of",
     "list_api_keys",
     "revoke_api_key",
@@ -62,6 +64,11 @@ class KeyCache:
         self.generation = 0
 
     def get(self, key_hash: str) -> str | None:
+        known = self.known(key_hash)
+        return known.tenant_id if known else None
+
+    def known(self, key_hash: str) -> _Known | None:
+        """The company and key id of a remembered key (`get`, with the key id)."""
         known = self._entries.get(key_hash)
         if known is None:
             return None
@@ -69,7 +76,7 @@ class KeyCache:
             del self._entries[key_hash]
             return None
         self._entries.move_to_end(key_hash)
-        return known.tenant_id
+        return known
 
     def put(self, key_hash: str, tenant_id: str, key_id: str, generation: int) -> None:
         if generation != self.generation:
@@ -124,12 +131,17 @@ async def create_api_key(db: Database, *, company_id: str, name: str, created_by
                 created_at=db.clock.now(),
             )
         )
+        uow.emit(
+            ApiKeyCreatedV1(key_id=key_id, name=name, display=display, created_by=created_by),
+            tenant_id=company_id,
+            aggregate_id=key_id,
+        )
         await uow.commit()
     return NewApiKey(id=key_id, key=key, display=display)
 
 
 async def list_api_keys(db: Database, company_id: str) -> list[dict[str, object]]:
-    async with db.session() as s:
+    async with db.reads() as s:
         rows = await s.execute(
             select(
                 api_keys.c.id,
@@ -154,6 +166,8 @@ async def revoke_api_key(db: Database, *, company_id: str, key_id: str) -> bool:
             .where(api_keys.c.id == key_id, api_keys.c.tenant_id == company_id, api_keys.c.revoked_at.is_(None))
             .values(revoked_at=db.clock.now())
         )
+        if result.rowcount:  # type: ignore[attr-defined]
+            uow.emit(ApiKeyRevokedV1(key_id=key_id), tenant_id=company_id, aggregate_id=key_id)
         await uow.commit()
     key_cache_of(db).forget(key_id)
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -161,13 +175,19 @@ async def revoke_api_key(db: Database, *, company_id: str, key_id: str) -> bool:
 
 async def authenticate_api_key(db: Database, key: str) -> str | None:
     """The company a live key belongs to, or None."""
+    found = await identify_api_key(db, key)
+    return found[0] if found else None
+
+
+async def identify_api_key(db: Database, key: str) -> tuple[str, str] | None:
+    """The company and the id of a live key, or None."""
     if not key or len(key) > 200:
         return None
     key_hash = hash_secret(key)
     cache = key_cache_of(db)
-    cached = cache.get(key_hash)
+    cached = cache.known(key_hash)
     if cached is not None:
-        return cached
+        return cached.tenant_id, cached.key_id
     generation = cache.generation
     now = db.clock.now()
     async with db.session() as s:
@@ -184,4 +204,4 @@ async def authenticate_api_key(db: Database, key: str) -> str | None:
             await s.execute(update(api_keys).where(api_keys.c.key_hash == key_hash).values(last_used_at=now))
             await s.commit()
     cache.put(key_hash, str(row.tenant_id), str(row.id), generation)
-    return str(row.tenant_id)
+    return str(row.tenant_id), str(row.id)

@@ -24,6 +24,7 @@ from ..adapters.passwords import Passwords
 from ..adapters.services import ServiceError, Services, ServiceUnavailable
 from ..application.accounts import CurrentUser, resolve_session
 from ..settings import GatewaySettings
+from .actors import act_as_user
 
 __all__ = [
     "CsrfRejected",
@@ -86,6 +87,7 @@ async def authenticate(request: Request[Any, Any, Any]) -> None:
     if user is None:
         raise LoginRequired()
     request.state.user = user
+    act_as_user(user.user_id)
     if request.method not in SAFE_METHODS:
         given = request.headers.get("x-csrf-token")
         if not given:

@@ -30,6 +30,7 @@ STATUSES = [
     ("invited", "Invited"),
     ("opted_in", "Opted in"),
     ("covered", "Covered"),
+    ("own_insurance", "Own insurance"),
     ("ineligible", "Ineligible"),
     ("declined", "Declined"),
     ("expired", "Expired"),

@@ -12,12 +12,22 @@
   contractor id the session names) and their certificates.
 - ``GET /portal/certificates/<company>/<coi>``: a certificate PDF, only one of the session's
   contractor's coverages in that company.
+- ``POST /portal/companies/<company>/details``: the "Your details" form of one company (name,
+  phone, mailing address, pre-filled from the contractor service with that company as tenant);
+  enrollment checks the session, that the company has the contractor under its email, and the
+  fields, and sends the correction to the company's records. The form carries a CSRF token
+  derived from the portal cookie (an HMAC of it: another site can neither read nor forge it).
+- ``POST /portal/companies/<company>/certificate``: a contractor with their own insurance uploads
+  their certificate of insurance (PDF) for their work at that company; policy reviews it
+  (docs/uploaded-certificates.md) and the page says the outcome. Same session and CSRF checks.
 - ``POST /portal/sign-out``: ends the session at enrollment and drops the cookie.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import re
 from typing import Any
 
@@ -31,16 +41,20 @@ from ..api.ids import is_id
 from .common import client_ip, gateway_of, page
 from .contractors import _assignment_view
 from .downloads import relay_download
+from .public import ADDRESS_FIELDS, _field_of
 from .shapes import items, pick
+from .uploads import upload_own_certificate
 
 __all__ = [
     "portal_certificate",
+    "portal_correct_details",
     "portal_form",
     "portal_home",
     "portal_request",
     "portal_sign_in",
     "portal_sign_in_page",
     "portal_sign_out",
+    "portal_upload_certificate",
 ]
 
 PORTAL_COOKIE = "ten99_portal"
@@ -127,6 +141,23 @@ def _signed_out() -> Redirect:
     return Redirect("/portal", status_code=303, cookies=[_cookie("", 0)])
 
 
+def _csrf(session_token: str) -> str:
+    """The details form's CSRF token: bound to the portal session, useless without its cookie."""
+    return hmac.new(session_token.encode(), b"ten99 portal details form", hashlib.sha256).hexdigest()
+
+
+def _details_values(contractor: Any) -> dict[str, str]:
+    """The form's fields from the contractor service's record (never the email or tax id)."""
+    record = contractor if isinstance(contractor, dict) else {}
+    values = {k: str(record.get(k) or "") for k in ("first_name", "last_name", "phone")}
+    found = record.get("address")
+    address = found if isinstance(found, dict) else {}
+    for part in ADDRESS_FIELDS:
+        values[f"address_{part}"] = str(address.get(part) or "")
+    values["address_country"] = str(address.get("country") or "US")
+    return values
+
+
 async def _company_view(request: Request[Any, Any, Any], company: dict[str, Any]) -> dict[str, Any]:
     svc, tenant, contractor_id = gateway_of(request).services, str(company["tenant_id"]), str(company["contractor_id"])
     view: dict[str, Any] = {
@@ -134,15 +165,22 @@ async def _company_view(request: Request[Any, Any, Any], company: dict[str, Any]
         "name": company.get("company_name") or "A company",
         "assignments": [],
         "error": None,
+        "details": None,
+        "details_errors": {},
+        "details_notice": None,
+        "upload_notice": None,
+        "upload_error": None,
     }
     try:
-        assignments, coverages = await asyncio.gather(
+        assignments, coverages, contractor = await asyncio.gather(
             svc.contractor.get(f"/v1/contractors/{contractor_id}/assignments", tenant=tenant),
             svc.policy.get("/v1/coverages", tenant=tenant, params={"contractor": contractor_id}),
+            svc.contractor.get(f"/v1/contractors/{contractor_id}", tenant=tenant),
         )
     except (ServiceError, ServiceUnavailable):
         view["error"] = "We could not load this company's assignments just now."
         return view
+    view["details"] = _details_values(contractor)
     by_assignment = {c.get("assignment_id"): c for c in items(coverages, "coverages")}
     view["assignments"] = [
         _assignment_view(a, by_assignment.get(pick(a, "id", "assignment_id"))) for a in items(assignments, "assignments")
@@ -155,9 +193,88 @@ async def portal_home(request: Request[Any, Any, Any]) -> Template | Redirect:
     session = await _session(request)
     if session is None:
         return _signed_out()
+    return await _home(request, session)
+
+
+async def _home(
+    request: Request[Any, Any, Any], session: dict[str, Any], *, change: dict[str, Any] | None = None, status_code: int = 200
+) -> Template:
+    """The home page; ``change`` shows one company's details form as just submitted (its values,
+    and its errors or its confirmation)."""
     companies = [c for c in session.get("companies") or [] if isinstance(c, dict)]
     views = await asyncio.gather(*(_company_view(request, c) for c in companies))
-    return page(request, "portal/home.html", email=session.get("email"), companies=views)
+    for view in views:
+        if change is not None and view["tenant_id"] == change["tenant_id"]:
+            view.update({k: v for k, v in change.items() if k != "tenant_id"})
+    csrf = _csrf(request.cookies.get(PORTAL_COOKIE) or "")
+    return page(request, "portal/home.html", status_code=status_code, email=session.get("email"), companies=views, csrf=csrf)
+
+
+def _correction(values: dict[str, str]) -> dict[str, Any]:
+    """Enrollment's DetailsInput from the form (the email is not a field: it signs them in)."""
+    address = {part: values.get(f"address_{part}") or None for part in ADDRESS_FIELDS}
+    return {
+        "first_name": values.get("first_name", ""),
+        "last_name": values.get("last_name", ""),
+        "phone": values.get("phone") or None,
+        "address": address | {"country": values.get("address_country") or "US"},
+    }
+
+
+def _session_company(session: dict[str, Any], company_id: str) -> dict[str, Any] | None:
+    """The session's entry for ``company_id`` (its contractor id there), or None."""
+    return next((c for c in session.get("companies") or [] if isinstance(c, dict) and c.get("tenant_id") == company_id), None)
+
+
+async def _checked_company(
+    request: Request[Any, Any, Any], session: dict[str, Any], company_id: str
+) -> dict[str, Any] | Template:
+    """The session's company ``company_id`` if the form's CSRF token matches the portal cookie;
+    else the page to answer (403 expired form, 404 not the contractor's company)."""
+    form = await request.form()
+    given, expected = form.get("_csrf"), _csrf(request.cookies.get(PORTAL_COOKIE) or "")
+    if not isinstance(given, str) or not hmac.compare_digest(given.encode(), expected.encode()):
+        return _message(request, "This form had expired", "Open your coverage page again and resend it.", status_code=403)
+    company = _session_company(session, company_id)
+    if company is None:
+        return _message(request, "Not found", "You have no details at this company.", status_code=404)
+    return company
+
+
+@post("/portal/companies/{company_id:str}/details", include_in_schema=False)
+async def portal_correct_details(request: Request[Any, Any, Any], company_id: FromPath[str]) -> Template | Redirect:
+    session = await _session(request)
+    if session is None:
+        return _signed_out()
+    token = request.cookies.get(PORTAL_COOKIE) or ""
+    company = await _checked_company(request, session, company_id)
+    if isinstance(company, Template):
+        return company
+    form = await request.form()
+    values = {k: str(v).strip()[:300] for k, v in form.items() if isinstance(v, str) and k != "_csrf"}
+    try:
+        answer = await gateway_of(request).services.enrollment.post(
+            f"/v1/portal/companies/{company_id}/details",
+            tenant=None,
+            json=_correction(values),
+            headers={"x-portal-session": token},
+        )
+    except ServiceError as e:
+        if e.status_code == 401:
+            return _signed_out()
+        errors = {_field_of(k): v for k, v in e.field_errors.items()} or {"form": e.text}
+        change = {"tenant_id": company_id, "details": values, "details_errors": errors}
+        return await _home(request, session, change=change, status_code=e.status_code)
+    except ServiceUnavailable:
+        return _message(request, "Please try again in a moment", "We could not send your details just now.", status_code=503)
+    name = company.get("company_name") or "The company"
+    notice = (
+        f"Sent: {name} now has your corrected details."
+        if isinstance(answer, dict) and answer.get("changed")
+        else f"{name} already has these details: nothing to change."
+    )
+    change = {"tenant_id": company_id, "details": _details_values(answer), "details_notice": notice}
+    return await _home(request, session, change=change)
 
 
 @get("/portal/certificates/{company_id:str}/{certificate_id:str}", include_in_schema=False)
@@ -167,11 +284,11 @@ async def portal_certificate(
     session = await _session(request)
     if session is None:
         return _signed_out()
-    mine = [c for c in session.get("companies") or [] if isinstance(c, dict) and c.get("tenant_id") == company_id]
-    if not mine or not is_id(certificate_id, "coi"):
+    mine = _session_company(session, company_id)
+    if mine is None or not is_id(certificate_id, "coi"):
         return _message(request, "Not found", "There is no such certificate of yours.", status_code=404)
     policy = gateway_of(request).services.policy
-    coverages = await policy.get("/v1/coverages", tenant=company_id, params={"contractor": mine[0]["contractor_id"]})
+    coverages = await policy.get("/v1/coverages", tenant=company_id, params={"contractor": mine["contractor_id"]})
     owned = {pick(c, "certificate.certificate_id") for c in items(coverages, "coverages")}
     if certificate_id not in owned:
         return _message(request, "Not found", "There is no such certificate of yours.", status_code=404)
@@ -182,6 +299,25 @@ async def portal_certificate(
         filename=f"certificate-{certificate_id}.pdf",
         keep_service_filename=True,
     )
+
+
+@post("/portal/companies/{company_id:str}/certificate", include_in_schema=False)
+async def portal_upload_certificate(request: Request[Any, Any, Any], company_id: FromPath[str]) -> Template | Redirect:
+    """The contractor's own certificate of insurance for their work at one company, reviewed by policy."""
+    session = await _session(request)
+    if session is None:
+        return _signed_out()
+    company = await _checked_company(request, session, company_id)
+    if isinstance(company, Template):
+        return company
+    if not is_id(company.get("contractor_id"), "cn"):
+        return _message(request, "Not found", "You have no details at this company.", status_code=404)
+    try:
+        ok, message = await upload_own_certificate(request, company_id, str(company["contractor_id"]))
+    except ServiceUnavailable:
+        return _message(request, "Please try again in a moment", "We could not send your certificate just now.", status_code=503)
+    change = {"tenant_id": company_id, "upload_notice" if ok else "upload_error": message}
+    return await _home(request, session, change=change, status_code=200 if ok else 400)
 
 
 @post("/portal/sign-out", include_in_schema=False)

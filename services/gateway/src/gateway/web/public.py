@@ -31,9 +31,10 @@ from ten99_contracts.coverage import WORKERS_COMP, offers
 from ..adapters.services import ServiceError, ServiceUnavailable
 from ..api.ids import is_id, is_integration_provider, is_opt_in_token, is_signed_link_token
 from ..application.accounts import get_company
-from .common import client_ip, gateway_of, page
+from .common import client_ip, gateway_of, page, redirect
 from .downloads import relay_download
 from .shapes import items, pick
+from .uploads import upload_own_certificate
 
 __all__ = ["integration_webhook", "not_found", "opt_in_decline", "opt_in_form", "opt_in_submit", "public_certificate"]
 
@@ -371,6 +372,26 @@ def _decline_errors(values: dict[str, str]) -> dict[str, str]:
     return errors
 
 
+@post("/opt-in/{token:str}/certificate", include_in_schema=False)
+async def opt_in_certificate(request: Request[Any, Any, Any], token: FromPath[str]) -> Template | Redirect:
+    """A contractor with their own insurance uploads their certificate from the form: policy
+    reviews it for all of their work with the company (docs/uploaded-certificates.md)."""
+    if not is_opt_in_token(token):
+        return _state_page(request, "invalid", status_code=404)
+    info, other = await _fetch(request, token)
+    if other is not None:
+        return other
+    assert info is not None
+    company, contractor = info.get("company_id"), info.get("contractor_id")
+    if not (is_id(company, "co") and is_id(contractor, "cn")):
+        return _state_page(request, "unavailable", status_code=503)
+    try:
+        ok, message = await upload_own_certificate(request, str(company), str(contractor))
+    except ServiceUnavailable:
+        return _state_page(request, "unavailable", status_code=503)
+    return redirect(f"/opt-in/{token}", **({"notice": message} if ok else {"error": message}))
+
+
 @post("/opt-in/{token:str}/decline", include_in_schema=False)
 async def opt_in_decline(request: Request[Any, Any, Any], token: FromPath[str]) -> Template | Redirect:
     """Decline coverage: the declined page, or the form again with what needs fixing (400)."""
@@ -419,15 +440,17 @@ async def not_found(request: Request[Any, Any, Any], unknown: FromPath[str]) -> 
 
 @get("/certificates/{name:str}", include_in_schema=False)
 async def public_certificate(request: Request[Any, Any, Any], name: FromPath[str], token: FromQuery[str] = "") -> Response[Any]:
-    """The signed link from the certificate email: ``/certificates/<id>.pdf?token=...``."""
+    """The signed link from the certificate email: ``/certificates/<id>.pdf?token=...``; an
+    uploaded certificate's (``ci_``, its ``pdf_url``) has the same form."""
     certificate_id = name[:-4] if name.endswith(".pdf") else name
-    if not is_id(certificate_id, "coi") or not is_signed_link_token(token):
+    uploaded = is_id(certificate_id, "ci")
+    if not (uploaded or is_id(certificate_id, "coi")) or not is_signed_link_token(token):
         return _certificate_problem(request, 404)
     policy = gateway_of(request).services.policy
     try:
         return await relay_download(
             policy,
-            f"/v1/public/certificates/{certificate_id}.pdf",
+            f"/v1/public/{'uploads' if uploaded else 'certificates'}/{certificate_id}.pdf",
             tenant=None,
             params={"token": token},
             filename=f"certificate-{certificate_id}.pdf",

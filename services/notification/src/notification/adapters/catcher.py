@@ -155,7 +155,7 @@ class MailboxReader:
         # the raw message too: the list names each one's attachments (a development inbox, 200 at most)
         columns = [m.c.id, m.c.received_at, m.c.from_header, m.c.to_header, m.c.cc_header, m.c.subject, m.c.size, m.c.message_id]
         columns.append(m.c.raw)
-        async with self.db.session() as s:
+        async with self.db.reads() as s:
             total = (await s.execute(select(func.count()).select_from(m).where(*where))).scalar_one()
             rows = (
                 await s.execute(select(*columns).where(*where).order_by(m.c.seq.desc()).limit(limit).offset(offset))
@@ -164,7 +164,7 @@ class MailboxReader:
 
     async def get(self, tenant_id: str, mail_id: str) -> ParsedMail | None:
         """The message, if the tenant caused it (another company's is as absent as a made-up id)."""
-        async with self.db.session() as s:
+        async with self.db.reads() as s:
             row = (
                 (await s.execute(select(caught_mail).where(caught_mail.c.id == mail_id, _caused_by(tenant_id))))
                 .mappings()

@@ -10,6 +10,9 @@
 - ``webhook_endpoints``: a company's endpoints, the signing secret encrypted (Fernet).
 - ``webhook_deliveries``: one per (endpoint, event), with its retry state; ``webhook_attempts``:
   every attempt (status code, latency, an excerpt of the answer, the error).
+- ``ledger_entries``: the audit ledger, hash-chained per company (docs/audit-ledger.md);
+  ``ledger_heads``: each company's last seq and hash (locked to append); ``ledger_snapshots``:
+  the last known fields of each entity, to tell what an entry changed.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ __all__ = [
     "deliveries",
     "delivery_attachments",
     "events",
+    "ledger_entries",
+    "ledger_heads",
+    "ledger_snapshots",
     "metadata",
     "webhook_attempts",
     "webhook_deliveries",
@@ -224,4 +230,49 @@ webhook_attempts = Table(
     Column("error", Text, nullable=True),
     Index("ix_webhook_attempts_endpoint_id_seq", "endpoint_id", "seq"),
     Index("ix_webhook_attempts_delivery_id", "delivery_id"),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("tenant_id", PublicId(), primary_key=True),
+    #: 1, 2, 3, ... per company, in the order entries were appended (the chain's order)
+    Column("seq", BigIntPK, primary_key=True, autoincrement=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("actor", String(80), nullable=True),
+    Column("entity_kind", String(40), nullable=False),
+    Column("entity_id", String(80), nullable=False),
+    #: the contractor the entry concerns (their timeline), if any
+    Column("contractor_id", PublicId(), nullable=True),
+    Column("action", String(40), nullable=False),
+    Column("subject", String(120), nullable=False),
+    Column("before", JSONDoc, nullable=False),
+    Column("after", JSONDoc, nullable=False),
+    Column("correlation_id", String(64), nullable=True),
+    #: the message the entry was made from: a redelivery adds nothing
+    Column("envelope_id", String(64), nullable=False, unique=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_ledger_entries_tenant_id_entity_kind_entity_id_seq", "tenant_id", "entity_kind", "entity_id", "seq"),
+    Index("ix_ledger_entries_tenant_id_contractor_id_seq", "tenant_id", "contractor_id", "seq"),
+    Index("ix_ledger_entries_tenant_id_occurred_at", "tenant_id", "occurred_at"),
+)
+
+ledger_heads = Table(
+    "ledger_heads",
+    metadata,
+    Column("tenant_id", PublicId(), primary_key=True),
+    Column("seq", BigIntPK, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+ledger_snapshots = Table(
+    "ledger_snapshots",
+    metadata,
+    Column("tenant_id", PublicId(), primary_key=True),
+    Column("entity_kind", String(40), primary_key=True),
+    Column("entity_id", String(80), primary_key=True),
+    Column("fields", JSONDoc, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )

@@ -490,7 +490,7 @@ class DeliveryFilters:
 
 async def list_deliveries(db: Database, tenant_id: str, filters: DeliveryFilters, request: PageRequest) -> Page:
     """Newest first (by ``seq``). A cursor that names no delivery of this list is ``InvalidInput``."""
-    async with db.session() as session:
+    async with db.reads() as session:
         return await fetch_page(
             session,
             select(*_LIST_COLUMNS),
@@ -503,7 +503,7 @@ async def list_deliveries(db: Database, tenant_id: str, filters: DeliveryFilters
 
 async def get_delivery(db: Database, tenant_id: str, delivery_id: str) -> dict[str, Any] | None:
     d = deliveries
-    async with db.session() as session:
+    async with db.reads() as session:
         row = (
             (
                 await session.execute(

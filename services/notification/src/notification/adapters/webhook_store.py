@@ -4,12 +4,13 @@ tenant's read views."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, delete, event, func, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, delete, event, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from ten99kit import Database, insert_ignore
@@ -38,6 +39,7 @@ __all__ = [
     "owner_email",
     "purge_events",
     "record_attempt",
+    "record_event",
     "requeue_delivery",
     "update_endpoint",
 ]
@@ -83,6 +85,43 @@ async def enabled_endpoints(session: AsyncSession, tenant_id: str) -> list[tuple
     return [(row.id, list(row.events)) for row in rows]
 
 
+@functools.cache
+def _record_event_then_endpoints() -> Any:
+    """PostgreSQL: the event inserted unless its (tenant, key) exists, and, only if it was new, the
+    tenant's enabled endpoints, in one statement (built once: a data-modifying CTE runs whether or
+    not the query reads it)."""
+    recorded = (
+        insert_ignore(events, "postgresql")
+        .values({name: bindparam(f"event_{name}") for name in _EVENT_ROW})
+        .returning(events.c.id)
+        .cte("recorded")
+    )
+    e = webhook_endpoints
+    return (
+        select(e.c.id, e.c.events)
+        .add_cte(recorded)
+        .where(
+            e.c.tenant_id == bindparam("event_tenant_id"),
+            e.c.status == EndpointStatus.ENABLED.value,
+            exists(select(recorded.c.id)),
+        )
+    )
+
+
+#: the columns of a new event's row
+_EVENT_ROW = ("id", "tenant_id", "type", "dedupe_key", "source_subject", "object", "created_at")
+
+
+async def record_event(session: AsyncSession, dialect: str, row: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """Insert the event unless its (tenant, dedupe key) exists; if it was new, ``(endpoint id,
+    subscribed types)`` of the tenant's enabled endpoints (none: nothing to deliver either way).
+    One round trip on PostgreSQL: most events are of companies without endpoints."""
+    if dialect != "postgresql":
+        return await enabled_endpoints(session, row["tenant_id"]) if await insert_event(session, dialect, row) else []
+    rows = await session.execute(_record_event_then_endpoints(), {f"event_{name}": row[name] for name in _EVENT_ROW})
+    return [(found.id, list(found.events)) for found in rows]
+
+
 async def insert_deliveries(session: AsyncSession, dialect: str, rows: list[dict[str, Any]]) -> None:
     if rows:
         await session.execute(insert_ignore(webhook_deliveries, dialect), rows)
@@ -115,7 +154,7 @@ _EVENT_COLUMNS = (events.c.seq, events.c.id, events.c.type, events.c.object, eve
 
 
 async def list_events(db: Database, tenant_id: str, filters: EventFilters, request: PageRequest) -> Page:
-    async with db.session() as session:
+    async with db.reads() as session:
         return await fetch_page(
             session,
             select(*_EVENT_COLUMNS),
@@ -127,7 +166,7 @@ async def list_events(db: Database, tenant_id: str, filters: EventFilters, reque
 
 
 async def get_event(db: Database, tenant_id: str, event_id: str) -> Mapping[str, Any] | None:
-    async with db.session() as session:
+    async with db.reads() as session:
         query = select(*_EVENT_COLUMNS).where(events.c.tenant_id == tenant_id, events.c.id == event_id)
         row = (await session.execute(query)).mappings().first()
     return dict(row) if row is not None else None
@@ -154,7 +193,7 @@ async def insert_endpoint(session: AsyncSession, row: dict[str, Any]) -> None:
 
 async def list_endpoints(db: Database, tenant_id: str, request: PageRequest) -> Page:
     e = webhook_endpoints
-    async with db.session() as session:
+    async with db.reads() as session:
         return await fetch_page(
             session, select(e), keys=(e.c.seq,), id_column=e.c.id, where=[e.c.tenant_id == tenant_id], request=request
         )
@@ -439,7 +478,7 @@ async def list_attempts(db: Database, tenant_id: str, endpoint_id: str, request:
         d.c.status.label("delivery_status"),
         d.c.next_attempt_at.label("delivery_next_attempt_at"),
     ).outerjoin(d, d.c.id == a.c.delivery_id)
-    async with db.session() as session:
+    async with db.reads() as session:
         return await fetch_page(
             session,
             query,

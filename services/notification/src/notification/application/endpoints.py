@@ -92,7 +92,7 @@ class Endpoints:
         return row, secret
 
     async def get(self, tenant_id: str, endpoint_id: str) -> Mapping[str, Any]:
-        async with self.db.session() as session:
+        async with self.db.reads() as session:
             row = await get_endpoint(session, tenant_id, endpoint_id)
         if row is None:
             raise unknown_endpoint(endpoint_id)

@@ -12,7 +12,7 @@ from typing import Any
 from ten99_contracts import Envelope
 from ten99kit import UnitOfWork, new_id
 
-from ..adapters.webhook_store import after_commit, enabled_endpoints, insert_deliveries, insert_event
+from ..adapters.webhook_store import after_commit, insert_deliveries, record_event
 from ..domain.public_events import PublicEvent, public_event
 from ..domain.webhooks import DeliveryState, subscribed
 
@@ -22,8 +22,8 @@ Handler = Callable[[UnitOfWork, Envelope[Any]], Awaitable[None]]
 
 
 def both(*handlers: Handler) -> Handler:
-    """One subscription's handler doing several reactions in the consumer's transaction (a subject
-    has one consumer per service: the email and the public event share it)."""
+    """One subscription's handler doing several reactions in the consumer's transaction (the email
+    and the public event of a subject share its consumer)."""
 
     async def handle(uow: UnitOfWork, envelope: Envelope[Any]) -> None:
         for handler in handlers:
@@ -53,11 +53,9 @@ class EventRecorder:
             "object": event.object,
             "created_at": now,
         }
-        if not await insert_event(uow.session, uow.db.dialect, row):
-            return
         deliveries = [
             _delivery_row(envelope.tenant_id, endpoint_id, event_id, event.type, now)
-            for endpoint_id, types in await enabled_endpoints(uow.session, envelope.tenant_id)
+            for endpoint_id, types in await record_event(uow.session, uow.db.dialect, row)
             if subscribed(types, event.type)
         ]
         if deliveries:

@@ -11,7 +11,6 @@ Public types ten99 never records (subscribable, so that a platform's subscriptio
 for 1099Policy is accepted; docs/public-api.md, "Events", says why each has no source):
 ``application.manual_review``, ``application.manual_review_approved`` (no manual review: the
 rules decide at once), ``policy.active.media`` (no media coverage is offered),
-``certificate.approved|flagged|denied|error`` (the review of uploaded certificates, issue 16),
 ``invoice.charge_card_succeeded|failed`` (no card is charged: premiums are invoiced) and
 ``category_code.added`` (the category catalogue is seeded with the rate table; nothing adds to it).
 """
@@ -39,6 +38,7 @@ from ten99_contracts.policy_v1 import (
     PolicyActivatedV1,
     PolicyCancelledV1,
     PolicyReactivatedV1,
+    UploadedCertificateReviewedV1,
 )
 from ten99kit.clock import epoch
 
@@ -289,6 +289,28 @@ def _certificate_issued(e: Envelope[CertificateIssuedV1]) -> PublicEvent:
     return PublicEvent("certificate.issued", body)
 
 
+def _uploaded_certificate(e: Envelope[UploadedCertificateReviewedV1]) -> PublicEvent:
+    """An uploaded certificate reviewed, or decided by a person: ``certificate.<status>`` with
+    1099Policy's certificate object (its id ``ci_``); the PDF's link is left out (a bearer link)."""
+    m = e.data
+    failed = [{"rule": f.rule, "hard": f.hard, "message": f.message, "assignment": f.assignment_id} for f in m.failures]
+    body = {
+        "id": m.upload_id,
+        "object": "certificate",
+        "contractor": m.contractor_id,
+        "assignment": m.assignment_id,
+        "assignments": list(m.assignment_ids),
+        "covered_assignments": list(m.covered_assignment_ids),
+        "status": m.status,
+        "filename": m.filename,
+        "sha256": m.sha256,
+        "failed_rules": failed,
+        "decided_by": m.decided_by,
+        "updated": epoch(m.reviewed_at),
+    }
+    return PublicEvent(f"certificate.{m.status}", body)
+
+
 def _contractor(m: ContractorRegisteredV1 | ContractorUpdatedV1) -> dict[str, Any]:
     return {
         "id": m.contractor_id,
@@ -329,6 +351,7 @@ MAPPINGS: dict[str, tuple[type[Any], Builder]] = {
     InvoicePaidV1.SUBJECT: (InvoicePaidV1, _invoice_paid),
     InvoiceVoidedV1.SUBJECT: (InvoiceVoidedV1, _invoice_voided),
     CertificateIssuedV1.SUBJECT: (CertificateIssuedV1, _certificate_issued),
+    UploadedCertificateReviewedV1.SUBJECT: (UploadedCertificateReviewedV1, _uploaded_certificate),
     ContractorRegisteredV1.SUBJECT: (ContractorRegisteredV1, _contractor_created),
     ContractorUpdatedV1.SUBJECT: (ContractorUpdatedV1, _contractor_updated),
 }
@@ -350,6 +373,10 @@ SOURCED_EVENT_TYPES = (
     "invoice.paid",
     "invoice.voided",
     "certificate.issued",
+    "certificate.approved",
+    "certificate.flagged",
+    "certificate.denied",
+    "certificate.error",
     "contractor.created",
     "contractor.updated",
 )
@@ -359,10 +386,6 @@ UNSOURCED_EVENT_TYPES = (
     "application.manual_review",
     "application.manual_review_approved",
     "policy.active.media",
-    "certificate.approved",
-    "certificate.flagged",
-    "certificate.denied",
-    "certificate.error",
     "invoice.charge_card_succeeded",
     "invoice.charge_card_failed",
     "category_code.added",

@@ -10,22 +10,27 @@
   types, dates and rates, on the contractor's policy. One per quote, ever.
 - ``insured_corrections``: a contractor's details corrected by the company before their policy
   exists here (the opt-in is still on its way); the policy takes them when it is created.
+- ``certificate_uploads``: certificates of insurance contractors bring (uploaded PDFs, with their
+  sha256), and their review (docs/uploaded-certificates.md).
+- ``own_insurance``: the assignments an approved upload covers (binding binds none of them).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, LargeBinary, String, Table, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, LargeBinary, String, Table, Text, UniqueConstraint
 from ten99kit import JSONDoc, PublicId, UtcDateTime, kit_tables, make_metadata
 
 __all__ = [
     "assignments",
+    "certificate_uploads",
     "certificates",
     "companies",
     "coverages",
     "insured_corrections",
     "metadata",
+    "own_insurance",
     "policies",
     "quote_bindings",
 ]
@@ -205,4 +210,41 @@ quote_bindings = _keyed_by_tenant(
     Column("wc_net_rate", Integer, nullable=False),
     Column("bound_at", UtcDateTime, nullable=False),
     Index(None, "tenant_id", "policy_id"),
+)
+
+# A certificate of insurance a contractor brings (docs/uploaded-certificates.md): the PDF as
+# uploaded, its sha256, its text, and the review: `review` holds every rule's result.
+certificate_uploads = Table(
+    "certificate_uploads",
+    metadata,
+    Column("id", PublicId(), primary_key=True),
+    Column("tenant_id", PublicId(), nullable=False),
+    Column("contractor_id", PublicId(), nullable=False),
+    Column("assignment_id", PublicId(), nullable=True),  # NULL: all of the contractor's work
+    Column("filename", String(200), nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("pdf", LargeBinary, nullable=False),
+    Column("text", Text, nullable=True),  # NULL: could not be extracted
+    Column("status", String(20), nullable=False),  # approved | flagged | denied | error
+    Column("review_id", PublicId(), nullable=False),
+    Column("review", JSONDoc, nullable=False),  # [RuleResult as JSON]
+    Column("assignment_ids", JSONDoc, nullable=False),  # the assignments it was reviewed against
+    Column("decided_by", String(320), nullable=True),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "tenant_id", "created_at"),
+    Index(None, "tenant_id", "contractor_id"),
+)
+
+# The assignments covered by the contractor's own insurance (an approved upload): one row per
+# assignment, the first approval wins; binding skips them.
+own_insurance = _keyed_by_tenant(
+    "own_insurance",
+    ("assignment_id",),
+    Column("upload_id", PublicId(), nullable=False),
+    Column("contractor_id", PublicId(), nullable=False),
+    Column("approved_at", UtcDateTime, nullable=False),
 )

@@ -22,6 +22,11 @@ class CertificateLinks:
         """``<POLICY_PUBLIC_BASE_URL>/certificates/<id>.pdf?token=<signed>`` (served by the gateway)."""
         return f"{self._base}/certificates/{certificate_id}.pdf?token={self.token(tenant_id, certificate_id)}"
 
+    def upload_url(self, tenant_id: str, upload_id: str) -> str:
+        """``<POLICY_PUBLIC_BASE_URL>/certificates/<id>.pdf?token=<signed>``: an uploaded certificate,
+        behind the same signed links (its id's prefix, ``ci_``, tells the gateway it is an upload)."""
+        return f"{self._base}/certificates/{upload_id}.pdf?token={self.token(tenant_id, upload_id)}"
+
     def verification_url(self, verification_id: str) -> str:
         """``<POLICY_PUBLIC_BASE_URL>/verify/<verification id>``: the certificate's live status page
         (served by the gateway; the id is the key, so it needs no signature and never expires)."""

@@ -1,10 +1,14 @@
 """The read behind a certificate's public status page: one certificate by its verification id,
 with what its live status depends on (its coverage's and policy's status, and the certificate
 that superseded it). The verification id is the key: the row names its own tenant, and every
-join stays inside it."""
+join stays inside it.
+
+`assignment_verifications` is the facility view's read (docs/facility-view.md): per assignment of
+one company, its coverage's status facts and the verification id of its current certificate."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, select
@@ -12,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .db import certificates, coverages, policies
 
-__all__ = ["certificate_by_verification_id"]
+__all__ = ["assignment_verifications", "certificate_by_verification_id"]
 
 
 async def certificate_by_verification_id(session: AsyncSession, verification_id: str) -> Any:
@@ -41,3 +45,27 @@ async def certificate_by_verification_id(session: AsyncSession, verification_id:
         .where(cert.c.verification_id == verification_id)
     )
     return (await session.execute(q)).first()
+
+
+async def assignment_verifications(session: AsyncSession, tenant_id: str, assignment_ids: Sequence[str]) -> list[Any]:
+    """The company's coverages of ``assignment_ids`` (at most one each) with what their live status
+    depends on and their current certificate's verification id (None before it is issued)."""
+    q = (
+        select(
+            coverages.c.assignment_id,
+            coverages.c.id.label("coverage_id"),
+            coverages.c.status.label("coverage_status"),
+            coverages.c.effective_date,
+            coverages.c.end_date,
+            policies.c.status.label("policy_status"),
+            certificates.c.status.label("certificate_status"),
+            certificates.c.verification_id,
+        )
+        .select_from(coverages)
+        .outerjoin(policies, and_(policies.c.tenant_id == coverages.c.tenant_id, policies.c.id == coverages.c.policy_id))
+        .outerjoin(
+            certificates, and_(certificates.c.tenant_id == coverages.c.tenant_id, certificates.c.id == coverages.c.certificate_id)
+        )
+        .where(coverages.c.tenant_id == tenant_id, coverages.c.assignment_id.in_(list(assignment_ids)))
+    )
+    return list((await session.execute(q)).all())

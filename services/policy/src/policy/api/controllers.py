@@ -103,7 +103,7 @@ class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def _known_policy(db: Database, tenant_id: str, policy_id: str) -> None:
-    async with db.session() as session:
+    async with db.reads() as session:
         if await queries.policy_row(session, tenant_id, policy_id) is None:
             raise NotFound(f"No policy {policy_id}", error_code="invalid_policy_id")
 
@@ -128,7 +128,7 @@ class PolicyController(Controller):
             raise InvalidInput({"status": f"must be one of {', '.join(POLICY_STATUSES)}"})
         request = PageRequest(limit, starting_after, ending_before)
         filters = queries.PolicyFilter(contractor=contractor, quote=quote, status=status)
-        async with db.session() as session:
+        async with db.reads() as session:
             page = await queries.policies_page(session, tenant_id, filters, request)
             rollups = await queries.policy_rollups(session, tenant_id, [row["id"] for row in page.rows])
         data = [_policy(row, rollups[row["id"]], links) for row in page.rows]
@@ -142,7 +142,7 @@ class PolicyController(Controller):
         tenant_id: NamedDependency[str],
         policy_id: FromPath[str],
     ) -> Policy:
-        async with db.session() as session:
+        async with db.reads() as session:
             row = await queries.policy_row(session, tenant_id, policy_id)
             if row is None:
                 raise NotFound(f"No policy {policy_id}", error_code="invalid_policy_id")
@@ -204,7 +204,7 @@ class CoverageController(Controller):
         ending_before: FromQuery[str | None] = None,
     ) -> ListEnvelope[Coverage]:
         request = PageRequest(limit, starting_after, ending_before)
-        async with db.session() as session:
+        async with db.reads() as session:
             page = await queries.coverages_page(session, tenant_id, contractor=contractor, assignment=assignment, request=request)
         data = [_coverage(row, tenant_id, links) for row in page.rows]
         return ListEnvelope(url="/v1/coverages", has_more=page.has_more, data=data)
@@ -223,7 +223,7 @@ class CoverageController(Controller):
         billing refuses a usage invoice with ``no_active_policy``: docs/public-api.md)."""
         if last_day < first_day:
             raise InvalidInput({"last_day": "must not be before first_day"})
-        async with db.session() as session:
+        async with db.reads() as session:
             found = await queries.coverage_in_force(session, tenant_id, contractor, job, first_day, last_day)
         return InForce(in_force=found)
 
@@ -251,7 +251,7 @@ class CertificateController(Controller):
         contractor: FromQuery[str | None] = None,
         limit: Limit = 100,
     ) -> ListEnvelope[Certificate]:
-        async with db.session() as session:
+        async with db.reads() as session:
             rows = await queries.certificate_history(
                 session, tenant_id, assignment=assignment, contractor=contractor, limit=limit
             )
@@ -261,7 +261,7 @@ class CertificateController(Controller):
     async def download(
         self, db: NamedDependency[Database], tenant_id: NamedDependency[str], certificate_id: FromPath[str]
     ) -> Response[bytes]:
-        async with db.session() as session:
+        async with db.reads() as session:
             row = await queries.certificate_file(session, tenant_id, certificate_id)
         if row is None:
             raise NotFound(f"No certificate {certificate_id}")
@@ -294,7 +294,7 @@ class PublicCertificateController(Controller):
                     status_code=403,
                 ) from None
             raise ApiError("This download link is not valid", error_code="insufficient_permissions", status_code=403) from None
-        async with db.session() as session:
+        async with db.reads() as session:
             row = await queries.certificate_file(session, tenant_id, certificate_id)
         if row is None:
             raise NotFound(f"No certificate {certificate_id}")

@@ -14,7 +14,9 @@ Idempotent by business key: an assignment has at most one coverage, ever, so a r
 overlapping message binds nothing twice. Coverage uses the assignment's latest known dates (an
 update may have overtaken the quote), never starts before the day it is bound, and an
 assignment that was cancelled or has already ended is not bound. Certificates are issued in
-the same transaction when everything they print is known.
+the same transaction when everything they print is known. An assignment covered by the
+contractor's own insurance (an approved uploaded certificate, `uploads`) is not bound; an
+application whose assignments are all covered so creates no policy.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ten99_contracts.policy_v1 import CoverageActivatedV1, CoverageBoundV1, Poli
 from ten99kit import UnitOfWork, get_logger, new_id
 
 from ..adapters import store
+from ..adapters import uploads as upload_store
 from ..domain.certificate import new_certificate_number, new_policy_number
 from ..domain.coverage import ACTIVE, Refused, span_to_bind, status_on
 from .certificates import issue_certificates
@@ -78,14 +81,17 @@ async def on_application_completed(ctx: PolicyContext, uow: UnitOfWork, envelope
     data = envelope.data
     insured = _insured(data, envelope.occurred_at)
     facts = await _lock_facts(uow, envelope.tenant_id, data.contractor_id, data.assignments)
+    to_bind = await _without_own_insurance(uow, envelope.tenant_id, data.assignments)
     priced = priced_quote_of(data)
     # a quote that ended before it could be bound names nothing on the policy
     named = priced is not None and not isinstance(
         span_to_bind(priced.effective_date, priced.end_date, uow.clock.today()), Refused
     )
-    quoted: list[Quoted] = [*data.assignments, *([priced] if priced is not None and named else [])]
+    quoted: list[Quoted] = [*to_bind, *([priced] if priced is not None and named else [])]
+    if not quoted and data.assignments:  # every assignment is covered by the contractor's own insurance
+        return
     policy = await _policy(uow, envelope.tenant_id, data.contractor_id, data.session_id, quoted, data.address.region, insured)
-    await bind_quotes(ctx, uow, envelope.tenant_id, policy, data.session_id, data.assignments, facts)
+    await bind_quotes(ctx, uow, envelope.tenant_id, policy, data.session_id, to_bind, facts)
     if priced is not None:
         await bind_priced_quote(uow, envelope.tenant_id, policy, data.session_id, priced)
 
@@ -146,6 +152,8 @@ async def bind_priced_quote(
 async def on_assignment_enrolled(ctx: PolicyContext, uow: UnitOfWork, envelope: Envelope[AssignmentEnrolledV1]) -> None:
     data = envelope.data
     facts = await _lock_facts(uow, envelope.tenant_id, data.contractor_id, [data.quote])
+    if not await _without_own_insurance(uow, envelope.tenant_id, [data.quote]):
+        return
     policy = await _policy(
         uow, envelope.tenant_id, data.contractor_id, data.session_id, [data.quote], data.quote.home_state, None
     )
@@ -198,6 +206,16 @@ async def _lock_facts(uow: UnitOfWork, tenant_id: str, contractor_id: str, quote
     company_name = await store.lock_company(uow.session, uow.db.dialect, tenant_id, now)
     ids = [q.assignment_id for q in quotes]
     return Facts(company_name, await store.lock_assignments(uow.session, uow.db.dialect, tenant_id, contractor_id, ids, now))
+
+
+async def _without_own_insurance(uow: UnitOfWork, tenant_id: str, quotes: list[AssignmentQuote]) -> list[AssignmentQuote]:
+    """The quotes whose assignment is not covered by the contractor's own insurance (an approved
+    uploaded certificate, `uploads`): those are not bound, so no premium is charged for them.
+    Read after the assignments are locked, as an approval locks them too."""
+    covered = await upload_store.covered_assignment_ids(uow.session, tenant_id, [q.assignment_id for q in quotes])
+    if covered:
+        log.info("coverage.not_bound_own_insurance", assignment_ids=sorted(covered))
+    return [q for q in quotes if q.assignment_id not in covered]
 
 
 async def _policy(
