@@ -256,3 +256,19 @@ async def test_uploads_are_never_served_to_another_tenant(world: World, start_po
         assert r.status_code == 200 and r.content == content
         r = await svc.client.get(f"/v1/public/uploads/{new_id('ci')}.pdf", params={"token": token})
         assert r.status_code == 403
+
+
+async def test_an_expired_upload_link_says_so_as_a_certificate_link_does(world: World, start_policy) -> None:
+    """Both download links answer alike: an old link is ``auth_token_expired``, a bad one ``insufficient_permissions``."""
+    ada = world.contractor("Ada", "Lovelace")
+    work = world.assignment(ada, start=TODAY + days(5), end=TODAY + days(60))
+    async with start_policy(link_max_age_s=-1) as svc:  # every link is past its age as soon as it is made
+        await world.send(work, version=1)
+        body = await known(svc, world, ada.contractor_id, certificate_pdf(), assignment=work.assignment_id)
+        token = body["pdf_url"].split("token=")[1]
+        for kind in ("uploads", "certificates"):
+            r = await svc.client.get(f"/v1/public/{kind}/{body['id']}.pdf", params={"token": token})
+            assert (r.status_code, r.json()["error_code"]) == (403, "auth_token_expired"), kind
+            for bad in ("", token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")):
+                r = await svc.client.get(f"/v1/public/{kind}/{body['id']}.pdf", params={"token": bad})
+                assert (r.status_code, r.json()["error_code"]) == (403, "insufficient_permissions"), (kind, bad)

@@ -228,6 +228,24 @@ class CoverageController(Controller):
         return InForce(in_force=found)
 
 
+def tenant_of_signed_link(links: CertificateLinks, token: str, certificate_id: str) -> str:
+    """The tenant a download link (``?token=``) was signed for, for an issued certificate or an upload;
+    ``403 auth_token_expired`` for a link past its age, ``403 insufficient_permissions`` for none, a
+    forged one or one made for another certificate."""
+    if not token:
+        raise ApiError("This download link has no token", error_code="insufficient_permissions", status_code=403)
+    try:
+        return links.verify(token, certificate_id)
+    except BadLink as e:
+        if e.reason == "expired":
+            raise ApiError(
+                "This download link has expired; download the certificate from the dashboard or ask for a new link",
+                error_code="auth_token_expired",
+                status_code=403,
+            ) from None
+        raise ApiError("This download link is not valid", error_code="insufficient_permissions", status_code=403) from None
+
+
 def _pdf(row: Any, disposition: str) -> Response[bytes]:
     headers = {
         "Content-Disposition": f'{disposition}; filename="{row.filename}"',
@@ -282,18 +300,7 @@ class PublicCertificateController(Controller):
         token: FromQuery[str] = "",
     ) -> Response[bytes]:
         certificate_id = filename.removesuffix(".pdf")
-        if not token:
-            raise ApiError("This download link has no token", error_code="insufficient_permissions", status_code=403)
-        try:
-            tenant_id = links.verify(token, certificate_id)
-        except BadLink as e:
-            if e.reason == "expired":
-                raise ApiError(
-                    "This download link has expired; download the certificate from the dashboard or ask for a new link",
-                    error_code="auth_token_expired",
-                    status_code=403,
-                ) from None
-            raise ApiError("This download link is not valid", error_code="insufficient_permissions", status_code=403) from None
+        tenant_id = tenant_of_signed_link(links, token, certificate_id)
         async with db.reads() as session:
             row = await queries.certificate_file(session, tenant_id, certificate_id)
         if row is None:

@@ -26,9 +26,10 @@ from ten99kit.ids import is_id
 from ten99kit.pagination import ListEnvelope, PageRequest
 
 from ..adapters import uploads as upload_store
-from ..adapters.links import BadLink, CertificateLinks
+from ..adapters.links import CertificateLinks
 from ..application.uploads import UploadDesk, decide_upload, upload_certificate
 from ..domain.review import APPROVED, DENIED, ERROR, FLAGGED
+from .controllers import tenant_of_signed_link
 
 __all__ = ["PublicUploadController", "UploadController"]
 
@@ -244,12 +245,7 @@ class PublicUploadController(Controller):
         token: FromQuery[str] = "",
     ) -> Response[bytes]:
         upload_id = filename.removesuffix(".pdf")
-        try:
-            tenant_id = links.verify(token, upload_id) if token else None
-        except BadLink:
-            tenant_id = None
-        if tenant_id is None:
-            raise ApiError("This download link is not valid", error_code="insufficient_permissions", status_code=403)
+        tenant_id = tenant_of_signed_link(links, token, upload_id)
         async with db.reads() as session:
             found = await upload_store.upload_file(session, tenant_id, upload_id)
         if found is None:
