@@ -75,17 +75,22 @@ def _label(kind: str) -> str:
     return COVERAGE_LABELS.get(kind, kind.replace("-", " ").title())
 
 
-def _view(row: Any, today: date) -> CertificateVerification:
-    types = list(row.coverage_types or [])
-    document = row.document or {}
-    status = live_status(
-        certificate_status=row.certificate_status,
+def _status_today(row: Any, today: date, certificate_status: str) -> str:
+    """The live status of a row joining a coverage (its status and dates) and its policy's status."""
+    return live_status(
+        certificate_status=certificate_status,
         coverage_status=row.coverage_status or "",
         policy_status=row.policy_status or "",
         effective_date=row.effective_date,
         end_date=row.end_date,
         today=today,
     )
+
+
+def _view(row: Any, today: date) -> CertificateVerification:
+    types = list(row.coverage_types or [])
+    document = row.document or {}
+    status = _status_today(row, today, row.certificate_status)
     return CertificateVerification(
         verification_id=row.verification_id,
         status=status,
@@ -103,14 +108,7 @@ def _view(row: Any, today: date) -> CertificateVerification:
 
 
 def _assignment_view(row: Any, today: date) -> AssignmentVerification:
-    status = live_status(
-        certificate_status="",  # the coverage's current certificate: never superseded
-        coverage_status=row.coverage_status or "",
-        policy_status=row.policy_status or "",
-        effective_date=row.effective_date,
-        end_date=row.end_date,
-        today=today,
-    )
+    status = _status_today(row, today, certificate_status="")  # the coverage's current certificate: never superseded
     return AssignmentVerification(
         assignment_id=row.assignment_id,
         coverage_id=row.coverage_id,
