@@ -45,10 +45,17 @@ def where_among(query: Select[Any], column: Any, values: Sequence[Any], dialect:
     return query.where(column.in_(unique))
 
 
+#: one statement a table for `find_row`, built once: building and keying a ``select`` each time cost
+#: ~75 µs of the ~2.4 ms of CPU a public ``GET /contractors/{id}`` costs this service
+_BY_ID: dict[Table, Select[Any]] = {}
+
+
 async def find_row(session: AsyncSession, table: Table, tenant_id: str, id_: str) -> Row | None:
     """The company's row of ``table`` with public id ``id_``, if there is one."""
-    query = select(table).where(table.c.tenant_id == tenant_id, table.c.id == id_)
-    return (await session.execute(query)).mappings().first()
+    query = _BY_ID.get(table)
+    if query is None:
+        query = _BY_ID[table] = select(table).where(table.c.tenant_id == bindparam("tenant_id"), table.c.id == bindparam("id"))
+    return (await session.execute(query, {"tenant_id": tenant_id, "id": id_})).mappings().first()
 
 
 async def get_row(session: AsyncSession, table: Table, tenant_id: str, id_: str, what: str) -> dict[str, Any]:
