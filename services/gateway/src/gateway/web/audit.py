@@ -16,6 +16,7 @@ from ..application.accounts import list_users
 from ..application.api_keys import list_api_keys
 from .common import gateway_of, page, user_of
 from .downloads import relay_download
+from .shapes import next_cursor
 
 __all__ = ["audit_log", "audit_log_export", "contractor_timeline"]
 
@@ -78,7 +79,6 @@ async def audit_log(request: Request[Any, Any, Any]) -> Template:
     params = {**filters, "limit": 50, "starting_after": after if after.isdigit() else ""}
     answer = await gateway.services.notification.get("/v1/ledger", tenant=user.company_id, params=params)
     entries = _entries(answer, await _actor_names(request))
-    has_more = bool(answer.get("has_more")) if isinstance(answer, dict) else False
     return page(
         request,
         "audit/list.html",
@@ -86,7 +86,7 @@ async def audit_log(request: Request[Any, Any, Any]) -> Template:
         filters=filters,
         entity_kinds=ENTITY_KINDS,
         actor_kinds=ACTOR_KINDS,
-        next_cursor=entries[-1]["seq"] if has_more and entries else None,
+        next_cursor=next_cursor(answer, entries, "seq"),
     )
 
 

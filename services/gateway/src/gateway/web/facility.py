@@ -35,7 +35,7 @@ from ..application.facility_links import (
 )
 from ..domain.accounts import AccountError
 from .common import gateway_of, page, redirect, user_of
-from .shapes import items
+from .shapes import items, next_cursor
 from .verify import VERIFICATION_ID
 
 __all__ = [
@@ -123,7 +123,7 @@ async def facilities(request: Request[Any, Any, Any], after: FromQuery[str | Non
     params = {"limit": 100, "starting_after": after if is_id(after, "en") else None}
     answer = await gateway.services.contractor.get("/v1/entities", tenant=user.company_id, params=params)
     entities = [{"id": e.get("id"), "name": e.get("name")} for e in items(answer) if is_id(e.get("id"), "en")]
-    more = entities[-1]["id"] if isinstance(answer, dict) and answer.get("has_more") and entities else None
+    more = next_cursor(answer, entities)
     return page(request, "facilities/list.html", entities=entities, more=more)
 
 

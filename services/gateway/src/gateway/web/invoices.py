@@ -13,7 +13,7 @@ from ..adapters.services import ServiceError
 from ..api.ids import require_id
 from .common import gateway_of, page, redirect, user_of
 from .downloads import relay_download
-from .shapes import items, pick
+from .shapes import items, next_cursor, pick
 
 __all__ = ["invoice_detail", "invoice_pdf", "invoices_page", "mark_paid"]
 
@@ -71,14 +71,13 @@ async def invoices_page(
         "/v1/invoices", tenant=user.company_id, params={"status": status, "limit": 50, "starting_after": starting_after}
     )
     invoices = [invoice_view(i) for i in items(answer, "invoices")]
-    has_more = bool(answer.get("has_more")) if isinstance(answer, dict) else False
     return page(
         request,
         "invoices/list.html",
         invoices=invoices,
         status=status,
         statuses=INVOICE_STATUSES,
-        next_cursor=invoices[-1]["id"] if has_more and invoices else None,
+        next_cursor=next_cursor(answer, invoices),
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["items", "pick", "ref_id", "ref_name"]
+__all__ = ["has_more", "items", "next_cursor", "pick", "ref_id", "ref_name"]
 
 
 def items(payload: Any, *keys: str) -> list[dict[str, Any]]:
@@ -19,6 +19,16 @@ def items(payload: Any, *keys: str) -> list[dict[str, Any]]:
             if isinstance(value, list):
                 return [x for x in value if isinstance(x, dict)]
     return []
+
+
+def has_more(payload: Any) -> bool:
+    """Whether a list answer says there is a next page."""
+    return bool(payload.get("has_more")) if isinstance(payload, dict) else False
+
+
+def next_cursor(payload: Any, rows: list[dict[str, Any]], key: str = "id") -> Any:
+    """The ``starting_after`` of the next page: the last row's ``key``, None on the last page."""
+    return rows[-1][key] if has_more(payload) and rows else None
 
 
 def pick(row: dict[str, Any] | None, *keys: str, default: Any = None) -> Any:

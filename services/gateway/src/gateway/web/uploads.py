@@ -18,7 +18,7 @@ from ..api.ids import is_id, require_id
 from .actors import act_as_contractor
 from .common import gateway_of, page, redirect, user_of
 from .downloads import relay_download
-from .shapes import items
+from .shapes import has_more, items
 
 __all__ = [
     "company_uploads",
@@ -68,8 +68,7 @@ async def company_uploads(
     answer = await gateway.services.policy.get("/v1/uploads", tenant=user.company_id, params=params)
     uploads = items(answer, "data")
     names = await _contractor_names(request, user.company_id, {str(u.get("contractor")) for u in uploads})
-    has_more = bool(answer.get("has_more")) if isinstance(answer, dict) else False
-    return page(request, "uploads/company.html", uploads=uploads, names=names, status=status, has_more=has_more)
+    return page(request, "uploads/company.html", uploads=uploads, names=names, status=status, has_more=has_more(answer))
 
 
 async def _contractor_names(request: Request[Any, Any, Any], company_id: str, ids: set[str]) -> dict[str, str]:

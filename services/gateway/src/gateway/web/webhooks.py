@@ -16,7 +16,7 @@ from litestar.response import Template
 from ..adapters.services import ServiceError
 from ..api.ids import is_id, require_id
 from .common import gateway_of, page, redirect, user_of
-from .shapes import items, pick
+from .shapes import items, next_cursor, pick
 
 __all__ = [
     "create_webhook_endpoint",
@@ -122,13 +122,12 @@ async def webhook_endpoint_page(
         params={"limit": 50, "starting_after": cursor or None},
     )
     attempts = [attempt_view(row) for row in items(answer, "attempts")]
-    has_more = bool(answer.get("has_more")) if isinstance(answer, dict) else False
     return page(
         request,
         "webhooks/endpoint.html",
         endpoint=endpoint_view(endpoint),
         attempts=attempts,
-        next_cursor=attempts[-1]["id"] if has_more and attempts else None,
+        next_cursor=next_cursor(answer, attempts),
     )
 
 
