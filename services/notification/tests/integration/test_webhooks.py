@@ -5,7 +5,6 @@ between companies, the address guard."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -274,22 +273,23 @@ async def test_deliveries_stop_after_3_days_and_an_endpoint_failing_5_days_is_di
 async def test_a_dead_endpoint_does_not_delay_another_companys_delivery(
     database_url: str, jetstream_url: str, smtp_sink: SmtpSink
 ) -> None:
+    # A's attempts hang far longer than the wait for B's delivery, so B's arriving at all shows it did
+    # not queue behind them; no duration is measured (on a loaded machine it measures the load)
     async with (
         notification(
-            database_url, jetstream_url, smtp_sink, webhooks={"total_timeout_s": 6.0, "max_in_flight_per_endpoint": 2}
+            database_url, jetstream_url, smtp_sink, webhooks={"total_timeout_s": 300.0, "max_in_flight_per_endpoint": 2}
         ) as svc,
         dead_endpoint() as dead,
         receiver() as hook,
     ):
-        await create(svc, A, dead.url())
+        dead_one = await create(svc, A, dead.url())
         await create(svc, B, hook.url())
         for n in range(1, 7):
             await publish(jetstream_url, msgs.envelope(msgs.contractor_registered(n), tenant_id="co_a"))
         await wait_until(lambda: dead.connections, satisfies=lambda n: n >= 1, what="the dead endpoint reached")
-        started = time.monotonic()
         await publish(jetstream_url, msgs.envelope(msgs.contractor_registered(9), tenant_id="co_b"))
-        await wait_until(lambda: len(hook.requests) == 1, timeout=5, what="company B's delivery")
-        assert time.monotonic() - started < 3.0
+        await wait_until(lambda: len(hook.requests) == 1, what="company B's delivery")  # within the 60 s lease of A's claims
+        assert await attempts(svc, A, dead_one["id"]) == []  # every attempt to A's endpoint still under way
         assert dead.connections <= 2  # at most its own share under way
 
 
