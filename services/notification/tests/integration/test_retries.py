@@ -196,25 +196,42 @@ class _Keeping:
         return "250 OK"
 
 
+class _Idling(_Keeping):
+    """Keeps what it is sent and the sessions it was sent on, so that the test can close one as the
+    server's idle timeout does (``SMTP._timeout_cb``). A real timer short enough to wait for would also
+    cut a transaction whose client paused for it on a loaded machine: a failed attempt, by chance."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sessions: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.sessions.append(server)
+        return await super().handle_DATA(server, session, envelope)
+
+
 async def test_a_connection_the_server_closed_while_idle_is_replaced_without_a_failed_attempt(
     database_url: str, jetstream_url: str
 ) -> None:
-    handler = _Keeping()
+    handler = _Idling()
     port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, timeout=0.3)  # the server drops idle clients fast
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
         async with notification(
             database_url, jetstream_url, None, smtp={"host": "127.0.0.1", "port": port, "pool_size": 1}
         ) as svc:
             await publish(jetstream_url, msgs.envelope(msgs.invitation(1)))
-            await wait_until(lambda: _count_received(handler, 1))
+            await wait_until(lambda: _all_done(svc, 1), what="the first email sent (its connection idle in the pool)")
+            [idle] = handler.sessions
+            controller.loop.call_soon_threadsafe(idle.transport.close)  # what the server's idle timeout does
             pool = svc.runtime.parts.dependencies["sender"].transport.__self__
             await wait_until(lambda: _closed_by_the_server(pool), what="the server to close the pooled connection")
             await publish(jetstream_url, msgs.envelope(msgs.invitation(2)))
             await wait_until(lambda: _count_received(handler, 2))
             rows = await wait_until(lambda: _all_done(svc, 2))
             assert [(r["status"], r["attempts"], r["last_error"]) for r in rows] == [("sent", 1, None), ("sent", 1, None)]
+            assert handler.sessions[1] is not idle  # sent on a new connection
     finally:
         controller.stop()
 
