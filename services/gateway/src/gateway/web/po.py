@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.params import FromQuery
+from ten99kit.labels import labelled
 
 from ..adapters.services import ServiceError
 from ..api.ids import is_id
@@ -104,7 +105,7 @@ async def set_po(request: Request[Any, Any, Any]) -> Response[Any]:
             errors = e.field_errors or {"form": e.text}
         else:
             updated = answer.get("updated", len(ids)) if isinstance(answer, dict) else len(ids)
-            return redirect(f"/po/missing?offset={offset}", notice=f"PO {po_number} set on {updated} assignment(s).")
+            return redirect(f"/po/missing?offset={offset}", notice=f"{labelled('PO', po_number)} set on {updated} assignment(s).")
     htmx = request.headers.get("hx-request") == "true"
     return await _render(
         request,
