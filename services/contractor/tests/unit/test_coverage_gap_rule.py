@@ -69,6 +69,8 @@ class World:
                     wage_type="flatfee", custom_metadata={}, version=1, created_at=at, updated_at=at,
                 )
             )  # fmt: skip
+            if roster == "covered":  # covered: coverage bound to this assignment, unless the test says otherwise
+                a.setdefault("coverage_bound_at", NOW)
             values = {
                 "id": aid, "tenant_id": tenant, "contractor_id": cid, "job_id": jid, "dedupe_key": aid, "coverage_types": [],
                 "effective_date": TODAY + timedelta(days=start), "end_date": TODAY + timedelta(days=end), "status": "pending",
@@ -82,6 +84,7 @@ class World:
                 "ineligible": {"invited_at": at, "ineligible_at": NOW},
                 "opted_in": {"invited_at": at, "opted_in_at": NOW},
                 "covered": {"invited_at": at, "opted_in_at": NOW, "covered_at": NOW},
+                "own_insurance": {"own_insurance_at": NOW},
                 "declined": {"invited_at": at, "declined_at": NOW, "decline_reason": "has_own_insurance"},
                 "declined_then_invited": {"invited_at": NOW, "declined_at": at},
             }[roster]
@@ -113,6 +116,18 @@ async def test_opted_in_or_covered_is_not_a_gap_other_statuses_are(ctx: Context)
     not_invited = await w.add(1)
     assert await gaps(ctx) == {by_status["invited"], by_status["expired"], by_status["ineligible"], not_invited}
     assert set(GAP_STATUSES) == {"not_invited", "invited", "expired", "ineligible"}
+
+
+async def test_covered_elsewhere_is_a_gap_where_this_assignment_is_not_covered(ctx: Context) -> None:
+    """A contractor covered for some work (ten99 coverage or an approved certificate of their own)
+    is a gap for an assignment with neither coverage bound nor their certificate covering it."""
+    w = World(ctx)
+    bound = await w.add(1, roster="covered")
+    unbound = await w.add(1, roster="covered", coverage_bound_at=None)  # a later one needing a new opt-in
+    own = await w.add(1, roster="own_insurance", own_insurance_upload_id="ci_0000000000000000000001")
+    beyond_own = await w.add(1, roster="own_insurance")  # the approved certificate does not cover this one
+    assert await gaps(ctx) == {unbound, beyond_own}
+    assert bound and own
 
 
 async def test_cancelled_deleted_and_ended_assignments_are_not_gaps(ctx: Context) -> None:

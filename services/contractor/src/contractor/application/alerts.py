@@ -6,9 +6,14 @@ The rule (`gap_filter`), in UTC days: an assignment is a coverage gap on ``day``
 - it starts within ``WITHIN_DAYS`` days: ``day <= effective_date <= day + 3`` (starting in three
   days is a gap, in four is not; one that has already started is not "about to start");
 - its contractor has not opted in: their roster status (`roster.status_expression`) is one of
-  `GAP_STATUSES` (not invited, invited, expired, ineligible). A contractor who opted in or is
-  covered is not a gap. When declining exists, adding ``"declined"`` to `GAP_STATUSES` is the
-  whole change: a contractor who declined is a gap too (the issue: "not opted in (or declined)").
+  `GAP_STATUSES` (not invited, invited, expired, ineligible); or the contractor has coverage
+  elsewhere (``covered``, or ``own_insurance`` from an approved certificate of their own) but
+  not for this assignment: no coverage bound to it and no approved certificate covering it (a
+  later assignment whose terms need a new opt-in, or one the approved certificate does not span).
+  A contractor who opted in, and whose binding is on its way, is not a gap. A contractor who
+  declined said no and is shown as Declined: not a gap (the issue's "has not opted in (or
+  declined)" read as "has answered neither way"; adding ``"declined"`` to `GAP_STATUSES` would
+  make a decline a gap too).
 
 The dashboard reads the gaps of today (`read_gaps`: the Contractors page's banner and filter).
 The daily alert is a clock-driven job (``coverage_gap_alerts``, as billing's PO reminder): for
@@ -25,7 +30,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from ten99_contracts.contractor_v1 import CoverageGap, CoverageGapAlertDueV1
 from ten99kit import ApiError, UnitOfWork, dialect_insert, get_logger
 
@@ -34,6 +39,7 @@ from .context import Context
 from .roster import status_expression
 
 __all__ = [
+    "COVERED_ELSEWHERE",
     "GAP_STATUSES",
     "WITHIN_DAYS",
     "CoverageGapAlerts",
@@ -48,8 +54,10 @@ log = get_logger(__name__)
 #: an assignment starting this many UTC days from today (or sooner, from today) is about to start
 WITHIN_DAYS = 3
 #: the roster statuses of a contractor who has not opted in (a declined one said no: not a gap)
-#: (``own_insurance``, an approved uploaded certificate, is no gap either: own_insurance.py)
 GAP_STATUSES = ("not_invited", "invited", "expired", "ineligible")
+#: the roster statuses of a contractor covered somewhere: a gap only where the assignment itself
+#: has neither coverage bound nor an approved certificate of their own (own_insurance.py)
+COVERED_ELSEWHERE = ("covered", "own_insurance")
 #: gaps listed in one alert message (the count is always complete)
 MAX_LISTED = 500
 #: companies alerted per run of the job (the next tick takes the rest)
@@ -80,7 +88,14 @@ def gap_filter(day: date) -> ColumnElement[bool]:
         a.end_date >= day,
         a.effective_date >= day,
         a.effective_date <= day + timedelta(days=WITHIN_DAYS),
-        status_expression().in_(GAP_STATUSES),
+        or_(
+            status_expression().in_(GAP_STATUSES),
+            and_(
+                status_expression().in_(COVERED_ELSEWHERE),
+                a.coverage_bound_at.is_(None),
+                a.own_insurance_upload_id.is_(None),
+            ),
+        ),
     )
 
 

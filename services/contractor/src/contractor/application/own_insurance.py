@@ -2,7 +2,8 @@
 assignments it covers show "Own insurance" instead of a coverage status (the export's Coverage
 Status ``own_insurance``), and the contractor's roster status is ``own_insurance`` unless ten99
 coverage is bound for some of their work (``covered`` wins: roster.status_expression). A
-contractor with their own insurance is no coverage gap (alerts.GAP_STATUSES does not hold it).
+contractor with their own insurance is no coverage gap for the assignments it covers (alerts.gap_filter:
+an assignment it does not cover, and no ten99 coverage does, is one).
 
 Idempotent and order-free: the time only moves forward and an assignment keeps the first upload
 that covered it, so a repeated or late message changes nothing. Flagged, denied and error
