@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, async_playwright, expect
 from ten99_testing import CaughtMail
 from ten99_testing.system import System
 
@@ -32,7 +32,19 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]  # fmt: skip
 #: six processes starting on a shared, busy machine
 READY_TIMEOUT_S = 240
+#: how long an ``expect`` waits for a page to show what it should (Playwright's default, 5 s, is
+#: shorter than a login's password hash and a page render on the busy 2-core machine CI shares)
+EXPECT_TIMEOUT_MS = 20_000
 _companies = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def patient_expect() -> Iterator[None]:
+    """Every assertion of the tier waits up to `EXPECT_TIMEOUT_MS` (an upper bound: it returns as
+    soon as the page shows it); Playwright's setting is global, so it is put back afterwards."""
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
+    yield
+    expect.set_options(timeout=5_000)
 
 
 @pytest_asyncio.fixture

@@ -46,7 +46,6 @@ async def test_banner_filter_alert_email_and_exports(running: Running, browser: 
     context = await browser.new_context(accept_downloads=True, base_url=system.gateway_url)
     page = await context.new_page()
     context.set_default_timeout(30_000)
-    expect.set_options(timeout=20_000)
     try:
         await page.goto("/login")
         await page.get_by_test_id("login-email").fill(company.email)
@@ -101,6 +100,5 @@ async def test_banner_filter_alert_email_and_exports(running: Running, browser: 
         name, invoices = await download(page, "export-invoices")
         assert name == "invoices.csv" and invoices == []
     finally:
-        expect.set_options(timeout=5_000)
         await page.screenshot(path=str(tmp_path / "last.png"), full_page=True)
         await context.close()
