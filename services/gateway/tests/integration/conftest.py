@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import uvicorn
 from gateway.bootstrap import definition
-from ten99_testing import free_port
+from ten99_testing import free_port, wait_until
 from ten99_testing.service import running_service
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -29,8 +29,10 @@ async def fake_services() -> AsyncIterator[FakeServices]:
         uvicorn.Config(fake_app(fake), host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off")
     )
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
+    # a server that could not start (its port taken since free_port) ends its task: fail, do not spin
+    await wait_until(lambda: server.started or task.done(), what="the fake services listening")
+    if not server.started:
+        raise RuntimeError(f"the fake services did not start on port {port}") from task.exception()
     fake.url = f"http://127.0.0.1:{port}"
     try:
         yield fake
