@@ -40,7 +40,10 @@ async def test_lists_the_entitys_current_and_soon_assignments_and_nothing_privat
         (ending["id"], "Ada Lovelace", "Stagehand"),
         (soon["id"], "Bob Builder", "Stagehand"),
     ]
-    assert set(found["assignments"][0]) == {"assignment_id", "contractor_name", "job_name", "effective_date", "end_date"}
+    assert set(found["assignments"][0]) == {
+        "assignment_id", "contractor_name", "job_name", "effective_date", "end_date", "own_insurance",
+    }  # fmt: skip
+    assert not any(a["own_insurance"] for a in found["assignments"])
     text = str(found)
     for private in ("ada@example.com", "6789", "Mission", "94110", "+1415", "250000", "wage"):
         assert private not in text, private

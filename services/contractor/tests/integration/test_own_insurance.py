@@ -1,6 +1,7 @@
 """The contractor's own insurance (policy's UploadedCertificateReviewedV1, approved): the roster
-says ``own_insurance``, the assignments it covers are no coverage gap and export as
-``own_insurance``; a flagged review changes nothing, and a repeated message is harmless."""
+says ``own_insurance``, the assignments it covers are no coverage gap, export as
+``own_insurance`` and say so in the facility view (one it does not cover is still a gap); a
+flagged review changes nothing, and a repeated message is harmless."""
 
 from __future__ import annotations
 
@@ -36,10 +37,12 @@ async def _gap_ids(svc: RunningService) -> set[str]:
 
 
 async def test_an_approved_upload_shows_own_insurance_and_is_no_gap(svc: RunningService, stream: Any) -> None:
-    job = await make_job(svc, (await make_entity(svc))["id"])
+    entity = (await make_entity(svc))["id"]
+    job = await make_job(svc, entity)
     ada = (await make_contractor(svc, email="ada@example.com"))["id"]
     work = (await make_assignment(svc, ada, job["id"], effective_date=day(1), end_date=day(30)))["id"]
-    assert work in await _gap_ids(svc)
+    later = (await make_assignment(svc, ada, job["id"], effective_date=day(2), end_date=day(40)))["id"]
+    assert {work, later} <= await _gap_ids(svc)
 
     await stream.publish(reviewed(ada, [work], "flagged"))
     await quiescent(svc)
@@ -50,8 +53,13 @@ async def test_an_approved_upload_shows_own_insurance_and_is_no_gap(svc: Running
     await wait_until(lambda: _roster_heard(svc, ada, "own_insurance"), what="roster shows own insurance")
     await stream.publish(approved, occurred_at=NOW + timedelta(minutes=1))  # again: harmless
     await quiescent(svc)
-    assert work not in await _gap_ids(svc)
+    # the certificate covers `work` only: `later` (no coverage bound, no certificate) is still a gap
+    gaps = await _gap_ids(svc)
+    assert work not in gaps and later in gaps
+    facility = (await svc.client.get(f"/v1/entities/{entity}/facility")).json()
+    assert {a["assignment_id"]: a["own_insurance"] for a in facility["assignments"]} == {work: True, later: False}
     only = (await svc.client.get("/v1/roster", params={"status": "own_insurance"})).json()
     assert [r["contractor_id"] for r in only["data"]] == [ada] and only["summary"]["by_status"]["own_insurance"] == 1
-    [row] = rows_of((await svc.client.get("/v1/exports/assignments.csv")).content)
-    assert (row["Coverage Status"], row["Contractor Status"]) == ("own_insurance", "own_insurance")
+    rows = {r["Assignment ID"]: r for r in rows_of((await svc.client.get("/v1/exports/assignments.csv")).content)}
+    assert (rows[work]["Coverage Status"], rows[work]["Contractor Status"]) == ("own_insurance", "own_insurance")
+    assert rows[later]["Coverage Status"] != "own_insurance"

@@ -21,7 +21,7 @@ from sqlalchemy import event, func, select
 pytestmark = pytest.mark.integration
 
 EN_ACME, EN_OTHER = ident("en", "1"), ident("en", "2")
-AN_1, AN_2 = ident("an", "1"), ident("an", "2")
+AN_1, AN_2, AN_3 = ident("an", "1"), ident("an", "2"), ident("an", "3")
 VRF = "vrf_" + "Ab3_-" * 5 + "Xy"
 #: what the contractor service might (wrongly) send along: the page must not show any of it
 PRIVATE = {"email": "ada@private.test", "tax_id": "123-45-6789", "address": "2211 Mission St", "wage": "$2,500.00"}
@@ -38,11 +38,13 @@ def fake_world(fake: FakeServices, owners: dict[str, str]) -> None:
             people = [
                 (AN_1, "Ada Lovelace", "Stagehand", "2030-01-10", "2030-01-20"),
                 (AN_2, "Bob Builder", "Usher", "2030-01-12", "2030-01-30"),
+                (AN_3, "Cy Young", "Usher", "2030-01-12", "2030-01-30"),
             ]
             rows = [
-                {"assignment_id": a, "contractor_name": n, "job_name": j, "effective_date": f, "end_date": t, **PRIVATE}
+                {"assignment_id": a, "contractor_name": n, "job_name": j, "effective_date": f, "end_date": t,
+                 "own_insurance": a == AN_3, **PRIVATE}
                 for a, n, j, f, t in people
-            ]
+            ]  # fmt: skip
             return {"entity_id": entity_id, "entity_name": "Madison Square Garden", "first_day": "2030-01-10",
                     "last_day": "2030-01-24", "assignments": rows, "truncated": False}  # fmt: skip
         return {"id": entity_id, "object": "entity", "name": "Madison Square Garden"}
@@ -112,9 +114,11 @@ async def test_a_link_shows_the_entitys_contractors_with_status_and_verification
     assert r.headers["referrer-policy"] == "no-referrer"
     html = r.text
     assert "Contractors at Madison Square Garden" in html and "Acme Talent" in html
-    assert html.count('data-testid="facility-row"') == 2
+    assert html.count('data-testid="facility-row"') == 3
     assert f'href="/verify/{VRF}"' in html and html.count('data-testid="facility-verify"') == 1
     assert 'data-status="active"' in html and 'data-status="not_covered"' in html
+    # Cy's own approved certificate covers the work: "Own insurance", no certificate of ours to verify
+    assert html.count('data-status="own_insurance"') == 1 and "Own insurance" in html
     for shown in ("Ada Lovelace", "Bob Builder", "Stagehand", "2030-01-10", "2030-01-30"):
         assert shown in html
     for value in (*PRIVATE.values(), "6789", "Mission", "private.test"):
@@ -125,7 +129,7 @@ async def test_a_link_shows_the_entitys_contractors_with_status_and_verification
         ("policy", acme["acme"]),
     }
     [asked] = fake_services.calls("policy", "GET", "/v1/verifications")
-    assert sorted(re.findall(r"assignment=(an_\w+)", asked.query)) == [AN_1, AN_2]
+    assert sorted(re.findall(r"assignment=(an_\w+)", asked.query)) == [AN_1, AN_2, AN_3]
 
 
 async def test_revoked_expired_and_unknown_links_get_the_same_404(

@@ -194,7 +194,8 @@ async def test_setting_one_po_on_many_assignments(gateway: Any, fake_services: F
         "set_by": "ada@acme.test",
     }
     after = await gateway.client.get(r.headers["location"])
-    assert re.search(r'data-testid="missing-po-count">1<', after.text) and "PO-42 set on 2 assignment(s)" in after.text and "PO PO-42" not in after.text
+    assert re.search(r'data-testid="missing-po-count">1<', after.text)
+    assert "PO-42 set on 2 assignment(s)" in after.text and "PO PO-42" not in after.text
     # a whole campaign, across pages: the contractor service picks the assignments
     r = await gateway.client.post(
         "/po/missing", data={"_csrf": token, "whole_campaign": "Fall", "po_number": "PO-43", "po_contact_email": "po@acme.test"}

@@ -7,7 +7,8 @@ by the window's last day (``effective_date <= day + within_days``). `DEFAULT_WIT
 
 Each row carries the contractor's name, the job's name and the dates: never an email, a phone,
 an address, a tax id or pay. The coverage status and the certificate's verification link come
-from the policy service (the gateway asks it per assignment).
+from the policy service (the gateway asks it per assignment); ``own_insurance`` says that the
+contractor's own approved certificate covers the assignment instead (not its file or details).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class FacilityAssignment(msgspec.Struct, frozen=True, kw_only=True):
     job_name: str
     effective_date: date
     end_date: date
+    #: covered by the contractor's own approved certificate (own_insurance.py), not by ten99 coverage
+    own_insurance: bool = False
 
 
 class FacilityRoster(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,7 +63,15 @@ def _name(first: str, last: str) -> str:
 def _statement(tenant_id: str, entity_id: str, first_day: date, last_day: date) -> Select[Any]:
     a, person = assignments.c, contractors.c
     return (
-        select(a.id, a.effective_date, a.end_date, person.first_name, person.last_name, jobs.c.name.label("job_name"))
+        select(
+            a.id,
+            a.effective_date,
+            a.end_date,
+            a.own_insurance_upload_id,
+            person.first_name,
+            person.last_name,
+            jobs.c.name.label("job_name"),
+        )
         .select_from(assignments)
         .join(jobs, (jobs.c.id == a.job_id) & (jobs.c.tenant_id == a.tenant_id))
         .join(contractors, (person.id == a.contractor_id) & (person.tenant_id == a.tenant_id))
@@ -94,6 +105,7 @@ async def facility_roster(ctx: Context, tenant_id: str, entity_id: str, *, withi
             job_name=row["job_name"],
             effective_date=row["effective_date"],
             end_date=row["end_date"],
+            own_insurance=row["own_insurance_upload_id"] is not None,
         )
         for row in rows[:MAX_LISTED]
     ]

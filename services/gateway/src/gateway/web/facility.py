@@ -61,6 +61,8 @@ STATUSES: dict[str | None, tuple[str, str]] = {
     "cancelled": ("Cancelled", "cancelled"),
     None: ("Not covered", "not_invited"),
 }
+#: an assignment covered by the contractor's own approved certificate instead of ten99 coverage
+OWN_INSURANCE = ("Own insurance", "covered")
 
 _PUBLIC_HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex", "Referrer-Policy": "no-referrer"}
 NOT_FOUND = ("Link not found", "This facility link does not exist, was revoked or has expired. Ask the company for a new one.")
@@ -74,6 +76,9 @@ def _row(assignment: dict[str, Any], coverage: dict[str, Any] | None) -> dict[st
     """One line of the view: the names, dates, status and verification link, nothing else."""
     status = (coverage or {}).get("status")
     label, badge = STATUSES.get(status if isinstance(status, str) else None, STATUSES[None])
+    own = coverage is None and assignment.get("own_insurance") is True
+    if own:
+        label, badge = OWN_INSURANCE
     verification_id = (coverage or {}).get("verification_id")
     valid = isinstance(verification_id, str) and VERIFICATION_ID.fullmatch(verification_id) is not None
     return {
@@ -81,7 +86,7 @@ def _row(assignment: dict[str, Any], coverage: dict[str, Any] | None) -> dict[st
         "job_name": str(assignment.get("job_name") or ""),
         "effective_date": assignment.get("effective_date"),
         "end_date": assignment.get("end_date"),
-        "status": status if coverage else "not_covered",
+        "status": status if coverage else ("own_insurance" if own else "not_covered"),
         "status_label": label.format(effective_date=assignment.get("effective_date") or "its start"),
         "badge": badge,
         "verify_url": f"/verify/{verification_id}" if valid else None,
