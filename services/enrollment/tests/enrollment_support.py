@@ -19,6 +19,7 @@ from enrollment.bootstrap import definition, subscriptions
 from sqlalchemy import func, select
 from ten99_contracts import Address, ContractorSnapshot, EntitySnapshot, Envelope, JobSnapshot, decode_envelope
 from ten99_contracts.contractor_v1 import AssignmentCreatedV1, AssignmentUpdatedV1
+from ten99_contracts.enrollment_v1 import PortalLinkRequestedV1
 from ten99_contracts.gateway_v1 import CompanyCreatedV1
 from ten99_testing import quiescent
 from ten99_testing.service import RunningService
@@ -143,6 +144,15 @@ async def row_counts(db: Database) -> dict[str, int]:
         for name, table in metadata.tables.items():
             out[name] = (await s.execute(select(func.count()).select_from(table))).scalar_one()
     return out
+
+
+async def portal_session(svc: RunningService, email: str) -> dict[str, str]:
+    """Sign ``email`` in to the portal (ask for a link, use it): the header that names the session."""
+    assert (await svc.client.post("/v1/portal/links", json={"email": email})).status_code == 202
+    link = [e for e in await emitted(svc, PortalLinkRequestedV1.SUBJECT) if e.data.email == email][-1]
+    opened = await svc.client.post("/v1/portal/sessions", json={"token": link.data.sign_in_url.rsplit("/", 1)[1]})
+    assert opened.status_code == 200, opened.text
+    return {"x-portal-session": opened.json()["session_token"]}
 
 
 def token_of(url: str) -> str:

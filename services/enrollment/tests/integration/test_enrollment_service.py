@@ -582,7 +582,9 @@ async def test_companies_never_see_each_other_even_with_the_same_ids(svc: Runnin
 
 async def test_the_openapi_documents_every_response_body_and_the_error_shape(svc: RunningService) -> None:
     schema = (await svc.ops.get("/schema/openapi.json")).json()
-    assert len(assert_documented(schema)) == 20  # 15 + the portal's links, sessions, current session, its end and details
+    assert (
+        len(assert_documented(schema)) == 22
+    )  # 15 + the portal's links, sessions, current session, its end, details, coverage answer and decline
 
     def properties(path: str, method: str) -> set[str]:
         ok = schema["paths"][path][method]["responses"]

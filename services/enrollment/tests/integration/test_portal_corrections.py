@@ -9,23 +9,26 @@ from typing import Any
 
 import pytest
 from enrollment.adapters.db import portal_corrections
-from enrollment_support import OTHER_TENANT, TENANT, apply, assignment, company, contractor, emitted, envelope, job
+from enrollment_support import (
+    OTHER_TENANT,
+    TENANT,
+    apply,
+    assignment,
+    company,
+    contractor,
+    emitted,
+    envelope,
+    job,
+    portal_session,
+)
 from sqlalchemy import func, select
-from ten99_contracts.enrollment_v1 import ContractorDetailsCorrectedV1, PortalLinkRequestedV1
+from ten99_contracts.enrollment_v1 import ContractorDetailsCorrectedV1
 from ten99_testing.service import RunningService
 
 pytestmark = pytest.mark.integration
 
 CORRECTED = ContractorDetailsCorrectedV1.SUBJECT
 MOVED = {"line1": "9 New Rd", "line2": "Apt 2", "locality": "Austin", "region": "tx", "postalcode": "78701"}
-
-
-async def _signed_in(svc: RunningService, email: str) -> dict[str, str]:
-    assert (await svc.client.post("/v1/portal/links", json={"email": email})).status_code == 202
-    [link] = [e for e in await emitted(svc, PortalLinkRequestedV1.SUBJECT) if e.data.email == email]
-    opened = await svc.client.post("/v1/portal/sessions", json={"token": link.data.sign_in_url.rsplit("/", 1)[1]})
-    assert opened.status_code == 200, opened.text
-    return {"x-portal-session": opened.json()["session_token"]}
 
 
 async def _setup(svc: RunningService) -> None:
@@ -54,7 +57,7 @@ async def test_a_correction_needs_a_session_and_a_company_that_has_the_contracto
     assert missing.status_code == 400 and "error_code" in missing.json()
     forged = await svc.client.post(_path(TENANT), json=body, headers={"x-portal-session": "y" * 43})
     assert forged.status_code == 401 and forged.json()["error_code"] == "portal_session_invalid"
-    ada = await _signed_in(svc, "c1@example.com")
+    ada = await portal_session(svc, "c1@example.com")
     for tenant in (OTHER_TENANT, "portal", "co_Nobody00000000000000009"):
         refused = await svc.client.post(_path(tenant), json=body, headers=ada)
         assert refused.status_code == 404, refused.text
@@ -68,7 +71,7 @@ async def test_a_correction_needs_a_session_and_a_company_that_has_the_contracto
 
 async def test_bad_details_are_refused_field_by_field_and_change_nothing(svc: RunningService) -> None:
     await _setup(svc)
-    ada = await _signed_in(svc, "c1@example.com")
+    ada = await portal_session(svc, "c1@example.com")
     bad: dict[str, Any] = {
         "first_name": "  ",
         "last_name": "x" * 101,
@@ -96,7 +99,7 @@ async def test_a_correction_is_recorded_and_sent_to_its_company_once(svc: Runnin
     await _setup(svc)
     # Ada works for Beta too: her correction at Acme is Acme's only
     await apply(svc.db, envelope(assignment(3, contractor(1), job(3)), tenant=OTHER_TENANT))
-    ada = await _signed_in(svc, "c1@example.com")
+    ada = await portal_session(svc, "c1@example.com")
     body = {"first_name": " Ada ", "last_name": "King", "phone": "+1 512 555 0100", "address": MOVED}
     r = await svc.client.post(_path(TENANT), json=body, headers=ada)
     assert r.status_code == 200, r.text

@@ -11,7 +11,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, Parameter
 from ten99kit import Database
 
-from ..application import corrections, portal
+from ..application import corrections, portal, portal_declines
+from ..application.declines import DeclineSubmission
 from ..application.links import OptInLinks
 from ..application.opt_in_form import DetailsInput
 
@@ -71,3 +72,31 @@ class PortalController(Controller):
         field's problem). The company's records follow (ContractorDetailsCorrectedV1); the same
         details again change nothing."""
         return await corrections.correct_details(db, session_token, company_id, data)
+
+    @get("/companies/{company_id:str}/coverage-answer")
+    async def coverage_answer(
+        self,
+        db: NamedDependency[Database],
+        links: NamedDependency[OptInLinks],
+        session_token: Annotated[str, Parameter(header="x-portal-session")],
+        company_id: FromPath[str],
+    ) -> portal_declines.PortalCoverageAnswer:
+        """The session's contractor's answer to the company's invitation: open (may decline; the
+        opt-in page), declined (when, why; the opt-in page while the assignment has not ended) or
+        closed (404 if the session's email is not a contractor of the company)."""
+        return await portal_declines.coverage_answer(db, links, session_token, company_id)
+
+    @post("/companies/{company_id:str}/decline", status_code=200)
+    async def decline(
+        self,
+        db: NamedDependency[Database],
+        links: NamedDependency[OptInLinks],
+        session_token: Annotated[str, Parameter(header="x-portal-session")],
+        company_id: FromPath[str],
+        data: JSONBody[DeclineSubmission],
+    ) -> portal_declines.PortalCoverageAnswer:
+        """The session's contractor declines coverage at one company, as on the opt-in page (reason
+        has_own_insurance | does_not_want | other, a note of at most 500 characters; 400
+        ``invalid_input`` otherwise). ApplicationDeclinedV1 once; declining again changes nothing;
+        409 ``assignment_ended`` after the assignment's end, ``nothing_to_decline`` with no open link."""
+        return await portal_declines.decline_from_portal(db, links, session_token, company_id, data)

@@ -8,6 +8,9 @@ is today or later, UTC) the same link shows the decline and reopens the form on 
 then answers the invitation as usual (``ApplicationCompletedV1``). The link's own expiry does not
 end that: the assignment's end does. After it, a decline is refused (409 ``assignment_ended``) and
 the page says the answer can no longer be changed.
+
+The opt-in page (a link) and the portal (a signed-in email, per company) both decline through
+`decline_once`, so the rules and the message are the same wherever the contractor declines.
 """
 
 from __future__ import annotations
@@ -25,7 +28,16 @@ from ten99kit.db import Row
 from ..adapters import store
 from ..adapters.db import invitations
 
-__all__ = ["NOTE_MAX", "REASONS", "DeclineSubmission", "changeable_until", "check_decline", "record_decline"]
+__all__ = [
+    "NOTE_MAX",
+    "REASONS",
+    "DeclineSubmission",
+    "changeable_until",
+    "check_decline",
+    "decline_once",
+    "record_decline",
+    "refuse_if_ended",
+]
 
 #: the reasons a contractor can give, as the page words them
 REASONS = {
@@ -118,3 +130,15 @@ async def record_decline(
 def refuse_if_ended(live: Sequence[Row], today: date) -> None:
     if (refused := _ended(live, today)) is not None:
         raise refused
+
+
+async def decline_once(uow: UnitOfWork, invitation: Row, reason: str, note: str | None) -> Row:
+    """Decline the (locked) pending invitation, or leave a declined one as it is (declining again
+    changes nothing; 409 ``assignment_ended`` once its assignments have ended); the invitation as
+    it now stands."""
+    if invitation["status"] == "declined":
+        live = await store.live_assignments_of_invitation(uow.session, invitation["tenant_id"], invitation["id"])
+        refuse_if_ended(live, uow.clock.now().date())
+        return invitation
+    written = await record_decline(uow, invitation, reason, note, invitation["open_session_id"])
+    return {**invitation, **written}

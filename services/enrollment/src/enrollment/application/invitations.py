@@ -34,6 +34,7 @@ __all__ = [
     "emit_issued",
     "expire_due_invitations",
     "issue_invitation",
+    "latest_invitation",
     "new_invitation",
     "reissue_invitation",
     "revoke_invitation",
@@ -165,7 +166,7 @@ async def reissue_invitation(db: Database, links: OptInLinks, tenant_id: str, co
         else:
             ids = await store.assignments_awaiting_opt_in(uow.session, tenant_id, contractor_id, uow.clock.today())
         if not ids:
-            latest = await _latest(uow.session, tenant_id, contractor_id)
+            latest = await latest_invitation(uow.session, tenant_id, contractor_id)
             if latest is not None and latest["status"] == "answered":
                 raise ApiError(
                     "The contractor has answered their invitation and no assignment awaits an opt-in",
@@ -187,10 +188,11 @@ async def reissue_invitation(db: Database, links: OptInLinks, tenant_id: str, co
     return invitation_view(issued.row, links, issued.row["issued_at"], ids)
 
 
-async def _latest(session: Any, tenant_id: str, contractor_id: str) -> Row | None:
+async def latest_invitation(session: Any, tenant_id: str, *contractor_ids: str) -> Row | None:
+    """The open invitation of the contractor(s) if any, else the latest to be issued."""
     q = (
         select(invitations)
-        .where(invitations.c.tenant_id == tenant_id, invitations.c.contractor_id == contractor_id)
+        .where(invitations.c.tenant_id == tenant_id, invitations.c.contractor_id.in_(contractor_ids))
         # the open one if any, else the latest to be issued (then closed)
         .order_by(
             case((invitations.c.status == "pending", 0), else_=1),
@@ -255,7 +257,7 @@ def invitation_view(invitation: Row, links: OptInLinks, now: datetime, assignmen
 async def current_invitation(db: Database, links: OptInLinks, tenant_id: str, contractor_id: str) -> InvitationView:
     """The contractor's latest invitation, for the profile page (404 when there is none)."""
     async with db.reads() as s:
-        latest = await _latest(s, tenant_id, contractor_id)
+        latest = await latest_invitation(s, tenant_id, contractor_id)
         if latest is None:
             raise ApiError(f"No invitation for contractor {contractor_id}", error_code="resource_not_found", status_code=404)
         ids = list(

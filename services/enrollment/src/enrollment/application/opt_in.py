@@ -37,7 +37,7 @@ from ..adapters.db import application_sessions, companies, consents, invitations
 from ..adapters.store import EnrollmentMark
 from ..domain.eligibility import CONSENT_TEXT, CONSENT_TEXT_VERSION, QUESTIONS, NotCoverable
 from ..domain.tokens import hash_token, looks_like_token
-from .declines import DeclineSubmission, changeable_until, check_decline, record_decline, refuse_if_ended
+from .declines import DeclineSubmission, changeable_until, check_decline, decline_once
 from .invitations import effective_status
 from .opened_sessions import Opened, latest_session_of_invitation, open_session_of_invitation, opened
 from .opt_in_form import ClientInfo, ConfirmedDetails, OptInSubmission, check_submission
@@ -459,14 +459,9 @@ async def decline_opt_in(db: Database, token: str, form: DeclineSubmission) -> O
         act_as_link_holder(invitation)
         now = uow.clock.now()
         state = _STATE_FOR_PAGE[effective_status(invitation, now)]
-        if state == "declined":
-            live = await store.live_assignments_of_invitation(uow.session, invitation["tenant_id"], invitation["id"])
-            refuse_if_ended(live, now.date())
-            return await _declined_view(uow.session, invitation, now)
-        if state != "open":
+        if state not in ("open", "declined"):
             return await _closed_view(uow.session, invitation, state)
-        written = await record_decline(uow, invitation, reason, note, invitation["open_session_id"])
-        view = await _declined_view(uow.session, {**invitation, **written}, now)
+        view = await _declined_view(uow.session, await decline_once(uow, invitation, reason, note), now)
         await uow.commit()
     return view
 
