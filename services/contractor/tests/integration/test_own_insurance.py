@@ -1,6 +1,6 @@
 """The contractor's own insurance (policy's UploadedCertificateReviewedV1, approved): the roster
 says ``own_insurance``, the assignments it covers are no coverage gap, export as
-``own_insurance`` and say so in the facility view (one it does not cover is still a gap); a
+``own_insurance`` and say so in the facility view and the profile's assignments (one it does not cover is still a gap); a
 flagged review changes nothing, and a repeated message is harmless."""
 
 from __future__ import annotations
@@ -63,3 +63,6 @@ async def test_an_approved_upload_shows_own_insurance_and_is_no_gap(svc: Running
     rows = {r["Assignment ID"]: r for r in rows_of((await svc.client.get("/v1/exports/assignments.csv")).content)}
     assert (rows[work]["Coverage Status"], rows[work]["Contractor Status"]) == ("own_insurance", "own_insurance")
     assert rows[later]["Coverage Status"] != "own_insurance"
+    # the profile's (and the portal's) assignments name the upload that covers each
+    profile = (await svc.client.get(f"/v1/contractors/{ada}/assignments")).json()["data"]
+    assert {a["id"]: a["own_insurance_upload_id"] for a in profile} == {work: approved.upload_id, later: None}

@@ -181,6 +181,8 @@ class ProfileAssignmentView(msgspec.Struct, kw_only=True):
     source: str
     import_batch_id: str | None
     created_at: str
+    #: the contractor's own approved certificate that covers it instead (application/own_insurance.py)
+    own_insurance_upload_id: str | None = None
 
 
 def _address(addr: Row | None) -> AddressInput | None:
@@ -298,6 +300,7 @@ def profile_assignment_view(row: Row, today: date) -> ProfileAssignmentView:
         cancel_reason=row["cancel_reason"],
         source=row["source"],
         import_batch_id=row["import_batch_id"],
+        own_insurance_upload_id=row["own_insurance_upload_id"],
         created_at=row["created_at"].isoformat(),
     )
 
