@@ -124,6 +124,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
         {
             **{f"SERVICES__{s.upper()}_URL": Literal(f"http://{s}:{p}") for s, p in PORTS.items() if s != "gateway"},
             "HTTP__PUBLIC_URL": Config("public-base-url"),
+            # the Ingress controller's pods: their X-Forwarded-For names the client (rate limits)
+            "HTTP__FORWARDED_ALLOW_IPS": Config("trusted-proxies"),
             "SESSION__COOKIE_SECURE": Config("session-cookie-secure"),
             "DEV_MAILBOX": Config("dev-mailbox"),
         },

@@ -101,6 +101,11 @@ class HttpSettings(BaseModel):
     port: int = 8000
     #: the URL people reach this service at (links in emails, ...)
     public_url: str = ""
+    #: the proxies whose ``X-Forwarded-For``/``X-Forwarded-Proto`` are believed: comma-separated
+    #: addresses and networks (``10.0.0.0/8``). The client's address (portal and login limits,
+    #: consent records) is the first untrusted one from the right; behind a Kubernetes Ingress,
+    #: the pod network of its controller (``*`` would believe the leftmost, which anyone can write)
+    forwarded_allow_ips: str = "127.0.0.1"
 
 
 class LogSettings(BaseModel):
