@@ -163,6 +163,7 @@ def build(runtime: Runtime) -> ServiceParts:
             portal.portal_home,
             portal.portal_certificate,
             portal.portal_correct_details,
+            portal.portal_decline,
             portal.portal_upload_certificate,
             portal.portal_sign_out,
             api_docs.api_reference,

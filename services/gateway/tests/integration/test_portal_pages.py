@@ -1,15 +1,17 @@
 """The contractor portal's pages (issue 15): no dashboard login; the same page for any email; the
 link is used by a POST only (a GET changes nothing); the portal cookie is the portal's own; the
 home page shows, per company, the contractor's assignments, coverage and certificates, and a
-certificate downloads only when it is one of theirs; the contractor corrects their details there."""
+certificate downloads only when it is one of theirs; the contractor corrects their details and
+declines coverage there; work their own certificate covers says Own insurance."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
-from gateway_fakes import AN_1, CN_1, COI_1, PDF, FakeServices, csrf_of, ident
+from gateway_fakes import AN_1, AN_2, CN_1, COI_1, PDF, FakeServices, csrf_of, ident
 from litestar import Response
 
 pytestmark = pytest.mark.integration
@@ -225,3 +227,102 @@ async def test_the_contractor_uploads_their_own_certificate_for_one_company(gate
     bad = {"certificate": ("coi.pdf", b"unreadable", "application/pdf")}
     refused = await gateway.client.post(path, data={"_csrf": csrf}, files=bad, headers=cookie)
     assert refused.status_code == 400 and "That file is not a PDF." in refused.text
+
+
+def _answers(fake: FakeServices, state: dict[str, Any]) -> None:
+    """Enrollment's coverage answer at TENANT and its decline, over ``state`` (the answer as it stands)."""
+    fake.on("enrollment", "GET", f"/v1/portal/companies/{TENANT}/coverage-answer", lambda s: state)
+
+    def decline(s: Any) -> Any:
+        sent = json.loads(s.body)
+        if sent["reason"] not in ("has_own_insurance", "does_not_want", "other"):
+            problems = {"reason": "Choose one of: has_own_insurance, does_not_want, other"}
+            return Response({"error_code": "invalid_input", "message": problems}, status_code=400)
+        changed = state["status"] != "declined"
+        state.update(
+            status="declined",
+            can_decline=False,
+            declined_at=state.get("declined_at") or "2030-01-02T10:00:00Z",
+            decline_reason=state.get("decline_reason") or sent["reason"],
+            decline_note=state.get("decline_note") or sent["note"],
+            can_change=True,
+            changeable_until="2030-01-31",
+        )
+        return {**state, "changed": changed}
+
+    fake.on("enrollment", "POST", f"/v1/portal/companies/{TENANT}/decline", decline)
+
+
+async def test_the_contractor_declines_coverage_at_one_company_and_can_opt_in_after_all(
+    gateway: Any, fake_services: FakeServices
+) -> None:
+    _session(fake_services)
+    link = "http://gw.test/opt-in/" + "L" * 43
+    _answers(fake_services, {"status": "pending", "can_decline": True, "opt_in_url": link})
+    cookie = {"cookie": f"ten99_portal={SESSION}"}
+    home = await gateway.client.get("/portal/home", headers=cookie)
+    assert 'data-testid="portal-decline-form"' in home.text and f'action="/portal/companies/{TENANT}/decline"' in home.text
+    assert f'href="{link}"' in home.text and 'value="has_own_insurance"' in home.text
+    [asked] = fake_services.calls("enrollment", "GET", f"/v1/portal/companies/{TENANT}/coverage-answer")
+    assert asked.headers["x-portal-session"] == SESSION and "x-tenant-id" not in asked.headers
+    csrf, path = csrf_of(home.text), f"/portal/companies/{TENANT}/decline"
+    body = {"reason": "has_own_insurance", "note": " Insured through my union. ", "_csrf": csrf}
+
+    # no CSRF token, another's, no session, another company: refused before enrollment hears of it
+    assert (await gateway.client.post(path, data={**body, "_csrf": ""}, headers=cookie)).status_code == 403
+    assert (await gateway.client.post(path, data={**body, "_csrf": "f" * 64}, headers=cookie)).status_code == 403
+    signed_out = await gateway.client.post(path, data=body, follow_redirects=False)
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/portal"
+    elsewhere = f"/portal/companies/{ident('co', '2')}/decline"
+    assert (await gateway.client.post(elsewhere, data=body, headers=cookie)).status_code == 404
+    assert fake_services.calls("enrollment", "POST") == []
+
+    bad = await gateway.client.post(path, data={**body, "reason": "nope"}, headers=cookie)
+    assert bad.status_code == 400 and 'data-testid="portal-decline-error-reason"' in bad.text
+    assert "Insured through my union." in bad.text and 'data-testid="portal-declined"' not in bad.text
+
+    ok = await gateway.client.post(path, data=body, headers=cookie)
+    assert ok.status_code == 200, ok.text
+    assert 'data-testid="portal-decline-notice"' in ok.text and "no reminders follow" in ok.text
+    assert 'data-testid="portal-declined"' in ok.text and "I have my own insurance" in ok.text
+    assert "Insured through my union." in ok.text and 'data-testid="portal-decline-form"' not in ok.text
+    assert f'href="{link}?reconsider=1"' in ok.text and 'data-testid="portal-opt-in-after-all"' in ok.text
+    sent = fake_services.calls("enrollment", "POST", path.replace("/portal/", "/v1/portal/"))[-1]
+    assert sent.headers["x-portal-session"] == SESSION and "x-tenant-id" not in sent.headers
+    assert json.loads(sent.body) == {"reason": "has_own_insurance", "note": "Insured through my union."}
+    again = await gateway.client.post(path, data=body, headers=cookie)
+    assert again.status_code == 200 and "already declined" in again.text
+
+
+async def test_a_decline_that_can_no_longer_change_offers_no_link(gateway: Any, fake_services: FakeServices) -> None:
+    _session(fake_services)
+    ended = {"status": "declined", "can_decline": False, "declined_at": "2030-01-02T10:00:00Z", "decline_reason": "other"}
+    _answers(fake_services, {**ended, "can_change": False, "opt_in_url": None})
+    home = await gateway.client.get("/portal/home", headers={"cookie": f"ten99_portal={SESSION}"})
+    assert 'data-testid="portal-cannot-change"' in home.text and "Other reason" in home.text
+    assert 'data-testid="portal-opt-in-after-all"' not in home.text and 'data-testid="portal-decline-form"' not in home.text
+
+
+async def test_work_covered_by_the_contractors_own_certificate_says_own_insurance(
+    gateway: Any, fake_services: FakeServices
+) -> None:
+    _session(fake_services)
+    own = {"id": AN_2, "job": {"id": "jb_2", "name": "Model"}, "effective_date": "2030-02-01", "end_date": "2030-02-28"}
+    not_yet = {
+        "id": ident("an", "3"),
+        "job": {"id": "jb_3", "name": "Editor"},
+        "effective_date": "2030-03-01",
+        "end_date": "2030-03-28",
+    }
+    listed = [{**own, "status": "active", "own_insurance_upload_id": ident("ci", "1")}, {**not_yet, "status": "active"}]
+    fake_services.on(
+        "contractor",
+        "GET",
+        f"/v1/contractors/{CN_1}/assignments",
+        lambda s: {"object": "list", "data": listed, "has_more": False, "url": "/v1/contractors/x/assignments"},
+    )
+    home = await gateway.client.get("/portal/home", headers={"cookie": f"ten99_portal={SESSION}"})
+    assert home.status_code == 200, home.text
+    statuses = dict(re.findall(r'data-assignment-id="([^"]+)".*?data-status="([^"]+)"', home.text, re.S))
+    assert statuses == {AN_2: "own_insurance", ident("an", "3"): "none"}
+    assert "Own insurance" in home.text and "Not covered yet" in home.text

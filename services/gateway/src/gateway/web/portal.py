@@ -20,6 +20,14 @@
 - ``POST /portal/companies/<company>/certificate``: a contractor with their own insurance uploads
   their certificate of insurance (PDF) for their work at that company; policy reviews it
   (docs/uploaded-certificates.md) and the page says the outcome. Same session and CSRF checks.
+- ``POST /portal/companies/<company>/decline``: the contractor declines coverage at that company
+  (a reason, an optional note), as on the opt-in page: enrollment declines their open invitation
+  there (ApplicationDeclinedV1; the company's Contractors page then says Declined). The home page
+  shows the decline per company (enrollment's ``coverage-answer``: when, why) and, while the
+  assignment has not ended, a link to the opt-in page to opt in after all. Same session and CSRF
+  checks.
+- An assignment the contractor's own approved certificate covers (contractor's
+  ``own_insurance_upload_id``) shows "Own insurance" rather than "Not covered yet".
 - ``POST /portal/sign-out``: ends the session at enrollment and drops the cookie.
 """
 
@@ -41,13 +49,14 @@ from ..api.ids import is_id
 from .common import client_ip, gateway_of, page
 from .contractors import _assignment_view
 from .downloads import relay_download
-from .public import ADDRESS_FIELDS, _field_of
+from .public import ADDRESS_FIELDS, DECLINE_NOTE_MAX, DECLINE_REASONS, _field_of
 from .shapes import items, pick
 from .uploads import upload_own_certificate
 
 __all__ = [
     "portal_certificate",
     "portal_correct_details",
+    "portal_decline",
     "portal_form",
     "portal_home",
     "portal_request",
@@ -170,12 +179,17 @@ async def _company_view(request: Request[Any, Any, Any], company: dict[str, Any]
         "details_notice": None,
         "upload_notice": None,
         "upload_error": None,
+        "answer": None,
+        "decline_notice": None,
+        "decline_errors": {},
+        "decline_values": {},
     }
     try:
-        assignments, coverages, contractor = await asyncio.gather(
+        assignments, coverages, contractor, view["answer"] = await asyncio.gather(
             svc.contractor.get(f"/v1/contractors/{contractor_id}/assignments", tenant=tenant),
             svc.policy.get("/v1/coverages", tenant=tenant, params={"contractor": contractor_id}),
             svc.contractor.get(f"/v1/contractors/{contractor_id}", tenant=tenant),
+            _coverage_answer(request, tenant),
         )
     except (ServiceError, ServiceUnavailable):
         view["error"] = "We could not load this company's assignments just now."
@@ -183,9 +197,32 @@ async def _company_view(request: Request[Any, Any, Any], company: dict[str, Any]
     view["details"] = _details_values(contractor)
     by_assignment = {c.get("assignment_id"): c for c in items(coverages, "coverages")}
     view["assignments"] = [
-        _assignment_view(a, by_assignment.get(pick(a, "id", "assignment_id"))) for a in items(assignments, "assignments")
+        _portal_assignment(a, by_assignment.get(pick(a, "id", "assignment_id"))) for a in items(assignments, "assignments")
     ]
     return view
+
+
+def _portal_assignment(assignment: dict[str, Any], coverage: dict[str, Any] | None) -> dict[str, Any]:
+    """The dashboard's assignment view; work the contractor's own approved certificate covers
+    (and ten99 does not) says so instead of a missing coverage."""
+    view = _assignment_view(assignment, coverage)
+    if coverage is None and pick(assignment, "own_insurance_upload_id") and view["status"] != "cancelled":
+        view.update(coverage_status="own_insurance", coverage_types=[])
+    return view
+
+
+async def _coverage_answer(request: Request[Any, Any, Any], tenant: str) -> dict[str, Any] | None:
+    """The contractor's answer to the company's invitation (enrollment), or None: the decline
+    panel is left out rather than the company's assignments when it cannot be read."""
+    try:
+        found = await gateway_of(request).services.enrollment.get(
+            f"/v1/portal/companies/{tenant}/coverage-answer",
+            tenant=None,
+            headers={"x-portal-session": request.cookies.get(PORTAL_COOKIE) or ""},
+        )
+    except (ServiceError, ServiceUnavailable):
+        return None
+    return found if isinstance(found, dict) else None
 
 
 @get("/portal/home", include_in_schema=False)
@@ -207,7 +244,16 @@ async def _home(
         if change is not None and view["tenant_id"] == change["tenant_id"]:
             view.update({k: v for k, v in change.items() if k != "tenant_id"})
     csrf = _csrf(request.cookies.get(PORTAL_COOKIE) or "")
-    return page(request, "portal/home.html", status_code=status_code, email=session.get("email"), companies=views, csrf=csrf)
+    return page(
+        request,
+        "portal/home.html",
+        status_code=status_code,
+        email=session.get("email"),
+        companies=views,
+        csrf=csrf,
+        decline_reasons=DECLINE_REASONS,
+        decline_note_max=DECLINE_NOTE_MAX,
+    )
 
 
 def _correction(values: dict[str, str]) -> dict[str, Any]:
@@ -275,6 +321,42 @@ async def portal_correct_details(request: Request[Any, Any, Any], company_id: Fr
     )
     change = {"tenant_id": company_id, "details": _details_values(answer), "details_notice": notice}
     return await _home(request, session, change=change)
+
+
+@post("/portal/companies/{company_id:str}/decline", include_in_schema=False)
+async def portal_decline(request: Request[Any, Any, Any], company_id: FromPath[str]) -> Template | Redirect:
+    """Decline coverage at one company (a reason, an optional note): enrollment checks both, as
+    for the opt-in page's form; the home page then shows the decline, or the form with what to fix."""
+    session = await _session(request)
+    if session is None:
+        return _signed_out()
+    company = await _checked_company(request, session, company_id)
+    if isinstance(company, Template):
+        return company
+    form = await request.form()
+    values = {k: str(form.get(k) or "").strip()[: DECLINE_NOTE_MAX + 100] for k in ("reason", "note")}
+    try:
+        answer = await gateway_of(request).services.enrollment.post(
+            f"/v1/portal/companies/{company_id}/decline",
+            tenant=None,
+            json={"reason": values["reason"], "note": values["note"] or None},
+            headers={"x-portal-session": request.cookies.get(PORTAL_COOKIE) or ""},
+        )
+    except ServiceError as e:
+        if e.status_code == 401:
+            return _signed_out()
+        errors = e.field_errors or {"form": e.text}
+        change = {"tenant_id": company_id, "decline_values": values, "decline_errors": errors}
+        return await _home(request, session, change=change, status_code=e.status_code)
+    except ServiceUnavailable:
+        return _message(request, "Please try again in a moment", "We could not send your answer just now.", status_code=503)
+    name = company.get("company_name") or "The company"
+    notice = (
+        f"You declined coverage. {name} is told, and no reminders follow."
+        if isinstance(answer, dict) and answer.get("changed")
+        else "You had already declined coverage: nothing changed."
+    )
+    return await _home(request, session, change={"tenant_id": company_id, "decline_notice": notice})
 
 
 @get("/portal/certificates/{company_id:str}/{certificate_id:str}", include_in_schema=False)
