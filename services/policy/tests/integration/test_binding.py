@@ -140,6 +140,7 @@ async def test_binding_uses_the_latest_dates_even_when_the_update_overtook_the_c
         [bound] = await world.published(CoverageBoundV1.SUBJECT)
         assert (bound.data.terms.effective_date, bound.data.terms.end_date) == (TODAY + days(7), TODAY + days(45))
         assert (cert.data.effective_date, cert.data.end_date) == (TODAY + days(7), TODAY + days(45))
+        await quiescent(svc)  # all it would publish is out: no retiming among it
         assert await world.published(CoverageRetimedV1.SUBJECT) == []
 
 
