@@ -2,7 +2,8 @@
 a contractor with an assignment opts in through their invitation, then asks the portal for a
 sign-in link with their email, opens it from the email, sees the assignment with its coverage and
 downloads the certificate, corrects their details (the company's profile of them shows the
-correction); the same link used a second time is refused."""
+correction); the same link used a second time is refused. Another contractor declines coverage from
+the portal instead, and the company's Contractors page says Declined."""
 
 from __future__ import annotations
 
@@ -24,12 +25,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 #: system the browser tier shares, and its sign-in mail is no company's
 EMAIL = f"katherine.{uuid.uuid4().hex[:8]}@example.com"
 NOBODY = f"nobody.{uuid.uuid4().hex[:8]}@example.com"
+DECLINER = f"dorothy.{uuid.uuid4().hex[:8]}@example.com"
 #: the tenant enrollment sends portal sign-in links under (enrollment.application.portal.PORTAL_TENANT)
 PORTAL_TENANT = "portal"
 
 
-def _template(name: str) -> Any:
-    return lambda m: m.get("X-Ten99-Template") == name and EMAIL in str(m.get("To", "")).lower()
+def _template(name: str, email: str = EMAIL) -> Any:
+    return lambda m: m.get("X-Ten99-Template") == name and email in str(m.get("To", "")).lower()
 
 
 async def _import(page: Page, company: Any, csv_path: Path) -> None:
@@ -153,5 +155,72 @@ async def test_a_contractor_signs_in_to_the_portal_by_email_and_sees_their_cover
         await second.close()
     finally:
         await portal.screenshot(path=str(tmp_path / "portal.png"), full_page=True)
+        await dashboard.close()
+        await contractor.close()
+
+
+async def _sign_in(running: Any, portal: Page, email: str) -> None:
+    """Ask the portal for a link for ``email``, then use the link the email carries."""
+    await portal.goto("/portal")
+    await portal.get_by_test_id("portal-email").fill(email)
+    await portal.get_by_test_id("portal-send").click()
+    await expect(portal.get_by_test_id("portal-message")).to_contain_text("If we know this address")
+    with CaughtMail(running.system.database_urls["notification"], PORTAL_TENANT) as portal_mail:
+        [link_email] = await portal_mail.wait_for_async(1, timeout=60, predicate=_template("portal_link", email))
+    found = re.search(r"https?://[^\s\"'<>]+/portal/sign-in/[A-Za-z0-9_\-]+", body_text(link_email))
+    assert found, body_text(link_email)
+    await portal.goto(found.group(0))
+    await portal.get_by_test_id("portal-sign-in-button").click()
+    await expect(portal).to_have_url(re.compile(r"/portal/home$"))
+
+
+async def test_a_contractor_declines_coverage_from_the_portal_and_the_company_sees_declined(
+    running: Any, browser: Browser, tmp_path: Path
+) -> None:
+    base, company, smtp = running.system.gateway_url, running.company, running.smtp
+    start = datetime.now(UTC).date() + timedelta(days=6)
+    row = Row("Nike", "Dorothy", "Vaughan", DECLINER, "CA", "Content creator", "CA", "$900.00", "flatfee", start, start + timedelta(days=10))  # fmt: skip
+    csv_path = tmp_path / "decliner.csv"
+    csv_path.write_bytes(csv_bytes([row]))
+
+    dashboard = await browser.new_context(base_url=base)
+    contractor = await browser.new_context(base_url=base)
+    page, portal = await dashboard.new_page(), await contractor.new_page()
+    try:
+        await _import(page, company, csv_path)
+        await smtp.wait_for_async(1, timeout=60, predicate=_template("invitation", DECLINER))
+        await _sign_in(running, portal, DECLINER)
+
+        # a reason is needed first (the form again, nothing recorded), then the decline
+        form = portal.get_by_test_id("portal-decline-form")
+        await expect(form).to_have_count(1)
+        await expect(form.get_by_test_id("portal-opt-in")).to_have_attribute("href", re.compile(r"/opt-in/"))
+        await form.get_by_test_id("portal-decline-note").fill("Covered through my union.")
+        await form.get_by_test_id("portal-decline-submit").click()
+        await expect(portal.get_by_test_id("portal-decline-error-reason")).to_be_visible()
+        await expect(portal.get_by_test_id("portal-declined")).to_have_count(0)
+        await portal.get_by_test_id("portal-decline-reason").select_option("does_not_want")
+        await portal.get_by_test_id("portal-decline-note").fill("Covered through my union.")
+        await portal.get_by_test_id("portal-decline-submit").click()
+        await expect(portal.get_by_test_id("portal-decline-notice")).to_contain_text("no reminders follow")
+        await expect(portal.get_by_test_id("portal-declined")).to_contain_text("I do not want this coverage")
+        await expect(portal.get_by_test_id("portal-declined-note")).to_contain_text("Covered through my union.")
+        await expect(portal.get_by_test_id("portal-decline-form")).to_have_count(0)
+
+        # the company's Contractors page says Declined
+        await page.goto(f"/contractors?q={DECLINER}")
+
+        async def declined() -> int:
+            await page.reload()
+            return await page.locator('[data-testid="status"][data-status="declined"]').count()
+
+        await wait_until(declined, timeout=60, interval=0.5, what="the Contractors page showing Declined")
+        await expect(page.get_by_test_id("status").first).to_have_text("Declined")
+
+        # changing their mind: the portal links to the opt-in form, reopened
+        await portal.get_by_test_id("portal-opt-in-after-all").click()
+        await expect(portal.get_by_test_id("reconsidering")).to_be_visible()
+    finally:
+        await portal.screenshot(path=str(tmp_path / "portal-decline.png"), full_page=True)
         await dashboard.close()
         await contractor.close()
