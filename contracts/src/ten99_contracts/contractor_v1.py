@@ -20,6 +20,7 @@ __all__ = [
     "CoverageGap",
     "CoverageGapAlertDueV1",
     "ImportCompletedV1",
+    "IntegrationSecretRotatedV1",
     "JobDeletedV1",
     "JobUpsertedV1",
     "PoNumberSetV1",
@@ -204,3 +205,18 @@ class CoverageGapAlertDueV1(Message, frozen=True, kw_only=True):
     gaps: list[CoverageGap]
     #: every gap of the day; ``gaps`` lists at most the first 500 (by start date, name)
     gap_count: int = 0
+
+
+class IntegrationSecretRotatedV1(Message, frozen=True, kw_only=True):
+    """The company's signing secret for an integration's webhooks (``provider``: worksuite,
+    creatoriq) was made or replaced (Settings → Integrations); the old one stopped working.
+    Carries the hint the dashboard shows (``whsec_…`` and the last four characters), never the
+    secret."""
+
+    SUBJECT = "ten99.contractor.integration_secret_rotated.v1"
+
+    provider: str
+    hint: str
+    #: True for the company's first secret for ``provider``, False for a replacement
+    first: bool
+    rotated_at: datetime

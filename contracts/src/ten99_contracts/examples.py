@@ -130,6 +130,10 @@ EXAMPLES: list[Message] = [
         key_id="ak_7Zz8Aa9Bb0Cc1Dd2Ee3Ff4", name="Payroll sync", display="t9sk_test_…Xy12", created_by="ops@acme.test"
     ),
     g.ApiKeyRevokedV1(key_id="ak_7Zz8Aa9Bb0Cc1Dd2Ee3Ff4"),
+    g.FacilityLinkCreatedV1(
+        link_id="fl_8Aa9Bb0Cc1Dd2Ee3Ff4Gg5", entity_id="en_2Ff6Jk0Lp4Qs8Uw1Yb5Dc7", expires_at=_AT, created_by="ops@acme.test"
+    ),
+    g.FacilityLinkRevokedV1(link_id="fl_8Aa9Bb0Cc1Dd2Ee3Ff4Gg5", entity_id="en_2Ff6Jk0Lp4Qs8Uw1Yb5Dc7", revoked_at=_AT),
     c.ContractorRegisteredV1(**_CONTRACTOR_STATE),
     c.ContractorUpdatedV1(**_CONTRACTOR_STATE),
     c.ContractorDeletedV1(contractor_id=_CONTRACTOR.contractor_id, email="ada@example.com"),
@@ -194,6 +198,7 @@ EXAMPLES: list[Message] = [
         assignments_missing_po=11,
         uploaded_by="ops@acme.test",
     ),
+    c.IntegrationSecretRotatedV1(provider="worksuite", hint="whsec_…Qx7w", first=False, rotated_at=_AT),
     e.InvitationIssuedV1(
         invitation_id="inv_7Ee8Ff9Gg0Hh1Ii2Jj3Kk4",
         contractor_id=_CONTRACTOR.contractor_id,
@@ -400,5 +405,13 @@ EXAMPLES: list[Message] = [
         to=["ada@example.com"],
         error="550 mailbox unavailable",
         attempts=5,
+    ),
+    n.WebhookEndpointChangedV1(
+        endpoint_id="whe_9Bb0Cc1Dd2Ee3Ff4Gg5Hh6",
+        change="updated",
+        url="https://hooks.acme.test/ten99",
+        events=["policy.active", "invoice.issued"],
+        description="Payroll sync",
+        enabled=True,
     ),
 ]

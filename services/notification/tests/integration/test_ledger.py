@@ -10,6 +10,7 @@ import itertools
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -18,11 +19,13 @@ import notification_messages as msgs
 import pytest
 from notification.adapters.db import ledger_entries
 from notification.application.ledger import verify_chain
-from notification_harness import notification, publish, wait_until
+from notification_harness import notification, publish, published, wait_until
 from sqlalchemy import func, select, text, update
 from ten99_contracts import Envelope
 from ten99_contracts.billing_v1 import BillingSettingsUpdatedV1
-from ten99_contracts.contractor_v1 import PoNumberSetV1
+from ten99_contracts.contractor_v1 import IntegrationSecretRotatedV1, PoNumberSetV1
+from ten99_contracts.gateway_v1 import FacilityLinkCreatedV1, FacilityLinkRevokedV1
+from ten99_contracts.notification_v1 import WebhookEndpointChangedV1
 from ten99_testing import quiescent
 from ten99kit.bus import ensure_streams
 
@@ -210,3 +213,97 @@ async def test_a_company_reads_only_its_own_ledger(database_url: str, jetstream_
         assert r.status_code == 200 and "co_acme" not in r.text and CN1 not in r.text
         assert len(r.text.strip().splitlines()) == 2
         assert (await svc.client.get("/v1/ledger")).status_code == 400  # no tenant
+
+
+async def _endpoint_changes(svc: Any) -> tuple[str, str]:
+    """A dashboard user makes, changes, disables, enables, re-keys and deletes an endpoint (one
+    PUT changes nothing); the endpoint's id and the secrets shown."""
+    who = {"x-tenant-id": "co_acme", "x-ten99-actor": USER, "x-correlation-id": "req-hooks"}
+    r = await svc.client.post("/v1/webhook_endpoints", json={"url": "https://hooks.acme.test/a"}, headers=who)
+    assert r.status_code == 200, r.text
+    endpoint_id, first_secret = r.json()["id"], r.json()["secret"]
+    for change in ({"url": "https://hooks.acme.test/b", "description": "Payroll"}, {"status": "disabled"}, {"status": "enabled"}):
+        assert (await svc.client.put(f"/v1/webhook_endpoints/{endpoint_id}", json=change, headers=who)).status_code == 200
+    same = await svc.client.put(f"/v1/webhook_endpoints/{endpoint_id}", json={"description": "Payroll"}, headers=who)
+    assert same.status_code == 200
+    rotated = await svc.client.post(f"/v1/webhook_endpoints/{endpoint_id}/secret", headers=who)
+    assert rotated.status_code == 200, rotated.text
+    assert (await svc.client.delete(f"/v1/webhook_endpoints/{endpoint_id}", headers=who)).status_code in (200, 204)
+    return endpoint_id, first_secret + rotated.json()["secret"]
+
+
+async def test_webhook_endpoint_changes_are_entries_of_their_user_without_the_secret(
+    database_url: str, jetstream_url: str
+) -> None:
+    async with notification(database_url, jetstream_url, None) as svc:
+        endpoint_id, secrets = await _endpoint_changes(svc)
+        # published once each, through notification's outbox (the PUT that changed nothing: no message)
+        sent = await wait_until(
+            lambda: published(jetstream_url, WebhookEndpointChangedV1.SUBJECT), satisfies=lambda m: len(m) == 6, what="6"
+        )
+        assert [m["data"]["change"] for m in sent] == ["created", "updated", "disabled", "enabled", "secret_rotated", "deleted"]
+        assert {m["actor"] for m in sent} == {USER} and {m["correlation_id"] for m in sent} == {"req-hooks"}
+        await wait_until(lambda: entry_count(svc, "co_acme"), satisfies=lambda n: n == 6, what="6 entries")
+        entries = list(reversed(await listed(svc, "co_acme", entity_kind="webhook_endpoint", limit=100)))
+        assert [e["action"] for e in entries] == [m["data"]["change"] for m in sent]
+        assert {(e["entity_id"], e["actor"], e["correlation_id"]) for e in entries} == {(endpoint_id, USER, "req-hooks")}
+        created, updated, disabled = entries[:3]
+        assert created["after"]["url"] == "https://hooks.acme.test/a" and created["after"]["enabled"] is True
+        assert "change" not in created["after"]  # the action, not a field of the endpoint
+        assert updated["before"] == {"url": "https://hooks.acme.test/a", "description": None}
+        assert updated["after"] == {"url": "https://hooks.acme.test/b", "description": "Payroll"}
+        assert disabled["before"]["enabled"] is True and disabled["after"]["enabled"] is False
+        assert disabled["after"]["disabled_reason"] == "disabled by the company"
+        assert entries[4]["before"] == {} and entries[4]["after"] == {}  # a new secret: only that it happened
+        for secret in (secrets[: len(secrets) // 2], secrets[len(secrets) // 2 :]):
+            assert secret not in str(sent) and secret not in str(entries)
+
+
+OTHER_CHANGES = [
+    (
+        IntegrationSecretRotatedV1(
+            provider="worksuite", hint="whsec_…Ab12", first=True, rotated_at=datetime(2026, 11, 2, tzinfo=UTC)
+        ),
+        USER,
+        ("integration_secret", "worksuite", "rotated"),
+    ),
+    (
+        FacilityLinkCreatedV1(link_id="fl_0000000000000000000001", entity_id="en_0000000000000000000001", expires_at=None),
+        "api_key:ak_0000000000000000000001",
+        ("facility_link", "fl_0000000000000000000001", "created"),
+    ),
+    (
+        FacilityLinkRevokedV1(
+            link_id="fl_0000000000000000000001",
+            entity_id="en_0000000000000000000001",
+            revoked_at=datetime(2026, 11, 3, tzinfo=UTC),
+        ),
+        USER,
+        ("facility_link", "fl_0000000000000000000001", "revoked"),
+    ),
+]
+
+
+async def test_integration_secrets_and_facility_links_are_entries_once(database_url: str, jetstream_url: str) -> None:
+    async with notification(database_url, jetstream_url, None) as svc:
+        sent = []
+        for i, (message, actor, _) in enumerate(OTHER_CHANGES):
+            envelope = acting(msgs.envelope(message), actor)
+            await publish(jetstream_url, envelope)
+            sent.append(envelope)
+            await wait_until(lambda: entry_count(svc, "co_acme"), satisfies=lambda n, i=i: n == i + 1, what=f"entry {i + 1}")
+        entries = list(reversed(await listed(svc, "co_acme", limit=100)))
+        assert [(e["entity_kind"], e["entity_id"], e["action"]) for e in entries] == [kind for _, _, kind in OTHER_CHANGES]
+        assert [e["actor"] for e in entries] == [actor for _, actor, _ in OTHER_CHANGES]
+        assert entries[0]["after"] == {
+            "provider": "worksuite",
+            "hint": "whsec_…Ab12",
+            "first": True,
+            "rotated_at": "2026-11-02T00:00:00Z",
+        }
+        assert entries[1]["after"]["entity_id"] == "en_0000000000000000000001" and entries[1]["after"]["expires_at"] is None
+        assert entries[2]["before"] == {} and entries[2]["after"] == {"revoked_at": "2026-11-03T00:00:00Z"}
+        # a redelivery beyond JetStream's duplicate window adds nothing
+        await publish(jetstream_url, sent[0], msg_id="again")
+        await quiescent(svc)
+        assert await entry_count(svc, "co_acme") == len(OTHER_CHANGES)

@@ -11,9 +11,10 @@ from typing import Any
 
 import notification_messages as msgs
 import pytest
-from notification_harness import emails, notification, publish, wait_until
+from notification_harness import emails, notification, publish, published, wait_until
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
+from ten99_contracts.notification_v1 import WebhookEndpointChangedV1
 from ten99_testing import SmtpSink
 from webhook_receiver import receiver
 
@@ -111,6 +112,12 @@ async def test_an_endpoint_failing_5_days_is_disabled_by_the_clock_without_a_new
         assert (await scheduler.run_due())["webhook_endpoint_health"] == 0  # once
         shown = (await svc.client.get(f"/v1/webhook_endpoints/{endpoint['id']}", headers=A)).json()
         assert shown["status"] == "disabled" and shown["disabled_reason"] == "every attempt failed for 5 days"
+        # and the audit ledger hears of it, from the clock (changes: created, then this)
+        changes = await wait_until(
+            lambda: published(jetstream_url, WebhookEndpointChangedV1.SUBJECT), satisfies=lambda m: len(m) == 2, what="2"
+        )
+        assert [(m["data"]["change"], m["actor"]) for m in changes] == [("created", None), ("disabled", "system")]
+        assert changes[-1]["data"]["disabled_reason"] == "every attempt failed for 5 days"
         [mail] = await emails(smtp_sink, 1, predicate=lambda m: "webhook" in str(m["Subject"]))
         assert mail["To"] == "ops@acme.test" and "disabled" in str(mail["Subject"])
         assert len(hook.requests) == sent  # no delivery was needed to find out

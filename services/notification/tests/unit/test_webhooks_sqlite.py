@@ -58,6 +58,7 @@ class FakePoster:
 async def env(sqlite_url: str) -> Any:
     await asyncio.to_thread(upgrade, definition.migrations, sqlite_url)
     db = Database(create_engine(DatabaseSettings(url=sqlite_url)), SettableClock(NOW), "notification")
+    db.outbox_table = definition.metadata.tables["outbox"]  # endpoint changes publish a message
     cipher = FieldCipher([derive_key("k", "notification-webhook-secret")])
     poster = FakePoster()
     settings = WebhookSettings(max_in_flight=3, max_in_flight_per_endpoint=1, max_in_flight_per_healthy_endpoint=1)

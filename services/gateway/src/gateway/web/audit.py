@@ -34,6 +34,9 @@ ENTITY_KINDS = [
     ("billing_settings", "Billing settings"),
     ("user", "Users"),
     ("api_key", "API keys"),
+    ("webhook_endpoint", "Webhook endpoints"),
+    ("integration_secret", "Integration secrets"),
+    ("facility_link", "Facility links"),
     ("import", "Imports"),
     ("company", "Company"),
 ]

@@ -1,6 +1,7 @@
 """A company's webhook endpoints: create (the signing secret shown once), change, disable or
 enable, delete, rotate the secret, and resend a delivery. The secret is stored encrypted
-(`ten99kit.crypto.FieldCipher`) and never shown again after the answer that made it."""
+(`ten99kit.crypto.FieldCipher`) and never shown again after the answer that made it. Each change
+publishes `WebhookEndpointChangedV1` in its transaction, for the audit ledger."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from msgspec import UNSET, UnsetType
-from ten99kit import Database, InvalidInput, NotFound, new_id
+from ten99_contracts.notification_v1 import WebhookEndpointChangedV1
+from ten99kit import Database, InvalidInput, NotFound, UnitOfWork, new_id
 from ten99kit.crypto import FieldCipher
 
 from ..adapters.webhook_store import (
@@ -22,11 +24,37 @@ from ..adapters.webhook_store import (
 )
 from ..domain.webhooks import SECRET_ROTATION_OVERLAP, EndpointStatus, check_event_types, check_url, new_signing_secret
 
-__all__ = ["EndpointChange", "EndpointRules", "Endpoints", "unknown_endpoint"]
+__all__ = ["EndpointChange", "EndpointRules", "Endpoints", "announce_endpoint", "unknown_endpoint"]
 
 
 def unknown_endpoint(endpoint_id: str) -> NotFound:
     return NotFound(f"No such webhook endpoint: {endpoint_id}", error_code="invalid_webhook_endpoint_id")
+
+
+#: what a change is about: a PUT that changes none of these publishes nothing
+_ANNOUNCED = ("url", "events", "description", "status")
+
+
+def announce_endpoint(uow: UnitOfWork, endpoint: Mapping[str, Any], change: str) -> None:
+    """Publish the endpoint as it is after ``change`` (as it was, for deleted), never its secret."""
+    message = WebhookEndpointChangedV1(
+        endpoint_id=endpoint["id"],
+        change=change,
+        url=endpoint["url"],
+        events=list(endpoint["events"]),
+        description=endpoint["description"],
+        enabled=endpoint["status"] == EndpointStatus.ENABLED,
+        disabled_reason=endpoint["disabled_reason"],
+    )
+    uow.emit(message, tenant_id=endpoint["tenant_id"], aggregate_id=endpoint["id"])
+
+
+def _change_of(before: Mapping[str, Any], after: Mapping[str, Any]) -> str | None:
+    """enabled or disabled when the status changed (with the rest of the PUT, if any), updated
+    when only other fields did, None when the PUT changed nothing."""
+    if before["status"] != after["status"]:
+        return "enabled" if after["status"] == EndpointStatus.ENABLED else "disabled"
+    return "updated" if any(before[name] != after[name] for name in _ANNOUNCED) else None
 
 
 @dataclass(frozen=True)
@@ -88,6 +116,7 @@ class Endpoints:
         }
         async with self.db.uow() as uow:
             await insert_endpoint(uow.session, row)
+            announce_endpoint(uow, row, "created")
             await uow.commit()
         return row, secret
 
@@ -128,15 +157,22 @@ class Endpoints:
             elif status == EndpointStatus.ENABLED and row["status"] == EndpointStatus.DISABLED:
                 values |= {"disabled_reason": None, "failing_since": None}
             await update_endpoint(uow.session, endpoint_id, values | {"updated_at": now})
+            after = await get_endpoint(uow.session, tenant_id, endpoint_id)
+            assert after is not None  # locked above
+            what = _change_of(row, after)
+            if what is not None:
+                announce_endpoint(uow, after, what)
             await uow.commit()
         return await self.get(tenant_id, endpoint_id)
 
     async def delete(self, tenant_id: str, endpoint_id: str) -> None:
         """The endpoint goes, with its deliveries and their attempts."""
         async with self.db.uow() as uow:
-            if await get_endpoint(uow.session, tenant_id, endpoint_id, lock=True) is None:
+            row = await get_endpoint(uow.session, tenant_id, endpoint_id, lock=True)
+            if row is None:
                 raise unknown_endpoint(endpoint_id)
             await delete_endpoint(uow.session, endpoint_id)
+            announce_endpoint(uow, row, "deleted")
             await uow.commit()
 
     async def rotate_secret(self, tenant_id: str, endpoint_id: str) -> tuple[Mapping[str, Any], str]:
@@ -155,6 +191,7 @@ class Endpoints:
                 "updated_at": now,
             }
             await update_endpoint(uow.session, endpoint_id, values)
+            announce_endpoint(uow, row, "secret_rotated")
             await uow.commit()
         return await self.get(tenant_id, endpoint_id), secret
 

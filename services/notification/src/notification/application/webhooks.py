@@ -31,6 +31,7 @@ from ..adapters.webhook_store import (
     ClaimedWebhook,
     claim_deliveries,
     fail_pending_deliveries,
+    get_endpoint,
     owner_email,
     record_attempt,
 )
@@ -38,6 +39,7 @@ from ..domain import DeliveryStatus, clean_addresses
 from ..domain.webhooks import EndpointStatus, RetrySchedule
 from ..settings import WebhookSettings
 from .composing import EmailComposer
+from .endpoints import announce_endpoint
 from .reactions import message_id_for
 
 __all__ = ["WEBHOOK_ATTEMPTS", "WEBHOOK_DELIVERY_SECONDS", "PostOutcome", "Poster", "WebhookDeliverer", "event_body"]
@@ -240,6 +242,7 @@ class WebhookDeliverer:
         if row is None:
             return False
         await fail_pending_deliveries(uow.session, delivery.endpoint_id, now, "endpoint disabled")
+        await _announce_disabled(uow, delivery.tenant_id, delivery.endpoint_id)
         await self._tell_company(uow, delivery.tenant_id, delivery.endpoint_id, row.url, row.failing_since, now)
         log.warning("webhook.endpoint_disabled", endpoint_id=delivery.endpoint_id, tenant_id=delivery.tenant_id)
         return True
@@ -262,6 +265,7 @@ class WebhookDeliverer:
             ).all()
             for row in disabled:
                 await fail_pending_deliveries(uow.session, row.id, now, "endpoint disabled")
+                await _announce_disabled(uow, row.tenant_id, row.id)
                 await self._tell_company(uow, row.tenant_id, row.id, row.url, row.failing_since, now)
                 log.warning("webhook.endpoint_disabled", endpoint_id=row.id, tenant_id=row.tenant_id)
             await uow.commit()  # the emails' queueing wakes the sender after it
@@ -291,3 +295,10 @@ class WebhookDeliverer:
             last_error=None if email.to else "no recipient address: the company's owner email is unknown",
         )
         queue_delivery(uow.session, uow.db.dialect, row, [], after_commit=self.wake_sender)
+
+
+async def _announce_disabled(uow: Any, tenant_id: str, endpoint_id: str) -> None:
+    """The deliverer's disabling, for the audit ledger like the company's own (actor: system)."""
+    endpoint = await get_endpoint(uow.session, tenant_id, endpoint_id)
+    if endpoint is not None:
+        announce_endpoint(uow, endpoint, "disabled")

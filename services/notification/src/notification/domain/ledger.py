@@ -31,6 +31,7 @@ from ten99_contracts.contractor_v1 import (
     ContractorRegisteredV1,
     ContractorUpdatedV1,
     ImportCompletedV1,
+    IntegrationSecretRotatedV1,
     PoNumberSetV1,
 )
 from ten99_contracts.enrollment_v1 import (
@@ -40,7 +41,15 @@ from ten99_contracts.enrollment_v1 import (
     ContractorDetailsCorrectedV1,
     InvitationIssuedV1,
 )
-from ten99_contracts.gateway_v1 import ApiKeyCreatedV1, ApiKeyRevokedV1, CompanyCreatedV1, UserAddedV1
+from ten99_contracts.gateway_v1 import (
+    ApiKeyCreatedV1,
+    ApiKeyRevokedV1,
+    CompanyCreatedV1,
+    FacilityLinkCreatedV1,
+    FacilityLinkRevokedV1,
+    UserAddedV1,
+)
+from ten99_contracts.notification_v1 import WebhookEndpointChangedV1
 from ten99_contracts.policy_v1 import (
     CertificateIssuedV1,
     CoverageActivatedV1,
@@ -89,6 +98,12 @@ class _Rule:
     kind: str
     action: str
     entity_id: Callable[[Envelope[Any]], str]
+    #: the message's field that names the action, for a message of several (``action`` then
+    #: names none); the field is the entry's action, not one of the entity's fields
+    action_field: str | None = None
+
+    def action_of(self, envelope: Envelope[Any]) -> str:
+        return str(getattr(envelope.data, self.action_field)) if self.action_field else self.action
 
 
 def _field(name: str) -> Callable[[Envelope[Any]], str]:
@@ -113,6 +128,11 @@ LEDGER: dict[str, _Rule] = {
     CompanyCreatedV1.SUBJECT: _Rule("company", "created", _company),
     UserAddedV1.SUBJECT: _Rule("user", "added", _field("user_id")),
     **_rules("api_key", _field("key_id"), created=ApiKeyCreatedV1, revoked=ApiKeyRevokedV1),
+    **_rules("facility_link", _field("link_id"), created=FacilityLinkCreatedV1, revoked=FacilityLinkRevokedV1),
+    # created, updated, enabled, disabled, deleted or secret_rotated: the message's ``change``
+    WebhookEndpointChangedV1.SUBJECT: _Rule("webhook_endpoint", "", _field("endpoint_id"), action_field="change"),
+    # keyed by the provider: a company has one signing secret per integration
+    IntegrationSecretRotatedV1.SUBJECT: _Rule("integration_secret", "rotated", _field("provider")),
     **_rules(
         "contractor",
         _field("contractor_id"),
@@ -186,8 +206,10 @@ def change_of(envelope: Envelope[Any]) -> Change | None:
     if rule is None:
         return None
     fields = masked_fields(msgspec.to_builtins(envelope.data), secret_fields(envelope.subject))
+    if rule.action_field:
+        fields.pop(rule.action_field, None)
     contractor_id = envelope.data.contractor_id if rule.kind == "contractor" else _contractor_of(fields)
-    return Change(rule.kind, rule.entity_id(envelope), rule.action, fields, contractor_id)
+    return Change(rule.kind, rule.entity_id(envelope), rule.action_of(envelope), fields, contractor_id)
 
 
 def _contractor_of(fields: Mapping[str, Any]) -> str | None:
