@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 from contractor.domain.integrations import sign
-from contractor_testkit import ADDRESS, OTHER_TENANT, make_contractor, subjects
-from ten99_testing import quiescent
+from contractor_testkit import ADDRESS, OTHER_TENANT, TENANT, make_contractor, subjects
+from ten99_contracts.contractor_v1 import IntegrationSecretRotatedV1
+from ten99_testing import quiescent, wait_until
 from ten99_testing.service import RunningService
 
 pytestmark = pytest.mark.integration
@@ -115,6 +116,22 @@ async def test_secrets_and_signatures(svc: RunningService) -> None:
     assert (await deliver(svc, "creatoriq", CREATOR, rotated)).status_code == 200
 
 
+async def test_each_rotation_publishes_the_hint_once_for_the_audit_ledger(svc: RunningService, stream: Any) -> None:
+    user = {"x-ten99-actor": "user:us_0000000000000000000001"}
+    made = [(await svc.client.post("/v1/integrations/worksuite/secret", headers=user)).json() for _ in range(2)]
+
+    async def rotations() -> list[dict[str, Any]]:
+        return [m for s, m in await stream.messages() if s == IntegrationSecretRotatedV1.SUBJECT]
+
+    sent = await wait_until(rotations, satisfies=lambda found: len(found) >= 2, what="2 rotations")
+    await quiescent(svc)
+    assert len(await rotations()) == 2  # once each
+    assert [m["data"]["first"] for m in sent] == [True, False]
+    assert [m["data"]["hint"] for m in sent] == [answer["hint"] for answer in made]
+    assert {(m["actor"], m["tenant_id"], m["data"]["provider"]) for m in sent} == {(user["x-ten99-actor"], TENANT, "worksuite")}
+    assert not any(answer["secret"] in str(sent) for answer in made)
+
+
 async def test_creatoriq_sync_is_idempotent_per_external_id(svc: RunningService, stream: Any) -> None:
     c = svc.client
     secret = (await c.post("/v1/integrations/creatoriq/secret")).json()["secret"]
@@ -141,8 +158,9 @@ async def test_creatoriq_sync_is_idempotent_per_external_id(svc: RunningService,
     assert again["status"] == "unchanged" and again["assignment"] == first["assignment"]
     await quiescent(svc)
     before = await stream.messages()
-    assert subjects(before) == ["contractor_registered", "job_upserted", "assignment_created", "po_number_set"]
-    job_upserted = before[1][1]
+    made = ["integration_secret_rotated"]  # the secret made before the first delivery
+    assert subjects(before) == [*made, "contractor_registered", "job_upserted", "assignment_created", "po_number_set"]
+    job_upserted = before[2][1]
     assert job_upserted["aggregate_id"] == job["id"] and job_upserted["data"]["source"] == "creatoriq"
     assert job_upserted["data"]["custom_metadata"] == {"creatoriq_campaign_id": "4412"}
 
@@ -198,6 +216,7 @@ async def test_worksuite_matches_an_existing_contractor_by_email(svc: RunningSer
     await quiescent(svc)
     assert subjects(await stream.messages()) == [
         "contractor_registered",
+        "integration_secret_rotated",
         "contractor_updated",
         "job_upserted",
         "assignment_created",

@@ -21,7 +21,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 from sqlalchemy import Table, insert, select, update
 from ten99_contracts import JobSnapshot
-from ten99_contracts.contractor_v1 import AssignmentExtendedV1
+from ten99_contracts.contractor_v1 import AssignmentExtendedV1, IntegrationSecretRotatedV1
 from ten99kit import ApiError, NotFound, UnitOfWork, get_logger, insert_ignore, new_id, utcnow
 from ten99kit.db import Row
 
@@ -117,25 +117,31 @@ async def read_secret(ctx: Context, tenant_id: str, provider: str) -> Integratio
 
 async def rotate_secret(ctx: Context, tenant_id: str, provider: str) -> IntegrationSecretView:
     """A new secret (the first one, or a replacement: the old one stops working at once), shown
-    in this answer and never again."""
+    in this answer and never again; `IntegrationSecretRotatedV1` (its hint) tells the audit ledger."""
     _check_provider(provider)
     now = ctx.now()
     async with ctx.db.uow() as uow:
         row = await _secret_row(uow, tenant_id, provider)
-        encrypted = ctx.secrets.encrypt(_new_secret())
+        secret = _new_secret()
+        encrypted = ctx.secrets.encrypt(secret)
         if row is None:  # (if a concurrent first request wins, its secret is the one in force, and shown)
-            await uow.session.execute(
+            result = await uow.session.execute(
                 insert_ignore(integration_secrets, uow.db.dialect).values(
                     tenant_id=tenant_id, provider=provider, secret_encrypted=encrypted, created_at=now, rotated_at=None
                 )
             )
         else:
             t = integration_secrets.c
-            await uow.session.execute(
+            result = await uow.session.execute(
                 update(integration_secrets)
                 .where(t.tenant_id == tenant_id, t.provider == provider)
                 .values(secret_encrypted=encrypted, rotated_at=now)
             )
+        if result.rowcount:  # type: ignore[attr-defined]
+            message = IntegrationSecretRotatedV1(
+                provider=provider, hint=f"{SECRET_PREFIX}…{secret[-4:]}", first=row is None, rotated_at=now
+            )
+            uow.emit(message, tenant_id=tenant_id, aggregate_id=f"integration_secret:{provider}")
         await uow.commit()
         row = await _secret_row(uow, tenant_id, provider)
     assert row is not None
