@@ -11,12 +11,15 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+import msgspec
+import nats
 import pytest
 from gateway.adapters.db import facility_links
 from gateway.application.facility_links import list_facility_links
 from gateway_fakes import FakeServices, Seen, csrf_of, ident, login, make_company, new_client
 from litestar import Response
 from sqlalchemy import event, func, select
+from ten99_contracts.gateway_v1 import FacilityLinkCreatedV1, FacilityLinkRevokedV1
 
 pytestmark = pytest.mark.integration
 
@@ -153,6 +156,38 @@ async def test_revoked_expired_and_unknown_links_get_the_same_404(
     # (the dashboard session has expired by now too: the list as the page reads it)
     states = [link["state"] for link in await list_facility_links(gateway.db, acme["acme"], EN_ACME)]
     assert sorted(states) == ["expired", "revoked"]
+
+
+async def link_messages(nats_url: str) -> list[dict[str, Any]]:
+    """The facility link messages in the gateway's stream, in order (read by sequence)."""
+    wanted = {FacilityLinkCreatedV1.SUBJECT, FacilityLinkRevokedV1.SUBJECT}
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info("TEN99_GATEWAY")
+        found = [await js.get_msg("TEN99_GATEWAY", seq) for seq in range(info.state.first_seq, info.state.last_seq + 1)]
+        return [msgspec.json.decode(m.data) for m in found if m.subject in wanted]
+    finally:
+        await nc.close()
+
+
+async def test_making_and_revoking_a_link_publish_once_for_the_audit_ledger_never_the_token(
+    gateway: Any, fake_services: FakeServices, acme: dict[str, str], jetstream_url: str
+) -> None:
+    token = await make_link(gateway, EN_ACME, expires="7")
+    page = await gateway.client.get(f"/facilities/{EN_ACME}")
+    [link_id] = re.findall(r'data-link-id="(fl_\w+)"', page.text)
+    for _ in range(2):  # the second revocation finds no live link: nothing more is published
+        await gateway.client.post(f"/facilities/{EN_ACME}/links/{link_id}/revoke", data={"_csrf": csrf_of(page.text)})
+    await gateway.settle()
+    created, revoked = await link_messages(jetstream_url)
+    assert (created["subject"], revoked["subject"]) == (FacilityLinkCreatedV1.SUBJECT, FacilityLinkRevokedV1.SUBJECT)
+    assert {created["tenant_id"], revoked["tenant_id"]} == {acme["acme"]}
+    assert created["actor"].startswith("user:us_") and revoked["actor"] == created["actor"]
+    assert created["data"]["link_id"] == link_id and created["data"]["entity_id"] == EN_ACME
+    assert created["data"]["expires_at"] and created["data"]["created_by"] == "ada@acme.test"
+    assert revoked["data"] == {"link_id": link_id, "entity_id": EN_ACME, "revoked_at": revoked["data"]["revoked_at"]}
+    assert token not in str([created, revoked]) and "token" not in str([created, revoked])
 
 
 async def test_another_companys_entity_cannot_be_linked_nor_its_links_revoked(

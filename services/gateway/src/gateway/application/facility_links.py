@@ -5,7 +5,8 @@ The token is ``fac_`` and 256 random bits (``secrets.token_urlsafe(32)``); only 
 so the URL is shown once, when the link is made. Every read and write names the company
 (``tenant_id``), except `resolve_link`, where the token is the key and names its own company. A
 token of the wrong shape is refused before any query; an unknown, revoked and expired one answer
-the same None."""
+the same None. Making and revoking a link publish `FacilityLinkCreatedV1` / `FacilityLinkRevokedV1`
+in their transaction (the audit ledger), never the token."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from ten99_contracts.gateway_v1 import FacilityLinkCreatedV1, FacilityLinkRevokedV1
 from ten99kit import Database, new_id
 
 from ..adapters.db import companies, facility_links
@@ -86,6 +88,8 @@ async def create_facility_link(
                 expires_at=expires_at,
             )
         )
+        message = FacilityLinkCreatedV1(link_id=link_id, entity_id=entity_id, expires_at=expires_at, created_by=created_by)
+        uow.emit(message, tenant_id=company_id, aggregate_id=link_id)
         await uow.commit()
     return NewFacilityLink(id=link_id, token=token)
 
@@ -111,6 +115,7 @@ async def list_facility_links(db: Database, company_id: str, entity_id: str) -> 
 async def revoke_facility_link(db: Database, *, company_id: str, entity_id: str, link_id: str) -> bool:
     """Revoke one of the company's live links to the entity; False if there is no such link."""
     columns = facility_links.c
+    now = db.clock.now()
     async with db.uow() as uow:
         result = await uow.session.execute(
             update(facility_links)
@@ -120,8 +125,11 @@ async def revoke_facility_link(db: Database, *, company_id: str, entity_id: str,
                 columns.entity_id == entity_id,
                 columns.revoked_at.is_(None),
             )
-            .values(revoked_at=db.clock.now())
+            .values(revoked_at=now)
         )
+        if result.rowcount:  # type: ignore[attr-defined]
+            message = FacilityLinkRevokedV1(link_id=link_id, entity_id=entity_id, revoked_at=now)
+            uow.emit(message, tenant_id=company_id, aggregate_id=link_id)
         await uow.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
