@@ -8,7 +8,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, HeaderParameter, JSONBody
 from ten99kit import Database
 
 from ..application import corrections, portal, portal_declines
@@ -17,6 +17,9 @@ from ..application.links import OptInLinks
 from ..application.opt_in_form import DetailsInput
 
 __all__ = ["PortalController"]
+
+#: the ``X-Portal-Session`` header: the portal session's token
+SessionHeader = Annotated[str, HeaderParameter(name="x-portal-session")]
 
 
 class PortalSessionRequest(msgspec.Struct, kw_only=True):
@@ -45,16 +48,12 @@ class PortalController(Controller):
         return await portal.open_session(db, data.token)
 
     @get("/sessions/current")
-    async def current_session(
-        self, db: NamedDependency[Database], session_token: Annotated[str, Parameter(header="x-portal-session")]
-    ) -> portal.PortalSession:
+    async def current_session(self, db: NamedDependency[Database], session_token: SessionHeader) -> portal.PortalSession:
         """The open portal session the ``X-Portal-Session`` header names (401 once ended)."""
         return await portal.read_session(db, session_token)
 
     @post("/sessions/current/end", status_code=200)
-    async def end_session(
-        self, db: NamedDependency[Database], session_token: Annotated[str, Parameter(header="x-portal-session")]
-    ) -> SignedOut:
+    async def end_session(self, db: NamedDependency[Database], session_token: SessionHeader) -> SignedOut:
         """Sign out: the session the ``X-Portal-Session`` header names ends now."""
         await portal.end_session(db, session_token)
         return SignedOut(ended=True)
@@ -63,7 +62,7 @@ class PortalController(Controller):
     async def correct_details(
         self,
         db: NamedDependency[Database],
-        session_token: Annotated[str, Parameter(header="x-portal-session")],
+        session_token: SessionHeader,
         company_id: FromPath[str],
         data: JSONBody[DetailsInput],
     ) -> corrections.CorrectedDetails:
@@ -78,7 +77,7 @@ class PortalController(Controller):
         self,
         db: NamedDependency[Database],
         links: NamedDependency[OptInLinks],
-        session_token: Annotated[str, Parameter(header="x-portal-session")],
+        session_token: SessionHeader,
         company_id: FromPath[str],
     ) -> portal_declines.PortalCoverageAnswer:
         """The session's contractor's answer to the company's invitation: open (may decline; the
@@ -91,7 +90,7 @@ class PortalController(Controller):
         self,
         db: NamedDependency[Database],
         links: NamedDependency[OptInLinks],
-        session_token: Annotated[str, Parameter(header="x-portal-session")],
+        session_token: SessionHeader,
         company_id: FromPath[str],
         data: JSONBody[DeclineSubmission],
     ) -> portal_declines.PortalCoverageAnswer:
