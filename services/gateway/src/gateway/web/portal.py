@@ -37,6 +37,7 @@ import asyncio
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -287,32 +288,54 @@ async def _checked_company(
     return company
 
 
+async def _ask_enrollment(
+    request: Request[Any, Any, Any],
+    session: dict[str, Any],
+    path: str,
+    body: dict[str, Any],
+    form_again: Callable[[dict[str, str]], dict[str, Any]],
+    unavailable: str,
+) -> Any:
+    """POST a portal form's ``body`` to enrollment as the portal session; its answer, or the page to
+    show instead: signed out (401), the home page with the form and what to fix (another 4xx,
+    ``form_again(errors)``; an error without fields is the form's), or try-again (unavailable)."""
+    try:
+        return await gateway_of(request).services.enrollment.post(
+            path, tenant=None, json=body, headers={"x-portal-session": request.cookies.get(PORTAL_COOKIE) or ""}
+        )
+    except ServiceError as e:
+        if e.status_code == 401:
+            return _signed_out()
+        change = form_again(e.field_errors or {"form": e.text})
+        return await _home(request, session, change=change, status_code=e.status_code)
+    except ServiceUnavailable:
+        return _message(request, "Please try again in a moment", unavailable, status_code=503)
+
+
 @post("/portal/companies/{company_id:str}/details", include_in_schema=False)
 async def portal_correct_details(request: Request[Any, Any, Any], company_id: FromPath[str]) -> Template | Redirect:
     session = await _session(request)
     if session is None:
         return _signed_out()
-    token = request.cookies.get(PORTAL_COOKIE) or ""
     company = await _checked_company(request, session, company_id)
     if isinstance(company, Template):
         return company
     form = await request.form()
     values = {k: str(v).strip()[:300] for k, v in form.items() if isinstance(v, str) and k != "_csrf"}
-    try:
-        answer = await gateway_of(request).services.enrollment.post(
-            f"/v1/portal/companies/{company_id}/details",
-            tenant=None,
-            json=_correction(values),
-            headers={"x-portal-session": token},
-        )
-    except ServiceError as e:
-        if e.status_code == 401:
-            return _signed_out()
-        errors = {_field_of(k): v for k, v in e.field_errors.items()} or {"form": e.text}
-        change = {"tenant_id": company_id, "details": values, "details_errors": errors}
-        return await _home(request, session, change=change, status_code=e.status_code)
-    except ServiceUnavailable:
-        return _message(request, "Please try again in a moment", "We could not send your details just now.", status_code=503)
+    answer = await _ask_enrollment(
+        request,
+        session,
+        f"/v1/portal/companies/{company_id}/details",
+        _correction(values),
+        lambda errors: {
+            "tenant_id": company_id,
+            "details": values,
+            "details_errors": {_field_of(k): m for k, m in errors.items()},
+        },
+        "We could not send your details just now.",
+    )
+    if isinstance(answer, Template | Redirect):
+        return answer
     name = company.get("company_name") or "The company"
     notice = (
         f"Sent: {name} now has your corrected details."
@@ -335,21 +358,16 @@ async def portal_decline(request: Request[Any, Any, Any], company_id: FromPath[s
         return company
     form = await request.form()
     values = {k: str(form.get(k) or "").strip()[: DECLINE_NOTE_MAX + 100] for k in ("reason", "note")}
-    try:
-        answer = await gateway_of(request).services.enrollment.post(
-            f"/v1/portal/companies/{company_id}/decline",
-            tenant=None,
-            json={"reason": values["reason"], "note": values["note"] or None},
-            headers={"x-portal-session": request.cookies.get(PORTAL_COOKIE) or ""},
-        )
-    except ServiceError as e:
-        if e.status_code == 401:
-            return _signed_out()
-        errors = e.field_errors or {"form": e.text}
-        change = {"tenant_id": company_id, "decline_values": values, "decline_errors": errors}
-        return await _home(request, session, change=change, status_code=e.status_code)
-    except ServiceUnavailable:
-        return _message(request, "Please try again in a moment", "We could not send your answer just now.", status_code=503)
+    answer = await _ask_enrollment(
+        request,
+        session,
+        f"/v1/portal/companies/{company_id}/decline",
+        {"reason": values["reason"], "note": values["note"] or None},
+        lambda errors: {"tenant_id": company_id, "decline_values": values, "decline_errors": errors},
+        "We could not send your answer just now.",
+    )
+    if isinstance(answer, Template | Redirect):
+        return answer
     name = company.get("company_name") or "The company"
     notice = (
         f"You declined coverage. {name} is told, and no reminders follow."
