@@ -1,11 +1,13 @@
 """The audit ledger of the seed workflow (issue 16; docs/audit-ledger.md), every service a real
 process: the company created by an operator, billing settings and a CSV import by a dashboard user,
 a contractor added with an API key, the opt-in by the contractor, coverage bound for them, a PO set
-by the user and the invoice it causes. Each entry names who asked; the chain verifies."""
+by the user and the invoice it causes, and a webhook endpoint made with the API key. Each entry
+names who asked, no secret is kept; the chain verifies."""
 
 from __future__ import annotations
 
 import html
+import json
 import re
 import subprocess
 import sys
@@ -82,6 +84,10 @@ async def test_the_ledger_of_the_seed_workflow_names_who_asked(running: Any) -> 
     grace = {"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com", "address": address}
     by_key = api.post("/contractors", json=grace)
     assert by_key.status_code in (200, 201), by_key.text
+    # a setting changed with the API key: a webhook endpoint (for an event this flow never raises)
+    hook = api.post("/webhook_endpoints", json={"url": "https://hooks.example.com/ten99", "events": ["invoice.paid"]})
+    assert hook.status_code in (200, 201), hook.text
+    secret = hook.json()["secret"]
     browser = dashboard(running)
     try:
         seed(running, browser)
@@ -101,6 +107,8 @@ async def test_the_ledger_of_the_seed_workflow_names_who_asked(running: Any) -> 
         assert actors(entries, "coverage", "bound") == {contractor}
         assert actors(entries, "assignment", "po_number_set") == {user}
         assert actors(entries, "invoice", "issued") == {"system"}  # the issuer's clock, not the PO's setter
+        assert actors(entries, "webhook_endpoint", "created") == {api_key}
+        assert secret and secret not in json.dumps(entries)  # the signing secret is shown once, never kept here
         [po] = [e for e in entries if e["action"] == "po_number_set"]
         assert po["after"]["po_number"] == "PO-77" and po["contractor_id"] == ada and po["correlation_id"]
         assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
