@@ -273,11 +273,15 @@ def _session_company(session: dict[str, Any], company_id: str) -> dict[str, Any]
     return next((c for c in session.get("companies") or [] if isinstance(c, dict) and c.get("tenant_id") == company_id), None)
 
 
-async def _checked_company(
-    request: Request[Any, Any, Any], session: dict[str, Any], company_id: str
-) -> dict[str, Any] | Template:
-    """The session's company ``company_id`` if the form's CSRF token matches the portal cookie;
-    else the page to answer (403 expired form, 404 not the contractor's company)."""
+async def _posted_for_company(
+    request: Request[Any, Any, Any], company_id: str
+) -> tuple[dict[str, Any], dict[str, Any]] | Template | Redirect:
+    """A portal form's open session and its company ``company_id``, if the form's CSRF token
+    matches the portal cookie; else the page to answer (signed out, 403 expired form, 404 not the
+    contractor's company)."""
+    session = await _session(request)
+    if session is None:
+        return _signed_out()
     form = await request.form()
     given, expected = form.get("_csrf"), _csrf(request.cookies.get(PORTAL_COOKIE) or "")
     if not isinstance(given, str) or not hmac.compare_digest(given.encode(), expected.encode()):
@@ -285,7 +289,7 @@ async def _checked_company(
     company = _session_company(session, company_id)
     if company is None:
         return _message(request, "Not found", "You have no details at this company.", status_code=404)
-    return company
+    return session, company
 
 
 async def _ask_enrollment(
@@ -314,12 +318,10 @@ async def _ask_enrollment(
 
 @post("/portal/companies/{company_id:str}/details", include_in_schema=False)
 async def portal_correct_details(request: Request[Any, Any, Any], company_id: FromPath[str]) -> Template | Redirect:
-    session = await _session(request)
-    if session is None:
-        return _signed_out()
-    company = await _checked_company(request, session, company_id)
-    if isinstance(company, Template):
-        return company
+    checked = await _posted_for_company(request, company_id)
+    if not isinstance(checked, tuple):
+        return checked
+    session, company = checked
     form = await request.form()
     values = {k: str(v).strip()[:300] for k, v in form.items() if isinstance(v, str) and k != "_csrf"}
     answer = await _ask_enrollment(
@@ -350,12 +352,10 @@ async def portal_correct_details(request: Request[Any, Any, Any], company_id: Fr
 async def portal_decline(request: Request[Any, Any, Any], company_id: FromPath[str]) -> Template | Redirect:
     """Decline coverage at one company (a reason, an optional note): enrollment checks both, as
     for the opt-in page's form; the home page then shows the decline, or the form with what to fix."""
-    session = await _session(request)
-    if session is None:
-        return _signed_out()
-    company = await _checked_company(request, session, company_id)
-    if isinstance(company, Template):
-        return company
+    checked = await _posted_for_company(request, company_id)
+    if not isinstance(checked, tuple):
+        return checked
+    session, company = checked
     form = await request.form()
     values = {k: str(form.get(k) or "").strip()[: DECLINE_NOTE_MAX + 100] for k in ("reason", "note")}
     answer = await _ask_enrollment(
@@ -404,12 +404,10 @@ async def portal_certificate(
 @post("/portal/companies/{company_id:str}/certificate", include_in_schema=False)
 async def portal_upload_certificate(request: Request[Any, Any, Any], company_id: FromPath[str]) -> Template | Redirect:
     """The contractor's own certificate of insurance for their work at one company, reviewed by policy."""
-    session = await _session(request)
-    if session is None:
-        return _signed_out()
-    company = await _checked_company(request, session, company_id)
-    if isinstance(company, Template):
-        return company
+    checked = await _posted_for_company(request, company_id)
+    if not isinstance(checked, tuple):
+        return checked
+    session, company = checked
     if not is_id(company.get("contractor_id"), "cn"):
         return _message(request, "Not found", "You have no details at this company.", status_code=404)
     try:
