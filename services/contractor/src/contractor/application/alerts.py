@@ -81,7 +81,7 @@ def _from_assignments() -> Any:
 
 def gap_filter(day: date) -> ColumnElement[bool]:
     """The coverage-gap rule on ``day`` (UTC), over `_from_assignments` (see the module's doc)."""
-    a = assignments.c
+    a, status = assignments.c, status_expression()
     return and_(
         a.status == "pending",
         a.deleted_at.is_(None),
@@ -89,9 +89,9 @@ def gap_filter(day: date) -> ColumnElement[bool]:
         a.effective_date >= day,
         a.effective_date <= day + timedelta(days=WITHIN_DAYS),
         or_(
-            status_expression().in_(GAP_STATUSES),
+            status.in_(GAP_STATUSES),
             and_(
-                status_expression().in_(COVERED_ELSEWHERE),
+                status.in_(COVERED_ELSEWHERE),
                 a.coverage_bound_at.is_(None),
                 a.own_insurance_upload_id.is_(None),
             ),
