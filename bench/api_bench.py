@@ -5,7 +5,8 @@ PostgreSQL and NATS (issue 13):
    p50/p95/p99, errors, achieved rate (target p99 < 50 ms);
 2. its maximum throughput (closed loop, ``CLIENTS`` concurrent clients, 10 s) against a bare
    Litestar endpoint returning a small JSON body under uvicorn (one process, as the gateway),
-   started in the same run (target ratio >= 0.3);
+   started in the same run (target ratio >= 0.3); the gateway's cached-answer lookups during it
+   (hits: answered without the contractor service; docs/public-api.md, "Cached retrieves");
 3. ``POST /api/v1/contractors`` at 100/s for 15 s, unique emails (target p99 < 100 ms);
 4. webhook delivery: an endpoint subscribed to ``contractor.created`` pointing at a receiver in
    this process; contractors created at 50/s for 15 s; latency = arrival at the receiver - the
@@ -27,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -289,6 +291,14 @@ def cpu_ms_per_request(system: Any, before: dict[str, float], n: int) -> dict[st
     return {k: v for k, v in per.items() if k not in ("postgresql", "nats", "total")}
 
 
+def cache_lookups(system: Any) -> dict[str, int]:
+    """The gateway's cached-answer lookups so far, by outcome (``ten99_api_cache_lookups_total``)."""
+    with system.ops_client("gateway") as ops:
+        text = ops.get("/metrics").text
+    found = re.findall(r'^ten99_api_cache_lookups_total\{outcome="(\w+)"\} ([0-9.e+]+)$', text, re.M)
+    return {outcome: int(float(value)) for outcome, value in found}
+
+
 def note(result: dict[str, Any]) -> None:
     """A phase's result on stderr as soon as it is known."""
     print(json.dumps(result), file=sys.stderr, flush=True)
@@ -309,7 +319,9 @@ async def get_phases(system: Any, headers: dict[str, str], workdir: Path) -> dic
         note(get_steady)
 
     print("bench: closed loop, gateway and bare litestar", file=sys.stderr, flush=True)
+    lookups = cache_lookups(system)
     gateway_max = await closed_loop(f"{gateway_url}{path}", headers, 10.0)
+    gateway_max["cache_lookups"] = {k: v - lookups.get(k, 0) for k, v in cache_lookups(system).items()}
     proc, bare_url = start_bare_litestar(workdir)
     try:
         bare_max = await closed_loop(f"{bare_url}/contractors/{path.rsplit('/', 1)[-1]}", {}, 10.0)

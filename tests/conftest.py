@@ -137,7 +137,12 @@ def whole_system(postgres_url: str, workdir: Path, *, catcher: bool = False) -> 
         workdir=workdir / "system",
         cwd=ROOT,
         catcher=catcher,
-        extra_env={"NOTIFICATION_DELIVERY__BACKOFF_BASE_S": "0.2"},
+        extra_env={
+            "NOTIFICATION_DELIVERY__BACKOFF_BASE_S": "0.2",
+            # the gateway's cached answers live for a minute here, not 5 s: a change that does not
+            # drop them (no message from its service) shows as a stale read, not hidden by expiry
+            "GATEWAY_API_CACHE__MAX_AGE_S": "60",
+        },
     )
     try:
         yield system, smtp

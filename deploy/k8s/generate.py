@@ -430,31 +430,41 @@ cluster {
 """
 
 
-def service_subscriptions() -> dict[str, list[tuple[str, str]]]:
-    """The (subject, subscription name) pairs of each service (`ten99kit.Subscription`), from the
-    services themselves: each one's bootstrap is built on a throwaway SQLite runtime (nothing
-    connects) and its subscriptions are read."""
+def _service_runtimes() -> dict[str, Any]:
+    """Each service's runtime, built from its bootstrap on a throwaway SQLite database (nothing
+    connects): what it subscribes to and follows is read from it."""
     import importlib
     import os
     import tempfile
 
     from ten99kit.runtime import Runtime
 
-    out: dict[str, list[tuple[str, str]]] = {}
+    out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for spec in SERVICES:
             definition = importlib.import_module(f"{spec.name}.bootstrap").definition
             os.environ[f"{spec.name.upper()}_DEVELOPMENT"] = "true"
             try:
                 settings = definition.settings_type(db={"url": f"sqlite+aiosqlite:///{tmp}/{spec.name}.db"})
-                runtime = Runtime(definition, settings)
+                out[spec.name] = Runtime(definition, settings)
             finally:
                 del os.environ[f"{spec.name.upper()}_DEVELOPMENT"]
-            out[spec.name] = sorted({(s.subject, s.name) for s in runtime.parts.subscriptions})
     return out
 
 
-def nats_permissions(svc: str, consumed: list[tuple[str, str]]) -> dict[str, Any]:
+def service_subscriptions() -> dict[str, list[tuple[str, str]]]:
+    """The (subject, subscription name) pairs of each service (`ten99kit.Subscription`), from the
+    services themselves."""
+    return {name: sorted({(s.subject, s.name) for s in rt.parts.subscriptions}) for name, rt in _service_runtimes().items()}
+
+
+def service_followed() -> dict[str, list[str]]:
+    """The subjects each service's serving processes follow (`ten99kit.follow.Follower`: plain
+    subscriptions, every process hearing every message; the gateway's cached answers)."""
+    return {name: sorted({s for f in rt.parts.followers for s in f.subjects}) for name, rt in _service_runtimes().items()}
+
+
+def nats_permissions(svc: str, consumed: list[tuple[str, str]], followed: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """What one service's NATS user may do, derived from contracts/ and its subscriptions:
     - publish its own events: ``ten99.<svc>.>`` (the subjects of its stream ``TEN99_<SVC>``;
       a service publishes only its own context's messages, ARCHITECTURE.md section 3);
@@ -466,7 +476,8 @@ def nats_permissions(svc: str, consumed: list[tuple[str, str]]) -> dict[str, Any
       ``<svc>__<name>__<subject>`` for a named second reaction) on the
       producer's stream: create (nats-py names the filter in the subject), info, fetch, ack, and
       delete (``ops_jetstream.py reset-consumers`` after a database restore);
-    - subscribe: replies only (``_INBOX.>``: JetStream API answers, fetched messages)."""
+    - subscribe: replies (``_INBOX.>``: JetStream API answers, fetched messages), and the subjects
+      its serving processes follow (plain subscriptions, no consumer on the server)."""
     from ten99_contracts import STREAMS, stream_for_subject
     from ten99kit.inbox import durable_name
 
@@ -484,14 +495,14 @@ def nats_permissions(svc: str, consumed: list[tuple[str, str]]) -> dict[str, Any
             f"$JS.API.CONSUMER.DELETE.{stream}.{durable}",
             f"$JS.ACK.{stream}.{durable}.>",
         ]
-    return {"publish": {"allow": publish}, "subscribe": {"allow": ["_INBOX.>"]}}
+    return {"publish": {"allow": publish}, "subscribe": {"allow": ["_INBOX.>", *followed]}}
 
 
 def nats_user_env(svc: str) -> str:
     return f"NATS_PASSWORD_{svc.upper()}"
 
 
-def nats_accounts(subscriptions: dict[str, list[tuple[str, str]]]) -> str:
+def nats_accounts(subscriptions: dict[str, list[tuple[str, str]]], followed: dict[str, list[str]] | None = None) -> str:
     """The ``accounts`` block: TEN99 (JetStream, one user per service) and SYS (monitoring)."""
     lines = [
         "# GENERATED users (deploy/k8s/generate.py: nats_permissions): one per service, allowed only",
@@ -508,7 +519,7 @@ def nats_accounts(subscriptions: dict[str, list[tuple[str, str]]]) -> str:
         "    users: [",
     ]
     for spec in SERVICES:
-        perms = nats_permissions(spec.name, subscriptions[spec.name])
+        perms = nats_permissions(spec.name, subscriptions[spec.name], (followed or {}).get(spec.name, []))
         lines.append(f"      {{ user: {spec.name}, password: ${nats_user_env(spec.name)}, permissions: {{")
         for direction in ("publish", "subscribe"):
             lines.append(f"        {direction}: {{ allow: [")
@@ -520,7 +531,7 @@ def nats_accounts(subscriptions: dict[str, list[tuple[str, str]]]) -> str:
 
 
 def nats_conf() -> str:
-    return NATS_CONF_HEAD + "\n" + nats_accounts(service_subscriptions())
+    return NATS_CONF_HEAD + "\n" + nats_accounts(service_subscriptions(), service_followed())
 
 
 # --- output ------------------------------------------------------------------------------------

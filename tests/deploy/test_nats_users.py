@@ -26,6 +26,7 @@ import pytest_asyncio
 from ten99_contracts import STREAMS, stream_for_subject
 from ten99_testing.waiting import wait_until
 from ten99kit.bus import Bus, ensure_streams
+from ten99kit.follow import Follower
 from ten99kit.inbox import InboxConsumer, Subscription
 from ten99kit.settings import NatsSettings
 
@@ -90,8 +91,8 @@ async def _bus(address: str, svc: str, env: dict[str, str], api_timeout_s: float
     return bus
 
 
-async def _refused(address: str, svc: str, env: dict[str, str], subject: str) -> str:
-    """Publish as ``svc`` to ``subject``; returns the server's permissions error."""
+async def _refused(address: str, svc: str, env: dict[str, str], subject: str, *, subscribe: bool = False) -> str:
+    """Publish (or subscribe) as ``svc`` to ``subject``; returns the server's permissions error."""
     refused: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     async def error(e: Exception) -> None:
@@ -100,7 +101,10 @@ async def _refused(address: str, svc: str, env: dict[str, str], subject: str) ->
 
     nc = await nats.connect(f"tls://{svc}:{env['NATS_PASSWORD_' + svc.upper()]}@{address}", error_cb=error)
     try:
-        await nc.publish(subject, b"{}")
+        if subscribe:
+            await nc.subscribe(subject)
+        else:
+            await nc.publish(subject, b"{}")
         await nc.flush()
         return await asyncio.wait_for(refused, timeout=10)
     finally:
@@ -154,6 +158,7 @@ async def test_each_service_user_may_do_its_own_work_and_nothing_else(server: tu
             assert ack.stream == STREAMS[producer].name
             (msg,) = await sub.fetch(1, timeout=60)
             await msg.ack_sync()
+        await _follow_each_followed_subject(buses)
     finally:
         for bus in buses.values():
             await bus.close()
@@ -167,6 +172,34 @@ async def test_each_service_user_may_do_its_own_work_and_nothing_else(server: tu
     assert "billing__" in await _refused(address, "policy", env, other)
     assert "delete" in await _refused(address, "gateway", env, "$JS.API.STREAM.DELETE.TEN99_GATEWAY")
     assert "purge" in await _refused(address, "notification", env, "$JS.API.STREAM.PURGE.TEN99_BILLING")
+    # following is plain subscribing, to the followed subjects only
+    not_followed = "ten99.contractor.assignment_created.v1"
+    assert not_followed in await _refused(address, "gateway", env, not_followed, subscribe=True)
+
+
+async def _follow_each_followed_subject(buses: dict[str, Bus]) -> None:
+    """Each subject a service follows (the gateway's cached answers: `Follower`) is heard by it,
+    as its producer publishes it into JetStream."""
+    followed = generate().service_followed()
+    assert followed["gateway"], "the gateway follows the contractor service's changes"
+    for svc, subjects in followed.items():
+        if subjects:
+            await _follow(buses, svc, subjects)
+
+
+async def _follow(buses: dict[str, Bus], svc: str, subjects: list[str]) -> None:
+    heard: list[str] = []
+    stop = asyncio.Event()
+    follower = Follower(buses[svc], subjects, lambda subject, _data: heard.append(subject), lambda: None)
+    task = asyncio.create_task(follower.run(stop))
+    try:
+        await wait_until(lambda: follower.live, what=f"{svc} following {subjects}")
+        for subject in subjects:
+            await buses[subject.split(".")[1]].js.publish(subject, b"{}")
+        await wait_until(lambda: sorted(heard) == sorted(subjects), what=f"{svc} hearing {subjects}")
+    finally:
+        stop.set()
+        await task
 
 
 def _cluster_node(conf: str, folder: Path, node: int, clients: list[int], routes: list[int]) -> str:

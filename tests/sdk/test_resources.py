@@ -82,6 +82,36 @@ def test_entities_jobs_contractors_create_retrieve_list_update_delete(sdk: SdkSt
     _gone(lambda: ten99policy.Entities.retrieve(entity.id), error.InvalidEntityIdError)
 
 
+def _cache_hits(sdk: SdkStack) -> float:
+    with sdk.system.ops_client("gateway") as ops:
+        text = ops.get("/metrics").text
+    line = next((x for x in text.splitlines() if x.startswith('ten99_api_cache_lookups_total{outcome="hit"}')), None)
+    return float(line.rsplit(" ", 1)[1]) if line else 0.0
+
+
+def test_a_change_made_behind_the_gateway_reaches_the_retrieve_it_keeps(sdk: SdkStack) -> None:
+    """The gateway keeps a contractor's answer (up to 60 s in these tiers: `whole_system`) and drops
+    it when the contractor service announces a change: a change the gateway did not carry (another
+    replica, a CSV import, the portal) shows once its message arrives, long before the answer expires."""
+    person = _contractor("behind@sdk-a.test")
+    hits = _cache_hits(sdk)
+    assert ten99policy.Contractors.retrieve(person.id).last_name == "Hopper"
+    assert ten99policy.Contractors.retrieve(person.id).last_name == "Hopper"
+    assert _cache_hits(sdk) >= hits + 1  # the second retrieve was answered by the gateway alone
+    with sdk.system.client("contractor", tenant_id=sdk.a.company_id) as contractor_service:
+        changed = contractor_service.put(f"/v1/contractors/{person.id}", json={"last_name": "King"})
+        assert changed.status_code == 200, changed.text
+    wait_until_sync(
+        lambda: ten99policy.Contractors.retrieve(person.id).last_name,
+        satisfies=lambda name: name == "King",
+        timeout=30,
+        what="the retrieve showing the change made behind the gateway",
+    )
+    # and through the gateway: read after write at once
+    assert ten99policy.Contractors.modify(person.id, last_name="Lovelace").last_name == "Lovelace"
+    assert ten99policy.Contractors.retrieve(person.id).last_name == "Lovelace"
+
+
 def test_job_categories_list_and_retrieve(sdk: SdkStack) -> None:
     page = ten99policy.JobCategories.list(limit=100)
     ids = [c.id for c in page.data]

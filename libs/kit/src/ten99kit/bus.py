@@ -32,6 +32,7 @@ class Bus:
         self.nc: NATS | None = None
         self._js: JetStreamContext | None = None
         self._reconnect_listeners: list[Callable[[], None]] = []
+        self._error_listeners: list[Callable[[Exception], None]] = []
         self.reconnected = asyncio.Event()
 
     @property
@@ -46,6 +47,10 @@ class Bus:
 
     def on_reconnect(self, listener: Callable[[], None]) -> None:
         self._reconnect_listeners.append(listener)
+
+    def on_error(self, listener: Callable[[Exception], None]) -> None:
+        """Hear the connection's asynchronous errors (a subscription too slow to keep up among them)."""
+        self._error_listeners.append(listener)
 
     async def connect(self, *, retry_first: bool = True) -> None:
         """Connect; reconnects after a success are automatic. ``retry_first=False``: one attempt
@@ -63,6 +68,8 @@ class Bus:
 
         async def error(e: Exception) -> None:
             log.warning("nats.error", error=str(e))
+            for listener in self._error_listeners:
+                listener(e)
 
         self.nc = await nats.connect(
             self.settings.url,

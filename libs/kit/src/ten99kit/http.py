@@ -39,6 +39,7 @@ __all__ = [
     "ACTOR_HEADER",
     "ERROR_SCHEMA",
     "INTERNAL_TOKEN_HEADER",
+    "NO_COMPRESSION",
     "OPERATOR_TOKEN_HEADER",
     "TENANT_HEADER",
     "create_app",
@@ -57,6 +58,10 @@ TENANT_HEADER = "x-tenant-id"
 #: who asked (`ten99_contracts.valid_actor`), sent by the gateway on every call; anything else is ignored
 ACTOR_HEADER = "x-ten99-actor"
 _QUIET = ("/livez", "/readyz", "/metrics")
+#: a route handler's ``opt`` key that keeps its answers out of compression: for answers always
+#: under the 2 KB minimum, where Litestar would still set up a gzip stream per request (measured: a
+#: tenth of the gateway's CPU on a cached public API retrieve)
+NO_COMPRESSION = "no_compression"
 
 
 def correlation_middleware(app: ASGIApp) -> ASGIApp:
@@ -256,7 +261,9 @@ def create_app(runtime: Runtime, parts: ServiceParts, *, ops_only: bool = False)
         template_config=parts.template_config,
         # level 6 (zlib's default) compresses an 8 KB page as well as Litestar's default 9 (2,572
         # bytes against 2,571) in three quarters of the time
-        compression_config=CompressionConfig(backend="gzip", minimum_size=2048, gzip_compress_level=6)
+        compression_config=CompressionConfig(
+            backend="gzip", minimum_size=2048, gzip_compress_level=6, exclude_opt_key=NO_COMPRESSION
+        )
         if parts.compress
         else None,
         logging_config=None,

@@ -32,6 +32,7 @@ from sqlalchemy import MetaData, Table
 from .bus import Bus, ensure_streams
 from .clock import SettableClock
 from .db import Database, create_engine
+from .follow import Follower
 from .inbox import InboxConsumer, Subscription, inbox_tables
 from .inputs import MAX_BODY_BYTES
 from .logging import configure_logging, get_logger
@@ -78,6 +79,10 @@ class ServiceParts:
     on_startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     #: long-running tasks started in worker mode (besides consumers and jobs)
     background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    #: run in every process serving the routes (``api`` and ``all`` modes, once NATS is connected):
+    #: unlike a consumer, each such process hears every message of their subjects (the gateway
+    #: drops the public API answers it keeps when their resource changes)
+    followers: list[Follower] = field(default_factory=list)
     on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
@@ -231,11 +236,13 @@ class Runtime:
 
     def tasks_for(self, mode: str, *, bus: bool | None = None) -> list[Task]:
         """The long-running tasks of ``mode``: those that need NATS (``bus=True``: relay,
-        consumers), those that do not (``bus=False``: jobs, statistics, background work), or all."""
+        consumers, followers), those that do not (``bus=False``: jobs, statistics, background work), or all."""
         needs_bus: list[Task] = []
         free: list[Task] = []
         if mode in ("relay", "all"):
             needs_bus.append(self.relay.run)
+        if mode in ("api", "all"):
+            needs_bus += [f.run for f in self.parts.followers]
         if mode in ("worker", "all"):
             needs_bus.append(self.consumer.run)
             free += [self.scheduler.run, self.statistics.run, *self.parts.background]

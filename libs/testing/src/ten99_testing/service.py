@@ -76,6 +76,7 @@ async def running_service(
     if consume:
         tasks.append(asyncio.create_task(runtime.consumer.run(runtime.stop)))
         tasks.extend(asyncio.create_task(b(runtime.stop)) for b in runtime.parts.background)
+    tasks.extend(asyncio.create_task(f.run(runtime.stop)) for f in runtime.parts.followers)
     try:
         # in this event loop (litestar's AsyncTestClient runs the app on another one)
         transport = httpx.ASGITransport(app=runtime.app())

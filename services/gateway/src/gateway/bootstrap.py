@@ -20,12 +20,14 @@ from litestar import Router
 from litestar.datastructures import ResponseHeader, State
 from litestar.static_files import create_static_files_router
 from ten99kit import Command, Runtime, ScheduledJob, ServiceDefinition, ServiceParts
+from ten99kit.follow import Follower
 
 from .adapters.db import metadata
 from .adapters.passwords import Passwords
 from .adapters.services import Services
 from .api.public_api import public_api_router
 from .application.accounts import create_company, purge_expired_sessions
+from .application.answers import INVALIDATED_BY, AnswerCache
 from .application.api_keys import create_api_key
 from .application.idempotency import purge_expired_keys
 from .domain.accounts import AccountError
@@ -125,12 +127,24 @@ DASHBOARD_ROUTES = [
 ]
 
 
+def _answer_cache(runtime: Runtime, settings: GatewaySettings) -> tuple[AnswerCache, list[Follower]]:
+    """The public API's cached answers, and the follower of the changes that drop them (none when
+    the cache is off: then it is never live, and keeps nothing)."""
+    answers = AnswerCache(settings.api_cache.max_age_s, settings.api_cache.size)
+    if not settings.api_cache.enabled:
+        return answers, []
+    follower = Follower(runtime.bus, list(INVALIDATED_BY), answers.heard, answers.clear)
+    answers.bind(lambda: follower.live)
+    return answers, [follower]
+
+
 def build(runtime: Runtime) -> ServiceParts:
     settings = runtime.settings
     assert isinstance(settings, GatewaySettings)
     cost = settings.password_hash
     hasher = PasswordHasher(time_cost=cost.time_cost, memory_cost=cost.memory_kib, parallelism=cost.parallelism)
-    gateway = Gateway(settings=settings, db=runtime.db, passwords=Passwords(hasher), services=Services(settings))
+    answers, followers = _answer_cache(runtime, settings)
+    gateway = Gateway(settings=settings, db=runtime.db, passwords=Passwords(hasher), services=Services(settings), answers=answers)
     # tests and the operator command reach the gateway objects here
     runtime.gateway = gateway  # type: ignore[attr-defined]
 
@@ -188,6 +202,7 @@ def build(runtime: Runtime) -> ServiceParts:
         middleware=[forget_client_actor, *([secure_cookies] if settings.session_cookie_secure else [])],
         app_options={"state": State({"gateway": gateway})},
         on_shutdown=[gateway.services.aclose],
+        followers=followers,
     )
 
 

@@ -68,6 +68,19 @@ class PasswordHashSettings(BaseModel):
     parallelism: int = 4
 
 
+class ApiCacheSettings(BaseModel):
+    """The public API's cached retrieves (`gateway.application.answers`): a contractor's answer is
+    kept in each gateway process and dropped when the contractor service announces a change."""
+
+    #: keep answers; off: every retrieve asks the service
+    enabled: bool = True
+    #: the longest an answer is served (the bound on staleness when the owning service's messages
+    #: are late, e.g. its outbox relay is down)
+    max_age_s: float = Field(default=5.0, gt=0, le=60)
+    #: answers kept at most, per process (least recently used out first; about 1 KB each)
+    size: int = Field(default=10_000, gt=0)
+
+
 class GatewaySettings(ServiceSettings):
     model_config = service_settings_config("GATEWAY_")
 
@@ -78,6 +91,7 @@ class GatewaySettings(ServiceSettings):
     session: SessionSettings = Field(default_factory=SessionSettings)
     login: LoginSettings = Field(default_factory=LoginSettings)
     password_hash: PasswordHashSettings = Field(default_factory=PasswordHashSettings)
+    api_cache: ApiCacheSettings = Field(default_factory=ApiCacheSettings)
     #: show the Mailbox page with the mail the notification service's SMTP catcher caught
     dev_mailbox: bool = False
     #: how long a public-API idempotency key replays its first response

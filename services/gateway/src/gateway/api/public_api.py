@@ -51,10 +51,12 @@ from urllib.parse import parse_qsl, unquote_plus, unquote_to_bytes
 import msgspec
 from litestar import HttpMethod, MediaType, Request, Response, Router, route
 from litestar.handlers import HTTPRouteHandler
+from ten99kit.http import NO_COMPRESSION
 from ten99kit.logging import get_logger
 from ten99kit.request_keys import IDEMPOTENCY_KEY_HEADER
 
 from ..adapters.services import Forwarded, ServiceError, ServiceUnavailable
+from ..application.answers import Kept
 from ..application.api_keys import identify_api_key
 from ..application.idempotency import abandon, claim, record_response, request_fingerprint
 from ..web.actors import act_as_api_key
@@ -137,6 +139,10 @@ class Operation:
     #: an operation the SDK offers that the service always refuses, saying how ten99 does it:
     #: (status, error code, when) for the OpenAPI document (the service answers them)
     refuses: tuple[tuple[int, str, str], ...] = ()
+    #: a retrieve whose 200 answer the gateway keeps under this id (`application.answers`)
+    cached: str = ""
+    #: a change of the resource of this id: its kept answer is dropped before the change is answered
+    drops: str = ""
 
     def upstream_path(self, ids: dict[str, str]) -> str:
         template = self.upstream or "/v1" + re.sub(r"\{(\w+):str\}", r"{\1}", self.path)
@@ -153,9 +159,12 @@ def _crud(
     replayable: bool = False,
     in_transit: tuple[str, ...] = (),
     shows_secret: bool = False,
+    cached: bool = False,
 ) -> list[Operation]:
-    """List, create, retrieve and update ``resource`` (``apply/sessions``), and delete when offered."""
+    """List, create, retrieve and update ``resource`` (``apply/sessions``), and delete when offered;
+    ``cached``: the retrieve's answers are kept, and dropped by this process's update and delete."""
     name, one = resource.replace("/", "_"), f"/{resource}/{{{param}:str}}"
+    kept = param if cached else ""
     return [
         Operation(f"list_{name}", GET, f"/{resource}", service, (*PAGE, *filters)),
         Operation(
@@ -167,9 +176,9 @@ def _crud(
             in_transit="create" in in_transit,
             shows_secret=shows_secret,
         ),
-        Operation(f"retrieve_{name}", GET, one, service),
-        Operation(f"update_{name}", PUT, one, service),
-        *([Operation(f"delete_{name}", DELETE, one, service)] if remove else []),
+        Operation(f"retrieve_{name}", GET, one, service, cached=kept),
+        Operation(f"update_{name}", PUT, one, service, drops=kept),
+        *([Operation(f"delete_{name}", DELETE, one, service, drops=kept)] if remove else []),
     ]
 
 
@@ -182,7 +191,7 @@ _POLICY_KEPT = (
 #: everything the public API offers: the services' /v1 operations on 1099Policy's resources
 OPERATIONS: tuple[Operation, ...] = (
     *_crud("entities", "contractor", "entity_id", (), remove=True, replayable=True),
-    *_crud("contractors", "contractor", "contractor_id", ("email",), remove=True, replayable=True),
+    *_crud("contractors", "contractor", "contractor_id", ("email",), remove=True, replayable=True, cached=True),
     Operation(
         "list_contractor_policies",
         GET,
@@ -516,6 +525,8 @@ async def _assignment_by_job(request: Request[Any, Any, Any], tenant: str, body:
 
 async def _forward_answer(request: Request[Any, Any, Any], call: Call) -> tuple[Answer, bool]:
     """The answer, and whether a service may have acted on the call (else an idempotency key is freed)."""
+    answers = gateway_of(request).answers
+    ticket = answers.ticket()
     try:
         answer = await _forward(request, call)
     except ServiceUnavailable as e:
@@ -523,6 +534,11 @@ async def _forward_answer(request: Request[Any, Any, Any], call: Call) -> tuple[
     except ServiceError as e:  # a lookup before the call refused it: nothing happened
         answer = Answer(e.status_code, MediaType.JSON, msgspec.json.encode({"error_code": e.error_code, "message": e.message}))
         return answer, False
+    finally:
+        if call.op.drops:  # whatever the answer: the change may have been made
+            answers.drop(call.tenant, call.ids[call.op.drops])
+    if call.op.cached and answer.status_code == 200 and not answer.headers:
+        answers.put(call.tenant, call.ids[call.op.cached], Kept(answer.content_type, answer.body), ticket)
     return answer, not answer.not_ready
 
 
@@ -539,6 +555,10 @@ async def _serve(request: Request[Any, Any, Any], op: Operation) -> Response[Any
         params += [(name, value) for name, value in op.default_query if name not in given]
     except Refused as refused:
         return refused.response()
+    if op.cached:
+        kept = gateway_of(request).answers.get(tenant, ids[op.cached])
+        if kept is not None:
+            return Response(kept.body, status_code=200, media_type=kept.content_type)
     body = await request.body()
     content_type = request.headers.get("content-type", "application/json")
     call = Call(op, tenant, ids, params, body, content_type if _CONTENT_TYPE.fullmatch(content_type) else "application/json")
@@ -642,7 +662,9 @@ def _route(op: Operation) -> HTTPRouteHandler:
         return await _serve(request, op)
 
     handle.__doc__ = f"{op.method.value} /api/v1{op.path} -> {op.service}"
-    return route(op.path, http_method=[op.method], name=f"public_api.{op.name}", status_code=200)(handle)
+    # a cached retrieve answers one small object (well under the 2 KB compression minimum)
+    opt = {NO_COMPRESSION: True} if op.cached else {}
+    return route(op.path, http_method=[op.method], name=f"public_api.{op.name}", status_code=200, opt=opt)(handle)
 
 
 @route("/{rest:path}", http_method=[GET, POST, PUT, DELETE, HttpMethod.PATCH], name="public_api.unknown")

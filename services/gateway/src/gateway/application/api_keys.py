@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,6 +21,7 @@ from ten99kit import Database, new_id
 
 from ..adapters.db import api_keys
 from ..domain.accounts import AccountError, hash_secret, new_api_key
+from .expiring import Expiring
 
 __all__ = [
     "KEY_CACHE_TTL_S",
@@ -47,7 +47,6 @@ KEY_CACHE_SIZE = 10_000
 class _Known:
     tenant_id: str
     key_id: str
-    until: float
 
 
 class KeyCache:
@@ -56,12 +55,21 @@ class KeyCache:
     def __init__(
         self, ttl_s: float = KEY_CACHE_TTL_S, size: int = KEY_CACHE_SIZE, now: Callable[[], float] = time.monotonic
     ) -> None:
-        self.ttl_s = ttl_s
-        self.size = size
-        self.now = now
-        self._entries: OrderedDict[str, _Known] = OrderedDict()
+        self._entries: Expiring[str, _Known] = Expiring(ttl_s, size, now)
         #: bumped by every `forget`: a lookup that began before a revocation does not `put` its answer
         self.generation = 0
+
+    @property
+    def ttl_s(self) -> float:
+        return self._entries.ttl_s
+
+    @property
+    def now(self) -> Callable[[], float]:
+        return self._entries.now
+
+    @now.setter
+    def now(self, now: Callable[[], float]) -> None:
+        self._entries.now = now
 
     def get(self, key_hash: str) -> str | None:
         known = self.known(key_hash)
@@ -69,27 +77,16 @@ class KeyCache:
 
     def known(self, key_hash: str) -> _Known | None:
         """The company and key id of a remembered key (`get`, with the key id)."""
-        known = self._entries.get(key_hash)
-        if known is None:
-            return None
-        if known.until <= self.now():
-            del self._entries[key_hash]
-            return None
-        self._entries.move_to_end(key_hash)
-        return known
+        return self._entries.get(key_hash)
 
     def put(self, key_hash: str, tenant_id: str, key_id: str, generation: int) -> None:
-        if generation != self.generation:
-            return
-        self._entries[key_hash] = _Known(tenant_id, key_id, self.now() + self.ttl_s)
-        self._entries.move_to_end(key_hash)
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+        if generation == self.generation:
+            self._entries.put(key_hash, _Known(tenant_id, key_id))
 
     def forget(self, key_id: str) -> None:
         self.generation += 1
         for key_hash in [h for h, known in self._entries.items() if known.key_id == key_id]:
-            del self._entries[key_hash]
+            self._entries.pop(key_hash)
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -23,6 +23,7 @@ from ten99kit import Database, get_logger
 from ..adapters.passwords import Passwords
 from ..adapters.services import ServiceError, Services, ServiceUnavailable
 from ..application.accounts import CurrentUser, resolve_session
+from ..application.answers import AnswerCache
 from ..settings import GatewaySettings
 from .actors import act_as_user
 
@@ -55,6 +56,8 @@ class Gateway:
     db: Database
     passwords: Passwords
     services: Services
+    #: the public API's cached answers (`application.answers`)
+    answers: AnswerCache
 
 
 class LoginRequired(Exception):

@@ -1,0 +1,134 @@
+"""Public API answers kept in the gateway process (`AnswerCache`), dropped when their resource
+changes: the cached retrieve of ``GET /api/v1/contractors/{id}``.
+
+A retrieve answered from here costs the gateway's own work only: no call to the owning service and
+no database read (a proxied retrieve cost about 3.5 CPU ms across the gateway, the service and
+PostgreSQL; bench/README.md, "Public API").
+
+What is kept, and for how long:
+- a 200 answer of a cached operation, under (company, resource id): another company's key never
+  finds it, and the service's own answer (its 404 for another company's id) is asked for every miss;
+- at most `ApiCacheSettings.max_age_s` (5 s), at most `ApiCacheSettings.size` answers.
+
+When an answer is dropped (what makes it correct):
+- a change made through this process (the public API's update or delete of the resource) drops it
+  before the change is answered: a client reads its own writes from the replica it wrote through;
+- any other change (another replica, the dashboard, a CSV import, an integration sync, the
+  contractor's portal) is announced on the bus by the owning service (`INVALIDATED_BY`), and every
+  gateway process follows those subjects (`ten99kit.follow.Follower`): the answer is dropped when
+  the message arrives, milliseconds after the change's commit;
+- nothing is kept or answered while the follower is not live (NATS away, subscriptions being
+  made), and everything is dropped when it may have missed a message (`clear`);
+- a lookup that began before a drop does not keep its (possibly older) answer (`ticket`).
+So an answer older than its resource is served only between a change's commit and its message's
+arrival (the outbox relay publishes at commit; milliseconds), and never for longer than the
+maximum age (a relay that is down or slow).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import msgspec
+from prometheus_client import Counter
+from ten99_contracts.contractor_v1 import ContractorDeletedV1, ContractorUpdatedV1
+
+from .expiring import Expiring
+
+__all__ = ["ANSWER_LOOKUPS", "INVALIDATED_BY", "AnswerCache", "Kept"]
+
+ANSWER_LOOKUPS = Counter(
+    "ten99_api_cache_lookups_total", "Public API retrieves looked up in the gateway's cache, by outcome", ["outcome"]
+)
+_HIT, _MISS, _NOT_LIVE = (ANSWER_LOOKUPS.labels(outcome=o) for o in ("hit", "miss", "not_live"))
+
+#: the messages that change a cached resource: subject -> the data field naming it
+INVALIDATED_BY: dict[str, str] = {
+    ContractorUpdatedV1.SUBJECT: "contractor_id",
+    ContractorDeletedV1.SUBJECT: "contractor_id",
+}
+
+
+@dataclass(frozen=True)
+class Kept:
+    content_type: str
+    body: bytes
+
+
+class _Named(msgspec.Struct):
+    """What a change message must say: the company and the resource (the rest is not read)."""
+
+    tenant_id: str
+    data: dict[str, object]
+
+
+_named = msgspec.json.Decoder(_Named)
+
+
+class AnswerCache:
+    """(company, resource id) -> the service's 200 answer."""
+
+    def __init__(self, max_age_s: float, size: int, *, now: Callable[[], float] = time.monotonic) -> None:
+        self._answers: Expiring[tuple[str, str], Kept] = Expiring(max_age_s, size, now)
+        #: whether answers may be kept and served (the follower is live); set by `bind`
+        self.live: Callable[[], bool] = lambda: False
+        #: bumped by every drop; a lookup's `ticket` is the value when it began
+        self._seq = 0
+        #: the most recent drops: key -> `_seq` of its last drop (at most `size`)
+        self._dropped: OrderedDict[tuple[str, str], int] = OrderedDict()
+        #: lookups that began before this are not kept (a `clear`, or a drop no longer remembered)
+        self._floor = 0
+
+    def bind(self, live: Callable[[], bool]) -> None:
+        self.live = live
+
+    def get(self, tenant_id: str, resource_id: str) -> Kept | None:
+        if not self.live():
+            _NOT_LIVE.inc()
+            return None
+        kept = self._answers.get((tenant_id, resource_id))
+        (_MISS if kept is None else _HIT).inc()
+        return kept
+
+    def ticket(self) -> int:
+        """Taken before asking the service; `put` keeps the answer only if nothing was dropped since."""
+        return self._seq
+
+    def put(self, tenant_id: str, resource_id: str, kept: Kept, ticket: int) -> None:
+        key = (tenant_id, resource_id)
+        if not self.live() or ticket < self._floor or self._dropped.get(key, -1) > ticket:
+            return
+        self._answers.put(key, kept)
+
+    def drop(self, tenant_id: str, resource_id: str) -> None:
+        """The resource changed (or may have): its answer goes, and so does any lookup under way."""
+        self._seq += 1
+        key = (tenant_id, resource_id)
+        self._answers.pop(key)
+        self._dropped[key] = self._seq
+        self._dropped.move_to_end(key)
+        while len(self._dropped) > self._answers.size:
+            _, seq = self._dropped.popitem(last=False)
+            self._floor = max(self._floor, seq)
+
+    def clear(self) -> None:
+        """A message may have been missed: nothing kept is trusted, no lookup under way is kept."""
+        self._seq += 1
+        self._floor = self._seq
+        self._answers.clear()
+        self._dropped.clear()
+
+    def heard(self, subject: str, raw: bytes) -> None:
+        """A change message from the bus (`ten99kit.follow.Follower`): drop what it names."""
+        field = INVALIDATED_BY[subject]
+        named = _named.decode(raw)
+        resource_id = named.data.get(field)
+        if not isinstance(resource_id, str):
+            raise ValueError(f"{subject} without {field}")
+        self.drop(named.tenant_id, resource_id)
+
+    def __len__(self) -> int:
+        return len(self._answers)
