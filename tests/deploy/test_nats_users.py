@@ -185,6 +185,16 @@ async def _follow_each_followed_subject(buses: dict[str, Bus]) -> None:
     for svc, subjects in followed.items():
         if subjects:
             await _follow(buses, svc, subjects)
+    # a subject the user may not subscribe to: refused by the server, and the follower never live
+    stop = asyncio.Event()
+    follower = Follower(buses["gateway"], ["ten99.contractor.assignment_created.v1"], lambda *_: None, lambda: None)
+    task = asyncio.create_task(follower.run(stop))
+    try:
+        await wait_until(lambda: follower.refused, what="the server refusing the subscription")
+        assert not follower.live
+    finally:
+        stop.set()
+        await task
 
 
 async def _follow(buses: dict[str, Bus], svc: str, subjects: list[str]) -> None:

@@ -33,6 +33,7 @@ class Bus:
         self._js: JetStreamContext | None = None
         self._reconnect_listeners: list[Callable[[], None]] = []
         self._error_listeners: list[Callable[[Exception], None]] = []
+        self._disconnect_listeners: list[Callable[[], None]] = []
         self.reconnected = asyncio.Event()
 
     @property
@@ -48,6 +49,10 @@ class Bus:
     def on_reconnect(self, listener: Callable[[], None]) -> None:
         self._reconnect_listeners.append(listener)
 
+    def on_disconnect(self, listener: Callable[[], None]) -> None:
+        """Hear that the connection was lost (nats-py reconnects by itself; `on_reconnect` after)."""
+        self._disconnect_listeners.append(listener)
+
     def on_error(self, listener: Callable[[Exception], None]) -> None:
         """Hear the connection's asynchronous errors (a subscription too slow to keep up among them)."""
         self._error_listeners.append(listener)
@@ -59,6 +64,8 @@ class Bus:
 
         async def disconnected() -> None:
             log.warning("nats.disconnected")
+            for listener in self._disconnect_listeners:
+                listener()
 
         async def reconnected() -> None:
             log.info("nats.reconnected")
@@ -78,6 +85,10 @@ class Bus:
             max_reconnect_attempts=-1 if retry_first else 1,
             reconnect_time_wait=0.25,
             connect_timeout=5,
+            # a connection that died without a word (a half-open TCP connection) is noticed after
+            # this many seconds times the outstanding pings allowed, not nats-py's 2 x 120 s
+            ping_interval=self.settings.ping_interval_s,
+            max_outstanding_pings=2,
             allow_reconnect=retry_first,
             disconnected_cb=disconnected,
             reconnected_cb=reconnected,

@@ -11,9 +11,14 @@ and the NATS user needs only to subscribe to those subjects.
 Plain subscriptions may lose messages: while the connection is down, or when the process cannot
 keep up (NATS drops what overflows a subscription's pending limit: a "slow consumer"). So a
 follower is `live` only while subscribed and connected, and calls ``on_break`` whenever a message
-could have passed unheard: when it (re)subscribes, after a reconnect, on a slow-consumer error of
-its subscriptions, and for a message its handler did not understand. A cache drops everything there,
-and keeps nothing while not live.
+could have passed unheard: when it (re)subscribes, when the connection is lost and again when it is
+back, on a slow-consumer error of its subscriptions, and for a message its handler did not
+understand. A cache drops everything there, and keeps nothing while not live. A subscription the
+server refuses (the NATS user may not subscribe to the subject) leaves it never live, and says so
+in the log. A connection that died silently counts as lost after the kit's ping timeout
+(`NatsSettings.ping_interval_s`); a message lost between the servers of a cluster is not noticed at
+all: what keeps a follower's state correct in the end must not rest on the follower alone (the
+gateway's answers also expire).
 """
 
 from __future__ import annotations
@@ -54,20 +59,40 @@ class Follower:
         self.pending_limit = pending_limit
         self.backoff = backoff or Backoff(0.25, 10.0)
         self._subscriptions: list[Any] = []
+        #: between a lost connection and nats-py's reconnected callback (it counts as connected a
+        #: moment before that): what was published meanwhile is gone
+        self._away = False
+        #: the server refused a subscription (the NATS user may not subscribe): never live
+        self._refused = False
+        bus.on_disconnect(self._disconnected)
         bus.on_reconnect(self._reconnected)
         bus.on_error(self._errored)
 
     @property
+    def refused(self) -> bool:
+        """The server refused one of the subscriptions: this follower is never live."""
+        return self._refused
+
+    @property
     def live(self) -> bool:
-        return bool(self._subscriptions) and self.bus.is_connected
+        return bool(self._subscriptions) and not self._away and not self._refused and self.bus.is_connected
+
+    def _disconnected(self) -> None:
+        self._away = True
+        self.on_break()
 
     def _reconnected(self) -> None:
         # nats-py subscribes again by itself; what was published while away is gone
         self.on_break()
+        self._away = False
 
     def _errored(self, error: Exception) -> None:
         if isinstance(error, SlowConsumerError) and any(error.sub is s for s in self._subscriptions):
             self.on_break()
+        elif "permissions violation" in str(error).lower() and any(s in str(error) for s in self.subjects):
+            self._refused = True
+            self.on_break()
+            log.error("follower.subscription_refused", error=str(error), subjects=list(self.subjects))
 
     async def _on_message(self, msg: Any) -> None:
         try:
@@ -81,13 +106,15 @@ class Follower:
         while not stop.is_set():
             try:
                 await self._subscribe()
-                log.info("follower.live", subjects=list(self.subjects))
-                await stop.wait()
             except Exception as e:
                 log.warning("follower.subscribe_failed", error=f"{type(e).__name__}: {e}")
                 await wait_first(stop, timeout=self.backoff.next())
+                continue
+            log.info("follower.live", subjects=list(self.subjects))
+            try:
+                await stop.wait()
             finally:
-                await self._unsubscribe()
+                await self._unsubscribe(self._subscriptions)
 
     async def _subscribe(self) -> None:
         nc = self.bus.nc
@@ -101,14 +128,14 @@ class Follower:
                 )
             await nc.flush()  # the server has the subscriptions: what is published from now on is heard
         except BaseException:
-            self._subscriptions = made  # for `_unsubscribe`
+            await self._unsubscribe(made)  # never live on a part of them
             raise
         self.on_break()
         self._subscriptions = made
         self.backoff.reset()
 
-    async def _unsubscribe(self) -> None:
-        subscriptions, self._subscriptions = self._subscriptions, []
+    async def _unsubscribe(self, subscriptions: list[Any]) -> None:
+        self._subscriptions = []
         self.on_break()
         for sub in subscriptions:
             try:

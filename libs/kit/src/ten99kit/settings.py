@@ -76,6 +76,9 @@ class NatsSettings(BaseModel):
     url: str = DEFAULT_NATS_URL
     #: stream replicas; 3 in production clusters
     replicas: int = 1
+    #: seconds between the client's pings; two unanswered and the connection counts as lost (and is
+    #: made again), so a connection that died silently is noticed within about twice this
+    ping_interval_s: float = Field(default=20.0, gt=0)
     #: deliveries before a message is dead-lettered
     max_deliver: int = 6
     #: a delivered message not acknowledged within this long is redelivered
