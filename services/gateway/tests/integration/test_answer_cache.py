@@ -189,3 +189,15 @@ def test_the_cache_is_bounded_and_understands_only_messages_naming_a_contractor(
         cache.heard(ContractorUpdatedV1.SUBJECT, b'{"tenant_id": "t1", "data": {}}')
     cache.heard(ContractorUpdatedV1.SUBJECT, b'{"tenant_id": "t1", "data": {"contractor_id": "cn_1"}, "id": "x"}')
     assert cache.get("t1", "cn_1") is None and cache.get("t1", "cn_2") == kept
+
+
+def test_a_cache_never_bound_to_a_follower_is_off() -> None:
+    """``GATEWAY_API_CACHE__ENABLED=false``: nothing kept, nothing served, no lookup counted as
+    "not live" (which would look like a gateway that lost NATS)."""
+    from gateway.application.answers import ANSWER_LOOKUPS
+
+    cache = AnswerCache(max_age_s=5, size=3)
+    not_live = ANSWER_LOOKUPS.labels(outcome="not_live")._value.get()
+    cache.put("t1", "cn_1", Kept("application/json", b"{}"), cache.ticket())
+    assert cache.get("t1", "cn_1") is None and len(cache) == 0
+    assert ANSWER_LOOKUPS.labels(outcome="not_live")._value.get() == not_live

@@ -75,6 +75,8 @@ class AnswerCache:
         self._answers: Expiring[tuple[str, str], Kept] = Expiring(max_age_s, size, now)
         #: whether answers may be kept and served (the follower is live); set by `bind`
         self.live: Callable[[], bool] = lambda: False
+        #: bound to a follower (else the cache is off: nothing kept, nothing counted)
+        self.enabled = False
         #: bumped by every drop; a lookup's `ticket` is the value when it began
         self._seq = 0
         #: the most recent drops: key -> `_seq` of its last drop (at most `size`)
@@ -84,10 +86,12 @@ class AnswerCache:
 
     def bind(self, live: Callable[[], bool]) -> None:
         self.live = live
+        self.enabled = True
 
     def get(self, tenant_id: str, resource_id: str) -> Kept | None:
         if not self.live():
-            _NOT_LIVE.inc()
+            if self.enabled:
+                _NOT_LIVE.inc()
             return None
         kept = self._answers.get((tenant_id, resource_id))
         (_MISS if kept is None else _HIT).inc()
