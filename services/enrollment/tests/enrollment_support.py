@@ -146,6 +146,16 @@ async def row_counts(db: Database) -> dict[str, int]:
     return out
 
 
+async def two_portal_companies(svc: RunningService) -> None:
+    """Ada (c1) works for Acme; Grace (c2) for Beta only: the portal tests' two companies."""
+    await apply(svc.db, company(), envelope(assignment(1, contractor(1), job(1))))
+    await apply(
+        svc.db,
+        company(OTHER_TENANT, "Beta Media"),
+        envelope(assignment(2, contractor(2, first="Grace"), job(2)), tenant=OTHER_TENANT),
+    )
+
+
 async def portal_session(svc: RunningService, email: str) -> dict[str, str]:
     """Sign ``email`` in to the portal (ask for a link, use it): the header that names the session."""
     assert (await svc.client.post("/v1/portal/links", json={"email": email})).status_code == 202

@@ -14,12 +14,12 @@ from enrollment_support import (
     TENANT,
     apply,
     assignment,
-    company,
     contractor,
     emitted,
     envelope,
     job,
     portal_session,
+    two_portal_companies,
 )
 from sqlalchemy import func, select
 from ten99_contracts.enrollment_v1 import ContractorDetailsCorrectedV1
@@ -29,16 +29,6 @@ pytestmark = pytest.mark.integration
 
 CORRECTED = ContractorDetailsCorrectedV1.SUBJECT
 MOVED = {"line1": "9 New Rd", "line2": "Apt 2", "locality": "Austin", "region": "tx", "postalcode": "78701"}
-
-
-async def _setup(svc: RunningService) -> None:
-    # Ada (c1) works for Acme; Grace (c2) for Beta only
-    await apply(svc.db, company(), envelope(assignment(1, contractor(1), job(1))))
-    await apply(
-        svc.db,
-        company(OTHER_TENANT, "Beta Media"),
-        envelope(assignment(2, contractor(2, first="Grace"), job(2)), tenant=OTHER_TENANT),
-    )
 
 
 async def _corrections(svc: RunningService) -> int:
@@ -51,7 +41,7 @@ def _path(tenant: str) -> str:
 
 
 async def test_a_correction_needs_a_session_and_a_company_that_has_the_contractor(svc: RunningService) -> None:
-    await _setup(svc)
+    await two_portal_companies(svc)
     body = {"last_name": "King"}
     missing = await svc.client.post(_path(TENANT), json=body)
     assert missing.status_code == 400 and "error_code" in missing.json()
@@ -70,7 +60,7 @@ async def test_a_correction_needs_a_session_and_a_company_that_has_the_contracto
 
 
 async def test_bad_details_are_refused_field_by_field_and_change_nothing(svc: RunningService) -> None:
-    await _setup(svc)
+    await two_portal_companies(svc)
     ada = await portal_session(svc, "c1@example.com")
     bad: dict[str, Any] = {
         "first_name": "  ",
@@ -96,7 +86,7 @@ async def test_bad_details_are_refused_field_by_field_and_change_nothing(svc: Ru
 
 
 async def test_a_correction_is_recorded_and_sent_to_its_company_once(svc: RunningService) -> None:
-    await _setup(svc)
+    await two_portal_companies(svc)
     # Ada works for Beta too: her correction at Acme is Acme's only
     await apply(svc.db, envelope(assignment(3, contractor(1), job(3)), tenant=OTHER_TENANT))
     ada = await portal_session(svc, "c1@example.com")

@@ -17,7 +17,6 @@ from enrollment_support import (
     H,
     apply,
     assignment,
-    company,
     contractor,
     emitted,
     envelope,
@@ -26,6 +25,7 @@ from enrollment_support import (
     portal_session,
     row_counts,
     token_of,
+    two_portal_companies,
 )
 from ten99_contracts.enrollment_v1 import ApplicationDeclinedV1
 from ten99_testing.service import RunningService
@@ -34,16 +34,6 @@ pytestmark = pytest.mark.integration
 
 DECLINED = ApplicationDeclinedV1.SUBJECT
 BODY = {"reason": "has_own_insurance", "note": " I am insured through my union. "}
-
-
-async def _setup(svc: RunningService) -> None:
-    # Ada (c1) works for Acme; Grace (c2) for Beta only
-    await apply(svc.db, company(), envelope(assignment(1, contractor(1), job(1))))
-    await apply(
-        svc.db,
-        company(OTHER_TENANT, "Beta Media"),
-        envelope(assignment(2, contractor(2, first="Grace"), job(2)), tenant=OTHER_TENANT),
-    )
 
 
 def _decline(tenant: str) -> str:
@@ -61,7 +51,7 @@ async def _status(svc: RunningService, n: int, headers: dict[str, str]) -> str:
 
 
 async def test_a_decline_needs_a_session_and_can_never_reach_another_company_or_person(svc: RunningService) -> None:
-    await _setup(svc)
+    await two_portal_companies(svc)
     missing = await svc.client.post(_decline(TENANT), json=BODY)
     assert missing.status_code == 400 and "error_code" in missing.json()
     forged = await svc.client.post(_decline(TENANT), json=BODY, headers={"x-portal-session": "y" * 43})
@@ -84,7 +74,7 @@ async def test_a_decline_needs_a_session_and_can_never_reach_another_company_or_
 
 
 async def test_a_bad_reason_or_a_long_note_is_refused_and_changes_nothing(svc: RunningService) -> None:
-    await _setup(svc)
+    await two_portal_companies(svc)
     ada = await portal_session(svc, "c1@example.com")
     counts = await row_counts(svc.db)
     for body, field in (({"reason": "nope"}, "reason"), ({"reason": "other", "note": "x" * 501}, "note"), ({}, "reason")):
@@ -103,7 +93,7 @@ async def test_a_bad_reason_or_a_long_note_is_refused_and_changes_nothing(svc: R
 async def test_a_portal_decline_is_the_opt_in_pages_once_and_can_change_until_the_assignment_ends(
     svc: RunningService,
 ) -> None:
-    await _setup(svc)
+    await two_portal_companies(svc)
     # Ada works for Beta too: declining at Acme leaves her Beta invitation open
     await apply(svc.db, envelope(assignment(3, contractor(1), job(3)), tenant=OTHER_TENANT))
     ada = await portal_session(svc, "c1@example.com")
@@ -143,7 +133,7 @@ async def test_a_portal_decline_is_the_opt_in_pages_once_and_can_change_until_th
 
 
 async def test_nothing_to_decline_once_the_contractor_opted_in(svc: RunningService) -> None:
-    await _setup(svc)
+    await two_portal_companies(svc)
     ada = await portal_session(svc, "c1@example.com")
     link = (await svc.client.get(_answer(TENANT), headers=ada)).json()["opt_in_url"]
     assert (await svc.client.post(f"/v1/opt-in/{token_of(link)}", json=good_form())).json()["state"] == "completed"
