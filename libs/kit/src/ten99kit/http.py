@@ -58,9 +58,9 @@ TENANT_HEADER = "x-tenant-id"
 #: who asked (`ten99_contracts.valid_actor`), sent by the gateway on every call; anything else is ignored
 ACTOR_HEADER = "x-ten99-actor"
 _QUIET = ("/livez", "/readyz", "/metrics")
-#: a route handler's ``opt`` key that keeps its answers out of compression: for answers always
-#: under the 2 KB minimum, where Litestar would still set up a gzip stream per request (measured: a
-#: tenth of the gateway's CPU on a cached public API retrieve)
+#: a route handler's ``opt`` key that keeps its answers out of compression: for answers nearly
+#: always under the 2 KB minimum, where Litestar would still set up a gzip stream per request
+#: (measured: a tenth of the gateway's CPU on a cached public API retrieve)
 NO_COMPRESSION = "no_compression"
 
 
