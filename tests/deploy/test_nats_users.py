@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import nats
 import pytest
 import pytest_asyncio
 from ten99_contracts import STREAMS, stream_for_subject
+from ten99_testing.ports import free_port
 from ten99_testing.waiting import wait_until
 from ten99kit.bus import Bus, ensure_streams
 from ten99kit.follow import Follower
@@ -31,13 +31,6 @@ from ten99kit.inbox import InboxConsumer, Subscription
 from ten99kit.settings import NatsSettings
 
 from tests.deploy.support import ROOT, SERVICES, generate, kustomize, validate
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _single_node(conf: str, folder: Path, port: int) -> str:
@@ -55,7 +48,7 @@ async def server() -> AsyncIterator[tuple[str, dict[str, str]]]:
     v = validate()
     conf = kustomize("overlays/production").config_maps["nats-config"]["nats.conf"]
     with tempfile.TemporaryDirectory() as tmp:
-        folder, port = Path(tmp), _free_port()
+        folder, port = Path(tmp), free_port()
         v.throwaway_tls(folder)
         (folder / "nats.conf").write_text(_single_node(conf, folder, port))
         env = v.nats_env()
@@ -230,7 +223,7 @@ async def test_three_nodes_form_a_cluster_over_tls_routes_and_hold_r3_streams() 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         v.throwaway_tls(folder)
-        clients, routes = [_free_port() for _ in range(3)], [_free_port() for _ in range(3)]
+        clients, routes = [free_port() for _ in range(3)], [free_port() for _ in range(3)]
         procs = []
         for node in range(3):
             (folder / f"nats-{node}.conf").write_text(_cluster_node(conf, folder, node, clients, routes))

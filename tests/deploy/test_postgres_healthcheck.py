@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ten99_testing.ports import free_port
 
 from tests.deploy.support import ROOT
 
@@ -25,13 +25,6 @@ PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=Tru
 pytestmark = pytest.mark.skipif(
     (PG_BIN is None or os.geteuid() != 0) and not os.environ.get("CI"), reason="needs PostgreSQL's binaries and root (runuser)"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _as_postgres(*args: str) -> subprocess.CompletedProcess[str]:
@@ -83,7 +76,7 @@ def _healthcheck(port: int) -> list[str]:
 def test_the_healthcheck_waits_for_the_real_server(cluster: tuple[Path, Path]) -> None:
     data, sockets = cluster
     assert PG_BIN is not None
-    port = _free_port()
+    port = free_port()
     check = _healthcheck(port)
     socket_only = [str(PG_BIN / "pg_isready"), "-h", str(sockets), "-p", str(port), "-U", "postgres", "-d", "postgres"]
     # the entrypoint's temporary server, running the init script: socket only

@@ -5,7 +5,6 @@ as the client (the portal's and the login's limits count it). Served by a real u
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import httpx
 import uvicorn
 from litestar import Litestar, Request, get
-from ten99_testing import wait_until
+from ten99_testing import free_port, wait_until
 from ten99kit.runtime import http_config
 from ten99kit.settings import HttpSettings
 
@@ -21,12 +20,6 @@ from ten99kit.settings import HttpSettings
 @get("/who", sync_to_thread=False)
 def who(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else ""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @asynccontextmanager

@@ -23,11 +23,15 @@ import httpx
 
 from .ports import free_port
 
-__all__ = ["SERVICES", "ServiceProcess", "System"]
+__all__ = ["SERVICES", "PortTaken", "ServiceProcess", "System"]
 
 #: start order: the gateway last, so that its dependencies answer when it comes up
 SERVICES = ("contractor", "enrollment", "policy", "billing", "notification", "gateway")
 DEFAULT_PORTS = {"gateway": 8000, "contractor": 8001, "enrollment": 8002, "policy": 8003, "billing": 8004, "notification": 8005}
+
+
+class PortTaken(RuntimeError):
+    """A service exited because its HTTP port was bound by something else before it was."""
 
 
 @dataclass
@@ -43,6 +47,8 @@ class ServiceProcess:
     mode: str = "all"
     #: more arguments after the mode (``--no-migrate``)
     args: tuple[str, ...] = ()
+    #: where this start's output begins in the (appended) log
+    _log_offset: int = field(default=0, init=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -50,6 +56,7 @@ class ServiceProcess:
 
     def start(self) -> None:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (kept open for the process's life)
+        self._log_offset = self._log.tell()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", self.name, self.mode, *self.args],
             env=self.env,
@@ -64,6 +71,8 @@ class ServiceProcess:
         last = ""
         while time.monotonic() < deadline:
             if self.proc is None or self.proc.poll() is not None:
+                if "address already in use" in self._since_start():
+                    raise PortTaken(f"{self.name}: port {self.port} was taken; log:\n{self.tail()}")
                 raise RuntimeError(f"{self.name} exited; log:\n{self.tail()}")
             try:
                 r = httpx.get(f"{self.url}/readyz", timeout=1.0)
@@ -103,6 +112,14 @@ class ServiceProcess:
         self.start()
         self.wait_ready()
 
+    def _since_start(self) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self._log_offset)
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
     def tail(self, lines: int = 60) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -131,8 +148,15 @@ class System:
     cwd: Path = field(default_factory=Path.cwd)
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
+    #: ports the caller chose: never replaced when a start finds a port taken
+    _chosen: frozenset[str] = field(default=frozenset(), init=False, repr=False)
+
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self._chosen = frozenset(self.ports)
+        self._configure()
+
+    def _configure(self) -> None:
         for name in SERVICES:
             self.ports.setdefault(name, free_port())
         gateway = f"http://127.0.0.1:{self.ports['gateway']}"
@@ -168,12 +192,28 @@ class System:
     def url(self, name: str) -> str:
         return self.services[name].url
 
-    def start(self, timeout: float = 60.0) -> System:
-        """Start every service; wait up to ``timeout`` seconds for each to be ready."""
-        for s in self.services.values():
-            s.start()
-        for s in self.services.values():
-            s.wait_ready(timeout=timeout)
+    def start(self, timeout: float = 60.0, attempts: int = 3) -> System:
+        """Start every service; wait up to ``timeout`` seconds for each to be ready.
+
+        A free port can still be bound by another process between its pick and the service's
+        bind; then every service stops and starts again on new ports (the ones the caller chose
+        are kept), up to ``attempts`` times.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                for s in self.services.values():
+                    s.start()
+                for s in self.services.values():
+                    s.wait_ready(timeout=timeout)
+                return self
+            except PortTaken:
+                self.stop()
+                if attempt == attempts or all(n in self._chosen for n in SERVICES):
+                    raise
+                for name in SERVICES:
+                    if name not in self._chosen:
+                        del self.ports[name]
+                self._configure()
         return self
 
     def stop(self) -> None:
