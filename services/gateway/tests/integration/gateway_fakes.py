@@ -5,6 +5,7 @@ recording every request's headers (so tests can assert the tenant and token the 
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from collections.abc import Callable
@@ -452,6 +453,8 @@ def fake_app(fake: FakeServices) -> Litestar:
         if seen.headers.get("x-ten99-internal-token") != INTERNAL_TOKEN:
             return Response({"error_code": "invalid_api_key", "message": "internal token"}, status_code=401)
         result = fake.answer(seen)
+        if inspect.isawaitable(result):  # a handler that answers later (`on(..., lambda s: coroutine)`)
+            result = await result
         if isinstance(result, Response):
             return result
         return Response(result, media_type=MediaType.JSON)

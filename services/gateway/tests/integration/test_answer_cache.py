@@ -5,12 +5,13 @@ company; nothing is kept or served while the gateway does not follow the bus."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from gateway.application.answers import AnswerCache, Kept
+from gateway.application.answers import ANSWER_LOOKUPS, AnswerCache, Kept
 from gateway.application.api_keys import create_api_key
 from gateway_fakes import CN_1, FakeServices, make_company
 from litestar import Response
@@ -123,6 +124,34 @@ async def test_nothing_is_kept_while_the_gateway_does_not_follow_the_bus(gateway
     assert len(fake_services.calls("contractor", "GET", UPSTREAM)) == 3
 
 
+def counted(outcome: str) -> float:
+    value: float = ANSWER_LOOKUPS.labels(outcome=outcome)._value.get()
+    return value
+
+
+async def test_misses_at_the_same_time_ask_the_service_once(gateway: Any, fake_services: FakeServices) -> None:
+    """When a much-read answer is not kept (expired, dropped), the requests missing it together
+    wait for one call to the contractor service."""
+    _, headers = await bearer(gateway, "Herd")
+    await live(gateway)
+    release = asyncio.Event()
+
+    async def slow() -> dict[str, str]:
+        await release.wait()
+        return {"id": CN_1, "object": "contractor", "last_name": "Herd"}
+
+    fake_services.on("contractor", "GET", UPSTREAM, lambda s: slow())
+    misses, shared = counted("miss"), counted("shared")
+    gets = [asyncio.create_task(gateway.client.get(PATH, headers=headers)) for _ in range(5)]
+    try:
+        await wait_until(lambda: counted("shared") - shared == 4, timeout=10, what="four misses waiting for the first one's call")
+    finally:
+        release.set()  # else the waiting requests outlive a failed test
+        answers = await asyncio.gather(*gets)
+    assert [a.status_code for a in answers] == [200] * 5 and {a.json()["last_name"] for a in answers} == {"Herd"}
+    assert len(fake_services.calls("contractor", "GET", UPSTREAM)) == 1 and counted("miss") - misses == 1
+
+
 # ------------------------------------------------------------------ the cache's own rules
 
 
@@ -201,3 +230,61 @@ def test_a_cache_never_bound_to_a_follower_is_off() -> None:
     cache.put("t1", "cn_1", Kept("application/json", b"{}"), cache.ticket())
     assert cache.get("t1", "cn_1") is None and len(cache) == 0
     assert ANSWER_LOOKUPS.labels(outcome="not_live")._value.get() == not_live
+
+
+async def answered(value: str) -> str:
+    return value
+
+
+async def test_a_shared_call_is_joined_only_while_no_drop_came_after_it_began() -> None:
+    cache, _ = cache_of()
+    asked: list[asyncio.Future[str]] = []
+
+    def ask() -> asyncio.Future[str]:
+        asked.append(asyncio.get_running_loop().create_future())
+        return asked[-1]
+
+    first = asyncio.ensure_future(cache.shared("t1", "cn_1", ask))
+    second = asyncio.ensure_future(cache.shared("t1", "cn_1", ask))
+    other = asyncio.ensure_future(cache.shared("t2", "cn_1", ask))  # another company's: its own call
+    await wait_until(lambda: len(asked) == 2, what="two calls")
+    cache.drop("t1", "cn_1")  # a change: the call under way may predate it
+    third = asyncio.ensure_future(cache.shared("t1", "cn_1", ask))
+    await wait_until(lambda: len(asked) == 3, what="a third call, after the drop")
+    asked[0].set_result("before")
+    asked[1].set_result("t2's")
+    asked[2].set_result("after")
+    assert await asyncio.gather(first, second, other, third) == ["before", "before", "t2's", "after"]
+    assert await cache.shared("t1", "cn_1", lambda: answered("anew")) == "anew"  # nothing under way now
+
+
+async def test_a_shared_call_outlives_the_request_that_began_it_and_fails_for_all() -> None:
+    cache, _ = cache_of()
+    gate = asyncio.Event()
+
+    async def ask() -> str:
+        await gate.wait()
+        raise RuntimeError("the service went away")
+
+    shared = counted("shared")
+    first = asyncio.ensure_future(cache.shared("t1", "cn_1", ask))
+    second = asyncio.ensure_future(cache.shared("t1", "cn_1", ask))
+    await wait_until(lambda: counted("shared") - shared == 1, what="the second miss joining the first one's call")
+    first.cancel()  # the client that began it disconnected
+    gate.set()
+    with pytest.raises(RuntimeError, match="went away"):
+        await second
+    assert first.cancelled()
+    assert await cache.shared("t1", "cn_1", lambda: answered("retried")) == "retried"
+
+
+async def test_while_not_live_every_miss_asks_for_itself() -> None:
+    cache, _ = cache_of()
+    cache.bind(lambda: False)
+    calls: list[int] = []
+
+    async def ask() -> int:
+        calls.append(1)
+        return len(calls)
+
+    assert sorted(await asyncio.gather(*(cache.shared("t1", "cn_1", ask) for _ in range(3)))) == [1, 2, 3]

@@ -566,7 +566,10 @@ async def _serve(request: Request[Any, Any, Any], op: Operation) -> Response[Any
         next((request.headers[h] for h in IDEMPOTENCY_HEADERS if request.headers.get(h)), None) if op.method == POST else None
     )
     if idem_key is None:
-        answer, _ = await _forward_answer(request, call)
+        if op.cached:  # a miss: one call to the service for the misses of this answer under way
+            answer, _ = await gateway_of(request).answers.shared(tenant, ids[op.cached], lambda: _forward_answer(request, call))
+        else:
+            answer, _ = await _forward_answer(request, call)
         return Response(answer.body, status_code=answer.status_code, media_type=answer.content_type, headers=answer.headers)
     return await _serve_once(request, call, idem_key.strip())
 

@@ -23,14 +23,21 @@ When an answer is dropped (what makes it correct):
 So an answer older than its resource is served only between a change's commit and its message's
 arrival (the outbox relay publishes at commit; milliseconds), and never for longer than the
 maximum age (a relay that is down or slow).
+
+Misses of one answer at the same time ask the service once (`shared`): when a much-read answer
+expires, the requests that miss it wait for the first one's call instead of each making their own.
+A request joins only a call that began after the answer's last drop, so what it gets is as fresh as
+a kept answer would be.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import msgspec
 from prometheus_client import Counter
@@ -43,7 +50,9 @@ __all__ = ["ANSWER_LOOKUPS", "INVALIDATED_BY", "AnswerCache", "Kept"]
 ANSWER_LOOKUPS = Counter(
     "ten99_api_cache_lookups_total", "Public API retrieves looked up in the gateway's cache, by outcome", ["outcome"]
 )
-_HIT, _MISS, _NOT_LIVE = (ANSWER_LOOKUPS.labels(outcome=o) for o in ("hit", "miss", "not_live"))
+_HIT, _MISS, _SHARED, _NOT_LIVE = (ANSWER_LOOKUPS.labels(outcome=o) for o in ("hit", "miss", "shared", "not_live"))
+
+T = TypeVar("T")
 
 #: the messages that change a cached resource: subject -> the data field naming it
 INVALIDATED_BY: dict[str, str] = {
@@ -83,6 +92,8 @@ class AnswerCache:
         self._dropped: OrderedDict[tuple[str, str], int] = OrderedDict()
         #: lookups that began before this are not kept (a `clear`, or a drop no longer remembered)
         self._floor = 0
+        #: the calls to the service under way for a miss, which other misses of the key join
+        self._asking: dict[tuple[str, str], asyncio.Future[Any]] = {}
 
     def bind(self, live: Callable[[], bool]) -> None:
         self.live = live
@@ -94,8 +105,32 @@ class AnswerCache:
                 _NOT_LIVE.inc()
             return None
         kept = self._answers.get((tenant_id, resource_id))
-        (_MISS if kept is None else _HIT).inc()
+        if kept is not None:
+            _HIT.inc()
         return kept
+
+    async def shared(self, tenant_id: str, resource_id: str, ask: Callable[[], Awaitable[T]]) -> T:
+        """After a `get` that found nothing: ``ask()`` the service, or join the call another miss of
+        the same answer has under way. The call runs to its end even if the request that began it
+        goes away (the others wait for it). Not live (or off): every request asks for itself."""
+        if not self.live():
+            return await ask()
+        key = (tenant_id, resource_id)
+        call = self._asking.get(key)
+        if call is None:
+            _MISS.inc()
+            call = self._asking[key] = asyncio.ensure_future(ask())
+            call.add_done_callback(lambda done: self._asked(key, done))
+        else:
+            _SHARED.inc()
+        result: T = await asyncio.shield(call)
+        return result
+
+    def _asked(self, key: tuple[str, str], call: asyncio.Future[Any]) -> None:
+        if self._asking.get(key) is call:
+            del self._asking[key]
+        if not call.cancelled():
+            call.exception()  # retrieved: whoever waited has it; nobody may be left to
 
     def ticket(self) -> int:
         """Taken before asking the service; `put` keeps the answer only if nothing was dropped since."""
@@ -112,6 +147,7 @@ class AnswerCache:
         self._seq += 1
         key = (tenant_id, resource_id)
         self._answers.pop(key)
+        self._asking.pop(key, None)  # a call under way may predate the change: nobody joins it now
         self._dropped[key] = self._seq
         self._dropped.move_to_end(key)
         while len(self._dropped) > self._answers.size:
@@ -124,6 +160,7 @@ class AnswerCache:
         self._floor = self._seq
         self._answers.clear()
         self._dropped.clear()
+        self._asking.clear()
 
     def heard(self, subject: str, raw: bytes) -> None:
         """A change message from the bus (`ten99kit.follow.Follower`): drop what it names."""
