@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from gateway.application.answers import ANSWER_LOOKUPS, AnswerCache, Kept
 from gateway.application.api_keys import create_api_key
-from gateway_fakes import CN_1, FakeServices, make_company
+from gateway_fakes import CN_1, CN_2, FakeServices, make_company
 from litestar import Response
 from ten99_contracts import Envelope, encode_envelope
 from ten99_contracts.contractor_v1 import ContractorUpdatedV1
@@ -122,6 +122,29 @@ async def test_nothing_is_kept_while_the_gateway_does_not_follow_the_bus(gateway
     for _ in range(2):
         assert (await gateway.client.get(PATH, headers=headers)).status_code == 200
     assert len(fake_services.calls("contractor", "GET", UPSTREAM)) == 3
+
+
+async def test_a_large_answer_is_gzipped_once_for_clients_that_accept_gzip(gateway: Any, fake_services: FakeServices) -> None:
+    """The retrieve skips the compression middleware (no gzip set-up per request for its small
+    answers); one over the middleware's 2 KB minimum (a large custom_metadata) is gzipped all the
+    same, asked for or kept."""
+    _, headers = await bearer(gateway, "Large")
+    cache = await live(gateway)
+    metadata = {f"field_{i}": f"value {i} " * 8 for i in range(40)}
+    fake_services.on("contractor", "GET", UPSTREAM, lambda s: {"id": CN_1, "object": "contractor", "custom_metadata": metadata})
+    gzip_ok = {**headers, "Accept-Encoding": "gzip, deflate"}
+    asked = await gateway.client.get(PATH, headers=gzip_ok)
+    kept = await gateway.client.get(PATH, headers=gzip_ok)
+    plain = await gateway.client.get(PATH, headers={**headers, "Accept-Encoding": "identity"})
+    assert len(fake_services.calls("contractor", "GET", UPSTREAM)) == 1 and len(cache) == 1
+    for answer in (asked, kept):
+        assert answer.status_code == 200 and answer.headers["content-encoding"] == "gzip", answer.headers
+        assert answer.headers["vary"] == "Accept-Encoding" and answer.json()["custom_metadata"] == metadata
+        assert int(answer.headers["content-length"]) < len(plain.content) / 4
+    assert "content-encoding" not in plain.headers and plain.json()["custom_metadata"] == metadata
+    assert len(plain.content) > 2048
+    small = await gateway.client.get(f"/api/v1/contractors/{CN_2}", headers=gzip_ok)
+    assert small.status_code == 200 and "content-encoding" not in small.headers
 
 
 def counted(outcome: str) -> float:

@@ -51,7 +51,7 @@ from urllib.parse import parse_qsl, unquote_plus, unquote_to_bytes
 import msgspec
 from litestar import HttpMethod, MediaType, Request, Response, Router, route
 from litestar.handlers import HTTPRouteHandler
-from ten99kit.http import NO_COMPRESSION
+from ten99kit.http import COMPRESSION_MINIMUM, NO_COMPRESSION, gzipped
 from ten99kit.logging import get_logger
 from ten99kit.request_keys import IDEMPOTENCY_KEY_HEADER
 
@@ -538,7 +538,7 @@ async def _forward_answer(request: Request[Any, Any, Any], call: Call) -> tuple[
         if call.op.drops:  # whatever the answer: the change may have been made
             answers.drop(call.tenant, call.ids[call.op.drops])
     if call.op.cached and answer.status_code == 200 and not answer.headers:
-        answers.put(call.tenant, call.ids[call.op.cached], Kept(answer.content_type, answer.body), ticket)
+        answers.put(call.tenant, call.ids[call.op.cached], Kept.of(answer.content_type, answer.body), ticket)
     return answer, not answer.not_ready
 
 
@@ -558,7 +558,7 @@ async def _serve(request: Request[Any, Any, Any], op: Operation) -> Response[Any
     if op.cached:
         kept = gateway_of(request).answers.get(tenant, ids[op.cached])
         if kept is not None:
-            return Response(kept.body, status_code=200, media_type=kept.content_type)
+            return _gzipped_here(request, Answer(200, kept.content_type, kept.body), kept.packed)
     body = await request.body()
     content_type = request.headers.get("content-type", "application/json")
     call = Call(op, tenant, ids, params, body, content_type if _CONTENT_TYPE.fullmatch(content_type) else "application/json")
@@ -568,10 +568,21 @@ async def _serve(request: Request[Any, Any, Any], op: Operation) -> Response[Any
     if idem_key is None:
         if op.cached:  # a miss: one call to the service for the misses of this answer under way
             answer, _ = await gateway_of(request).answers.shared(tenant, ids[op.cached], lambda: _forward_answer(request, call))
-        else:
-            answer, _ = await _forward_answer(request, call)
+            return _gzipped_here(request, answer)
+        answer, _ = await _forward_answer(request, call)
         return Response(answer.body, status_code=answer.status_code, media_type=answer.content_type, headers=answer.headers)
     return await _serve_once(request, call, idem_key.strip())
+
+
+def _gzipped_here(request: Request[Any, Any, Any], answer: Answer, packed: bytes | None = None) -> Response[Any]:
+    """An answer of a route the compression middleware skips (`NO_COMPRESSION`, the cached
+    retrieve): one over the middleware's minimum is gzipped here for a client that accepts gzip (as
+    the middleware decides it), from ``packed`` when the answer was kept (compressed once)."""
+    if len(answer.body) >= COMPRESSION_MINIMUM and "gzip" in request.headers.get("accept-encoding", ""):
+        headers = {**answer.headers, "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        body = packed or gzipped(answer.body)
+        return Response(body, status_code=answer.status_code, media_type=answer.content_type, headers=headers)
+    return Response(answer.body, status_code=answer.status_code, media_type=answer.content_type, headers=answer.headers)
 
 
 async def _serve_once(request: Request[Any, Any, Any], call: Call, idem_key: str) -> Response[Any]:
@@ -665,8 +676,8 @@ def _route(op: Operation) -> HTTPRouteHandler:
         return await _serve(request, op)
 
     handle.__doc__ = f"{op.method.value} /api/v1{op.path} -> {op.service}"
-    # a cached retrieve answers one object, nearly always under the 2 KB compression minimum (only a
-    # large custom_metadata passes it, and goes uncompressed): no gzip set-up per request
+    # a cached retrieve answers one object, nearly always under the 2 KB compression minimum: no gzip
+    # set-up per request (a large custom_metadata passes it: `_gzipped_here` gzips it)
     opt = {NO_COMPRESSION: True} if op.cached else {}
     return route(op.path, http_method=[op.method], name=f"public_api.{op.name}", status_code=200, opt=opt)(handle)
 

@@ -42,6 +42,7 @@ from typing import Any, TypeVar
 import msgspec
 from prometheus_client import Counter
 from ten99_contracts.contractor_v1 import ContractorDeletedV1, ContractorUpdatedV1
+from ten99kit.http import COMPRESSION_MINIMUM, gzipped
 
 from .expiring import Expiring
 
@@ -65,6 +66,12 @@ INVALIDATED_BY: dict[str, str] = {
 class Kept:
     content_type: str
     body: bytes
+    #: the body gzipped once when it is kept, if it is large enough to be sent so
+    packed: bytes | None = None
+
+    @classmethod
+    def of(cls, content_type: str, body: bytes) -> Kept:
+        return cls(content_type, body, gzipped(body) if len(body) >= COMPRESSION_MINIMUM else None)
 
 
 class _Named(msgspec.Struct):
