@@ -245,6 +245,8 @@ async def _count_received(handler: _Keeping, n: int) -> bool:
     return len(handler.received) >= n
 
 
+# the test's server asks for AUTH on a loopback connection without TLS, on purpose (aiosmtpd warns)
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 async def test_smtp_credentials_from_settings_are_used_and_a_missing_login_is_retried(
     database_url: str, jetstream_url: str
 ) -> None:
