@@ -201,3 +201,15 @@ def test_epoch_is_unix_seconds_and_a_day_its_midnight_utc() -> None:
     assert epoch(date(2030, 3, 1)) == 1898553600
     assert epoch(datetime(2030, 3, 1, 12, tzinfo=UTC)) == 1898553600 + 12 * 3600
     assert epoch(None) is None
+
+
+def test_outgoing_clients_share_one_verifying_tls_context() -> None:
+    """Loaded once per process (each load took ~50 ms), and it verifies as httpx's default does."""
+    import ssl
+
+    from ten99kit.tls import client_tls
+
+    context = client_tls()
+    assert context is client_tls()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.get_ca_certs() or context.cert_store_stats()["x509_ca"] > 0

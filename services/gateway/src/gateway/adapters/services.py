@@ -26,6 +26,7 @@ import aiohttp
 import httpx
 from ten99kit.http import ACTOR_HEADER, INTERNAL_TOKEN_HEADER, TENANT_HEADER
 from ten99kit.logging import actor, correlation_id, get_logger
+from ten99kit.tls import client_tls
 from yarl import URL
 
 from ..settings import GatewaySettings
@@ -113,6 +114,7 @@ class ServiceClient:
             timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s)),
             transport=transport,
             follow_redirects=False,
+            verify=client_tls(),
         )
         self._token_headers = headers
         self._timeout_s = timeout_s

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from standardwebhooks import Webhook
 from ten99kit import get_logger
+from ten99kit.tls import client_tls
 
 from ..domain.webhooks import is_public_address
 
@@ -95,7 +96,7 @@ class WebhookPoster:
             timeout=httpx.Timeout(total_timeout_s, connect=connect_timeout_s),
             follow_redirects=False,
             trust_env=False,  # no proxy from the environment: the address checked is the one reached
-            verify=verify,  # True: the system's trust store via certifi (a test passes its own CA)
+            verify=client_tls() if verify is True else verify,  # True: certifi's CA bundle (a test passes its own CA)
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         )
 
