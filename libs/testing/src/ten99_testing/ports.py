@@ -9,6 +9,7 @@ kernel never assigns one on its own, and none is handed out twice by one process
 
 from __future__ import annotations
 
+import functools
 import random
 import socket
 import time
@@ -21,6 +22,7 @@ _LOWEST = 10_000
 _given: set[int] = set()
 
 
+@functools.cache
 def _ephemeral_low() -> int | None:
     try:
         return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
